@@ -1,0 +1,53 @@
+# claims-ops: `make demo` runs the main job on the embedded default, `make test` runs the
+# gate CI runs. Both install missing system build packages with apt-get (or say what to
+# install), fetch the pinned XGBoost library once, and build in release.
+
+SHELL := /bin/bash
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/claims-ops/target
+# XGBOOST=prebuilt (default): official libxgboost 3.2.0 from PyPI's xgboost-cpu wheel.
+# XGBOOST=source: compile the XGBoost 3.4.1 sources vendored in xgboost_lib-sys (cmake+ninja, ~21 min cold).
+XGBOOST ?= prebuilt
+XGB_SOURCE_LIB := $(HOME)/.local/share/claims-ops/xgboost-source-3.4.1
+BIN := $(CARGO_TARGET_DIR)/release/claims
+DEMO_HOME ?= $(HOME)/.local/share/claims-ops/demo-home
+
+ifeq ($(XGBOOST),source)
+CARGO_FEATURES := --no-default-features --features source-xgboost
+XGB_ENV := CLAIMS_XGB_RPATH=$(XGB_SOURCE_LIB)
+SYS_PKGS := libclang-dev cmake ninja-build
+else
+CARGO_FEATURES :=
+XGB_ENV := XGBOOST_LIB_DIR=$$(scripts/xgboost-lib.sh)
+SYS_PKGS := libclang-dev
+endif
+CARGO := $(XGB_ENV) cargo
+
+.PHONY: demo test build deps fmt lint unit install bench clean-demo
+
+deps:
+	@scripts/system-deps.sh $(SYS_PKGS)
+
+build: deps
+	$(CARGO) build --release $(CARGO_FEATURES)
+ifeq ($(XGBOOST),source)
+	@mkdir -p $(XGB_SOURCE_LIB)
+	@cp -f $$(ls -t $(CARGO_TARGET_DIR)/release/build/xgboost_lib-sys-*/out/lib/libxgboost.so | head -1) $(XGB_SOURCE_LIB)/
+endif
+
+demo: build
+	rm -rf $(DEMO_HOME)
+	$(BIN) --home $(DEMO_HOME) demo
+
+fmt:
+	cargo fmt --check
+
+lint: deps
+	$(CARGO) clippy --release $(CARGO_FEATURES) --all-targets -- -D warnings
+
+unit: build
+	$(CARGO) test --release $(CARGO_FEATURES)
+
+test: deps fmt lint unit
+
+install: deps
+	$(CARGO) install --path . --locked $(CARGO_FEATURES)

@@ -1,0 +1,99 @@
+//! The command line (clap derive): the contract in `GUIDE.md` section 2.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// claims-ops: train, score and watch an insurance claims model.
+#[derive(Debug, Parser)]
+#[command(name = "claims", version, about, long_about = None)]
+pub struct Cli {
+    /// Extra config file, laid over the defaults and the user config.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Home folder for the registry, database and logs.
+    #[arg(long, global = true, env = "CLAIMS_HOME", value_name = "DIR")]
+    pub home: Option<PathBuf>,
+    /// Print one JSON object summarising the result as the last line of stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Format of log lines on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable text.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// On a fresh home: make sample data, train, and print where everything went.
+    Demo,
+    /// Write synthetic applications in the reference schema.
+    Generate {
+        /// Number of rows.
+        #[arg(long, default_value_t = 10_000)]
+        rows: usize,
+        /// Random seed.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Output CSV file.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Share of applications that make a claim.
+        #[arg(long, default_value_t = 0.16)]
+        positive_rate: f64,
+        /// Drift strength (0 = reference distribution); moves age, income, credit_score_1, location.
+        #[arg(long, default_value_t = 0.0)]
+        shift: f64,
+        /// Share of labels flipped at random.
+        #[arg(long, default_value_t = 0.02)]
+        label_noise: f64,
+        /// Leave out the claim_status column (as a day's new applications).
+        #[arg(long)]
+        no_label: bool,
+        /// First application number.
+        #[arg(long, default_value_t = 0)]
+        id_offset: usize,
+    },
+    /// Run the training pipeline and register a new model version.
+    Train {
+        /// Labelled input files (CSV or Parquet); repeat for historical + new data.
+        #[arg(long = "data", value_name = "FILE", required = true)]
+        data: Vec<PathBuf>,
+        /// Random-search candidates.
+        #[arg(long)]
+        search_iters: Option<usize>,
+        /// Cross-validation folds.
+        #[arg(long)]
+        folds: Option<usize>,
+        /// none | weight | weight:W | undersample:R
+        #[arg(long)]
+        imbalance: Option<String>,
+        /// Seed for splits, search and XGBoost.
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+    /// List model versions and their aliases.
+    Models,
+    /// List recent runs, or show one run's stages, timings and error.
+    Runs {
+        /// A run id to show in full.
+        run_id: Option<String>,
+        /// How many runs to list.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// Print where the user config file is read from.
+    ConfigPath,
+}

@@ -1,0 +1,120 @@
+//! Data in: loading files with polars, checking them against the data contract, stratified
+//! splits, and the synthetic generator. The output is a [`Dataset`]: typed, column-major
+//! values of the rows that passed, with categorical values as codes of the schema's
+//! allowed-value lists.
+
+pub mod contract;
+pub mod generate;
+pub mod load;
+pub mod split;
+
+use crate::config::Schema;
+
+/// Code of a missing categorical value.
+pub const MISSING_CODE: u32 = u32::MAX;
+
+/// Typed rows that passed the contract, column-major.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    /// Numeric feature names, in schema order.
+    pub numeric_names: Vec<String>,
+    /// Categorical feature names, in schema order.
+    pub categorical_names: Vec<String>,
+    /// The allowed values of each categorical feature (codes index into these).
+    pub categories: Vec<Vec<String>>,
+    /// One id per row.
+    pub ids: Vec<String>,
+    /// The label per row, when the file had one.
+    pub labels: Vec<Option<u8>>,
+    /// Numeric columns (NaN = missing).
+    pub numeric: Vec<Vec<f64>>,
+    /// Categorical columns as codes into `categories` ([`MISSING_CODE`] = missing).
+    pub categorical: Vec<Vec<u32>>,
+    /// (file index, 1-based row) each row came from.
+    pub origin: Vec<(u32, u32)>,
+    /// The files read, in order.
+    pub files: Vec<String>,
+}
+
+impl Dataset {
+    /// An empty dataset with the schema's columns.
+    pub fn empty(schema: &Schema) -> Self {
+        Dataset {
+            numeric_names: schema.numeric.iter().map(|(n, _)| n.clone()).collect(),
+            categorical_names: schema.categorical.iter().map(|(n, _)| n.clone()).collect(),
+            categories: schema.categorical.iter().map(|(_, v)| v.clone()).collect(),
+            ids: vec![],
+            labels: vec![],
+            numeric: vec![vec![]; schema.numeric.len()],
+            categorical: vec![vec![]; schema.categorical.len()],
+            origin: vec![],
+            files: vec![],
+        }
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    pub(crate) fn reserve(&mut self, n: usize) {
+        self.ids.reserve(n);
+        self.labels.reserve(n);
+        self.origin.reserve(n);
+        self.numeric.iter_mut().for_each(|c| c.reserve(n));
+        self.categorical.iter_mut().for_each(|c| c.reserve(n));
+    }
+
+    pub(crate) fn push_row(
+        &mut self,
+        id: &str,
+        nums: &[f64],
+        cats: &[u32],
+        label: Option<u8>,
+        file: u32,
+        row: u32,
+    ) {
+        self.ids.push(id.to_string());
+        self.labels.push(label);
+        self.origin.push((file, row));
+        for (c, v) in self.numeric.iter_mut().zip(nums) {
+            c.push(*v);
+        }
+        for (c, v) in self.categorical.iter_mut().zip(cats) {
+            c.push(*v);
+        }
+    }
+
+    /// The rows at `idx`, in that order.
+    pub fn subset(&self, idx: &[usize]) -> Dataset {
+        Dataset {
+            numeric_names: self.numeric_names.clone(),
+            categorical_names: self.categorical_names.clone(),
+            categories: self.categories.clone(),
+            ids: idx.iter().map(|&i| self.ids[i].clone()).collect(),
+            labels: idx.iter().map(|&i| self.labels[i]).collect(),
+            numeric: self
+                .numeric
+                .iter()
+                .map(|c| idx.iter().map(|&i| c[i]).collect())
+                .collect(),
+            categorical: self
+                .categorical
+                .iter()
+                .map(|c| idx.iter().map(|&i| c[i]).collect())
+                .collect(),
+            origin: idx.iter().map(|&i| self.origin[i]).collect(),
+            files: self.files.clone(),
+        }
+    }
+
+    /// Labels as 0/1, if every row has one.
+    pub fn label_vec(&self) -> Option<Vec<u8>> {
+        self.labels.iter().copied().collect()
+    }
+}

@@ -1,0 +1,139 @@
+//! Seeded, stratified splits: train/validation/test, k folds, and undersampling of the
+//! majority class (applied to training rows only).
+
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+
+fn by_class(labels: &[u8], rows: &[usize], rng: &mut ChaCha8Rng) -> [Vec<usize>; 2] {
+    let mut out = [vec![], vec![]];
+    for &i in rows {
+        out[usize::from(labels[i] == 1)].push(i);
+    }
+    out[0].shuffle(rng);
+    out[1].shuffle(rng);
+    out
+}
+
+/// Row indices of the train, validation and test splits, each with the full data's class
+/// balance (to within one row per class).
+pub fn train_val_test(
+    labels: &[u8],
+    validation: f64,
+    test: f64,
+    seed: u64,
+) -> (Vec<usize>, Vec<usize>, Vec<usize>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let all: Vec<usize> = (0..labels.len()).collect();
+    let (mut tr, mut va, mut te) = (vec![], vec![], vec![]);
+    for class in by_class(labels, &all, &mut rng) {
+        let n = class.len();
+        let n_test = (n as f64 * test).round() as usize;
+        let n_val = (n as f64 * validation).round() as usize;
+        te.extend_from_slice(&class[..n_test]);
+        va.extend_from_slice(&class[n_test..n_test + n_val]);
+        tr.extend_from_slice(&class[n_test + n_val..]);
+    }
+    tr.sort_unstable();
+    va.sort_unstable();
+    te.sort_unstable();
+    (tr, va, te)
+}
+
+/// Stratified k folds over `rows`: for each fold, (training part, held-out part).
+pub fn k_folds(
+    labels: &[u8],
+    rows: &[usize],
+    k: usize,
+    seed: u64,
+) -> Vec<(Vec<usize>, Vec<usize>)> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_f01d);
+    let mut fold_of = vec![0usize; labels.len()];
+    for class in by_class(labels, rows, &mut rng) {
+        for (j, &i) in class.iter().enumerate() {
+            fold_of[i] = j % k;
+        }
+    }
+    (0..k)
+        .map(|f| {
+            let (mut fit, mut held) = (vec![], vec![]);
+            for &i in rows {
+                if fold_of[i] == f {
+                    held.push(i)
+                } else {
+                    fit.push(i)
+                }
+            }
+            (fit, held)
+        })
+        .collect()
+}
+
+/// Keeps every minority row and a random `ratio` x as many majority rows (all of them if
+/// there are fewer).
+pub fn undersample(labels: &[u8], rows: &[usize], ratio: f64, seed: u64) -> Vec<usize> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x0dd5_a3b1);
+    let [neg, pos] = by_class(labels, rows, &mut rng);
+    let (minority, majority) = if pos.len() <= neg.len() {
+        (pos, neg)
+    } else {
+        (neg, pos)
+    };
+    let keep = ((minority.len() as f64 * ratio).round() as usize).min(majority.len());
+    let mut out: Vec<usize> = minority
+        .into_iter()
+        .chain(majority.into_iter().take(keep))
+        .collect();
+    out.sort_unstable();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(n: usize, pos_every: usize) -> Vec<u8> {
+        (0..n).map(|i| u8::from(i % pos_every == 0)).collect()
+    }
+
+    #[test]
+    fn split_is_stratified_disjoint_and_seeded() {
+        let y = labels(1000, 6); // 167 positives
+        let (tr, va, te) = train_val_test(&y, 0.15, 0.15, 7);
+        assert_eq!(tr.len() + va.len() + te.len(), 1000);
+        let mut all: Vec<usize> = tr.iter().chain(&va).chain(&te).copied().collect();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), 1000);
+        let rate = |s: &[usize]| s.iter().filter(|&&i| y[i] == 1).count() as f64 / s.len() as f64;
+        for s in [&tr, &va, &te] {
+            assert!((rate(s) - 0.167).abs() < 0.01, "{}", rate(s));
+        }
+        assert_eq!(train_val_test(&y, 0.15, 0.15, 7), (tr.clone(), va, te));
+        assert_ne!(train_val_test(&y, 0.15, 0.15, 8).0, tr);
+    }
+
+    #[test]
+    fn folds_cover_each_row_once() {
+        let y = labels(500, 5);
+        let rows: Vec<usize> = (0..500).filter(|i| i % 7 != 0).collect();
+        let folds = k_folds(&y, &rows, 5, 1);
+        let mut held: Vec<usize> = folds.iter().flat_map(|f| f.1.clone()).collect();
+        held.sort_unstable();
+        assert_eq!(held, rows);
+        for (fit, h) in &folds {
+            assert_eq!(fit.len() + h.len(), rows.len());
+            let pos = h.iter().filter(|&&i| y[i] == 1).count();
+            assert!((pos as f64 / h.len() as f64 - 0.2).abs() < 0.03);
+        }
+    }
+
+    #[test]
+    fn undersample_keeps_minority_and_ratio() {
+        let y = labels(1000, 10); // 100 positives
+        let rows: Vec<usize> = (0..1000).collect();
+        let kept = undersample(&y, &rows, 3.0, 1);
+        assert_eq!(kept.iter().filter(|&&i| y[i] == 1).count(), 100);
+        assert_eq!(kept.iter().filter(|&&i| y[i] == 0).count(), 300);
+    }
+}

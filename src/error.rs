@@ -1,0 +1,123 @@
+//! The one error type of claims-ops and its mapping to the exit codes of the CLI contract.
+
+use std::path::PathBuf;
+
+/// Exit code: the pipeline failed for a reason other than bad input or usage.
+pub const EXIT_PIPELINE: i32 = 1;
+/// Exit code: bad command line or configuration.
+pub const EXIT_USAGE: i32 = 2;
+/// Exit code: input data violates the data contract.
+pub const EXIT_CONTRACT: i32 = 3;
+/// Exit code: another run holds the lock.
+pub const EXIT_LOCKED: i32 = 4;
+/// Exit code: a monitored threshold was breached (with `--fail-on-drift`).
+pub const EXIT_DRIFT: i32 = 5;
+
+/// One place where input data broke the contract: which file, which row, which column, why.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Violation {
+    /// The file the row came from.
+    pub file: String,
+    /// 1-based data row (the header is not counted); `None` for file-level problems.
+    pub row: Option<usize>,
+    /// The column concerned, if any.
+    pub column: Option<String>,
+    /// What was expected and what was found.
+    pub reason: String,
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some(row) = self.row {
+            write!(f, ": row {row} (line {})", row + 1)?;
+        }
+        if let Some(col) = &self.column {
+            write!(f, ", column '{col}'")?;
+        }
+        write!(f, ": {}", self.reason)
+    }
+}
+
+/// Everything that can go wrong, grouped by what the user should do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum ClaimsError {
+    /// The configuration is invalid: names the key, the value and what is allowed.
+    #[error("config: {0}")]
+    Config(String),
+    /// The command line asks for something impossible.
+    #[error("{0}")]
+    Usage(String),
+    /// Input data broke the contract; holds every violation found (the message shows the first).
+    #[error("{}", contract_message(.0))]
+    Contract(Vec<Violation>),
+    /// Another process holds the run lock.
+    #[error("another run holds the lock: {0}")]
+    Locked(String),
+    /// A monitored threshold was breached.
+    #[error("drift alert: {0}")]
+    Drift(String),
+    /// An artifact in the registry is missing, corrupt or was edited.
+    #[error("registry: {0}")]
+    Registry(String),
+    /// XGBoost reported an error.
+    #[error("xgboost: {0}")]
+    Xgboost(String),
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file concerned.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// Any other failure of the pipeline, with its cause chain.
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+fn contract_message(v: &[Violation]) -> String {
+    let mut s = format!("input violates the data contract ({} problem(s))", v.len());
+    for x in v.iter().take(20) {
+        s.push_str("\n  - ");
+        s.push_str(&x.to_string());
+    }
+    if v.len() > 20 {
+        s.push_str(&format!("\n  ... and {} more", v.len() - 20));
+    }
+    s
+}
+
+impl ClaimsError {
+    /// The process exit code for this error, as in the CLI contract.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            ClaimsError::Config(_) | ClaimsError::Usage(_) => EXIT_USAGE,
+            ClaimsError::Contract(_) => EXIT_CONTRACT,
+            ClaimsError::Locked(_) => EXIT_LOCKED,
+            ClaimsError::Drift(_) => EXIT_DRIFT,
+            _ => EXIT_PIPELINE,
+        }
+    }
+
+    /// Wraps an I/O error with the path it concerns.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        ClaimsError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// A contract failure with a single file-level violation.
+    pub fn contract_file(file: impl Into<String>, reason: impl Into<String>) -> Self {
+        ClaimsError::Contract(vec![Violation {
+            file: file.into(),
+            row: None,
+            column: None,
+            reason: reason.into(),
+        }])
+    }
+}
+
+/// Result alias used across the crate.
+pub type Result<T, E = ClaimsError> = std::result::Result<T, E>;

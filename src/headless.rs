@@ -1,0 +1,336 @@
+//! The headless front: runs a command's pipeline call, prints progress (a bar on a TTY,
+//! JSON lines otherwise, both on stderr) and returns the human summary and the JSON
+//! summary that `main` prints on stdout.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::sync::mpsc;
+
+use serde_json::json;
+
+use crate::cli::Command;
+use crate::config::{Config, Imbalance};
+use crate::data::generate::{GenSpec, write_csv};
+use crate::error::{ClaimsError, Result};
+use crate::pipeline::PipelineEvent;
+use crate::pipeline::train::{TrainOutcome, TrainRequest, train};
+use crate::registry::{Registry, db, runs};
+
+/// What a command prints: human text, then (with `--json`) one JSON object.
+pub struct Output {
+    /// Human-readable result.
+    pub text: String,
+    /// Machine-readable summary.
+    pub json: serde_json::Value,
+}
+
+/// Prints pipeline events until the channel closes.
+fn spawn_printer(rx: mpsc::Receiver<PipelineEvent>) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let tty = std::io::stderr().is_terminal();
+        let mut bar: Option<indicatif::ProgressBar> = None;
+        for ev in rx {
+            if !tty {
+                if let Ok(s) = serde_json::to_string(&ev) {
+                    eprintln!("{s}");
+                }
+                continue;
+            }
+            match (ev.stage.as_str(), ev.progress) {
+                ("search", Some(p))
+                    if p > 0.0 && p < 1.0
+                        || (ev.stage == "search" && ev.message.starts_with("candidate")) =>
+                {
+                    let b = bar.get_or_insert_with(|| {
+                        let b = indicatif::ProgressBar::new(1000);
+                        if let Ok(style) = indicatif::ProgressStyle::with_template(
+                            "  search [{bar:30}] {pos:>4}/1000 {elapsed_precise} {msg}",
+                        ) {
+                            b.set_style(style.progress_chars("=> "));
+                        }
+                        b
+                    });
+                    b.set_position((p * 1000.0) as u64);
+                    b.set_message(ev.message.clone());
+                }
+                (_, Some(p)) if p >= 1.0 => {
+                    if let Some(b) = bar.take() {
+                        b.finish_and_clear();
+                    }
+                    eprintln!("  ok {}", ev.message);
+                }
+                (_, None) => eprintln!("  {}: {}", ev.stage, ev.message),
+                _ => {}
+            }
+        }
+        if let Some(b) = bar {
+            b.finish_and_clear();
+        }
+    })
+}
+
+/// Resolves the home folder: `--home`, `CLAIMS_HOME`, or the platform data folder.
+pub fn resolve_home(home: Option<PathBuf>) -> Result<PathBuf> {
+    match home {
+        Some(h) => Ok(h),
+        None => directories::ProjectDirs::from("", "", "claims-ops")
+            .map(|d| d.data_dir().to_path_buf())
+            .ok_or_else(|| {
+                ClaimsError::Usage("no home folder: pass --home DIR or set CLAIMS_HOME".into())
+            }),
+    }
+}
+
+fn train_text(o: &TrainOutcome) -> String {
+    let mut s = format!(
+        "run {} succeeded\nmodel v{} registered as {}: {}\n\nchosen parameters: {} rounds (early-stopped), learning_rate {:.4}, max_depth {}, subsample {:.3}, colsample_bytree {:.3}, min_child_weight {}\nCV ROC AUC {:.4}   validation ROC AUC {:.4}   imbalance: {}\n\ntest metrics ({} rows, scored once):\n",
+        o.run_id,
+        o.model_version,
+        o.role,
+        o.model_dir,
+        o.rounds,
+        o.params.learning_rate,
+        o.params.max_depth,
+        o.params.subsample,
+        o.params.colsample_bytree,
+        o.params.min_child_weight,
+        o.cv_roc_auc,
+        o.validation_roc_auc,
+        o.imbalance,
+        o.test.rows
+    );
+    s.push_str(&o.test.table());
+    s.push_str("\ntop features by gain:\n");
+    for (n, g) in o.top_features.iter().take(5) {
+        s.push_str(&format!("  {n:<24} {g:.2}\n"));
+    }
+    s
+}
+
+fn train_json(o: &TrainOutcome) -> serde_json::Value {
+    json!({
+        "command": "train",
+        "run_id": o.run_id,
+        "model_version": o.model_version,
+        "role": o.role,
+        "model_dir": o.model_dir,
+        "threshold": o.threshold,
+        "rounds": o.rounds,
+        "params": o.params,
+        "cv_roc_auc": o.cv_roc_auc,
+        "validation_roc_auc": o.validation_roc_auc,
+        "test": o.test,
+    })
+}
+
+fn run_train(cfg: &Config, home: &Path, req: TrainRequest) -> Result<TrainOutcome> {
+    let (tx, rx) = mpsc::channel();
+    let printer = spawn_printer(rx);
+    let out = train(cfg, home, &req, Some(tx), Arc::new(AtomicBool::new(false)));
+    let _ = printer.join();
+    out
+}
+
+/// Runs one command.
+pub fn run(cmd: Command, cfg: &Config, home: &Path) -> Result<Output> {
+    match cmd {
+        Command::Generate {
+            rows,
+            seed,
+            out,
+            positive_rate,
+            shift,
+            label_noise,
+            no_label,
+            id_offset,
+        } => {
+            let spec = GenSpec {
+                rows,
+                seed,
+                positive_rate,
+                shift,
+                label_noise,
+                with_labels: !no_label,
+                id_offset,
+                ..GenSpec::default()
+            };
+            write_csv(&spec, &out)?;
+            Ok(Output {
+                text: format!("wrote {rows} applications to {}", out.display()),
+                json: json!({"command": "generate", "rows": rows, "seed": seed, "out": out, "shift": shift}),
+            })
+        }
+        Command::Train {
+            data,
+            search_iters,
+            folds,
+            imbalance,
+            seed,
+        } => {
+            let imbalance = imbalance.as_deref().map(Imbalance::parse).transpose()?;
+            let o = run_train(
+                cfg,
+                home,
+                TrainRequest {
+                    data,
+                    search_iters,
+                    folds,
+                    imbalance,
+                    seed,
+                },
+            )?;
+            Ok(Output {
+                text: train_text(&o),
+                json: train_json(&o),
+            })
+        }
+        Command::Demo => demo(cfg, home),
+        Command::Models => {
+            let reg = Registry::open(home)?;
+            let rows = reg.list()?;
+            let mut text = format!(
+                "{:<8} {:<20} {:<10} {:<10} {:<16} {}\n",
+                "version", "aliases", "test AUC", "threshold", "imbalance", "created"
+            );
+            for r in &rows {
+                text.push_str(&format!(
+                    "v{:<7} {:<20} {:<10} {:<10} {:<16} {}\n",
+                    r.version,
+                    r.aliases.join(","),
+                    r.test_roc_auc.map_or("-".into(), |a| format!("{a:.4}")),
+                    r.threshold.map_or("-".into(), |a| format!("{a:.4}")),
+                    r.imbalance.clone().unwrap_or_default(),
+                    r.created_at
+                ));
+            }
+            if rows.is_empty() {
+                text = format!(
+                    "no models yet in {} (run `claims train --data FILE`)\n",
+                    home.display()
+                );
+            }
+            Ok(Output {
+                text,
+                json: json!({"command": "models", "models": rows}),
+            })
+        }
+        Command::Runs { run_id, limit } => {
+            let conn = db::open(&home.join("claims.db"))?;
+            match run_id {
+                Some(id) => {
+                    let r = runs::get(&conn, &id)?.ok_or_else(|| {
+                        ClaimsError::Usage(format!("no run '{id}' (see `claims runs`)"))
+                    })?;
+                    let mut text = format!(
+                        "run {}  kind {}  status {}\nstarted {}  finished {}\n\n",
+                        r.run_id,
+                        r.kind,
+                        r.status,
+                        r.started_at,
+                        r.finished_at.clone().unwrap_or("-".into())
+                    );
+                    text.push_str(&format!(
+                        "{:<12} {:>9} {:>9} {:>9}  {}\n",
+                        "stage", "ms", "rows in", "rows out", "note"
+                    ));
+                    for s in &r.stages {
+                        let n = |v: Option<i64>| v.map_or("-".to_string(), |x| x.to_string());
+                        text.push_str(&format!(
+                            "{:<12} {:>9} {:>9} {:>9}  {}\n",
+                            s.stage,
+                            s.duration_ms,
+                            n(s.rows_in),
+                            n(s.rows_out),
+                            s.note.clone().unwrap_or_default()
+                        ));
+                    }
+                    if let Some(e) = &r.error {
+                        text.push_str(&format!("\nerror:\n{e}\n"));
+                    }
+                    Ok(Output {
+                        text,
+                        json: json!({"command": "runs", "run": r}),
+                    })
+                }
+                None => {
+                    let rs = runs::list(&conn, limit)?;
+                    let mut text = format!(
+                        "{:<32} {:<8} {:<10} {}\n",
+                        "run", "kind", "status", "started"
+                    );
+                    for r in &rs {
+                        text.push_str(&format!(
+                            "{:<32} {:<8} {:<10} {}\n",
+                            r.run_id, r.kind, r.status, r.started_at
+                        ));
+                    }
+                    Ok(Output {
+                        text,
+                        json: json!({"command": "runs", "runs": rs}),
+                    })
+                }
+            }
+        }
+        Command::ConfigPath => {
+            let p = crate::config::user_config_path();
+            let text = match &p {
+                Some(p) => format!(
+                    "{} ({})",
+                    p.display(),
+                    if p.is_file() {
+                        "present"
+                    } else {
+                        "not present: defaults apply"
+                    }
+                ),
+                None => "this platform has no config folder; use --config".into(),
+            };
+            Ok(Output {
+                text,
+                json: json!({"command": "config-path", "path": p}),
+            })
+        }
+    }
+}
+
+/// The sample shipped in `assets/` (made by `claims generate --rows 3000 --seed 7`).
+const SAMPLE: &str = include_str!("../assets/sample_applications.csv");
+
+fn demo(cfg: &Config, home: &Path) -> Result<Output> {
+    std::fs::create_dir_all(home).map_err(|e| ClaimsError::io(home, e))?;
+    let data = home.join("demo").join("sample_applications.csv");
+    if let Some(d) = data.parent() {
+        std::fs::create_dir_all(d).map_err(|e| ClaimsError::io(d, e))?;
+    }
+    std::fs::write(&data, SAMPLE).map_err(|e| ClaimsError::io(&data, e))?;
+    eprintln!(
+        "demo: training on {} (shipped sample, 3000 rows)",
+        data.display()
+    );
+    let o = run_train(
+        cfg,
+        home,
+        TrainRequest {
+            data: vec![data.clone()],
+            search_iters: Some(12),
+            folds: Some(3),
+            imbalance: None,
+            seed: None,
+        },
+    )?;
+    let mut text = train_text(&o);
+    text.push_str(&format!(
+        "\nwhere everything went:\n  home      {}\n  database  {}\n  model     {}\n  sample    {}\n\nnext: claims models | claims runs {}\n",
+        home.display(),
+        home.join("claims.db").display(),
+        o.model_dir,
+        data.display(),
+        o.run_id
+    ));
+    let mut j = train_json(&o);
+    j["command"] = json!("demo");
+    j["home"] = json!(home);
+    Ok(Output { text, json: j })
+}

@@ -1,0 +1,85 @@
+//! `claims`: parse arguments, set up logging, run the command, map errors to exit codes.
+
+use std::io::IsTerminal;
+
+use claims_ops::cli::{Cli, LogFormat};
+use claims_ops::config::Config;
+use claims_ops::error::ClaimsError;
+use claims_ops::headless;
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::prelude::*;
+
+fn init_logging(format: LogFormat, home: Option<&std::path::Path>) {
+    let default = if format == LogFormat::Json {
+        "info"
+    } else {
+        "warn"
+    };
+    let filter = EnvFilter::try_from_env("CLAIMS_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let console = match format {
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .with_writer(std::io::stderr)
+            .with_filter(filter)
+            .boxed(),
+        LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_filter(filter)
+            .boxed(),
+    };
+    // Every run also appends JSON lines to HOME/logs/claims.log (the TUI's log pane reads it).
+    let file = home.and_then(|h| {
+        let dir = h.join("logs");
+        std::fs::create_dir_all(&dir).ok()?;
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("claims.log"))
+            .ok()
+    });
+    let file_layer = file.map(|f| {
+        tracing_subscriber::fmt::layer()
+            .json()
+            .with_writer(std::sync::Mutex::new(f))
+            .with_filter(EnvFilter::new("info"))
+    });
+    let _ = tracing_subscriber::registry()
+        .with(console)
+        .with(file_layer)
+        .try_init();
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let code = match real_main(cli) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {}", claims_ops::pipeline::error_chain(&e));
+            e.exit_code()
+        }
+    };
+    std::process::exit(code);
+}
+
+fn real_main(cli: Cli) -> Result<(), ClaimsError> {
+    let Some(command) = cli.command else {
+        use clap::CommandFactory;
+        let _ = Cli::command().print_help();
+        return Err(ClaimsError::Usage("no command given".into()));
+    };
+    let home = headless::resolve_home(cli.home)?;
+    init_logging(cli.log_format, Some(&home));
+    let cfg = Config::load(cli.config.as_deref())?;
+    claims_ops::model::xgb::Booster::set_global_verbosity(1)?;
+    let out = headless::run(command, &cfg, &home)?;
+    print!("{}", out.text);
+    if !out.text.ends_with('\n') {
+        println!();
+    }
+    if cli.json {
+        println!("{}", out.json);
+    }
+    Ok(())
+}

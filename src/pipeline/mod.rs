@@ -1,0 +1,165 @@
+//! Orchestration only: the training and inference pipelines call into `data`, `features`,
+//! `model`, `eval`, `registry` and `monitor`, time each stage, count rows in and out, record
+//! the run in SQLite and report progress as [`PipelineEvent`]s on a channel (the CLI prints
+//! them, the TUI draws them).
+
+pub mod train;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use rusqlite::Connection;
+use serde::Serialize;
+
+use crate::error::{ClaimsError, Result};
+use crate::registry::{db, runs};
+
+/// Progress of a pipeline, one message per stage change or progress step.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PipelineEvent {
+    /// The run this belongs to.
+    pub run_id: String,
+    /// Stage name (load, contract, split, preprocess, search, fit, evaluate, register).
+    pub stage: String,
+    /// Fraction done within the stage, when known.
+    pub progress: Option<f64>,
+    /// Human-readable message.
+    pub message: String,
+}
+
+/// A new run id: kind, UTC time and 4 random hex digits.
+pub fn new_run_id(kind: &str) -> String {
+    format!(
+        "{kind}-{}-{:04x}",
+        chrono::Utc::now().format("%Y%m%dT%H%M%S"),
+        rand::random::<u16>()
+    )
+}
+
+/// The context a running pipeline reports through.
+pub struct RunCtx {
+    /// The run id.
+    pub run_id: String,
+    events: Option<Sender<PipelineEvent>>,
+    cancel: Arc<AtomicBool>,
+    conn: Mutex<Connection>,
+}
+
+impl RunCtx {
+    /// Starts a run record of `kind` with `args` (JSON) in the home's database.
+    pub fn start(
+        home: &std::path::Path,
+        kind: &str,
+        args: &str,
+        events: Option<Sender<PipelineEvent>>,
+        cancel: Arc<AtomicBool>,
+    ) -> Result<Self> {
+        let conn = db::open(&home.join("claims.db"))?;
+        let run_id = new_run_id(kind);
+        runs::start(&conn, &run_id, kind, args)?;
+        tracing::info!(run_id = %run_id, kind, "run started");
+        Ok(RunCtx {
+            run_id,
+            events,
+            cancel,
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Connection>> {
+        self.conn
+            .lock()
+            .map_err(|_| ClaimsError::Other(anyhow::anyhow!("run database lock poisoned")))
+    }
+
+    /// Sends a progress event (and logs it at debug level).
+    pub fn emit(&self, stage: &str, progress: Option<f64>, message: impl Into<String>) {
+        let ev = PipelineEvent {
+            run_id: self.run_id.clone(),
+            stage: stage.to_string(),
+            progress,
+            message: message.into(),
+        };
+        tracing::debug!(run_id = %ev.run_id, stage = %ev.stage, progress = ?ev.progress, "{}", ev.message);
+        if let Some(tx) = &self.events {
+            let _ = tx.send(ev);
+        }
+    }
+
+    /// Whether the run was asked to stop.
+    pub fn cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
+
+    /// The cancel flag, for code that polls it.
+    pub fn cancel_flag(&self) -> Arc<AtomicBool> {
+        self.cancel.clone()
+    }
+
+    /// Runs one stage: a tracing span, timing, row counts and a stage record. `f` returns
+    /// its value, the rows out and a note.
+    pub fn stage<T>(
+        &self,
+        name: &str,
+        rows_in: Option<usize>,
+        f: impl FnOnce() -> Result<(T, Option<usize>, String)>,
+    ) -> Result<T> {
+        if self.cancelled() {
+            return Err(ClaimsError::Other(anyhow::anyhow!(
+                "cancelled before stage '{name}'"
+            )));
+        }
+        let span = tracing::info_span!("stage", run_id = %self.run_id, stage = name);
+        let _enter = span.enter();
+        self.emit(name, Some(0.0), format!("{name}: started"));
+        let started_at = db::now();
+        let t0 = Instant::now();
+        let (value, rows_out, note) = f()?;
+        let ms = t0.elapsed().as_millis() as i64;
+        tracing::info!(rows_in = ?rows_in, rows_out = ?rows_out, duration_ms = ms, "{name}: {note}");
+        runs::stage(
+            &*self.lock()?,
+            &self.run_id,
+            &runs::StageRecord {
+                stage: name.to_string(),
+                started_at,
+                duration_ms: ms,
+                rows_in: rows_in.map(|n| n as i64),
+                rows_out: rows_out.map(|n| n as i64),
+                note: Some(note.clone()),
+            },
+        )?;
+        self.emit(name, Some(1.0), format!("{name}: {note}"));
+        Ok(value)
+    }
+
+    /// Records the run's end: the summary (JSON) or the error with its cause chain.
+    pub fn finish<T: Serialize>(&self, outcome: &Result<T>) -> Result<()> {
+        match outcome {
+            Ok(v) => {
+                let s = serde_json::to_string(v).map_err(|e| ClaimsError::Other(e.into()))?;
+                runs::finish(&*self.lock()?, &self.run_id, Ok(&s))?;
+                tracing::info!(run_id = %self.run_id, "run succeeded");
+            }
+            Err(e) => {
+                runs::finish(&*self.lock()?, &self.run_id, Err(&error_chain(e)))?;
+                tracing::error!(run_id = %self.run_id, "run failed: {e}");
+                self.emit("failed", None, e.to_string());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An error and its causes, one per line.
+pub fn error_chain(e: &ClaimsError) -> String {
+    let mut s = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(c) = src {
+        s.push_str(&format!("\ncaused by: {c}"));
+        src = c.source();
+    }
+    s
+}

@@ -1,0 +1,449 @@
+//! The monthly training pipeline: load -> contract -> split -> preprocess -> imbalance ->
+//! search (stratified k-fold CV on the training split) -> final fit (early stopping on the
+//! validation split) -> threshold (on validation) -> evaluate (test split, once) ->
+//! register. A contract violation fails the run with exit 3 and registers nothing.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::sync::mpsc::Sender;
+
+use serde::Serialize;
+
+use super::{PipelineEvent, RunCtx};
+use crate::config::{Config, Imbalance};
+use crate::data::{contract, load, split};
+use crate::error::{ClaimsError, Result, Violation};
+use crate::eval::{Evaluation, evaluate};
+use crate::features::Preprocessor;
+use crate::model::fit::fit;
+use crate::model::params::{FitSettings, Hyperparams};
+use crate::model::search::{self, Candidate, SearchData};
+use crate::model::xgb;
+use crate::monitor::profile;
+use crate::registry::{DataFileRecord, Manifest, Registry, code_version, sha256_file};
+
+/// What to train on and how; `None` fields take the config's value.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TrainRequest {
+    /// Labelled input files (historical plus the month's new data).
+    pub data: Vec<PathBuf>,
+    /// Search candidates.
+    pub search_iters: Option<usize>,
+    /// CV folds.
+    pub folds: Option<usize>,
+    /// Imbalance strategy.
+    pub imbalance: Option<Imbalance>,
+    /// Seed.
+    pub seed: Option<u64>,
+}
+
+/// The result of a successful training run.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainOutcome {
+    /// Run id.
+    pub run_id: String,
+    /// Registered version.
+    pub model_version: u32,
+    /// "champion" or "challenger".
+    pub role: String,
+    /// Where the artifacts went.
+    pub model_dir: String,
+    /// Test-split metrics (the test split is scored once, here).
+    pub test: Evaluation,
+    /// Validation-split ROC AUC of the final model.
+    pub validation_roc_auc: f64,
+    /// Mean CV ROC AUC of the chosen candidate.
+    pub cv_roc_auc: f64,
+    /// The chosen hyperparameters.
+    pub params: Hyperparams,
+    /// Boosting rounds kept after early stopping.
+    pub rounds: usize,
+    /// Operating threshold.
+    pub threshold: f64,
+    /// Imbalance strategy used.
+    pub imbalance: String,
+    /// scale_pos_weight sent, if any.
+    pub scale_pos_weight: Option<f64>,
+    /// Rows in train/validation/test (train after undersampling).
+    pub split_rows: [usize; 3],
+    /// Top features by gain.
+    pub top_features: Vec<(String, f32)>,
+}
+
+fn violations_for_labels(files: &[String], y: &[u8], folds: usize) -> Option<ClaimsError> {
+    let pos = y.iter().filter(|&&v| v == 1).count();
+    let neg = y.len() - pos;
+    let file = files.join(", ");
+    let reason = if pos == 0 || neg == 0 {
+        format!(
+            "the labels hold a single class ({} rows, all {}): training needs both 0 and 1",
+            y.len(),
+            if pos == 0 { 0 } else { 1 }
+        )
+    } else if pos.min(neg) < 4 * folds {
+        format!(
+            "only {} rows of the minority class: at least {} are needed for {folds}-fold CV and the three splits",
+            pos.min(neg),
+            4 * folds
+        )
+    } else {
+        return None;
+    };
+    Some(ClaimsError::Contract(vec![Violation {
+        file,
+        row: None,
+        column: None,
+        reason,
+    }]))
+}
+
+/// Runs the training pipeline end to end and records the run.
+pub fn train(
+    cfg: &Config,
+    home: &Path,
+    req: &TrainRequest,
+    events: Option<Sender<PipelineEvent>>,
+    cancel: Arc<AtomicBool>,
+) -> Result<TrainOutcome> {
+    if req.data.is_empty() {
+        return Err(ClaimsError::Usage(
+            "train needs at least one --data FILE".into(),
+        ));
+    }
+    let args = serde_json::to_string(req).unwrap_or_default();
+    let ctx = RunCtx::start(home, "train", &args, events, cancel)?;
+    let out = run(cfg, home, req, &ctx);
+    ctx.finish(&out)?;
+    out
+}
+
+fn run(cfg: &Config, home: &Path, req: &TrainRequest, ctx: &RunCtx) -> Result<TrainOutcome> {
+    let seed = req.seed.unwrap_or(cfg.seed);
+    let folds = req.folds.unwrap_or(cfg.search.folds);
+    let iters = req.search_iters.unwrap_or(cfg.search.iterations);
+    if !(2..=20).contains(&folds) || iters == 0 {
+        return Err(ClaimsError::Usage(format!(
+            "--folds '{folds}' must be in [2, 20] and --search-iters '{iters}' at least 1"
+        )));
+    }
+    let imbalance = req
+        .imbalance
+        .clone()
+        .unwrap_or_else(|| cfg.imbalance.clone());
+
+    let files = ctx.stage("load", None, || {
+        let files: Vec<load::RawFile> = req
+            .data
+            .iter()
+            .map(|p| load::read_file(p))
+            .collect::<Result<_>>()?;
+        let n = files.iter().map(|f| f.rows()).sum();
+        Ok((
+            files,
+            Some(n),
+            format!("{n} rows from {} file(s)", req.data.len()),
+        ))
+    })?;
+    let rows_read = files.iter().map(|f| f.rows()).sum();
+    let data_records: Vec<DataFileRecord> = req
+        .data
+        .iter()
+        .zip(&files)
+        .map(|(p, f)| {
+            Ok(DataFileRecord {
+                path: p.display().to_string(),
+                sha256: sha256_file(p)?,
+                rows: f.rows(),
+            })
+        })
+        .collect::<Result<_>>()?;
+
+    let data = ctx.stage("contract", Some(rows_read), || {
+        let c = contract::check(&cfg.schema, &files, contract::Mode::Training);
+        if !c.file_violations.is_empty() {
+            return Err(ClaimsError::Contract(c.file_violations));
+        }
+        if !c.row_violations.is_empty() {
+            return Err(ClaimsError::Contract(c.row_violations));
+        }
+        let n = c.data.len();
+        Ok((c.data, Some(n), "all rows pass the contract".to_string()))
+    })?;
+    drop(files);
+    let y = data.label_vec().ok_or_else(|| {
+        ClaimsError::Other(anyhow::anyhow!("labels missing after the contract check"))
+    })?;
+    if let Some(e) = violations_for_labels(&data.files, &y, folds) {
+        return Err(e);
+    }
+
+    let (tr, va, te) = ctx.stage("split", Some(data.len()), || {
+        let (tr, va, te) = split::train_val_test(&y, cfg.split.validation, cfg.split.test, seed);
+        let note = format!(
+            "train {} / validation {} / test {} (stratified, seed {seed})",
+            tr.len(),
+            va.len(),
+            te.len()
+        );
+        Ok(((tr, va, te), Some(data.len()), note))
+    })?;
+
+    let (pre, x_tr, x_va, x_te) = ctx.stage("preprocess", Some(data.len()), || {
+        let train_set = data.subset(&tr);
+        let pre = Preprocessor::fit(&train_set);
+        let x_tr = pre.transform(&train_set)?;
+        let x_va = pre.transform(&data.subset(&va))?;
+        let x_te = pre.transform(&data.subset(&te))?;
+        Ok((
+            (pre, x_tr, x_va, x_te),
+            Some(data.len()),
+            "category maps fitted on the training split".into(),
+        ))
+    })?;
+    let names = pre.feature_names();
+    let kinds = pre.feature_kinds();
+    let y_tr: Vec<u8> = tr.iter().map(|&i| y[i]).collect();
+    let y_va: Vec<u8> = va.iter().map(|&i| y[i]).collect();
+    let y_te: Vec<u8> = te.iter().map(|&i| y[i]).collect();
+
+    // Imbalance: weighting is a parameter; undersampling drops majority rows of the rows a
+    // model is fitted on (never held-out rows).
+    let train_local: Vec<usize> = (0..tr.len()).collect();
+    let (fit_rows, spw) = ctx.stage("imbalance", Some(tr.len()), || {
+        let pos = y_tr.iter().filter(|&&v| v == 1).count() as f64;
+        let neg = y_tr.len() as f64 - pos;
+        let (rows, spw, note) = match &imbalance {
+            Imbalance::None => (train_local.clone(), None, "none".to_string()),
+            Imbalance::Weight(w) => {
+                let w = w.unwrap_or(neg / pos);
+                (
+                    train_local.clone(),
+                    Some(w),
+                    format!("scale_pos_weight = {w:.4}"),
+                )
+            }
+            Imbalance::Undersample(r) => {
+                let rows = split::undersample(&y_tr, &train_local, *r, seed);
+                let n = rows.len();
+                (
+                    rows,
+                    None,
+                    format!("undersampled training split to {n} rows (majority:minority = {r}:1)"),
+                )
+            }
+        };
+        let n = rows.len();
+        Ok(((rows, spw), Some(n), note))
+    })?;
+
+    let base = FitSettings {
+        params: Hyperparams::sample(&cfg.search.space, &mut rand::rng()),
+        scale_pos_weight: spw,
+        threads: cfg.threads.per_fit,
+        seed,
+        metric: cfg.search.metric.clone(),
+        early_stopping_rounds: cfg.search.early_stopping_rounds,
+    };
+
+    let candidates = ctx.stage("search", Some(tr.len()), || {
+        let mut cv_folds = split::k_folds(&y_tr, &train_local, folds, seed);
+        if let Imbalance::Undersample(r) = imbalance {
+            for (k, (fit_part, _)) in cv_folds.iter_mut().enumerate() {
+                *fit_part = split::undersample(&y_tr, fit_part, r, seed.wrapping_add(k as u64));
+            }
+        }
+        let sd = SearchData {
+            x: &x_tr,
+            y: &y_tr,
+            names: &names,
+            kinds: &kinds,
+            folds: &cv_folds,
+        };
+        let draws = search::draw_candidates(&cfg.search.space, iters, seed);
+        let workers = cfg.threads.fits();
+        let total = draws.len();
+        let best_so_far = std::sync::Mutex::new(0.0f64);
+        let on_done = |n: usize, c: &Candidate| {
+            let best = best_so_far
+                .lock()
+                .map(|mut b| {
+                    *b = b.max(c.mean_auc);
+                    *b
+                })
+                .unwrap_or(c.mean_auc);
+            ctx.emit(
+                "search",
+                Some(n as f64 / total as f64),
+                format!(
+                    "candidate {n}/{total}: CV AUC {:.4} (best {best:.4})",
+                    c.mean_auc
+                ),
+            );
+        };
+        let cancel = ctx.cancel_flag();
+        let cancelled = move || cancel.load(std::sync::atomic::Ordering::Relaxed);
+        let res = search::run(&sd, &draws, &base, workers, &on_done, &cancelled)?;
+        let best = search::best(&res).map_or(f64::NAN, |b| b.mean_auc);
+        Ok((
+            res,
+            Some(tr.len()),
+            format!(
+                "{iters} candidates x {folds} folds on {workers} worker(s); best CV AUC {best:.4}"
+            ),
+        ))
+    })?;
+    let chosen = search::best(&candidates)
+        .cloned()
+        .ok_or_else(|| ClaimsError::Other(anyhow::anyhow!("search produced no candidate")))?;
+
+    let settings = FitSettings {
+        params: chosen.params.clone(),
+        ..base
+    };
+    let (booster, best_iteration, p_va) = ctx.stage("fit", Some(fit_rows.len()), || {
+        let dtrain = search::matrix(&x_tr, &y_tr, &names, &kinds, &fit_rows)?;
+        let yv: Vec<f32> = y_va.iter().map(|&v| f32::from(v)).collect();
+        let mut dval = xgb::DMatrix::from_dense(&x_va, va.len(), &names, &kinds)?;
+        dval.set_labels(&yv)?;
+        let cancel = ctx.cancel_flag();
+        let mut f = fit(&dtrain, &dval, &settings, &move || {
+            cancel.load(std::sync::atomic::Ordering::Relaxed)
+        })?;
+        f.booster.set_features(&names, &kinds)?;
+        let p_va: Vec<f64> = f
+            .booster
+            .predict(&dval)?
+            .into_iter()
+            .map(f64::from)
+            .collect();
+        let note = format!(
+            "best round {} of {} (early stopping on validation, {})",
+            f.best_iteration + 1,
+            f.rounds_run,
+            settings.metric
+        );
+        Ok((
+            (f.booster, f.best_iteration, p_va),
+            Some(fit_rows.len()),
+            note,
+        ))
+    })?;
+
+    let threshold = ctx.stage("threshold", Some(va.len()), || {
+        let (t, f1) = crate::eval::metrics::f1_optimal_threshold(&y_va, &p_va);
+        Ok((
+            t,
+            Some(va.len()),
+            format!("{t:.4} (F1 {f1:.4} on validation)"),
+        ))
+    })?;
+
+    let (test_eval, val_eval, importance, p_tr) = ctx.stage("evaluate", Some(te.len()), || {
+        let dtest = xgb::DMatrix::from_dense(&x_te, te.len(), &names, &kinds)?;
+        let p_te: Vec<f64> = booster
+            .predict(&dtest)?
+            .into_iter()
+            .map(f64::from)
+            .collect();
+        let test_eval = evaluate(&y_te, &p_te, threshold);
+        let val_eval = evaluate(&y_va, &p_va, threshold);
+        let dtr = xgb::DMatrix::from_dense(&x_tr, tr.len(), &names, &kinds)?;
+        let p_tr: Vec<f64> = booster.predict(&dtr)?.into_iter().map(f64::from).collect();
+        let mut importance = booster.feature_scores("gain")?;
+        importance.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let note = format!(
+            "test ROC AUC {:.4} on {} rows (scored once)",
+            test_eval.roc_auc,
+            te.len()
+        );
+        Ok((
+            (test_eval, val_eval, importance, p_tr),
+            Some(te.len()),
+            note,
+        ))
+    })?;
+
+    let (version, role, dir) = ctx.stage("register", None, || {
+        let mut reg = Registry::open(home)?;
+        let model_json = booster.to_json()?;
+        let xgb_config = booster.config_json()?;
+        let (a, b, c) = xgb::library_version();
+        let json = |v: &serde_json::Value| {
+            serde_json::to_vec_pretty(v).map_err(|e| ClaimsError::Other(e.into()))
+        };
+        let params = serde_json::json!({
+            "hyperparams": settings.params,
+            "rounds": best_iteration + 1,
+            "sent_to_xgboost": settings.xgb_params(),
+            "xgboost_config": xgb_config,
+            "imbalance": imbalance.label(),
+            "scale_pos_weight": spw,
+            "threshold": threshold,
+            "threshold_rule": "f1_optimal_on_validation",
+        });
+        let metrics = serde_json::json!({
+            "test": test_eval,
+            "validation": val_eval,
+            "cv": { "chosen": chosen, "folds": folds, "candidates": candidates },
+            "feature_importance_gain": importance,
+        });
+        let train_set = data.subset(&tr);
+        let prof = profile::profile(&train_set, &p_tr);
+        let files = vec![
+            ("model.json", model_json),
+            (
+                "preprocessor.json",
+                json(&serde_json::to_value(&pre).map_err(|e| ClaimsError::Other(e.into()))?)?,
+            ),
+            ("params.json", json(&params)?),
+            ("metrics.json", json(&metrics)?),
+            (
+                "profile.json",
+                json(&serde_json::to_value(&prof).map_err(|e| ClaimsError::Other(e.into()))?)?,
+            ),
+        ];
+        let manifest = Manifest {
+            version: 0,
+            created_at: String::new(),
+            run_id: ctx.run_id.clone(),
+            code_version: code_version(),
+            xgboost_version: format!("{a}.{b}.{c}"),
+            seed,
+            config_toml: cfg.merged_toml.clone(),
+            data_files: data_records.clone(),
+            files: Default::default(),
+        };
+        let (v, role) = reg.register(
+            manifest,
+            &files,
+            test_eval.roc_auc,
+            &imbalance.label(),
+            threshold,
+            cfg.registry.auto_promote,
+        )?;
+        let dir = reg.model_dir(v).display().to_string();
+        Ok((
+            (v, role.clone(), dir),
+            None,
+            format!("model v{v} registered as {role}"),
+        ))
+    })?;
+
+    Ok(TrainOutcome {
+        run_id: ctx.run_id.clone(),
+        model_version: version,
+        role,
+        model_dir: dir,
+        validation_roc_auc: val_eval.roc_auc,
+        test: test_eval,
+        cv_roc_auc: chosen.mean_auc,
+        params: chosen.params.clone(),
+        rounds: best_iteration + 1,
+        threshold,
+        imbalance: imbalance.label(),
+        scale_pos_weight: spw,
+        split_rows: [fit_rows.len(), va.len(), te.len()],
+        top_features: importance.into_iter().take(10).collect(),
+    })
+}

@@ -1,0 +1,57 @@
+//! The SQLite database under the home folder (`claims.db`): schema and connection settings.
+//! One file holds runs, model versions, aliases and their history, so the CLI, the
+//! scheduler and the TUI all see the same state.
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use crate::error::{ClaimsError, Result};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS runs(
+  run_id TEXT PRIMARY KEY, kind TEXT NOT NULL, status TEXT NOT NULL,
+  started_at TEXT NOT NULL, finished_at TEXT, args TEXT, error TEXT, summary TEXT, pid INTEGER);
+CREATE TABLE IF NOT EXISTS run_stages(
+  run_id TEXT NOT NULL, seq INTEGER NOT NULL, stage TEXT NOT NULL, started_at TEXT NOT NULL,
+  duration_ms INTEGER NOT NULL, rows_in INTEGER, rows_out INTEGER, note TEXT,
+  PRIMARY KEY(run_id, seq));
+CREATE TABLE IF NOT EXISTS models(
+  version INTEGER PRIMARY KEY, created_at TEXT NOT NULL, run_id TEXT NOT NULL, dir TEXT NOT NULL,
+  manifest_sha256 TEXT NOT NULL, test_roc_auc REAL, imbalance TEXT, threshold REAL);
+CREATE TABLE IF NOT EXISTS aliases(
+  alias TEXT PRIMARY KEY, version INTEGER NOT NULL REFERENCES models(version), updated_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS alias_history(
+  id INTEGER PRIMARY KEY AUTOINCREMENT, alias TEXT NOT NULL, from_version INTEGER,
+  to_version INTEGER NOT NULL, at TEXT NOT NULL, by_user TEXT NOT NULL, reason TEXT NOT NULL);
+";
+
+/// Opens (creating if needed) the database at `path` with WAL and a busy timeout, so a
+/// reader and a writer in different processes do not block each other.
+pub fn open(path: &Path) -> Result<Connection> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| ClaimsError::io(dir, e))?;
+    }
+    let err = |e: rusqlite::Error| ClaimsError::Registry(format!("{}: {e}", path.display()));
+    let conn = Connection::open(path).map_err(err)?;
+    conn.busy_timeout(std::time::Duration::from_secs(30))
+        .map_err(err)?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(err)?;
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(err)?;
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .map_err(err)?;
+    conn.execute_batch(SCHEMA).map_err(err)?;
+    Ok(conn)
+}
+
+/// Maps a SQLite error into the registry error.
+pub fn sql(e: rusqlite::Error) -> ClaimsError {
+    ClaimsError::Registry(format!("database: {e}"))
+}
+
+/// The current UTC time as RFC 3339 with milliseconds.
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}

@@ -1,0 +1,334 @@
+//! The model registry under the home folder: versioned model folders (`models/vN/`) with a
+//! manifest that holds the sha256 of every artifact, the input data's hashes, the config,
+//! the seed and the code version; aliases (`champion`, `challenger`) in SQLite with their
+//! history. Writes are atomic (staging folder, then rename); reads verify every hash, so a
+//! corrupt or edited artifact is refused.
+
+pub mod db;
+pub mod runs;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::{ClaimsError, Result};
+use db::{now, sql};
+
+/// Hex sha256 of bytes.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Hex sha256 of a file, streamed.
+pub fn sha256_file(path: &Path) -> Result<String> {
+    let mut f = std::fs::File::open(path).map_err(|e| ClaimsError::io(path, e))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = std::io::Read::read(&mut f, &mut buf).map_err(|e| ClaimsError::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+/// An input data file as recorded in a manifest.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DataFileRecord {
+    /// Path as given.
+    pub path: String,
+    /// sha256 of its bytes.
+    pub sha256: String,
+    /// Data rows read.
+    pub rows: usize,
+}
+
+/// What a model version is and where it came from.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Manifest {
+    /// Version number.
+    pub version: u32,
+    /// When registered (UTC).
+    pub created_at: String,
+    /// The training run that made it.
+    pub run_id: String,
+    /// claims-ops version and git commit.
+    pub code_version: String,
+    /// XGBoost library version used.
+    pub xgboost_version: String,
+    /// Seed of the run.
+    pub seed: u64,
+    /// The merged configuration (TOML).
+    pub config_toml: String,
+    /// Input files.
+    pub data_files: Vec<DataFileRecord>,
+    /// sha256 of every artifact file in the folder, by file name.
+    pub files: std::collections::BTreeMap<String, String>,
+}
+
+/// A version's row in the registry.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelRow {
+    /// Version number.
+    pub version: u32,
+    /// When registered.
+    pub created_at: String,
+    /// Training run.
+    pub run_id: String,
+    /// Test ROC AUC.
+    pub test_roc_auc: Option<f64>,
+    /// Imbalance strategy.
+    pub imbalance: Option<String>,
+    /// Operating threshold.
+    pub threshold: Option<f64>,
+    /// Aliases pointing at it.
+    pub aliases: Vec<String>,
+}
+
+/// The registry: the home folder and its database.
+pub struct Registry {
+    /// The home folder.
+    pub home: PathBuf,
+    /// The database connection.
+    pub conn: Connection,
+}
+
+/// The code version recorded in manifests.
+pub fn code_version() -> String {
+    format!(
+        "{} ({})",
+        env!("CARGO_PKG_VERSION"),
+        option_env!("CLAIMS_GIT_COMMIT").unwrap_or("unknown commit")
+    )
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut f = std::fs::File::create(path).map_err(|e| ClaimsError::io(path, e))?;
+    f.write_all(bytes).map_err(|e| ClaimsError::io(path, e))?;
+    f.sync_all().map_err(|e| ClaimsError::io(path, e))
+}
+
+impl Registry {
+    /// Opens the registry in `home` (created if needed).
+    pub fn open(home: &Path) -> Result<Registry> {
+        std::fs::create_dir_all(home.join("models")).map_err(|e| ClaimsError::io(home, e))?;
+        let conn = db::open(&home.join("claims.db"))?;
+        Ok(Registry {
+            home: home.to_path_buf(),
+            conn,
+        })
+    }
+
+    /// The folder of model version `v`.
+    pub fn model_dir(&self, v: u32) -> PathBuf {
+        self.home.join("models").join(format!("v{v}"))
+    }
+
+    /// Writes `files` as a new version atomically and records it; the first version becomes
+    /// champion, later ones challenger (or champion with `promote`). Returns (version, role).
+    pub fn register(
+        &mut self,
+        mut manifest: Manifest,
+        files: &[(&str, Vec<u8>)],
+        test_roc_auc: f64,
+        imbalance: &str,
+        threshold: f64,
+        promote: bool,
+    ) -> Result<(u32, String)> {
+        let models = self.home.join("models");
+        let staging = models.join(format!(".staging-{}", manifest.run_id));
+        let _ = std::fs::remove_dir_all(&staging);
+        std::fs::create_dir_all(&staging).map_err(|e| ClaimsError::io(&staging, e))?;
+        for (name, bytes) in files {
+            write_synced(&staging.join(name), bytes)?;
+            manifest
+                .files
+                .insert((*name).to_string(), sha256_hex(bytes));
+        }
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(sql)?;
+        let version: u32 = tx
+            .query_row(
+                "SELECT COALESCE(MAX(version), 0) + 1 FROM models",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(sql)?;
+        manifest.version = version;
+        manifest.created_at = now();
+        let mbytes =
+            serde_json::to_vec_pretty(&manifest).map_err(|e| ClaimsError::Other(e.into()))?;
+        write_synced(&staging.join("manifest.json"), &mbytes)?;
+        let dir = models.join(format!("v{version}"));
+        std::fs::rename(&staging, &dir).map_err(|e| ClaimsError::io(&dir, e))?;
+        let result = (|| -> Result<String> {
+            tx.execute(
+                "INSERT INTO models(version, created_at, run_id, dir, manifest_sha256, test_roc_auc, imbalance, threshold)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![version, manifest.created_at, manifest.run_id, format!("models/v{version}"), sha256_hex(&mbytes), test_roc_auc, imbalance, threshold],
+            )
+            .map_err(sql)?;
+            let champion: Option<u32> = tx
+                .query_row(
+                    "SELECT version FROM aliases WHERE alias = 'champion'",
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(sql)?;
+            let role = if champion.is_none() || promote {
+                "champion"
+            } else {
+                "challenger"
+            };
+            let reason = if champion.is_none() {
+                "first model"
+            } else if promote {
+                "auto_promote"
+            } else {
+                "new challenger"
+            };
+            set_alias(&tx, role, version, &current_user(), reason)?;
+            Ok(role.to_string())
+        })();
+        match result.and_then(|role| tx.commit().map_err(sql).map(|_| role)) {
+            Ok(role) => Ok((version, role)),
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                Err(e)
+            }
+        }
+    }
+
+    /// Reads and verifies the manifest of version `v`.
+    pub fn manifest(&self, v: u32) -> Result<Manifest> {
+        let expected: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT manifest_sha256 FROM models WHERE version = ?1",
+                [v],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sql)?;
+        let expected = expected.ok_or_else(|| {
+            ClaimsError::Usage(format!(
+                "model version '{v}' does not exist (see `claims models`)"
+            ))
+        })?;
+        let path = self.model_dir(v).join("manifest.json");
+        let bytes = std::fs::read(&path).map_err(|e| ClaimsError::io(&path, e))?;
+        if sha256_hex(&bytes) != expected {
+            return Err(ClaimsError::Registry(format!(
+                "{}: manifest was changed or is corrupt (sha256 differs from the registry's record); refusing to load model v{v}",
+                path.display()
+            )));
+        }
+        serde_json::from_slice(&bytes)
+            .map_err(|e| ClaimsError::Registry(format!("{}: {e}", path.display())))
+    }
+
+    /// Reads artifact `name` of version `v`, checking its sha256 against the manifest.
+    pub fn artifact(&self, v: u32, manifest: &Manifest, name: &str) -> Result<Vec<u8>> {
+        let path = self.model_dir(v).join(name);
+        let expected = manifest
+            .files
+            .get(name)
+            .ok_or_else(|| ClaimsError::Registry(format!("model v{v} has no artifact '{name}'")))?;
+        let bytes = std::fs::read(&path).map_err(|e| ClaimsError::io(&path, e))?;
+        let got = sha256_hex(&bytes);
+        if &got != expected {
+            return Err(ClaimsError::Registry(format!(
+                "{}: artifact was changed or is corrupt (sha256 {got}, manifest says {expected}); refusing to load model v{v}",
+                path.display()
+            )));
+        }
+        Ok(bytes)
+    }
+
+    /// The version an alias points at.
+    pub fn alias(&self, alias: &str) -> Result<Option<u32>> {
+        self.conn
+            .query_row(
+                "SELECT version FROM aliases WHERE alias = ?1",
+                [alias],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sql)
+    }
+
+    /// All versions, newest first, with their aliases.
+    pub fn list(&self) -> Result<Vec<ModelRow>> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT m.version, m.created_at, m.run_id, m.test_roc_auc, m.imbalance, m.threshold,
+                        (SELECT group_concat(alias, ',') FROM aliases a WHERE a.version = m.version)
+                 FROM models m ORDER BY m.version DESC",
+            )
+            .map_err(sql)?;
+        let rows = st
+            .query_map([], |r| {
+                let aliases: Option<String> = r.get(6)?;
+                Ok(ModelRow {
+                    version: r.get(0)?,
+                    created_at: r.get(1)?,
+                    run_id: r.get(2)?,
+                    test_roc_auc: r.get(3)?,
+                    imbalance: r.get(4)?,
+                    threshold: r.get(5)?,
+                    aliases: aliases
+                        .map(|a| a.split(',').map(str::to_string).collect())
+                        .unwrap_or_default(),
+                })
+            })
+            .map_err(sql)?;
+        rows.collect::<std::result::Result<_, _>>().map_err(sql)
+    }
+}
+
+/// Who is acting, for the alias history.
+pub fn current_user() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// Points `alias` at `version` and records the move.
+pub fn set_alias(
+    conn: &Connection,
+    alias: &str,
+    version: u32,
+    by: &str,
+    reason: &str,
+) -> Result<()> {
+    let from: Option<u32> = conn
+        .query_row(
+            "SELECT version FROM aliases WHERE alias = ?1",
+            [alias],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(sql)?;
+    let at = now();
+    conn.execute(
+        "INSERT INTO aliases(alias, version, updated_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT(alias) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at",
+        params![alias, version, at],
+    )
+    .map_err(sql)?;
+    conn.execute(
+        "INSERT INTO alias_history(alias, from_version, to_version, at, by_user, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![alias, from, version, at, by, reason],
+    )
+    .map_err(sql)?;
+    Ok(())
+}

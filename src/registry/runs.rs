@@ -1,0 +1,152 @@
+//! Run records: one row per training or inference run (status, timings, error, summary)
+//! and one row per stage with its duration and the row counts in and out.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+use super::db::{now, sql};
+use crate::error::Result;
+
+/// A stage as recorded.
+#[derive(Debug, Clone, Serialize)]
+pub struct StageRecord {
+    /// Stage name.
+    pub stage: String,
+    /// When it started (UTC).
+    pub started_at: String,
+    /// How long it took.
+    pub duration_ms: i64,
+    /// Rows going in, where counted.
+    pub rows_in: Option<i64>,
+    /// Rows coming out, where counted.
+    pub rows_out: Option<i64>,
+    /// A short note.
+    pub note: Option<String>,
+}
+
+/// A run as recorded.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunRecord {
+    /// Run id.
+    pub run_id: String,
+    /// "train" or "predict".
+    pub kind: String,
+    /// "running", "succeeded" or "failed".
+    pub status: String,
+    /// Start (UTC).
+    pub started_at: String,
+    /// End (UTC), when ended.
+    pub finished_at: Option<String>,
+    /// The arguments it ran with (JSON).
+    pub args: Option<String>,
+    /// The error with its causes, when failed.
+    pub error: Option<String>,
+    /// The result summary (JSON), when succeeded.
+    pub summary: Option<String>,
+    /// Stages in order.
+    pub stages: Vec<StageRecord>,
+}
+
+/// Records the start of a run.
+pub fn start(conn: &Connection, run_id: &str, kind: &str, args: &str) -> Result<()> {
+    conn.execute(
+        "INSERT INTO runs(run_id, kind, status, started_at, args, pid) VALUES (?1, ?2, 'running', ?3, ?4, ?5)",
+        params![run_id, kind, now(), args, std::process::id()],
+    )
+    .map_err(sql)?;
+    Ok(())
+}
+
+/// Records a finished stage.
+pub fn stage(conn: &Connection, run_id: &str, s: &StageRecord) -> Result<()> {
+    conn.execute(
+        "INSERT INTO run_stages(run_id, seq, stage, started_at, duration_ms, rows_in, rows_out, note)
+         VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM run_stages WHERE run_id = ?1), ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![run_id, s.stage, s.started_at, s.duration_ms, s.rows_in, s.rows_out, s.note],
+    )
+    .map_err(sql)?;
+    Ok(())
+}
+
+/// Records the end of a run: `Ok(summary)` or `Err(error text)`.
+pub fn finish(
+    conn: &Connection,
+    run_id: &str,
+    outcome: std::result::Result<&str, &str>,
+) -> Result<()> {
+    let (status, summary, error) = match outcome {
+        Ok(s) => ("succeeded", Some(s), None),
+        Err(e) => ("failed", None, Some(e)),
+    };
+    conn.execute(
+        "UPDATE runs SET status = ?2, finished_at = ?3, summary = ?4, error = ?5 WHERE run_id = ?1",
+        params![run_id, status, now(), summary, error],
+    )
+    .map_err(sql)?;
+    Ok(())
+}
+
+fn stages(conn: &Connection, run_id: &str) -> Result<Vec<StageRecord>> {
+    let mut st = conn
+        .prepare("SELECT stage, started_at, duration_ms, rows_in, rows_out, note FROM run_stages WHERE run_id = ?1 ORDER BY seq")
+        .map_err(sql)?;
+    let rows = st
+        .query_map([run_id], |r| {
+            Ok(StageRecord {
+                stage: r.get(0)?,
+                started_at: r.get(1)?,
+                duration_ms: r.get(2)?,
+                rows_in: r.get(3)?,
+                rows_out: r.get(4)?,
+                note: r.get(5)?,
+            })
+        })
+        .map_err(sql)?;
+    rows.collect::<std::result::Result<_, _>>().map_err(sql)
+}
+
+const COLS: &str = "run_id, kind, status, started_at, finished_at, args, error, summary";
+
+fn row(r: &rusqlite::Row) -> rusqlite::Result<RunRecord> {
+    Ok(RunRecord {
+        run_id: r.get(0)?,
+        kind: r.get(1)?,
+        status: r.get(2)?,
+        started_at: r.get(3)?,
+        finished_at: r.get(4)?,
+        args: r.get(5)?,
+        error: r.get(6)?,
+        summary: r.get(7)?,
+        stages: vec![],
+    })
+}
+
+/// One run with its stages.
+pub fn get(conn: &Connection, run_id: &str) -> Result<Option<RunRecord>> {
+    let rec = conn
+        .query_row(
+            &format!("SELECT {COLS} FROM runs WHERE run_id = ?1"),
+            [run_id],
+            row,
+        )
+        .optional()
+        .map_err(sql)?;
+    match rec {
+        Some(mut r) => {
+            r.stages = stages(conn, run_id)?;
+            Ok(Some(r))
+        }
+        None => Ok(None),
+    }
+}
+
+/// The latest `limit` runs, newest first (without stages).
+pub fn list(conn: &Connection, limit: usize) -> Result<Vec<RunRecord>> {
+    let mut st = conn
+        .prepare(&format!(
+            "SELECT {COLS} FROM runs ORDER BY started_at DESC, rowid DESC LIMIT ?1"
+        ))
+        .map_err(sql)?;
+    let rows = st.query_map([limit as i64], row).map_err(sql)?;
+    rows.collect::<std::result::Result<_, _>>().map_err(sql)
+}

@@ -85,7 +85,11 @@ pub enum Command {
         seed: Option<u64>,
     },
     /// List model versions and their aliases.
-    Models,
+    Models {
+        /// Check every artifact's sha256 against its manifest (exit 1 if any differs).
+        #[arg(long)]
+        verify: bool,
+    },
     /// List recent runs, or show one run's stages, timings and error.
     Runs {
         /// A run id to show in full.

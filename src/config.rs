@@ -306,10 +306,11 @@ impl Config {
     /// Validates a merged table; `origin` names the last file for messages.
     pub fn from_table(table: toml::Table, origin: &str) -> Result<Config> {
         let merged_toml = toml::to_string(&table).unwrap_or_default();
-        let raw: Raw = toml::Value::Table(table)
-            .try_into()
-            .map_err(|e: toml::de::Error| {
-                ClaimsError::Config(format!("{origin}: {}", e.message()))
+        let raw: Raw =
+            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+                let path = e.path().to_string();
+                let msg = e.into_inner().message().to_string();
+                ClaimsError::Config(format!("{origin}: key '{path}': {msg}"))
             })?;
         validate(raw, merged_toml)
     }

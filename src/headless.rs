@@ -187,9 +187,23 @@ pub fn run(cmd: Command, cfg: &Config, home: &Path) -> Result<Output> {
             })
         }
         Command::Demo => demo(cfg, home),
-        Command::Models => {
+        Command::Models { verify } => {
             let reg = Registry::open(home)?;
             let rows = reg.list()?;
+            if verify {
+                let mut checked = 0;
+                for r in &rows {
+                    checked += reg.verify(r.version)?;
+                }
+                let text = format!(
+                    "{} model version(s), {checked} files: every sha256 matches its manifest",
+                    rows.len()
+                );
+                return Ok(Output {
+                    text,
+                    json: json!({"command": "models", "verified": rows.len(), "files": checked}),
+                });
+            }
             let mut text = format!(
                 "{:<8} {:<20} {:<10} {:<10} {:<16} {}\n",
                 "version", "aliases", "test AUC", "threshold", "imbalance", "created"

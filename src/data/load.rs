@@ -53,7 +53,20 @@ fn polars_err(name: &str, e: PolarsError) -> ClaimsError {
 /// Reads a CSV or Parquet file (by extension) into string columns.
 pub fn read_file(path: &Path) -> Result<RawFile> {
     let name = path.display().to_string();
-    let meta = std::fs::metadata(path).map_err(|e| ClaimsError::io(path, e))?;
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(ClaimsError::Usage(format!(
+                "data file '{name}' does not exist"
+            )));
+        }
+        Err(e) => return Err(ClaimsError::io(path, e)),
+    };
+    if meta.is_dir() {
+        return Err(ClaimsError::Usage(format!(
+            "data file '{name}' is a folder"
+        )));
+    }
     if meta.len() == 0 {
         return Err(ClaimsError::contract_file(&name, "the file is empty"));
     }

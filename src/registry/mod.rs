@@ -253,6 +253,26 @@ impl Registry {
         Ok(bytes)
     }
 
+    /// Loads version `v` as a scorer, verifying every artifact's hash first.
+    pub fn load_model(&self, v: u32) -> Result<crate::model::TrainedModel> {
+        let m = self.manifest(v)?;
+        let pre_bytes = self.artifact(v, &m, "preprocessor.json")?;
+        let pre = serde_json::from_slice(&pre_bytes)
+            .map_err(|e| ClaimsError::Registry(format!("model v{v}: preprocessor.json: {e}")))?;
+        let booster =
+            crate::model::xgb::Booster::from_json(&self.artifact(v, &m, "model.json")?)?;
+        Ok(crate::model::TrainedModel { pre, booster })
+    }
+
+    /// Checks the manifest and every artifact of version `v`; returns the files checked.
+    pub fn verify(&self, v: u32) -> Result<usize> {
+        let m = self.manifest(v)?;
+        for name in m.files.keys() {
+            self.artifact(v, &m, name)?;
+        }
+        Ok(m.files.len() + 1)
+    }
+
     /// The version an alias points at.
     pub fn alias(&self, alias: &str) -> Result<Option<u32>> {
         self.conn

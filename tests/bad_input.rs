@@ -1,0 +1,287 @@
+//! Every bad input the training pipeline must refuse: exit code, and a message that names
+//! the file, row, column and what was expected. A refused run is recorded as failed and
+//! registers nothing.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+
+fn refuse(env: &Env, data: &Path, code: i32, needles: &[&str]) {
+    let out = env
+        .claims()
+        .arg("train")
+        .arg("--data")
+        .arg(data)
+        .args(FAST)
+        .assert()
+        .code(code);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    for n in needles {
+        assert!(err.contains(n), "expected {n:?} in stderr:\n{err}");
+    }
+}
+
+fn assert_nothing_registered(env: &Env) {
+    let reg = claims_ops::registry::Registry::open(&env.home()).unwrap();
+    assert!(reg.list().unwrap().is_empty());
+}
+
+#[test]
+fn contract_violations_exit_3_with_file_row_column_reason() {
+    let env = Env::new();
+    let good = env.generate("good.csv", 600, 11);
+    let age = col(&good, "age");
+    let marital = col(&good, "marital_status");
+    let label = col(&good, "claim_status");
+    let id = col(&good, "application_id");
+    let cases: Vec<(&str, Box<dyn Fn(usize, &mut Vec<String>)>, Vec<&str>)> = vec![
+        (
+            "type.csv",
+            Box::new(move |i, f| {
+                if i == 4 {
+                    f[age] = "abc".into()
+                }
+            }),
+            vec!["row 5", "column 'age'", "'abc' is not a number"],
+        ),
+        (
+            "range.csv",
+            Box::new(move |i, f| {
+                if i == 9 {
+                    f[age] = "300".into()
+                }
+            }),
+            vec![
+                "row 10",
+                "column 'age'",
+                "out of the allowed range [18, 120]",
+            ],
+        ),
+        (
+            "category.csv",
+            Box::new(move |i, f| {
+                if i == 2 {
+                    f[marital] = "Q".into()
+                }
+            }),
+            vec!["row 3", "column 'marital_status'", "unknown category 'Q'"],
+        ),
+        (
+            "null_label.csv",
+            Box::new(move |i, f| {
+                if i == 6 {
+                    f[label] = "".into()
+                }
+            }),
+            vec!["row 7", "column 'claim_status'", "missing label"],
+        ),
+        (
+            "bad_label.csv",
+            Box::new(move |i, f| {
+                if i == 6 {
+                    f[label] = "2".into()
+                }
+            }),
+            vec!["row 7", "not 0 or 1"],
+        ),
+        (
+            "missing_value.csv",
+            Box::new(move |i, f| {
+                if i == 0 {
+                    f[age] = "".into()
+                }
+            }),
+            vec!["row 1", "column 'age'", "missing required value"],
+        ),
+        (
+            "dup_id.csv",
+            Box::new(move |i, f| {
+                if i == 8 {
+                    f[id] = "APP00000002".into()
+                }
+            }),
+            vec!["row 9", "duplicate id 'APP00000002'", "row 3"],
+        ),
+        (
+            "single_class.csv",
+            Box::new(move |_, f| f[label] = "0".into()),
+            vec!["single class"],
+        ),
+    ];
+    for (name, edit, needles) in cases {
+        let p = env.path(name);
+        edit_rows(&good, &p, edit);
+        let mut n = needles.clone();
+        n.push(name);
+        refuse(&env, &p, 3, &n);
+    }
+    assert_nothing_registered(&env);
+    let runs = env.claims().args(["runs", "--json"]).assert().success();
+    let j = last_json(&runs.get_output().stdout);
+    let runs = j["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 8);
+    assert!(
+        runs.iter()
+            .all(|r| r["status"] == "failed" && r["error"].as_str().unwrap().contains("contract"))
+    );
+}
+
+#[test]
+fn missing_and_extra_columns_exit_3() {
+    let env = Env::new();
+    let good = env.generate("good.csv", 300, 12);
+    let text = std::fs::read_to_string(&good).unwrap();
+    let age = col(&good, "age");
+    let dropped: Vec<String> = text
+        .lines()
+        .map(|l| {
+            l.split(',')
+                .enumerate()
+                .filter(|(i, _)| *i != age)
+                .map(|(_, v)| v)
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect();
+    let p = env.path("no_age.csv");
+    std::fs::write(&p, dropped.join("\n")).unwrap();
+    refuse(
+        &env,
+        &p,
+        3,
+        &["no_age.csv", "column 'age'", "missing column"],
+    );
+    let extra: Vec<String> = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| format!("{l},{}", if i == 0 { "surprise" } else { "1" }))
+        .collect();
+    let p = env.path("extra.csv");
+    std::fs::write(&p, extra.join("\n")).unwrap();
+    refuse(
+        &env,
+        &p,
+        3,
+        &["extra.csv", "column 'surprise'", "unexpected column"],
+    );
+    assert_nothing_registered(&env);
+}
+
+#[test]
+fn empty_header_only_and_missing_files() {
+    let env = Env::new();
+    let empty = env.path("empty.csv");
+    std::fs::write(&empty, "").unwrap();
+    refuse(&env, &empty, 3, &["empty.csv", "empty"]);
+    let good = env.generate("good.csv", 50, 13);
+    let header = std::fs::read_to_string(&good)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    let only = env.path("header_only.csv");
+    std::fs::write(&only, header + "\n").unwrap();
+    refuse(&env, &only, 3, &["header_only.csv", "no data rows"]);
+    refuse(
+        &env,
+        &env.path("nope.csv"),
+        2,
+        &["nope.csv", "does not exist"],
+    );
+    assert_nothing_registered(&env);
+}
+
+#[test]
+fn duplicate_ids_across_files() {
+    let env = Env::new();
+    let a = env.generate("a.csv", 400, 14);
+    let b = env.generate("b.csv", 400, 15); // same ids APP00000000.. as a.csv
+    let out = env
+        .claims()
+        .arg("train")
+        .arg("--data")
+        .arg(&a)
+        .arg("--data")
+        .arg(&b)
+        .args(FAST)
+        .assert()
+        .code(3);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        err.contains("b.csv: row 1")
+            && err.contains("duplicate id 'APP00000000' (first seen in")
+            && err.contains("a.csv row 1"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_config_and_usage_exit_2() {
+    let env = Env::new();
+    let data = env.generate("d.csv", 300, 16);
+    let cases = [
+        (
+            "[search.space]\nlearning_rate = { min = 0.1, max = 1.5 }\n",
+            vec![
+                "search.space.learning_rate.max",
+                "'1.5'",
+                "within [0.000001, 1]",
+            ],
+        ),
+        (
+            "[imbalance]\nstrategy = \"smote\"\n",
+            vec!["imbalance.strategy", "'smote'", "none, weight, undersample"],
+        ),
+        ("[search]\nfoldz = 3\n", vec!["foldz"]),
+        ("[split]\ntest = 0.7\n", vec!["split.test", "'0.7'"]),
+        ("[threads]\nper_fit = 0\n", vec!["threads.per_fit", "'0'"]),
+        ("seed = \"x\"\n", vec!["seed"]),
+        ("this is not toml", vec!["invalid TOML"]),
+    ];
+    for (i, (text, needles)) in cases.iter().enumerate() {
+        let cfg = env.path(&format!("c{i}.toml"));
+        std::fs::write(&cfg, text).unwrap();
+        let out = env
+            .claims()
+            .arg("--config")
+            .arg(&cfg)
+            .arg("train")
+            .arg("--data")
+            .arg(&data)
+            .assert()
+            .code(2);
+        let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+        for n in needles {
+            assert!(
+                err.contains(n),
+                "config {text:?}: expected {n:?} in:\n{err}"
+            );
+        }
+    }
+    env.claims()
+        .arg("--config")
+        .arg(env.path("absent.toml"))
+        .arg("models")
+        .assert()
+        .code(2);
+    let out = env
+        .claims()
+        .arg("train")
+        .arg("--data")
+        .arg(&data)
+        .args(["--imbalance", "smote"])
+        .assert()
+        .code(2);
+    assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("--imbalance 'smote'"));
+    env.claims()
+        .arg("train")
+        .arg("--data")
+        .arg(&data)
+        .args(["--folds", "1"])
+        .assert()
+        .code(2);
+    env.claims().args(["frobnicate"]).assert().code(2);
+}

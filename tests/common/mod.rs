@@ -1,0 +1,83 @@
+//! Shared helpers for the integration tests: a temporary home, generated data, and a
+//! runner for the real `claims` binary.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use claims_ops::data::generate::{GenSpec, write_csv};
+
+/// A temporary home folder and data folder.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+}
+
+impl Env {
+    pub fn new() -> Self {
+        Env {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+    pub fn home(&self) -> PathBuf {
+        self.dir.path().join("home")
+    }
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+    /// `claims --home HOME args...`, with a small, fast search unless the caller overrides.
+    pub fn claims(&self) -> Command {
+        let mut c = Command::cargo_bin("claims").unwrap();
+        c.arg("--home")
+            .arg(self.home())
+            .env_remove("CLAIMS_HOME")
+            .env("CLAIMS_LOG", "warn");
+        c
+    }
+    /// Writes a generated labelled file and returns its path.
+    pub fn generate(&self, name: &str, rows: usize, seed: u64) -> PathBuf {
+        let p = self.path(name);
+        write_csv(
+            &GenSpec {
+                rows,
+                seed,
+                ..GenSpec::default()
+            },
+            &p,
+        )
+        .unwrap();
+        p
+    }
+}
+
+/// Rewrites a CSV: `f(row_index, fields)` edits each data row (0-based); header kept.
+pub fn edit_rows(src: &Path, dst: &Path, f: impl Fn(usize, &mut Vec<String>)) {
+    let text = std::fs::read_to_string(src).unwrap();
+    let mut lines = text.lines();
+    let mut out = vec![lines.next().unwrap().to_string()];
+    for (i, l) in lines.enumerate() {
+        let mut fields: Vec<String> = l.split(',').map(str::to_string).collect();
+        f(i, &mut fields);
+        out.push(fields.join(","));
+    }
+    std::fs::write(dst, out.join("\n") + "\n").unwrap();
+}
+
+/// Index of a column in the generator's header.
+pub fn col(path: &Path, name: &str) -> usize {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines()
+        .next()
+        .unwrap()
+        .split(',')
+        .position(|c| c == name)
+        .unwrap()
+}
+
+/// Parses the last stdout line as JSON.
+pub fn last_json(out: &[u8]) -> serde_json::Value {
+    let s = String::from_utf8_lossy(out);
+    serde_json::from_str(s.lines().last().unwrap()).unwrap()
+}
+
+/// Fast training flags for tests.
+pub const FAST: [&str; 4] = ["--search-iters", "3", "--folds", "3"];

@@ -1,0 +1,199 @@
+//! The training pipeline through the real binary: the JSON summary, the registry, run
+//! records, imbalance strategies, and tampered artifacts.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn train_prints_json_summary_and_registers_champion_then_challenger() {
+    let env = Env::new();
+    let data = env.generate("train.csv", 2000, 1);
+    let out = env
+        .claims()
+        .arg("train")
+        .arg("--data")
+        .arg(&data)
+        .args(FAST)
+        .arg("--json")
+        .assert()
+        .success();
+    let j = last_json(&out.get_output().stdout);
+    assert_eq!(j["model_version"], 1);
+    assert_eq!(j["role"], "champion");
+    assert!(j["run_id"].as_str().unwrap().starts_with("train-"));
+    let auc = j["test"]["roc_auc"].as_f64().unwrap();
+    assert!(auc > 0.85 && auc <= 1.0, "test AUC {auc}");
+    for k in [
+        "pr_auc",
+        "log_loss",
+        "brier",
+        "gini",
+        "lift_top_decile",
+        "capture_top_decile",
+        "ece",
+    ] {
+        assert!(j["test"][k].is_number(), "{k} missing");
+    }
+    let dir = std::path::PathBuf::from(j["model_dir"].as_str().unwrap());
+    for f in [
+        "model.json",
+        "preprocessor.json",
+        "params.json",
+        "metrics.json",
+        "profile.json",
+        "manifest.json",
+    ] {
+        assert!(dir.join(f).is_file(), "{f} missing");
+    }
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["data_files"][0]["rows"], 2000);
+    assert_eq!(
+        manifest["data_files"][0]["sha256"].as_str().unwrap().len(),
+        64
+    );
+    assert!(
+        manifest["config_toml"]
+            .as_str()
+            .unwrap()
+            .contains("claim_status")
+    );
+
+    let out = env
+        .claims()
+        .arg("train")
+        .arg("--data")
+        .arg(&data)
+        .args(FAST)
+        .arg("--json")
+        .assert()
+        .success();
+    let j2 = last_json(&out.get_output().stdout);
+    assert_eq!(j2["model_version"], 2);
+    assert_eq!(j2["role"], "challenger");
+
+    let models = env.claims().args(["models", "--json"]).assert().success();
+    let m = last_json(&models.get_output().stdout);
+    assert_eq!(m["models"].as_array().unwrap().len(), 2);
+    assert_eq!(m["models"][1]["aliases"][0], "champion");
+
+    let run = j["run_id"].as_str().unwrap();
+    let shown = env.claims().args(["runs", run]).assert().success();
+    let text = String::from_utf8_lossy(&shown.get_output().stdout).to_string();
+    for stage in [
+        "load",
+        "contract",
+        "split",
+        "preprocess",
+        "search",
+        "fit",
+        "threshold",
+        "evaluate",
+        "register",
+    ] {
+        assert!(text.contains(stage), "stage {stage} missing in:\n{text}");
+    }
+    assert!(text.contains("succeeded"));
+}
+
+#[test]
+fn same_seed_same_model() {
+    let env = Env::new();
+    let data = env.generate("train.csv", 1500, 2);
+    let run = |_: u8| {
+        let out = env
+            .claims()
+            .arg("train")
+            .arg("--data")
+            .arg(&data)
+            .args(FAST)
+            .args(["--seed", "5", "--json"])
+            .assert()
+            .success();
+        last_json(&out.get_output().stdout)
+    };
+    let (a, b) = (run(0), run(1));
+    assert_eq!(a["test"]["roc_auc"], b["test"]["roc_auc"]);
+    assert_eq!(a["params"], b["params"]);
+}
+
+#[test]
+fn imbalance_strategies_reach_the_model() {
+    let env = Env::new();
+    let data = env.generate("train.csv", 2000, 3);
+    let out = env
+        .claims()
+        .arg("train")
+        .arg("--data")
+        .arg(&data)
+        .args(FAST)
+        .args(["--imbalance", "weight", "--json"])
+        .assert()
+        .success();
+    let j = last_json(&out.get_output().stdout);
+    let params: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(std::path::Path::new(j["model_dir"].as_str().unwrap()).join("params.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let spw = params["scale_pos_weight"].as_f64().unwrap();
+    assert!((spw - 0.84 / 0.16).abs() < 0.6, "scale_pos_weight {spw}");
+    let learner_spw: f64 =
+        params["xgboost_config"]["learner"]["objective"]["reg_loss_param"]["scale_pos_weight"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+    assert!((learner_spw - spw).abs() < 1e-4);
+
+    let out = env
+        .claims()
+        .arg("train")
+        .arg("--data")
+        .arg(&data)
+        .args(FAST)
+        .args(["--imbalance", "undersample:1", "--json"])
+        .assert()
+        .success();
+    let j = last_json(&out.get_output().stdout);
+    // Metrics stay on the untouched test distribution.
+    assert!((j["test"]["positive_rate"].as_f64().unwrap() - 0.16).abs() < 0.03);
+    let shown = env
+        .claims()
+        .args(["runs", j["run_id"].as_str().unwrap()])
+        .assert()
+        .success();
+    assert!(
+        String::from_utf8_lossy(&shown.get_output().stdout).contains("majority:minority = 1:1")
+    );
+}
+
+#[test]
+fn tampered_artifact_is_refused() {
+    let env = Env::new();
+    let data = env.generate("train.csv", 1500, 4);
+    let out = env
+        .claims()
+        .arg("train")
+        .arg("--data")
+        .arg(&data)
+        .args(FAST)
+        .arg("--json")
+        .assert()
+        .success();
+    let j = last_json(&out.get_output().stdout);
+    env.claims().args(["models", "--verify"]).assert().success();
+    let model = std::path::Path::new(j["model_dir"].as_str().unwrap()).join("model.json");
+    let mut text = std::fs::read_to_string(&model).unwrap();
+    text = text.replacen("\"base_score\"", "\"base_score\" ", 1);
+    std::fs::write(&model, text).unwrap();
+    let out = env.claims().args(["models", "--verify"]).assert().code(1);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        err.contains("model.json") && err.contains("changed or is corrupt"),
+        "{err}"
+    );
+    let reg = claims_ops::registry::Registry::open(&env.home()).unwrap();
+    assert!(reg.load_model(1).is_err());
+}

@@ -45,7 +45,7 @@ lint: deps
 	$(CARGO) clippy --release $(CARGO_FEATURES) --all-targets -- -D warnings
 
 unit: build
-	$(CARGO) test --release $(CARGO_FEATURES)
+	CLAIMS_PYTHON=$${CLAIMS_PYTHON:-$$(scripts/python-venv.sh)} $(CARGO) test --release --no-fail-fast $(CARGO_FEATURES)
 
 test: deps fmt lint unit
 

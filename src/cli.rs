@@ -57,7 +57,7 @@ pub enum Command {
         #[arg(long, default_value_t = 0.0)]
         shift: f64,
         /// Share of labels flipped at random.
-        #[arg(long, default_value_t = 0.02)]
+        #[arg(long, default_value_t = 0.005)]
         label_noise: f64,
         /// Leave out the claim_status column (as a day's new applications).
         #[arg(long)]

@@ -45,7 +45,7 @@ impl Default for GenSpec {
             positive_rate: 0.16,
             shift: 0.0,
             signal: 1.0,
-            label_noise: 0.02,
+            label_noise: 0.005,
             with_labels: true,
             id_offset: 0,
         }
@@ -230,7 +230,10 @@ pub fn write_csv(spec: &GenSpec, out: &Path) -> Result<()> {
         let logits: Vec<f64> = (0..spec.rows.min(20_000))
             .map(|_| one_row(&mut r, &reference).logit)
             .collect();
-        intercept_for(&logits, spec.positive_rate)
+        // Label noise flips a share of labels both ways; aim so the rate after flips is the one asked.
+        let n = spec.label_noise;
+        let before_noise = ((spec.positive_rate - n) / (1.0 - 2.0 * n)).clamp(1e-4, 1.0 - 1e-4);
+        intercept_for(&logits, before_noise)
     };
     let dir = out
         .parent()

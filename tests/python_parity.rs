@@ -29,12 +29,13 @@ print(json.dumps({"max_abs_diff": float(np.max(np.abs(p - r))), "rows": int(len(
 "#;
 
 fn python() -> Option<String> {
-    let py = std::env::var("CLAIMS_PYTHON").unwrap_or_else(|_| "python3".into());
+    let set = std::env::var("CLAIMS_PYTHON").ok().filter(|s| !s.is_empty());
+    let py = set.clone().unwrap_or_else(|| "python3".into());
     let ok = Command::new(&py).args(["-c", "import xgboost, numpy"]).output().is_ok_and(|o| o.status.success());
     if ok {
         Some(py)
     } else {
-        let must = std::env::var("CI").is_ok() && std::env::var("CLAIMS_PYTHON").is_ok();
+        let must = std::env::var("CI").is_ok() && set.is_some();
         assert!(!must, "CLAIMS_PYTHON={py} has no xgboost/numpy in CI");
         eprintln!("SKIPPED python_parity: no Python with xgboost and numpy ('{py}'); set CLAIMS_PYTHON or pip install xgboost-cpu==3.2.0 numpy");
         None

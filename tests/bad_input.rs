@@ -36,7 +36,8 @@ fn contract_violations_exit_3_with_file_row_column_reason() {
     let marital = col(&good, "marital_status");
     let label = col(&good, "claim_status");
     let id = col(&good, "application_id");
-    let cases: Vec<(&str, Box<dyn Fn(usize, &mut Vec<String>)>, Vec<&str>)> = vec![
+    type Edit = Box<dyn Fn(usize, &mut Vec<String>)>;
+    let cases: Vec<(&str, Edit, Vec<&str>)> = vec![
         (
             "type.csv",
             Box::new(move |i, f| {

@@ -29,15 +29,22 @@ print(json.dumps({"max_abs_diff": float(np.max(np.abs(p - r))), "rows": int(len(
 "#;
 
 fn python() -> Option<String> {
-    let set = std::env::var("CLAIMS_PYTHON").ok().filter(|s| !s.is_empty());
+    let set = std::env::var("CLAIMS_PYTHON")
+        .ok()
+        .filter(|s| !s.is_empty());
     let py = set.clone().unwrap_or_else(|| "python3".into());
-    let ok = Command::new(&py).args(["-c", "import xgboost, numpy"]).output().is_ok_and(|o| o.status.success());
+    let ok = Command::new(&py)
+        .args(["-c", "import xgboost, numpy"])
+        .output()
+        .is_ok_and(|o| o.status.success());
     if ok {
         Some(py)
     } else {
         let must = std::env::var("CI").is_ok() && set.is_some();
         assert!(!must, "CLAIMS_PYTHON={py} has no xgboost/numpy in CI");
-        eprintln!("SKIPPED python_parity: no Python with xgboost and numpy ('{py}'); set CLAIMS_PYTHON or pip install xgboost-cpu==3.2.0 numpy");
+        eprintln!(
+            "SKIPPED python_parity: no Python with xgboost and numpy ('{py}'); set CLAIMS_PYTHON or pip install xgboost-cpu==3.2.0 numpy"
+        );
         None
     }
 }
@@ -47,13 +54,23 @@ fn python_xgboost_gives_the_same_probabilities() {
     let Some(py) = python() else { return };
     let env = Env::new();
     let data = env.generate("train.csv", 2000, 21);
-    env.claims().arg("train").arg("--data").arg(&data).args(FAST).assert().success();
+    env.claims()
+        .arg("train")
+        .arg("--data")
+        .arg(&data)
+        .args(FAST)
+        .assert()
+        .success();
     let score = env.generate("score.csv", 500, 22);
 
     let cfg = claims_ops::config::Config::from_overlay("").unwrap();
     let reg = claims_ops::registry::Registry::open(&env.home()).unwrap();
     let model = reg.load_model(1).unwrap();
-    let checked = contract::check(&cfg.schema, &[load::read_file(&score).unwrap()], contract::Mode::Inference);
+    let checked = contract::check(
+        &cfg.schema,
+        &[load::read_file(&score).unwrap()],
+        contract::Mode::Inference,
+    );
     assert!(checked.bad_rows.is_empty());
     let rust = model.score(&checked.data).unwrap();
     let x = model.pre.transform(&checked.data).unwrap();
@@ -61,7 +78,16 @@ fn python_xgboost_gives_the_same_probabilities() {
     let names = model.pre.feature_names();
     let mut tsv = names.join("\t") + "\n";
     for row in x.chunks(names.len()) {
-        let cells: Vec<String> = row.iter().map(|v| if v.is_nan() { String::new() } else { format!("{v}") }).collect();
+        let cells: Vec<String> = row
+            .iter()
+            .map(|v| {
+                if v.is_nan() {
+                    String::new()
+                } else {
+                    format!("{v}")
+                }
+            })
+            .collect();
         tsv.push_str(&(cells.join("\t") + "\n"));
     }
     std::fs::write(env.path("features.tsv"), tsv).unwrap();
@@ -76,7 +102,11 @@ fn python_xgboost_gives_the_same_probabilities() {
         .arg(env.path("rust.txt"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "python failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "python failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let j: serde_json::Value = serde_json::from_slice(out.stdout.trim_ascii()).unwrap();
     eprintln!("python parity: {j}");
     assert_eq!(j["rows"], 500);

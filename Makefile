@@ -45,7 +45,9 @@ lint: deps
 	$(CARGO) clippy --release $(CARGO_FEATURES) --all-targets -- -D warnings
 
 unit: build
-	CLAIMS_PYTHON=$${CLAIMS_PYTHON:-$$(scripts/python-venv.sh)} $(CARGO) test --release --no-fail-fast $(CARGO_FEATURES)
+	CLAIMS_PYTHON=$${CLAIMS_PYTHON:-$$(scripts/python-venv.sh)} \
+	CLAIMS_TEST_PG=$${CLAIMS_TEST_PG:-$$(scripts/pg-test-server.sh)} \
+	$(CARGO) test --release --no-fail-fast $(CARGO_FEATURES)
 
 test: deps fmt lint unit
 

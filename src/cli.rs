@@ -84,6 +84,30 @@ pub enum Command {
         #[arg(long)]
         seed: Option<u64>,
     },
+    /// Score a day's applications with the champion and write them to the predictions table.
+    Predict {
+        /// The day's applications (CSV or Parquet).
+        #[arg(long = "data", value_name = "FILE")]
+        data: PathBuf,
+        /// Business date YYYY-MM-DD (default: today in the configured time zone).
+        #[arg(long)]
+        date: Option<String>,
+        /// sqlite:PATH or postgres://... (default: sqlite:HOME/claims.db).
+        #[arg(long)]
+        sink: Option<String>,
+        /// Exit 5 when a drift alert is raised (the rows are still written).
+        #[arg(long)]
+        fail_on_drift: bool,
+    },
+    /// Show the drift measured for a business date.
+    Drift {
+        /// Business date YYYY-MM-DD (default: today in the configured time zone).
+        #[arg(long)]
+        date: Option<String>,
+        /// Exit 5 when the date has a drift alert.
+        #[arg(long)]
+        fail_on_drift: bool,
+    },
     /// List model versions and their aliases.
     Models {
         /// Check every artifact's sha256 against its manifest (exit 1 if any differs).

@@ -22,6 +22,32 @@ struct Raw {
     imbalance: RawImbalance,
     threads: Threads,
     registry: RegistryConfig,
+    inference: InferenceConfig,
+    drift: DriftConfig,
+}
+
+/// Daily inference settings.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct InferenceConfig {
+    /// IANA time zone of the business date.
+    pub timezone: String,
+    /// Largest share of quarantined rows before the run fails.
+    pub quarantine_limit: f64,
+    /// Reason codes per prediction.
+    pub top_reasons: usize,
+    /// Default sink URL ("" = SQLite in the home folder).
+    pub sink: String,
+}
+
+/// Drift thresholds.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DriftConfig {
+    /// PSI at or above which a feature is flagged as a warning.
+    pub psi_warn: f64,
+    /// PSI at or above which a feature raises an alert.
+    pub psi_alert: f64,
 }
 
 #[derive(Deserialize)]
@@ -251,6 +277,10 @@ pub struct Config {
     pub threads: Threads,
     /// Registry behaviour.
     pub registry: RegistryConfig,
+    /// Daily inference.
+    pub inference: InferenceConfig,
+    /// Drift thresholds.
+    pub drift: DriftConfig,
     /// The merged TOML this came from (recorded in each model's manifest).
     #[serde(skip)]
     pub merged_toml: String,
@@ -478,6 +508,47 @@ fn validate(raw: Raw, merged_toml: String) -> Result<Config> {
         ));
     }
     let schema = validate_schema(raw.schema)?;
+    let inf = &raw.inference;
+    if inf.timezone.parse::<chrono_tz::Tz>().is_err() {
+        return Err(bad(
+            "inference.timezone",
+            &inf.timezone,
+            "expected an IANA time zone such as Europe/London",
+        ));
+    }
+    if !(0.0..=1.0).contains(&inf.quarantine_limit) {
+        return Err(bad(
+            "inference.quarantine_limit",
+            inf.quarantine_limit,
+            "must be in [0, 1]",
+        ));
+    }
+    if inf.top_reasons > 20 {
+        return Err(bad(
+            "inference.top_reasons",
+            inf.top_reasons,
+            "must be in [0, 20]",
+        ));
+    }
+    if !(inf.sink.is_empty()
+        || inf.sink.starts_with("sqlite:")
+        || inf.sink.starts_with("postgres://")
+        || inf.sink.starts_with("postgresql://"))
+    {
+        return Err(bad(
+            "inference.sink",
+            &inf.sink,
+            "expected \"\", sqlite:PATH or postgres://...",
+        ));
+    }
+    let d = &raw.drift;
+    if !(d.psi_warn > 0.0 && d.psi_alert >= d.psi_warn) {
+        return Err(bad(
+            "drift.psi_alert",
+            d.psi_alert,
+            "need 0 < psi_warn <= psi_alert",
+        ));
+    }
     Ok(Config {
         seed: raw.seed,
         schema,
@@ -486,6 +557,8 @@ fn validate(raw: Raw, merged_toml: String) -> Result<Config> {
         imbalance,
         threads: raw.threads,
         registry: raw.registry,
+        inference: raw.inference,
+        drift: raw.drift,
         merged_toml,
     })
 }

@@ -15,6 +15,9 @@ use crate::config::{Config, Imbalance};
 use crate::data::generate::{GenSpec, write_csv};
 use crate::error::{ClaimsError, Result};
 use crate::pipeline::PipelineEvent;
+use crate::pipeline::infer::{
+    PredictOutcome, PredictRequest, parse_date, predict, read_drift, today,
+};
 use crate::pipeline::train::{TrainOutcome, TrainRequest, train};
 use crate::registry::{Registry, db, runs};
 
@@ -24,6 +27,18 @@ pub struct Output {
     pub text: String,
     /// Machine-readable summary.
     pub json: serde_json::Value,
+    /// An error to exit with after printing (e.g. a drift alert with --fail-on-drift).
+    pub then_fail: Option<ClaimsError>,
+}
+
+impl Output {
+    fn ok(text: String, json: serde_json::Value) -> Self {
+        Output {
+            text,
+            json,
+            then_fail: None,
+        }
+    }
 }
 
 /// Prints pipeline events until the channel closes.
@@ -125,6 +140,67 @@ fn train_json(o: &TrainOutcome) -> serde_json::Value {
     })
 }
 
+fn predict_text(o: &PredictOutcome) -> String {
+    let mut s = format!(
+        "run {} succeeded\nbusiness date {}: {} rows read, {} scored by champion v{}, {} quarantined\nwritten to {}\npredicted claims: {} (mean score {:.4})\n",
+        o.run_id,
+        o.business_date,
+        o.rows_read,
+        o.rows_scored,
+        o.model_version,
+        o.rows_quarantined,
+        o.sink,
+        o.predicted_claims,
+        o.mean_score
+    );
+    if o.drift_alerts.is_empty() && o.drift_warnings.is_empty() {
+        s.push_str("drift: none above the warning level\n");
+    } else {
+        s.push_str(&format!(
+            "drift alerts: {}\ndrift warnings: {}\n",
+            list_or_none(&o.drift_alerts),
+            list_or_none(&o.drift_warnings)
+        ));
+    }
+    s.push_str("\nhighest scores and their top reasons:\n");
+    for t in o.top_scored.iter().take(5) {
+        s.push_str(&format!(
+            "  {:<14} {:.4}  {}\n",
+            t.application_id,
+            t.score,
+            reasons_text(&t.top_reasons)
+        ));
+    }
+    s
+}
+
+fn list_or_none(v: &[String]) -> String {
+    if v.is_empty() {
+        "none".into()
+    } else {
+        v.join(", ")
+    }
+}
+
+/// Reasons JSON as "feature=value (+0.41), ...".
+pub fn reasons_text(v: &serde_json::Value) -> String {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .map(|r| {
+                    format!(
+                        "{}={} (+{:.2})",
+                        r["feature"].as_str().unwrap_or(""),
+                        r["value"].as_str().unwrap_or(""),
+                        r["contribution"].as_f64().unwrap_or(0.0)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default()
+}
+
 fn run_train(cfg: &Config, home: &Path, req: TrainRequest) -> Result<TrainOutcome> {
     let (tx, rx) = mpsc::channel();
     let printer = spawn_printer(rx);
@@ -157,10 +233,10 @@ pub fn run(cmd: Command, cfg: &Config, home: &Path) -> Result<Output> {
                 ..GenSpec::default()
             };
             write_csv(&spec, &out)?;
-            Ok(Output {
-                text: format!("wrote {rows} applications to {}", out.display()),
-                json: json!({"command": "generate", "rows": rows, "seed": seed, "out": out, "shift": shift}),
-            })
+            Ok(Output::ok(
+                format!("wrote {rows} applications to {}", out.display()),
+                json!({"command": "generate", "rows": rows, "seed": seed, "out": out, "shift": shift}),
+            ))
         }
         Command::Train {
             data,
@@ -182,11 +258,76 @@ pub fn run(cmd: Command, cfg: &Config, home: &Path) -> Result<Output> {
                 },
             )?;
             Ok(Output {
+                then_fail: None,
                 text: train_text(&o),
                 json: train_json(&o),
             })
         }
         Command::Demo => demo(cfg, home),
+        Command::Predict {
+            data,
+            date,
+            sink,
+            fail_on_drift,
+        } => {
+            let (tx, rx) = mpsc::channel();
+            let printer = spawn_printer(rx);
+            let req = PredictRequest { data, date, sink };
+            let o = predict(cfg, home, &req, Some(tx), Arc::new(AtomicBool::new(false)));
+            let _ = printer.join();
+            let o = o?;
+            let mut out = Output::ok(predict_text(&o), json!({"command": "predict", "result": o}));
+            if fail_on_drift && !o.drift_alerts.is_empty() {
+                out.then_fail = Some(ClaimsError::Drift(format!(
+                    "{} on {}",
+                    o.drift_alerts.join(", "),
+                    o.business_date
+                )));
+            }
+            Ok(out)
+        }
+        Command::Drift {
+            date,
+            fail_on_drift,
+        } => {
+            let date = match date {
+                Some(d) => parse_date(&d)?,
+                None => today(&cfg.inference.timezone)?,
+            };
+            let rows = read_drift(home, &date)?;
+            if rows.is_empty() {
+                return Err(ClaimsError::Usage(format!(
+                    "no drift recorded for {date} (run `claims predict --date {date}` first)"
+                )));
+            }
+            let mut text = format!(
+                "drift for {date}\n{:<26} {:<12} {:>10} {:>10}  {}\n",
+                "feature", "metric", "value", "threshold", "level"
+            );
+            for r in &rows {
+                let t = r.threshold.map_or("-".to_string(), |t| format!("{t:.3}"));
+                text.push_str(&format!(
+                    "{:<26} {:<12} {:>10.4} {:>10}  {}\n",
+                    r.feature, r.metric, r.value, t, r.level
+                ));
+            }
+            let alerts: Vec<String> = rows
+                .iter()
+                .filter(|r| r.level == "alert")
+                .map(|r| r.feature.clone())
+                .collect();
+            let mut out = Output::ok(
+                text,
+                json!({"command": "drift", "date": date, "rows": rows, "alerts": alerts}),
+            );
+            if fail_on_drift && !alerts.is_empty() {
+                out.then_fail = Some(ClaimsError::Drift(format!(
+                    "{} on {date}",
+                    alerts.join(", ")
+                )));
+            }
+            Ok(out)
+        }
         Command::Models { verify } => {
             let reg = Registry::open(home)?;
             let rows = reg.list()?;
@@ -200,6 +341,7 @@ pub fn run(cmd: Command, cfg: &Config, home: &Path) -> Result<Output> {
                     rows.len()
                 );
                 return Ok(Output {
+                    then_fail: None,
                     text,
                     json: json!({"command": "models", "verified": rows.len(), "files": checked}),
                 });
@@ -226,6 +368,7 @@ pub fn run(cmd: Command, cfg: &Config, home: &Path) -> Result<Output> {
                 );
             }
             Ok(Output {
+                then_fail: None,
                 text,
                 json: json!({"command": "models", "models": rows}),
             })
@@ -260,10 +403,30 @@ pub fn run(cmd: Command, cfg: &Config, home: &Path) -> Result<Output> {
                             s.note.clone().unwrap_or_default()
                         ));
                     }
+                    let summary: serde_json::Value = r
+                        .summary
+                        .as_deref()
+                        .and_then(|s| serde_json::from_str(s).ok())
+                        .unwrap_or_default();
+                    if let Some(top) = summary["top_scored"].as_array() {
+                        text.push_str(&format!(
+                            "\n{} rows scored, {} quarantined; highest scores and their top reasons:\n",
+                            summary["rows_scored"], summary["rows_quarantined"]
+                        ));
+                        for t in top {
+                            text.push_str(&format!(
+                                "  {:<14} {:.4}  {}\n",
+                                t["application_id"].as_str().unwrap_or(""),
+                                t["score"].as_f64().unwrap_or(f64::NAN),
+                                reasons_text(&t["top_reasons"])
+                            ));
+                        }
+                    }
                     if let Some(e) = &r.error {
                         text.push_str(&format!("\nerror:\n{e}\n"));
                     }
                     Ok(Output {
+                        then_fail: None,
                         text,
                         json: json!({"command": "runs", "run": r}),
                     })
@@ -281,6 +444,7 @@ pub fn run(cmd: Command, cfg: &Config, home: &Path) -> Result<Output> {
                         ));
                     }
                     Ok(Output {
+                        then_fail: None,
                         text,
                         json: json!({"command": "runs", "runs": rs}),
                     })
@@ -302,6 +466,7 @@ pub fn run(cmd: Command, cfg: &Config, home: &Path) -> Result<Output> {
                 None => "this platform has no config folder; use --config".into(),
             };
             Ok(Output {
+                then_fail: None,
                 text,
                 json: json!({"command": "config-path", "path": p}),
             })
@@ -346,5 +511,5 @@ fn demo(cfg: &Config, home: &Path) -> Result<Output> {
     let mut j = train_json(&o);
     j["command"] = json!("demo");
     j["home"] = json!(home);
-    Ok(Output { text, json: j })
+    Ok(Output::ok(text, j))
 }

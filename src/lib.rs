@@ -26,3 +26,4 @@ pub mod model;
 pub mod monitor;
 pub mod pipeline;
 pub mod registry;
+pub mod sink;

@@ -81,5 +81,8 @@ fn real_main(cli: Cli) -> Result<(), ClaimsError> {
     if cli.json {
         println!("{}", out.json);
     }
-    Ok(())
+    match out.then_fail {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }

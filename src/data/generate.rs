@@ -2,7 +2,8 @@
 //! `application_id`), deterministic for a seed. The claim probability comes from a
 //! logistic model over a few informative columns; some columns are exact copies
 //! (redundant) and the rest are noise. `shift` moves four documented columns to simulate
-//! drift: age, income, credit_score_1 and location.
+//! drift: age, income, credit_score_1 and location (and `income level`, which is derived
+//! from income).
 
 use std::io::Write;
 use std::path::Path;
@@ -13,8 +14,14 @@ use rand_distr::{Distribution, Normal};
 
 use crate::error::{ClaimsError, Result};
 
-/// The columns that `shift` moves.
-pub const SHIFTED_COLUMNS: [&str; 4] = ["age", "income", "credit_score_1", "location"];
+/// The columns that `shift` moves (`income level` follows income).
+pub const SHIFTED_COLUMNS: [&str; 5] = [
+    "age",
+    "income",
+    "credit_score_1",
+    "location",
+    "income level",
+];
 
 /// Generator settings.
 #[derive(Debug, Clone)]

@@ -85,7 +85,12 @@ impl Preprocessor {
 
     /// Dense row-major f32 matrix of `data` (NaN = missing or unseen category).
     pub fn transform(&self, data: &Dataset) -> Result<Vec<f32>> {
-        let n = data.len();
+        self.transform_rows(data, 0..data.len())
+    }
+
+    /// The same for the rows in `rows` only (for scoring in batches).
+    pub fn transform_rows(&self, data: &Dataset, rows: std::ops::Range<usize>) -> Result<Vec<f32>> {
+        let n = rows.len();
         let w = self.width();
         let mut out = vec![f32::NAN; n * w];
         for (j, name) in self.numeric.iter().enumerate() {
@@ -98,7 +103,7 @@ impl Preprocessor {
                         "the model needs numeric column '{name}', which the data lacks"
                     ))
                 })?;
-            for (i, v) in data.numeric[k].iter().enumerate() {
+            for (i, v) in data.numeric[k][rows.clone()].iter().enumerate() {
                 out[i * w + j] = *v as f32;
             }
         }
@@ -124,7 +129,7 @@ impl Preprocessor {
                         .map_or(f32::NAN, |p| p as f32)
                 })
                 .collect();
-            for (i, &c) in data.categorical[k].iter().enumerate() {
+            for (i, &c) in data.categorical[k][rows.clone()].iter().enumerate() {
                 if c != MISSING_CODE {
                     out[i * w + j] = lookup[c as usize];
                 }

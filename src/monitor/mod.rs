@@ -1,4 +1,5 @@
-//! Monitoring: the reference profile of the training data saved with each model, against
-//! which later inputs and scores are compared for drift.
+//! Monitoring: the reference profile of the training data saved with each model, and the
+//! drift of each day's inputs and scores against it (PSI, KS, chi-square).
 
+pub mod drift;
 pub mod profile;

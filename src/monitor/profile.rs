@@ -20,6 +20,9 @@ pub struct NumericProfile {
     pub mean: f64,
     /// Standard deviation of present values.
     pub std: f64,
+    /// Up to 1,000 evenly spaced quantiles of the present values (for the KS test).
+    #[serde(default)]
+    pub sample: Vec<f64>,
 }
 
 /// Shares of one categorical column.
@@ -73,10 +76,15 @@ pub fn numeric_profile(name: &str, values: &[f64], bins: usize) -> NumericProfil
     } else {
         0.0
     };
+    let k = n.min(1000);
+    let sample = (0..k)
+        .map(|i| v[if k > 1 { i * (n - 1) / (k - 1) } else { 0 }])
+        .collect();
     NumericProfile {
         name: name.to_string(),
         edges,
         shares,
+        sample,
         missing: (values.len() - n) as f64 / values.len().max(1) as f64,
         mean,
         std,

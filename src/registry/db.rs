@@ -24,6 +24,10 @@ CREATE TABLE IF NOT EXISTS aliases(
 CREATE TABLE IF NOT EXISTS alias_history(
   id INTEGER PRIMARY KEY AUTOINCREMENT, alias TEXT NOT NULL, from_version INTEGER,
   to_version INTEGER NOT NULL, at TEXT NOT NULL, by_user TEXT NOT NULL, reason TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS drift(
+  business_date TEXT NOT NULL, run_id TEXT NOT NULL, model_version INTEGER NOT NULL, feature TEXT NOT NULL,
+  metric TEXT NOT NULL, value REAL, threshold REAL, breached INTEGER NOT NULL, level TEXT NOT NULL,
+  PRIMARY KEY(business_date, feature, metric));
 ";
 
 /// Opens (creating if needed) the database at `path` with WAL and a busy timeout, so a

@@ -81,3 +81,63 @@ pub fn last_json(out: &[u8]) -> serde_json::Value {
 
 /// Fast training flags for tests.
 pub const FAST: [&str; 4] = ["--search-iters", "3", "--folds", "3"];
+
+/// A fresh database on the test PostgreSQL server (`CLAIMS_TEST_PG`, set by `make test`).
+/// `None` (with the reason printed) outside CI when there is no server; a failure in CI.
+pub fn pg_database(tag: &str) -> Option<String> {
+    let Some(base) = std::env::var("CLAIMS_TEST_PG")
+        .ok()
+        .filter(|s| !s.is_empty())
+    else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CLAIMS_TEST_PG is not set in CI: .ci/run must start PostgreSQL"
+        );
+        eprintln!(
+            "SKIPPED {tag}: no PostgreSQL server (CLAIMS_TEST_PG unset; scripts/pg-test-server.sh starts one)"
+        );
+        return None;
+    };
+    let name = format!("claims_{tag}_{}", std::process::id());
+    let mut c =
+        postgres::Client::connect(&base, postgres::NoTls).expect("connect to CLAIMS_TEST_PG");
+    c.batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+        .unwrap();
+    c.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+    let (prefix, _) = base.rsplit_once('/').unwrap();
+    Some(format!("{prefix}/{name}"))
+}
+
+/// Trains a small champion in `env`'s home.
+pub fn train_small(env: &Env) {
+    let data = env.generate("train.csv", 2000, 31);
+    env.claims()
+        .arg("train")
+        .arg("--data")
+        .arg(&data)
+        .args(FAST)
+        .assert()
+        .success();
+}
+
+/// Writes an unlabelled day file with ids starting at `offset`.
+pub fn day_file(
+    env: &Env,
+    name: &str,
+    rows: usize,
+    seed: u64,
+    offset: usize,
+    shift: f64,
+) -> PathBuf {
+    let p = env.path(name);
+    let spec = GenSpec {
+        rows,
+        seed,
+        shift,
+        with_labels: false,
+        id_offset: offset,
+        ..GenSpec::default()
+    };
+    write_csv(&spec, &p).unwrap();
+    p
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Starts (once) a throwaway PostgreSQL server for the tests on 127.0.0.1:${CLAIMS_PG_PORT:-55432}
+# and prints its URL. Installs Debian's postgresql package when missing (as root). Prints
+# nothing, with the reason on stderr, when no server can be started; the PostgreSQL tests
+# then skip outside CI and fail inside CI.
+set -uo pipefail
+port="${CLAIMS_PG_PORT:-55432}"
+data="${CLAIMS_PG_DATA:-/tmp/claims-ops-pg-$port}"
+url="postgres://postgres@127.0.0.1:$port/postgres"
+say() { echo "pg-test-server: $*" >&2; }
+pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+if [ -z "$pgbin" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing postgresql"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; } >&2 || { say "apt-get install postgresql failed"; exit 0; }
+    pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+  fi
+  [ -n "$pgbin" ] || { say "no PostgreSQL server binaries (apt-get install postgresql)"; exit 0; }
+fi
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+if ! as_pg "$pgbin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+  rm -rf "$data" && mkdir -p "$data"
+  [ "$(id -u)" = 0 ] && chown postgres "$data"
+  as_pg "$pgbin/initdb" -D "$data" -A trust -U postgres >/dev/null 2>&1 || { say "initdb failed in $data"; exit 0; }
+  as_pg "$pgbin/pg_ctl" -D "$data" -w -l "$data/server.log" \
+    -o "-p $port -c listen_addresses=127.0.0.1 -k $data -c fsync=off" start >/dev/null 2>&1 \
+    || { say "server did not start (see $data/server.log)"; exit 0; }
+fi
+echo "$url"

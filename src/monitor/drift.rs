@@ -1,0 +1,267 @@
+//! Drift of a day's inputs and scores against a model's reference profile: PSI per
+//! feature (numeric: the training split's quantile bins; categorical: category shares with
+//! an "unseen" bucket; both with a missing bucket), a two-sample KS p-value for numeric
+//! features (against the profile's quantile sample, Kolmogorov's asymptotic distribution
+//! with Stephens' correction), a chi-square p-value for categorical features, and
+//! prediction drift (PSI of the score distribution, shift of the mean score). PSI levels
+//! decide warnings and alerts; p-values are recorded for context (with large samples they
+//! flag differences too small to matter).
+
+use serde::Serialize;
+use statrs::distribution::{ChiSquared, ContinuousCDF};
+
+use super::profile::{NumericProfile, Profile, bin_shares};
+use crate::config::DriftConfig;
+use crate::data::{Dataset, MISSING_CODE};
+
+/// One drift measurement.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DriftRow {
+    /// Feature name, or "score" for prediction drift.
+    pub feature: String,
+    /// "psi", "ks_pvalue", "chi2_pvalue" or "mean_shift".
+    pub metric: String,
+    /// The measured value.
+    pub value: f64,
+    /// The alert threshold, where the metric has one.
+    pub threshold: Option<f64>,
+    /// Whether the alert threshold was reached.
+    pub breached: bool,
+    /// "ok", "warn" or "alert".
+    pub level: String,
+}
+
+const FLOOR: f64 = 1e-4;
+
+/// Population stability index of `actual` shares against `expected` shares (same buckets).
+pub fn psi(expected: &[f64], actual: &[f64]) -> f64 {
+    expected
+        .iter()
+        .zip(actual)
+        .map(|(&e, &a)| {
+            let (e, a) = (e.max(FLOOR), a.max(FLOOR));
+            (a - e) * (a / e).ln()
+        })
+        .sum()
+}
+
+/// Kolmogorov's survival function Q(x) = 2 sum (-1)^(k-1) exp(-2 k^2 x^2).
+pub fn kolmogorov_sf(x: f64) -> f64 {
+    if x < 0.2 {
+        return 1.0;
+    }
+    let mut sum = 0.0;
+    for k in 1..=100 {
+        let k = k as f64;
+        let term = (-2.0 * k * k * x * x).exp();
+        sum += if k as i64 % 2 == 1 { term } else { -term };
+        if term < 1e-12 {
+            break;
+        }
+    }
+    (2.0 * sum).clamp(0.0, 1.0)
+}
+
+/// Two-sample KS statistic and asymptotic p-value; both slices sorted, without NaN.
+pub fn ks_two_sample(a: &[f64], b: &[f64]) -> (f64, f64) {
+    let (n, m) = (a.len(), b.len());
+    if n == 0 || m == 0 {
+        return (0.0, 1.0);
+    }
+    let (mut i, mut j, mut d) = (0, 0, 0.0f64);
+    while i < n && j < m {
+        let x = a[i].min(b[j]);
+        while i < n && a[i] <= x {
+            i += 1;
+        }
+        while j < m && b[j] <= x {
+            j += 1;
+        }
+        d = d.max((i as f64 / n as f64 - j as f64 / m as f64).abs());
+    }
+    let en = (n * m) as f64 / (n + m) as f64;
+    let lambda = (en.sqrt() + 0.12 + 0.11 / en.sqrt()) * d;
+    (d, kolmogorov_sf(lambda))
+}
+
+fn level(value: f64, cfg: &DriftConfig) -> (bool, String) {
+    let l = if value >= cfg.psi_alert {
+        "alert"
+    } else if value >= cfg.psi_warn {
+        "warn"
+    } else {
+        "ok"
+    };
+    (value >= cfg.psi_alert, l.to_string())
+}
+
+fn row(
+    feature: &str,
+    metric: &str,
+    value: f64,
+    threshold: Option<f64>,
+    cfg: &DriftConfig,
+) -> DriftRow {
+    let (breached, lvl) = match (metric, threshold) {
+        ("psi", Some(_)) => level(value, cfg),
+        _ => (false, "ok".to_string()),
+    };
+    DriftRow {
+        feature: feature.into(),
+        metric: metric.into(),
+        value,
+        threshold,
+        breached,
+        level: lvl,
+    }
+}
+
+fn numeric_rows(p: &NumericProfile, values: &[f64], cfg: &DriftConfig, out: &mut Vec<DriftRow>) {
+    let missing = values.iter().filter(|v| v.is_nan()).count() as f64 / values.len().max(1) as f64;
+    let mut expected: Vec<f64> = p.shares.iter().map(|s| s * (1.0 - p.missing)).collect();
+    let mut actual: Vec<f64> = bin_shares(&p.edges, values)
+        .iter()
+        .map(|s| s * (1.0 - missing))
+        .collect();
+    expected.push(p.missing);
+    actual.push(missing);
+    out.push(row(
+        &p.name,
+        "psi",
+        psi(&expected, &actual),
+        Some(cfg.psi_alert),
+        cfg,
+    ));
+    let mut present: Vec<f64> = values.iter().copied().filter(|v| !v.is_nan()).collect();
+    present.sort_by(f64::total_cmp);
+    let (_, pv) = ks_two_sample(&p.sample, &present);
+    out.push(row(&p.name, "ks_pvalue", pv, None, cfg));
+}
+
+/// Every drift measurement of `data` and its `scores` against `profile`.
+pub fn measure(
+    profile: &Profile,
+    data: &Dataset,
+    scores: &[f64],
+    cfg: &DriftConfig,
+) -> Vec<DriftRow> {
+    let mut out = vec![];
+    for p in &profile.numeric {
+        if let Some(k) = data.numeric_names.iter().position(|n| *n == p.name) {
+            numeric_rows(p, &data.numeric[k], cfg, &mut out);
+        }
+    }
+    for p in &profile.categorical {
+        let Some(k) = data.categorical_names.iter().position(|n| *n == p.name) else {
+            continue;
+        };
+        let n = data.len().max(1) as f64;
+        // Buckets: each category seen in the reference, "unseen", missing.
+        let mut counts = vec![0usize; p.shares.len() + 2];
+        for &c in &data.categorical[k] {
+            let b = if c == MISSING_CODE {
+                p.shares.len() + 1
+            } else {
+                let value = &data.categories[k][c as usize];
+                match p
+                    .shares
+                    .iter()
+                    .position(|(cat, share)| cat == value && *share > 0.0)
+                {
+                    Some(i) => i,
+                    None => p.shares.len(),
+                }
+            };
+            counts[b] += 1;
+        }
+        let mut expected: Vec<f64> = p.shares.iter().map(|(_, s)| *s).collect();
+        expected.push(0.0);
+        expected.push(p.missing);
+        let actual: Vec<f64> = counts.iter().map(|&c| c as f64 / n).collect();
+        out.push(row(
+            &p.name,
+            "psi",
+            psi(&expected, &actual),
+            Some(cfg.psi_alert),
+            cfg,
+        ));
+        // Chi-square goodness of fit over buckets the reference has (expected > 0), with
+        // unseen and missing values counted against a floor share.
+        let (mut stat, mut buckets) = (0.0, 0usize);
+        for (e, &o) in expected.iter().zip(&counts) {
+            if *e > 0.0 || o > 0 {
+                let ex = e.max(FLOOR) * n;
+                stat += (o as f64 - ex).powi(2) / ex;
+                buckets += 1;
+            }
+        }
+        let pv = if buckets > 1 {
+            ChiSquared::new((buckets - 1) as f64).map_or(f64::NAN, |d| d.sf(stat))
+        } else {
+            1.0
+        };
+        out.push(row(&p.name, "chi2_pvalue", pv, None, cfg));
+    }
+    numeric_rows(&profile.score, scores, cfg, &mut out);
+    let mean = scores.iter().sum::<f64>() / scores.len().max(1) as f64;
+    out.push(row(
+        "score",
+        "mean_shift",
+        mean - profile.score.mean,
+        None,
+        cfg,
+    ));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64, tol: f64) {
+        assert!((a - b).abs() < tol, "{a} != {b}");
+    }
+
+    #[test]
+    fn kolmogorov_matches_scipy_kstwobign() {
+        // scipy.stats.kstwobign.sf
+        close(kolmogorov_sf(1.0), 0.26999967167735456, 1e-9);
+        close(kolmogorov_sf(0.5), 0.9639452436648751, 1e-9);
+        close(kolmogorov_sf(1.5), 0.022217962616525127, 1e-9);
+    }
+
+    #[test]
+    fn chi_square_matches_scipy() {
+        // scipy.stats.chi2.sf
+        close(
+            ChiSquared::new(3.0).unwrap().sf(7.5),
+            0.0575584519726364,
+            1e-9,
+        );
+        close(
+            ChiSquared::new(10.0).unwrap().sf(30.0),
+            0.000856641210775301,
+            1e-9,
+        );
+    }
+
+    #[test]
+    fn ks_statistic_matches_scipy() {
+        let a = [0.1, 0.4, 0.7, 1.2, 2.5, 3.3];
+        let b = [0.2, 0.5, 0.9, 1.0, 4.0, 5.0, 6.0];
+        let (d, p) = ks_two_sample(&a, &b);
+        close(d, 0.4285714285714286, 1e-12); // scipy.stats.ks_2samp statistic
+        assert!(p > 0.3 && p < 0.8, "{p}");
+    }
+
+    #[test]
+    fn psi_by_hand() {
+        close(psi(&[0.5, 0.5], &[0.5, 0.5]), 0.0, 1e-12);
+        let v = psi(&[0.5, 0.5], &[0.7, 0.3]);
+        close(
+            v,
+            0.2 * (0.7f64 / 0.5).ln() + (-0.2) * (0.3f64 / 0.5).ln(),
+            1e-12,
+        );
+    }
+}

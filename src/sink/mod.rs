@@ -1,0 +1,98 @@
+//! Prediction tables: where a day's scores and quarantined rows are written. Two sinks
+//! with the same contract (`GUIDE.md` section 2): SQLite (embedded default) and PostgreSQL.
+//! A write replaces the business date's rows for the roles written, and that date's
+//! quarantine rows, in one transaction: a crash leaves the old rows or the new ones.
+//! Table and column names are fixed identifiers; values always go through parameters.
+
+pub mod postgres;
+pub mod sqlite;
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::error::{ClaimsError, Result};
+
+/// One scored application.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PredictionRow {
+    /// Business date, YYYY-MM-DD.
+    pub business_date: String,
+    /// Application id.
+    pub application_id: String,
+    /// Model version that scored it.
+    pub model_version: i64,
+    /// "champion" or "challenger".
+    pub role: String,
+    /// Claim probability.
+    pub score: f64,
+    /// score >= threshold.
+    pub predicted_claim: bool,
+    /// The model's operating threshold.
+    pub threshold: f64,
+    /// JSON list of the top reasons.
+    pub top_reasons: String,
+    /// The inference run.
+    pub run_id: String,
+    /// When scored (UTC, RFC 3339).
+    pub scored_at: String,
+}
+
+/// One row that failed the contract.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QuarantineRow {
+    /// Business date.
+    pub business_date: String,
+    /// File it came from.
+    pub source_file: String,
+    /// 1-based data row.
+    pub row_number: i64,
+    /// Its id, where one could be read or derived.
+    pub application_id: Option<String>,
+    /// Every reason it failed.
+    pub reason: String,
+    /// The row as written.
+    pub raw: String,
+    /// The inference run.
+    pub run_id: String,
+}
+
+/// A prediction table.
+pub trait Sink {
+    /// Replaces `date`'s rows for `roles` and its quarantine rows, in one transaction.
+    fn replace_day(
+        &mut self,
+        date: &str,
+        roles: &[&str],
+        rows: &[PredictionRow],
+        quarantine: &[QuarantineRow],
+    ) -> Result<()>;
+    /// The rows of `date`, ordered by role then application id.
+    fn read_day(&mut self, date: &str) -> Result<Vec<PredictionRow>>;
+    /// The quarantine rows of `date`, ordered by file and row.
+    fn read_quarantine(&mut self, date: &str) -> Result<Vec<QuarantineRow>>;
+    /// Where the sink writes, without credentials.
+    fn describe(&self) -> String;
+}
+
+/// Opens the sink named by `url` (`sqlite:PATH` or `postgres://...`); empty = the home DB.
+pub fn open(url: &str, home: &Path) -> Result<Box<dyn Sink>> {
+    if url.is_empty() {
+        return Ok(Box::new(sqlite::SqliteSink::open(&home.join("claims.db"))?));
+    }
+    if let Some(path) = url.strip_prefix("sqlite:") {
+        if path.is_empty() {
+            return Err(ClaimsError::Usage(
+                "--sink 'sqlite:': give a path, e.g. sqlite:/data/claims.db".into(),
+            ));
+        }
+        return Ok(Box::new(sqlite::SqliteSink::open(Path::new(path))?));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Box::new(postgres::PgSink::connect(url)?));
+    }
+    Err(ClaimsError::Usage(format!(
+        "--sink '{}': expected sqlite:PATH or postgres://...",
+        postgres::redact(url)
+    )))
+}

@@ -1,0 +1,280 @@
+//! The production sink: PostgreSQL through the `postgres` crate. Rows go in with COPY inside
+//! the same transaction as the delete of the date's old rows. Connection settings come from
+//! the URL, then the usual `PG*` environment variables (PGHOST, PGPORT, PGUSER, PGPASSWORD,
+//! PGDATABASE); the password never appears in messages or logs.
+
+use std::io::Write;
+
+use postgres::{Client, NoTls};
+
+use super::{PredictionRow, QuarantineRow, Sink};
+use crate::error::{ClaimsError, Result};
+
+const DDL: &str = "
+CREATE TABLE IF NOT EXISTS predictions(
+  business_date DATE NOT NULL, application_id TEXT NOT NULL, model_version BIGINT NOT NULL,
+  role TEXT NOT NULL CHECK (role IN ('champion', 'challenger')), score DOUBLE PRECISION NOT NULL,
+  predicted_claim BOOLEAN NOT NULL, threshold DOUBLE PRECISION NOT NULL, top_reasons JSON NOT NULL,
+  run_id TEXT NOT NULL, scored_at TIMESTAMPTZ NOT NULL,
+  PRIMARY KEY (business_date, application_id, role));
+CREATE TABLE IF NOT EXISTS quarantine(
+  business_date DATE NOT NULL, source_file TEXT NOT NULL, row_number BIGINT NOT NULL,
+  application_id TEXT, reason TEXT NOT NULL, raw TEXT NOT NULL, run_id TEXT NOT NULL,
+  PRIMARY KEY (business_date, source_file, row_number));
+";
+
+/// The URL with any password replaced by `***`.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (auth, host) = match rest.rsplit_once('@') {
+        Some((a, h)) => (a, h),
+        None => return url.to_string(),
+    };
+    let user = auth.split(':').next().unwrap_or("");
+    if auth.contains(':') {
+        format!("{scheme}://{user}:***@{host}")
+    } else {
+        format!("{scheme}://{user}@{host}")
+    }
+}
+
+/// PostgreSQL prediction tables.
+pub struct PgSink {
+    client: Client,
+    described: String,
+}
+
+fn err(what: &str, e: impl std::fmt::Display) -> ClaimsError {
+    ClaimsError::Other(anyhow::anyhow!("postgres sink: {what}: {e}"))
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// COPY text format: backslash, tab, newline and carriage return escaped.
+fn copy_text(s: &str, out: &mut Vec<u8>) {
+    for b in s.bytes() {
+        match b {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            _ => out.push(b),
+        }
+    }
+}
+
+impl PgSink {
+    /// Connects with `url` plus `PG*` defaults and creates the tables if needed.
+    pub fn connect(url: &str) -> Result<Self> {
+        let mut cfg: postgres::Config = url
+            .parse()
+            .map_err(|e| err(&format!("bad URL '{}'", redact(url)), e))?;
+        if cfg.get_hosts().is_empty() {
+            cfg.host(&env("PGHOST").unwrap_or_else(|| "localhost".into()));
+        }
+        if let Some(p) = env("PGPORT").filter(|_| cfg.get_ports().is_empty()) {
+            cfg.port(p.parse().map_err(|e| err(&format!("PGPORT '{p}'"), e))?);
+        }
+        if cfg.get_user().is_none() {
+            cfg.user(
+                &env("PGUSER")
+                    .or_else(|| env("USER"))
+                    .unwrap_or_else(|| "postgres".into()),
+            );
+        }
+        if let Some(p) = env("PGPASSWORD").filter(|_| cfg.get_password().is_none()) {
+            cfg.password(p);
+        }
+        if let Some(d) = env("PGDATABASE").filter(|_| cfg.get_dbname().is_none()) {
+            cfg.dbname(&d);
+        }
+        let host = match cfg.get_hosts().first() {
+            Some(postgres::config::Host::Tcp(h)) => h.clone(),
+            Some(postgres::config::Host::Unix(p)) => p.display().to_string(),
+            None => "localhost".into(),
+        };
+        let described = format!(
+            "postgres://{}@{}:{}/{}",
+            cfg.get_user().unwrap_or(""),
+            host,
+            cfg.get_ports().first().copied().unwrap_or(5432),
+            cfg.get_dbname().unwrap_or(cfg.get_user().unwrap_or(""))
+        );
+        let mut client = cfg
+            .connect(NoTls)
+            .map_err(|e| err(&format!("cannot connect to {described}"), e))?;
+        client
+            .batch_execute(DDL)
+            .map_err(|e| err("create tables", e))?;
+        Ok(PgSink { client, described })
+    }
+}
+
+impl Sink for PgSink {
+    fn replace_day(
+        &mut self,
+        date: &str,
+        roles: &[&str],
+        rows: &[PredictionRow],
+        quarantine: &[QuarantineRow],
+    ) -> Result<()> {
+        let d: chrono::NaiveDate = date
+            .parse()
+            .map_err(|e| err(&format!("date '{date}'"), e))?;
+        let mut tx = self.client.transaction().map_err(|e| err("begin", e))?;
+        for role in roles {
+            tx.execute(
+                "DELETE FROM predictions WHERE business_date = $1 AND role = $2",
+                &[&d, role],
+            )
+            .map_err(|e| err("delete", e))?;
+        }
+        tx.execute("DELETE FROM quarantine WHERE business_date = $1", &[&d])
+            .map_err(|e| err("delete", e))?;
+        let mut w = tx
+            .copy_in(
+                "COPY predictions (business_date, application_id, model_version, role, score, predicted_claim,
+                 threshold, top_reasons, run_id, scored_at) FROM STDIN",
+            )
+            .map_err(|e| err("copy", e))?;
+        let mut buf = Vec::with_capacity(1 << 20);
+        for r in rows {
+            buf.extend_from_slice(r.business_date.as_bytes());
+            buf.push(b'\t');
+            copy_text(&r.application_id, &mut buf);
+            let _ = write!(buf, "\t{}\t", r.model_version);
+            copy_text(&r.role, &mut buf);
+            let _ = write!(
+                buf,
+                "\t{:?}\t{}\t{:?}\t",
+                r.score,
+                if r.predicted_claim { "t" } else { "f" },
+                r.threshold
+            );
+            copy_text(&r.top_reasons, &mut buf);
+            buf.push(b'\t');
+            copy_text(&r.run_id, &mut buf);
+            buf.push(b'\t');
+            buf.extend_from_slice(r.scored_at.as_bytes());
+            buf.push(b'\n');
+            if buf.len() > 1 << 20 {
+                w.write_all(&buf).map_err(|e| err("copy", e))?;
+                buf.clear();
+            }
+        }
+        w.write_all(&buf).map_err(|e| err("copy", e))?;
+        w.finish().map_err(|e| err("copy", e))?;
+        let st = tx
+            .prepare(
+                "INSERT INTO quarantine(business_date, source_file, row_number, application_id, reason, raw, run_id)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .map_err(|e| err("prepare", e))?;
+        for q in quarantine {
+            tx.execute(
+                &st,
+                &[
+                    &d,
+                    &q.source_file,
+                    &q.row_number,
+                    &q.application_id,
+                    &q.reason,
+                    &q.raw,
+                    &q.run_id,
+                ],
+            )
+            .map_err(|e| err("insert quarantine", e))?;
+        }
+        tx.commit().map_err(|e| err("commit", e))
+    }
+
+    fn read_day(&mut self, date: &str) -> Result<Vec<PredictionRow>> {
+        let d: chrono::NaiveDate = date
+            .parse()
+            .map_err(|e| err(&format!("date '{date}'"), e))?;
+        let rows = self
+            .client
+            .query(
+                "SELECT business_date::text, application_id, model_version, role, score, predicted_claim, threshold,
+                 top_reasons::text, run_id,
+                 to_char(scored_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')
+                 FROM predictions WHERE business_date = $1 ORDER BY role, application_id COLLATE \"C\"",
+                &[&d],
+            )
+            .map_err(|e| err("read", e))?;
+        Ok(rows
+            .iter()
+            .map(|r| PredictionRow {
+                business_date: r.get(0),
+                application_id: r.get(1),
+                model_version: r.get(2),
+                role: r.get(3),
+                score: r.get(4),
+                predicted_claim: r.get(5),
+                threshold: r.get(6),
+                top_reasons: r.get(7),
+                run_id: r.get(8),
+                scored_at: r.get(9),
+            })
+            .collect())
+    }
+
+    fn read_quarantine(&mut self, date: &str) -> Result<Vec<QuarantineRow>> {
+        let d: chrono::NaiveDate = date
+            .parse()
+            .map_err(|e| err(&format!("date '{date}'"), e))?;
+        let rows = self
+            .client
+            .query(
+                "SELECT business_date::text, source_file, row_number, application_id, reason, raw, run_id
+                 FROM quarantine WHERE business_date = $1 ORDER BY source_file COLLATE \"C\", row_number",
+                &[&d],
+            )
+            .map_err(|e| err("read", e))?;
+        Ok(rows
+            .iter()
+            .map(|r| QuarantineRow {
+                business_date: r.get(0),
+                source_file: r.get(1),
+                row_number: r.get(2),
+                application_id: r.get(3),
+                reason: r.get(4),
+                raw: r.get(5),
+                run_id: r.get(6),
+            })
+            .collect())
+    }
+
+    fn describe(&self) -> String {
+        self.described.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact("postgres://bob:s3cret@db:5432/claims"),
+            "postgres://bob:***@db:5432/claims"
+        );
+        assert_eq!(
+            redact("postgres://bob@db/claims"),
+            "postgres://bob@db/claims"
+        );
+        assert_eq!(redact("postgres://db/claims"), "postgres://db/claims");
+    }
+
+    #[test]
+    fn copy_text_escapes() {
+        let mut b = vec![];
+        copy_text("a\tb\\c\nd", &mut b);
+        assert_eq!(b, b"a\\tb\\\\c\\nd");
+    }
+}

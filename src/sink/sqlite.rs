@@ -1,0 +1,167 @@
+//! The embedded default sink: SQLite (bundled), normally `HOME/claims.db`.
+
+use std::path::Path;
+
+use rusqlite::{Connection, params};
+
+use super::{PredictionRow, QuarantineRow, Sink};
+use crate::error::{ClaimsError, Result};
+
+const DDL: &str = "
+CREATE TABLE IF NOT EXISTS predictions(
+  business_date TEXT NOT NULL, application_id TEXT NOT NULL, model_version INTEGER NOT NULL,
+  role TEXT NOT NULL CHECK (role IN ('champion', 'challenger')), score REAL NOT NULL,
+  predicted_claim INTEGER NOT NULL, threshold REAL NOT NULL, top_reasons TEXT NOT NULL,
+  run_id TEXT NOT NULL, scored_at TEXT NOT NULL,
+  PRIMARY KEY (business_date, application_id, role));
+CREATE TABLE IF NOT EXISTS quarantine(
+  business_date TEXT NOT NULL, source_file TEXT NOT NULL, row_number INTEGER NOT NULL,
+  application_id TEXT, reason TEXT NOT NULL, raw TEXT NOT NULL, run_id TEXT NOT NULL,
+  PRIMARY KEY (business_date, source_file, row_number));
+";
+
+/// SQLite prediction tables.
+pub struct SqliteSink {
+    conn: Connection,
+    path: String,
+}
+
+fn err(e: rusqlite::Error) -> ClaimsError {
+    ClaimsError::Other(anyhow::anyhow!("sqlite sink: {e}"))
+}
+
+impl SqliteSink {
+    /// Opens (creating if needed) the tables in the database at `path`.
+    pub fn open(path: &Path) -> Result<Self> {
+        let conn = crate::registry::db::open(path)?;
+        conn.execute_batch(DDL).map_err(err)?;
+        Ok(SqliteSink {
+            conn,
+            path: path.display().to_string(),
+        })
+    }
+}
+
+impl Sink for SqliteSink {
+    fn replace_day(
+        &mut self,
+        date: &str,
+        roles: &[&str],
+        rows: &[PredictionRow],
+        quarantine: &[QuarantineRow],
+    ) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(err)?;
+        for role in roles {
+            tx.execute(
+                "DELETE FROM predictions WHERE business_date = ?1 AND role = ?2",
+                params![date, role],
+            )
+            .map_err(err)?;
+        }
+        tx.execute(
+            "DELETE FROM quarantine WHERE business_date = ?1",
+            params![date],
+        )
+        .map_err(err)?;
+        {
+            let mut ins = tx
+                .prepare(
+                    "INSERT INTO predictions(business_date, application_id, model_version, role, score, predicted_claim,
+                     threshold, top_reasons, run_id, scored_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                )
+                .map_err(err)?;
+            for r in rows {
+                ins.execute(params![
+                    r.business_date,
+                    r.application_id,
+                    r.model_version,
+                    r.role,
+                    r.score,
+                    r.predicted_claim,
+                    r.threshold,
+                    r.top_reasons,
+                    r.run_id,
+                    r.scored_at
+                ])
+                .map_err(err)?;
+            }
+            let mut q = tx
+                .prepare(
+                    "INSERT INTO quarantine(business_date, source_file, row_number, application_id, reason, raw, run_id)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )
+                .map_err(err)?;
+            for r in quarantine {
+                q.execute(params![
+                    r.business_date,
+                    r.source_file,
+                    r.row_number,
+                    r.application_id,
+                    r.reason,
+                    r.raw,
+                    r.run_id
+                ])
+                .map_err(err)?;
+            }
+        }
+        tx.commit().map_err(err)
+    }
+
+    fn read_day(&mut self, date: &str) -> Result<Vec<PredictionRow>> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT business_date, application_id, model_version, role, score, predicted_claim, threshold,
+                 top_reasons, run_id, scored_at FROM predictions WHERE business_date = ?1 ORDER BY role, application_id",
+            )
+            .map_err(err)?;
+        let rows = st
+            .query_map([date], |r| {
+                Ok(PredictionRow {
+                    business_date: r.get(0)?,
+                    application_id: r.get(1)?,
+                    model_version: r.get(2)?,
+                    role: r.get(3)?,
+                    score: r.get(4)?,
+                    predicted_claim: r.get(5)?,
+                    threshold: r.get(6)?,
+                    top_reasons: r.get(7)?,
+                    run_id: r.get(8)?,
+                    scored_at: r.get(9)?,
+                })
+            })
+            .map_err(err)?;
+        rows.collect::<std::result::Result<_, _>>().map_err(err)
+    }
+
+    fn read_quarantine(&mut self, date: &str) -> Result<Vec<QuarantineRow>> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT business_date, source_file, row_number, application_id, reason, raw, run_id FROM quarantine
+                 WHERE business_date = ?1 ORDER BY source_file, row_number",
+            )
+            .map_err(err)?;
+        let rows = st
+            .query_map([date], |r| {
+                Ok(QuarantineRow {
+                    business_date: r.get(0)?,
+                    source_file: r.get(1)?,
+                    row_number: r.get(2)?,
+                    application_id: r.get(3)?,
+                    reason: r.get(4)?,
+                    raw: r.get(5)?,
+                    run_id: r.get(6)?,
+                })
+            })
+            .map_err(err)?;
+        rows.collect::<std::result::Result<_, _>>().map_err(err)
+    }
+
+    fn describe(&self) -> String {
+        format!("sqlite:{}", self.path)
+    }
+}

@@ -1,0 +1,420 @@
+//! Daily inference through the real binary: idempotent reruns (also across a kill -9 in
+//! the middle of the write), quarantine, file-level refusals, drift alerts, reason codes,
+//! and identical rows in SQLite and a real PostgreSQL.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use claims_ops::sink::{self, Sink};
+use common::*;
+
+fn sqlite_rows(env: &Env, date: &str) -> Vec<claims_ops::sink::PredictionRow> {
+    let mut s = sink::sqlite::SqliteSink::open(&env.home().join("claims.db")).unwrap();
+    s.read_day(date).unwrap()
+}
+
+#[test]
+fn rerun_replaces_the_date_and_reasons_are_stored() {
+    let env = Env::new();
+    train_small(&env);
+    let a = day_file(&env, "a.csv", 800, 1, 10_000, 0.0);
+    let b = day_file(&env, "b.csv", 600, 2, 20_000, 0.0);
+    env.claims()
+        .arg("predict")
+        .arg("--data")
+        .arg(&a)
+        .args(["--date", "2026-03-02"])
+        .assert()
+        .success();
+    env.claims()
+        .arg("predict")
+        .arg("--data")
+        .arg(&a)
+        .args(["--date", "2026-03-03"])
+        .assert()
+        .success();
+    assert_eq!(sqlite_rows(&env, "2026-03-02").len(), 800);
+    // Same date again with other applications: the date holds exactly the new run's rows.
+    let out = env
+        .claims()
+        .arg("predict")
+        .arg("--data")
+        .arg(&b)
+        .args(["--date", "2026-03-02", "--json"])
+        .assert()
+        .success();
+    let j = last_json(&out.get_output().stdout);
+    let rows = sqlite_rows(&env, "2026-03-02");
+    assert_eq!(rows.len(), 600);
+    assert!(
+        rows.iter()
+            .all(|r| r.run_id == j["result"]["run_id"].as_str().unwrap())
+    );
+    let mut ids: Vec<&str> = rows.iter().map(|r| r.application_id.as_str()).collect();
+    ids.dedup();
+    assert_eq!(ids.len(), 600);
+    assert_eq!(
+        sqlite_rows(&env, "2026-03-03").len(),
+        800,
+        "other dates untouched"
+    );
+    // Reasons: up to 3 features pushing the score up, with positive contributions.
+    for r in &rows {
+        let reasons: serde_json::Value = serde_json::from_str(&r.top_reasons).unwrap();
+        let list = reasons.as_array().unwrap();
+        assert!(list.len() <= 3);
+        assert!(
+            list.iter()
+                .all(|x| x["contribution"].as_f64().unwrap() > 0.0 && x["feature"].is_string())
+        );
+        assert_eq!(r.predicted_claim, r.score >= r.threshold);
+    }
+    // `claims runs RUN_ID` shows the highest scores with their reasons.
+    let shown = env
+        .claims()
+        .args(["runs", j["result"]["run_id"].as_str().unwrap()])
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&shown.get_output().stdout).to_string();
+    assert!(
+        text.contains("top reasons") && text.contains("(+"),
+        "{text}"
+    );
+}
+
+#[test]
+fn kill_9_during_the_write_leaves_the_old_rows() {
+    let env = Env::new();
+    train_small(&env);
+    let old = day_file(&env, "old.csv", 2_000, 3, 100_000, 0.0);
+    let new = day_file(&env, "new.csv", 150_000, 4, 500_000, 0.0);
+    env.claims()
+        .arg("predict")
+        .arg("--data")
+        .arg(&old)
+        .args(["--date", "2026-04-01"])
+        .assert()
+        .success();
+    let before = sqlite_rows(&env, "2026-04-01");
+    assert_eq!(before.len(), 2_000);
+
+    let bin = assert_cmd::cargo::cargo_bin("claims");
+    let mut child = Command::new(bin)
+        .arg("--home")
+        .arg(env.home())
+        .arg("predict")
+        .arg("--data")
+        .arg(&new)
+        .args(["--date", "2026-04-01"])
+        .env_remove("CLAIMS_HOME")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Progress events are JSON lines on stderr when it is not a terminal: kill as soon as
+    // the write stage has started.
+    let stderr = child.stderr.take().unwrap();
+    let mut killed_in_write = false;
+    for line in BufReader::new(stderr).lines() {
+        let line = line.unwrap();
+        if line.contains("\"stage\":\"write\"") && line.contains("\"progress\":0.0") {
+            std::thread::sleep(std::time::Duration::from_millis(150));
+            child.kill().unwrap(); // SIGKILL
+            killed_in_write = true;
+            break;
+        }
+    }
+    let status = child.wait().unwrap();
+    assert!(killed_in_write, "never saw the write stage start");
+    assert!(
+        !status.success(),
+        "the run finished before the kill; make the file larger"
+    );
+    let after = sqlite_rows(&env, "2026-04-01");
+    assert_eq!(
+        after, before,
+        "a killed write must leave exactly the old rows"
+    );
+
+    env.claims()
+        .arg("predict")
+        .arg("--data")
+        .arg(&new)
+        .args(["--date", "2026-04-01"])
+        .assert()
+        .success();
+    let rows = sqlite_rows(&env, "2026-04-01");
+    assert_eq!(rows.len(), 150_000);
+    assert!(
+        rows.iter()
+            .all(|r| r.application_id.as_str() >= "APP00500000")
+    );
+}
+
+#[test]
+fn bad_rows_are_quarantined_and_the_rest_scored() {
+    let env = Env::new();
+    train_small(&env);
+    let good = day_file(&env, "good.csv", 1000, 5, 30_000, 0.0);
+    let (age, marital, id) = (
+        col(&good, "age"),
+        col(&good, "marital_status"),
+        col(&good, "application_id"),
+    );
+    let bad = env.path("day_3pct_bad.csv");
+    // 30 bad rows (3%): every 33rd row, with three kinds of problems.
+    edit_rows(&good, &bad, |i, f| {
+        if i % 33 == 5 && i < 990 {
+            match (i / 33) % 3 {
+                0 => f[age] = "old".into(),
+                1 => f[marital] = "Z".into(),
+                _ => f[id] = "APP00030000".into(), // duplicate of row 1
+            }
+        }
+    });
+    let out = env
+        .claims()
+        .arg("predict")
+        .arg("--data")
+        .arg(&bad)
+        .args(["--date", "2026-05-01", "--json"])
+        .assert()
+        .success();
+    let j = last_json(&out.get_output().stdout);
+    assert_eq!(j["result"]["rows_quarantined"], 30);
+    assert_eq!(j["result"]["rows_scored"], 970);
+    let mut s = sink::sqlite::SqliteSink::open(&env.home().join("claims.db")).unwrap();
+    let q = s.read_quarantine("2026-05-01").unwrap();
+    assert_eq!(q.len(), 30);
+    let expected_rows: Vec<i64> = (0..1000)
+        .filter(|i| i % 33 == 5 && *i < 990)
+        .map(|i| i as i64 + 1)
+        .collect();
+    assert_eq!(
+        q.iter().map(|r| r.row_number).collect::<Vec<_>>(),
+        expected_rows
+    );
+    assert!(
+        q.iter()
+            .any(|r| r.reason.contains("age: value 'old' is not a number"))
+    );
+    assert!(
+        q.iter()
+            .any(|r| r.reason.contains("marital_status: unknown category 'Z'"))
+    );
+    assert!(
+        q.iter()
+            .any(|r| r.reason.contains("duplicate id 'APP00030000'"))
+    );
+    assert!(q.iter().all(|r| r.raw.split(',').count() == 41));
+    assert_eq!(sqlite_rows(&env, "2026-05-01").len(), 970);
+
+    // Above the 5% limit: exit 3 and nothing written for that date.
+    let worse = env.path("day_10pct_bad.csv");
+    edit_rows(&good, &worse, |i, f| {
+        if i % 10 == 0 {
+            f[age] = "x".into()
+        }
+    });
+    let out = env
+        .claims()
+        .arg("predict")
+        .arg("--data")
+        .arg(&worse)
+        .args(["--date", "2026-05-02"])
+        .assert()
+        .code(3);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        err.contains("100 of 1000 rows (10.0%)") && err.contains("limit of 5.0%"),
+        "{err}"
+    );
+    assert!(sqlite_rows(&env, "2026-05-02").is_empty());
+}
+
+#[test]
+fn unusable_files_exit_3_or_2() {
+    let env = Env::new();
+    train_small(&env);
+    let good = day_file(&env, "good.csv", 200, 6, 40_000, 0.0);
+    let text = std::fs::read_to_string(&good).unwrap();
+    let income = col(&good, "income");
+    let dropped: Vec<String> = text
+        .lines()
+        .map(|l| {
+            l.split(',')
+                .enumerate()
+                .filter(|(i, _)| *i != income)
+                .map(|(_, v)| v)
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect();
+    let p = env.path("no_income.csv");
+    std::fs::write(&p, dropped.join("\n")).unwrap();
+    let out = env
+        .claims()
+        .arg("predict")
+        .arg("--data")
+        .arg(&p)
+        .args(["--date", "2026-06-01"])
+        .assert()
+        .code(3);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        err.contains("no_income.csv")
+            && err.contains("column 'income'")
+            && err.contains("missing column"),
+        "{err}"
+    );
+    env.claims()
+        .arg("predict")
+        .arg("--data")
+        .arg(&good)
+        .args(["--date", "2026-13-01"])
+        .assert()
+        .code(2);
+    env.claims()
+        .arg("predict")
+        .arg("--data")
+        .arg(&good)
+        .args(["--sink", "mysql://x"])
+        .assert()
+        .code(2);
+    let fresh = Env::new();
+    let out = fresh
+        .claims()
+        .arg("predict")
+        .arg("--data")
+        .arg(&good)
+        .assert()
+        .code(2);
+    assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("no champion model"));
+}
+
+#[test]
+fn shifted_data_raises_psi_alerts_on_the_shifted_features_only() {
+    let env = Env::new();
+    train_small(&env);
+    let day = day_file(&env, "shifted.csv", 4000, 7, 50_000, 0.5);
+    let out = env
+        .claims()
+        .arg("predict")
+        .arg("--data")
+        .arg(&day)
+        .args(["--date", "2026-07-01", "--fail-on-drift", "--json"])
+        .assert()
+        .code(5);
+    let j = last_json(&out.get_output().stdout);
+    let mut alerts: Vec<String> = j["result"]["drift_alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    alerts.sort();
+    let mut expected: Vec<String> = claims_ops::data::generate::SHIFTED_COLUMNS
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    expected.sort();
+    assert_eq!(alerts, expected);
+    assert_eq!(
+        sqlite_rows(&env, "2026-07-01").len(),
+        4000,
+        "rows are written even when drift fails the run"
+    );
+    env.claims()
+        .args(["drift", "--date", "2026-07-01"])
+        .assert()
+        .success();
+    env.claims()
+        .args(["drift", "--date", "2026-07-01", "--fail-on-drift"])
+        .assert()
+        .code(5);
+
+    let calm = day_file(&env, "calm.csv", 4000, 8, 60_000, 0.0);
+    let out = env
+        .claims()
+        .arg("predict")
+        .arg("--data")
+        .arg(&calm)
+        .args(["--date", "2026-07-02", "--fail-on-drift", "--json"])
+        .assert()
+        .success();
+    assert!(
+        last_json(&out.get_output().stdout)["result"]["drift_alerts"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn sqlite_and_postgres_get_identical_rows() {
+    let Some(url) = pg_database("identical") else {
+        return;
+    };
+    let env = Env::new();
+    train_small(&env);
+    let good = day_file(&env, "day.csv", 1500, 9, 70_000, 0.0);
+    let bad = env.path("day_bad.csv");
+    let age = col(&good, "age");
+    edit_rows(&good, &bad, |i, f| {
+        if i % 50 == 0 {
+            f[age] = "n/a\\\t".into()
+        }
+    });
+    for target in [None, Some(url.as_str())] {
+        let mut c = env.claims();
+        c.arg("predict")
+            .arg("--data")
+            .arg(&bad)
+            .args(["--date", "2026-08-01"]);
+        if let Some(u) = target {
+            c.args(["--sink", u]);
+        }
+        c.assert().success();
+    }
+    // Rerun into PostgreSQL: still one row per (date, application, role).
+    env.claims()
+        .arg("predict")
+        .arg("--data")
+        .arg(&bad)
+        .args(["--date", "2026-08-01", "--sink", &url])
+        .assert()
+        .success();
+    let mut pg = sink::postgres::PgSink::connect(&url).unwrap();
+    let mut lite = sink::sqlite::SqliteSink::open(&env.home().join("claims.db")).unwrap();
+    let (p, l) = (
+        pg.read_day("2026-08-01").unwrap(),
+        lite.read_day("2026-08-01").unwrap(),
+    );
+    assert_eq!(p.len(), 1470);
+    let strip = |rows: Vec<claims_ops::sink::PredictionRow>| {
+        rows.into_iter()
+            .map(|mut r| {
+                r.run_id.clear();
+                r.scored_at.clear();
+                r
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(strip(p), strip(l));
+    let strip_q = |rows: Vec<claims_ops::sink::QuarantineRow>| {
+        rows.into_iter()
+            .map(|mut r| {
+                r.run_id.clear();
+                r
+            })
+            .collect::<Vec<_>>()
+    };
+    let (pq, lq) = (
+        pg.read_quarantine("2026-08-01").unwrap(),
+        lite.read_quarantine("2026-08-01").unwrap(),
+    );
+    assert_eq!(pq.len(), 30);
+    assert_eq!(strip_q(pq), strip_q(lq));
+}

@@ -108,6 +108,16 @@ pub enum Command {
         #[arg(long)]
         fail_on_drift: bool,
     },
+    /// Record labels that arrived later (application_id, claim_status) and show realised
+    /// performance per business date.
+    Feedback {
+        /// CSV or Parquet with the id and label columns.
+        #[arg(long = "data", value_name = "FILE")]
+        data: PathBuf,
+        /// Where the predictions were written (default as for predict).
+        #[arg(long)]
+        sink: Option<String>,
+    },
     /// List model versions and their aliases.
     Models {
         /// Check every artifact's sha256 against its manifest (exit 1 if any differs).

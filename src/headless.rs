@@ -286,6 +286,42 @@ pub fn run(cmd: Command, cfg: &Config, home: &Path) -> Result<Output> {
             }
             Ok(out)
         }
+        Command::Feedback { data, sink } => {
+            let url = sink.unwrap_or_else(|| cfg.inference.sink.clone());
+            let id = cfg
+                .schema
+                .id_column
+                .clone()
+                .unwrap_or_else(|| "application_id".into());
+            let o =
+                crate::pipeline::feedback::feedback(home, &data, &url, &id, &cfg.schema.target)?;
+            let mut text = format!(
+                "{} labels read, {} without a stored champion prediction\n",
+                o.labels, o.unmatched
+            );
+            text.push_str("realised performance over time (all recorded dates):\n");
+            text.push_str(&format!(
+                "{:<12} {:>7} {:>8} {:>9} {:>8} {:>8} {:>8} {:>8}\n",
+                "date", "model", "rows", "claims", "ROC AUC", "PR AUC", "logloss", "Brier"
+            ));
+            for r in crate::pipeline::feedback::history(home)? {
+                text.push_str(&format!(
+                    "{:<12} {:>7} {:>8} {:>9} {:>8.4} {:>8.4} {:>8.4} {:>8.4}\n",
+                    r.business_date,
+                    format!("v{}", r.model_version),
+                    r.rows,
+                    r.positives,
+                    r.roc_auc,
+                    r.pr_auc,
+                    r.log_loss,
+                    r.brier
+                ));
+            }
+            Ok(Output::ok(
+                text,
+                json!({"command": "feedback", "result": o}),
+            ))
+        }
         Command::Drift {
             date,
             fail_on_drift,

@@ -418,3 +418,69 @@ fn sqlite_and_postgres_get_identical_rows() {
     assert_eq!(pq.len(), 30);
     assert_eq!(strip_q(pq), strip_q(lq));
 }
+
+#[test]
+fn feedback_records_realised_performance_per_date() {
+    let env = Env::new();
+    train_small(&env);
+    for (date, seed, offset) in [("2026-09-01", 40, 80_000), ("2026-09-02", 41, 90_000)] {
+        let day = day_file(&env, &format!("{date}.csv"), 1000, seed, offset, 0.0);
+        env.claims()
+            .arg("predict")
+            .arg("--data")
+            .arg(&day)
+            .args(["--date", date])
+            .assert()
+            .success();
+        // The same applications with their labels, as they arrive months later.
+        let labelled = env.path(&format!("{date}-labels.csv"));
+        let spec = claims_ops::data::generate::GenSpec {
+            rows: 1000,
+            seed,
+            id_offset: offset,
+            ..Default::default()
+        };
+        claims_ops::data::generate::write_csv(&spec, &labelled).unwrap();
+    }
+    let labels = env.path("labels.csv");
+    let mut text = String::from("application_id,claim_status\n");
+    for date in ["2026-09-01", "2026-09-02"] {
+        let f = std::fs::read_to_string(env.path(&format!("{date}-labels.csv"))).unwrap();
+        for l in f.lines().skip(1).take(600) {
+            let mut it = l.split(',');
+            text.push_str(&format!("{},{}\n", it.next().unwrap(), it.next().unwrap()));
+        }
+    }
+    text.push_str("APP99999999,1\n");
+    std::fs::write(&labels, text).unwrap();
+    let out = env
+        .claims()
+        .arg("feedback")
+        .arg("--data")
+        .arg(&labels)
+        .arg("--json")
+        .assert()
+        .success();
+    let j = last_json(&out.get_output().stdout);
+    assert_eq!(j["result"]["labels"], 1201);
+    assert_eq!(j["result"]["unmatched"], 1);
+    let dates = j["result"]["dates"].as_array().unwrap();
+    assert_eq!(dates.len(), 2);
+    for d in dates {
+        assert_eq!(d["rows"], 600);
+        assert!(d["roc_auc"].as_f64().unwrap() > 0.8, "{d}");
+    }
+    let bad = env.path("bad_labels.csv");
+    std::fs::write(&bad, "application_id,claim_status\nAPP00080000,yes\n").unwrap();
+    let out = env
+        .claims()
+        .arg("feedback")
+        .arg("--data")
+        .arg(&bad)
+        .assert()
+        .code(3);
+    assert!(
+        String::from_utf8_lossy(&out.get_output().stderr)
+            .contains("row 1 (line 2), column 'claim_status': label 'yes' is not 0 or 1")
+    );
+}

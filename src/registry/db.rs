@@ -28,6 +28,10 @@ CREATE TABLE IF NOT EXISTS drift(
   business_date TEXT NOT NULL, run_id TEXT NOT NULL, model_version INTEGER NOT NULL, feature TEXT NOT NULL,
   metric TEXT NOT NULL, value REAL, threshold REAL, breached INTEGER NOT NULL, level TEXT NOT NULL,
   PRIMARY KEY(business_date, feature, metric));
+CREATE TABLE IF NOT EXISTS performance(
+  business_date TEXT NOT NULL, model_version INTEGER NOT NULL, rows INTEGER NOT NULL, positives INTEGER NOT NULL,
+  roc_auc REAL, pr_auc REAL, log_loss REAL, brier REAL, recorded_at TEXT NOT NULL,
+  PRIMARY KEY(business_date, model_version));
 ";
 
 /// Opens (creating if needed) the database at `path` with WAL and a busy timeout, so a

@@ -71,6 +71,8 @@ pub trait Sink {
     fn read_day(&mut self, date: &str) -> Result<Vec<PredictionRow>>;
     /// The quarantine rows of `date`, ordered by file and row.
     fn read_quarantine(&mut self, date: &str) -> Result<Vec<QuarantineRow>>;
+    /// Champion scores of these applications on any date: (date, id, model version, score).
+    fn champion_scores(&mut self, ids: &[String]) -> Result<Vec<(String, String, i64, f64)>>;
     /// Where the sink writes, without credentials.
     fn describe(&self) -> String;
 }

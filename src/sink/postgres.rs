@@ -249,6 +249,22 @@ impl Sink for PgSink {
             .collect())
     }
 
+    fn champion_scores(&mut self, ids: &[String]) -> Result<Vec<(String, String, i64, f64)>> {
+        let rows = self
+            .client
+            .query(
+                "SELECT business_date::text, application_id, model_version, score FROM predictions
+                 WHERE role = 'champion' AND application_id = ANY($1)
+                 ORDER BY business_date, application_id COLLATE \"C\"",
+                &[&ids],
+            )
+            .map_err(|e| err("read", e))?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+            .collect())
+    }
+
     fn describe(&self) -> String {
         self.described.clone()
     }

@@ -161,6 +161,36 @@ impl Sink for SqliteSink {
         rows.collect::<std::result::Result<_, _>>().map_err(err)
     }
 
+    fn champion_scores(&mut self, ids: &[String]) -> Result<Vec<(String, String, i64, f64)>> {
+        let tx = self.conn.transaction().map_err(err)?;
+        tx.execute_batch("CREATE TEMP TABLE IF NOT EXISTS feedback_ids(id TEXT PRIMARY KEY); DELETE FROM feedback_ids;")
+            .map_err(err)?;
+        {
+            let mut ins = tx
+                .prepare("INSERT OR IGNORE INTO feedback_ids(id) VALUES (?1)")
+                .map_err(err)?;
+            for id in ids {
+                ins.execute([id]).map_err(err)?;
+            }
+        }
+        let out = {
+            let mut st = tx
+                .prepare(
+                    "SELECT p.business_date, p.application_id, p.model_version, p.score FROM predictions p
+                     JOIN feedback_ids f ON f.id = p.application_id WHERE p.role = 'champion'
+                     ORDER BY p.business_date, p.application_id",
+                )
+                .map_err(err)?;
+            let rows = st
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                .map_err(err)?;
+            rows.collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(err)?
+        };
+        tx.rollback().map_err(err)?;
+        Ok(out)
+    }
+
     fn describe(&self) -> String {
         format!("sqlite:{}", self.path)
     }

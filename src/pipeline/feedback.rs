@@ -1,0 +1,177 @@
+//! Labels that arrive later: joins `application_id, claim_status` to the champion's stored
+//! predictions and records realised performance per business date (and model version) in
+//! the `performance` table, so concept drift shows as a metric over time.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use rusqlite::params;
+use serde::Serialize;
+
+use crate::data::load;
+use crate::error::{ClaimsError, Result, Violation};
+use crate::eval::metrics;
+use crate::registry::db;
+use crate::sink;
+
+/// Realised performance of one business date.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Realised {
+    /// Business date.
+    pub business_date: String,
+    /// Model version that scored it.
+    pub model_version: i64,
+    /// Labelled rows matched.
+    pub rows: i64,
+    /// Claims among them.
+    pub positives: i64,
+    /// ROC AUC (NaN with a single class).
+    pub roc_auc: f64,
+    /// Average precision.
+    pub pr_auc: f64,
+    /// Log loss.
+    pub log_loss: f64,
+    /// Brier score.
+    pub brier: f64,
+}
+
+/// Outcome of recording feedback.
+#[derive(Debug, Clone, Serialize)]
+pub struct FeedbackOutcome {
+    /// Labels read.
+    pub labels: usize,
+    /// Labels with no stored champion prediction.
+    pub unmatched: usize,
+    /// Per date.
+    pub dates: Vec<Realised>,
+}
+
+fn read_labels(path: &Path, id_col: &str, target: &str) -> Result<HashMap<String, u8>> {
+    let f = load::read_file(path)?;
+    let mut problems = vec![];
+    for c in [id_col, target] {
+        if !f.columns.iter().any(|x| x == c) {
+            problems.push(Violation {
+                file: f.name.clone(),
+                row: None,
+                column: Some(c.into()),
+                reason: "missing column".into(),
+            });
+        }
+    }
+    if !problems.is_empty() {
+        return Err(ClaimsError::Contract(problems));
+    }
+    let (ids, ys) = (f.strings(id_col)?, f.strings(target)?);
+    let mut out = HashMap::new();
+    for i in 0..f.rows() {
+        let v = |c: &str, reason: String| Violation {
+            file: f.name.clone(),
+            row: Some(i + 1),
+            column: Some(c.into()),
+            reason,
+        };
+        let id = ids.get(i).map(str::trim).unwrap_or("");
+        let y = match ys.get(i).map(str::trim) {
+            Some("0") | Some("0.0") => 0u8,
+            Some("1") | Some("1.0") => 1u8,
+            other => {
+                problems.push(v(
+                    target,
+                    format!("label '{}' is not 0 or 1", other.unwrap_or("")),
+                ));
+                continue;
+            }
+        };
+        if id.is_empty() {
+            problems.push(v(id_col, "missing id".into()));
+        } else if out.insert(id.to_string(), y).is_some() {
+            problems.push(v(id_col, format!("duplicate id '{id}'")));
+        }
+    }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(ClaimsError::Contract(problems))
+    }
+}
+
+/// Records realised performance for the labels in `path`.
+pub fn feedback(
+    home: &Path,
+    path: &Path,
+    sink_url: &str,
+    id_col: &str,
+    target: &str,
+) -> Result<FeedbackOutcome> {
+    let labels = read_labels(path, id_col, target)?;
+    let ids: Vec<String> = labels.keys().cloned().collect();
+    let mut s = sink::open(sink_url, home)?;
+    let scored = s.champion_scores(&ids)?;
+    let matched: std::collections::HashSet<&str> = scored.iter().map(|r| r.1.as_str()).collect();
+    let unmatched = ids.iter().filter(|i| !matched.contains(i.as_str())).count();
+    let mut groups: BTreeMap<(String, i64), (Vec<u8>, Vec<f64>)> = BTreeMap::new();
+    for (date, id, version, score) in &scored {
+        let g = groups.entry((date.clone(), *version)).or_default();
+        g.0.push(labels[id]);
+        g.1.push(*score);
+    }
+    let dates: Vec<Realised> = groups
+        .into_iter()
+        .map(|((business_date, model_version), (y, p))| Realised {
+            business_date,
+            model_version,
+            rows: y.len() as i64,
+            positives: y.iter().filter(|&&v| v == 1).count() as i64,
+            roc_auc: metrics::roc_auc(&y, &p),
+            pr_auc: metrics::average_precision(&y, &p),
+            log_loss: metrics::log_loss(&y, &p),
+            brier: metrics::brier(&y, &p),
+        })
+        .collect();
+    let mut conn = db::open(&home.join("claims.db"))?;
+    let tx = conn.transaction().map_err(db::sql)?;
+    let now = db::now();
+    let finite = |v: f64| if v.is_finite() { Some(v) } else { None };
+    for r in &dates {
+        tx.execute(
+            "INSERT INTO performance(business_date, model_version, rows, positives, roc_auc, pr_auc, log_loss, brier, recorded_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             ON CONFLICT(business_date, model_version) DO UPDATE SET rows = excluded.rows, positives = excluded.positives,
+             roc_auc = excluded.roc_auc, pr_auc = excluded.pr_auc, log_loss = excluded.log_loss, brier = excluded.brier,
+             recorded_at = excluded.recorded_at",
+            params![r.business_date, r.model_version, r.rows, r.positives, finite(r.roc_auc), finite(r.pr_auc), finite(r.log_loss), finite(r.brier), now],
+        )
+        .map_err(db::sql)?;
+    }
+    tx.commit().map_err(db::sql)?;
+    Ok(FeedbackOutcome {
+        labels: labels.len(),
+        unmatched,
+        dates,
+    })
+}
+
+/// Every recorded realised-performance row, oldest date first.
+pub fn history(home: &Path) -> Result<Vec<Realised>> {
+    let conn = db::open(&home.join("claims.db"))?;
+    let mut st = conn
+        .prepare("SELECT business_date, model_version, rows, positives, roc_auc, pr_auc, log_loss, brier FROM performance ORDER BY business_date, model_version")
+        .map_err(db::sql)?;
+    let nan = |v: Option<f64>| v.unwrap_or(f64::NAN);
+    let rows = st
+        .query_map([], |r| {
+            Ok(Realised {
+                business_date: r.get(0)?,
+                model_version: r.get(1)?,
+                rows: r.get(2)?,
+                positives: r.get(3)?,
+                roc_auc: nan(r.get(4)?),
+                pr_auc: nan(r.get(5)?),
+                log_loss: nan(r.get(6)?),
+                brier: nan(r.get(7)?),
+            })
+        })
+        .map_err(db::sql)?;
+    rows.collect::<std::result::Result<_, _>>().map_err(db::sql)
+}

@@ -118,6 +118,29 @@ pub enum Command {
         #[arg(long)]
         sink: Option<String>,
     },
+    /// Compare champion and challenger on the same held-out rows and apply the promotion gate.
+    Compare {
+        /// Champion version (default: the champion alias).
+        #[arg(long)]
+        champion: Option<u32>,
+        /// Challenger version (default: the challenger alias).
+        #[arg(long)]
+        challenger: Option<u32>,
+    },
+    /// Make VERSION the champion (recorded with who, when and why).
+    Promote {
+        /// The model version.
+        version: u32,
+        /// Why (kept in the audit trail).
+        #[arg(long, default_value = "manual promotion")]
+        reason: String,
+    },
+    /// Move the champion back to the version it replaced.
+    Rollback {
+        /// Why (kept in the audit trail).
+        #[arg(long, default_value = "manual rollback")]
+        reason: String,
+    },
     /// List model versions and their aliases.
     Models {
         /// Check every artifact's sha256 against its manifest (exit 1 if any differs).

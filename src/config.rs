@@ -24,6 +24,8 @@ struct Raw {
     registry: RegistryConfig,
     inference: InferenceConfig,
     drift: DriftConfig,
+    gate: GateConfig,
+    threshold: ThresholdConfig,
 }
 
 /// Daily inference settings.
@@ -38,6 +40,38 @@ pub struct InferenceConfig {
     pub top_reasons: usize,
     /// Default sink URL ("" = SQLite in the home folder).
     pub sink: String,
+    /// Also score with the challenger (role 'challenger').
+    pub shadow: bool,
+}
+
+/// The promotion gate.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct GateConfig {
+    /// "roc_auc" (DeLong) or "pr_auc" (bootstrap).
+    pub primary_metric: String,
+    /// Smallest absolute uplift of the primary metric.
+    pub min_uplift: f64,
+    /// Smallest uplift relative to the champion's value.
+    pub min_relative_uplift: f64,
+    /// Largest p-value of the uplift.
+    pub max_p_value: f64,
+    /// Bootstrap resamples for the confidence intervals.
+    pub bootstrap_rounds: usize,
+    /// Guard metrics (lower is better) and how much worse the challenger may be.
+    pub max_worse: BTreeMap<String, f64>,
+}
+
+/// How the operating threshold is chosen (on the validation split).
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThresholdConfig {
+    /// "f1" or "cost".
+    pub rule: String,
+    /// Cost of a missed claim.
+    pub cost_false_negative: f64,
+    /// Cost of reviewing an application that makes no claim.
+    pub cost_false_positive: f64,
 }
 
 /// Drift thresholds.
@@ -281,6 +315,10 @@ pub struct Config {
     pub inference: InferenceConfig,
     /// Drift thresholds.
     pub drift: DriftConfig,
+    /// Promotion gate.
+    pub gate: GateConfig,
+    /// Threshold rule.
+    pub threshold: ThresholdConfig,
     /// The merged TOML this came from (recorded in each model's manifest).
     #[serde(skip)]
     pub merged_toml: String,
@@ -541,6 +579,47 @@ fn validate(raw: Raw, merged_toml: String) -> Result<Config> {
             "expected \"\", sqlite:PATH or postgres://...",
         ));
     }
+    let g = &raw.gate;
+    if !["roc_auc", "pr_auc"].contains(&g.primary_metric.as_str()) {
+        return Err(bad(
+            "gate.primary_metric",
+            &g.primary_metric,
+            "expected roc_auc or pr_auc",
+        ));
+    }
+    if !(0.0..=1.0).contains(&g.max_p_value) {
+        return Err(bad("gate.max_p_value", g.max_p_value, "must be in [0, 1]"));
+    }
+    if !(100..=100_000).contains(&g.bootstrap_rounds) {
+        return Err(bad(
+            "gate.bootstrap_rounds",
+            g.bootstrap_rounds,
+            "must be in [100, 100000]",
+        ));
+    }
+    for (k, v) in &g.max_worse {
+        if !["log_loss", "brier", "ece"].contains(&k.as_str()) {
+            return Err(bad(
+                &format!("gate.max_worse.{k}"),
+                v,
+                "guard metrics are log_loss, brier, ece",
+            ));
+        }
+        if !(*v >= 0.0) {
+            return Err(bad(&format!("gate.max_worse.{k}"), v, "must be >= 0"));
+        }
+    }
+    let t = &raw.threshold;
+    if !["f1", "cost"].contains(&t.rule.as_str()) {
+        return Err(bad("threshold.rule", &t.rule, "expected f1 or cost"));
+    }
+    if !(t.cost_false_negative > 0.0 && t.cost_false_positive > 0.0) {
+        return Err(bad(
+            "threshold.cost_false_negative",
+            t.cost_false_negative,
+            "both costs must be > 0",
+        ));
+    }
     let d = &raw.drift;
     if !(d.psi_warn > 0.0 && d.psi_alert >= d.psi_warn) {
         return Err(bad(
@@ -559,6 +638,8 @@ fn validate(raw: Raw, merged_toml: String) -> Result<Config> {
         registry: raw.registry,
         inference: raw.inference,
         drift: raw.drift,
+        gate: raw.gate,
+        threshold: raw.threshold,
         merged_toml,
     })
 }

@@ -15,6 +15,7 @@ use crate::config::{Config, Imbalance};
 use crate::data::generate::{GenSpec, write_csv};
 use crate::error::{ClaimsError, Result};
 use crate::pipeline::PipelineEvent;
+use crate::pipeline::compare;
 use crate::pipeline::infer::{
     PredictOutcome, PredictRequest, parse_date, predict, read_drift, today,
 };
@@ -117,6 +118,21 @@ fn train_text(o: &TrainOutcome) -> String {
         o.test.rows
     );
     s.push_str(&o.test.table());
+    if let Some(g) = &o.gate {
+        s.push_str(&format!(
+            "\npromotion gate vs champion v{}: {}{}\n",
+            g.champion,
+            if g.passed { "passed" } else { "refused" },
+            if g.promoted {
+                ", promoted to champion"
+            } else {
+                ""
+            }
+        ));
+        for r in &g.reasons {
+            s.push_str(&format!("  {r}\n"));
+        }
+    }
     s.push_str("\ntop features by gain:\n");
     for (n, g) in o.top_features.iter().take(5) {
         s.push_str(&format!("  {n:<24} {g:.2}\n"));
@@ -137,7 +153,57 @@ fn train_json(o: &TrainOutcome) -> serde_json::Value {
         "cv_roc_auc": o.cv_roc_auc,
         "validation_roc_auc": o.validation_roc_auc,
         "test": o.test,
+        "gate": o.gate,
     })
+}
+
+fn compare_text(c: &compare::Comparison, report: &Path) -> String {
+    let mut s = format!(
+        "champion v{} vs challenger v{} on {} rows\n({})\n\n{:<20} {:>24} {:>24} {:>26} {:>7}\n",
+        c.champion,
+        c.challenger,
+        c.rows,
+        c.rows_note,
+        "metric",
+        "champion [95% CI]",
+        "challenger [95% CI]",
+        "difference [95% CI]",
+        "p"
+    );
+    for m in &c.metrics {
+        let ci =
+            |v: f64, i: &crate::eval::stats::Interval| format!("{v:.4} [{:.4}, {:.4}]", i.lo, i.hi);
+        s.push_str(&format!(
+            "{:<20} {:>24} {:>24} {:>26} {:>7.4}\n",
+            m.metric,
+            ci(m.champion, &m.champion_ci),
+            ci(m.challenger, &m.challenger_ci),
+            format!(
+                "{:+.4} [{:+.4}, {:+.4}]",
+                m.diff, m.diff_ci.lo, m.diff_ci.hi
+            ),
+            m.p_value
+        ));
+    }
+    if let Some(d) = &c.delong {
+        s.push_str(&format!(
+            "\nDeLong test, ROC AUC {:.4} vs {:.4}: z = {:.3}, p = {:.4}\n",
+            d.auc_a, d.auc_b, d.z, d.p_value
+        ));
+    }
+    s.push_str(&format!(
+        "\ngate: {}\n",
+        if c.decision.promote {
+            "PROMOTE"
+        } else {
+            "REFUSE"
+        }
+    ));
+    for r in &c.decision.reasons {
+        s.push_str(&format!("  {r}\n"));
+    }
+    s.push_str(&format!("\nreport: {}\n", report.display()));
+    s
 }
 
 fn predict_text(o: &PredictOutcome) -> String {
@@ -285,6 +351,46 @@ pub fn run(cmd: Command, cfg: &Config, home: &Path) -> Result<Output> {
                 )));
             }
             Ok(out)
+        }
+        Command::Compare {
+            champion,
+            challenger,
+        } => {
+            let reg = Registry::open(home)?;
+            let (ch, cl) = compare::resolve(&reg, champion, challenger)?;
+            let c = compare::compare(&reg, ch, cl, &cfg.gate, cfg.seed)?;
+            let dir = compare::report_dir(home, &format!("compare-v{ch}-v{cl}"));
+            let report = compare::write_report(&dir, &c)?;
+            compare::record_decision(&reg, None, &c, Some(&report))?;
+            let mut j = serde_json::to_value(&c).map_err(|e| ClaimsError::Other(e.into()))?;
+            j["command"] = json!("compare");
+            j["report"] = json!(report);
+            Ok(Output::ok(compare_text(&c, &report), j))
+        }
+        Command::Promote { version, reason } => {
+            let mut reg = Registry::open(home)?;
+            let from = compare::promote(&mut reg, version, &reason)?;
+            let text = format!(
+                "champion: {} -> v{version} (by {}, reason: {reason})",
+                from.map_or("none".into(), |v| format!("v{v}")),
+                crate::registry::current_user()
+            );
+            Ok(Output::ok(
+                text,
+                json!({"command": "promote", "from": from, "to": version, "reason": reason}),
+            ))
+        }
+        Command::Rollback { reason } => {
+            let mut reg = Registry::open(home)?;
+            let (from, to) = compare::rollback(&mut reg, &reason)?;
+            let text = format!(
+                "champion rolled back: v{from} -> v{to} (by {}, reason: {reason})",
+                crate::registry::current_user()
+            );
+            Ok(Output::ok(
+                text,
+                json!({"command": "rollback", "from": from, "to": to, "reason": reason}),
+            ))
         }
         Command::Feedback { data, sink } => {
             let url = sink.unwrap_or_else(|| cfg.inference.sink.clone());

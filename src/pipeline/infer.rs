@@ -61,6 +61,8 @@ pub struct PredictOutcome {
     pub rows_scored: usize,
     /// Rows quarantined.
     pub rows_quarantined: usize,
+    /// The challenger that also scored the rows (shadow mode).
+    pub shadow_version: Option<u32>,
     /// Rows at or above the threshold.
     pub predicted_claims: usize,
     /// Mean score.
@@ -163,6 +165,22 @@ fn score_with_reasons(
     Ok((scores, reasons))
 }
 
+/// Loads version `v` for scoring (all cores for prediction) with its threshold.
+fn load_for_scoring(reg: &Registry, v: u32) -> Result<(TrainedModel, f64)> {
+    let mut model = reg.load_model(v)?;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    model.booster.set_param("nthread", &threads.to_string())?;
+    let threshold: f64 = reg
+        .conn
+        .query_row(
+            "SELECT threshold FROM models WHERE version = ?1",
+            [v],
+            |r| r.get(0),
+        )
+        .map_err(db::sql)?;
+    Ok((model, threshold))
+}
+
 /// Runs the inference pipeline and records the run.
 pub fn predict(
     cfg: &Config,
@@ -194,7 +212,7 @@ fn run(
     sink_url: &str,
     ctx: &RunCtx,
 ) -> Result<PredictOutcome> {
-    let (version, model, profile, threshold) = ctx.stage("model", None, || {
+    let (version, model, profile, threshold, shadow) = ctx.stage("model", None, || {
         let reg = Registry::open(home)?;
         let v = reg.alias("champion")?.ok_or_else(|| {
             ClaimsError::Usage(format!(
@@ -202,25 +220,21 @@ fn run(
                 home.display()
             ))
         })?;
-        let mut model = reg.load_model(v)?;
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        model.booster.set_param("nthread", &threads.to_string())?;
+        let (model, threshold) = load_for_scoring(&reg, v)?;
         let m = reg.manifest(v)?;
         let profile: Profile = serde_json::from_slice(&reg.artifact(v, &m, "profile.json")?)
             .map_err(|e| ClaimsError::Registry(format!("model v{v}: profile.json: {e}")))?;
-        let threshold: f64 = reg
-            .conn
-            .query_row(
-                "SELECT threshold FROM models WHERE version = ?1",
-                [v],
-                |r| r.get(0),
-            )
-            .map_err(db::sql)?;
-        Ok((
-            (v, model, profile, threshold),
-            None,
-            format!("champion v{v} (threshold {threshold:.4})"),
-        ))
+        let shadow = match reg.alias("challenger")? {
+            Some(c) if cfg.inference.shadow && c != v => Some((c, load_for_scoring(&reg, c)?)),
+            _ => None,
+        };
+        let note = match &shadow {
+            Some((c, _)) => {
+                format!("champion v{v} (threshold {threshold:.4}); shadow challenger v{c}")
+            }
+            None => format!("champion v{v} (threshold {threshold:.4})"),
+        };
+        Ok(((v, model, profile, threshold, shadow), None, note))
     })?;
     let mut sink = sink::open(sink_url, home)?;
 
@@ -270,6 +284,18 @@ fn run(
         ))
     })?;
 
+    let shadow_scored = match &shadow {
+        Some((c, (m, t))) => Some(ctx.stage("shadow", Some(data.len()), || {
+            let (s, r) = score_with_reasons(m, data, cfg.inference.top_reasons, ctx)?;
+            Ok((
+                (*c, *t, s, r),
+                Some(data.len()),
+                format!("challenger v{c} scored the same rows (role 'challenger')"),
+            ))
+        })?),
+        None => None,
+    };
+
     let drift_rows = ctx.stage("drift", Some(data.len()), || {
         let rows = drift::measure(&profile, data, &scores, &cfg.drift);
         let alerts = rows.iter().filter(|r| r.level == "alert").count();
@@ -278,20 +304,30 @@ fn run(
     })?;
 
     let scored_at = db::now();
-    let rows: Vec<PredictionRow> = (0..data.len())
-        .map(|i| PredictionRow {
-            business_date: date.to_string(),
-            application_id: data.ids[i].clone(),
-            model_version: i64::from(version),
-            role: "champion".into(),
-            score: scores[i],
-            predicted_claim: scores[i] >= threshold,
-            threshold,
-            top_reasons: reasons[i].clone(),
-            run_id: ctx.run_id.clone(),
-            scored_at: scored_at.clone(),
-        })
-        .collect();
+    let make_rows =
+        |version: u32, role: &str, threshold: f64, scores: &[f64], reasons: &[String]| {
+            (0..data.len())
+                .map(|i| PredictionRow {
+                    business_date: date.to_string(),
+                    application_id: data.ids[i].clone(),
+                    model_version: i64::from(version),
+                    role: role.into(),
+                    score: scores[i],
+                    predicted_claim: scores[i] >= threshold,
+                    threshold,
+                    top_reasons: reasons[i].clone(),
+                    run_id: ctx.run_id.clone(),
+                    scored_at: scored_at.clone(),
+                })
+                .collect::<Vec<_>>()
+        };
+    let mut rows = make_rows(version, "champion", threshold, &scores, &reasons);
+    let champion_rows = rows.len();
+    let mut roles = vec!["champion"];
+    if let Some((c, t, s, r)) = &shadow_scored {
+        rows.extend(make_rows(*c, "challenger", *t, s, r));
+        roles.push("challenger");
+    }
     let quarantine: Vec<QuarantineRow> = checked
         .bad_rows
         .iter()
@@ -306,7 +342,7 @@ fn run(
         })
         .collect();
     ctx.stage("write", Some(rows.len() + quarantine.len()), || {
-        sink.replace_day(date, &["champion"], &rows, &quarantine)?;
+        sink.replace_day(date, &roles, &rows, &quarantine)?;
         Ok((
             (),
             Some(rows.len()),
@@ -320,7 +356,7 @@ fn run(
     })?;
     store_drift(home, date, &ctx.run_id, version, &drift_rows)?;
 
-    let mut order: Vec<usize> = (0..rows.len()).collect();
+    let mut order: Vec<usize> = (0..champion_rows).collect();
     order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
     let pick = |lvl: &str| {
         drift_rows
@@ -335,9 +371,13 @@ fn run(
         model_version: version,
         sink: sink.describe(),
         rows_read,
-        rows_scored: rows.len(),
+        rows_scored: champion_rows,
+        shadow_version: shadow_scored.as_ref().map(|s| s.0),
         rows_quarantined: quarantine.len(),
-        predicted_claims: rows.iter().filter(|r| r.predicted_claim).count(),
+        predicted_claims: rows[..champion_rows]
+            .iter()
+            .filter(|r| r.predicted_claim)
+            .count(),
         mean_score: scores.iter().sum::<f64>() / scores.len().max(1) as f64,
         drift_alerts: pick("alert"),
         drift_warnings: pick("warn"),

@@ -10,7 +10,7 @@ use std::sync::mpsc::Sender;
 
 use serde::Serialize;
 
-use super::{PipelineEvent, RunCtx};
+use super::{PipelineEvent, RunCtx, compare};
 use crate::config::{Config, Imbalance};
 use crate::data::{contract, load, split};
 use crate::error::{ClaimsError, Result, Violation};
@@ -69,6 +69,23 @@ pub struct TrainOutcome {
     pub split_rows: [usize; 3],
     /// Top features by gain.
     pub top_features: Vec<(String, f32)>,
+    /// The promotion gate's verdict, when a champion existed.
+    pub gate: Option<GateSummary>,
+}
+
+/// The gate's verdict after a retrain.
+#[derive(Debug, Clone, Serialize)]
+pub struct GateSummary {
+    /// The champion compared against.
+    pub champion: u32,
+    /// Whether the gate passed.
+    pub passed: bool,
+    /// Whether the model was promoted (gate passed and auto_promote on).
+    pub promoted: bool,
+    /// Every check in words.
+    pub reasons: Vec<String>,
+    /// The comparison report page, if written.
+    pub report: Option<PathBuf>,
 }
 
 fn violations_for_labels(files: &[String], y: &[u8], folds: usize) -> Option<ClaimsError> {
@@ -331,12 +348,24 @@ fn run(cfg: &Config, home: &Path, req: &TrainRequest, ctx: &RunCtx) -> Result<Tr
     })?;
 
     let threshold = ctx.stage("threshold", Some(va.len()), || {
-        let (t, f1) = crate::eval::metrics::f1_optimal_threshold(&y_va, &p_va);
-        Ok((
-            t,
-            Some(va.len()),
-            format!("{t:.4} (F1 {f1:.4} on validation)"),
-        ))
+        let t = &cfg.threshold;
+        let (thr, note) = if t.rule == "cost" {
+            let (thr, cost) = crate::eval::metrics::cost_optimal_threshold(
+                &y_va,
+                &p_va,
+                t.cost_false_negative,
+                t.cost_false_positive,
+            );
+            let note = format!(
+                "{thr:.4} (lowest expected cost on validation: {cost:.4} per application, missed claim {} : review {})",
+                t.cost_false_negative, t.cost_false_positive
+            );
+            (thr, note)
+        } else {
+            let (thr, f1) = crate::eval::metrics::f1_optimal_threshold(&y_va, &p_va);
+            (thr, format!("{thr:.4} (F1 {f1:.4} on validation)"))
+        };
+        Ok((thr, Some(va.len()), note))
     })?;
 
     let (test_eval, val_eval, importance, p_tr) = ctx.stage("evaluate", Some(te.len()), || {
@@ -380,7 +409,7 @@ fn run(cfg: &Config, home: &Path, req: &TrainRequest, ctx: &RunCtx) -> Result<Tr
             "imbalance": imbalance.label(),
             "scale_pos_weight": spw,
             "threshold": threshold,
-            "threshold_rule": "f1_optimal_on_validation",
+            "threshold_rule": if cfg.threshold.rule == "cost" { "cost_optimal_on_validation" } else { "f1_optimal_on_validation" },
         });
         let metrics = serde_json::json!({
             "test": test_eval,
@@ -419,9 +448,7 @@ fn run(cfg: &Config, home: &Path, req: &TrainRequest, ctx: &RunCtx) -> Result<Tr
             &files,
             test_eval.roc_auc,
             &imbalance.label(),
-            threshold,
-            cfg.registry.auto_promote,
-        )?;
+            threshold)?;
         let dir = reg.model_dir(v).display().to_string();
         Ok((
             (v, role.clone(), dir),
@@ -430,10 +457,56 @@ fn run(cfg: &Config, home: &Path, req: &TrainRequest, ctx: &RunCtx) -> Result<Tr
         ))
     })?;
 
+    // The promotion gate, after every retrain that produced a challenger.
+    let mut role = role;
+    let gate = if role == "challenger" {
+        Some(ctx.stage("gate", None, || {
+            let mut reg = Registry::open(home)?;
+            let champion = reg.alias("champion")?.unwrap_or(0);
+            let c = compare::compare(&reg, champion, version, &cfg.gate, seed)?;
+            let dir = compare::report_dir(home, &ctx.run_id);
+            let report = compare::write_report(&dir, &c).ok();
+            compare::record_decision(&reg, Some(&ctx.run_id), &c, report.as_deref())?;
+            let promoted = c.decision.promote && cfg.registry.auto_promote;
+            if promoted {
+                compare::promote(&mut reg, version, "auto_promote: the gate passed")?;
+            }
+            let note = format!(
+                "v{version} vs champion v{champion}: gate {}{}",
+                if c.decision.promote {
+                    "passed"
+                } else {
+                    "refused"
+                },
+                if promoted {
+                    ", promoted (auto_promote)"
+                } else if c.decision.promote {
+                    " (auto_promote is off: `claims promote` to promote)"
+                } else {
+                    ""
+                }
+            );
+            let summary = GateSummary {
+                champion,
+                passed: c.decision.promote,
+                promoted,
+                reasons: c.decision.reasons.clone(),
+                report,
+            };
+            Ok((summary, Some(c.rows), note))
+        })?)
+    } else {
+        None
+    };
+    if gate.as_ref().is_some_and(|g| g.promoted) {
+        role = "champion".into();
+    }
+
     Ok(TrainOutcome {
         run_id: ctx.run_id.clone(),
         model_version: version,
         role,
+        gate,
         model_dir: dir,
         validation_roc_auc: val_eval.roc_auc,
         test: test_eval,

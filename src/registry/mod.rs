@@ -130,7 +130,8 @@ impl Registry {
     }
 
     /// Writes `files` as a new version atomically and records it; the first version becomes
-    /// champion, later ones challenger (or champion with `promote`). Returns (version, role).
+    /// champion, later ones challenger (the promotion gate decides the rest). Returns
+    /// (version, role).
     pub fn register(
         &mut self,
         mut manifest: Manifest,
@@ -138,14 +139,17 @@ impl Registry {
         test_roc_auc: f64,
         imbalance: &str,
         threshold: f64,
-        promote: bool,
     ) -> Result<(u32, String)> {
         let models = self.home.join("models");
         let staging = models.join(format!(".staging-{}", manifest.run_id));
         let _ = std::fs::remove_dir_all(&staging);
         std::fs::create_dir_all(&staging).map_err(|e| ClaimsError::io(&staging, e))?;
         for (name, bytes) in files {
-            write_synced(&staging.join(name), bytes)?;
+            let path = staging.join(name);
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| ClaimsError::io(dir, e))?;
+            }
+            write_synced(&path, bytes)?;
             manifest
                 .files
                 .insert((*name).to_string(), sha256_hex(bytes));
@@ -183,17 +187,9 @@ impl Registry {
                 )
                 .optional()
                 .map_err(sql)?;
-            let role = if champion.is_none() || promote {
-                "champion"
-            } else {
-                "challenger"
-            };
-            let reason = if champion.is_none() {
-                "first model"
-            } else if promote {
-                "auto_promote"
-            } else {
-                "new challenger"
+            let (role, reason) = match champion {
+                None => ("champion", "first model"),
+                Some(_) => ("challenger", "new challenger"),
             };
             set_alias(&tx, role, version, &current_user(), reason)?;
             Ok(role.to_string())

@@ -1,0 +1,469 @@
+//! Champion/challenger: both models scored on the same held-out rows (the challenger's test
+//! split, minus any row the champion trained or early-stopped on), side-by-side metrics with
+//! paired stratified bootstrap intervals, DeLong's test, and the promotion gate's decision
+//! with its reasons. Also the alias moves (promote, rollback) with their audit trail.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+use crate::config::{Config, GateConfig};
+use crate::data::{Dataset, contract, load, split};
+use crate::error::{ClaimsError, Result};
+use crate::eval::metrics;
+use crate::eval::stats::{self, DeLong, Interval};
+use crate::model::Scorer;
+use crate::registry::{Registry, current_user, db, set_alias, sha256_file};
+
+/// A model's labelled data as it was split for training, rebuilt from its manifest.
+pub struct Rebuilt {
+    /// The rows.
+    pub data: Dataset,
+    /// Labels.
+    pub y: Vec<u8>,
+    /// Train, validation and test row indices.
+    pub splits: (Vec<usize>, Vec<usize>, Vec<usize>),
+}
+
+/// Re-reads version `v`'s training files (checking their sha256) and redoes its split.
+pub fn rebuild(reg: &Registry, v: u32) -> Result<Rebuilt> {
+    let m = reg.manifest(v)?;
+    let table: toml::Table = m
+        .config_toml
+        .parse()
+        .map_err(|e| ClaimsError::Registry(format!("model v{v}: stored config: {e}")))?;
+    let cfg = Config::from_table(table, &format!("model v{v} manifest"))?;
+    let mut files = vec![];
+    for f in &m.data_files {
+        let p = Path::new(&f.path);
+        if !p.is_file() {
+            return Err(ClaimsError::Usage(format!(
+                "cannot rebuild model v{v}'s splits: its training file '{}' is gone",
+                f.path
+            )));
+        }
+        if sha256_file(p)? != f.sha256 {
+            return Err(ClaimsError::Usage(format!(
+                "cannot rebuild model v{v}'s splits: '{}' changed since training (sha256 differs)",
+                f.path
+            )));
+        }
+        files.push(load::read_file(p)?);
+    }
+    let c = contract::check(&cfg.schema, &files, contract::Mode::Training);
+    if let Some(first) = c.file_violations.first().or(c.row_violations.first()) {
+        return Err(ClaimsError::Registry(format!(
+            "model v{v}'s training data no longer passes the contract: {first}"
+        )));
+    }
+    let y = c
+        .data
+        .label_vec()
+        .ok_or_else(|| ClaimsError::Registry(format!("model v{v}: labels missing")))?;
+    let splits = split::train_val_test(&y, cfg.split.validation, cfg.split.test, m.seed);
+    Ok(Rebuilt {
+        data: c.data,
+        y,
+        splits,
+    })
+}
+
+/// One metric for both models.
+#[derive(Debug, Clone, Serialize)]
+pub struct MetricRow {
+    /// Metric name.
+    pub metric: String,
+    /// Whether larger is better.
+    pub higher_is_better: bool,
+    /// Champion's value.
+    pub champion: f64,
+    /// Champion's 95% interval.
+    pub champion_ci: Interval,
+    /// Challenger's value.
+    pub challenger: f64,
+    /// Challenger's 95% interval.
+    pub challenger_ci: Interval,
+    /// Challenger - champion.
+    pub diff: f64,
+    /// 95% interval of the difference.
+    pub diff_ci: Interval,
+    /// Bootstrap p-value of the difference.
+    pub p_value: f64,
+}
+
+/// The gate's verdict.
+#[derive(Debug, Clone, Serialize)]
+pub struct Decision {
+    /// Whether the challenger may be promoted.
+    pub promote: bool,
+    /// Each check, passed or not, in words.
+    pub reasons: Vec<String>,
+}
+
+/// A full comparison.
+#[derive(Debug, Clone, Serialize)]
+pub struct Comparison {
+    /// Champion version.
+    pub champion: u32,
+    /// Challenger version.
+    pub challenger: u32,
+    /// Rows compared.
+    pub rows: usize,
+    /// Test rows left out because the champion trained or early-stopped on them.
+    pub excluded_rows: usize,
+    /// How the rows were chosen.
+    pub rows_note: String,
+    /// Side-by-side metrics.
+    pub metrics: Vec<MetricRow>,
+    /// DeLong's test of challenger vs champion ROC AUC.
+    pub delong: Option<DeLong>,
+    /// The gate's verdict.
+    pub decision: Decision,
+    /// The scores, for charts (not serialised).
+    #[serde(skip)]
+    pub scored: (Vec<u8>, Vec<f64>, Vec<f64>, f64, f64),
+}
+
+fn threshold_of(reg: &Registry, v: u32) -> Result<f64> {
+    reg.conn
+        .query_row(
+            "SELECT threshold FROM models WHERE version = ?1",
+            [v],
+            |r| r.get(0),
+        )
+        .map_err(db::sql)
+}
+
+fn metric_value(name: &str, y: &[u8], p: &[f64], thr: f64) -> f64 {
+    match name {
+        "roc_auc" => metrics::roc_auc(y, p),
+        "pr_auc" => metrics::average_precision(y, p),
+        "gini" => 2.0 * metrics::roc_auc(y, p) - 1.0,
+        "log_loss" => metrics::log_loss(y, p),
+        "brier" => metrics::brier(y, p),
+        "ece" => metrics::calibration(y, p, 10).1,
+        "recall_at_threshold" => metrics::at_threshold(y, p, thr).recall,
+        "lift_top_decile" => metrics::lift_at(y, p, 0.1).0,
+        _ => f64::NAN,
+    }
+}
+
+const METRICS: [(&str, bool); 8] = [
+    ("roc_auc", true),
+    ("pr_auc", true),
+    ("gini", true),
+    ("log_loss", false),
+    ("brier", false),
+    ("ece", false),
+    ("recall_at_threshold", true),
+    ("lift_top_decile", true),
+];
+
+/// Resolves `--champion`/`--challenger` (defaults: the aliases).
+pub fn resolve(
+    reg: &Registry,
+    champion: Option<u32>,
+    challenger: Option<u32>,
+) -> Result<(u32, u32)> {
+    let ch = match champion {
+        Some(v) => v,
+        None => reg
+            .alias("champion")?
+            .ok_or_else(|| ClaimsError::Usage("no champion yet: train a model first".into()))?,
+    };
+    let cl = match challenger {
+        Some(v) => v,
+        None => reg.alias("challenger")?.ok_or_else(|| {
+            ClaimsError::Usage(
+                "no challenger: train another model, or pass --challenger VERSION".into(),
+            )
+        })?,
+    };
+    if ch == cl {
+        return Err(ClaimsError::Usage(format!(
+            "champion and challenger are both v{ch}"
+        )));
+    }
+    reg.manifest(ch)?;
+    reg.manifest(cl)?;
+    Ok((ch, cl))
+}
+
+/// Compares `champion` and `challenger` and applies the gate.
+pub fn compare(
+    reg: &Registry,
+    champion: u32,
+    challenger: u32,
+    gate: &GateConfig,
+    seed: u64,
+) -> Result<Comparison> {
+    let chal = rebuild(reg, challenger)?;
+    let test = &chal.splits.2;
+    // Rows the champion saw in training or early stopping, by application id.
+    let (eligible, excluded, rows_note) = match rebuild(reg, champion) {
+        Ok(champ) => {
+            let seen: HashSet<&str> = champ
+                .splits
+                .0
+                .iter()
+                .chain(&champ.splits.1)
+                .map(|&i| champ.data.ids[i].as_str())
+                .collect();
+            let eligible: Vec<usize> = test
+                .iter()
+                .copied()
+                .filter(|&i| !seen.contains(chal.data.ids[i].as_str()))
+                .collect();
+            let excluded = test.len() - eligible.len();
+            let note = format!(
+                "v{challenger}'s test split: {} rows, {excluded} left out because v{champion} trained or early-stopped on them",
+                test.len()
+            );
+            (eligible, excluded, note)
+        }
+        Err(e) => (
+            test.clone(),
+            0,
+            format!(
+                "v{challenger}'s test split, all {} rows: could not check which rows v{champion} trained on ({e})",
+                test.len()
+            ),
+        ),
+    };
+    if eligible.len() < 20 {
+        return Err(ClaimsError::Usage(format!(
+            "only {} held-out rows that v{champion} never trained on: too few to compare",
+            eligible.len()
+        )));
+    }
+    let data = chal.data.subset(&eligible);
+    let y: Vec<u8> = eligible.iter().map(|&i| chal.y[i]).collect();
+    let p_a = reg.load_model(champion)?.score(&data)?;
+    let p_b = reg.load_model(challenger)?.score(&data)?;
+    let (t_a, t_b) = (threshold_of(reg, champion)?, threshold_of(reg, challenger)?);
+
+    let mut rows = vec![];
+    for (i, (name, higher)) in METRICS.iter().enumerate() {
+        let f = |ys: &[u8], ps: &[f64], which: usize| {
+            metric_value(name, ys, ps, if which == 0 { t_a } else { t_b })
+        };
+        let b = stats::paired_bootstrap(
+            &y,
+            &p_a,
+            &p_b,
+            gate.bootstrap_rounds,
+            seed.wrapping_add(i as u64),
+            &f,
+        );
+        let (va, vb) = (f(&y, &p_a, 0), f(&y, &p_b, 1));
+        rows.push(MetricRow {
+            metric: name.to_string(),
+            higher_is_better: *higher,
+            champion: va,
+            champion_ci: b.a,
+            challenger: vb,
+            challenger_ci: b.b,
+            diff: vb - va,
+            diff_ci: b.diff,
+            p_value: b.p_value,
+        });
+    }
+    let delong = stats::delong(&y, &p_a, &p_b);
+    let decision = decide(gate, &rows, delong.as_ref());
+    Ok(Comparison {
+        champion,
+        challenger,
+        rows: y.len(),
+        excluded_rows: excluded,
+        rows_note,
+        metrics: rows,
+        delong,
+        decision,
+        scored: (y, p_a, p_b, t_a, t_b),
+    })
+}
+
+/// Applies the gate to compared metrics.
+pub fn decide(gate: &GateConfig, rows: &[MetricRow], delong: Option<&DeLong>) -> Decision {
+    let mut reasons = vec![];
+    let mut ok = true;
+    let mut check = |pass: bool, text: String| {
+        ok &= pass;
+        reasons.push(format!("{} {text}", if pass { "PASS" } else { "FAIL" }));
+    };
+    let get = |m: &str| rows.iter().find(|r| r.metric == m);
+    match get(&gate.primary_metric) {
+        Some(r) => {
+            let rel = if r.champion != 0.0 {
+                r.diff / r.champion.abs()
+            } else {
+                f64::INFINITY
+            };
+            check(
+                r.diff > 0.0,
+                format!(
+                    "{} uplift {:+.4} ({:.4} -> {:.4}) must be positive",
+                    r.metric, r.diff, r.champion, r.challenger
+                ),
+            );
+            check(
+                r.diff >= gate.min_uplift,
+                format!(
+                    "{} uplift {:+.4} >= min_uplift {}",
+                    r.metric, r.diff, gate.min_uplift
+                ),
+            );
+            check(
+                rel >= gate.min_relative_uplift,
+                format!(
+                    "relative uplift {:+.2}% >= min_relative_uplift {:.2}%",
+                    100.0 * rel,
+                    100.0 * gate.min_relative_uplift
+                ),
+            );
+            let (p, how) = match (gate.primary_metric.as_str(), delong) {
+                ("roc_auc", Some(d)) => (d.p_value, format!("DeLong z {:.3}", d.z)),
+                _ => (r.p_value, "paired bootstrap".to_string()),
+            };
+            check(
+                p <= gate.max_p_value,
+                format!("p-value {p:.4} ({how}) <= max_p_value {}", gate.max_p_value),
+            );
+        }
+        None => check(
+            false,
+            format!("primary metric '{}' not computed", gate.primary_metric),
+        ),
+    }
+    for (m, tol) in &gate.max_worse {
+        if let Some(r) = get(m) {
+            check(
+                r.diff <= *tol,
+                format!(
+                    "{m} {:.4} -> {:.4} (worse by {:+.4}, tolerance {tol})",
+                    r.champion, r.challenger, r.diff
+                ),
+            );
+        }
+    }
+    Decision {
+        promote: ok,
+        reasons,
+    }
+}
+
+/// Records a gate decision.
+pub fn record_decision(
+    reg: &Registry,
+    run_id: Option<&str>,
+    c: &Comparison,
+    report: Option<&Path>,
+) -> Result<()> {
+    reg.conn
+        .execute_batch(
+            "CREATE TABLE IF NOT EXISTS decisions(id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, run_id TEXT,
+             champion INTEGER NOT NULL, challenger INTEGER NOT NULL, promote INTEGER NOT NULL, reasons TEXT NOT NULL, report TEXT)",
+        )
+        .map_err(db::sql)?;
+    reg.conn
+        .execute(
+            "INSERT INTO decisions(at, run_id, champion, challenger, promote, reasons, report) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                db::now(),
+                run_id,
+                c.champion,
+                c.challenger,
+                c.decision.promote,
+                serde_json::to_string(&c.decision.reasons).unwrap_or_default(),
+                report.map(|p| p.display().to_string())
+            ],
+        )
+        .map_err(db::sql)?;
+    Ok(())
+}
+
+/// Makes `version` the champion (recorded with who, when and why); returns the previous one.
+pub fn promote(reg: &mut Registry, version: u32, reason: &str) -> Result<Option<u32>> {
+    reg.manifest(version)?;
+    let tx = reg
+        .conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(db::sql)?;
+    let from: Option<u32> = tx
+        .query_row(
+            "SELECT version FROM aliases WHERE alias = 'champion'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(db::sql)?;
+    if from == Some(version) {
+        return Err(ClaimsError::Usage(format!(
+            "v{version} is already the champion"
+        )));
+    }
+    set_alias(&tx, "champion", version, &current_user(), reason)?;
+    tx.execute(
+        "DELETE FROM aliases WHERE alias = 'challenger' AND version = ?1",
+        [version],
+    )
+    .map_err(db::sql)?;
+    tx.commit().map_err(db::sql)?;
+    Ok(from)
+}
+
+/// Moves the champion back to the version it replaced; returns (from, to).
+pub fn rollback(reg: &mut Registry, reason: &str) -> Result<(u32, u32)> {
+    let tx = reg
+        .conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(db::sql)?;
+    let current: u32 = tx
+        .query_row(
+            "SELECT version FROM aliases WHERE alias = 'champion'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(db::sql)?
+        .ok_or_else(|| ClaimsError::Usage("no champion to roll back".into()))?;
+    let previous: Option<u32> = tx
+        .query_row(
+            "SELECT from_version FROM alias_history WHERE alias = 'champion' AND to_version = ?1 ORDER BY id DESC LIMIT 1",
+            [current],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(db::sql)?
+        .flatten();
+    let previous = previous.ok_or_else(|| {
+        ClaimsError::Usage(format!(
+            "v{current} has no previous champion to roll back to"
+        ))
+    })?;
+    set_alias(
+        &tx,
+        "champion",
+        previous,
+        &current_user(),
+        &format!("rollback: {reason}"),
+    )?;
+    tx.commit().map_err(db::sql)?;
+    Ok((current, previous))
+}
+
+/// Writes the comparison as `compare.json` into `dir` and returns the folder.
+pub fn write_report(dir: &Path, c: &Comparison) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir).map_err(|e| ClaimsError::io(dir, e))?;
+    let json = serde_json::to_vec_pretty(c).map_err(|e| ClaimsError::Other(e.into()))?;
+    let path = dir.join("compare.json");
+    std::fs::write(&path, json).map_err(|e| ClaimsError::io(&path, e))?;
+    Ok(dir.to_path_buf())
+}
+
+/// The folder for a run's report files.
+pub fn report_dir(home: &Path, name: &str) -> PathBuf {
+    home.join("reports").join(name)
+}

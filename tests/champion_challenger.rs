@@ -1,0 +1,206 @@
+//! Champion/challenger through the real binary: the gate refuses a lookalike and a weakened
+//! challenger, promotes over a weakened champion, `--json` carries every number, promotion
+//! and rollback move the alias that the next predict uses, and shadow mode writes both roles.
+
+mod common;
+
+use claims_ops::sink::Sink;
+use common::*;
+
+const WEAK: &str = "[search.space]\nmax_depth = [1]\nn_estimators = [20]\nlearning_rate = [0.05]\n";
+
+fn train(env: &Env, data: &std::path::Path, seed: u64, config: Option<&str>) -> serde_json::Value {
+    let mut c = env.claims();
+    if let Some(text) = config {
+        let p = env.path(&format!("cfg-{seed}-{}.toml", text.len()));
+        std::fs::write(&p, text).unwrap();
+        c.arg("--config").arg(p);
+    }
+    let out = c
+        .arg("train")
+        .arg("--data")
+        .arg(data)
+        .args([
+            "--search-iters",
+            "4",
+            "--folds",
+            "3",
+            "--seed",
+            &seed.to_string(),
+            "--json",
+        ])
+        .assert()
+        .success();
+    last_json(&out.get_output().stdout)
+}
+
+#[test]
+fn lookalike_challenger_is_not_significant_and_refused() {
+    let env = Env::new();
+    let data = env.generate("d.csv", 3000, 51);
+    train(&env, &data, 1, None);
+    let j = train(&env, &data, 2, None);
+    assert_eq!(j["role"], "challenger");
+    assert_eq!(j["gate"]["passed"], false);
+    let out = env.claims().arg("compare").assert().success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(
+        text.contains("gate: REFUSE") && text.contains("FAIL p-value"),
+        "{text}"
+    );
+    let out = env.claims().args(["compare", "--json"]).assert().success();
+    let c = last_json(&out.get_output().stdout);
+    assert!(
+        c["delong"]["p_value"].as_f64().unwrap() > 0.05,
+        "{}",
+        c["delong"]
+    );
+}
+
+#[test]
+fn weakened_challenger_refused_weakened_champion_promoted_and_rollback() {
+    let env = Env::new();
+    let data = env.generate("d.csv", 4000, 52);
+    let strong = train(&env, &data, 7, None);
+    let weak = train(&env, &data, 7, Some(WEAK));
+    assert_eq!(weak["role"], "challenger");
+    let gate = &weak["gate"];
+    assert_eq!(gate["passed"], false);
+    let out = env.claims().args(["compare", "--json"]).assert().success();
+    let c = last_json(&out.get_output().stdout);
+    assert_eq!(
+        c["excluded_rows"], 0,
+        "same seed, same data: the champion never saw the test split"
+    );
+    let p = c["delong"]["p_value"].as_f64().unwrap();
+    assert!(p < 0.05, "DeLong p {p}");
+    assert!(c["delong"]["z"].as_f64().unwrap() < 0.0);
+    // --json carries every number of the table, the test and the decision.
+    let metrics = c["metrics"].as_array().unwrap();
+    assert_eq!(metrics.len(), 8);
+    for m in metrics {
+        for k in ["champion", "challenger", "diff", "p_value"] {
+            assert!(m[k].is_number(), "{k} in {m}");
+        }
+        for k in ["champion_ci", "challenger_ci", "diff_ci"] {
+            assert!(
+                m[k]["lo"].is_number() && m[k]["hi"].is_number(),
+                "{k} in {m}"
+            );
+        }
+    }
+    assert_eq!(c["decision"]["promote"], false);
+    assert!(
+        c["decision"]["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r.as_str().unwrap().starts_with("FAIL"))
+    );
+    assert!(
+        std::path::Path::new(c["report"].as_str().unwrap())
+            .join("compare.json")
+            .is_file()
+    );
+
+    // A weakened champion: a strong challenger passes the gate and, with auto_promote, takes over.
+    let env2 = Env::new();
+    let data2 = env2.generate("d.csv", 4000, 52);
+    train(&env2, &data2, 7, Some(WEAK));
+    let up = train(&env2, &data2, 7, Some("[registry]\nauto_promote = true\n"));
+    assert_eq!(up["gate"]["passed"], true, "{}", up["gate"]);
+    assert_eq!(up["role"], "champion");
+    let day = day_file(&env2, "day.csv", 300, 53, 900_000, 0.0);
+    let predict = |env: &Env, date: &str| {
+        let out = env
+            .claims()
+            .arg("predict")
+            .arg("--data")
+            .arg(&day)
+            .args(["--date", date, "--json"])
+            .assert()
+            .success();
+        last_json(&out.get_output().stdout)["result"]["model_version"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(predict(&env2, "2026-10-01"), 2);
+    let out = env2
+        .claims()
+        .args(["rollback", "--reason", "UAT found an issue", "--json"])
+        .assert()
+        .success();
+    let r = last_json(&out.get_output().stdout);
+    assert_eq!((r["from"].as_u64(), r["to"].as_u64()), (Some(2), Some(1)));
+    assert_eq!(predict(&env2, "2026-10-02"), 1);
+    env2.claims()
+        .args(["promote", "2", "--reason", "fixed"])
+        .assert()
+        .success();
+    assert_eq!(predict(&env2, "2026-10-03"), 2);
+    env2.claims().args(["promote", "2"]).assert().code(2);
+    env2.claims().args(["promote", "9"]).assert().code(2);
+    // The audit trail says who, when and why.
+    let reg = claims_ops::registry::Registry::open(&env2.home()).unwrap();
+    let reasons: Vec<String> = reg
+        .conn
+        .prepare("SELECT reason || '|' || by_user FROM alias_history WHERE alias = 'champion' ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(reasons.len(), 4, "{reasons:?}");
+    assert!(reasons[2].starts_with("rollback: UAT found an issue|"));
+    assert!(reasons[3].starts_with("fixed|"));
+    let _ = strong;
+}
+
+#[test]
+fn shadow_mode_writes_challenger_rows_and_cost_threshold_is_used() {
+    let env = Env::new();
+    let data = env.generate("d.csv", 2500, 54);
+    train(&env, &data, 1, None);
+    let cost =
+        "[threshold]\nrule = \"cost\"\ncost_false_negative = 20.0\ncost_false_positive = 1.0\n";
+    let j = train(&env, &data, 2, Some(cost));
+    let params: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(std::path::Path::new(j["model_dir"].as_str().unwrap()).join("params.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(params["threshold_rule"], "cost_optimal_on_validation");
+    // Missed claims cost 20x a review: the threshold sits low.
+    assert!(j["threshold"].as_f64().unwrap() < 0.3, "{}", j["threshold"]);
+    let day = day_file(&env, "day.csv", 400, 55, 700_000, 0.0);
+    let cfg = env.path("shadow.toml");
+    std::fs::write(&cfg, "[inference]\nshadow = true\n").unwrap();
+    let out = env
+        .claims()
+        .arg("--config")
+        .arg(&cfg)
+        .arg("predict")
+        .arg("--data")
+        .arg(&day)
+        .args(["--date", "2026-10-05", "--json"])
+        .assert()
+        .success();
+    assert_eq!(
+        last_json(&out.get_output().stdout)["result"]["shadow_version"],
+        2
+    );
+    let mut s = claims_ops::sink::sqlite::SqliteSink::open(&env.home().join("claims.db")).unwrap();
+    let rows = s.read_day("2026-10-05").unwrap();
+    assert_eq!(
+        rows.iter()
+            .filter(|r| r.role == "champion" && r.model_version == 1)
+            .count(),
+        400
+    );
+    assert_eq!(
+        rows.iter()
+            .filter(|r| r.role == "challenger" && r.model_version == 2)
+            .count(),
+        400
+    );
+}

@@ -22,7 +22,7 @@ SYS_PKGS := libclang-dev
 endif
 CARGO := $(XGB_ENV) cargo
 
-.PHONY: demo test build deps fmt lint unit install bench clean-demo
+.PHONY: demo test build deps fmt lint unit install workflows
 
 deps:
 	@scripts/system-deps.sh $(SYS_PKGS)
@@ -49,7 +49,13 @@ unit: build
 	CLAIMS_TEST_PG=$${CLAIMS_TEST_PG:-$$(scripts/pg-test-server.sh)} \
 	$(CARGO) test --release --no-fail-fast $(CARGO_FEATURES)
 
-test: deps fmt lint unit
+# GitHub's workflow schema (vendored in check-jsonschema), when the test venv has it.
+workflows:
+	@v=$$(scripts/python-venv.sh); c=$$(dirname "$$v")/check-jsonschema; \
+	if [ -x "$$c" ]; then "$$c" --builtin-schema vendor.github-workflows .github/workflows/*.yml; \
+	else echo "workflows: check-jsonschema unavailable, schema check skipped"; fi
+
+test: deps fmt lint workflows unit
 
 install: deps
 	$(CARGO) install --path . --locked $(CARGO_FEATURES)

@@ -84,13 +84,14 @@ pub enum Command {
         #[arg(long)]
         seed: Option<u64>,
     },
-    /// Score a day's applications with the champion and write them to the predictions table.
+    /// Score a day's applications with the champion and write them to the predictions table;
+    /// or, with --from/--to and --input-pattern, a range of dates (backfill).
     Predict {
         /// The day's applications (CSV or Parquet).
-        #[arg(long = "data", value_name = "FILE")]
-        data: PathBuf,
+        #[arg(long = "data", value_name = "FILE", required_unless_present = "from", conflicts_with_all = ["from", "to", "input_pattern"])]
+        data: Option<PathBuf>,
         /// Business date YYYY-MM-DD (default: today in the configured time zone).
-        #[arg(long)]
+        #[arg(long, conflicts_with_all = ["from", "to"])]
         date: Option<String>,
         /// sqlite:PATH or postgres://... (default: sqlite:HOME/claims.db).
         #[arg(long)]
@@ -98,6 +99,18 @@ pub enum Command {
         /// Exit 5 when a drift alert is raised (the rows are still written).
         #[arg(long)]
         fail_on_drift: bool,
+        /// Backfill: first business date.
+        #[arg(long, requires_all = ["to", "input_pattern"])]
+        from: Option<String>,
+        /// Backfill: last business date (inclusive).
+        #[arg(long, requires = "from")]
+        to: Option<String>,
+        /// Backfill: input file per date, with {date} for YYYY-MM-DD.
+        #[arg(long, requires = "from")]
+        input_pattern: Option<String>,
+        /// Backfill: rescore dates already done.
+        #[arg(long)]
+        force: bool,
     },
     /// Show the drift measured for a business date.
     Drift {
@@ -155,6 +168,42 @@ pub enum Command {
         #[arg(long, default_value_t = 20)]
         limit: usize,
     },
+    /// The built-in scheduler, and units for cron or systemd.
+    Schedule {
+        /// What to do.
+        #[command(subcommand)]
+        action: ScheduleAction,
+    },
     /// Print where the user config file is read from.
     ConfigPath,
+}
+
+/// Scheduler actions.
+#[derive(Debug, Subcommand)]
+pub enum ScheduleAction {
+    /// Run the scheduler until SIGTERM/SIGINT (catches up missed runs after downtime).
+    Run,
+    /// Next due time and last outcome of each job.
+    Status,
+    /// Print crontab lines or systemd units that run the same jobs.
+    Print {
+        /// Crontab lines.
+        #[arg(long, conflicts_with = "systemd", required_unless_present = "systemd")]
+        cron: bool,
+        /// systemd service and timer units.
+        #[arg(long)]
+        systemd: bool,
+        /// Write the unit files into this folder instead of printing them.
+        #[arg(long, requires = "systemd")]
+        out_dir: Option<PathBuf>,
+    },
+    /// Run one job now as the scheduler would (input discovery, retries, hooks); cron and
+    /// systemd call this.
+    Trigger {
+        /// train or predict.
+        job: String,
+        /// Business date (default: today in the schedule's time zone).
+        #[arg(long)]
+        date: Option<String>,
+    },
 }

@@ -26,6 +26,58 @@ struct Raw {
     drift: DriftConfig,
     gate: GateConfig,
     threshold: ThresholdConfig,
+    schedule: ScheduleConfig,
+    hooks: HooksConfig,
+}
+
+/// The built-in scheduler.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleConfig {
+    /// Time zone of the cron expressions.
+    pub timezone: String,
+    /// "none", "latest" or "all".
+    pub catch_up: String,
+    /// Most missed runs caught up per job.
+    pub max_catch_up: usize,
+    /// Retries of a transient failure.
+    pub retries: u32,
+    /// First retry delay; doubles each time.
+    pub retry_backoff_seconds: u64,
+    /// Monthly training.
+    pub train: TrainJob,
+    /// Daily inference.
+    pub predict: PredictJob,
+}
+
+/// The training job.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainJob {
+    /// Cron expression.
+    pub cron: String,
+    /// Input files ({date}, {month} substituted).
+    pub data: Vec<String>,
+}
+
+/// The inference job.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PredictJob {
+    /// Cron expression.
+    pub cron: String,
+    /// Input file pattern ({date} substituted).
+    pub input_pattern: String,
+}
+
+/// Commands run on events, with the run's JSON summary on stdin.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HooksConfig {
+    /// After a failed run.
+    pub on_failure: String,
+    /// After a run that raised a drift alert.
+    pub on_alert: String,
 }
 
 /// Daily inference settings.
@@ -319,6 +371,10 @@ pub struct Config {
     pub gate: GateConfig,
     /// Threshold rule.
     pub threshold: ThresholdConfig,
+    /// Scheduler.
+    pub schedule: ScheduleConfig,
+    /// Hooks.
+    pub hooks: HooksConfig,
     /// The merged TOML this came from (recorded in each model's manifest).
     #[serde(skip)]
     pub merged_toml: String,
@@ -605,7 +661,7 @@ fn validate(raw: Raw, merged_toml: String) -> Result<Config> {
                 "guard metrics are log_loss, brier, ece",
             ));
         }
-        if !(*v >= 0.0) {
+        if v.is_nan() || *v < 0.0 {
             return Err(bad(&format!("gate.max_worse.{k}"), v, "must be >= 0"));
         }
     }
@@ -618,6 +674,36 @@ fn validate(raw: Raw, merged_toml: String) -> Result<Config> {
             "threshold.cost_false_negative",
             t.cost_false_negative,
             "both costs must be > 0",
+        ));
+    }
+    let sc = &raw.schedule;
+    if sc.timezone.parse::<chrono_tz::Tz>().is_err() {
+        return Err(bad(
+            "schedule.timezone",
+            &sc.timezone,
+            "expected an IANA time zone such as Europe/London",
+        ));
+    }
+    if !["none", "latest", "all"].contains(&sc.catch_up.as_str()) {
+        return Err(bad(
+            "schedule.catch_up",
+            &sc.catch_up,
+            "expected none, latest or all",
+        ));
+    }
+    for (key, expr) in [
+        ("schedule.train.cron", &sc.train.cron),
+        ("schedule.predict.cron", &sc.predict.cron),
+    ] {
+        if let Err(e) = expr.parse::<croner::Cron>() {
+            return Err(bad(key, expr, &format!("not a cron expression ({e})")));
+        }
+    }
+    if !sc.predict.input_pattern.contains("{date}") {
+        return Err(bad(
+            "schedule.predict.input_pattern",
+            &sc.predict.input_pattern,
+            "must contain {date}",
         ));
     }
     let d = &raw.drift;
@@ -640,6 +726,8 @@ fn validate(raw: Raw, merged_toml: String) -> Result<Config> {
         drift: raw.drift,
         gate: raw.gate,
         threshold: raw.threshold,
+        schedule: raw.schedule,
+        hooks: raw.hooks,
         merged_toml,
     })
 }

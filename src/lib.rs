@@ -26,4 +26,5 @@ pub mod model;
 pub mod monitor;
 pub mod pipeline;
 pub mod registry;
+pub mod schedule;
 pub mod sink;

@@ -53,17 +53,25 @@ fn init_logging(format: LogFormat, home: Option<&std::path::Path>) {
 
 fn main() {
     let cli = Cli::parse();
+    let json = cli.json;
     let code = match real_main(cli) {
-        Ok(()) => 0,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {}", claims_ops::pipeline::error_chain(&e));
+            if json {
+                // Schedulers read the last stdout line: a failure is a summary too.
+                let summary = serde_json::json!({"ok": false, "exit_code": e.exit_code(), "error": e.to_string()});
+                println!("{summary}");
+            }
             e.exit_code()
         }
     };
     std::process::exit(code);
 }
 
-fn real_main(cli: Cli) -> Result<(), ClaimsError> {
+/// Runs the command; `Ok(code)` once its output is printed (non-zero when the command
+/// finished but must still fail, e.g. a drift alert with --fail-on-drift).
+fn real_main(cli: Cli) -> Result<i32, ClaimsError> {
     let Some(command) = cli.command else {
         use clap::CommandFactory;
         let _ = Cli::command().print_help();
@@ -78,11 +86,20 @@ fn real_main(cli: Cli) -> Result<(), ClaimsError> {
     if !out.text.ends_with('\n') {
         println!();
     }
+    let mut summary = out.json;
+    if let (Some(e), Some(obj)) = (&out.then_fail, summary.as_object_mut()) {
+        obj.insert("ok".into(), serde_json::json!(false));
+        obj.insert("exit_code".into(), serde_json::json!(e.exit_code()));
+        obj.insert("error".into(), serde_json::json!(e.to_string()));
+    }
     if cli.json {
-        println!("{}", out.json);
+        println!("{summary}");
     }
     match out.then_fail {
-        Some(e) => Err(e),
-        None => Ok(()),
+        Some(e) => {
+            eprintln!("error: {}", claims_ops::pipeline::error_chain(&e));
+            Ok(e.exit_code())
+        }
+        None => Ok(0),
     }
 }

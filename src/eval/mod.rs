@@ -2,6 +2,7 @@
 //! probability quality (log loss, Brier, calibration), decisions at a threshold, and lift.
 
 pub mod metrics;
+pub mod report;
 pub mod stats;
 
 use serde::{Deserialize, Serialize};

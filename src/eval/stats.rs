@@ -155,6 +155,9 @@ fn interval(mut v: Vec<f64>) -> Interval {
     }
 }
 
+/// A metric of (labels, scores, which model: 0 = A, 1 = B).
+pub type MetricFn<'a> = dyn Fn(&[u8], &[f64], usize) -> f64 + 'a;
+
 /// Paired, stratified bootstrap: `rounds` resamples that draw positives and negatives
 /// separately with replacement (keeping the class balance), the same rows for both models.
 /// `metric(y, p, which)` computes one metric for model `which` (0 = A, 1 = B).
@@ -164,7 +167,7 @@ pub fn paired_bootstrap(
     p_b: &[f64],
     rounds: usize,
     seed: u64,
-    metric: &dyn Fn(&[u8], &[f64], usize) -> f64,
+    metric: &MetricFn,
 ) -> Paired {
     let pos: Vec<usize> = (0..y.len()).filter(|&i| y[i] == 1).collect();
     let neg: Vec<usize> = (0..y.len()).filter(|&i| y[i] != 1).collect();

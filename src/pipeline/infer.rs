@@ -198,6 +198,7 @@ pub fn predict(
         .clone()
         .unwrap_or_else(|| cfg.inference.sink.clone());
     let args = serde_json::json!({"data": req.data, "date": date, "sink": sink::postgres::redact(&sink_url)}).to_string();
+    let _lock = crate::schedule::lock::RunLock::acquire(home, "predict")?;
     let ctx = RunCtx::start(home, "predict", &args, events, cancel)?;
     let out = run(cfg, home, req, &date, &sink_url, &ctx);
     ctx.finish(&out)?;

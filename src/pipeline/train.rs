@@ -128,6 +128,7 @@ pub fn train(
             "train needs at least one --data FILE".into(),
         ));
     }
+    let _lock = crate::schedule::lock::RunLock::acquire(home, "train")?;
     let args = serde_json::to_string(req).unwrap_or_default();
     let ctx = RunCtx::start(home, "train", &args, events, cancel)?;
     let out = run(cfg, home, req, &ctx);

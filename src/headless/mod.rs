@@ -10,6 +10,8 @@ use std::sync::mpsc;
 
 use serde_json::json;
 
+mod ops;
+
 use crate::cli::Command;
 use crate::config::{Config, Imbalance};
 use crate::data::generate::{GenSpec, write_csv};
@@ -272,6 +274,9 @@ fn run_train(cfg: &Config, home: &Path, req: TrainRequest) -> Result<TrainOutcom
     let printer = spawn_printer(rx);
     let out = train(cfg, home, &req, Some(tx), Arc::new(AtomicBool::new(false)));
     let _ = printer.join();
+    if let Err(e) = &out {
+        ops::hook(&cfg.hooks.on_failure, "train", e);
+    }
     out
 }
 
@@ -335,14 +340,35 @@ pub fn run(cmd: Command, cfg: &Config, home: &Path) -> Result<Output> {
             date,
             sink,
             fail_on_drift,
+            from,
+            to,
+            input_pattern,
+            force,
         } => {
+            if let (Some(from), Some(to), Some(pattern)) = (from, to, input_pattern) {
+                return ops::backfill(cfg, home, &from, &to, &pattern, sink, force);
+            }
+            let data = data.ok_or_else(|| {
+                ClaimsError::Usage(
+                    "predict needs --data FILE (or --from/--to/--input-pattern)".into(),
+                )
+            })?;
             let (tx, rx) = mpsc::channel();
             let printer = spawn_printer(rx);
             let req = PredictRequest { data, date, sink };
             let o = predict(cfg, home, &req, Some(tx), Arc::new(AtomicBool::new(false)));
             let _ = printer.join();
-            let o = o?;
+            let o = match o {
+                Ok(o) => o,
+                Err(e) => {
+                    ops::hook(&cfg.hooks.on_failure, "predict", &e);
+                    return Err(e);
+                }
+            };
             let mut out = Output::ok(predict_text(&o), json!({"command": "predict", "result": o}));
+            if !o.drift_alerts.is_empty() {
+                crate::schedule::units::run_hook(&cfg.hooks.on_alert, &out.json["result"]);
+            }
             if fail_on_drift && !o.drift_alerts.is_empty() {
                 out.then_fail = Some(ClaimsError::Drift(format!(
                     "{} on {}",
@@ -352,6 +378,7 @@ pub fn run(cmd: Command, cfg: &Config, home: &Path) -> Result<Output> {
             }
             Ok(out)
         }
+        Command::Schedule { action } => ops::schedule(action, cfg, home),
         Command::Compare {
             champion,
             challenger,
@@ -617,7 +644,7 @@ pub fn run(cmd: Command, cfg: &Config, home: &Path) -> Result<Output> {
 }
 
 /// The sample shipped in `assets/` (made by `claims generate --rows 3000 --seed 7`).
-const SAMPLE: &str = include_str!("../assets/sample_applications.csv");
+const SAMPLE: &str = include_str!("../../assets/sample_applications.csv");
 
 fn demo(cfg: &Config, home: &Path) -> Result<Output> {
     std::fs::create_dir_all(home).map_err(|e| ClaimsError::io(home, e))?;

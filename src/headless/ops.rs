@@ -1,0 +1,304 @@
+//! Headless operations: backfill of a date range, the scheduler commands (run, status,
+//! print, trigger) and the failure hook.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use chrono::NaiveDate;
+use serde_json::json;
+
+use super::Output;
+use crate::cli::ScheduleAction;
+use crate::config::Config;
+use crate::error::{ClaimsError, Result};
+use crate::pipeline::infer::{PredictRequest, parse_date, predict};
+use crate::registry::db;
+use crate::schedule::runner::{Executor, PipelineExecutor, Scheduler, SystemClock};
+use crate::schedule::{Job, Schedule, state, units};
+
+/// Runs the failure hook for a failed command.
+pub fn hook(cmd: &str, job: &str, e: &ClaimsError) {
+    units::run_hook(
+        cmd,
+        &json!({"job": job, "error": e.to_string(), "exit_code": e.exit_code()}),
+    );
+}
+
+fn done(home: &Path, date: &str) -> Result<bool> {
+    let conn = db::open(&home.join("claims.db"))?;
+    conn.query_row(
+        "SELECT EXISTS(SELECT 1 FROM runs WHERE kind = 'predict' AND status = 'succeeded' AND json_extract(args, '$.date') = ?1)",
+        [date],
+        |r| r.get(0),
+    )
+    .map_err(db::sql)
+}
+
+/// Scores every date from `from` to `to` (inclusive) whose input exists, skipping dates
+/// already done unless `force`; a failed date does not stop the others. Rerunning resumes.
+pub fn backfill(
+    cfg: &Config,
+    home: &Path,
+    from: &str,
+    to: &str,
+    pattern: &str,
+    sink: Option<String>,
+    force: bool,
+) -> Result<Output> {
+    let (a, b): (NaiveDate, NaiveDate) = (
+        parse_date(from)?.parse().unwrap_or_default(),
+        parse_date(to)?.parse().unwrap_or_default(),
+    );
+    if b < a {
+        return Err(ClaimsError::Usage(format!(
+            "--from '{from}' is after --to '{to}'"
+        )));
+    }
+    if !pattern.contains("{date}") {
+        return Err(ClaimsError::Usage(format!(
+            "--input-pattern '{pattern}' must contain {{date}}"
+        )));
+    }
+    if (b - a).num_days() > 3660 {
+        return Err(ClaimsError::Usage(
+            "a backfill covers at most 10 years".into(),
+        ));
+    }
+    let mut results = vec![];
+    let mut worst: Option<ClaimsError> = None;
+    let mut d = a;
+    while d <= b {
+        let ds = d.to_string();
+        let input = pattern.replace("{date}", &ds);
+        let (status, detail) = if !force && done(home, &ds)? {
+            (
+                "skipped".to_string(),
+                "already done (use --force to rescore)".to_string(),
+            )
+        } else if !Path::new(&input).is_file() {
+            worst.get_or_insert(ClaimsError::Usage(format!(
+                "input for {ds} not found: {input}"
+            )));
+            ("failed".to_string(), format!("input not found: {input}"))
+        } else {
+            let req = PredictRequest {
+                data: input.into(),
+                date: Some(ds.clone()),
+                sink: sink.clone(),
+            };
+            match predict(cfg, home, &req, None, Arc::new(AtomicBool::new(false))) {
+                Ok(o) => (
+                    "done".to_string(),
+                    format!(
+                        "{} scored, {} quarantined, run {}",
+                        o.rows_scored, o.rows_quarantined, o.run_id
+                    ),
+                ),
+                Err(e) => {
+                    hook(&cfg.hooks.on_failure, "predict", &e);
+                    let msg = e
+                        .to_string()
+                        .lines()
+                        .take(3)
+                        .collect::<Vec<_>>()
+                        .join(" / ");
+                    if worst.as_ref().is_none_or(|w| w.exit_code() < e.exit_code()) {
+                        worst = Some(e);
+                    }
+                    ("failed".to_string(), msg)
+                }
+            }
+        };
+        eprintln!("  {ds}: {status} {detail}");
+        results.push(json!({"date": ds, "status": status, "detail": detail}));
+        match d.succ_opt() {
+            Some(n) => d = n,
+            None => break,
+        }
+    }
+    let count = |s: &str| results.iter().filter(|r| r["status"] == s).count();
+    let (ok, skipped, failed) = (count("done"), count("skipped"), count("failed"));
+    let mut text =
+        format!("backfill {from}..{to}: {ok} done, {skipped} skipped, {failed} failed\n");
+    for r in results.iter().filter(|r| r["status"] == "failed") {
+        text.push_str(&format!(
+            "  {} failed: {}\n",
+            r["date"].as_str().unwrap_or(""),
+            r["detail"].as_str().unwrap_or("")
+        ));
+    }
+    if failed > 0 {
+        text.push_str("fix the inputs and rerun the same command: done dates are skipped\n");
+    }
+    let mut out = Output::ok(
+        text,
+        json!({"command": "predict-backfill", "done": ok, "skipped": skipped, "failed": failed, "dates": results}),
+    );
+    if failed > 0 {
+        out.then_fail = worst;
+    }
+    Ok(out)
+}
+
+/// The `schedule` subcommands.
+pub fn schedule(action: ScheduleAction, cfg: &Config, home: &Path) -> Result<Output> {
+    let sc = &cfg.schedule;
+    match action {
+        ScheduleAction::Status => {
+            let conn = db::open(&home.join("claims.db"))?;
+            let mut text = format!(
+                "{:<8} {:<14} {:<26} {:<26} {}\n",
+                "job", "cron", "next due (UTC)", "last scheduled", "last outcome"
+            );
+            let mut jobs = vec![];
+            for job in Job::ALL {
+                let next = Schedule::of(job, sc)?.next_after(chrono::Utc::now())?;
+                let st = state(&conn, job)?;
+                text.push_str(&format!(
+                    "{:<8} {:<14} {:<26} {:<26} {}\n",
+                    job.name(),
+                    job.cron(sc),
+                    next.to_rfc3339(),
+                    st.last_fire.clone().unwrap_or("-".into()),
+                    st.last_outcome.clone().unwrap_or("-".into())
+                ));
+                jobs.push(
+                    json!({"job": job.name(), "cron": job.cron(sc), "next_due": next, "state": st}),
+                );
+            }
+            text.push_str(&format!(
+                "time zone {}; catch-up {}\n",
+                sc.timezone, sc.catch_up
+            ));
+            Ok(Output::ok(
+                text,
+                json!({"command": "schedule-status", "jobs": jobs}),
+            ))
+        }
+        ScheduleAction::Print {
+            cron,
+            systemd: _,
+            out_dir,
+        } => {
+            let bin =
+                std::env::current_exe().map_err(|e| ClaimsError::io("current executable", e))?;
+            let home = std::path::absolute(home).unwrap_or_else(|_| home.to_path_buf());
+            if cron {
+                let text = units::crontab(sc, &bin, &home, None);
+                return Ok(Output::ok(
+                    text.clone(),
+                    json!({"command": "schedule-print", "cron": text}),
+                ));
+            }
+            let files = units::systemd(sc, &bin, &home, None)?;
+            match out_dir {
+                Some(dir) => {
+                    std::fs::create_dir_all(&dir).map_err(|e| ClaimsError::io(&dir, e))?;
+                    for (name, body) in &files {
+                        let p = dir.join(name);
+                        std::fs::write(&p, body).map_err(|e| ClaimsError::io(&p, e))?;
+                    }
+                    let names: Vec<&String> = files.iter().map(|f| &f.0).collect();
+                    Ok(Output::ok(
+                        format!("wrote {} unit files to {}", files.len(), dir.display()),
+                        json!({"command": "schedule-print", "files": names}),
+                    ))
+                }
+                None => {
+                    let text: String = files
+                        .iter()
+                        .map(|(n, b)| format!("# ---- {n} ----\n{b}\n"))
+                        .collect();
+                    Ok(Output::ok(
+                        text,
+                        json!({"command": "schedule-print", "systemd": files}),
+                    ))
+                }
+            }
+        }
+        ScheduleAction::Trigger { job, date } => {
+            let job = Job::parse(&job)?;
+            let date: NaiveDate = match date {
+                Some(d) => parse_date(&d)?.parse().unwrap_or_default(),
+                None => Schedule::of(job, sc)?.local_date(chrono::Utc::now()),
+            };
+            let exec = PipelineExecutor {
+                cfg,
+                home: home.to_path_buf(),
+            };
+            let mut attempts = 0;
+            let outcome = loop {
+                attempts += 1;
+                let a = exec.execute(job, date, Arc::new(AtomicBool::new(false)));
+                if a.ok || !a.transient || attempts > sc.retries {
+                    break a;
+                }
+                std::thread::sleep(std::time::Duration::from_secs(
+                    sc.retry_backoff_seconds
+                        .saturating_mul(1 << (attempts - 1).min(16)),
+                ));
+            };
+            let text = format!(
+                "{} {date}: {} after {attempts} attempt(s)",
+                job.name(),
+                outcome.message
+            );
+            let mut out = Output::ok(
+                text,
+                json!({"command": "schedule-trigger", "job": job.name(), "date": date, "attempts": attempts, "outcome": outcome}),
+            );
+            if !outcome.ok {
+                out.then_fail = Some(ClaimsError::Other(anyhow::anyhow!("{}", outcome.message)));
+            }
+            Ok(out)
+        }
+        ScheduleAction::Run => {
+            let stop = Arc::new(AtomicBool::new(false));
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| ClaimsError::Other(e.into()))?;
+            let flag = stop.clone();
+            // SIGTERM/SIGINT: stop taking work; the running pipeline sees the flag at its next
+            // stage boundary or boosting round and records itself as cancelled.
+            let signals = std::thread::spawn(move || {
+                rt.block_on(async {
+                    #[cfg(unix)]
+                    {
+                        use tokio::signal::unix::{SignalKind, signal};
+                        if let (Ok(mut term), Ok(mut int)) = (
+                            signal(SignalKind::terminate()),
+                            signal(SignalKind::interrupt()),
+                        ) {
+                            tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
+                        }
+                    }
+                    #[cfg(not(unix))]
+                    {
+                        let _ = tokio::signal::ctrl_c().await;
+                    }
+                    flag.store(true, Ordering::SeqCst);
+                    eprintln!("scheduler: stop requested; finishing the current step");
+                })
+            });
+            let exec = PipelineExecutor {
+                cfg,
+                home: home.to_path_buf(),
+            };
+            let clock = SystemClock;
+            let s = Scheduler::new(cfg, home, &clock, &exec, stop.clone())?;
+            eprintln!(
+                "scheduler running (train '{}', predict '{}', {}); SIGTERM or Ctrl-C stops it",
+                sc.train.cron, sc.predict.cron, sc.timezone
+            );
+            let r = s.run_until_stopped();
+            drop(signals);
+            r?;
+            Ok(Output::ok(
+                "scheduler stopped".into(),
+                json!({"command": "schedule-run", "stopped": true}),
+            ))
+        }
+    }
+}

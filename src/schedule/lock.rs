@@ -1,0 +1,87 @@
+//! One run of a job at a time: an exclusive OS file lock on `HOME/locks/JOB.lock`, held by
+//! the running process. The kernel drops it when the process dies (even by kill -9), so a
+//! crash never leaves a stale lock; the file also records the holder's pid and start time
+//! for the message a second process prints (exit 4).
+
+use std::fs::File;
+use std::io::{Read, Seek, Write};
+use std::path::Path;
+
+use crate::error::{ClaimsError, Result};
+
+/// A held lock; released on drop.
+pub struct RunLock {
+    file: File,
+}
+
+impl RunLock {
+    /// Takes the lock for `job` or fails with [`ClaimsError::Locked`] naming the holder.
+    pub fn acquire(home: &Path, job: &str) -> Result<RunLock> {
+        let dir = home.join("locks");
+        std::fs::create_dir_all(&dir).map_err(|e| ClaimsError::io(&dir, e))?;
+        let path = dir.join(format!("{job}.lock"));
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| ClaimsError::io(&path, e))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = holder.trim();
+                return Err(ClaimsError::Locked(format!(
+                    "{job} is already running ({}); lock file {}",
+                    if holder.is_empty() {
+                        "holder unknown"
+                    } else {
+                        holder
+                    },
+                    path.display()
+                )));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(ClaimsError::io(&path, e)),
+        }
+        let info = format!(
+            "pid {} since {}",
+            std::process::id(),
+            chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        );
+        file.set_len(0).map_err(|e| ClaimsError::io(&path, e))?;
+        file.rewind().map_err(|e| ClaimsError::io(&path, e))?;
+        file.write_all(info.as_bytes())
+            .map_err(|e| ClaimsError::io(&path, e))?;
+        file.flush().map_err(|e| ClaimsError::io(&path, e))?;
+        Ok(RunLock { file })
+    }
+}
+
+impl Drop for RunLock {
+    fn drop(&mut self) {
+        let _ = self.file.unlock();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_holder_is_refused_with_the_first_holders_pid() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = RunLock::acquire(dir.path(), "train").unwrap();
+        let e = RunLock::acquire(dir.path(), "train").err().unwrap();
+        assert_eq!(e.exit_code(), crate::error::EXIT_LOCKED);
+        assert!(
+            e.to_string()
+                .contains(&format!("pid {}", std::process::id())),
+            "{e}"
+        );
+        let _other_job = RunLock::acquire(dir.path(), "predict").unwrap();
+        drop(a);
+        RunLock::acquire(dir.path(), "train").unwrap();
+    }
+}

@@ -1,0 +1,213 @@
+//! Scheduling: when jobs are due (cron expressions in a time zone, daylight-saving changes
+//! handled by `croner` and `chrono-tz`), which missed runs to catch up after downtime, the
+//! per-job state that makes each scheduled instant run at most once, the run lock, the
+//! long-running scheduler and the unit files for cron and systemd.
+
+pub mod lock;
+pub mod runner;
+pub mod units;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use croner::Cron;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+use crate::config::ScheduleConfig;
+use crate::error::{ClaimsError, Result};
+use crate::registry::db;
+
+/// The scheduled jobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Job {
+    /// Monthly training.
+    Train,
+    /// Daily inference.
+    Predict,
+}
+
+impl Job {
+    /// Every job.
+    pub const ALL: [Job; 2] = [Job::Train, Job::Predict];
+
+    /// Its name (also the lock's name).
+    pub fn name(self) -> &'static str {
+        match self {
+            Job::Train => "train",
+            Job::Predict => "predict",
+        }
+    }
+
+    /// Parses a job name.
+    pub fn parse(s: &str) -> Result<Job> {
+        match s {
+            "train" => Ok(Job::Train),
+            "predict" => Ok(Job::Predict),
+            _ => Err(ClaimsError::Usage(format!(
+                "job '{s}': expected train or predict"
+            ))),
+        }
+    }
+
+    /// Its cron expression.
+    pub fn cron(self, cfg: &ScheduleConfig) -> &str {
+        match self {
+            Job::Train => &cfg.train.cron,
+            Job::Predict => &cfg.predict.cron,
+        }
+    }
+}
+
+/// A parsed schedule of one job in a time zone.
+pub struct Schedule {
+    cron: Cron,
+    tz: Tz,
+}
+
+impl Schedule {
+    /// Parses `expr` in time zone `tz`.
+    pub fn new(expr: &str, tz: &str) -> Result<Schedule> {
+        let cron = expr
+            .parse::<Cron>()
+            .map_err(|e| ClaimsError::Config(format!("cron '{expr}': {e}")))?;
+        let tz = tz
+            .parse::<Tz>()
+            .map_err(|_| ClaimsError::Config(format!("time zone '{tz}' is unknown")))?;
+        Ok(Schedule { cron, tz })
+    }
+
+    /// For a job of the config.
+    pub fn of(job: Job, cfg: &ScheduleConfig) -> Result<Schedule> {
+        Schedule::new(job.cron(cfg), &cfg.timezone)
+    }
+
+    /// The first fire instant strictly after `t`.
+    pub fn next_after(&self, t: DateTime<Utc>) -> Result<DateTime<Utc>> {
+        self.cron
+            .find_next_occurrence(&t.with_timezone(&self.tz), false)
+            .map(|d| d.with_timezone(&Utc))
+            .map_err(|e| ClaimsError::Config(format!("cron has no next run: {e}")))
+    }
+
+    /// Fire instants in (after, until], oldest first, at most `limit`.
+    pub fn between(
+        &self,
+        after: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<DateTime<Utc>>> {
+        let mut out = vec![];
+        let mut t = after;
+        loop {
+            let n = self.next_after(t)?;
+            if n > until || out.len() >= limit {
+                return Ok(out);
+            }
+            out.push(n);
+            t = n;
+        }
+    }
+
+    /// The business date of a fire instant (its local date).
+    pub fn local_date(&self, t: DateTime<Utc>) -> chrono::NaiveDate {
+        t.with_timezone(&self.tz).date_naive()
+    }
+}
+
+/// Which of the missed instants (oldest first) to run under a catch-up policy.
+pub fn catch_up(missed: Vec<DateTime<Utc>>, policy: &str, max: usize) -> Vec<DateTime<Utc>> {
+    match policy {
+        "none" => vec![],
+        "all" => {
+            let skip = missed.len().saturating_sub(max);
+            missed.into_iter().skip(skip).collect()
+        }
+        _ => missed.into_iter().last().into_iter().collect(),
+    }
+}
+
+/// Per-job state: the last scheduled instant handled and how it went.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct JobState {
+    /// Job name.
+    pub job: String,
+    /// The last scheduled instant handled (UTC, RFC 3339).
+    pub last_fire: Option<String>,
+    /// "succeeded", "failed: ..." or "skipped".
+    pub last_outcome: Option<String>,
+    /// The run of that instant.
+    pub last_run_id: Option<String>,
+    /// When the state changed.
+    pub updated_at: Option<String>,
+}
+
+fn ensure_state_table(conn: &Connection) -> Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schedule_state(job TEXT PRIMARY KEY, last_fire TEXT NOT NULL,
+         last_outcome TEXT, last_run_id TEXT, updated_at TEXT NOT NULL)",
+    )
+    .map_err(db::sql)
+}
+
+/// Reads a job's state.
+pub fn state(conn: &Connection, job: Job) -> Result<JobState> {
+    ensure_state_table(conn)?;
+    let row = conn
+        .query_row(
+            "SELECT last_fire, last_outcome, last_run_id, updated_at FROM schedule_state WHERE job = ?1",
+            [job.name()],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .optional()
+        .map_err(db::sql)?;
+    let (last_fire, last_outcome, last_run_id, updated_at) =
+        row.unwrap_or((None, None, None, None));
+    Ok(JobState {
+        job: job.name().into(),
+        last_fire,
+        last_outcome,
+        last_run_id,
+        updated_at,
+    })
+}
+
+/// Starts tracking `job` from `at` (first run of the scheduler); a no-op when tracked.
+pub fn init_state(conn: &Connection, job: Job, at: DateTime<Utc>) -> Result<()> {
+    ensure_state_table(conn)?;
+    conn.execute(
+        "INSERT OR IGNORE INTO schedule_state(job, last_fire, last_outcome, updated_at) VALUES (?1, ?2, NULL, ?3)",
+        params![job.name(), at.to_rfc3339(), db::now()],
+    )
+    .map_err(db::sql)?;
+    Ok(())
+}
+
+/// Claims `fire` for `job`: true if it was not handled yet (so this caller runs it). The
+/// update is conditional, so two schedulers never run the same instant twice.
+pub fn claim(conn: &Connection, job: Job, fire: DateTime<Utc>) -> Result<bool> {
+    ensure_state_table(conn)?;
+    let f = fire.to_rfc3339();
+    let n = conn
+        .execute(
+            "INSERT INTO schedule_state(job, last_fire, last_outcome, updated_at) VALUES (?1, ?2, 'running', ?3)
+             ON CONFLICT(job) DO UPDATE SET last_fire = excluded.last_fire, last_outcome = 'running',
+             last_run_id = NULL, updated_at = excluded.updated_at WHERE schedule_state.last_fire < excluded.last_fire",
+            params![job.name(), f, db::now()],
+        )
+        .map_err(db::sql)?;
+    Ok(n == 1)
+}
+
+/// Records how the run of `job`'s last claimed instant went.
+pub fn record(conn: &Connection, job: Job, outcome: &str, run_id: Option<&str>) -> Result<()> {
+    ensure_state_table(conn)?;
+    conn.execute(
+        "UPDATE schedule_state SET last_outcome = ?2, last_run_id = ?3, updated_at = ?4 WHERE job = ?1",
+        params![job.name(), outcome, run_id, db::now()],
+    )
+    .map_err(db::sql)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

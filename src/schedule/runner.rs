@@ -1,0 +1,348 @@
+//! The scheduler loop and the job executor. Time comes from a [`Clock`] (the system clock,
+//! or a controllable one in tests), work from an [`Executor`] (the real pipelines, or a
+//! recorder in tests), so every decision (what is due, catch-up, retries, never twice) is
+//! tested without waiting.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rusqlite::Connection;
+use serde::Serialize;
+
+use super::{Job, Schedule, catch_up, claim, record, state};
+use crate::config::Config;
+use crate::error::{ClaimsError, Result};
+use crate::registry::db;
+
+/// Where the scheduler gets the time and how it waits.
+pub trait Clock: Send + Sync {
+    /// The current instant.
+    fn now(&self) -> DateTime<Utc>;
+    /// Waits until `t` or until `stop` is set; false when stopped.
+    fn sleep_until(&self, t: DateTime<Utc>, stop: &AtomicBool) -> bool;
+}
+
+/// The system clock, waking every second to check for a stop request.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+    fn sleep_until(&self, t: DateTime<Utc>, stop: &AtomicBool) -> bool {
+        while Utc::now() < t {
+            if stop.load(Ordering::Relaxed) {
+                return false;
+            }
+            let left = (t - Utc::now()).to_std().unwrap_or_default();
+            std::thread::sleep(left.min(std::time::Duration::from_secs(1)));
+        }
+        !stop.load(Ordering::Relaxed)
+    }
+}
+
+/// How one attempt went.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Attempt {
+    /// Whether it succeeded.
+    pub ok: bool,
+    /// Worth retrying (a pipeline failure, not bad input or a held lock).
+    pub transient: bool,
+    /// The run id, when a run was started.
+    pub run_id: Option<String>,
+    /// What happened.
+    pub message: String,
+}
+
+/// Runs a job for a business date.
+pub trait Executor: Sync {
+    /// Runs `job` for `date`.
+    fn execute(&self, job: Job, date: NaiveDate, cancel: Arc<AtomicBool>) -> Attempt;
+}
+
+/// What the scheduler did with one instant.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Fired {
+    /// The job.
+    pub job: Job,
+    /// The scheduled instant.
+    pub fire: DateTime<Utc>,
+    /// Its business date.
+    pub date: NaiveDate,
+    /// Attempts made (1 + retries).
+    pub attempts: u32,
+    /// The final attempt.
+    pub outcome: Attempt,
+}
+
+/// The scheduler.
+pub struct Scheduler<'a> {
+    cfg: &'a Config,
+    conn: Connection,
+    clock: &'a dyn Clock,
+    exec: &'a dyn Executor,
+    stop: Arc<AtomicBool>,
+}
+
+impl<'a> Scheduler<'a> {
+    /// A scheduler over the home's database.
+    pub fn new(
+        cfg: &'a Config,
+        home: &Path,
+        clock: &'a dyn Clock,
+        exec: &'a dyn Executor,
+        stop: Arc<AtomicBool>,
+    ) -> Result<Self> {
+        let conn = db::open(&home.join("claims.db"))?;
+        Ok(Scheduler {
+            cfg,
+            conn,
+            clock,
+            exec,
+            stop,
+        })
+    }
+
+    fn last_fire(&self, job: Job) -> Result<Option<DateTime<Utc>>> {
+        Ok(state(&self.conn, job)?
+            .last_fire
+            .and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
+            .map(|d| d.with_timezone(&Utc)))
+    }
+
+    /// Runs every instant due now (with catch-up and retries); returns what ran.
+    pub fn tick(&self) -> Result<Vec<Fired>> {
+        let sc = &self.cfg.schedule;
+        let mut fired = vec![];
+        for job in Job::ALL {
+            let sched = Schedule::of(job, sc)?;
+            let now = self.clock.now();
+            // A job seen for the first time is tracked from a minute ago: what is due now runs,
+            // and downtime from here on is caught up.
+            super::init_state(&self.conn, job, now - chrono::Duration::minutes(1))?;
+            let since = self
+                .last_fire(job)?
+                .unwrap_or(now - chrono::Duration::minutes(1));
+            let missed = sched.between(since, now, 100_000)?;
+            let to_run = if sc.catch_up == "none" {
+                missed
+                    .iter()
+                    .copied()
+                    .filter(|t| now - *t <= chrono::Duration::minutes(1))
+                    .collect()
+            } else {
+                catch_up(missed.clone(), &sc.catch_up, sc.max_catch_up.max(1))
+            };
+            let skipped = missed.iter().filter(|t| !to_run.contains(t)).count();
+            if to_run.is_empty() {
+                if let Some(latest) = missed.last()
+                    && claim(&self.conn, job, *latest)?
+                {
+                    {
+                        record(
+                            &self.conn,
+                            job,
+                            &format!(
+                                "skipped {skipped} missed run(s) (catch_up = {})",
+                                sc.catch_up
+                            ),
+                            None,
+                        )?;
+                    }
+                }
+                continue;
+            }
+            if skipped > 0 {
+                tracing::warn!(
+                    job = job.name(),
+                    skipped,
+                    "catch-up policy '{}' skips missed runs",
+                    sc.catch_up
+                );
+            }
+            for fire in to_run {
+                if self.stop.load(Ordering::Relaxed) {
+                    return Ok(fired);
+                }
+                // The conditional claim makes each instant run once, even with two schedulers.
+                if !claim(&self.conn, job, fire)? {
+                    continue;
+                }
+                let date = sched.local_date(fire);
+                let (attempts, outcome) = self.attempt(job, date);
+                let text = if outcome.ok {
+                    "succeeded".to_string()
+                } else {
+                    format!("failed: {}", outcome.message)
+                };
+                record(&self.conn, job, &text, outcome.run_id.as_deref())?;
+                fired.push(Fired {
+                    job,
+                    fire,
+                    date,
+                    attempts,
+                    outcome,
+                });
+            }
+        }
+        Ok(fired)
+    }
+
+    fn attempt(&self, job: Job, date: NaiveDate) -> (u32, Attempt) {
+        let sc = &self.cfg.schedule;
+        let mut n = 0;
+        loop {
+            n += 1;
+            let a = self.exec.execute(job, date, self.stop.clone());
+            if a.ok || !a.transient || n > sc.retries || self.stop.load(Ordering::Relaxed) {
+                return (n, a);
+            }
+            let wait = sc
+                .retry_backoff_seconds
+                .saturating_mul(1 << (n - 1).min(16));
+            tracing::warn!(
+                job = job.name(),
+                attempt = n,
+                wait_s = wait,
+                "transient failure, retrying: {}",
+                a.message
+            );
+            let until = self.clock.now() + chrono::Duration::seconds(wait as i64);
+            if !self.clock.sleep_until(until, &self.stop) {
+                return (n, a);
+            }
+        }
+    }
+
+    /// The next instant any job is due after now.
+    pub fn next_due(&self) -> Result<DateTime<Utc>> {
+        let now = self.clock.now();
+        let mut next: Option<DateTime<Utc>> = None;
+        for job in Job::ALL {
+            let t = Schedule::of(job, &self.cfg.schedule)?.next_after(now)?;
+            next = Some(next.map_or(t, |n| n.min(t)));
+        }
+        next.ok_or_else(|| ClaimsError::Config("no jobs scheduled".into()))
+    }
+
+    /// Ticks, sleeps until the next due instant, and repeats until stopped.
+    pub fn run_until_stopped(&self) -> Result<()> {
+        loop {
+            for f in self.tick()? {
+                tracing::info!(job = f.job.name(), date = %f.date, ok = f.outcome.ok, attempts = f.attempts, "{}", f.outcome.message);
+            }
+            let next = self.next_due()?;
+            tracing::info!(next = %next, "scheduler waiting");
+            if !self.clock.sleep_until(next, &self.stop) {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// The real executor: the pipelines, with input discovery and hooks.
+pub struct PipelineExecutor<'a> {
+    /// Configuration.
+    pub cfg: &'a Config,
+    /// Home folder; relative input paths are resolved against it.
+    pub home: PathBuf,
+}
+
+fn resolve(home: &Path, p: &str) -> PathBuf {
+    let p = PathBuf::from(p);
+    if p.is_absolute() { p } else { home.join(p) }
+}
+
+impl Executor for PipelineExecutor<'_> {
+    fn execute(&self, job: Job, date: NaiveDate, cancel: Arc<AtomicBool>) -> Attempt {
+        let (ds, month) = (date.to_string(), date.format("%Y-%m").to_string());
+        let result: Result<serde_json::Value> = match job {
+            Job::Predict => {
+                let input = resolve(
+                    &self.home,
+                    &self
+                        .cfg
+                        .schedule
+                        .predict
+                        .input_pattern
+                        .replace("{date}", &ds),
+                );
+                if !input.is_file() {
+                    Err(ClaimsError::Usage(format!(
+                        "input for {ds} not found: {}",
+                        input.display()
+                    )))
+                } else {
+                    let req = crate::pipeline::infer::PredictRequest {
+                        data: input,
+                        date: Some(ds.clone()),
+                        sink: None,
+                    };
+                    crate::pipeline::infer::predict(self.cfg, &self.home, &req, None, cancel)
+                        .and_then(|o| {
+                            serde_json::to_value(o).map_err(|e| ClaimsError::Other(e.into()))
+                        })
+                }
+            }
+            Job::Train => {
+                let data: Vec<PathBuf> = self
+                    .cfg
+                    .schedule
+                    .train
+                    .data
+                    .iter()
+                    .map(|p| {
+                        resolve(
+                            &self.home,
+                            &p.replace("{date}", &ds).replace("{month}", &month),
+                        )
+                    })
+                    .collect();
+                match data.iter().find(|p| !p.is_file()) {
+                    Some(missing) => Err(ClaimsError::Usage(format!(
+                        "training input for {ds} not found: {}",
+                        missing.display()
+                    ))),
+                    None => {
+                        let req = crate::pipeline::train::TrainRequest {
+                            data,
+                            ..Default::default()
+                        };
+                        crate::pipeline::train::train(self.cfg, &self.home, &req, None, cancel)
+                            .and_then(|o| {
+                                serde_json::to_value(o).map_err(|e| ClaimsError::Other(e.into()))
+                            })
+                    }
+                }
+            }
+        };
+        match result {
+            Ok(summary) => {
+                let alerts = summary["drift_alerts"]
+                    .as_array()
+                    .is_some_and(|a| !a.is_empty());
+                if alerts {
+                    super::units::run_hook(&self.cfg.hooks.on_alert, &summary);
+                }
+                Attempt {
+                    ok: true,
+                    transient: false,
+                    run_id: summary["run_id"].as_str().map(str::to_string),
+                    message: format!("{} {ds} succeeded", job.name()),
+                }
+            }
+            Err(e) => {
+                let summary = serde_json::json!({"job": job.name(), "date": ds, "error": e.to_string(), "exit_code": e.exit_code()});
+                super::units::run_hook(&self.cfg.hooks.on_failure, &summary);
+                Attempt {
+                    ok: false,
+                    transient: e.exit_code() == crate::error::EXIT_PIPELINE,
+                    run_id: None,
+                    message: e.to_string(),
+                }
+            }
+        }
+    }
+}

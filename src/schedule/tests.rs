@@ -1,0 +1,238 @@
+//! Scheduler tests on a controllable clock: no real waiting.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::runner::{Attempt, Clock, Executor, Scheduler};
+use super::*;
+use crate::config::Config;
+
+fn t(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+struct FakeClock(Mutex<DateTime<Utc>>);
+
+impl FakeClock {
+    fn at(s: &str) -> Self {
+        FakeClock(Mutex::new(t(s)))
+    }
+    fn set(&self, s: &str) {
+        *self.0.lock().unwrap() = t(s);
+    }
+}
+
+impl Clock for FakeClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap()
+    }
+    fn sleep_until(&self, until: DateTime<Utc>, _: &AtomicBool) -> bool {
+        let mut now = self.0.lock().unwrap();
+        if *now < until {
+            *now = until;
+        }
+        true
+    }
+}
+
+/// Records what ran; fails the first `fail_first` attempts (transiently or not).
+struct Recorder {
+    runs: Mutex<Vec<(Job, NaiveDate)>>,
+    fail_first: Mutex<u32>,
+    transient: bool,
+}
+
+impl Recorder {
+    fn new(fail_first: u32, transient: bool) -> Self {
+        Recorder {
+            runs: Mutex::new(vec![]),
+            fail_first: Mutex::new(fail_first),
+            transient,
+        }
+    }
+    fn runs(&self) -> Vec<(Job, String)> {
+        self.runs
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(j, d)| (*j, d.to_string()))
+            .collect()
+    }
+}
+
+impl Executor for Recorder {
+    fn execute(&self, job: Job, date: NaiveDate, _: Arc<AtomicBool>) -> Attempt {
+        self.runs.lock().unwrap().push((job, date));
+        let mut left = self.fail_first.lock().unwrap();
+        if *left > 0 {
+            *left -= 1;
+            return Attempt {
+                ok: false,
+                transient: self.transient,
+                run_id: None,
+                message: "boom".into(),
+            };
+        }
+        Attempt {
+            ok: true,
+            transient: false,
+            run_id: Some(format!("run-{date}")),
+            message: "ok".into(),
+        }
+    }
+}
+
+fn cfg(catch_up: &str) -> Config {
+    Config::from_overlay(&format!(
+        "[schedule]\ncatch_up = \"{catch_up}\"\nretries = 3\nretry_backoff_seconds = 60\n"
+    ))
+    .unwrap()
+}
+
+#[test]
+fn daily_and_monthly_fire_at_local_times_across_dst() {
+    let c = cfg("all");
+    let daily = Schedule::of(Job::Predict, &c.schedule).unwrap();
+    // Europe/London springs forward on 2026-03-29: 19:00 local is 19:00Z before, 18:00Z after.
+    let fires = daily
+        .between(t("2026-03-27T00:00:00Z"), t("2026-04-01T23:59:00Z"), 100)
+        .unwrap();
+    let got: Vec<String> = fires.iter().map(|f| f.to_rfc3339()).collect();
+    assert_eq!(
+        got,
+        [
+            "2026-03-27T19:00:00+00:00",
+            "2026-03-28T19:00:00+00:00",
+            "2026-03-29T18:00:00+00:00",
+            "2026-03-30T18:00:00+00:00",
+            "2026-03-31T18:00:00+00:00",
+            "2026-04-01T18:00:00+00:00",
+        ]
+    );
+    // ... and falls back on 2026-10-25.
+    let fires = daily
+        .between(t("2026-10-24T00:00:00Z"), t("2026-10-26T00:00:00Z"), 100)
+        .unwrap();
+    assert_eq!(
+        fires,
+        vec![t("2026-10-24T18:00:00Z"), t("2026-10-25T19:00:00Z")]
+    );
+    // Midnight on the 1st, local: 23:00Z the day before in summer, 00:00Z in winter.
+    let monthly = Schedule::of(Job::Train, &c.schedule).unwrap();
+    let fires = monthly
+        .between(t("2026-03-15T00:00:00Z"), t("2026-12-01T12:00:00Z"), 100)
+        .unwrap();
+    assert_eq!(fires.first(), Some(&t("2026-03-31T23:00:00Z")));
+    assert_eq!(fires.last(), Some(&t("2026-12-01T00:00:00Z")));
+    assert_eq!(fires.len(), 9);
+    assert_eq!(monthly.local_date(fires[0]).to_string(), "2026-04-01");
+}
+
+fn scheduler_after_downtime(policy: &str) -> Vec<(Job, String)> {
+    let home = tempfile::tempdir().unwrap();
+    let c = cfg(policy);
+    let clock = FakeClock::at("2026-03-28T19:00:20Z");
+    let rec = Recorder::new(0, true);
+    let s = Scheduler::new(
+        &c,
+        home.path(),
+        &clock,
+        &rec,
+        Arc::new(AtomicBool::new(false)),
+    )
+    .unwrap();
+    s.tick().unwrap();
+    assert_eq!(rec.runs(), vec![(Job::Predict, "2026-03-28".to_string())]);
+    // Down for three days; back 20 s after the 1 April run was due.
+    clock.set("2026-04-01T18:00:20Z");
+    s.tick().unwrap();
+    rec.runs()[1..].to_vec()
+}
+
+#[test]
+fn downtime_catches_up_as_configured() {
+    let p = |d: &str| (Job::Predict, d.to_string());
+    assert_eq!(
+        scheduler_after_downtime("all"),
+        vec![
+            (Job::Train, "2026-04-01".to_string()),
+            p("2026-03-29"),
+            p("2026-03-30"),
+            p("2026-03-31"),
+            p("2026-04-01")
+        ]
+    );
+    assert_eq!(
+        scheduler_after_downtime("latest"),
+        vec![(Job::Train, "2026-04-01".to_string()), p("2026-04-01")]
+    );
+    // "none": only what is due right now; the monthly run of 23:00Z yesterday is skipped.
+    assert_eq!(scheduler_after_downtime("none"), vec![p("2026-04-01")]);
+}
+
+#[test]
+fn an_instant_never_runs_twice() {
+    let home = tempfile::tempdir().unwrap();
+    let c = cfg("all");
+    let clock = FakeClock::at("2026-05-02T18:00:10Z");
+    let rec = Recorder::new(0, true);
+    let stop = Arc::new(AtomicBool::new(false));
+    let a = Scheduler::new(&c, home.path(), &clock, &rec, stop.clone()).unwrap();
+    let b = Scheduler::new(&c, home.path(), &clock, &rec, stop).unwrap();
+    // Overlapping triggers: two schedulers, and the same scheduler twice, at the same instant.
+    a.tick().unwrap();
+    b.tick().unwrap();
+    a.tick().unwrap();
+    assert_eq!(rec.runs(), vec![(Job::Predict, "2026-05-02".to_string())]);
+    let st = state(
+        &crate::registry::db::open(&home.path().join("claims.db")).unwrap(),
+        Job::Predict,
+    )
+    .unwrap();
+    assert_eq!(st.last_outcome.as_deref(), Some("succeeded"));
+    assert_eq!(st.last_run_id.as_deref(), Some("run-2026-05-02"));
+}
+
+#[test]
+fn transient_failures_are_retried_with_backoff_bad_input_is_not() {
+    let home = tempfile::tempdir().unwrap();
+    let c = cfg("latest");
+    let clock = FakeClock::at("2026-05-02T18:00:10Z");
+    let rec = Recorder::new(2, true);
+    let s = Scheduler::new(
+        &c,
+        home.path(),
+        &clock,
+        &rec,
+        Arc::new(AtomicBool::new(false)),
+    )
+    .unwrap();
+    let fired = s.tick().unwrap();
+    assert_eq!(fired.len(), 1);
+    assert_eq!(fired[0].attempts, 3);
+    assert!(fired[0].outcome.ok);
+    // Backoff 60 s then 120 s on the fake clock.
+    assert_eq!(clock.now(), t("2026-05-02T18:03:10Z"));
+
+    let home = tempfile::tempdir().unwrap();
+    let rec = Recorder::new(5, false);
+    let s = Scheduler::new(
+        &c,
+        home.path(),
+        &clock,
+        &rec,
+        Arc::new(AtomicBool::new(false)),
+    )
+    .unwrap();
+    clock.set("2026-05-03T18:00:10Z");
+    let fired = s.tick().unwrap();
+    assert_eq!((fired[0].attempts, fired[0].outcome.ok), (1, false));
+    let st = state(
+        &crate::registry::db::open(&home.path().join("claims.db")).unwrap(),
+        Job::Predict,
+    )
+    .unwrap();
+    assert_eq!(st.last_outcome.as_deref(), Some("failed: boom"));
+}

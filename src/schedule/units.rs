@@ -1,0 +1,231 @@
+//! For teams that prefer the system scheduler: crontab lines and systemd service + timer
+//! units that run the same jobs through the headless CLI (`claims schedule trigger JOB`),
+//! and the hook runner (a shell command fed the run's JSON summary on stdin).
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use super::Job;
+use crate::config::ScheduleConfig;
+use crate::error::{ClaimsError, Result};
+
+fn shell_quote(s: &str) -> String {
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-=:".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+fn command(bin: &Path, home: &Path, config: Option<&Path>, job: Job) -> String {
+    let mut c = format!(
+        "{} --home {}",
+        shell_quote(&bin.display().to_string()),
+        shell_quote(&home.display().to_string())
+    );
+    if let Some(cfg) = config {
+        c.push_str(&format!(
+            " --config {}",
+            shell_quote(&cfg.display().to_string())
+        ));
+    }
+    c.push_str(&format!(
+        " --log-format json schedule trigger {}",
+        job.name()
+    ));
+    c
+}
+
+/// Crontab lines for every job.
+pub fn crontab(cfg: &ScheduleConfig, bin: &Path, home: &Path, config: Option<&Path>) -> String {
+    let mut s = String::from(
+        "# claims-ops jobs (claims schedule print --cron). CRON_TZ needs cronie or systemd-cron;\n\
+         # with Debian's cron, convert the times to the system time zone instead.\n",
+    );
+    s.push_str(&format!("CRON_TZ={}\n", cfg.timezone));
+    let log = home.join("logs").join("cron.log");
+    for job in Job::ALL {
+        s.push_str(&format!(
+            "{} {} >> {} 2>&1\n",
+            job.cron(cfg),
+            command(bin, home, config, job),
+            shell_quote(&log.display().to_string())
+        ));
+    }
+    s
+}
+
+fn field(f: &str, what: &str, first: u32) -> Result<String> {
+    let bad = || {
+        ClaimsError::Config(format!(
+            "cron {what} field '{f}' has no systemd OnCalendar equivalent"
+        ))
+    };
+    let parts: Vec<String> = f
+        .split(',')
+        .map(|p| {
+            if p == "*" {
+                Ok("*".to_string())
+            } else if let Some(step) = p.strip_prefix("*/") {
+                step.parse::<u32>()
+                    .map(|n| format!("{first}/{n}"))
+                    .map_err(|_| bad())
+            } else if let Some((a, b)) = p.split_once('-') {
+                let (a, b) = (
+                    a.parse::<u32>().map_err(|_| bad())?,
+                    b.parse::<u32>().map_err(|_| bad())?,
+                );
+                Ok(format!("{a:02}..{b:02}"))
+            } else {
+                p.parse::<u32>()
+                    .map(|n| format!("{n:02}"))
+                    .map_err(|_| bad())
+            }
+        })
+        .collect::<Result<_>>()?;
+    Ok(parts.join(","))
+}
+
+fn weekday(f: &str) -> Result<String> {
+    const DAYS: [&str; 8] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    if f == "*" {
+        return Ok(String::new());
+    }
+    let day = |s: &str| s.parse::<usize>().ok().filter(|d| *d < 8).map(|d| DAYS[d]);
+    let parts: Option<Vec<String>> = f
+        .split(',')
+        .map(|p| match p.split_once('-') {
+            Some((a, b)) => Some(format!("{}..{}", day(a)?, day(b)?)),
+            None => day(p).map(str::to_string),
+        })
+        .collect();
+    parts.map(|p| p.join(",") + " ").ok_or_else(|| {
+        ClaimsError::Config(format!(
+            "cron weekday field '{f}' has no systemd OnCalendar equivalent"
+        ))
+    })
+}
+
+/// systemd's OnCalendar form of a 5-field cron expression in time zone `tz`.
+pub fn on_calendar(cron: &str, tz: &str) -> Result<String> {
+    let f: Vec<&str> = cron.split_whitespace().collect();
+    if f.len() != 5 {
+        return Err(ClaimsError::Config(format!(
+            "cron '{cron}': expected 5 fields for a systemd timer"
+        )));
+    }
+    Ok(format!(
+        "{}*-{}-{} {}:{}:00 {tz}",
+        weekday(f[4])?,
+        field(f[3], "month", 1)?,
+        field(f[2], "day", 1)?,
+        field(f[1], "hour", 0)?,
+        field(f[0], "minute", 0)?
+    ))
+}
+
+/// The systemd units: (file name, contents) for a service and a timer per job.
+pub fn systemd(
+    cfg: &ScheduleConfig,
+    bin: &Path,
+    home: &Path,
+    config: Option<&Path>,
+) -> Result<Vec<(String, String)>> {
+    let mut out = vec![];
+    for job in Job::ALL {
+        let name = format!("claims-{}", job.name());
+        out.push((
+            format!("{name}.service"),
+            format!(
+                "[Unit]\nDescription=claims-ops {} job\nAfter=network-online.target\nWants=network-online.target\n\n\
+                 [Service]\nType=oneshot\nExecStart={}\n# Exit 4: another run holds the lock; not a failure of this unit.\nSuccessExitStatus=4\n",
+                job.name(),
+                command(bin, home, config, job)
+            ),
+        ));
+        out.push((
+            format!("{name}.timer"),
+            format!(
+                "[Unit]\nDescription=claims-ops {} schedule ({})\n\n[Timer]\nOnCalendar={}\nPersistent=true\nUnit={name}.service\n\n\
+                 [Install]\nWantedBy=timers.target\n",
+                job.name(),
+                job.cron(cfg),
+                on_calendar(job.cron(cfg), &cfg.timezone)?
+            ),
+        ));
+    }
+    Ok(out)
+}
+
+/// Runs hook `cmd` (if any) with `summary` on stdin; waits at most 60 s; never fails the run.
+pub fn run_hook(cmd: &str, summary: &serde_json::Value) {
+    if cmd.trim().is_empty() {
+        return;
+    }
+    let child = Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!("hook '{cmd}' could not start: {e}");
+            return;
+        }
+    };
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(summary.to_string().as_bytes());
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) if !status.success() => {
+                tracing::error!("hook '{cmd}' exited with {status}");
+                return;
+            }
+            Ok(Some(_)) => return,
+            Ok(None) if std::time::Instant::now() > deadline => {
+                let _ = child.kill();
+                tracing::error!("hook '{cmd}' killed after 60 s");
+                return;
+            }
+            Ok(None) => std::thread::sleep(std::time::Duration::from_millis(50)),
+            Err(e) => {
+                tracing::error!("hook '{cmd}': {e}");
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cron_to_on_calendar() {
+        assert_eq!(
+            on_calendar("0 19 * * *", "Europe/London").unwrap(),
+            "*-*-* 19:00:00 Europe/London"
+        );
+        assert_eq!(
+            on_calendar("0 0 1 * *", "Europe/London").unwrap(),
+            "*-*-01 00:00:00 Europe/London"
+        );
+        assert_eq!(
+            on_calendar("30 6 * * 1-5", "UTC").unwrap(),
+            "Mon..Fri *-*-* 06:30:00 UTC"
+        );
+        assert_eq!(
+            on_calendar("*/15 * * * *", "UTC").unwrap(),
+            "*-*-* *:0/15:00 UTC"
+        );
+        assert!(on_calendar("0 19 L * *", "UTC").is_err());
+    }
+}

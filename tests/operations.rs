@@ -1,0 +1,234 @@
+//! Headless operations through the real binary: the run lock (exit 4, and no stale lock
+//! after kill -9), backfill with a bad date and resume, hooks, unit files, JSON failures.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+#[test]
+fn second_train_exits_4_and_a_killed_holder_leaves_no_stale_lock() {
+    let env = Env::new();
+    let data = env.generate("d.csv", 3000, 61);
+    let bin = assert_cmd::cargo::cargo_bin("claims");
+    // A long search so the first run is still going when the second starts.
+    let mut first = Command::new(&bin)
+        .arg("--home")
+        .arg(env.home())
+        .arg("train")
+        .arg("--data")
+        .arg(&data)
+        .args(["--search-iters", "400", "--folds", "5"])
+        .env_remove("CLAIMS_HOME")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lock = env.home().join("locks").join("train.lock");
+    let t0 = Instant::now();
+    while !std::fs::read_to_string(&lock).is_ok_and(|s| s.contains(&format!("pid {}", first.id())))
+    {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "first run never took the lock"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = env
+        .claims()
+        .arg("train")
+        .arg("--data")
+        .arg(&data)
+        .args(FAST)
+        .arg("--json")
+        .assert()
+        .code(4);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        err.contains(&format!("pid {} since ", first.id())) && err.contains("train.lock"),
+        "{err}"
+    );
+    let j = last_json(&out.get_output().stdout);
+    assert_eq!(
+        (j["ok"].as_bool(), j["exit_code"].as_i64()),
+        (Some(false), Some(4))
+    );
+    // Predict has its own lock: not blocked by training.
+    first.kill().unwrap(); // SIGKILL
+    first.wait().unwrap();
+    env.claims()
+        .arg("train")
+        .arg("--data")
+        .arg(&data)
+        .args(FAST)
+        .assert()
+        .success();
+}
+
+#[test]
+fn backfill_finishes_the_good_dates_and_resumes_the_bad_one() {
+    let env = Env::new();
+    train_small(&env);
+    let dir = env.path("incoming");
+    std::fs::create_dir_all(&dir).unwrap();
+    for d in 1..=10 {
+        day_file(
+            &env,
+            &format!("incoming/applications_2026-02-{d:02}.csv"),
+            100,
+            100 + d,
+            1_000_000 + d as usize * 1000,
+            0.0,
+        );
+    }
+    // One broken file: the income column is missing.
+    let bad = dir.join("applications_2026-02-05.csv");
+    let good_text = std::fs::read_to_string(&bad).unwrap();
+    let income = col(&bad, "income");
+    let broken: Vec<String> = good_text
+        .lines()
+        .map(|l| {
+            l.split(',')
+                .enumerate()
+                .filter(|(i, _)| *i != income)
+                .map(|(_, v)| v)
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect();
+    std::fs::write(&bad, broken.join("\n")).unwrap();
+    let pattern = format!("{}/applications_{{date}}.csv", dir.display());
+    let run = |env: &Env| {
+        env.claims()
+            .args([
+                "predict",
+                "--from",
+                "2026-02-01",
+                "--to",
+                "2026-02-10",
+                "--input-pattern",
+                &pattern,
+                "--json",
+            ])
+            .assert()
+    };
+    let out = run(&env).code(3);
+    let j = last_json(&out.get_output().stdout);
+    assert_eq!(
+        (j["done"].as_u64(), j["failed"].as_u64()),
+        (Some(9), Some(1)),
+        "{j}"
+    );
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(
+        text.contains("2026-02-05 failed") && text.contains("income"),
+        "{text}"
+    );
+    // Fix the file and rerun: only that date runs.
+    std::fs::write(&bad, good_text).unwrap();
+    let out = run(&env).success();
+    let j = last_json(&out.get_output().stdout);
+    assert_eq!(
+        (
+            j["done"].as_u64(),
+            j["skipped"].as_u64(),
+            j["failed"].as_u64()
+        ),
+        (Some(1), Some(9), Some(0)),
+        "{j}"
+    );
+    let dates = j["dates"].as_array().unwrap();
+    assert_eq!(
+        dates.iter().find(|d| d["status"] == "done").unwrap()["date"],
+        "2026-02-05"
+    );
+}
+
+#[test]
+fn failure_hook_gets_the_json_summary_on_stdin() {
+    let env = Env::new();
+    train_small(&env);
+    let got = env.path("hook.json");
+    let cfg = env.path("hooks.toml");
+    std::fs::write(
+        &cfg,
+        format!("[hooks]\non_failure = \"cat > '{}'\"\n", got.display()),
+    )
+    .unwrap();
+    env.claims()
+        .arg("--config")
+        .arg(&cfg)
+        .arg("predict")
+        .arg("--data")
+        .arg(env.path("missing.csv"))
+        .assert()
+        .code(2);
+    let j: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&got).unwrap()).unwrap();
+    assert_eq!(j["job"], "predict");
+    assert_eq!(j["exit_code"], 2);
+    assert!(j["error"].as_str().unwrap().contains("missing.csv"));
+}
+
+#[test]
+fn schedule_units_and_status() {
+    let env = Env::new();
+    let out = env
+        .claims()
+        .args(["schedule", "print", "--cron"])
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(text.contains("CRON_TZ=Europe/London"));
+    assert!(text.contains("0 19 * * * ") && text.contains("schedule trigger predict"));
+    assert!(text.contains("0 0 1 * * ") && text.contains("schedule trigger train"));
+    let units = env.path("units");
+    env.claims()
+        .args(["schedule", "print", "--systemd", "--out-dir"])
+        .arg(&units)
+        .assert()
+        .success();
+    let timer = std::fs::read_to_string(units.join("claims-predict.timer")).unwrap();
+    assert!(
+        timer.contains("OnCalendar=*-*-* 19:00:00 Europe/London"),
+        "{timer}"
+    );
+    match Command::new("systemd-analyze").arg("--version").output() {
+        Ok(o) if o.status.success() => {
+            let files: Vec<_> = std::fs::read_dir(&units)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect();
+            let out = Command::new("systemd-analyze")
+                .arg("verify")
+                .args(&files)
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                out.status.success(),
+                "systemd-analyze verify failed:\n{err}"
+            );
+        }
+        _ => eprintln!("SKIPPED systemd-analyze verify: systemd-analyze is not installed here"),
+    }
+    let out = env
+        .claims()
+        .args(["schedule", "status", "--json"])
+        .assert()
+        .success();
+    let j = last_json(&out.get_output().stdout);
+    assert_eq!(j["jobs"].as_array().unwrap().len(), 2);
+    // A scheduled predict with no input is a recorded failure with a reason, not a crash.
+    let out = env
+        .claims()
+        .args(["schedule", "trigger", "predict", "--date", "2026-03-01"])
+        .assert()
+        .code(1);
+    assert!(
+        String::from_utf8_lossy(&out.get_output().stdout)
+            .contains("input for 2026-03-01 not found")
+    );
+}

@@ -97,11 +97,33 @@ fn weakened_challenger_refused_weakened_champion_promoted_and_rollback() {
             .iter()
             .any(|r| r.as_str().unwrap().starts_with("FAIL"))
     );
+    let page = std::path::Path::new(c["report"].as_str().unwrap());
+    let html = std::fs::read_to_string(page).unwrap();
     assert!(
-        std::path::Path::new(c["report"].as_str().unwrap())
-            .join("compare.json")
-            .is_file()
+        html.contains("DeLong")
+            && html.contains("REFUSE")
+            && html.contains("data:image/png;base64,")
     );
+    for f in [
+        "compare.json",
+        "roc.png",
+        "roc.svg",
+        "pr.png",
+        "calibration.png",
+        "score_distribution.png",
+        "feature_importance.png",
+    ] {
+        assert!(page.parent().unwrap().join(f).is_file(), "{f}");
+    }
+    // The new model's own charts live in its version folder (hashed in its manifest).
+    let dir = std::path::Path::new(weak["model_dir"].as_str().unwrap());
+    for f in [
+        "report/roc.png",
+        "report/calibration.svg",
+        "report/report.html",
+    ] {
+        assert!(dir.join(f).is_file(), "{f}");
+    }
 
     // A weakened champion: a strong challenger passes the gate and, with auto_promote, takes over.
     let env2 = Env::new();

@@ -387,7 +387,7 @@ pub fn run(cmd: Command, cfg: &Config, home: &Path) -> Result<Output> {
             let (ch, cl) = compare::resolve(&reg, champion, challenger)?;
             let c = compare::compare(&reg, ch, cl, &cfg.gate, cfg.seed)?;
             let dir = compare::report_dir(home, &format!("compare-v{ch}-v{cl}"));
-            let report = compare::write_report(&dir, &c)?;
+            let report = compare::write_report(&reg, &dir, &c)?;
             compare::record_decision(&reg, None, &c, Some(&report))?;
             let mut j = serde_json::to_value(&c).map_err(|e| ClaimsError::Other(e.into()))?;
             j["command"] = json!("compare");

@@ -30,11 +30,9 @@ pub struct Rebuilt {
 /// Re-reads version `v`'s training files (checking their sha256) and redoes its split.
 pub fn rebuild(reg: &Registry, v: u32) -> Result<Rebuilt> {
     let m = reg.manifest(v)?;
-    let table: toml::Table = m
-        .config_toml
-        .parse()
+    // Laid over today's defaults, so a model trained before a config section existed still loads.
+    let cfg = Config::from_overlay(&m.config_toml)
         .map_err(|e| ClaimsError::Registry(format!("model v{v}: stored config: {e}")))?;
-    let cfg = Config::from_table(table, &format!("model v{v} manifest"))?;
     let mut files = vec![];
     for f in &m.data_files {
         let p = Path::new(&f.path);
@@ -454,13 +452,103 @@ pub fn rollback(reg: &mut Registry, reason: &str) -> Result<(u32, u32)> {
     Ok((current, previous))
 }
 
-/// Writes the comparison as `compare.json` into `dir` and returns the folder.
-pub fn write_report(dir: &Path, c: &Comparison) -> Result<PathBuf> {
+/// Writes the comparison into `dir`: `compare.json`, both models' charts (PNG and SVG) and
+/// `report.html` with the metric table, the test and the decision; returns the page's path.
+pub fn write_report(reg: &Registry, dir: &Path, c: &Comparison) -> Result<PathBuf> {
+    use crate::eval::report;
     std::fs::create_dir_all(dir).map_err(|e| ClaimsError::io(dir, e))?;
     let json = serde_json::to_vec_pretty(c).map_err(|e| ClaimsError::Other(e.into()))?;
     let path = dir.join("compare.json");
     std::fs::write(&path, json).map_err(|e| ClaimsError::io(&path, e))?;
-    Ok(dir.to_path_buf())
+    let importance = |v: u32| -> Vec<(String, f32)> {
+        reg.manifest(v)
+            .and_then(|m| reg.artifact(v, &m, "metrics.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|j| serde_json::from_value(j["feature_importance_gain"].clone()).ok())
+            .unwrap_or_default()
+    };
+    let (ia, ib) = (importance(c.champion), importance(c.challenger));
+    let (y, pa, pb, ta, tb) = &c.scored;
+    let series = [
+        report::ModelSeries {
+            name: format!("v{} champion", c.champion),
+            y,
+            p: pa,
+            threshold: *ta,
+            importance: &ia,
+        },
+        report::ModelSeries {
+            name: format!("v{} challenger", c.challenger),
+            y,
+            p: pb,
+            threshold: *tb,
+            importance: &ib,
+        },
+    ];
+    let pngs = report::write_charts(dir, &series)?;
+    let ci = |v: f64, i: &Interval| format!("{v:.4} [{:.4}, {:.4}]", i.lo, i.hi);
+    let rows = c
+        .metrics
+        .iter()
+        .map(|m| {
+            vec![
+                m.metric.clone(),
+                ci(m.champion, &m.champion_ci),
+                ci(m.challenger, &m.challenger_ci),
+                format!(
+                    "{:+.4} [{:+.4}, {:+.4}]",
+                    m.diff, m.diff_ci.lo, m.diff_ci.hi
+                ),
+                format!("{:.4}", m.p_value),
+            ]
+        })
+        .collect();
+    let mut tables = vec![report::Table {
+        title: format!("{} rows: {}", c.rows, c.rows_note),
+        header: [
+            "metric",
+            "champion [95% CI]",
+            "challenger [95% CI]",
+            "difference [95% CI]",
+            "bootstrap p",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows,
+    }];
+    if let Some(d) = &c.delong {
+        tables.push(report::Table {
+            title: "DeLong test of the ROC AUC difference".into(),
+            header: ["AUC champion", "AUC challenger", "z", "p-value"]
+                .map(String::from)
+                .to_vec(),
+            rows: vec![vec![
+                format!("{:.4}", d.auc_a),
+                format!("{:.4}", d.auc_b),
+                format!("{:.3}", d.z),
+                format!("{:.4}", d.p_value),
+            ]],
+        });
+    }
+    tables.push(report::Table {
+        title: format!(
+            "Gate: {}",
+            if c.decision.promote {
+                "PROMOTE"
+            } else {
+                "REFUSE"
+            }
+        ),
+        header: vec!["check".into()],
+        rows: c.decision.reasons.iter().map(|r| vec![r.clone()]).collect(),
+    });
+    report::write_html(
+        dir,
+        &format!("Champion v{} vs challenger v{}", c.champion, c.challenger),
+        &tables,
+        &pngs,
+    )
 }
 
 /// The folder for a run's report files.

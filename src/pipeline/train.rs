@@ -88,6 +88,82 @@ pub struct GateSummary {
     pub report: Option<PathBuf>,
 }
 
+/// Charts and the HTML page of a new model's test evaluation, written to the run's report
+/// folder and returned as `report/NAME` artifacts for the model folder.
+fn model_report(
+    home: &Path,
+    run_id: &str,
+    test: &Evaluation,
+    y: &[u8],
+    p: &[f64],
+    threshold: f64,
+    importance: &[(String, f32)],
+) -> Result<Vec<(String, Vec<u8>)>> {
+    use crate::eval::report;
+    let dir = compare::report_dir(home, run_id);
+    let series = report::ModelSeries {
+        name: "new model (test split)".into(),
+        y,
+        p,
+        threshold,
+        importance,
+    };
+    let pngs = report::write_charts(&dir, &[series])?;
+    let t = &test.at_threshold;
+    let rows: Vec<Vec<String>> = [
+        ("ROC AUC", test.roc_auc),
+        ("PR AUC", test.pr_auc),
+        ("positive rate", test.positive_rate),
+        ("Gini", test.gini),
+        ("log loss", test.log_loss),
+        ("Brier", test.brier),
+        ("calibration ECE", test.ece),
+        ("threshold", t.threshold),
+        ("precision", t.precision),
+        ("recall", t.recall),
+        ("F1", t.f1),
+        ("lift top 10%", test.lift_top_decile),
+        ("capture top 10%", test.capture_top_decile),
+    ]
+    .iter()
+    .map(|(k, v)| vec![k.to_string(), format!("{v:.4}")])
+    .collect();
+    let tables = [
+        report::Table {
+            title: format!("Test split ({} rows, scored once)", test.rows),
+            header: vec!["metric".into(), "value".into()],
+            rows,
+        },
+        report::Table {
+            title: "Confusion matrix at the threshold".into(),
+            header: vec![
+                "".into(),
+                "predicted no claim".into(),
+                "predicted claim".into(),
+            ],
+            rows: vec![
+                vec!["no claim".into(), t.tn.to_string(), t.fp.to_string()],
+                vec!["claim".into(), t.fn_.to_string(), t.tp.to_string()],
+            ],
+        },
+    ];
+    let html = report::write_html(&dir, &format!("Training run {run_id}"), &tables, &pngs)?;
+    let mut out = vec![];
+    for path in pngs
+        .iter()
+        .flat_map(|p| [p.clone(), p.with_extension("svg")])
+        .chain([html])
+    {
+        let bytes = std::fs::read(&path).map_err(|e| ClaimsError::io(&path, e))?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        out.push((format!("report/{name}"), bytes));
+    }
+    Ok(out)
+}
+
 fn violations_for_labels(files: &[String], y: &[u8], folds: usize) -> Option<ClaimsError> {
     let pos = y.iter().filter(|&&v| v == 1).count();
     let neg = y.len() - pos;
@@ -369,30 +445,31 @@ fn run(cfg: &Config, home: &Path, req: &TrainRequest, ctx: &RunCtx) -> Result<Tr
         Ok((thr, Some(va.len()), note))
     })?;
 
-    let (test_eval, val_eval, importance, p_tr) = ctx.stage("evaluate", Some(te.len()), || {
-        let dtest = xgb::DMatrix::from_dense(&x_te, te.len(), &names, &kinds)?;
-        let p_te: Vec<f64> = booster
-            .predict(&dtest)?
-            .into_iter()
-            .map(f64::from)
-            .collect();
-        let test_eval = evaluate(&y_te, &p_te, threshold);
-        let val_eval = evaluate(&y_va, &p_va, threshold);
-        let dtr = xgb::DMatrix::from_dense(&x_tr, tr.len(), &names, &kinds)?;
-        let p_tr: Vec<f64> = booster.predict(&dtr)?.into_iter().map(f64::from).collect();
-        let mut importance = booster.feature_scores("gain")?;
-        importance.sort_by(|a, b| b.1.total_cmp(&a.1));
-        let note = format!(
-            "test ROC AUC {:.4} on {} rows (scored once)",
-            test_eval.roc_auc,
-            te.len()
-        );
-        Ok((
-            (test_eval, val_eval, importance, p_tr),
-            Some(te.len()),
-            note,
-        ))
-    })?;
+    let (test_eval, val_eval, importance, p_tr, p_te) =
+        ctx.stage("evaluate", Some(te.len()), || {
+            let dtest = xgb::DMatrix::from_dense(&x_te, te.len(), &names, &kinds)?;
+            let p_te: Vec<f64> = booster
+                .predict(&dtest)?
+                .into_iter()
+                .map(f64::from)
+                .collect();
+            let test_eval = evaluate(&y_te, &p_te, threshold);
+            let val_eval = evaluate(&y_va, &p_va, threshold);
+            let dtr = xgb::DMatrix::from_dense(&x_tr, tr.len(), &names, &kinds)?;
+            let p_tr: Vec<f64> = booster.predict(&dtr)?.into_iter().map(f64::from).collect();
+            let mut importance = booster.feature_scores("gain")?;
+            importance.sort_by(|a, b| b.1.total_cmp(&a.1));
+            let note = format!(
+                "test ROC AUC {:.4} on {} rows (scored once)",
+                test_eval.roc_auc,
+                te.len()
+            );
+            Ok((
+                (test_eval, val_eval, importance, p_tr, p_te),
+                Some(te.len()),
+                note,
+            ))
+        })?;
 
     let (version, role, dir) = ctx.stage("register", None, || {
         let mut reg = Registry::open(home)?;
@@ -420,7 +497,8 @@ fn run(cfg: &Config, home: &Path, req: &TrainRequest, ctx: &RunCtx) -> Result<Tr
         });
         let train_set = data.subset(&tr);
         let prof = profile::profile(&train_set, &p_tr);
-        let files = vec![
+        let charts = model_report(home, &ctx.run_id, &test_eval, &y_te, &p_te, threshold, &importance)?;
+        let mut files = vec![
             ("model.json", model_json),
             (
                 "preprocessor.json",
@@ -433,6 +511,7 @@ fn run(cfg: &Config, home: &Path, req: &TrainRequest, ctx: &RunCtx) -> Result<Tr
                 json(&serde_json::to_value(&prof).map_err(|e| ClaimsError::Other(e.into()))?)?,
             ),
         ];
+        files.extend(charts.iter().map(|(n, b)| (n.as_str(), b.clone())));
         let manifest = Manifest {
             version: 0,
             created_at: String::new(),
@@ -465,8 +544,14 @@ fn run(cfg: &Config, home: &Path, req: &TrainRequest, ctx: &RunCtx) -> Result<Tr
             let mut reg = Registry::open(home)?;
             let champion = reg.alias("champion")?.unwrap_or(0);
             let c = compare::compare(&reg, champion, version, &cfg.gate, seed)?;
-            let dir = compare::report_dir(home, &ctx.run_id);
-            let report = compare::write_report(&dir, &c).ok();
+            let dir = compare::report_dir(home, &ctx.run_id).join("compare");
+            let report = match compare::write_report(&reg, &dir, &c) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    tracing::warn!("comparison report not written: {e}");
+                    None
+                }
+            };
             compare::record_decision(&reg, Some(&ctx.run_id), &c, report.as_deref())?;
             let promoted = c.decision.promote && cfg.registry.auto_promote;
             if promoted {

@@ -31,7 +31,8 @@ build: deps
 	$(CARGO) build --release $(CARGO_FEATURES)
 ifeq ($(XGBOOST),source)
 	@mkdir -p $(XGB_SOURCE_LIB)
-	@cp -f $$(ls -t $(CARGO_TARGET_DIR)/release/build/xgboost_lib-sys-*/out/lib/libxgboost.so | head -1) $(XGB_SOURCE_LIB)/
+	@lib=$$(ls -td $(CARGO_TARGET_DIR)/release/build/xgboost_lib-sys-*/out/lib | head -1); \
+	cp -a "$$lib"/libxgboost.so* $(XGB_SOURCE_LIB)/
 endif
 
 demo: build

@@ -166,23 +166,23 @@ def train(a):
     }))
 
 
-def reasons_json(contrib, names, cols, start, end):
+def reasons_json(contrib, names, Xb):
     """Top positive contributions per row as JSON text: [{feature, value, contribution}]."""
     F = len(names)
-    c = contrib[:, :F]
+    c = contrib[:, :F]  # the last column is the bias
     k = min(TOP_REASONS, F)
     top = np.argpartition(-c, k - 1, axis=1)[:, :k]
     topv = np.take_along_axis(c, top, axis=1)
     order = np.argsort(-topv, axis=1)
     top = np.take_along_axis(top, order, axis=1)
     topv = np.take_along_axis(topv, order, axis=1)
-    n = end - start
-    vals = []
+    n = len(Xb)
+    vals = []  # the shown value (as text, "missing" when empty), only for the chosen cells
     for r in range(k):
         v = np.empty(n, dtype=object)
         for j in np.unique(top[:, r]):
             m = top[:, r] == j
-            v[m] = cols[names[j]][start:end][m]
+            v[m] = Xb[names[j]][m].astype("string").fillna("missing").to_numpy(dtype=object)
         vals.append(v)
     out = []
     dumps = json.dumps
@@ -208,22 +208,19 @@ def predict(a):
     booster = xgb.Booster()
     booster.load_model(os.path.join(a.model_dir, "model.json"))
     booster.set_param({"nthread": a.threads})
-    cols = None
-    if not a.no_reasons:
-        # Values shown with a reason, as text ("missing" when empty).
-        cols = {c: X[c].astype("string").fillna("missing").to_numpy(dtype=object) for c in names}
     scores = np.empty(len(X), dtype=np.float64)
     reasons = []
     batch = 100_000
     for start in range(0, len(X), batch):
         end = min(start + batch, len(X))
-        dm = xgb.DMatrix(X.iloc[start:end], enable_categorical=True, nthread=a.threads)
+        Xb = X.iloc[start:end]
+        dm = xgb.DMatrix(Xb, enable_categorical=True, nthread=a.threads)
         scores[start:end] = booster.predict(dm)
         if a.no_reasons:
             reasons.extend(["[]"] * (end - start))
         else:
             contrib = booster.predict(dm, pred_contribs=True)
-            reasons.extend(reasons_json(contrib, names, cols, start, end))
+            reasons.extend(reasons_json(contrib, names, Xb))
     threshold = meta["threshold"]
     run_id = "peer-" + uuid.uuid4().hex[:8]
     out = pd.DataFrame({
@@ -280,18 +277,20 @@ def main():
     t.add_argument("--folds", type=int, default=5)
     t.add_argument("--seed", type=int, default=42)
     t.add_argument("--out", help="model folder to write (model.json + meta.json)")
-    # Measured on 2 vCPUs (bench/README.md): 2 single-threaded fits side by side beat
-    # one 2-thread fit at a time.
+    # Measured on 2 shared vCPUs (bench/README.md): two single-threaded fits side by side
+    # in threads (XGBoost releases the GIL) beat loky processes slightly and one 2-thread
+    # fit at a time by far (OpenMP stalls when the cores are busy).
     t.add_argument("--workers", type=int, default=2, help="candidates evaluated in parallel")
     t.add_argument("--fit-threads", type=int, default=1, help="XGBoost n_jobs per fit")
-    t.add_argument("--backend", default="loky", choices=["loky", "threading"])
+    t.add_argument("--backend", default="threading", choices=["loky", "threading"])
     t.add_argument("--refit-threads", type=int, default=1, help="XGBoost n_jobs of the final fit")
     p = sub.add_parser("predict")
     p.add_argument("--model-dir", required=True)
     p.add_argument("--data", required=True)
     p.add_argument("--db", required=True)
     p.add_argument("--date", default="2026-01-01")
-    p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)),
+                   help="XGBoost threads (default: all available cores, as the Rust side)")
     p.add_argument("--no-reasons", action="store_true", help="skip the TreeSHAP reasons")
     i = sub.add_parser("import-rust-model")
     i.add_argument("--rust-model-dir", required=True)

@@ -174,6 +174,8 @@ pub enum Command {
         #[command(subcommand)]
         action: ScheduleAction,
     },
+    /// The operations console (also: no command on a terminal).
+    Tui,
     /// Print where the user config file is read from.
     ConfigPath,
 }

@@ -28,6 +28,17 @@ struct Raw {
     threshold: ThresholdConfig,
     schedule: ScheduleConfig,
     hooks: HooksConfig,
+    tui: TuiConfig,
+}
+
+/// The console's theme.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TuiConfig {
+    /// Accent colour (titles, selected tab).
+    pub accent: String,
+    /// Alert colour.
+    pub alert: String,
 }
 
 /// The built-in scheduler.
@@ -375,6 +386,8 @@ pub struct Config {
     pub schedule: ScheduleConfig,
     /// Hooks.
     pub hooks: HooksConfig,
+    /// Console theme.
+    pub tui: TuiConfig,
     /// The merged TOML this came from (recorded in each model's manifest).
     #[serde(skip)]
     pub merged_toml: String,
@@ -728,6 +741,7 @@ fn validate(raw: Raw, merged_toml: String) -> Result<Config> {
         threshold: raw.threshold,
         schedule: raw.schedule,
         hooks: raw.hooks,
+        tui: raw.tui,
         merged_toml,
     })
 }

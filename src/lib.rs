@@ -28,3 +28,4 @@ pub mod pipeline;
 pub mod registry;
 pub mod schedule;
 pub mod sink;
+pub mod tui;

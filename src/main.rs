@@ -72,15 +72,26 @@ fn main() {
 /// Runs the command; `Ok(code)` once its output is printed (non-zero when the command
 /// finished but must still fail, e.g. a drift alert with --fail-on-drift).
 fn real_main(cli: Cli) -> Result<i32, ClaimsError> {
-    let Some(command) = cli.command else {
-        use clap::CommandFactory;
-        let _ = Cli::command().print_help();
-        return Err(ClaimsError::Usage("no command given".into()));
+    let on_tty = std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
+    let command = match cli.command {
+        Some(c) => c,
+        None if on_tty => claims_ops::cli::Command::Tui,
+        None => {
+            use clap::CommandFactory;
+            let _ = Cli::command().print_help();
+            return Err(ClaimsError::Usage(
+                "no command given, and not on a terminal, so no console either".into(),
+            ));
+        }
     };
     let home = headless::resolve_home(cli.home)?;
     init_logging(cli.log_format, Some(&home));
     let cfg = Config::load(cli.config.as_deref())?;
     claims_ops::model::xgb::Booster::set_global_verbosity(1)?;
+    if let claims_ops::cli::Command::Tui = command {
+        claims_ops::tui::run(cfg, home)?;
+        return Ok(0);
+    }
     let out = headless::run(command, &cfg, &home)?;
     print!("{}", out.text);
     if !out.text.ends_with('\n') {

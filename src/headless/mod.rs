@@ -379,6 +379,7 @@ pub fn run(cmd: Command, cfg: &Config, home: &Path) -> Result<Output> {
             Ok(out)
         }
         Command::Schedule { action } => ops::schedule(action, cfg, home),
+        Command::Tui => Err(ClaimsError::Usage("the console is started by main".into())),
         Command::Compare {
             champion,
             challenger,

@@ -512,6 +512,8 @@ fn run(cfg: &Config, home: &Path, req: &TrainRequest, ctx: &RunCtx) -> Result<Tr
             ),
         ];
         files.extend(charts.iter().map(|(n, b)| (n.as_str(), b.clone())));
+        // Test-split labels and scores: the console moves the threshold over them live.
+        files.push(("test_scores.json", json(&serde_json::json!({ "y": y_te, "p": p_te }))?));
         let manifest = Manifest {
             version: 0,
             created_at: String::new(),

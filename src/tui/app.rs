@@ -1,0 +1,733 @@
+//! The console's state and the one way it changes: [`Action`]s applied by [`App::apply`].
+//! Keys map to actions in [`App::action_for`]; drawing (in `ui`) only reads the state.
+
+use std::path::PathBuf;
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
+
+use super::data::{self, LogLine, ModelView};
+use crate::config::Config;
+use crate::eval::metrics::{AtThreshold, at_threshold};
+use crate::monitor::drift::DriftRow;
+use crate::pipeline::PipelineEvent;
+use crate::registry::ModelRow;
+use crate::registry::runs::RunRecord;
+use crate::sink::PredictionRow;
+
+/// The panes, in tab order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pane {
+    /// Runs and the live run.
+    Runs,
+    /// A model version's evaluation.
+    Metrics,
+    /// Class-imbalance settings and retraining.
+    Imbalance,
+    /// Champion vs challenger.
+    Compare,
+    /// A business date's scores and drift.
+    Predictions,
+    /// The structured log.
+    Logs,
+}
+
+impl Pane {
+    /// Every pane in order.
+    pub const ALL: [Pane; 6] = [
+        Pane::Runs,
+        Pane::Metrics,
+        Pane::Imbalance,
+        Pane::Compare,
+        Pane::Predictions,
+        Pane::Logs,
+    ];
+
+    /// Tab title.
+    pub fn title(self) -> &'static str {
+        match self {
+            Pane::Runs => "Runs",
+            Pane::Metrics => "Metrics",
+            Pane::Imbalance => "Imbalance",
+            Pane::Compare => "Champion/Challenger",
+            Pane::Predictions => "Predictions",
+            Pane::Logs => "Logs",
+        }
+    }
+
+    fn index(self) -> usize {
+        Pane::ALL.iter().position(|p| *p == self).unwrap_or(0)
+    }
+}
+
+/// Imbalance strategies offered in the form.
+pub const STRATEGIES: [&str; 3] = ["none", "weight", "undersample"];
+
+/// The imbalance form.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImbalanceForm {
+    /// Index into [`STRATEGIES`].
+    pub strategy: usize,
+    /// scale_pos_weight (0 = auto).
+    pub weight: f64,
+    /// Undersampling ratio.
+    pub ratio: f64,
+    /// Threshold rule: false = F1, true = cost.
+    pub cost_rule: bool,
+    /// The field being edited (0..4).
+    pub field: usize,
+}
+
+impl ImbalanceForm {
+    /// The CLI form of the chosen strategy.
+    pub fn label(&self) -> String {
+        match self.strategy {
+            1 if self.weight > 0.0 => format!("weight:{}", self.weight),
+            1 => "weight".into(),
+            2 => format!("undersample:{}", self.ratio),
+            _ => "none".into(),
+        }
+    }
+}
+
+/// A finished training run's headline numbers, for side-by-side comparison of settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trial {
+    /// Settings label.
+    pub settings: String,
+    /// Model version.
+    pub version: u32,
+    /// Test ROC AUC.
+    pub roc_auc: f64,
+    /// Test PR AUC.
+    pub pr_auc: f64,
+    /// Recall at the threshold.
+    pub recall: f64,
+    /// Precision at the threshold.
+    pub precision: f64,
+    /// Calibration error.
+    pub ece: f64,
+}
+
+/// A popup over the current pane.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Popup {
+    /// Key help for the current pane.
+    Help,
+    /// Confirm a champion move, with the reason being typed.
+    Confirm {
+        /// Promote this version (Some) or roll back (None).
+        promote: Option<u32>,
+        /// The reason typed so far.
+        reason: String,
+    },
+    /// Confirm quitting while a run is in progress.
+    Quit,
+}
+
+/// Everything the console can do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Leave (asks first if a run is in progress).
+    Quit,
+    /// Leave now.
+    ForceQuit,
+    /// Switch to a pane.
+    Show(Pane),
+    /// Next / previous pane.
+    Cycle(i32),
+    /// Move the selection or scroll.
+    Move(i32),
+    /// Open the selected item (run details).
+    Open,
+    /// Close a popup, detail view or filter; cancel a running job.
+    Back,
+    /// Threshold (Metrics), field value (Imbalance) or date (Predictions) step.
+    Adjust(i32),
+    /// Next form field.
+    Field(i32),
+    /// Launch training with the imbalance settings.
+    Train,
+    /// Rerun the selected failed run.
+    Rerun,
+    /// Ask to promote the challenger.
+    AskPromote,
+    /// Ask to roll back.
+    AskRollback,
+    /// Confirm the popup.
+    Confirm,
+    /// Type a character into the active text (filter or reason).
+    Type(char),
+    /// Delete a character.
+    Erase,
+    /// Start typing a filter.
+    Filter,
+    /// Toggle log following.
+    Follow,
+    /// Toggle log wrapping.
+    Wrap,
+    /// Cycle the log level filter.
+    Level,
+    /// Toggle help.
+    Help,
+    /// Recompute the comparison.
+    Compare,
+}
+
+/// Requests the event loop carries out for the app (work off the UI thread).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Request {
+    /// Train with these data files and imbalance label.
+    Train(Vec<PathBuf>, String, bool),
+    /// Cancel the running job.
+    Cancel,
+    /// Compute the champion/challenger comparison.
+    Compare,
+    /// Move the champion alias.
+    Promote(Option<u32>, String),
+}
+
+/// The console state.
+pub struct App {
+    /// Home folder.
+    pub home: PathBuf,
+    /// Configuration.
+    pub cfg: Config,
+    /// Current pane.
+    pub pane: Pane,
+    /// Open popup.
+    pub popup: Option<Popup>,
+    /// Leave the loop.
+    pub quit: bool,
+    /// Status line.
+    pub status: String,
+    /// Requests for the event loop.
+    pub requests: Vec<Request>,
+    /// Runs, newest first.
+    pub runs: Vec<RunRecord>,
+    /// Selected run.
+    pub run_sel: usize,
+    /// Open run details.
+    pub run_detail: Option<RunRecord>,
+    /// The latest event of the job running in this console.
+    pub live: Option<PipelineEvent>,
+    /// Whether a job launched here is running.
+    pub busy: bool,
+    /// Model versions, newest first.
+    pub models: Vec<ModelRow>,
+    /// Selected version in Metrics.
+    pub model_sel: usize,
+    /// The selected version's evaluation.
+    pub model_view: Option<ModelView>,
+    /// Threshold being explored in Metrics.
+    pub threshold: f64,
+    /// The imbalance form.
+    pub form: ImbalanceForm,
+    /// Results of training runs launched here, oldest first.
+    pub trials: Vec<Trial>,
+    /// The comparison (text lines and decision), once computed.
+    pub comparison: Option<crate::pipeline::compare::Comparison>,
+    /// Business dates with predictions.
+    pub dates: Vec<String>,
+    /// Shown date.
+    pub date: Option<String>,
+    /// That date's predictions (highest scores first, at most `data::MAX_ROWS`).
+    pub predictions: Vec<PredictionRow>,
+    /// How many predictions the date has in all.
+    pub predictions_total: usize,
+    /// That date's PSI rows.
+    pub drift: Vec<DriftRow>,
+    /// Selected prediction.
+    pub pred_sel: usize,
+    /// Filter text (Predictions: id or reason; Logs: any text).
+    pub filter: String,
+    /// Whether keys go to the filter.
+    pub filtering: bool,
+    /// Log lines.
+    pub logs: Vec<LogLine>,
+    /// Follow the log's end.
+    pub follow: bool,
+    /// Lines scrolled up from the end.
+    pub log_scroll: usize,
+    /// Wrap long log lines.
+    pub wrap: bool,
+    /// Minimum level shown: "", "INFO", "WARN", "ERROR".
+    pub level: &'static str,
+}
+
+impl App {
+    /// A console over `home`.
+    pub fn new(cfg: Config, home: PathBuf) -> App {
+        let form = ImbalanceForm {
+            strategy: match cfg.imbalance {
+                crate::config::Imbalance::None => 0,
+                crate::config::Imbalance::Weight(_) => 1,
+                crate::config::Imbalance::Undersample(_) => 2,
+            },
+            weight: 0.0,
+            ratio: match cfg.imbalance {
+                crate::config::Imbalance::Undersample(r) => r,
+                _ => 3.0,
+            },
+            cost_rule: cfg.threshold.rule == "cost",
+            field: 0,
+        };
+        App {
+            home,
+            cfg,
+            pane: Pane::Runs,
+            popup: None,
+            quit: false,
+            status: "? for help".into(),
+            requests: vec![],
+            runs: vec![],
+            run_sel: 0,
+            run_detail: None,
+            live: None,
+            busy: false,
+            models: vec![],
+            model_sel: 0,
+            model_view: None,
+            threshold: 0.5,
+            form,
+            trials: vec![],
+            comparison: None,
+            dates: vec![],
+            date: None,
+            predictions: vec![],
+            predictions_total: 0,
+            drift: vec![],
+            pred_sel: 0,
+            filter: String::new(),
+            filtering: false,
+            logs: vec![],
+            follow: true,
+            log_scroll: 0,
+            wrap: false,
+            level: "",
+        }
+    }
+
+    /// Reloads everything from the database, registry and log (the 1 s poll).
+    pub fn refresh(&mut self) {
+        if let Ok(r) = data::load_runs(&self.home, 200) {
+            self.runs = r;
+            self.run_sel = self.run_sel.min(self.runs.len().saturating_sub(1));
+        }
+        if let Some(d) = &self.run_detail {
+            if let Ok(Some(r)) = data::load_run(&self.home, &d.run_id) {
+                self.run_detail = Some(r);
+            }
+        }
+        if let Ok(m) = data::load_models(&self.home) {
+            let changed = m.len() != self.models.len();
+            self.models = m;
+            self.model_sel = self.model_sel.min(self.models.len().saturating_sub(1));
+            if changed || self.model_view.is_none() {
+                self.load_model();
+            }
+        }
+        let dates = data::dates(&self.home);
+        if dates != self.dates {
+            self.dates = dates;
+            if self.date.is_none()
+                || !self
+                    .dates
+                    .contains(self.date.as_ref().unwrap_or(&String::new()))
+            {
+                self.date = self.dates.last().cloned();
+            }
+            self.load_date();
+        }
+        self.logs = data::load_logs(&self.home, 2000);
+    }
+
+    fn load_model(&mut self) {
+        self.model_view = self
+            .models
+            .get(self.model_sel)
+            .and_then(|m| data::load_model_view(&self.home, m.version).ok());
+        if let Some(v) = &self.model_view {
+            self.threshold = v.test.at_threshold.threshold;
+        }
+    }
+
+    fn load_date(&mut self) {
+        if let Some(d) = &self.date {
+            let (rows, total) = data::load_predictions(&self.home, d).unwrap_or_default();
+            self.predictions = rows;
+            self.predictions_total = total;
+            self.drift = data::load_drift(&self.home, d);
+        }
+        self.pred_sel = 0;
+    }
+
+    /// Precision, recall, F1 and the confusion matrix at the explored threshold.
+    pub fn at_threshold(&self) -> Option<AtThreshold> {
+        let v = self.model_view.as_ref()?;
+        (!v.y.is_empty()).then(|| at_threshold(&v.y, &v.p, self.threshold))
+    }
+
+    /// Predictions matching the filter.
+    pub fn visible_predictions(&self) -> Vec<&PredictionRow> {
+        let f = self.filter.to_lowercase();
+        self.predictions
+            .iter()
+            .filter(|r| {
+                f.is_empty()
+                    || r.application_id.to_lowercase().contains(&f)
+                    || r.top_reasons.to_lowercase().contains(&f)
+            })
+            .collect()
+    }
+
+    /// Log lines passing the level and text filters.
+    pub fn visible_logs(&self) -> Vec<&LogLine> {
+        let rank = |l: &str| match l {
+            "ERROR" => 3,
+            "WARN" => 2,
+            "INFO" => 1,
+            _ => 0,
+        };
+        let min = rank(self.level);
+        let f = self.filter.to_lowercase();
+        self.logs
+            .iter()
+            .filter(|l| rank(&l.level) >= min)
+            .filter(|l| {
+                f.is_empty()
+                    || format!("{} {} {} {}", l.level, l.run_id, l.stage, l.message)
+                        .to_lowercase()
+                        .contains(&f)
+            })
+            .collect()
+    }
+
+    /// Handles a pipeline event from a job started here.
+    pub fn on_event(&mut self, ev: PipelineEvent) {
+        self.status = format!("{}: {}", ev.run_id, ev.message);
+        self.live = Some(ev);
+    }
+
+    /// Records the end of a training run started here.
+    pub fn on_trained(&mut self, result: std::result::Result<Trial, String>) {
+        self.busy = false;
+        self.live = None;
+        match result {
+            Ok(t) => {
+                self.status = format!(
+                    "training finished: v{} test ROC AUC {:.4} ({})",
+                    t.version, t.roc_auc, t.settings
+                );
+                self.trials.push(t);
+            }
+            Err(e) => self.status = format!("training failed: {e}"),
+        }
+        self.refresh();
+    }
+
+    /// The action a key means here, if any.
+    pub fn action_for(&self, key: KeyEvent) -> Option<Action> {
+        if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
+            return Some(Action::Quit);
+        }
+        if let Some(p) = &self.popup {
+            return match (p, key.code) {
+                (_, KeyCode::Esc) => Some(Action::Back),
+                (Popup::Help, _) => Some(Action::Back),
+                (Popup::Quit, KeyCode::Char('y')) => Some(Action::ForceQuit),
+                (Popup::Quit, _) => Some(Action::Back),
+                (Popup::Confirm { .. }, KeyCode::Enter) => Some(Action::Confirm),
+                (Popup::Confirm { .. }, KeyCode::Backspace) => Some(Action::Erase),
+                (Popup::Confirm { .. }, KeyCode::Char(c)) => Some(Action::Type(c)),
+                _ => None,
+            };
+        }
+        if self.filtering {
+            return match key.code {
+                KeyCode::Esc => Some(Action::Back),
+                KeyCode::Enter => Some(Action::Filter),
+                KeyCode::Backspace => Some(Action::Erase),
+                KeyCode::Char(c) => Some(Action::Type(c)),
+                _ => None,
+            };
+        }
+        let common = match key.code {
+            KeyCode::Char('q') => Some(Action::Quit),
+            KeyCode::Char('?') => Some(Action::Help),
+            KeyCode::Tab => Some(Action::Cycle(1)),
+            KeyCode::BackTab => Some(Action::Cycle(-1)),
+            KeyCode::Char(c @ '1'..='6') => {
+                Some(Action::Show(Pane::ALL[(c as u8 - b'1') as usize]))
+            }
+            KeyCode::Char('j') | KeyCode::Down => Some(Action::Move(1)),
+            KeyCode::Char('k') | KeyCode::Up => Some(Action::Move(-1)),
+            KeyCode::PageDown => Some(Action::Move(10)),
+            KeyCode::PageUp => Some(Action::Move(-10)),
+            KeyCode::Esc => Some(Action::Back),
+            _ => None,
+        };
+        if common.is_some() {
+            return common;
+        }
+        match (self.pane, key.code) {
+            (Pane::Runs, KeyCode::Enter) => Some(Action::Open),
+            (Pane::Runs, KeyCode::Char('r')) => Some(Action::Rerun),
+            (
+                Pane::Metrics | Pane::Imbalance | Pane::Predictions,
+                KeyCode::Char('h') | KeyCode::Left,
+            ) => Some(Action::Adjust(-1)),
+            (
+                Pane::Metrics | Pane::Imbalance | Pane::Predictions,
+                KeyCode::Char('l') | KeyCode::Right,
+            ) => Some(Action::Adjust(1)),
+            (Pane::Imbalance, KeyCode::Char('t')) => Some(Action::Train),
+            (Pane::Compare, KeyCode::Char('p')) => Some(Action::AskPromote),
+            (Pane::Compare, KeyCode::Char('b')) => Some(Action::AskRollback),
+            (Pane::Compare, KeyCode::Char('c')) => Some(Action::Compare),
+            (Pane::Predictions | Pane::Logs, KeyCode::Char('/')) => Some(Action::Filter),
+            (Pane::Logs, KeyCode::Char('f')) => Some(Action::Follow),
+            (Pane::Logs, KeyCode::Char('w')) => Some(Action::Wrap),
+            (Pane::Logs, KeyCode::Char('L')) => Some(Action::Level),
+            _ => None,
+        }
+    }
+
+    /// The action a mouse event means (wheel scrolls).
+    pub fn mouse_action(&self, m: MouseEvent) -> Option<Action> {
+        match m.kind {
+            MouseEventKind::ScrollDown => Some(Action::Move(3)),
+            MouseEventKind::ScrollUp => Some(Action::Move(-3)),
+            _ => None,
+        }
+    }
+
+    /// Applies an action.
+    pub fn apply(&mut self, a: Action) {
+        match a {
+            Action::Quit if self.busy => self.popup = Some(Popup::Quit),
+            Action::Quit | Action::ForceQuit => {
+                if self.busy {
+                    self.requests.push(Request::Cancel);
+                }
+                self.quit = true;
+            }
+            Action::Show(p) => self.show(p),
+            Action::Cycle(d) => {
+                self.show(Pane::ALL[(self.pane.index() as i32 + d).rem_euclid(6) as usize])
+            }
+            Action::Help => self.popup = Some(Popup::Help),
+            Action::Back => {
+                if self.popup.take().is_none() {
+                    if self.filtering {
+                        self.filtering = false;
+                        self.filter.clear();
+                    } else if self.run_detail.take().is_none() && self.busy {
+                        self.requests.push(Request::Cancel);
+                        self.status = "cancelling the running job...".into();
+                    }
+                }
+            }
+            Action::Move(d) => self.move_by(d),
+            Action::Open => {
+                if let Some(r) = self.runs.get(self.run_sel) {
+                    self.run_detail = data::load_run(&self.home, &r.run_id).ok().flatten();
+                }
+            }
+            Action::Adjust(d) => self.adjust(d),
+            Action::Field(d) => {
+                self.form.field = (self.form.field as i32 + d).rem_euclid(4) as usize
+            }
+            Action::Train => self.train(),
+            Action::Rerun => self.rerun(),
+            Action::AskPromote => match self
+                .models
+                .iter()
+                .find(|m| m.aliases.iter().any(|a| a == "challenger"))
+            {
+                Some(m) => {
+                    self.popup = Some(Popup::Confirm {
+                        promote: Some(m.version),
+                        reason: String::new(),
+                    })
+                }
+                None => self.status = "no challenger to promote".into(),
+            },
+            Action::AskRollback => {
+                self.popup = Some(Popup::Confirm {
+                    promote: None,
+                    reason: String::new(),
+                })
+            }
+            Action::Confirm => {
+                if let Some(Popup::Confirm { promote, reason }) = self.popup.take() {
+                    let reason = if reason.trim().is_empty() {
+                        "from the console".to_string()
+                    } else {
+                        reason
+                    };
+                    self.requests.push(Request::Promote(promote, reason));
+                }
+            }
+            Action::Type(c) => match &mut self.popup {
+                Some(Popup::Confirm { reason, .. }) => reason.push(c),
+                _ => {
+                    self.filter.push(c);
+                    self.pred_sel = 0;
+                }
+            },
+            Action::Erase => match &mut self.popup {
+                Some(Popup::Confirm { reason, .. }) => {
+                    reason.pop();
+                }
+                _ => {
+                    self.filter.pop();
+                }
+            },
+            Action::Filter => self.filtering = !self.filtering,
+            Action::Follow => {
+                self.follow = !self.follow;
+                self.log_scroll = 0;
+            }
+            Action::Wrap => self.wrap = !self.wrap,
+            Action::Level => {
+                self.level = match self.level {
+                    "" => "INFO",
+                    "INFO" => "WARN",
+                    "WARN" => "ERROR",
+                    _ => "",
+                }
+            }
+            Action::Compare => {
+                self.requests.push(Request::Compare);
+                self.status = "comparing champion and challenger...".into();
+            }
+        }
+    }
+
+    fn show(&mut self, p: Pane) {
+        self.pane = p;
+        self.filtering = false;
+        self.filter.clear();
+        if p == Pane::Compare && self.comparison.is_none() {
+            self.apply(Action::Compare);
+        }
+    }
+
+    fn move_by(&mut self, d: i32) {
+        let step = |sel: usize, len: usize| {
+            (sel as i32 + d).clamp(0, len.saturating_sub(1) as i32) as usize
+        };
+        match self.pane {
+            Pane::Runs => self.run_sel = step(self.run_sel, self.runs.len()),
+            Pane::Metrics => {
+                let before = self.model_sel;
+                self.model_sel = step(self.model_sel, self.models.len());
+                if before != self.model_sel {
+                    self.load_model();
+                }
+            }
+            Pane::Imbalance => self.form.field = step(self.form.field, 4),
+            Pane::Predictions => {
+                self.pred_sel = step(self.pred_sel, self.visible_predictions().len())
+            }
+            Pane::Logs => {
+                // Scrolling up pauses following; scrolling back to the end resumes it.
+                let max = self.visible_logs().len();
+                self.log_scroll = (self.log_scroll as i32 - d).clamp(0, max as i32) as usize;
+                self.follow = self.log_scroll == 0;
+            }
+            Pane::Compare => {}
+        }
+    }
+
+    fn adjust(&mut self, d: i32) {
+        match self.pane {
+            Pane::Metrics => {
+                self.threshold = ((self.threshold + 0.01 * d as f64) * 100.0)
+                    .round()
+                    .clamp(1.0, 99.0)
+                    / 100.0
+            }
+            Pane::Imbalance => match self.form.field {
+                0 => self.form.strategy = (self.form.strategy as i32 + d).rem_euclid(3) as usize,
+                1 => self.form.weight = (self.form.weight + 0.5 * d as f64).clamp(0.0, 50.0),
+                2 => self.form.ratio = (self.form.ratio + 0.5 * d as f64).clamp(0.5, 20.0),
+                _ => self.form.cost_rule = !self.form.cost_rule,
+            },
+            Pane::Predictions => {
+                if let Some(i) = self
+                    .date
+                    .as_ref()
+                    .and_then(|d| self.dates.iter().position(|x| x == d))
+                {
+                    let j =
+                        (i as i32 + d).clamp(0, self.dates.len().saturating_sub(1) as i32) as usize;
+                    self.date = self.dates.get(j).cloned();
+                    self.load_date();
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The data files of the latest successful training run (what `t` retrains on).
+    pub fn training_data(&self) -> Option<Vec<PathBuf>> {
+        self.runs
+            .iter()
+            .filter(|r| r.kind == "train" && r.status == "succeeded")
+            .find_map(|r| {
+                let args: serde_json::Value = serde_json::from_str(r.args.as_deref()?).ok()?;
+                serde_json::from_value(args["data"].clone()).ok()
+            })
+    }
+
+    fn train(&mut self) {
+        match self.training_data() {
+            Some(data) => {
+                let label = self.form.label();
+                if self.busy {
+                    self.status =
+                        format!("queued training with {label} (replaces any queued request)");
+                } else {
+                    self.status = format!("training with {label}...");
+                }
+                self.requests.retain(|r| !matches!(r, Request::Train(..)));
+                self.requests
+                    .push(Request::Train(data, label, self.form.cost_rule));
+            }
+            None => {
+                self.status =
+                    "no training data known yet: run `claims train --data FILE` once".into()
+            }
+        }
+    }
+
+    fn rerun(&mut self) {
+        let Some(r) = self.runs.get(self.run_sel) else {
+            return;
+        };
+        if r.status != "failed" || r.kind != "train" {
+            self.status = "r reruns a failed training run".into();
+            return;
+        }
+        let args: serde_json::Value = r
+            .args
+            .as_deref()
+            .and_then(|a| serde_json::from_str(a).ok())
+            .unwrap_or_default();
+        match serde_json::from_value::<Vec<PathBuf>>(args["data"].clone()) {
+            Ok(data) => {
+                let label = serde_json::from_value::<Option<crate::config::Imbalance>>(
+                    args["imbalance"].clone(),
+                )
+                .ok()
+                .flatten()
+                .map_or_else(|| self.form.label(), |i| i.label());
+                self.requests
+                    .push(Request::Train(data, label, self.form.cost_rule));
+                self.status = format!("rerunning {}", r.run_id);
+            }
+            Err(_) => self.status = "this run's inputs are not recorded".into(),
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! What the console shows, read from the same SQLite database, registry and log file as
+//! the CLI. The console polls (every second) rather than watching files, so a run started
+//! by the scheduler in another process shows up within a second.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::error::Result;
+use crate::eval::Evaluation;
+use crate::monitor::drift::DriftRow;
+use crate::registry::runs::{self, RunRecord};
+use crate::registry::{ModelRow, Registry, db};
+use crate::sink::{PredictionRow, sqlite::SqliteSink};
+
+/// One model version's evaluation, with the test-split scores for the live threshold.
+#[derive(Debug, Clone)]
+pub struct ModelView {
+    /// Version.
+    pub version: u32,
+    /// Test-split metrics at registration.
+    pub test: Evaluation,
+    /// Test labels and scores (empty for models registered before they were stored).
+    pub y: Vec<u8>,
+    /// Test scores.
+    pub p: Vec<f64>,
+    /// Top features by gain.
+    pub importance: Vec<(String, f32)>,
+}
+
+#[derive(Deserialize)]
+struct Scores {
+    y: Vec<u8>,
+    p: Vec<f64>,
+}
+
+/// Reads runs, newest first.
+pub fn load_runs(home: &Path, limit: usize) -> Result<Vec<RunRecord>> {
+    let conn = db::open(&home.join("claims.db"))?;
+    runs::list(&conn, limit)
+}
+
+/// One run with its stages.
+pub fn load_run(home: &Path, run_id: &str) -> Result<Option<RunRecord>> {
+    let conn = db::open(&home.join("claims.db"))?;
+    runs::get(&conn, run_id)
+}
+
+/// Model versions, newest first.
+pub fn load_models(home: &Path) -> Result<Vec<ModelRow>> {
+    Registry::open(home)?.list()
+}
+
+/// The evaluation view of a version (verified artifacts).
+pub fn load_model_view(home: &Path, v: u32) -> Result<ModelView> {
+    let reg = Registry::open(home)?;
+    let m = reg.manifest(v)?;
+    let metrics: serde_json::Value =
+        serde_json::from_slice(&reg.artifact(v, &m, "metrics.json")?)
+            .map_err(|e| crate::error::ClaimsError::Registry(format!("v{v} metrics.json: {e}")))?;
+    let test: Evaluation = serde_json::from_value(metrics["test"].clone())
+        .map_err(|e| crate::error::ClaimsError::Registry(format!("v{v} metrics.json: {e}")))?;
+    let importance =
+        serde_json::from_value(metrics["feature_importance_gain"].clone()).unwrap_or_default();
+    let scores: Option<Scores> = reg
+        .artifact(v, &m, "test_scores.json")
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    let (y, p) = scores.map_or((vec![], vec![]), |s| (s.y, s.p));
+    Ok(ModelView {
+        version: v,
+        test,
+        y,
+        p,
+        importance,
+    })
+}
+
+/// The latest business date with predictions, if any.
+pub fn latest_date(home: &Path) -> Option<String> {
+    let conn = db::open(&home.join("claims.db")).ok()?;
+    conn.query_row("SELECT MAX(business_date) FROM predictions", [], |r| {
+        r.get::<_, Option<String>>(0)
+    })
+    .ok()
+    .flatten()
+}
+
+/// The dates with predictions, oldest first.
+pub fn dates(home: &Path) -> Vec<String> {
+    let Ok(conn) = db::open(&home.join("claims.db")) else {
+        return vec![];
+    };
+    let Ok(mut st) = conn.prepare("SELECT DISTINCT business_date FROM predictions ORDER BY 1")
+    else {
+        return vec![];
+    };
+    st.query_map([], |r| r.get(0))
+        .map(|rows| rows.filter_map(|r| r.ok()).collect())
+        .unwrap_or_default()
+}
+
+/// How many of a date's predictions the console loads (highest scores first).
+pub const MAX_ROWS: usize = 2000;
+
+/// A date's champion predictions, highest score first (at most [`MAX_ROWS`]), and the
+/// date's total count.
+pub fn load_predictions(home: &Path, date: &str) -> Result<(Vec<PredictionRow>, usize)> {
+    SqliteSink::open(&home.join("claims.db"))?; // creates the tables on a fresh home
+    let conn = db::open(&home.join("claims.db"))?;
+    let total: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM predictions WHERE business_date = ?1 AND role = 'champion'",
+            [date],
+            |r| r.get(0),
+        )
+        .map_err(db::sql)?;
+    let mut st = conn
+        .prepare(
+            "SELECT business_date, application_id, model_version, role, score, predicted_claim, threshold, top_reasons,
+             run_id, scored_at FROM predictions WHERE business_date = ?1 AND role = 'champion'
+             ORDER BY score DESC, application_id LIMIT ?2",
+        )
+        .map_err(db::sql)?;
+    let rows = st
+        .query_map(rusqlite::params![date, MAX_ROWS as i64], |r| {
+            Ok(PredictionRow {
+                business_date: r.get(0)?,
+                application_id: r.get(1)?,
+                model_version: r.get(2)?,
+                role: r.get(3)?,
+                score: r.get(4)?,
+                predicted_claim: r.get(5)?,
+                threshold: r.get(6)?,
+                top_reasons: r.get(7)?,
+                run_id: r.get(8)?,
+                scored_at: r.get(9)?,
+            })
+        })
+        .map_err(db::sql)?;
+    let rows = rows
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(db::sql)?;
+    Ok((rows, total as usize))
+}
+
+/// A date's drift rows (PSI only), alerts first.
+pub fn load_drift(home: &Path, date: &str) -> Vec<DriftRow> {
+    crate::pipeline::infer::read_drift(home, date)
+        .map(|rows| rows.into_iter().filter(|r| r.metric == "psi").collect())
+        .unwrap_or_default()
+}
+
+/// One parsed log line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogLine {
+    /// Timestamp.
+    pub time: String,
+    /// Level (INFO, WARN, ...).
+    pub level: String,
+    /// Run id, when the line belongs to a run.
+    pub run_id: String,
+    /// Stage, when the line belongs to one.
+    pub stage: String,
+    /// The message and other fields.
+    pub message: String,
+}
+
+/// The last `max` lines of `HOME/logs/claims.log`.
+pub fn load_logs(home: &Path, max: usize) -> Vec<LogLine> {
+    let Ok(text) = std::fs::read_to_string(home.join("logs").join("claims.log")) else {
+        return vec![];
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(max)..]
+        .iter()
+        .map(|l| match serde_json::from_str::<serde_json::Value>(l) {
+            Ok(v) => {
+                let f = &v["fields"];
+                let span = &v["span"];
+                let mut message = f["message"].as_str().unwrap_or("").to_string();
+                if let Some(obj) = f.as_object() {
+                    for (k, val) in obj.iter().filter(|(k, _)| k.as_str() != "message") {
+                        message.push_str(&format!(
+                            " {k}={}",
+                            val.as_str().map_or(val.to_string(), str::to_string)
+                        ));
+                    }
+                }
+                let pick = |k: &str| f[k].as_str().or(span[k].as_str()).unwrap_or("").to_string();
+                LogLine {
+                    time: v["timestamp"]
+                        .as_str()
+                        .unwrap_or("")
+                        .chars()
+                        .take(19)
+                        .collect(),
+                    level: v["level"].as_str().unwrap_or("").to_string(),
+                    run_id: pick("run_id"),
+                    stage: pick("stage"),
+                    message,
+                }
+            }
+            Err(_) => LogLine {
+                time: String::new(),
+                level: String::new(),
+                run_id: String::new(),
+                stage: String::new(),
+                message: l.to_string(),
+            },
+        })
+        .collect()
+}

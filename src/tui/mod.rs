@@ -1,0 +1,226 @@
+//! The operations console (ratatui + crossterm). A thin front over the same pipeline calls
+//! as the headless CLI: jobs run on worker threads and report through the pipeline event
+//! channel, so the UI never blocks; the state is polled from the shared database every
+//! second, so runs started elsewhere (the scheduler, a cron job) show up live.
+
+pub mod app;
+pub mod data;
+pub mod panes;
+pub mod ui;
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::time::{Duration, Instant};
+
+use ratatui::crossterm::event::{
+    self, DisableMouseCapture, EnableMouseCapture, Event, KeyEventKind,
+};
+use ratatui::crossterm::execute;
+
+use crate::config::{Config, Imbalance};
+use crate::error::{ClaimsError, Result};
+use crate::pipeline::PipelineEvent;
+use app::{App, Request, Trial};
+
+/// Messages from worker threads to the UI.
+pub enum Msg {
+    /// Progress of a job.
+    Event(PipelineEvent),
+    /// A training job ended.
+    Trained(std::result::Result<Trial, String>),
+    /// A comparison ended.
+    Compared(std::result::Result<crate::pipeline::compare::Comparison, String>),
+    /// An alias move ended.
+    Moved(String),
+}
+
+/// Runs the console until the user quits; refuses (exit 2) when not on a terminal.
+pub fn run(cfg: Config, home: PathBuf) -> Result<()> {
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        return Err(ClaimsError::Usage(
+            "the console needs an interactive terminal (stdin and stdout are not a TTY); use the headless commands, see `claims --help`".into(),
+        ));
+    }
+    let mut terminal = ratatui::init(); // also restores the terminal on panic
+    let _ = execute!(std::io::stdout(), EnableMouseCapture);
+    let result = event_loop(&mut terminal, App::new(cfg, home));
+    let _ = execute!(std::io::stdout(), DisableMouseCapture);
+    ratatui::restore();
+    result
+}
+
+struct Jobs {
+    tx: Sender<Msg>,
+    rx: Receiver<Msg>,
+    cancel: Arc<AtomicBool>,
+    queued: Option<Request>,
+}
+
+fn event_loop(terminal: &mut ratatui::DefaultTerminal, mut app: App) -> Result<()> {
+    let (tx, rx) = mpsc::channel();
+    let mut jobs = Jobs {
+        tx,
+        rx,
+        cancel: Arc::new(AtomicBool::new(false)),
+        queued: None,
+    };
+    app.refresh();
+    let mut last_poll = Instant::now();
+    while !app.quit {
+        terminal
+            .draw(|f| ui::draw(f, &app))
+            .map_err(|e| ClaimsError::io("terminal", e))?;
+        if event::poll(Duration::from_millis(200)).map_err(|e| ClaimsError::io("terminal", e))? {
+            match event::read().map_err(|e| ClaimsError::io("terminal", e))? {
+                Event::Key(k) if k.kind == KeyEventKind::Press => {
+                    if let Some(a) = app.action_for(k) {
+                        app.apply(a);
+                    }
+                }
+                Event::Mouse(m) => {
+                    if let Some(a) = app.mouse_action(m) {
+                        app.apply(a);
+                    }
+                }
+                _ => {} // resize: the next draw uses the new size
+            }
+        }
+        while let Ok(msg) = jobs.rx.try_recv() {
+            handle(&mut app, &mut jobs, msg);
+        }
+        for req in std::mem::take(&mut app.requests) {
+            start(&mut app, &mut jobs, req);
+        }
+        if last_poll.elapsed() >= Duration::from_secs(1) {
+            app.refresh();
+            last_poll = Instant::now();
+        }
+    }
+    jobs.cancel.store(true, Ordering::SeqCst);
+    Ok(())
+}
+
+fn handle(app: &mut App, jobs: &mut Jobs, msg: Msg) {
+    match msg {
+        Msg::Event(ev) => app.on_event(ev),
+        Msg::Trained(r) => {
+            app.on_trained(r);
+            app.comparison = None;
+            if let Some(next) = jobs.queued.take() {
+                start(app, jobs, next);
+            }
+        }
+        Msg::Compared(Ok(c)) => {
+            app.status = format!(
+                "v{} vs v{}: gate {}",
+                c.champion,
+                c.challenger,
+                if c.decision.promote {
+                    "passes"
+                } else {
+                    "refuses"
+                }
+            );
+            app.comparison = Some(c);
+        }
+        Msg::Compared(Err(e)) => app.status = format!("comparison: {e}"),
+        Msg::Moved(s) => {
+            app.status = s;
+            app.comparison = None;
+            app.refresh();
+        }
+    }
+}
+
+fn start(app: &mut App, jobs: &mut Jobs, req: Request) {
+    let (cfg, home, tx) = (app.cfg.clone(), app.home.clone(), jobs.tx.clone());
+    match req {
+        Request::Cancel => jobs.cancel.store(true, Ordering::SeqCst),
+        Request::Train(..) if app.busy => jobs.queued = Some(req), // the newest request replaces a queued one
+        Request::Train(data, label, cost_rule) => {
+            app.busy = true;
+            jobs.cancel = Arc::new(AtomicBool::new(false));
+            let cancel = jobs.cancel.clone();
+            std::thread::spawn(move || {
+                let r = train_job(cfg, &home, data, &label, cost_rule, tx.clone(), cancel);
+                let _ = tx.send(Msg::Trained(r));
+            });
+        }
+        Request::Compare => {
+            std::thread::spawn(move || {
+                let r = (|| {
+                    let reg = crate::registry::Registry::open(&home)?;
+                    let (a, b) = crate::pipeline::compare::resolve(&reg, None, None)?;
+                    crate::pipeline::compare::compare(&reg, a, b, &cfg.gate, cfg.seed)
+                })();
+                let _ = tx.send(Msg::Compared(r.map_err(|e| e.to_string())));
+            });
+        }
+        Request::Promote(version, reason) => {
+            let r = (|| -> Result<String> {
+                let mut reg = crate::registry::Registry::open(&home)?;
+                match version {
+                    Some(v) => {
+                        crate::pipeline::compare::promote(&mut reg, v, &reason).map(|from| {
+                            format!(
+                                "champion: {} -> v{v} ({reason})",
+                                from.map_or("none".into(), |f| format!("v{f}"))
+                            )
+                        })
+                    }
+                    None => crate::pipeline::compare::rollback(&mut reg, &reason)
+                        .map(|(a, b)| format!("rolled back: v{a} -> v{b} ({reason})")),
+                }
+            })();
+            let _ = tx.send(Msg::Moved(r.unwrap_or_else(|e| e.to_string())));
+        }
+    }
+}
+
+fn train_job(
+    mut cfg: Config,
+    home: &Path,
+    data: Vec<PathBuf>,
+    label: &str,
+    cost_rule: bool,
+    tx: Sender<Msg>,
+    cancel: Arc<AtomicBool>,
+) -> std::result::Result<Trial, String> {
+    let imbalance = Imbalance::parse(label).map_err(|e| e.to_string())?;
+    cfg.threshold.rule = if cost_rule {
+        "cost".into()
+    } else {
+        "f1".into()
+    };
+    let (etx, erx) = mpsc::channel::<PipelineEvent>();
+    let forward = std::thread::spawn(move || {
+        for ev in erx {
+            if tx.send(Msg::Event(ev)).is_err() {
+                break;
+            }
+        }
+    });
+    let req = crate::pipeline::train::TrainRequest {
+        data,
+        imbalance: Some(imbalance),
+        ..Default::default()
+    };
+    let out = crate::pipeline::train::train(&cfg, home, &req, Some(etx), cancel);
+    let _ = forward.join();
+    let o = out.map_err(|e| e.to_string())?;
+    Ok(Trial {
+        settings: label.to_string(),
+        version: o.model_version,
+        roc_auc: o.test.roc_auc,
+        pr_auc: o.test.pr_auc,
+        recall: o.test.at_threshold.recall,
+        precision: o.test.at_threshold.precision,
+        ece: o.test.ece,
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,231 @@
+//! Console tests: every pane rendered with a TestBackend at 80x24 and 120x40 from real data
+//! (a small training run, a challenger, a scored day with drift), compared with insta
+//! snapshots (run ids and times are redacted); and state tests driven by key events.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::app::{Action, App, Pane, Popup, Request};
+use super::ui;
+use crate::config::Config;
+use crate::data::generate::{GenSpec, write_csv};
+use crate::pipeline::{compare, infer, train};
+
+fn cfg() -> Config {
+    Config::from_overlay("[search]\niterations = 3\nfolds = 3\n[threads]\nparallel_fits = 1\n")
+        .unwrap()
+}
+
+/// A home with two models (champion v1, challenger v2), one scored day and a log.
+fn home() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let h = dir.path().join("home");
+    let c = cfg();
+    let data = dir.path().join("train.csv");
+    write_csv(
+        &GenSpec {
+            rows: 1500,
+            seed: 3,
+            ..GenSpec::default()
+        },
+        &data,
+    )
+    .unwrap();
+    for seed in [1, 2] {
+        let req = train::TrainRequest {
+            data: vec![data.clone()],
+            seed: Some(seed),
+            ..Default::default()
+        };
+        train::train(&c, &h, &req, None, Arc::new(AtomicBool::new(false))).unwrap();
+    }
+    let day = dir.path().join("day.csv");
+    write_csv(
+        &GenSpec {
+            rows: 300,
+            seed: 4,
+            shift: 0.5,
+            with_labels: false,
+            id_offset: 50_000,
+            ..GenSpec::default()
+        },
+        &day,
+    )
+    .unwrap();
+    let req = infer::PredictRequest {
+        data: day,
+        date: Some("2026-03-02".into()),
+        sink: None,
+    };
+    infer::predict(&c, &h, &req, None, Arc::new(AtomicBool::new(false))).unwrap();
+    let log = h.join("logs");
+    std::fs::create_dir_all(&log).unwrap();
+    let lines = [
+        r#"{"timestamp":"2026-03-02T19:00:01.000Z","level":"INFO","fields":{"message":"run started","kind":"predict"},"span":{"run_id":"predict-x","stage":"load"}}"#,
+        r#"{"timestamp":"2026-03-02T19:00:02.000Z","level":"INFO","fields":{"message":"contract: 300 rows pass, 0 quarantined","rows_in":"300"},"span":{"run_id":"predict-x","stage":"contract"}}"#,
+        r#"{"timestamp":"2026-03-02T19:00:03.000Z","level":"WARN","fields":{"message":"catch-up policy 'latest' skips missed runs","job":"predict"}}"#,
+        r#"{"timestamp":"2026-03-02T19:00:04.000Z","level":"ERROR","fields":{"message":"run failed: input for 2026-03-03 not found"},"span":{"run_id":"predict-y","stage":"load"}}"#,
+    ];
+    std::fs::write(log.join("claims.log"), lines.join("\n") + "\n").unwrap();
+    dir
+}
+
+fn app(dir: &Path) -> App {
+    let c = cfg();
+    let h = dir.join("home");
+    let mut a = App::new(c.clone(), h.clone());
+    a.refresh();
+    let reg = crate::registry::Registry::open(&h).unwrap();
+    a.comparison = compare::compare(&reg, 1, 2, &c.gate, c.seed).ok();
+    a.status = "? for help".into();
+    a
+}
+
+fn render(a: &App, w: u16, h: u16) -> String {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| ui::draw(f, a)).unwrap();
+    let buf = t.backend().buffer().clone();
+    (0..h)
+        .map(|y| {
+            (0..w)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect::<String>()
+                .trim_end()
+                .to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn key(c: char) -> KeyEvent {
+    KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
+}
+
+fn press(a: &mut App, k: KeyEvent) {
+    if let Some(act) = a.action_for(k) {
+        a.apply(act);
+    }
+}
+
+#[test]
+fn every_pane_at_80x24_and_120x40() {
+    let dir = home();
+    let mut a = app(dir.path());
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(r"(train|predict)-\d{8}T\d{6}-[0-9a-f]{4}", "[run-id]");
+    settings.add_filter(r"\d{2}-\d{2} \d{2}:\d{2}", "[time]");
+    settings.add_filter(r"\d+\.\ds\b", "[dur]");
+    settings.bind(|| {
+        for pane in Pane::ALL {
+            a.apply(Action::Show(pane));
+            if pane == Pane::Compare && a.comparison.is_none() {
+                panic!("comparison missing");
+            }
+            a.requests.clear();
+            a.status = "? for help".into();
+            for (w, h) in [(80, 24), (120, 40)] {
+                insta::assert_snapshot!(
+                    format!("{}_{w}x{h}", pane.title().replace('/', "_")),
+                    render(&a, w, h)
+                );
+            }
+        }
+    });
+}
+
+#[test]
+fn threshold_moves_update_the_confusion_matrix() {
+    let dir = home();
+    let mut a = app(dir.path());
+    press(&mut a, key('2'));
+    assert_eq!(a.pane, Pane::Metrics);
+    let before = a.at_threshold().expect("stored test scores");
+    for _ in 0..10 {
+        press(&mut a, key('l'));
+    }
+    let after = a.at_threshold().unwrap();
+    assert!(
+        (after.threshold - before.threshold - 0.10).abs() < 0.011,
+        "{} -> {}",
+        before.threshold,
+        after.threshold
+    );
+    assert!(
+        after.tp + after.fp <= before.tp + before.fp,
+        "a higher threshold flags fewer rows"
+    );
+    assert_eq!(
+        after.tp + after.fp + after.tn + after.fn_,
+        before.tp + before.fp + before.tn + before.fn_
+    );
+    assert!(render(&a, 120, 40).contains(&format!("threshold {:.2}", after.threshold)));
+}
+
+#[test]
+fn promote_confirm_and_cancel() {
+    let dir = home();
+    let mut a = app(dir.path());
+    press(&mut a, key('4'));
+    a.requests.clear();
+    press(&mut a, key('p'));
+    assert!(matches!(
+        a.popup,
+        Some(Popup::Confirm {
+            promote: Some(2),
+            ..
+        })
+    ));
+    press(&mut a, KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
+    assert!(
+        a.popup.is_none() && a.requests.is_empty(),
+        "Esc cancels without a request"
+    );
+    press(&mut a, key('p'));
+    for c in "uat ok".chars() {
+        press(&mut a, key(c));
+    }
+    assert!(render(&a, 80, 24).contains("Reason: uat ok_"));
+    press(&mut a, KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    assert_eq!(a.requests, vec![Request::Promote(Some(2), "uat ok".into())]);
+    press(&mut a, key('b'));
+    assert!(matches!(
+        a.popup,
+        Some(Popup::Confirm { promote: None, .. })
+    ));
+}
+
+#[test]
+fn filter_and_follow() {
+    let dir = home();
+    let mut a = app(dir.path());
+    press(&mut a, key('5'));
+    let all = a.visible_predictions().len();
+    assert_eq!(all, 300);
+    press(&mut a, key('/'));
+    for c in "APP0005000".chars() {
+        press(&mut a, key(c));
+    }
+    let some = a.visible_predictions().len();
+    assert!(some >= 1 && some < 20, "{some}");
+    press(&mut a, KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
+    assert_eq!(a.visible_predictions().len(), all);
+
+    press(&mut a, key('6'));
+    assert!(a.follow);
+    press(&mut a, key('k')); // scrolling up pauses following
+    assert!(!a.follow && a.log_scroll == 1);
+    press(&mut a, key('f'));
+    assert!(a.follow && a.log_scroll == 0);
+    press(&mut a, key('f'));
+    assert!(!a.follow);
+    press(&mut a, key('L'));
+    press(&mut a, key('L'));
+    assert_eq!(a.visible_logs().len(), 2, "WARN and ERROR only");
+    press(&mut a, key('q'));
+    assert!(a.quit);
+}

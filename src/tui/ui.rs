@@ -1,0 +1,202 @@
+//! Drawing: a pure function of [`App`] (tabs, the pane, the status line, popups). Colours
+//! come from the theme in config and stay readable on dark and light terminals (the
+//! default foreground for text, one accent, red/yellow only for alerts and warnings).
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Tabs, Wrap};
+
+use super::app::{App, Pane, Popup};
+use super::panes;
+
+/// The theme's styles.
+pub struct Theme {
+    /// Accent (titles, selected tab).
+    pub accent: Style,
+    /// Selected row.
+    pub selected: Style,
+    /// Alerts and failures.
+    pub alert: Style,
+    /// Warnings.
+    pub warn: Style,
+    /// Good outcomes.
+    pub good: Style,
+    /// Secondary text.
+    pub dim: Style,
+}
+
+fn color(name: &str, fallback: Color) -> Color {
+    name.parse::<Color>().unwrap_or(fallback)
+}
+
+impl Theme {
+    /// The theme named in config (`[tui] accent = "cyan"`).
+    pub fn from(app: &App) -> Theme {
+        let accent = color(&app.cfg.tui.accent, Color::Cyan);
+        Theme {
+            accent: Style::default().fg(accent).add_modifier(Modifier::BOLD),
+            selected: Style::default().add_modifier(Modifier::REVERSED),
+            alert: Style::default()
+                .fg(color(&app.cfg.tui.alert, Color::Red))
+                .add_modifier(Modifier::BOLD),
+            warn: Style::default().fg(Color::Yellow),
+            good: Style::default().fg(Color::Green),
+            dim: Style::default().add_modifier(Modifier::DIM),
+        }
+    }
+}
+
+/// Draws the whole screen.
+pub fn draw(f: &mut Frame, app: &App) {
+    let theme = Theme::from(app);
+    let [tabs, body, status] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(5),
+        Constraint::Length(1),
+    ])
+    .areas(f.area());
+    // Short titles when narrow, so all six tabs fit in 80 columns.
+    let narrow = f.area().width < 100;
+    let titles: Vec<Line> = Pane::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let t = match p {
+                Pane::Compare if narrow => "Champ/Chall",
+                Pane::Predictions if narrow => "Scores",
+                _ => p.title(),
+            };
+            Line::from(format!("{} {t}", i + 1))
+        })
+        .collect();
+    let sel = Pane::ALL.iter().position(|p| *p == app.pane).unwrap_or(0);
+    f.render_widget(
+        Tabs::new(titles)
+            .select(sel)
+            .highlight_style(theme.accent.add_modifier(Modifier::REVERSED))
+            .divider("|"),
+        tabs,
+    );
+    match app.pane {
+        Pane::Runs => panes::runs(f, body, app, &theme),
+        Pane::Metrics => panes::metrics(f, body, app, &theme),
+        Pane::Imbalance => panes::imbalance(f, body, app, &theme),
+        Pane::Compare => panes::compare(f, body, app, &theme),
+        Pane::Predictions => panes::predictions(f, body, app, &theme),
+        Pane::Logs => panes::logs(f, body, app, &theme),
+    }
+    let busy = if app.busy { "[running] " } else { "" };
+    let filter = if app.filtering {
+        format!(" filter: {}_", app.filter)
+    } else {
+        String::new()
+    };
+    let line = Line::from(vec![
+        Span::styled(busy, theme.warn),
+        Span::raw(app.status.clone()),
+        Span::styled(filter, theme.accent),
+    ]);
+    f.render_widget(Paragraph::new(line), status);
+    match &app.popup {
+        Some(Popup::Help) => popup(f, "Keys (Esc closes)", &help(app.pane), &theme),
+        Some(Popup::Quit) => popup(
+            f,
+            "Quit?",
+            &[
+                "A run is in progress.".into(),
+                "y: cancel it and quit   any other key: stay".into(),
+            ],
+            &theme,
+        ),
+        Some(Popup::Confirm { promote, reason }) => {
+            let what = match promote {
+                Some(v) => format!("Promote v{v} to champion?"),
+                None => "Roll the champion back to the previous version?".into(),
+            };
+            popup(
+                f,
+                "Confirm",
+                &[
+                    what,
+                    String::new(),
+                    format!("Reason: {reason}_"),
+                    String::new(),
+                    "Enter confirms, Esc cancels".into(),
+                ],
+                &theme,
+            );
+        }
+        None => {}
+    }
+}
+
+/// Every key of a pane, for the help popup.
+pub fn help(pane: Pane) -> Vec<String> {
+    let mut v: Vec<String> = vec![
+        "q / Ctrl-C   quit (asks if a run is in progress)".into(),
+        "Tab / S-Tab  next / previous pane;  1-6 jump".into(),
+        "j k / arrows move;  PgUp PgDn  page;  mouse wheel scrolls".into(),
+        "?            this help;  Esc  close / back".into(),
+    ];
+    let specific: &[&str] = match pane {
+        Pane::Runs => &[
+            "Enter        run details: stages, timings, rows, error",
+            "r            rerun the selected failed training run",
+            "Esc          close details, or cancel the running job",
+        ],
+        Pane::Metrics => &[
+            "j / k        previous / next model version",
+            "h / l        move the threshold (precision, recall, F1, confusion update)",
+        ],
+        Pane::Imbalance => &[
+            "j / k        choose a field",
+            "h / l        change its value",
+            "t            train with these settings in the background",
+            "Esc          cancel the running training",
+        ],
+        Pane::Compare => &[
+            "c            recompute the comparison",
+            "p            promote the challenger (asks for a reason)",
+            "b            roll the champion back (asks for a reason)",
+        ],
+        Pane::Predictions => &[
+            "h / l        previous / next business date",
+            "/            filter by application id or reason",
+            "j / k        move",
+        ],
+        Pane::Logs => &[
+            "f            follow the end on/off (scrolling up pauses it)",
+            "/            search (level, run, stage, text)",
+            "L            minimum level: all, INFO, WARN, ERROR",
+            "w            wrap long lines",
+        ],
+    };
+    v.push(String::new());
+    v.extend(specific.iter().map(|s| s.to_string()));
+    v
+}
+
+fn popup(f: &mut Frame, title: &str, lines: &[String], theme: &Theme) {
+    let area = f.area();
+    let w =
+        (lines.iter().map(|l| l.chars().count()).max().unwrap_or(20) as u16 + 4).min(area.width);
+    let h = (lines.len() as u16 + 2).min(area.height);
+    let r = Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    };
+    f.render_widget(Clear, r);
+    let text: Vec<Line> = lines.iter().map(|l| Line::from(l.clone())).collect();
+    f.render_widget(
+        Paragraph::new(text).wrap(Wrap { trim: false }).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(Span::styled(title.to_string(), theme.accent)),
+        ),
+        r,
+    );
+}

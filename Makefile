@@ -22,7 +22,7 @@ SYS_PKGS := libclang-dev
 endif
 CARGO := $(XGB_ENV) cargo
 
-.PHONY: demo test build deps fmt lint unit install workflows
+.PHONY: demo test build deps fmt lint unit install workflows tui-e2e screenshots
 
 deps:
 	@scripts/system-deps.sh $(SYS_PKGS)
@@ -56,7 +56,15 @@ workflows:
 	if [ -x "$$c" ]; then "$$c" --builtin-schema vendor.github-workflows .github/workflows/*.yml; \
 	else echo "workflows: check-jsonschema unavailable, schema check skipped"; fi
 
-test: deps fmt lint workflows unit
+# The console end to end in tmux (skips with a reason when tmux is missing).
+tui-e2e: build
+	bash tests/tui_tmux.sh $(BIN)
+
+test: deps fmt lint workflows unit tui-e2e
 
 install: deps
 	$(CARGO) install --path . --locked $(CARGO_FEATURES)
+
+# PNGs of every pane of the real console (tmux capture with colours -> scripts/ansi2png.py).
+screenshots: build
+	scripts/screenshots.sh $(BIN)

@@ -10,13 +10,19 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::prelude::*;
 
-fn init_logging(format: LogFormat, home: Option<&std::path::Path>) {
+fn init_logging(format: LogFormat, home: Option<&std::path::Path>, console_on: bool) {
     let default = if format == LogFormat::Json {
         "info"
     } else {
         "warn"
     };
     let filter = EnvFilter::try_from_env("CLAIMS_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    // The console (TUI) owns the screen: its logs go to the file only.
+    let filter = if console_on {
+        filter
+    } else {
+        EnvFilter::new("off")
+    };
     let console = match format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .json()
@@ -85,7 +91,8 @@ fn real_main(cli: Cli) -> Result<i32, ClaimsError> {
         }
     };
     let home = headless::resolve_home(cli.home)?;
-    init_logging(cli.log_format, Some(&home));
+    let is_tui = matches!(command, claims_ops::cli::Command::Tui);
+    init_logging(cli.log_format, Some(&home), !is_tui);
     let cfg = Config::load(cli.config.as_deref())?;
     claims_ops::model::xgb::Booster::set_global_verbosity(1)?;
     if let claims_ops::cli::Command::Tui = command {

@@ -11,7 +11,8 @@
 # session on a private socket, switches through all six panes (1-6 and Tab), opens and
 # closes the help popup, launches a background training run from the Imbalance pane (t),
 # waits for "training finished", checks the Runs pane lists two succeeded train runs,
-# checks the "Quit?" confirmation while a run is in progress, quits with q and checks the
+# checks the "Quit?" confirmation while a run is in progress, cancels a run with Esc (the
+# screen must stay intact and the run be listed as failed), quits with q and checks the
 # process exited 0 and left the terminal clean (normal screen, mouse reporting off,
 # cursor shown, no tab bar left on screen).
 #
@@ -255,6 +256,24 @@ keys n
 expect_gone "any other key than y keeps the console open" 'A run is in progress' 5
 expect "the run is still in progress" '\[running\]|training finished' 5
 expect "the second console run finishes" 'training finished: v3 ' 120
+
+# ---------------------------------------------------------------- Esc cancels a running training
+keys t
+expect "a third console training run starts" '\[running\]' 15
+keys Escape
+expect "Esc cancels it: status says training failed: cancelled" 'training failed: .*cancel' 60
+# Nothing else may write to the terminal while the console owns it (e.g. log lines on
+# stderr): that scrolls the screen and leaves it garbled, since only changes are redrawn.
+first=$("${TM[@]}" capture-pane -p -t "$SESSION" -S 0 -E 0 2>/dev/null)
+if ! grep -qE -- "$TABBAR" <<<"$first"; then
+    fail "after cancelling, the tab bar is no longer on the first line (screen scrolled or overwritten)"
+fi
+if grep -qE -- '(ERROR|WARN) +claims_ops|run failed: cancelled' <<<"$SCREEN"; then
+    fail "after cancelling, a log line was written over the console"
+fi
+ok "the screen is intact after cancelling (tab bar on line 1, no stray log output)"
+keys 1
+expect "Runs lists the cancelled run as failed" 'train-[^ ]+ +train +failed' 10
 
 # ---------------------------------------------------------------- quit and leave a clean terminal
 keys q

@@ -121,7 +121,8 @@ impl RunCtx {
         let t0 = Instant::now();
         let (value, rows_out, note) = f()?;
         let ms = t0.elapsed().as_millis() as i64;
-        tracing::info!(rows_in = ?rows_in, rows_out = ?rows_out, duration_ms = ms, "{name}: {note}");
+        let count = |n: Option<usize>| n.map_or("-".to_string(), |n| n.to_string());
+        tracing::info!(rows_in = %count(rows_in), rows_out = %count(rows_out), duration_ms = ms, "{name}: {note}");
         runs::stage(
             &*self.lock()?,
             &self.run_id,

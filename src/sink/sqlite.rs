@@ -20,6 +20,27 @@ CREATE TABLE IF NOT EXISTS quarantine(
   PRIMARY KEY (business_date, source_file, row_number));
 ";
 
+/// The predictions columns, in table order (for SELECTs that map rows with
+/// [`prediction_row`]).
+pub const PREDICTION_COLUMNS: &str = "business_date, application_id, model_version, role, score, \
+     predicted_claim, threshold, top_reasons, run_id, scored_at";
+
+/// Maps a row selected with [`PREDICTION_COLUMNS`].
+pub fn prediction_row(r: &rusqlite::Row) -> rusqlite::Result<PredictionRow> {
+    Ok(PredictionRow {
+        business_date: r.get(0)?,
+        application_id: r.get(1)?,
+        model_version: r.get(2)?,
+        role: r.get(3)?,
+        score: r.get(4)?,
+        predicted_claim: r.get(5)?,
+        threshold: r.get(6)?,
+        top_reasons: r.get(7)?,
+        run_id: r.get(8)?,
+        scored_at: r.get(9)?,
+    })
+}
+
 /// SQLite prediction tables.
 pub struct SqliteSink {
     conn: Connection,
@@ -118,22 +139,7 @@ impl Sink for SqliteSink {
                  top_reasons, run_id, scored_at FROM predictions WHERE business_date = ?1 ORDER BY role, application_id",
             )
             .map_err(err)?;
-        let rows = st
-            .query_map([date], |r| {
-                Ok(PredictionRow {
-                    business_date: r.get(0)?,
-                    application_id: r.get(1)?,
-                    model_version: r.get(2)?,
-                    role: r.get(3)?,
-                    score: r.get(4)?,
-                    predicted_claim: r.get(5)?,
-                    threshold: r.get(6)?,
-                    top_reasons: r.get(7)?,
-                    run_id: r.get(8)?,
-                    scored_at: r.get(9)?,
-                })
-            })
-            .map_err(err)?;
+        let rows = st.query_map([date], prediction_row).map_err(err)?;
         rows.collect::<std::result::Result<_, _>>().map_err(err)
     }
 

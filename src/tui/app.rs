@@ -313,10 +313,10 @@ impl App {
             self.runs = r;
             self.run_sel = self.run_sel.min(self.runs.len().saturating_sub(1));
         }
-        if let Some(d) = &self.run_detail {
-            if let Ok(Some(r)) = data::load_run(&self.home, &d.run_id) {
-                self.run_detail = Some(r);
-            }
+        if let Some(d) = &self.run_detail
+            && let Ok(Some(r)) = data::load_run(&self.home, &d.run_id)
+        {
+            self.run_detail = Some(r);
         }
         if let Ok(m) = data::load_models(&self.home) {
             let changed = m.len() != self.models.len();

@@ -123,20 +123,10 @@ pub fn load_predictions(home: &Path, date: &str) -> Result<(Vec<PredictionRow>, 
         )
         .map_err(db::sql)?;
     let rows = st
-        .query_map(rusqlite::params![date, MAX_ROWS as i64], |r| {
-            Ok(PredictionRow {
-                business_date: r.get(0)?,
-                application_id: r.get(1)?,
-                model_version: r.get(2)?,
-                role: r.get(3)?,
-                score: r.get(4)?,
-                predicted_claim: r.get(5)?,
-                threshold: r.get(6)?,
-                top_reasons: r.get(7)?,
-                run_id: r.get(8)?,
-                scored_at: r.get(9)?,
-            })
-        })
+        .query_map(
+            rusqlite::params![date, MAX_ROWS as i64],
+            crate::sink::sqlite::prediction_row,
+        )
         .map_err(db::sql)?;
     let rows = rows
         .collect::<std::result::Result<Vec<_>, _>>()

@@ -51,7 +51,7 @@ pub fn runs(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             .block(block(&format!("running {}", ev.run_id), theme))
             .gauge_style(theme.accent)
             .ratio(ev.progress.unwrap_or(0.0).clamp(0.0, 1.0))
-            .label(format!("{}: {}", ev.stage, ev.message));
+            .label(ev.message.clone());
         f.render_widget(g, live);
     }
     if let Some(r) = &app.run_detail {
@@ -241,7 +241,7 @@ pub fn metrics(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             "precision {:.4}  recall {:.4}  F1 {:.4}",
             t.precision, t.recall, t.f1
         )),
-        Line::from(format!("            predicted no  predicted claim")),
+        Line::from("            predicted no  predicted claim"),
         Line::from(format!("no claim    {:>12}  {:>15}", t.tn, t.fp)),
         Line::from(format!("claim       {:>12}  {:>15}", t.fn_, t.tp)),
     ];
@@ -551,7 +551,7 @@ pub fn compare(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 
 /// Predictions: a date's scores with top reasons, filterable, and that date's drift.
 pub fn predictions(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let side = if area.width >= 100 { 34 } else { 0 };
+    let side = if area.width >= 100 { 38 } else { 0 };
     let [list, drift] =
         Layout::horizontal([Constraint::Min(40), Constraint::Length(side)]).areas(area);
     let date = app

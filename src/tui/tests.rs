@@ -211,7 +211,7 @@ fn filter_and_follow() {
         press(&mut a, key(c));
     }
     let some = a.visible_predictions().len();
-    assert!(some >= 1 && some < 20, "{some}");
+    assert!((1..20).contains(&some), "{some}");
     press(&mut a, KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
     assert_eq!(a.visible_predictions().len(), all);
 

@@ -1,0 +1,362 @@
+//! Configuration: the embedded `config/default.toml`, overlaid key by key with the user's
+//! config file and `--config`, then validated into a [`Config`] whose values are known good
+//! (raw TOML in, checked types out, as ripgrep's LowArgs -> HiArgs).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+mod sections;
+mod validate;
+pub use sections::*;
+use validate::validate;
+
+use crate::error::{ClaimsError, Result};
+
+/// The default configuration, compiled into the binary.
+pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    seed: u64,
+    schema: RawSchema,
+    split: SplitConfig,
+    search: RawSearch,
+    imbalance: RawImbalance,
+    threads: Threads,
+    registry: RegistryConfig,
+    inference: InferenceConfig,
+    drift: DriftConfig,
+    gate: GateConfig,
+    threshold: ThresholdConfig,
+    schedule: ScheduleConfig,
+    hooks: HooksConfig,
+    tui: TuiConfig,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSchema {
+    target: String,
+    id_column: Option<String>,
+    #[serde(default)]
+    drop: Vec<String>,
+    numeric: BTreeMap<String, NumericRange>,
+    categorical: BTreeMap<String, Vec<toml::Value>>,
+}
+
+/// Allowed range of a numeric column.
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NumericRange {
+    /// Smallest allowed value (inclusive).
+    pub min: f64,
+    /// Largest allowed value (inclusive).
+    pub max: f64,
+    /// Whether a missing value is allowed.
+    #[serde(default)]
+    pub nullable: bool,
+}
+
+/// The data contract: which columns a file holds and what their values may be.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct Schema {
+    /// The 0/1 label column.
+    pub target: String,
+    /// The id column, if the data has one.
+    pub id_column: Option<String>,
+    /// Columns read and ignored.
+    pub drop: Vec<String>,
+    /// Numeric feature columns with their ranges, in feature order.
+    pub numeric: Vec<(String, NumericRange)>,
+    /// Categorical feature columns with their allowed values, in feature order.
+    pub categorical: Vec<(String, Vec<String>)>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSearch {
+    iterations: usize,
+    folds: usize,
+    early_stopping_rounds: usize,
+    metric: String,
+    space: RawSpace,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSpace {
+    n_estimators: RawRange,
+    learning_rate: RawRange,
+    subsample: RawRange,
+    max_depth: RawRange,
+    colsample_bytree: RawRange,
+    min_child_weight: RawRange,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawRange {
+    Range { min: f64, max: f64 },
+    Choice(Vec<f64>),
+}
+
+/// Where a hyperparameter's values are drawn from.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+pub enum Range {
+    /// Uniform over `[min, max]` (integers) or `[min, max)` (floats).
+    Uniform {
+        /// Lower bound.
+        min: f64,
+        /// Upper bound.
+        max: f64,
+    },
+    /// One of these values, equally likely.
+    Choice(Vec<f64>),
+}
+
+/// The random-search space (the notebook's parameters).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct SearchSpace {
+    /// Maximum boosting rounds (early stopping may use fewer).
+    pub n_estimators: Range,
+    /// Shrinkage (XGBoost `eta`).
+    pub learning_rate: Range,
+    /// Row subsampling per tree.
+    pub subsample: Range,
+    /// Maximum tree depth.
+    pub max_depth: Range,
+    /// Column subsampling per tree.
+    pub colsample_bytree: Range,
+    /// Minimum hessian in a leaf.
+    pub min_child_weight: Range,
+}
+
+/// Random search with stratified k-fold cross-validation.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct SearchConfig {
+    /// Number of candidates drawn.
+    pub iterations: usize,
+    /// Number of stratified folds.
+    pub folds: usize,
+    /// Stop after this many rounds without improvement on the held-out part.
+    pub early_stopping_rounds: usize,
+    /// XGBoost eval metric watched by early stopping and used to rank candidates.
+    pub metric: String,
+    /// The space candidates are drawn from.
+    pub space: SearchSpace,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawImbalance {
+    strategy: String,
+    scale_pos_weight: toml::Value,
+    undersample_ratio: f64,
+}
+
+/// How class imbalance is handled in training.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum Imbalance {
+    /// Train on the data as it is.
+    None,
+    /// `scale_pos_weight`: `None` = negatives/positives of the training split.
+    Weight(Option<f64>),
+    /// Drop majority rows of the training split until majority:minority = ratio:1.
+    Undersample(f64),
+}
+
+impl Imbalance {
+    /// Parses the CLI form: `none`, `weight`, `weight:W`, `undersample:R`.
+    pub fn parse(s: &str) -> Result<Self> {
+        let bad = || {
+            ClaimsError::Usage(format!(
+                "--imbalance '{s}': expected none, weight, weight:W or undersample:R (R > 0)"
+            ))
+        };
+        let (head, arg) = match s.split_once(':') {
+            Some((h, a)) => (h, Some(a.parse::<f64>().map_err(|_| bad())?)),
+            None => (s, None),
+        };
+        let out = match (head, arg) {
+            ("none", None) => Imbalance::None,
+            ("weight", w) => Imbalance::Weight(w),
+            ("undersample", Some(r)) => Imbalance::Undersample(r),
+            _ => return Err(bad()),
+        };
+        match out {
+            Imbalance::Weight(Some(w)) | Imbalance::Undersample(w)
+                if !(w > 0.0 && w.is_finite()) =>
+            {
+                Err(bad())
+            }
+            o => Ok(o),
+        }
+    }
+
+    /// The CLI form of this strategy.
+    pub fn label(&self) -> String {
+        match self {
+            Imbalance::None => "none".into(),
+            Imbalance::Weight(None) => "weight".into(),
+            Imbalance::Weight(Some(w)) => format!("weight:{w}"),
+            Imbalance::Undersample(r) => format!("undersample:{r}"),
+        }
+    }
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Config {
+    /// Seed for splits, sampling and search.
+    pub seed: u64,
+    /// The data contract.
+    pub schema: Schema,
+    /// Split fractions.
+    pub split: SplitConfig,
+    /// Random search settings.
+    pub search: SearchConfig,
+    /// Class-imbalance strategy.
+    pub imbalance: Imbalance,
+    /// Threading layout.
+    pub threads: Threads,
+    /// Registry behaviour.
+    pub registry: RegistryConfig,
+    /// Daily inference.
+    pub inference: InferenceConfig,
+    /// Drift thresholds.
+    pub drift: DriftConfig,
+    /// Promotion gate.
+    pub gate: GateConfig,
+    /// Threshold rule.
+    pub threshold: ThresholdConfig,
+    /// Scheduler.
+    pub schedule: ScheduleConfig,
+    /// Hooks.
+    pub hooks: HooksConfig,
+    /// Console theme.
+    pub tui: TuiConfig,
+    /// The merged TOML this came from (recorded in each model's manifest).
+    #[serde(skip)]
+    pub merged_toml: String,
+}
+
+/// The user's config file, if the platform has a config folder.
+pub fn user_config_path() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "claims-ops").map(|d| d.config_dir().join("config.toml"))
+}
+
+fn parse_table(text: &str, origin: &str) -> Result<toml::Table> {
+    text.parse::<toml::Table>()
+        .map_err(|e| ClaimsError::Config(format!("{origin}: invalid TOML: {e}")))
+}
+
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+impl Config {
+    /// Loads the default, then the user's file (if present), then `extra` (must exist).
+    pub fn load(extra: Option<&Path>) -> Result<Config> {
+        let mut files = vec![];
+        if let Some(p) = user_config_path().filter(|p| p.is_file()) {
+            files.push(p);
+        }
+        if let Some(p) = extra {
+            if !p.is_file() {
+                return Err(ClaimsError::Config(format!(
+                    "--config '{}': no such file",
+                    p.display()
+                )));
+            }
+            files.push(p.to_path_buf());
+        }
+        let mut table = parse_table(DEFAULT_TOML, "built-in default config")?;
+        let mut origin = "built-in default config".to_string();
+        for f in &files {
+            let text = std::fs::read_to_string(f).map_err(|e| ClaimsError::io(f, e))?;
+            origin = f.display().to_string();
+            merge(&mut table, parse_table(&text, &origin)?);
+        }
+        Self::from_table(table, &origin)
+    }
+
+    /// Validates a merged table; `origin` names the last file for messages.
+    pub fn from_table(table: toml::Table, origin: &str) -> Result<Config> {
+        let merged_toml = toml::to_string(&table).unwrap_or_default();
+        let raw: Raw =
+            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+                let path = e.path().to_string();
+                let msg = e.into_inner().message().to_string();
+                ClaimsError::Config(format!("{origin}: key '{path}': {msg}"))
+            })?;
+        validate(raw, merged_toml)
+    }
+
+    /// Parses and validates one TOML text laid over the default (for tests and tools).
+    pub fn from_overlay(text: &str) -> Result<Config> {
+        let mut table = parse_table(DEFAULT_TOML, "built-in default config")?;
+        merge(&mut table, parse_table(text, "overlay")?);
+        Self::from_table(table, "overlay")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_config_is_valid() {
+        let c = Config::from_overlay("").unwrap();
+        assert_eq!(c.schema.categorical.len(), 20);
+        assert_eq!(c.schema.numeric.len(), 16);
+        assert_eq!(c.search.early_stopping_rounds, 15);
+        assert_eq!(c.imbalance, Imbalance::None);
+    }
+
+    #[test]
+    fn bad_value_names_key_value_and_allowed() {
+        let e = Config::from_overlay("[search.space]\nlearning_rate = { min = 0.1, max = 1.5 }")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("search.space.learning_rate.max"), "{e}");
+        assert!(e.contains("'1.5'"), "{e}");
+        let e = Config::from_overlay("[imbalance]\nstrategy = \"smote\"")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("imbalance.strategy") && e.contains("smote") && e.contains("undersample"),
+            "{e}"
+        );
+        let e = Config::from_overlay("[search]\nfoldz = 3")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("foldz"), "{e}");
+    }
+
+    #[test]
+    fn imbalance_cli_forms() {
+        assert_eq!(Imbalance::parse("none").unwrap(), Imbalance::None);
+        assert_eq!(Imbalance::parse("weight").unwrap(), Imbalance::Weight(None));
+        assert_eq!(
+            Imbalance::parse("weight:4").unwrap(),
+            Imbalance::Weight(Some(4.0))
+        );
+        assert_eq!(
+            Imbalance::parse("undersample:2.5").unwrap(),
+            Imbalance::Undersample(2.5)
+        );
+        for bad in ["undersample", "undersample:-1", "smote", "weight:x"] {
+            assert!(Imbalance::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

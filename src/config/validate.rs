@@ -1,0 +1,363 @@
+//! Checks of the raw configuration: every value's range and every name's uniqueness, with
+//! errors that quote the key, the value and what is allowed.
+
+use super::*;
+use crate::error::{ClaimsError, Result};
+
+fn bad(key: &str, value: impl std::fmt::Display, allowed: &str) -> ClaimsError {
+    ClaimsError::Config(format!("key '{key}' = '{value}': {allowed}"))
+}
+
+fn range(key: &str, raw: RawRange, lo: f64, hi: f64, integer: bool) -> Result<Range> {
+    let allowed = format!(
+        "expected {{ min, max }} or a list of {} within [{lo}, {hi}]",
+        if integer { "integers" } else { "numbers" }
+    );
+    let ok = |v: f64| v >= lo && v <= hi && (!integer || v.fract() == 0.0);
+    match raw {
+        RawRange::Range { min, max } => {
+            if !ok(min) {
+                return Err(bad(&format!("{key}.min"), min, &allowed));
+            }
+            if !ok(max) || max < min {
+                return Err(bad(
+                    &format!("{key}.max"),
+                    max,
+                    &format!("{allowed}, and >= min"),
+                ));
+            }
+            Ok(Range::Uniform { min, max })
+        }
+        RawRange::Choice(v) => {
+            if v.is_empty() {
+                return Err(bad(key, "[]", &allowed));
+            }
+            if let Some(x) = v.iter().find(|x| !ok(**x)) {
+                return Err(bad(key, x, &allowed));
+            }
+            Ok(Range::Choice(v))
+        }
+    }
+}
+
+pub(super) fn validate(raw: Raw, merged_toml: String) -> Result<Config> {
+    let s = &raw.split;
+    if !(s.validation > 0.0 && s.validation < 0.5) {
+        return Err(bad("split.validation", s.validation, "must be in (0, 0.5)"));
+    }
+    if !(s.test > 0.0 && s.test < 0.5) {
+        return Err(bad("split.test", s.test, "must be in (0, 0.5)"));
+    }
+    if s.validation + s.test >= 0.8 {
+        return Err(bad(
+            "split.test",
+            s.test,
+            "validation + test must leave at least 20% to train on",
+        ));
+    }
+    let rs = raw.search;
+    if rs.iterations == 0 || rs.iterations > 100_000 {
+        return Err(bad(
+            "search.iterations",
+            rs.iterations,
+            "must be in [1, 100000]",
+        ));
+    }
+    if !(2..=20).contains(&rs.folds) {
+        return Err(bad("search.folds", rs.folds, "must be in [2, 20]"));
+    }
+    if rs.early_stopping_rounds == 0 {
+        return Err(bad("search.early_stopping_rounds", 0, "must be at least 1"));
+    }
+    if !["logloss", "auc", "aucpr"].contains(&rs.metric.as_str()) {
+        return Err(bad(
+            "search.metric",
+            &rs.metric,
+            "expected one of logloss, auc, aucpr",
+        ));
+    }
+    let sp = rs.space;
+    let space = SearchSpace {
+        n_estimators: range(
+            "search.space.n_estimators",
+            sp.n_estimators,
+            1.0,
+            10_000.0,
+            true,
+        )?,
+        learning_rate: range(
+            "search.space.learning_rate",
+            sp.learning_rate,
+            1e-6,
+            1.0,
+            false,
+        )?,
+        subsample: range("search.space.subsample", sp.subsample, 1e-6, 1.0, false)?,
+        max_depth: range("search.space.max_depth", sp.max_depth, 1.0, 20.0, true)?,
+        colsample_bytree: range(
+            "search.space.colsample_bytree",
+            sp.colsample_bytree,
+            1e-6,
+            1.0,
+            false,
+        )?,
+        min_child_weight: range(
+            "search.space.min_child_weight",
+            sp.min_child_weight,
+            0.0,
+            1e6,
+            false,
+        )?,
+    };
+    let search = SearchConfig {
+        iterations: rs.iterations,
+        folds: rs.folds,
+        early_stopping_rounds: rs.early_stopping_rounds,
+        metric: rs.metric,
+        space,
+    };
+    let ri = raw.imbalance;
+    let imbalance = match ri.strategy.as_str() {
+        "none" => Imbalance::None,
+        "weight" => match &ri.scale_pos_weight {
+            toml::Value::String(s) if s == "auto" => Imbalance::Weight(None),
+            v => match v.as_float().or_else(|| v.as_integer().map(|i| i as f64)) {
+                Some(w) if w > 0.0 && w.is_finite() => Imbalance::Weight(Some(w)),
+                _ => {
+                    return Err(bad(
+                        "imbalance.scale_pos_weight",
+                        v,
+                        "expected \"auto\" or a number > 0",
+                    ));
+                }
+            },
+        },
+        "undersample" => {
+            let r = ri.undersample_ratio;
+            if !(r > 0.0 && r.is_finite()) {
+                return Err(bad(
+                    "imbalance.undersample_ratio",
+                    r,
+                    "must be a number > 0",
+                ));
+            }
+            Imbalance::Undersample(r)
+        }
+        other => {
+            return Err(bad(
+                "imbalance.strategy",
+                other,
+                "expected one of none, weight, undersample",
+            ));
+        }
+    };
+    if raw.threads.per_fit == 0 || raw.threads.per_fit > 256 {
+        return Err(bad(
+            "threads.per_fit",
+            raw.threads.per_fit,
+            "must be in [1, 256]",
+        ));
+    }
+    let schema = validate_schema(raw.schema)?;
+    let inf = &raw.inference;
+    if inf.timezone.parse::<chrono_tz::Tz>().is_err() {
+        return Err(bad(
+            "inference.timezone",
+            &inf.timezone,
+            "expected an IANA time zone such as Europe/London",
+        ));
+    }
+    if !(0.0..=1.0).contains(&inf.quarantine_limit) {
+        return Err(bad(
+            "inference.quarantine_limit",
+            inf.quarantine_limit,
+            "must be in [0, 1]",
+        ));
+    }
+    if inf.top_reasons > 20 {
+        return Err(bad(
+            "inference.top_reasons",
+            inf.top_reasons,
+            "must be in [0, 20]",
+        ));
+    }
+    if !(inf.sink.is_empty()
+        || inf.sink.starts_with("sqlite:")
+        || inf.sink.starts_with("postgres://")
+        || inf.sink.starts_with("postgresql://"))
+    {
+        return Err(bad(
+            "inference.sink",
+            &inf.sink,
+            "expected \"\", sqlite:PATH or postgres://...",
+        ));
+    }
+    let g = &raw.gate;
+    if !["roc_auc", "pr_auc"].contains(&g.primary_metric.as_str()) {
+        return Err(bad(
+            "gate.primary_metric",
+            &g.primary_metric,
+            "expected roc_auc or pr_auc",
+        ));
+    }
+    if !(0.0..=1.0).contains(&g.max_p_value) {
+        return Err(bad("gate.max_p_value", g.max_p_value, "must be in [0, 1]"));
+    }
+    if !(100..=100_000).contains(&g.bootstrap_rounds) {
+        return Err(bad(
+            "gate.bootstrap_rounds",
+            g.bootstrap_rounds,
+            "must be in [100, 100000]",
+        ));
+    }
+    for (k, v) in &g.max_worse {
+        if !["log_loss", "brier", "ece"].contains(&k.as_str()) {
+            return Err(bad(
+                &format!("gate.max_worse.{k}"),
+                v,
+                "guard metrics are log_loss, brier, ece",
+            ));
+        }
+        if v.is_nan() || *v < 0.0 {
+            return Err(bad(&format!("gate.max_worse.{k}"), v, "must be >= 0"));
+        }
+    }
+    let t = &raw.threshold;
+    if !["f1", "cost"].contains(&t.rule.as_str()) {
+        return Err(bad("threshold.rule", &t.rule, "expected f1 or cost"));
+    }
+    if !(t.cost_false_negative > 0.0 && t.cost_false_positive > 0.0) {
+        return Err(bad(
+            "threshold.cost_false_negative",
+            t.cost_false_negative,
+            "both costs must be > 0",
+        ));
+    }
+    let sc = &raw.schedule;
+    if sc.timezone.parse::<chrono_tz::Tz>().is_err() {
+        return Err(bad(
+            "schedule.timezone",
+            &sc.timezone,
+            "expected an IANA time zone such as Europe/London",
+        ));
+    }
+    if !["none", "latest", "all"].contains(&sc.catch_up.as_str()) {
+        return Err(bad(
+            "schedule.catch_up",
+            &sc.catch_up,
+            "expected none, latest or all",
+        ));
+    }
+    for (key, expr) in [
+        ("schedule.train.cron", &sc.train.cron),
+        ("schedule.predict.cron", &sc.predict.cron),
+    ] {
+        if let Err(e) = expr.parse::<croner::Cron>() {
+            return Err(bad(key, expr, &format!("not a cron expression ({e})")));
+        }
+    }
+    if !sc.predict.input_pattern.contains("{date}") {
+        return Err(bad(
+            "schedule.predict.input_pattern",
+            &sc.predict.input_pattern,
+            "must contain {date}",
+        ));
+    }
+    let d = &raw.drift;
+    if !(d.psi_warn > 0.0 && d.psi_alert >= d.psi_warn) {
+        return Err(bad(
+            "drift.psi_alert",
+            d.psi_alert,
+            "need 0 < psi_warn <= psi_alert",
+        ));
+    }
+    Ok(Config {
+        seed: raw.seed,
+        schema,
+        split: raw.split,
+        search,
+        imbalance,
+        threads: raw.threads,
+        registry: raw.registry,
+        inference: raw.inference,
+        drift: raw.drift,
+        gate: raw.gate,
+        threshold: raw.threshold,
+        schedule: raw.schedule,
+        hooks: raw.hooks,
+        tui: raw.tui,
+        merged_toml,
+    })
+}
+
+fn validate_schema(rs: RawSchema) -> Result<Schema> {
+    if rs.target.trim().is_empty() {
+        return Err(bad("schema.target", "", "must name the label column"));
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut check_name = |key: &str, name: &str| -> Result<()> {
+        if !seen.insert(name.to_string()) {
+            return Err(bad(key, name, "column named twice in the schema"));
+        }
+        Ok(())
+    };
+    check_name("schema.target", &rs.target)?;
+    if let Some(id) = &rs.id_column {
+        check_name("schema.id_column", id)?;
+    }
+    for d in &rs.drop {
+        check_name("schema.drop", d)?;
+    }
+    let mut numeric = vec![];
+    for (name, r) in rs.numeric {
+        check_name("schema.numeric", &name)?;
+        if !(r.min.is_finite() && r.max.is_finite() && r.min <= r.max) {
+            return Err(bad(
+                &format!("schema.numeric.{name}"),
+                format!("{}..{}", r.min, r.max),
+                "min <= max, both finite",
+            ));
+        }
+        numeric.push((name, r));
+    }
+    let mut categorical = vec![];
+    for (name, values) in rs.categorical {
+        check_name("schema.categorical", &name)?;
+        let mut out = vec![];
+        for v in values {
+            match v {
+                toml::Value::String(s) => out.push(s),
+                toml::Value::Integer(i) => out.push(i.to_string()),
+                other => {
+                    return Err(bad(
+                        &format!("schema.categorical.{name}"),
+                        other,
+                        "values must be strings or integers",
+                    ));
+                }
+            }
+        }
+        if out.is_empty() {
+            return Err(bad(
+                &format!("schema.categorical.{name}"),
+                "[]",
+                "list at least one allowed value",
+            ));
+        }
+        categorical.push((name, out));
+    }
+    if numeric.is_empty() && categorical.is_empty() {
+        return Err(bad(
+            "schema",
+            "",
+            "declare at least one numeric or categorical feature",
+        ));
+    }
+    Ok(Schema {
+        target: rs.target,
+        id_column: rs.id_column,
+        drop: rs.drop,
+        numeric,
+        categorical,
+    })
+}

@@ -98,10 +98,13 @@ pub fn parse_date(s: &str) -> Result<String> {
 fn display_value(data: &Dataset, feature: &str, row: usize) -> String {
     if let Some(k) = data.numeric_names.iter().position(|n| n == feature) {
         let v = data.numeric[k][row];
+        // Whole numbers as they are; measurements to 4 decimals (what a reviewer reads).
         return if v.is_nan() {
             "missing".into()
-        } else {
+        } else if v.fract() == 0.0 {
             format!("{v}")
+        } else {
+            format!("{v:.4}")
         };
     }
     if let Some(k) = data.categorical_names.iter().position(|n| n == feature) {

@@ -105,8 +105,8 @@ def evaluate_candidate(params, X, y, folds, fit_threads, seed):
                 eval_set=[(X.iloc[held_idx], y[held_idx])], verbose=False)
         # predict_proba uses the best iteration after early stopping.
         aucs.append(roc_auc_score(y[held_idx], clf.predict_proba(X.iloc[held_idx])[:, 1]))
-        rounds.append(clf.best_iteration + 1)
-    return float(np.mean(aucs)), float(np.std(aucs)), float(np.mean(rounds))
+        rounds.append((clf.best_iteration + 1, clf.get_booster().num_boosted_rounds()))
+    return float(np.mean(aucs)), float(np.std(aucs)), rounds
 
 
 def train(a):
@@ -160,10 +160,29 @@ def train(a):
         "workers": a.workers, "fit_threads": a.fit_threads, "backend": a.backend,
         "refit_threads": a.refit_threads,
         "cv_roc_auc": results[best][0], "test_roc_auc": test_auc,
+        # Workload of the search (it depends on the candidates drawn): trees kept and trees
+        # boosted (kept + the early-stopping patience), summed over all fits.
+        "search_rounds_kept": sum(k for r in results for k, _ in r[2]),
+        "search_rounds_boosted": sum(b for r in results for _, b in r[2]),
         "rounds": clf.best_iteration + 1, "threshold": threshold,
         "params": {k: (float(v) if isinstance(v, (float, np.floating)) else int(v))
                    for k, v in params.items()},
     }))
+
+
+def shown(s):
+    """Values as a reviewer reads them: categories as they are, whole numbers as they are,
+    measurements to 4 decimals, "missing" when empty (the Rust side's rule)."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return s.astype("string").fillna("missing").to_numpy(dtype=object)
+    a = s.to_numpy(dtype=np.float64, na_value=np.nan)
+    out = np.full(len(a), "missing", dtype=object)
+    nan = np.isnan(a)
+    whole = ~nan & (a == np.floor(a))
+    frac = ~nan & ~whole
+    out[whole] = a[whole].astype(np.int64).astype(str)
+    out[frac] = np.char.mod("%.4f", a[frac])
+    return out
 
 
 def reasons_json(contrib, names, Xb):
@@ -182,7 +201,7 @@ def reasons_json(contrib, names, Xb):
         v = np.empty(n, dtype=object)
         for j in np.unique(top[:, r]):
             m = top[:, r] == j
-            v[m] = Xb[names[j]][m].astype("string").fillna("missing").to_numpy(dtype=object)
+            v[m] = shown(Xb[names[j]][m])
         vals.append(v)
     out = []
     dumps = json.dumps

@@ -52,14 +52,21 @@ measure() {
     tail -n 20 "$work/err" >&2
     exit 1
   fi
-  local secs kb auc
+  local secs kb auc trees
   read -r secs kb < <(tail -n 1 "$work/time")
-  auc=$(tail -n 1 "$work/out" | "$py" -c 'import json, sys
+  # Test ROC AUC, and for training the search's workload: trees kept over all its fits
+  # (it depends on the candidates each side draws).
+  read -r auc trees < <(tail -n 1 "$work/out" | "$py" -c 'import json, os, sys
 d = json.loads(sys.stdin.read())
-v = d.get("test_roc_auc", (d.get("test") or {}).get("roc_auc"))
-print("" if v is None else v)')
-  printf '%s\t%s\t%s\t%s\t%s\n' "$sc" "$side" "$secs" "$kb" "$auc" >> "$results"
-  log "scenario $sc, $side: ${secs}s, peak RSS $((kb / 1024)) MiB${auc:+, test ROC AUC $auc}"
+auc = d.get("test_roc_auc", (d.get("test") or {}).get("roc_auc"))
+trees = d.get("search_rounds_kept")
+metrics = os.path.join(d.get("model_dir") or "-", "metrics.json")
+if trees is None and os.path.exists(metrics):
+    cv = json.load(open(metrics))["cv"]
+    trees = round(sum((c["mean_best_iteration"] + 1) * cv["folds"] for c in cv["candidates"]))
+print("-" if auc is None else auc, "-" if trees is None else trees)')
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$sc" "$side" "$secs" "$kb" "$auc" "$trees" >> "$results"
+  log "scenario $sc, $side: ${secs}s, peak RSS $((kb / 1024)) MiB, test ROC AUC $auc, search trees kept $trees"
 }
 
 rust_train() { # SCENARIO DATA ITERS FOLDS
@@ -129,17 +136,22 @@ for sc in $scenarios; do
       done
       # Both sides must have written the same rows.
       notes+=("$("$py" - "$work/python.db" "$work/rust.db" <<'EOF'
-import sqlite3, sys
+import json, sqlite3, sys
 c = sqlite3.connect(sys.argv[1])
 c.execute("ATTACH ? AS r", (sys.argv[2],))
 n, d, p, t = c.execute(
     "SELECT count(*), max(abs(a.score - b.score)), sum(a.predicted_claim != b.predicted_claim),"
     " sum(a.top_reasons != b.top_reasons) FROM predictions a JOIN r.predictions b"
     " USING (business_date, application_id, role)").fetchone()
+f = sum(1 for x, y in c.execute(
+    "SELECT a.top_reasons, b.top_reasons FROM predictions a JOIN r.predictions b"
+    " USING (business_date, application_id, role) WHERE a.top_reasons != b.top_reasons")
+    if [e["feature"] for e in json.loads(x)] != [e["feature"] for e in json.loads(y)])
 na = c.execute("SELECT count(*) FROM predictions").fetchone()[0]
 nb = c.execute("SELECT count(*) FROM r.predictions").fetchone()[0]
 print(f"Scenario 3 check: python wrote {na} rows, rust {nb}; {n} matched by id; max |score"
-      f" difference| {d}; {p} different predicted_claim; {t} different top_reasons texts.")
+      f" difference| {d}; {p} different predicted_claim; {t} different top_reasons texts"
+      f" ({f} with different reason features).")
 EOF
 )")
       rm -f "$work/day.csv" "$work/rust.db" "$work/python.db"
@@ -163,21 +175,25 @@ label = {"1": "1: train 10k rows, 100 x 5 folds",
          "3": f"3: predict {n(sys.argv[3])} rows into SQLite"}
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
 groups = {}
-for sc, side, secs, kb, auc in rows:
-    g = groups.setdefault((sc, side), {"s": [], "kb": [], "auc": []})
+for sc, side, secs, kb, auc, trees in rows:
+    g = groups.setdefault((sc, side), {"s": [], "kb": [], "auc": [], "trees": []})
     g["s"].append(float(secs))
     g["kb"].append(int(kb))
-    if auc:
+    if auc != "-":
         g["auc"].append(float(auc))
-print("| scenario | side | wall s, median (min-max) | peak RSS MiB, median | test ROC AUC | Python/Rust |")
-print("|---|---|---|---|---|---|")
+    if trees != "-":
+        g["trees"].append(int(trees))
+print("| scenario | side | wall s, median (min-max) | peak RSS MiB, median | test ROC AUC"
+      " | search trees kept | Python/Rust wall |")
+print("|---|---|---|---|---|---|---|")
 for (sc, side), g in groups.items():
     med = statistics.median(g["s"])
     rust = groups.get((sc, "rust"))
     ratio = "1.00" if side == "rust" else (
         f"{med / statistics.median(rust['s']):.2f}" if rust else "")
     auc = f"{statistics.median(g['auc']):.4f}" if g["auc"] else "n/a"
+    trees = f"{statistics.median(g['trees']):.0f}" if g["trees"] else "n/a"
     print(f"| {label.get(sc, sc)} | {side} | {med:.1f} ({min(g['s']):.1f}-{max(g['s']):.1f})"
-          f" | {statistics.median(g['kb']) / 1024:.0f} | {auc} | {ratio} |")
+          f" | {statistics.median(g['kb']) / 1024:.0f} | {auc} | {trees} | {ratio} |")
 EOF
 for n in "${notes[@]+"${notes[@]}"}"; do echo; echo "$n"; done

@@ -398,10 +398,26 @@ pub fn imbalance(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Paragraph::new(lines).block(block("imbalance settings (j/k field, h/l value)", theme)),
         form,
     );
-    let rows: Vec<Row> = app
-        .trials
+    // The champion's settings first, as the baseline the new settings are judged against.
+    let baseline = app
+        .models
         .iter()
-        .map(|t| {
+        .find(|m| m.aliases.iter().any(|a| a == "champion"))
+        .map(|m| {
+            Row::new(vec![
+                format!("{} (champion)", m.imbalance.clone().unwrap_or_default()),
+                format!("v{}", m.version),
+                m.test_roc_auc.map_or("-".into(), |a| format!("{a:.4}")),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+            ])
+            .style(theme.dim)
+        });
+    let rows: Vec<Row> = baseline
+        .into_iter()
+        .chain(app.trials.iter().map(|t| {
             Row::new(vec![
                 t.settings.clone(),
                 format!("v{}", t.version),
@@ -411,12 +427,12 @@ pub fn imbalance(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 format!("{:.3}", t.recall),
                 format!("{:.4}", t.ece),
             ])
-        })
+        }))
         .collect();
     let t = Table::new(
         rows,
         [
-            Constraint::Length(18),
+            Constraint::Length(24),
             Constraint::Length(6),
             Constraint::Length(8),
             Constraint::Length(8),

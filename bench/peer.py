@@ -109,6 +109,17 @@ def evaluate_candidate(params, X, y, folds, fit_threads, seed):
     return float(np.mean(aucs)), float(np.std(aucs)), rounds
 
 
+def load_candidates(path):
+    """Candidates from a JSON list of parameter dicts or from a `claims` metrics.json
+    (cv.candidates[].params), to compare both sides on the very same search."""
+    with open(path) as f:
+        d = json.load(f)
+    if isinstance(d, dict):
+        d = [c["params"] for c in sorted(d["cv"]["candidates"], key=lambda c: c["index"])]
+    ints = ("n_estimators", "max_depth")
+    return [{k: int(v) if k in ints else float(v) for k, v in p.items()} for p in d]
+
+
 def train(a):
     df = pd.read_csv(a.data, dtype={c: "string" for c in CATEGORICAL})
     y = df.pop(TARGET).to_numpy(dtype=np.int64)
@@ -125,7 +136,10 @@ def train(a):
     y_tr, y_va, y_te = y[tr], y[va], y[test]
 
     folds = list(StratifiedKFold(a.folds, shuffle=True, random_state=a.seed).split(X_tr, y_tr))
-    cands = list(ParameterSampler(SPACE, n_iter=a.iters, random_state=a.seed))
+    if a.candidates:
+        cands = load_candidates(a.candidates)
+    else:
+        cands = list(ParameterSampler(SPACE, n_iter=a.iters, random_state=a.seed))
     t_search = time.perf_counter()
     results = Parallel(n_jobs=a.workers, backend=a.backend)(
         delayed(evaluate_candidate)(p, X_tr, y_tr, folds, a.fit_threads, a.seed) for p in cands)
@@ -296,6 +310,8 @@ def main():
     t.add_argument("--folds", type=int, default=5)
     t.add_argument("--seed", type=int, default=42)
     t.add_argument("--out", help="model folder to write (model.json + meta.json)")
+    t.add_argument("--candidates", help="evaluate these candidates instead of drawing --iters"
+                   " (JSON list of parameter dicts, or a claims metrics.json)")
     # Measured on 2 shared vCPUs (bench/README.md): two single-threaded fits side by side
     # in threads (XGBoost releases the GIL) beat loky processes slightly and one 2-thread
     # fit at a time by far (OpenMP stalls when the cores are busy).

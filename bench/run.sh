@@ -11,7 +11,9 @@
 #
 # Environment: RUNS (default 3), SCENARIOS (default "1 2 3"), PEER_VENV (default
 # $HOME/.cache/claims-ops/bench-venv; created with pip when it lacks XGBoost 3.2.0),
-# CLAIMS_BIN, SEED (42), S2_ROWS (100000), S3_ROWS (1000000), SEED_CSV.
+# CLAIMS_BIN, SEED (42), S2_ROWS (100000), S3_ROWS (1000000), SEED_CSV, and
+# SAME_CANDIDATES=1: the peer evaluates the candidates `claims` drew (taken from the first
+# Rust run of the scenario) instead of drawing its own, so both search the same models.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -20,6 +22,7 @@ scenarios="${SCENARIOS:-1 2 3}"
 seed="${SEED:-42}"
 s2_rows="${S2_ROWS:-100000}"
 s3_rows="${S3_ROWS:-1000000}"
+same_candidates="${SAME_CANDIDATES:-0}"
 seed_csv="${SEED_CSV:-$here/../../shared/data/claims_seed_10k.csv}"
 bin="${CLAIMS_BIN:-${CARGO_TARGET_DIR:-$HOME/.cache/claims-ops/target}/release/claims}"
 venv="${PEER_VENV:-$HOME/.cache/claims-ops/bench-venv}"
@@ -66,17 +69,23 @@ if trees is None and os.path.exists(metrics):
     trees = round(sum((c["mean_best_iteration"] + 1) * cv["folds"] for c in cv["candidates"]))
 print("-" if auc is None else auc, "-" if trees is None else trees)')
   printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$sc" "$side" "$secs" "$kb" "$auc" "$trees" >> "$results"
-  log "scenario $sc, $side: ${secs}s, peak RSS $((kb / 1024)) MiB, test ROC AUC $auc, search trees kept $trees"
+  local more=""
+  [ "$auc" = - ] || more=", test ROC AUC $auc, search trees kept $trees"
+  log "scenario $sc, $side: ${secs}s, peak RSS $((kb / 1024)) MiB$more"
 }
 
 rust_train() { # SCENARIO DATA ITERS FOLDS
   rm -rf "$work/home"
   measure "$1" rust "$bin" --home "$work/home" train --data "$2" --search-iters "$3" \
     --folds "$4" --seed "$seed" --json
+  [ "$same_candidates" = 1 ] && cp "$work/home/models/v1/metrics.json" "$work/candidates-$1.json"
   rm -rf "$work/home"
 }
 python_train() { # SCENARIO DATA ITERS FOLDS
-  measure "$1" python "$py" "$peer" train --data "$2" --iters "$3" --folds "$4" --seed "$seed"
+  local extra=()
+  [ "$same_candidates" = 1 ] && extra=(--candidates "$work/candidates-$1.json")
+  measure "$1" python "$py" "$peer" train --data "$2" --iters "$3" --folds "$4" --seed "$seed" \
+    "${extra[@]+"${extra[@]}"}"
 }
 train_scenario() { # SCENARIO DATA ITERS FOLDS
   for i in $(seq 1 "$runs"); do
@@ -162,7 +171,7 @@ done
 
 echo
 echo "$(date -u +%Y-%m-%d), $(nproc) x $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'),"\
-  "RUNS=$runs, load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"
+  "RUNS=$runs, SAME_CANDIDATES=$same_candidates, load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 "$py" - "$results" "$s2_rows" "$s3_rows" <<'EOF'
 import statistics, sys

@@ -120,6 +120,9 @@ pub struct TuiConfig {
     pub accent: String,
     /// Alert colour.
     pub alert: String,
+    /// Key overrides: action name -> key (one character), e.g. `train = "T"`.
+    #[serde(default)]
+    pub keys: BTreeMap<String, String>,
 }
 
 /// XGBoost threading layout.

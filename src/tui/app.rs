@@ -252,6 +252,49 @@ pub struct App {
     pub wrap: bool,
     /// Minimum level shown: "", "INFO", "WARN", "ERROR".
     pub level: &'static str,
+    /// Rebound keys: pressed key -> the default key it stands for ('\0' = unbound).
+    pub remap: std::collections::HashMap<char, char>,
+}
+
+/// Actions whose single-character key can be rebound in `[tui.keys]`, with their default.
+pub const BINDABLE: [(&str, char); 11] = [
+    ("quit", 'q'),
+    ("help", '?'),
+    ("rerun", 'r'),
+    ("train", 't'),
+    ("promote", 'p'),
+    ("rollback", 'b'),
+    ("compare", 'c'),
+    ("filter", '/'),
+    ("follow", 'f'),
+    ("wrap", 'w'),
+    ("level", 'L'),
+];
+
+/// The remap table for `[tui.keys]`; unknown actions or keys that are not one character are
+/// reported in the status line instead of failing.
+pub fn key_remap(
+    keys: &std::collections::BTreeMap<String, String>,
+) -> (std::collections::HashMap<char, char>, Vec<String>) {
+    let mut map = std::collections::HashMap::new();
+    let mut problems = vec![];
+    for (action, key) in keys {
+        let Some(&(_, default)) = BINDABLE.iter().find(|(a, _)| a == action) else {
+            problems.push(format!("tui.keys.{action}: unknown action"));
+            continue;
+        };
+        let mut chars = key.chars();
+        match (chars.next(), chars.next()) {
+            (Some(k), None) => {
+                map.entry(default).or_insert('\0');
+                map.insert(k, default);
+            }
+            _ => problems.push(format!(
+                "tui.keys.{action} = '{key}': expected one character"
+            )),
+        }
+    }
+    (map, problems)
 }
 
 impl App {
@@ -271,13 +314,19 @@ impl App {
             cost_rule: cfg.threshold.rule == "cost",
             field: 0,
         };
+        let (remap, problems) = key_remap(&cfg.tui.keys);
         App {
+            remap,
             home,
             cfg,
             pane: Pane::Runs,
             popup: None,
             quit: false,
-            status: "? for help".into(),
+            status: if problems.is_empty() {
+                "? for help".into()
+            } else {
+                problems.join("; ")
+            },
             requests: vec![],
             runs: vec![],
             run_sel: 0,
@@ -426,9 +475,17 @@ impl App {
     }
 
     /// The action a key means here, if any.
-    pub fn action_for(&self, key: KeyEvent) -> Option<Action> {
+    pub fn action_for(&self, mut key: KeyEvent) -> Option<Action> {
         if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
             return Some(Action::Quit);
+        }
+        // Rebound keys (not while typing text).
+        if let (KeyCode::Char(c), None, false) = (key.code, &self.popup, self.filtering) {
+            match self.remap.get(&c) {
+                Some('\0') => return None,
+                Some(d) => key.code = KeyCode::Char(*d),
+                None => {}
+            }
         }
         if let Some(p) = &self.popup {
             return match (p, key.code) {

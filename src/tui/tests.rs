@@ -229,3 +229,25 @@ fn filter_and_follow() {
     press(&mut a, key('q'));
     assert!(a.quit);
 }
+
+#[test]
+fn keys_can_be_rebound_in_config() {
+    let mut keys = std::collections::BTreeMap::new();
+    keys.insert("train".to_string(), "T".to_string());
+    keys.insert("quit".to_string(), "x".to_string());
+    keys.insert("nonsense".to_string(), "z".to_string());
+    let (map, problems) = super::app::key_remap(&keys);
+    assert_eq!(map.get(&'T'), Some(&'t'));
+    assert_eq!(map.get(&'t'), Some(&'\0'), "the old key is unbound");
+    assert_eq!(map.get(&'x'), Some(&'q'));
+    assert_eq!(
+        problems,
+        vec!["tui.keys.nonsense: unknown action".to_string()]
+    );
+    let mut c = cfg();
+    c.tui.keys = keys;
+    let mut a = App::new(c, std::env::temp_dir().join("claims-no-home"));
+    assert!(a.action_for(key('q')).is_none());
+    press(&mut a, key('x'));
+    assert!(a.quit);
+}

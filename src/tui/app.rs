@@ -178,6 +178,8 @@ pub enum Action {
 pub enum Request {
     /// Train with these data files and imbalance label.
     Train(Vec<PathBuf>, String, bool),
+    /// Score a file for a date (rerun of a failed inference run).
+    Predict(PathBuf, String, Option<String>),
     /// Cancel the running job.
     Cancel,
     /// Compute the champion/challenger comparison.
@@ -763,8 +765,8 @@ impl App {
         let Some(r) = self.runs.get(self.run_sel) else {
             return;
         };
-        if r.status != "failed" || r.kind != "train" {
-            self.status = "r reruns a failed training run".into();
+        if r.status != "failed" {
+            self.status = "r reruns a failed run".into();
             return;
         }
         let args: serde_json::Value = r
@@ -772,6 +774,21 @@ impl App {
             .as_deref()
             .and_then(|a| serde_json::from_str(a).ok())
             .unwrap_or_default();
+        if r.kind == "predict" {
+            match (args["data"].as_str(), args["date"].as_str()) {
+                (Some(data), Some(date)) => {
+                    let sink = args["sink"]
+                        .as_str()
+                        .filter(|s| !s.is_empty() && !s.contains("***"))
+                        .map(str::to_string);
+                    self.requests
+                        .push(Request::Predict(data.into(), date.to_string(), sink));
+                    self.status = format!("rerunning {} (predict {date})", r.run_id);
+                }
+                _ => self.status = "this run's inputs are not recorded".into(),
+            }
+            return;
+        }
         match serde_json::from_value::<Vec<PathBuf>>(args["data"].clone()) {
             Ok(data) => {
                 let label = serde_json::from_value::<Option<crate::config::Imbalance>>(

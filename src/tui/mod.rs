@@ -35,6 +35,8 @@ pub enum Msg {
     Compared(std::result::Result<crate::pipeline::compare::Comparison, String>),
     /// An alias move ended.
     Moved(String),
+    /// An inference rerun ended.
+    Scored(std::result::Result<String, String>),
 }
 
 /// Runs the console until the user quits; refuses (exit 2) when not on a terminal.
@@ -127,6 +129,15 @@ fn handle(app: &mut App, jobs: &mut Jobs, msg: Msg) {
             app.comparison = Some(c);
         }
         Msg::Compared(Err(e)) => app.status = format!("comparison: {e}"),
+        Msg::Scored(r) => {
+            app.busy = false;
+            app.live = None;
+            app.status = r.unwrap_or_else(|e| format!("inference failed: {e}"));
+            app.refresh();
+            if let Some(next) = jobs.queued.take() {
+                start(app, jobs, next);
+            }
+        }
         Msg::Moved(s) => {
             app.status = s;
             app.comparison = None;
@@ -147,6 +158,39 @@ fn start(app: &mut App, jobs: &mut Jobs, req: Request) {
             std::thread::spawn(move || {
                 let r = train_job(cfg, &home, data, &label, cost_rule, tx.clone(), cancel);
                 let _ = tx.send(Msg::Trained(r));
+            });
+        }
+        Request::Predict(..) if app.busy => jobs.queued = Some(req),
+        Request::Predict(data, date, sink) => {
+            app.busy = true;
+            jobs.cancel = Arc::new(AtomicBool::new(false));
+            let cancel = jobs.cancel.clone();
+            std::thread::spawn(move || {
+                let (etx, erx) = mpsc::channel::<PipelineEvent>();
+                let fwd_tx = tx.clone();
+                let forward = std::thread::spawn(move || {
+                    for ev in erx {
+                        if fwd_tx.send(Msg::Event(ev)).is_err() {
+                            break;
+                        }
+                    }
+                });
+                let req = crate::pipeline::infer::PredictRequest {
+                    data,
+                    date: Some(date),
+                    sink,
+                };
+                let r = crate::pipeline::infer::predict(&cfg, &home, &req, Some(etx), cancel);
+                let _ = forward.join();
+                let _ = tx.send(Msg::Scored(
+                    r.map(|o| {
+                        format!(
+                            "{} scored for {} (run {})",
+                            o.rows_scored, o.business_date, o.run_id
+                        )
+                    })
+                    .map_err(|e| e.to_string()),
+                ));
             });
         }
         Request::Compare => {

@@ -143,7 +143,7 @@ pub fn help(pane: Pane) -> Vec<String> {
     let specific: &[&str] = match pane {
         Pane::Runs => &[
             "Enter        run details: stages, timings, rows, error",
-            "r            rerun the selected failed training run",
+            "r            rerun the selected failed run with the same inputs",
             "Esc          close details, or cancel the running job",
         ],
         Pane::Metrics => &[

@@ -50,13 +50,14 @@ log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 measure() {
   local sc=$1 side=$2
   shift 2
-  if ! /usr/bin/time -f '%e %M' -o "$work/time" "$@" > "$work/out" 2> "$work/err"; then
+  if ! /usr/bin/time -f '%e %M %U %S' -o "$work/time" "$@" > "$work/out" 2> "$work/err"; then
     echo "scenario $sc, $side failed:" >&2
     tail -n 20 "$work/err" >&2
     exit 1
   fi
-  local secs kb auc trees
-  read -r secs kb < <(tail -n 1 "$work/time")
+  local secs kb usr sys cpu auc trees
+  read -r secs kb usr sys < <(tail -n 1 "$work/time")
+  cpu=$(awk -v u="$usr" -v s="$sys" 'BEGIN {printf "%.2f", u + s}')
   # Test ROC AUC, and for training the search's workload: trees kept over all its fits
   # (it depends on the candidates each side draws).
   read -r auc trees < <(tail -n 1 "$work/out" | "$py" -c 'import json, os, sys
@@ -68,10 +69,11 @@ if trees is None and os.path.exists(metrics):
     cv = json.load(open(metrics))["cv"]
     trees = round(sum((c["mean_best_iteration"] + 1) * cv["folds"] for c in cv["candidates"]))
 print("-" if auc is None else auc, "-" if trees is None else trees)')
-  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$sc" "$side" "$secs" "$kb" "$auc" "$trees" >> "$results"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$sc" "$side" "$secs" "$kb" "$auc" "$trees" "$cpu" \
+    >> "$results"
   local more=""
   [ "$auc" = - ] || more=", test ROC AUC $auc, search trees kept $trees"
-  log "scenario $sc, $side: ${secs}s, peak RSS $((kb / 1024)) MiB$more"
+  log "scenario $sc, $side: ${secs}s wall, ${cpu}s CPU, peak RSS $((kb / 1024)) MiB$more"
 }
 
 rust_train() { # SCENARIO DATA ITERS FOLDS
@@ -184,17 +186,18 @@ label = {"1": "1: train 10k rows, 100 x 5 folds",
          "3": f"3: predict {n(sys.argv[3])} rows into SQLite"}
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
 groups = {}
-for sc, side, secs, kb, auc, trees in rows:
-    g = groups.setdefault((sc, side), {"s": [], "kb": [], "auc": [], "trees": []})
+for sc, side, secs, kb, auc, trees, cpu in rows:
+    g = groups.setdefault((sc, side), {"s": [], "kb": [], "auc": [], "trees": [], "cpu": []})
     g["s"].append(float(secs))
+    g["cpu"].append(float(cpu))
     g["kb"].append(int(kb))
     if auc != "-":
         g["auc"].append(float(auc))
     if trees != "-":
         g["trees"].append(int(trees))
-print("| scenario | side | wall s, median (min-max) | peak RSS MiB, median | test ROC AUC"
-      " | search trees kept | Python/Rust wall |")
-print("|---|---|---|---|---|---|---|")
+print("| scenario | side | wall s, median (min-max) | CPU s (user+sys), median"
+      " | peak RSS MiB, median | test ROC AUC | search trees kept | Python/Rust wall |")
+print("|---|---|---|---|---|---|---|---|")
 for (sc, side), g in groups.items():
     med = statistics.median(g["s"])
     rust = groups.get((sc, "rust"))
@@ -203,6 +206,7 @@ for (sc, side), g in groups.items():
     auc = f"{statistics.median(g['auc']):.4f}" if g["auc"] else "n/a"
     trees = f"{statistics.median(g['trees']):.0f}" if g["trees"] else "n/a"
     print(f"| {label.get(sc, sc)} | {side} | {med:.1f} ({min(g['s']):.1f}-{max(g['s']):.1f})"
-          f" | {statistics.median(g['kb']) / 1024:.0f} | {auc} | {trees} | {ratio} |")
+          f" | {statistics.median(g['cpu']):.1f} | {statistics.median(g['kb']) / 1024:.0f}"
+          f" | {auc} | {trees} | {ratio} |")
 EOF
 for n in "${notes[@]+"${notes[@]}"}"; do echo; echo "$n"; done

@@ -669,17 +669,48 @@ fn demo(cfg: &Config, home: &Path) -> Result<Output> {
             seed: None,
         },
     )?;
+    // One business day of new applications (made by the generator, no labels), scored by
+    // the champion into the default SQLite table.
+    let date = today(&cfg.inference.timezone)?;
+    let day = home.join("demo").join(format!("applications_{date}.csv"));
+    let spec = GenSpec {
+        rows: 1000,
+        seed: 8,
+        with_labels: false,
+        id_offset: 1_000_000,
+        ..GenSpec::default()
+    };
+    write_csv(&spec, &day)?;
+    eprintln!("demo: scoring {} for business date {date}", day.display());
+    let (tx, rx) = mpsc::channel();
+    let printer = spawn_printer(rx);
+    let req = PredictRequest {
+        data: day.clone(),
+        date: Some(date.clone()),
+        sink: None,
+    };
+    let p = predict(cfg, home, &req, Some(tx), Arc::new(AtomicBool::new(false)));
+    let _ = printer.join();
+    let p = p?;
     let mut text = train_text(&o);
+    text.push('\n');
+    text.push_str(&predict_text(&p));
     text.push_str(&format!(
-        "\nwhere everything went:\n  home      {}\n  database  {}\n  model     {}\n  sample    {}\n\nnext: claims models | claims runs {}\n",
+        "\nwhere everything went:\n  home         {}\n  database     {} (tables predictions, quarantine, runs, models, drift)\n  model        {}\n  model report {}/report/report.html\n  training     {}\n  day scored   {}\n  log          {}\n\nnext: claims --home {} tui | claims --home {} runs {}\n",
         home.display(),
         home.join("claims.db").display(),
         o.model_dir,
+        o.model_dir,
         data.display(),
-        o.run_id
+        day.display(),
+        home.join("logs").join("claims.log").display(),
+        home.display(),
+        home.display(),
+        p.run_id
     ));
     let mut j = train_json(&o);
     j["command"] = json!("demo");
     j["home"] = json!(home);
+    j["predict"] = json!(p);
     Ok(Output::ok(text, j))
 }

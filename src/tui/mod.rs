@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod data;
+pub mod keys;
 pub mod panes;
 pub mod ui;
 

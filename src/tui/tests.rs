@@ -236,7 +236,7 @@ fn keys_can_be_rebound_in_config() {
     keys.insert("train".to_string(), "T".to_string());
     keys.insert("quit".to_string(), "x".to_string());
     keys.insert("nonsense".to_string(), "z".to_string());
-    let (map, problems) = super::app::key_remap(&keys);
+    let (map, problems) = super::keys::key_remap(&keys);
     assert_eq!(map.get(&'T'), Some(&'t'));
     assert_eq!(map.get(&'t'), Some(&'\0'), "the old key is unbound");
     assert_eq!(map.get(&'x'), Some(&'q'));

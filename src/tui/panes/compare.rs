@@ -1,0 +1,120 @@
+//! The compare pane.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Paragraph, Row, Table, Wrap};
+
+use crate::tui::app::App;
+use crate::tui::ui::Theme;
+
+use super::block;
+
+/// Champion/Challenger: both models with intervals, DeLong's test and the gate's reasons.
+pub fn compare(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let Some(c) = &app.comparison else {
+        f.render_widget(
+            Paragraph::new("no comparison yet (needs a champion and a challenger; c computes it)")
+                .block(block("champion / challenger", theme)),
+            area,
+        );
+        return;
+    };
+    let [table, verdict] = Layout::vertical([
+        Constraint::Length(c.metrics.len() as u16 + 3),
+        Constraint::Min(3),
+    ])
+    .areas(area);
+    let rows: Vec<Row> = c
+        .metrics
+        .iter()
+        .map(|m| {
+            let better = if m.higher_is_better {
+                m.diff > 0.0
+            } else {
+                m.diff < 0.0
+            };
+            Row::new(vec![
+                Cell::from(m.metric.clone()),
+                Cell::from(format!(
+                    "{:.4} [{:.3},{:.3}]",
+                    m.champion, m.champion_ci.lo, m.champion_ci.hi
+                )),
+                Cell::from(format!(
+                    "{:.4} [{:.3},{:.3}]",
+                    m.challenger, m.challenger_ci.lo, m.challenger_ci.hi
+                )),
+                Cell::from(Span::styled(
+                    format!("{:+.4}", m.diff),
+                    if better { theme.good } else { theme.warn },
+                )),
+            ])
+        })
+        .collect();
+    let t = Table::new(
+        rows,
+        [
+            Constraint::Length(20),
+            Constraint::Length(22),
+            Constraint::Length(22),
+            Constraint::Length(9),
+        ],
+    )
+    .header(
+        Row::new([
+            String::from("metric"),
+            format!("v{} champion", c.champion),
+            format!("v{} challenger", c.challenger),
+            "diff".into(),
+        ])
+        .style(theme.dim),
+    )
+    .block(block(
+        &format!("{} held-out rows, 95% CI (paired bootstrap)", c.rows),
+        theme,
+    ));
+    f.render_widget(t, table);
+    let mut lines = vec![];
+    if let Some(d) = &c.delong {
+        lines.push(Line::from(format!(
+            "DeLong: AUC {:.4} vs {:.4}, z = {:.3}, p = {:.4}",
+            d.auc_a, d.auc_b, d.z, d.p_value
+        )));
+    }
+    lines.push(Line::styled(
+        format!(
+            "gate: {}",
+            if c.decision.promote {
+                "PROMOTE"
+            } else {
+                "REFUSE"
+            }
+        ),
+        if c.decision.promote {
+            theme.good
+        } else {
+            theme.alert
+        },
+    ));
+    for r in &c.decision.reasons {
+        lines.push(Line::styled(
+            r.clone(),
+            if r.starts_with("FAIL") {
+                theme.alert
+            } else {
+                Style::default()
+            },
+        ));
+    }
+    lines.push(Line::styled(
+        "p promote challenger   b roll back   c recompute",
+        theme.dim,
+    ));
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(block("test and decision", theme)),
+        verdict,
+    );
+}

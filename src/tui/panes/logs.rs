@@ -1,0 +1,65 @@
+//! The logs pane.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+
+use crate::tui::app::App;
+use crate::tui::ui::Theme;
+
+use super::block;
+
+/// Logs: the structured log's tail, following by default.
+pub fn logs(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let lines = app.visible_logs();
+    let height = area.height.saturating_sub(2) as usize;
+    let end = lines.len().saturating_sub(app.log_scroll);
+    let start = end.saturating_sub(height);
+    let text: Vec<Line> = lines[start..end]
+        .iter()
+        .map(|l| {
+            let style = match l.level.as_str() {
+                "ERROR" => theme.alert,
+                "WARN" => theme.warn,
+                _ => Style::default(),
+            };
+            Line::from(vec![
+                Span::styled(
+                    format!("{} ", l.time.get(11..19).unwrap_or(&l.time)),
+                    theme.dim,
+                ),
+                Span::styled(format!("{:<5} ", l.level), style),
+                Span::styled(
+                    if l.stage.is_empty() {
+                        String::new()
+                    } else {
+                        format!("[{}] ", l.stage)
+                    },
+                    theme.accent,
+                ),
+                Span::raw(l.message.clone()),
+            ])
+        })
+        .collect();
+    let title = format!(
+        "log {}{}{} (f follow, / search, L level, w wrap)",
+        if app.follow { "[follow]" } else { "[paused]" },
+        if app.level.is_empty() {
+            String::new()
+        } else {
+            format!(" [>= {}]", app.level)
+        },
+        if app.filter.is_empty() {
+            String::new()
+        } else {
+            format!(" [/{}]", app.filter)
+        }
+    );
+    let mut p = Paragraph::new(text).block(block(&title, theme));
+    if app.wrap {
+        p = p.wrap(Wrap { trim: false });
+    }
+    f.render_widget(p, area);
+}

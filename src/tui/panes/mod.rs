@@ -1,0 +1,50 @@
+//! The six panes, one file each; each draws from the app state only. Shared helpers here.
+
+mod compare;
+mod imbalance;
+mod logs;
+mod metrics;
+mod predictions;
+mod runs;
+
+pub use compare::compare;
+pub use imbalance::imbalance;
+pub use logs::logs;
+pub use metrics::metrics;
+pub use predictions::predictions;
+pub use runs::runs;
+
+use ratatui::style::Style;
+use ratatui::text::Span;
+use ratatui::widgets::{Block, Borders};
+
+use super::ui::Theme;
+
+pub(super) fn block<'a>(title: &str, theme: &Theme) -> Block<'a> {
+    Block::default()
+        .borders(Borders::ALL)
+        .title(Span::styled(format!(" {title} "), theme.accent))
+}
+
+pub(super) fn short_time(s: &str) -> String {
+    s.get(5..16).unwrap_or(s).replace('T', " ")
+}
+
+pub(super) fn duration(r: &crate::registry::runs::RunRecord) -> String {
+    let parse = |s: &str| chrono::DateTime::parse_from_rfc3339(s).ok();
+    match (
+        parse(&r.started_at),
+        r.finished_at.as_deref().and_then(parse),
+    ) {
+        (Some(a), Some(b)) => format!("{:.1}s", (b - a).num_milliseconds() as f64 / 1000.0),
+        _ => "-".into(),
+    }
+}
+
+pub(super) fn status_style(s: &str, theme: &Theme) -> Style {
+    match s {
+        "failed" => theme.alert,
+        "running" => theme.warn,
+        _ => theme.good,
+    }
+}

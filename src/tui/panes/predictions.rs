@@ -1,0 +1,112 @@
+//! The predictions pane.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Paragraph, Row, Table};
+
+use crate::tui::app::App;
+use crate::tui::ui::Theme;
+
+use super::block;
+
+/// Predictions: a date's scores with top reasons, filterable, and that date's drift.
+pub fn predictions(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let side = if area.width >= 100 { 38 } else { 0 };
+    let [list, drift] =
+        Layout::horizontal([Constraint::Min(40), Constraint::Length(side)]).areas(area);
+    let date = app
+        .date
+        .clone()
+        .unwrap_or_else(|| "no predictions yet".into());
+    let visible = app.visible_predictions();
+    let height = list.height.saturating_sub(3) as usize;
+    let first = app.pred_sel.saturating_sub(height.saturating_sub(1));
+    let rows: Vec<Row> = visible
+        .iter()
+        .enumerate()
+        .skip(first)
+        .take(height)
+        .map(|(i, r)| {
+            let reasons: serde_json::Value =
+                serde_json::from_str(&r.top_reasons).unwrap_or_default();
+            let text = reasons
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|x| {
+                            format!(
+                                "{}={}",
+                                x["feature"].as_str().unwrap_or(""),
+                                x["value"].as_str().unwrap_or("")
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+                .unwrap_or_default();
+            let row = Row::new(vec![
+                Cell::from(r.application_id.clone()),
+                Cell::from(Span::styled(
+                    format!("{:.4}", r.score),
+                    if r.predicted_claim {
+                        theme.warn
+                    } else {
+                        Style::default()
+                    },
+                )),
+                Cell::from(text),
+            ]);
+            if i == app.pred_sel {
+                row.style(theme.selected)
+            } else {
+                row
+            }
+        })
+        .collect();
+    let title = format!(
+        "{date}: {} of {} applications (h/l date, / filter)",
+        visible.len(),
+        app.predictions.len()
+    );
+    let t = Table::new(
+        rows,
+        [
+            Constraint::Length(13),
+            Constraint::Length(7),
+            Constraint::Min(20),
+        ],
+    )
+    .header(
+        Row::new(["application", "score", "top reasons (pushing the score up)"]).style(theme.dim),
+    )
+    .block(block(&title, theme));
+    f.render_widget(t, list);
+    if side > 0 {
+        let lines: Vec<Line> = app
+            .drift
+            .iter()
+            .map(|d| {
+                let style = match d.level.as_str() {
+                    "alert" => theme.alert,
+                    "warn" => theme.warn,
+                    _ => Style::default(),
+                };
+                Line::styled(
+                    format!(
+                        "{:<22} {:>6.3} {}",
+                        d.feature.chars().take(22).collect::<String>(),
+                        d.value,
+                        if d.level == "ok" { "" } else { &d.level }
+                    ),
+                    style,
+                )
+            })
+            .collect();
+        f.render_widget(
+            Paragraph::new(lines).block(block("drift (PSI)", theme)),
+            drift,
+        );
+    }
+}

@@ -1,0 +1,160 @@
+//! The runs pane.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Gauge, Paragraph, Row, Table, Wrap};
+
+use crate::tui::app::App;
+use crate::tui::ui::Theme;
+
+use super::{block, duration, short_time, status_style};
+
+/// Runs: every run, the live run's progress, and a run's details on Enter.
+pub fn runs(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let live_h = if app.live.is_some() { 3 } else { 0 };
+    let [live, list] =
+        Layout::vertical([Constraint::Length(live_h), Constraint::Min(3)]).areas(area);
+    if let Some(ev) = &app.live {
+        let g = Gauge::default()
+            .block(block(&format!("running {}", ev.run_id), theme))
+            .gauge_style(theme.accent)
+            .ratio(ev.progress.unwrap_or(0.0).clamp(0.0, 1.0))
+            .label(ev.message.clone());
+        f.render_widget(g, live);
+    }
+    if let Some(r) = &app.run_detail {
+        let mut lines = vec![
+            Line::from(vec![
+                Span::raw(format!("{}  {}  ", r.run_id, r.kind)),
+                Span::styled(r.status.clone(), status_style(&r.status, theme)),
+            ]),
+            Line::from(format!(
+                "started {}  finished {}  ({})",
+                r.started_at,
+                r.finished_at.clone().unwrap_or("-".into()),
+                duration(r)
+            )),
+            Line::from(""),
+            Line::styled(
+                format!(
+                    "{:<11} {:>8} {:>9} {:>9}  note",
+                    "stage", "ms", "rows in", "rows out"
+                ),
+                theme.dim,
+            ),
+        ];
+        let n = |v: Option<i64>| v.map_or("-".to_string(), |x| x.to_string());
+        for s in &r.stages {
+            lines.push(Line::from(format!(
+                "{:<11} {:>8} {:>9} {:>9}  {}",
+                s.stage,
+                s.duration_ms,
+                n(s.rows_in),
+                n(s.rows_out),
+                s.note.clone().unwrap_or_default()
+            )));
+        }
+        let summary: serde_json::Value = r
+            .summary
+            .as_deref()
+            .and_then(|s| serde_json::from_str(s).ok())
+            .unwrap_or_default();
+        if let Some(q) = summary["rows_quarantined"].as_u64() {
+            lines.push(Line::from(format!("quarantined rows: {q}")));
+        }
+        if let Some(a) = summary["drift_alerts"].as_array().filter(|a| !a.is_empty()) {
+            let names: Vec<&str> = a.iter().filter_map(|v| v.as_str()).collect();
+            lines.push(Line::styled(
+                format!("drift alerts: {}", names.join(", ")),
+                theme.alert,
+            ));
+        }
+        if let Some(e) = &r.error {
+            lines.push(Line::from(""));
+            lines.push(Line::styled("error:", theme.alert));
+            lines.extend(e.lines().map(|l| Line::from(l.to_string())));
+        }
+        f.render_widget(
+            Paragraph::new(lines)
+                .wrap(Wrap { trim: false })
+                .block(block("run details (Esc closes)", theme)),
+            list,
+        );
+        return;
+    }
+    let wide = list.width >= 100;
+    let rows: Vec<Row> = app
+        .runs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let (rows_in, rows_out) = r
+                .summary
+                .as_deref()
+                .and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok())
+                .map(|j| {
+                    let i = j["rows_read"].as_u64().or(j["split_rows"][0].as_u64());
+                    let o = j["rows_scored"]
+                        .as_u64()
+                        .or(j["model_version"].as_u64().map(|_| 1));
+                    (
+                        i.map_or("-".into(), |v| v.to_string()),
+                        o.map_or("-".into(), |v| {
+                            if j["rows_scored"].is_null() {
+                                "model".into()
+                            } else {
+                                v.to_string()
+                            }
+                        }),
+                    )
+                })
+                .unwrap_or(("-".into(), "-".into()));
+            let mut cells = vec![
+                Cell::from(r.run_id.clone()),
+                Cell::from(r.kind.clone()),
+                Cell::from(Span::styled(
+                    r.status.clone(),
+                    status_style(&r.status, theme),
+                )),
+            ];
+            if wide {
+                cells.push(Cell::from(short_time(&r.started_at)));
+            }
+            cells.extend([
+                Cell::from(duration(r)),
+                Cell::from(rows_in),
+                Cell::from(rows_out),
+            ]);
+            let row = Row::new(cells);
+            if i == app.run_sel {
+                row.style(theme.selected)
+            } else {
+                row
+            }
+        })
+        .collect();
+    let mut widths = vec![
+        Constraint::Length(28),
+        Constraint::Length(7),
+        Constraint::Length(9),
+    ];
+    let mut header = vec!["run", "kind", "status"];
+    if wide {
+        widths.push(Constraint::Length(11));
+        header.push("started");
+    }
+    widths.extend([
+        Constraint::Length(7),
+        Constraint::Length(8),
+        Constraint::Length(8),
+    ]);
+    header.extend(["took", "rows in", "out"]);
+    let t = Table::new(rows, widths)
+        .header(Row::new(header).style(theme.dim))
+        .block(block(
+            &format!("runs ({}), Enter for details", app.runs.len()),
+            theme,
+        ));
+    f.render_widget(t, list);
+}

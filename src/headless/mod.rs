@@ -11,6 +11,10 @@ use std::sync::mpsc;
 use serde_json::json;
 
 mod ops;
+mod text;
+
+pub use text::reasons_text;
+use text::{compare_text, predict_text, train_text};
 
 use crate::cli::Command;
 use crate::config::{Config, Imbalance};
@@ -18,9 +22,7 @@ use crate::data::generate::{GenSpec, write_csv};
 use crate::error::{ClaimsError, Result};
 use crate::pipeline::PipelineEvent;
 use crate::pipeline::compare;
-use crate::pipeline::infer::{
-    PredictOutcome, PredictRequest, parse_date, predict, read_drift, today,
-};
+use crate::pipeline::infer::{PredictRequest, parse_date, predict, read_drift, today};
 use crate::pipeline::train::{TrainOutcome, TrainRequest, train};
 use crate::registry::{Registry, db, runs};
 
@@ -101,47 +103,6 @@ pub fn resolve_home(home: Option<PathBuf>) -> Result<PathBuf> {
     }
 }
 
-fn train_text(o: &TrainOutcome) -> String {
-    let mut s = format!(
-        "run {} succeeded\nmodel v{} registered as {}: {}\n\nchosen parameters: {} rounds (early-stopped), learning_rate {:.4}, max_depth {}, subsample {:.3}, colsample_bytree {:.3}, min_child_weight {}\nCV ROC AUC {:.4}   validation ROC AUC {:.4}   imbalance: {}\n\ntest metrics ({} rows, scored once):\n",
-        o.run_id,
-        o.model_version,
-        o.role,
-        o.model_dir,
-        o.rounds,
-        o.params.learning_rate,
-        o.params.max_depth,
-        o.params.subsample,
-        o.params.colsample_bytree,
-        o.params.min_child_weight,
-        o.cv_roc_auc,
-        o.validation_roc_auc,
-        o.imbalance,
-        o.test.rows
-    );
-    s.push_str(&o.test.table());
-    if let Some(g) = &o.gate {
-        s.push_str(&format!(
-            "\npromotion gate vs champion v{}: {}{}\n",
-            g.champion,
-            if g.passed { "passed" } else { "refused" },
-            if g.promoted {
-                ", promoted to champion"
-            } else {
-                ""
-            }
-        ));
-        for r in &g.reasons {
-            s.push_str(&format!("  {r}\n"));
-        }
-    }
-    s.push_str("\ntop features by gain:\n");
-    for (n, g) in o.top_features.iter().take(5) {
-        s.push_str(&format!("  {n:<24} {g:.2}\n"));
-    }
-    s
-}
-
 fn train_json(o: &TrainOutcome) -> serde_json::Value {
     json!({
         "command": "train",
@@ -157,116 +118,6 @@ fn train_json(o: &TrainOutcome) -> serde_json::Value {
         "test": o.test,
         "gate": o.gate,
     })
-}
-
-fn compare_text(c: &compare::Comparison, report: &Path) -> String {
-    let mut s = format!(
-        "champion v{} vs challenger v{} on {} rows\n({})\n\n{:<20} {:>24} {:>24} {:>26} {:>7}\n",
-        c.champion,
-        c.challenger,
-        c.rows,
-        c.rows_note,
-        "metric",
-        "champion [95% CI]",
-        "challenger [95% CI]",
-        "difference [95% CI]",
-        "p"
-    );
-    for m in &c.metrics {
-        let ci =
-            |v: f64, i: &crate::eval::stats::Interval| format!("{v:.4} [{:.4}, {:.4}]", i.lo, i.hi);
-        s.push_str(&format!(
-            "{:<20} {:>24} {:>24} {:>26} {:>7.4}\n",
-            m.metric,
-            ci(m.champion, &m.champion_ci),
-            ci(m.challenger, &m.challenger_ci),
-            format!(
-                "{:+.4} [{:+.4}, {:+.4}]",
-                m.diff, m.diff_ci.lo, m.diff_ci.hi
-            ),
-            m.p_value
-        ));
-    }
-    if let Some(d) = &c.delong {
-        s.push_str(&format!(
-            "\nDeLong test, ROC AUC {:.4} vs {:.4}: z = {:.3}, p = {:.4}\n",
-            d.auc_a, d.auc_b, d.z, d.p_value
-        ));
-    }
-    s.push_str(&format!(
-        "\ngate: {}\n",
-        if c.decision.promote {
-            "PROMOTE"
-        } else {
-            "REFUSE"
-        }
-    ));
-    for r in &c.decision.reasons {
-        s.push_str(&format!("  {r}\n"));
-    }
-    s.push_str(&format!("\nreport: {}\n", report.display()));
-    s
-}
-
-fn predict_text(o: &PredictOutcome) -> String {
-    let mut s = format!(
-        "run {} succeeded\nbusiness date {}: {} rows read, {} scored by champion v{}, {} quarantined\nwritten to {}\npredicted claims: {} (mean score {:.4})\n",
-        o.run_id,
-        o.business_date,
-        o.rows_read,
-        o.rows_scored,
-        o.model_version,
-        o.rows_quarantined,
-        o.sink,
-        o.predicted_claims,
-        o.mean_score
-    );
-    if o.drift_alerts.is_empty() && o.drift_warnings.is_empty() {
-        s.push_str("drift: none above the warning level\n");
-    } else {
-        s.push_str(&format!(
-            "drift alerts: {}\ndrift warnings: {}\n",
-            list_or_none(&o.drift_alerts),
-            list_or_none(&o.drift_warnings)
-        ));
-    }
-    s.push_str("\nhighest scores and their top reasons:\n");
-    for t in o.top_scored.iter().take(5) {
-        s.push_str(&format!(
-            "  {:<14} {:.4}  {}\n",
-            t.application_id,
-            t.score,
-            reasons_text(&t.top_reasons)
-        ));
-    }
-    s
-}
-
-fn list_or_none(v: &[String]) -> String {
-    if v.is_empty() {
-        "none".into()
-    } else {
-        v.join(", ")
-    }
-}
-
-/// Reasons JSON as "feature=value (+0.41), ...".
-pub fn reasons_text(v: &serde_json::Value) -> String {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .map(|r| {
-                    format!(
-                        "{}={} (+{:.2})",
-                        r["feature"].as_str().unwrap_or(""),
-                        r["value"].as_str().unwrap_or(""),
-                        r["contribution"].as_f64().unwrap_or(0.0)
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
-        .unwrap_or_default()
 }
 
 fn run_train(cfg: &Config, home: &Path, req: TrainRequest) -> Result<TrainOutcome> {

@@ -145,7 +145,8 @@ def train(a):
         delayed(evaluate_candidate)(p, X_tr, y_tr, folds, a.fit_threads, a.seed) for p in cands)
     t_search = time.perf_counter() - t_search
     best = max(range(len(cands)), key=lambda i: (results[i][0], -i))  # ties: earlier draw
-    params = cands[best]
+    params = {k: (float(v) if isinstance(v, (float, np.floating)) else int(v))
+              for k, v in cands[best].items()}
 
     t_fit = time.perf_counter()
     clf = classifier(params, a.refit_threads, a.seed)
@@ -167,7 +168,7 @@ def train(a):
                 "threshold": threshold,
                 "params": params,
                 "rounds": clf.best_iteration + 1,
-            }, f, indent=1, default=float)
+            }, f, indent=1)
     print(json.dumps({
         "command": "train", "wall_s": wall(), "search_s": round(t_search, 3),
         "fit_s": round(t_fit, 3), "rows": len(X), "candidates": len(cands), "folds": a.folds,
@@ -179,8 +180,7 @@ def train(a):
         "search_rounds_kept": sum(k for r in results for k, _ in r[2]),
         "search_rounds_boosted": sum(b for r in results for _, b in r[2]),
         "rounds": clf.best_iteration + 1, "threshold": threshold,
-        "params": {k: (float(v) if isinstance(v, (float, np.floating)) else int(v))
-                   for k, v in params.items()},
+        "params": params,
     }))
 
 

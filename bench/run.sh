@@ -6,7 +6,7 @@
 #   scenario 2: train on 100,000 rows, 30 candidates x 3 folds
 #   scenario 3: predict 1,000,000 rows into SQLite with the same model on both sides
 #
-# Each run is measured with /usr/bin/time (wall seconds, peak RSS); the two sides run
+# Each run is measured with /usr/bin/time (wall and CPU seconds, peak RSS); the sides run
 # alternately. Prints one markdown table at the end.
 #
 # Environment: RUNS (default 3), SCENARIOS (default "1 2 3"), PEER_VENV (default
@@ -196,17 +196,21 @@ for sc, side, secs, kb, auc, trees, cpu in rows:
     if trees != "-":
         g["trees"].append(int(trees))
 print("| scenario | side | wall s, median (min-max) | CPU s (user+sys), median"
-      " | peak RSS MiB, median | test ROC AUC | search trees kept | Python/Rust wall |")
-print("|---|---|---|---|---|---|---|---|")
+      " | peak RSS MiB, median | test ROC AUC | search trees kept | Python/Rust wall"
+      " | Python/Rust CPU |")
+print("|---|---|---|---|---|---|---|---|---|")
 for (sc, side), g in groups.items():
     med = statistics.median(g["s"])
     rust = groups.get((sc, "rust"))
+    cpu = statistics.median(g["cpu"])
     ratio = "1.00" if side == "rust" else (
         f"{med / statistics.median(rust['s']):.2f}" if rust else "")
+    cratio = "1.00" if side == "rust" else (
+        f"{cpu / statistics.median(rust['cpu']):.2f}" if rust else "")
     auc = f"{statistics.median(g['auc']):.4f}" if g["auc"] else "n/a"
     trees = f"{statistics.median(g['trees']):.0f}" if g["trees"] else "n/a"
     print(f"| {label.get(sc, sc)} | {side} | {med:.1f} ({min(g['s']):.1f}-{max(g['s']):.1f})"
-          f" | {statistics.median(g['cpu']):.1f} | {statistics.median(g['kb']) / 1024:.0f}"
-          f" | {auc} | {trees} | {ratio} |")
+          f" | {cpu:.1f} | {statistics.median(g['kb']) / 1024:.0f}"
+          f" | {auc} | {trees} | {ratio} | {cratio} |")
 EOF
 for n in "${notes[@]+"${notes[@]}"}"; do echo; echo "$n"; done

@@ -134,20 +134,9 @@ fn missing_and_extra_columns_exit_3() {
     let env = Env::new();
     let good = env.generate("good.csv", 300, 12);
     let text = std::fs::read_to_string(&good).unwrap();
-    let age = col(&good, "age");
-    let dropped: Vec<String> = text
-        .lines()
-        .map(|l| {
-            l.split(',')
-                .enumerate()
-                .filter(|(i, _)| *i != age)
-                .map(|(_, v)| v)
-                .collect::<Vec<_>>()
-                .join(",")
-        })
-        .collect();
+    let dropped = without_column(&good, "age");
     let p = env.path("no_age.csv");
-    std::fs::write(&p, dropped.join("\n")).unwrap();
+    std::fs::write(&p, dropped).unwrap();
     refuse(
         &env,
         &p,

@@ -86,19 +86,8 @@ fn backfill_finishes_the_good_dates_and_resumes_the_bad_one() {
     // One broken file: the income column is missing.
     let bad = dir.join("applications_2026-02-05.csv");
     let good_text = std::fs::read_to_string(&bad).unwrap();
-    let income = col(&bad, "income");
-    let broken: Vec<String> = good_text
-        .lines()
-        .map(|l| {
-            l.split(',')
-                .enumerate()
-                .filter(|(i, _)| *i != income)
-                .map(|(_, v)| v)
-                .collect::<Vec<_>>()
-                .join(",")
-        })
-        .collect();
-    std::fs::write(&bad, broken.join("\n")).unwrap();
+    let broken = without_column(&bad, "income");
+    std::fs::write(&bad, broken).unwrap();
     let pattern = format!("{}/applications_{{date}}.csv", dir.display());
     let run = |env: &Env| {
         env.claims()

@@ -239,21 +239,9 @@ fn unusable_files_exit_3_or_2() {
     let env = Env::new();
     train_small(&env);
     let good = day_file(&env, "good.csv", 200, 6, 40_000, 0.0);
-    let text = std::fs::read_to_string(&good).unwrap();
-    let income = col(&good, "income");
-    let dropped: Vec<String> = text
-        .lines()
-        .map(|l| {
-            l.split(',')
-                .enumerate()
-                .filter(|(i, _)| *i != income)
-                .map(|(_, v)| v)
-                .collect::<Vec<_>>()
-                .join(",")
-        })
-        .collect();
+    let dropped = without_column(&good, "income");
     let p = env.path("no_income.csv");
-    std::fs::write(&p, dropped.join("\n")).unwrap();
+    std::fs::write(&p, dropped).unwrap();
     let out = env
         .claims()
         .arg("predict")

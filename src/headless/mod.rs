@@ -409,26 +409,11 @@ pub fn run(cmd: Command, cfg: &Config, home: &Path) -> Result<Output> {
                         r.started_at,
                         r.finished_at.clone().unwrap_or("-".into())
                     );
-                    text.push_str(&format!(
-                        "{:<12} {:>9} {:>9} {:>9}  {}\n",
-                        "stage", "ms", "rows in", "rows out", "note"
-                    ));
-                    for s in &r.stages {
-                        let n = |v: Option<i64>| v.map_or("-".to_string(), |x| x.to_string());
-                        text.push_str(&format!(
-                            "{:<12} {:>9} {:>9} {:>9}  {}\n",
-                            s.stage,
-                            s.duration_ms,
-                            n(s.rows_in),
-                            n(s.rows_out),
-                            s.note.clone().unwrap_or_default()
-                        ));
+                    for line in r.stage_lines() {
+                        text.push_str(&line);
+                        text.push('\n');
                     }
-                    let summary: serde_json::Value = r
-                        .summary
-                        .as_deref()
-                        .and_then(|s| serde_json::from_str(s).ok())
-                        .unwrap_or_default();
+                    let summary = r.summary_json();
                     if let Some(top) = summary["top_scored"].as_array() {
                         text.push_str(&format!(
                             "\n{} rows scored, {} quarantined; highest scores and their top reasons:\n",

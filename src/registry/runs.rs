@@ -47,6 +47,36 @@ pub struct RunRecord {
     pub stages: Vec<StageRecord>,
 }
 
+impl RunRecord {
+    /// The stage table as text lines: a header, then one line per stage.
+    pub fn stage_lines(&self) -> Vec<String> {
+        let n = |v: Option<i64>| v.map_or("-".to_string(), |x| x.to_string());
+        let mut out = vec![format!(
+            "{:<11} {:>8} {:>9} {:>9}  note",
+            "stage", "ms", "rows in", "rows out"
+        )];
+        for s in &self.stages {
+            out.push(format!(
+                "{:<11} {:>8} {:>9} {:>9}  {}",
+                s.stage,
+                s.duration_ms,
+                n(s.rows_in),
+                n(s.rows_out),
+                s.note.clone().unwrap_or_default()
+            ));
+        }
+        out
+    }
+
+    /// The result summary as JSON (null when there is none).
+    pub fn summary_json(&self) -> serde_json::Value {
+        self.summary
+            .as_deref()
+            .and_then(|s| serde_json::from_str(s).ok())
+            .unwrap_or_default()
+    }
+}
+
 /// Records the start of a run.
 pub fn start(conn: &Connection, run_id: &str, kind: &str, args: &str) -> Result<()> {
     conn.execute(

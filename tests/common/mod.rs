@@ -141,3 +141,21 @@ pub fn day_file(
     write_csv(&spec, &p).unwrap();
     p
 }
+
+/// The CSV text of `src` without column `name` (for missing-column tests).
+pub fn without_column(src: &Path, name: &str) -> String {
+    let text = std::fs::read_to_string(src).unwrap();
+    let k = col(src, name);
+    let lines: Vec<String> = text
+        .lines()
+        .map(|l| {
+            l.split(',')
+                .enumerate()
+                .filter(|(i, _)| *i != k)
+                .map(|(_, v)| v)
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect();
+    lines.join("\n")
+}

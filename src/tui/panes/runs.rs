@@ -36,30 +36,13 @@ pub fn runs(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 duration(r)
             )),
             Line::from(""),
-            Line::styled(
-                format!(
-                    "{:<11} {:>8} {:>9} {:>9}  note",
-                    "stage", "ms", "rows in", "rows out"
-                ),
-                theme.dim,
-            ),
         ];
-        let n = |v: Option<i64>| v.map_or("-".to_string(), |x| x.to_string());
-        for s in &r.stages {
-            lines.push(Line::from(format!(
-                "{:<11} {:>8} {:>9} {:>9}  {}",
-                s.stage,
-                s.duration_ms,
-                n(s.rows_in),
-                n(s.rows_out),
-                s.note.clone().unwrap_or_default()
-            )));
+        let stages = r.stage_lines();
+        if let Some((head, rows)) = stages.split_first() {
+            lines.push(Line::styled(head.clone(), theme.dim));
+            lines.extend(rows.iter().map(|l| Line::from(l.clone())));
         }
-        let summary: serde_json::Value = r
-            .summary
-            .as_deref()
-            .and_then(|s| serde_json::from_str(s).ok())
-            .unwrap_or_default();
+        let summary = r.summary_json();
         if let Some(q) = summary["rows_quarantined"].as_u64() {
             lines.push(Line::from(format!("quarantined rows: {q}")));
         }

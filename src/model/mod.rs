@@ -5,6 +5,7 @@
 pub mod fit;
 pub mod params;
 pub mod search;
+pub mod shap;
 pub mod xgb;
 
 use crate::data::Dataset;

@@ -16,7 +16,8 @@ use crate::config::Config;
 use crate::data::{Dataset, MISSING_CODE, contract, load};
 use crate::error::{ClaimsError, Result, Violation};
 use crate::model::TrainedModel;
-use crate::model::xgb::DMatrix;
+use crate::model::shap::TreeExplainer;
+use crate::model::xgb::{DMatrix, FeatureKind};
 use crate::monitor::drift::{self, DriftRow};
 use crate::monitor::profile::Profile;
 use crate::registry::{Registry, db};
@@ -95,77 +96,283 @@ pub fn parse_date(s: &str) -> Result<String> {
         .map_err(|_| ClaimsError::Usage(format!("--date '{s}': expected YYYY-MM-DD")))
 }
 
-fn display_value(data: &Dataset, feature: &str, row: usize) -> String {
-    if let Some(k) = data.numeric_names.iter().position(|n| n == feature) {
-        let v = data.numeric[k][row];
-        // Whole numbers as they are; measurements to 4 decimals (what a reviewer reads).
-        return if v.is_nan() {
-            "missing".into()
-        } else if v.fract() == 0.0 {
-            format!("{v}")
-        } else {
-            format!("{v:.4}")
-        };
-    }
-    if let Some(k) = data.categorical_names.iter().position(|n| n == feature) {
-        let c = data.categorical[k][row];
-        return if c == MISSING_CODE {
-            "missing".into()
-        } else {
-            data.categories[k][c as usize].clone()
-        };
-    }
-    String::new()
+/// Where a model feature's shown value comes from in a [`Dataset`].
+#[derive(Clone, Copy)]
+enum Source {
+    Numeric(usize),
+    Categorical(usize),
+    Absent,
 }
 
-/// Scores rows in batches; returns scores and each row's reasons as JSON text.
-fn score_with_reasons(
-    model: &TrainedModel,
-    data: &Dataset,
+/// Rows per scoring batch: small enough to keep memory flat, large enough for XGBoost.
+const BATCH: usize = 50_000;
+
+/// A model ready to score and explain typed rows: the booster for the probability, its
+/// trees for TreeSHAP reason codes, and precomputed JSON pieces for the reason texts.
+struct Explainer {
+    model: TrainedModel,
+    shap: Option<TreeExplainer>,
+    names: Vec<String>,
+    kinds: Vec<FeatureKind>,
+    /// `"feature":"name"` per model feature, JSON-escaped once.
+    name_json: Vec<String>,
+    sources: Vec<Source>,
+    /// JSON string literal of every category value, per categorical column of the data.
+    category_json: Vec<Vec<String>>,
     top: usize,
-    ctx: &RunCtx,
-) -> Result<(Vec<f64>, Vec<String>)> {
-    let names = model.pre.feature_names();
-    let kinds = model.pre.feature_kinds();
-    let n = data.len();
-    let batch = 100_000;
-    let mut scores = Vec::with_capacity(n);
-    let mut reasons = Vec::with_capacity(n);
-    let mut start = 0;
-    while start < n {
-        let end = (start + batch).min(n);
-        let x = model.pre.transform_rows(data, start..end)?;
-        let m = DMatrix::from_dense(&x, end - start, &names, &kinds)?;
-        scores.extend(model.booster.predict(&m)?.into_iter().map(f64::from));
-        if top > 0 {
-            let (contrib, width) = model.booster.contributions(&m)?;
-            for (r, row) in contrib.chunks(width.max(1)).enumerate() {
-                let mut idx: Vec<usize> = (0..names.len()).filter(|&j| row[j] > 0.0).collect();
-                idx.sort_by(|&a, &b| row[b].total_cmp(&row[a]));
-                let list: Vec<serde_json::Value> = idx
-                    .iter()
-                    .take(top)
-                    .map(|&j| {
-                        serde_json::json!({
-                            "feature": names[j],
-                            "value": display_value(data, &names[j], start + r),
-                            "contribution": (f64::from(row[j]) * 1e4).round() / 1e4,
-                        })
-                    })
-                    .collect();
-                reasons.push(serde_json::Value::Array(list).to_string());
-            }
+    threads: usize,
+}
+
+fn json_str(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
+}
+
+impl Explainer {
+    fn new(model: TrainedModel, data: &Dataset, top: usize) -> Result<Explainer> {
+        let names = model.pre.feature_names();
+        let kinds = model.pre.feature_kinds();
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let shap = if top > 0 {
+            Some(TreeExplainer::from_model_json(
+                &model.booster.to_json()?,
+                names.len(),
+            )?)
         } else {
-            reasons.extend(std::iter::repeat_n("[]".to_string(), end - start));
-        }
-        ctx.emit(
-            "score",
-            Some(end as f64 / n as f64),
-            format!("scored {end}/{n} rows"),
-        );
-        start = end;
+            None
+        };
+        let sources = names
+            .iter()
+            .map(|n| {
+                if let Some(k) = data.numeric_names.iter().position(|c| c == n) {
+                    Source::Numeric(k)
+                } else if let Some(k) = data.categorical_names.iter().position(|c| c == n) {
+                    Source::Categorical(k)
+                } else {
+                    Source::Absent
+                }
+            })
+            .collect();
+        Ok(Explainer {
+            name_json: names
+                .iter()
+                .map(|n| format!("\"feature\":{}", json_str(n)))
+                .collect(),
+            category_json: data
+                .categories
+                .iter()
+                .map(|vals| vals.iter().map(|v| json_str(v)).collect())
+                .collect(),
+            model,
+            shap,
+            names,
+            kinds,
+            sources,
+            top,
+            threads,
+        })
     }
-    Ok((scores, reasons))
+
+    /// The value a reviewer reads next to a reason, as a JSON string literal.
+    fn push_value(&self, data: &Dataset, j: usize, row: usize, out: &mut String) {
+        use std::fmt::Write;
+        match self.sources[j] {
+            Source::Numeric(k) => {
+                let v = data.numeric[k][row];
+                // Whole numbers as they are; measurements to 4 decimals.
+                let _ = if v.is_nan() {
+                    write!(out, "\"missing\"")
+                } else if v.fract() == 0.0 {
+                    write!(out, "\"{v}\"")
+                } else {
+                    write!(out, "\"{v:.4}\"")
+                };
+            }
+            Source::Categorical(k) => {
+                let c = data.categorical[k][row];
+                match self.category_json[k].get(c as usize) {
+                    Some(s) if c != MISSING_CODE => out.push_str(s),
+                    _ => out.push_str("\"missing\""),
+                }
+            }
+            Source::Absent => out.push_str("\"\""),
+        }
+    }
+
+    /// The top positive contributions of one row as a JSON list (keys in sorted order, as
+    /// `serde_json` writes them).
+    fn reasons(&self, data: &Dataset, row: usize, phi: &[f32], idx: &mut Vec<usize>) -> String {
+        idx.clear();
+        idx.extend((0..phi.len()).filter(|&j| phi[j] > 0.0));
+        idx.sort_by(|&a, &b| phi[b].total_cmp(&phi[a]));
+        let mut out = String::with_capacity(80 * self.top.min(idx.len()) + 2);
+        let mut num = ryu::Buffer::new();
+        out.push('[');
+        for (n, &j) in idx.iter().take(self.top).enumerate() {
+            if n > 0 {
+                out.push(',');
+            }
+            out.push_str("{\"contribution\":");
+            out.push_str(num.format((f64::from(phi[j]) * 1e4).round() / 1e4));
+            out.push(',');
+            out.push_str(&self.name_json[j]);
+            out.push_str(",\"value\":");
+            self.push_value(data, j, row, &mut out);
+            out.push('}');
+        }
+        out.push(']');
+        out
+    }
+
+    /// Scores `rows` of `data`; returns the probabilities and each row's reasons.
+    fn batch(
+        &self,
+        data: &Dataset,
+        rows: std::ops::Range<usize>,
+    ) -> Result<(Vec<f64>, Vec<String>)> {
+        let n = rows.len();
+        let x = self.model.pre.transform_rows(data, rows.clone())?;
+        let m = DMatrix::from_dense(&x, n, &self.names, &self.kinds)?;
+        let scores: Vec<f64> = self
+            .model
+            .booster
+            .predict(&m)?
+            .into_iter()
+            .map(f64::from)
+            .collect();
+        let reasons = match &self.shap {
+            Some(e) => {
+                let w = e.width();
+                let phi = e.contributions(&x, n, self.threads);
+                let mut idx = Vec::with_capacity(w);
+                phi.chunks(w.max(1))
+                    .enumerate()
+                    .map(|(r, p)| self.reasons(data, rows.start + r, p, &mut idx))
+                    .collect()
+            }
+            None => vec!["[]".to_string(); n],
+        };
+        Ok((scores, reasons))
+    }
+}
+
+/// One model's part in a run: champion, or a challenger in shadow mode.
+struct Role {
+    explainer: Explainer,
+    version: u32,
+    role: &'static str,
+    threshold: f64,
+}
+
+/// What the scoring thread hands back: the champion's scores and its ten highest rows.
+struct Streamed {
+    scores: Vec<f64>,
+    top: Vec<Scored>,
+    predicted_claims: usize,
+}
+
+/// Scores every role's rows in batches on a worker thread while this thread writes the
+/// previous batch into the open transaction `day` (so scoring and SQL overlap).
+fn score_and_stream(
+    roles: Vec<Role>,
+    data: &Dataset,
+    date: &str,
+    scored_at: &str,
+    day: &mut dyn sink::DayWriter,
+    ctx: &RunCtx,
+) -> Result<Streamed> {
+    let n = data.len();
+    let total = n * roles.len();
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<PredictionRow>>(2);
+    std::thread::scope(|s| {
+        let producer = s.spawn(move || -> Result<Streamed> {
+            let mut out = Streamed {
+                scores: Vec::with_capacity(n),
+                top: vec![],
+                predicted_claims: 0,
+            };
+            for (k, r) in roles.iter().enumerate() {
+                let mut start = 0;
+                while start < n {
+                    if ctx.cancelled() {
+                        return Err(ClaimsError::Other(anyhow::anyhow!("cancelled")));
+                    }
+                    let end = (start + BATCH).min(n);
+                    let (scores, reasons) = r.explainer.batch(data, start..end)?;
+                    let rows: Vec<PredictionRow> = scores
+                        .iter()
+                        .zip(reasons)
+                        .enumerate()
+                        .map(|(i, (&score, top_reasons))| PredictionRow {
+                            business_date: date.to_string(),
+                            application_id: data.ids[start + i].clone(),
+                            model_version: i64::from(r.version),
+                            role: r.role.into(),
+                            score,
+                            predicted_claim: score >= r.threshold,
+                            threshold: r.threshold,
+                            top_reasons,
+                            run_id: ctx.run_id.clone(),
+                            scored_at: scored_at.to_string(),
+                        })
+                        .collect();
+                    if k == 0 {
+                        out.scores.extend_from_slice(&scores);
+                        out.predicted_claims += rows.iter().filter(|r| r.predicted_claim).count();
+                        keep_top(&mut out.top, &rows, 10);
+                    }
+                    if tx.send(rows).is_err() {
+                        // The writer stopped; its error is the one reported.
+                        return Ok(out);
+                    }
+                    start = end;
+                }
+            }
+            Ok(out)
+        });
+        let mut written = 0usize;
+        let mut write_err = None;
+        for rows in rx {
+            if let Err(e) = day.predictions(&rows) {
+                write_err = Some(e);
+                break;
+            }
+            written += rows.len();
+            ctx.emit(
+                "score",
+                Some(written as f64 / total.max(1) as f64),
+                format!("scored and wrote {written}/{total} rows"),
+            );
+        }
+        let produced = producer
+            .join()
+            .map_err(|_| ClaimsError::Other(anyhow::anyhow!("scoring thread panicked")))?;
+        match write_err {
+            Some(e) => Err(e),
+            None => produced,
+        }
+    })
+}
+
+/// Keeps the `k` highest-scoring rows seen so far in `top` (highest first).
+fn keep_top(top: &mut Vec<Scored>, rows: &[PredictionRow], k: usize) {
+    let floor = |top: &Vec<Scored>| {
+        if top.len() < k {
+            f64::NEG_INFINITY
+        } else {
+            top[top.len() - 1].score
+        }
+    };
+    for r in rows {
+        if r.score > floor(top) {
+            top.push(Scored {
+                application_id: r.application_id.clone(),
+                score: r.score,
+                top_reasons: serde_json::from_str(&r.top_reasons).unwrap_or_default(),
+            });
+            top.sort_by(|a, b| b.score.total_cmp(&a.score));
+            top.truncate(k);
+        }
+    }
 }
 
 /// Loads version `v` for scoring (all cores for prediction) with its threshold.
@@ -274,64 +481,27 @@ fn run(
     })?;
     drop(file);
     let data = &checked.data;
-
-    let (scores, reasons) = ctx.stage("score", Some(data.len()), || {
-        let (s, r) = score_with_reasons(&model, data, cfg.inference.top_reasons, ctx)?;
-        Ok((
-            (s, r),
-            Some(data.len()),
-            format!(
-                "{} rows scored with top {} reasons",
-                data.len(),
-                cfg.inference.top_reasons
-            ),
-        ))
-    })?;
-
-    let shadow_scored = match &shadow {
-        Some((c, (m, t))) => Some(ctx.stage("shadow", Some(data.len()), || {
-            let (s, r) = score_with_reasons(m, data, cfg.inference.top_reasons, ctx)?;
-            Ok((
-                (*c, *t, s, r),
-                Some(data.len()),
-                format!("challenger v{c} scored the same rows (role 'challenger')"),
-            ))
-        })?),
-        None => None,
-    };
-
-    let drift_rows = ctx.stage("drift", Some(data.len()), || {
-        let rows = drift::measure(&profile, data, &scores, &cfg.drift);
-        let alerts = rows.iter().filter(|r| r.level == "alert").count();
-        let warns = rows.iter().filter(|r| r.level == "warn").count();
-        Ok((rows, None, format!("{alerts} alert(s), {warns} warning(s)")))
-    })?;
-
-    let scored_at = db::now();
-    let make_rows =
-        |version: u32, role: &str, threshold: f64, scores: &[f64], reasons: &[String]| {
-            (0..data.len())
-                .map(|i| PredictionRow {
-                    business_date: date.to_string(),
-                    application_id: data.ids[i].clone(),
-                    model_version: i64::from(version),
-                    role: role.into(),
-                    score: scores[i],
-                    predicted_claim: scores[i] >= threshold,
-                    threshold,
-                    top_reasons: reasons[i].clone(),
-                    run_id: ctx.run_id.clone(),
-                    scored_at: scored_at.clone(),
-                })
-                .collect::<Vec<_>>()
-        };
-    let mut rows = make_rows(version, "champion", threshold, &scores, &reasons);
-    let champion_rows = rows.len();
-    let mut roles = vec!["champion"];
-    if let Some((c, t, s, r)) = &shadow_scored {
-        rows.extend(make_rows(*c, "challenger", *t, s, r));
-        roles.push("challenger");
+    let top_reasons = cfg.inference.top_reasons;
+    let mut roles = vec![Role {
+        explainer: Explainer::new(model, data, top_reasons)?,
+        version,
+        role: "champion",
+        threshold,
+    }];
+    let shadow_version = shadow.as_ref().map(|(c, _)| *c);
+    if let Some((c, (m, t))) = shadow {
+        roles.push(Role {
+            explainer: Explainer::new(m, data, top_reasons)?,
+            version: c,
+            role: "challenger",
+            threshold: t,
+        });
     }
+    let role_names: Vec<&str> = roles.iter().map(|r| r.role).collect();
+    let n_roles = roles.len();
+    let scored_at = db::now();
+    let described = sink.describe();
+
     let quarantine: Vec<QuarantineRow> = checked
         .bad_rows
         .iter()
@@ -345,23 +515,39 @@ fn run(
             run_id: ctx.run_id.clone(),
         })
         .collect();
-    ctx.stage("write", Some(rows.len() + quarantine.len()), || {
-        sink.replace_day(date, &roles, &rows, &quarantine)?;
+    // Scoring streams batches into one open transaction, which then takes the quarantine
+    // rows and commits: a crash anywhere before the commit leaves the date's old rows.
+    // (One stage: the run record lives in the same SQLite file as the default sink, and
+    // its writes would wait for this transaction.)
+    let written = data.len() * n_roles;
+    let streamed = ctx.stage("score", Some(data.len()), || {
+        let mut day = sink.begin_day(date, &role_names)?;
+        let out = score_and_stream(roles, data, date, &scored_at, &mut *day, ctx)?;
+        day.commit(&quarantine)?;
+        let also = match shadow_version {
+            Some(c) => format!(" (also by challenger v{c}, role 'challenger')"),
+            None => String::new(),
+        };
         Ok((
-            (),
-            Some(rows.len()),
+            out,
+            Some(written),
             format!(
-                "{} predictions and {} quarantined rows for {date} to {}",
-                rows.len(),
-                quarantine.len(),
-                sink.describe()
+                "{} rows scored with top {top_reasons} reasons{also}; {written} predictions and {} quarantined rows for {date} written to {described} in one transaction",
+                data.len(),
+                quarantine.len()
             ),
         ))
     })?;
+    let scores = streamed.scores;
+
+    let drift_rows = ctx.stage("drift", Some(data.len()), || {
+        let rows = drift::measure(&profile, data, &scores, &cfg.drift);
+        let alerts = rows.iter().filter(|r| r.level == "alert").count();
+        let warns = rows.iter().filter(|r| r.level == "warn").count();
+        Ok((rows, None, format!("{alerts} alert(s), {warns} warning(s)")))
+    })?;
     store_drift(home, date, &ctx.run_id, version, &drift_rows)?;
 
-    let mut order: Vec<usize> = (0..champion_rows).collect();
-    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
     let pick = |lvl: &str| {
         drift_rows
             .iter()
@@ -373,27 +559,16 @@ fn run(
         run_id: ctx.run_id.clone(),
         business_date: date.to_string(),
         model_version: version,
-        sink: sink.describe(),
+        sink: described,
         rows_read,
-        rows_scored: champion_rows,
-        shadow_version: shadow_scored.as_ref().map(|s| s.0),
+        rows_scored: data.len(),
+        shadow_version,
         rows_quarantined: quarantine.len(),
-        predicted_claims: rows[..champion_rows]
-            .iter()
-            .filter(|r| r.predicted_claim)
-            .count(),
+        predicted_claims: streamed.predicted_claims,
         mean_score: scores.iter().sum::<f64>() / scores.len().max(1) as f64,
         drift_alerts: pick("alert"),
         drift_warnings: pick("warn"),
-        top_scored: order
-            .iter()
-            .take(10)
-            .map(|&i| Scored {
-                application_id: rows[i].application_id.clone(),
-                score: rows[i].score,
-                top_reasons: serde_json::from_str(&rows[i].top_reasons).unwrap_or_default(),
-            })
-            .collect(),
+        top_scored: streamed.top,
     })
 }
 

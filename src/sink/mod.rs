@@ -57,8 +57,20 @@ pub struct QuarantineRow {
     pub run_id: String,
 }
 
+/// One business date being replaced: an open transaction that has already deleted the
+/// date's old rows for the roles written. Batches of rows stream in; nothing is visible to
+/// readers until [`DayWriter::commit`]; dropping the writer without committing rolls back.
+pub trait DayWriter {
+    /// Adds a batch of predictions.
+    fn predictions(&mut self, rows: &[PredictionRow]) -> Result<()>;
+    /// Adds the quarantine rows and commits.
+    fn commit(self: Box<Self>, quarantine: &[QuarantineRow]) -> Result<()>;
+}
+
 /// A prediction table.
-pub trait Sink {
+pub trait Sink: Send {
+    /// Starts replacing `date`'s rows for `roles` and its quarantine rows.
+    fn begin_day<'s>(&'s mut self, date: &str, roles: &[&str]) -> Result<Box<dyn DayWriter + 's>>;
     /// Replaces `date`'s rows for `roles` and its quarantine rows, in one transaction.
     fn replace_day(
         &mut self,
@@ -66,7 +78,11 @@ pub trait Sink {
         roles: &[&str],
         rows: &[PredictionRow],
         quarantine: &[QuarantineRow],
-    ) -> Result<()>;
+    ) -> Result<()> {
+        let mut w = self.begin_day(date, roles)?;
+        w.predictions(rows)?;
+        w.commit(quarantine)
+    }
     /// The rows of `date`, ordered by role then application id.
     fn read_day(&mut self, date: &str) -> Result<Vec<PredictionRow>>;
     /// The quarantine rows of `date`, ordered by file and row.

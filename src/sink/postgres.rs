@@ -7,7 +7,7 @@ use std::io::Write;
 
 use postgres::{Client, NoTls};
 
-use super::{PredictionRow, QuarantineRow, Sink};
+use super::{DayWriter, PredictionRow, QuarantineRow, Sink};
 use crate::error::{ClaimsError, Result};
 
 const DDL: &str = "
@@ -114,14 +114,82 @@ impl PgSink {
     }
 }
 
+/// An open PostgreSQL transaction replacing one date; each batch goes in with one COPY.
+struct PgDay<'c> {
+    tx: postgres::Transaction<'c>,
+    date: chrono::NaiveDate,
+    buf: Vec<u8>,
+}
+
+impl DayWriter for PgDay<'_> {
+    fn predictions(&mut self, rows: &[PredictionRow]) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let buf = &mut self.buf;
+        buf.clear();
+        for r in rows {
+            buf.extend_from_slice(r.business_date.as_bytes());
+            buf.push(b'\t');
+            copy_text(&r.application_id, buf);
+            let _ = write!(buf, "\t{}\t", r.model_version);
+            copy_text(&r.role, buf);
+            let _ = write!(
+                buf,
+                "\t{:?}\t{}\t{:?}\t",
+                r.score,
+                if r.predicted_claim { "t" } else { "f" },
+                r.threshold
+            );
+            copy_text(&r.top_reasons, buf);
+            buf.push(b'\t');
+            copy_text(&r.run_id, buf);
+            buf.push(b'\t');
+            buf.extend_from_slice(r.scored_at.as_bytes());
+            buf.push(b'\n');
+        }
+        let mut w = self
+            .tx
+            .copy_in(
+                "COPY predictions (business_date, application_id, model_version, role, score, predicted_claim,
+                 threshold, top_reasons, run_id, scored_at) FROM STDIN",
+            )
+            .map_err(|e| err("copy", e))?;
+        w.write_all(buf).map_err(|e| err("copy", e))?;
+        w.finish().map_err(|e| err("copy", e))?;
+        Ok(())
+    }
+
+    fn commit(mut self: Box<Self>, quarantine: &[QuarantineRow]) -> Result<()> {
+        let st = self
+            .tx
+            .prepare(
+                "INSERT INTO quarantine(business_date, source_file, row_number, application_id, reason, raw, run_id)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .map_err(|e| err("prepare", e))?;
+        for q in quarantine {
+            self.tx
+                .execute(
+                    &st,
+                    &[
+                        &self.date,
+                        &q.source_file,
+                        &q.row_number,
+                        &q.application_id,
+                        &q.reason,
+                        &q.raw,
+                        &q.run_id,
+                    ],
+                )
+                .map_err(|e| err("insert quarantine", e))?;
+        }
+        self.tx.commit().map_err(|e| err("commit", e))
+    }
+}
+
 impl Sink for PgSink {
-    fn replace_day(
-        &mut self,
-        date: &str,
-        roles: &[&str],
-        rows: &[PredictionRow],
-        quarantine: &[QuarantineRow],
-    ) -> Result<()> {
+    fn begin_day<'s>(&'s mut self, date: &str, roles: &[&str]) -> Result<Box<dyn DayWriter + 's>> {
         let d: chrono::NaiveDate = date
             .parse()
             .map_err(|e| err(&format!("date '{date}'"), e))?;
@@ -135,61 +203,11 @@ impl Sink for PgSink {
         }
         tx.execute("DELETE FROM quarantine WHERE business_date = $1", &[&d])
             .map_err(|e| err("delete", e))?;
-        let mut w = tx
-            .copy_in(
-                "COPY predictions (business_date, application_id, model_version, role, score, predicted_claim,
-                 threshold, top_reasons, run_id, scored_at) FROM STDIN",
-            )
-            .map_err(|e| err("copy", e))?;
-        let mut buf = Vec::with_capacity(1 << 20);
-        for r in rows {
-            buf.extend_from_slice(r.business_date.as_bytes());
-            buf.push(b'\t');
-            copy_text(&r.application_id, &mut buf);
-            let _ = write!(buf, "\t{}\t", r.model_version);
-            copy_text(&r.role, &mut buf);
-            let _ = write!(
-                buf,
-                "\t{:?}\t{}\t{:?}\t",
-                r.score,
-                if r.predicted_claim { "t" } else { "f" },
-                r.threshold
-            );
-            copy_text(&r.top_reasons, &mut buf);
-            buf.push(b'\t');
-            copy_text(&r.run_id, &mut buf);
-            buf.push(b'\t');
-            buf.extend_from_slice(r.scored_at.as_bytes());
-            buf.push(b'\n');
-            if buf.len() > 1 << 20 {
-                w.write_all(&buf).map_err(|e| err("copy", e))?;
-                buf.clear();
-            }
-        }
-        w.write_all(&buf).map_err(|e| err("copy", e))?;
-        w.finish().map_err(|e| err("copy", e))?;
-        let st = tx
-            .prepare(
-                "INSERT INTO quarantine(business_date, source_file, row_number, application_id, reason, raw, run_id)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .map_err(|e| err("prepare", e))?;
-        for q in quarantine {
-            tx.execute(
-                &st,
-                &[
-                    &d,
-                    &q.source_file,
-                    &q.row_number,
-                    &q.application_id,
-                    &q.reason,
-                    &q.raw,
-                    &q.run_id,
-                ],
-            )
-            .map_err(|e| err("insert quarantine", e))?;
-        }
-        tx.commit().map_err(|e| err("commit", e))
+        Ok(Box::new(PgDay {
+            tx,
+            date: d,
+            buf: Vec::with_capacity(1 << 20),
+        }))
     }
 
     fn read_day(&mut self, date: &str) -> Result<Vec<PredictionRow>> {

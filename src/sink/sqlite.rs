@@ -4,7 +4,7 @@ use std::path::Path;
 
 use rusqlite::{Connection, params};
 
-use super::{PredictionRow, QuarantineRow, Sink};
+use super::{DayWriter, PredictionRow, QuarantineRow, Sink};
 use crate::error::{ClaimsError, Result};
 
 const DDL: &str = "
@@ -63,14 +63,64 @@ impl SqliteSink {
     }
 }
 
+/// An open SQLite transaction replacing one date.
+struct SqliteDay<'c> {
+    tx: rusqlite::Transaction<'c>,
+    date: String,
+}
+
+const INSERT_PREDICTION: &str = "INSERT INTO predictions(business_date, application_id, model_version, role, score,
+     predicted_claim, threshold, top_reasons, run_id, scored_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+
+impl DayWriter for SqliteDay<'_> {
+    fn predictions(&mut self, rows: &[PredictionRow]) -> Result<()> {
+        let mut ins = self.tx.prepare_cached(INSERT_PREDICTION).map_err(err)?;
+        for r in rows {
+            ins.execute(params![
+                r.business_date,
+                r.application_id,
+                r.model_version,
+                r.role,
+                r.score,
+                r.predicted_claim,
+                r.threshold,
+                r.top_reasons,
+                r.run_id,
+                r.scored_at
+            ])
+            .map_err(err)?;
+        }
+        Ok(())
+    }
+
+    fn commit(self: Box<Self>, quarantine: &[QuarantineRow]) -> Result<()> {
+        {
+            let mut q = self
+                .tx
+                .prepare(
+                    "INSERT INTO quarantine(business_date, source_file, row_number, application_id, reason, raw, run_id)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )
+                .map_err(err)?;
+            for r in quarantine {
+                q.execute(params![
+                    self.date,
+                    r.source_file,
+                    r.row_number,
+                    r.application_id,
+                    r.reason,
+                    r.raw,
+                    r.run_id
+                ])
+                .map_err(err)?;
+            }
+        }
+        self.tx.commit().map_err(err)
+    }
+}
+
 impl Sink for SqliteSink {
-    fn replace_day(
-        &mut self,
-        date: &str,
-        roles: &[&str],
-        rows: &[PredictionRow],
-        quarantine: &[QuarantineRow],
-    ) -> Result<()> {
+    fn begin_day<'s>(&'s mut self, date: &str, roles: &[&str]) -> Result<Box<dyn DayWriter + 's>> {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
@@ -87,48 +137,10 @@ impl Sink for SqliteSink {
             params![date],
         )
         .map_err(err)?;
-        {
-            let mut ins = tx
-                .prepare(
-                    "INSERT INTO predictions(business_date, application_id, model_version, role, score, predicted_claim,
-                     threshold, top_reasons, run_id, scored_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                )
-                .map_err(err)?;
-            for r in rows {
-                ins.execute(params![
-                    r.business_date,
-                    r.application_id,
-                    r.model_version,
-                    r.role,
-                    r.score,
-                    r.predicted_claim,
-                    r.threshold,
-                    r.top_reasons,
-                    r.run_id,
-                    r.scored_at
-                ])
-                .map_err(err)?;
-            }
-            let mut q = tx
-                .prepare(
-                    "INSERT INTO quarantine(business_date, source_file, row_number, application_id, reason, raw, run_id)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                )
-                .map_err(err)?;
-            for r in quarantine {
-                q.execute(params![
-                    r.business_date,
-                    r.source_file,
-                    r.row_number,
-                    r.application_id,
-                    r.reason,
-                    r.raw,
-                    r.run_id
-                ])
-                .map_err(err)?;
-            }
-        }
-        tx.commit().map_err(err)
+        Ok(Box::new(SqliteDay {
+            tx,
+            date: date.to_string(),
+        }))
     }
 
     fn read_day(&mut self, date: &str) -> Result<Vec<PredictionRow>> {

@@ -1,0 +1,480 @@
+//! TreeSHAP for the reason codes: exact path-dependent SHAP values (Lundberg, Erion and Lee,
+//! "Consistent individualized feature attribution for tree ensembles", Algorithm 2) computed
+//! from the trees in XGBoost's JSON model, in `f32` and in the same order of operations as
+//! XGBoost 3.2's own `pred_contribs`, so the values match it (tested against the library on
+//! models with deep trees, categorical splits and missing values).
+//!
+//! Why not call XGBoost: its per-row, per-tree bookkeeping made `pred_contribs` cost 6.7 s of
+//! the 13 s scoring stage on 1,000,000 rows (2 threads); this walks the same trees with one
+//! preallocated path buffer per thread and no allocation per row.
+
+use serde::Deserialize;
+
+use crate::error::{ClaimsError, Result};
+
+/// Category values at or above this are invalid in XGBoost (2^24 - 1) and go left.
+const MAX_CAT: f32 = 16_777_215.0;
+
+#[derive(Deserialize)]
+struct JsonTree {
+    left_children: Vec<i32>,
+    right_children: Vec<i32>,
+    split_indices: Vec<u32>,
+    split_conditions: Vec<f32>,
+    default_left: Vec<u8>,
+    sum_hessian: Vec<f32>,
+    #[serde(default)]
+    split_type: Vec<u8>,
+    #[serde(default)]
+    categories: Vec<u32>,
+    #[serde(default)]
+    categories_nodes: Vec<u32>,
+    #[serde(default)]
+    categories_segments: Vec<u64>,
+    #[serde(default)]
+    categories_sizes: Vec<u64>,
+}
+
+/// One tree, struct of arrays indexed by node id.
+struct Tree {
+    left: Vec<i32>,
+    right: Vec<i32>,
+    feature: Vec<u32>,
+    /// Split threshold of inner nodes; leaf value of leaves.
+    value: Vec<f32>,
+    default_left: Vec<bool>,
+    cover: Vec<f32>,
+    /// For categorical splits: (start, len) into `categories` of the set that goes right.
+    cat_range: Vec<Option<(usize, usize)>>,
+    categories: Vec<u32>,
+    depth: usize,
+}
+
+impl Tree {
+    fn from_json(t: JsonTree, width: usize, index: usize) -> Result<Tree> {
+        let n = t.left_children.len();
+        let bad = |what: &str| ClaimsError::Registry(format!("model.json: tree {index}: {what}"));
+        if n == 0
+            || [
+                t.right_children.len(),
+                t.split_indices.len(),
+                t.split_conditions.len(),
+                t.default_left.len(),
+                t.sum_hessian.len(),
+            ]
+            .iter()
+            .any(|&l| l != n)
+        {
+            return Err(bad("node arrays of different lengths"));
+        }
+        let mut cat_range = vec![None; n];
+        for (k, &node) in t.categories_nodes.iter().enumerate() {
+            let (start, len) = (
+                *t.categories_segments
+                    .get(k)
+                    .ok_or_else(|| bad("categories"))? as usize,
+                *t.categories_sizes.get(k).ok_or_else(|| bad("categories"))? as usize,
+            );
+            if node as usize >= n || start + len > t.categories.len() {
+                return Err(bad("categories out of range"));
+            }
+            cat_range[node as usize] = Some((start, len));
+        }
+        for i in 0..n {
+            let (l, r) = (t.left_children[i], t.right_children[i]);
+            if l >= 0 {
+                if l as usize >= n || r < 0 || r as usize >= n || l as usize <= i {
+                    return Err(bad("children out of range"));
+                }
+                if t.split_indices[i] as usize >= width {
+                    return Err(bad("split on a feature the model does not have"));
+                }
+                if t.split_type.get(i).copied().unwrap_or(0) == 1 && cat_range[i].is_none() {
+                    cat_range[i] = Some((0, 0));
+                }
+            }
+        }
+        let mut tree = Tree {
+            left: t.left_children,
+            right: t.right_children,
+            feature: t.split_indices,
+            value: t.split_conditions,
+            default_left: t.default_left.iter().map(|&d| d != 0).collect(),
+            cover: t.sum_hessian,
+            cat_range,
+            categories: t.categories,
+            depth: 0,
+        };
+        tree.depth = tree.depth_of(0);
+        Ok(tree)
+    }
+
+    fn depth_of(&self, node: usize) -> usize {
+        if self.left[node] < 0 {
+            0
+        } else {
+            1 + self
+                .depth_of(self.left[node] as usize)
+                .max(self.depth_of(self.right[node] as usize))
+        }
+    }
+
+    /// The child a row with value `v` goes to (XGBoost's `GetNextNode`).
+    #[inline]
+    fn next(&self, node: usize, v: f32) -> usize {
+        let (l, r) = (self.left[node] as usize, self.right[node] as usize);
+        if v.is_nan() {
+            return if self.default_left[node] { l } else { r };
+        }
+        if let Some((start, len)) = self.cat_range[node] {
+            // Categories in the node's set go right; anything else (and invalid codes) left.
+            if v < 0.0 || v >= MAX_CAT {
+                return l;
+            }
+            let c = v as u32;
+            return if self.categories[start..start + len]
+                .binary_search(&c)
+                .is_ok()
+            {
+                r
+            } else {
+                l
+            };
+        }
+        if v < self.value[node] { l } else { r }
+    }
+}
+
+#[derive(Clone, Copy, Default)]
+struct PathElement {
+    feature: i32,
+    zero: f32,
+    one: f32,
+    pweight: f32,
+}
+
+fn extend_path(path: &mut [PathElement], depth: usize, zero: f32, one: f32, feature: i32) {
+    path[depth] = PathElement {
+        feature,
+        zero,
+        one,
+        pweight: if depth == 0 { 1.0 } else { 0.0 },
+    };
+    let d1 = (depth + 1) as f32;
+    for i in (0..depth).rev() {
+        path[i + 1].pweight += one * path[i].pweight * (i + 1) as f32 / d1;
+        path[i].pweight = zero * path[i].pweight * (depth - i) as f32 / d1;
+    }
+}
+
+fn unwind_path(path: &mut [PathElement], depth: usize, index: usize) {
+    let one = path[index].one;
+    let zero = path[index].zero;
+    let mut next_one = path[depth].pweight;
+    let d1 = (depth + 1) as f32;
+    for i in (0..depth).rev() {
+        if one != 0.0 {
+            let tmp = path[i].pweight;
+            path[i].pweight = next_one * d1 / ((i + 1) as f32 * one);
+            next_one = tmp - path[i].pweight * zero * (depth - i) as f32 / d1;
+        } else {
+            path[i].pweight = (path[i].pweight * d1) / (zero * (depth - i) as f32);
+        }
+    }
+    for i in index..depth {
+        path[i].feature = path[i + 1].feature;
+        path[i].zero = path[i + 1].zero;
+        path[i].one = path[i + 1].one;
+    }
+}
+
+fn unwound_path_sum(path: &[PathElement], depth: usize, index: usize) -> f32 {
+    let one = path[index].one;
+    let zero = path[index].zero;
+    let mut next_one = path[depth].pweight;
+    let mut total = 0.0f32;
+    let d1 = (depth + 1) as f32;
+    for i in (0..depth).rev() {
+        if one != 0.0 {
+            let tmp = next_one * d1 / ((i + 1) as f32 * one);
+            total += tmp;
+            next_one = path[i].pweight - tmp * zero * ((depth - i) as f32 / d1);
+        } else if zero != 0.0 {
+            total += (path[i].pweight / zero) / ((depth - i) as f32 / d1);
+        }
+    }
+    total
+}
+
+/// Everything one recursion needs besides the node and the path state.
+struct Walk<'a> {
+    tree: &'a Tree,
+    x: &'a [f32],
+    phi: &'a mut [f32],
+    path: &'a mut [PathElement],
+}
+
+impl Walk<'_> {
+    #[allow(clippy::too_many_arguments)]
+    fn shap(
+        &mut self,
+        node: usize,
+        mut depth: usize,
+        parent: usize,
+        parent_zero: f32,
+        parent_one: f32,
+        parent_feature: i32,
+    ) {
+        // This call's path starts right after its parent's.
+        let own = parent + depth + 1;
+        self.path.copy_within(parent..parent + depth + 1, own);
+        extend_path(
+            &mut self.path[own..],
+            depth,
+            parent_zero,
+            parent_one,
+            parent_feature,
+        );
+        let t = self.tree;
+        if t.left[node] < 0 {
+            let leaf = t.value[node];
+            for i in 1..=depth {
+                let w = unwound_path_sum(&self.path[own..], depth, i);
+                let el = self.path[own + i];
+                self.phi[el.feature as usize] += w * (el.one - el.zero) * leaf * 1.0;
+            }
+            return;
+        }
+        let f = t.feature[node];
+        let hot = t.next(node, self.x[f as usize]);
+        let cold = if hot == t.left[node] as usize {
+            t.right[node] as usize
+        } else {
+            t.left[node] as usize
+        };
+        let w = t.cover[node];
+        let hot_zero = t.cover[hot] / w;
+        let cold_zero = t.cover[cold] / w;
+        let mut incoming_zero = 1.0f32;
+        let mut incoming_one = 1.0f32;
+        if let Some(k) = (0..=depth).find(|&k| self.path[own + k].feature == f as i32) {
+            incoming_zero = self.path[own + k].zero;
+            incoming_one = self.path[own + k].one;
+            unwind_path(&mut self.path[own..], depth, k);
+            depth -= 1;
+        }
+        self.shap(
+            hot,
+            depth + 1,
+            own,
+            hot_zero * incoming_zero,
+            incoming_one,
+            f as i32,
+        );
+        self.shap(
+            cold,
+            depth + 1,
+            own,
+            cold_zero * incoming_zero,
+            0.0,
+            f as i32,
+        );
+    }
+}
+
+/// The trees of a model, ready to explain rows.
+pub struct TreeExplainer {
+    trees: Vec<Tree>,
+    width: usize,
+    path_len: usize,
+}
+
+#[derive(Deserialize)]
+struct JsonModel {
+    learner: JsonLearner,
+}
+#[derive(Deserialize)]
+struct JsonLearner {
+    gradient_booster: JsonBooster,
+}
+#[derive(Deserialize)]
+struct JsonBooster {
+    model: JsonTrees,
+}
+#[derive(Deserialize)]
+struct JsonTrees {
+    trees: Vec<JsonTree>,
+}
+
+impl TreeExplainer {
+    /// Reads the trees of an XGBoost JSON model (`gbtree`) with `width` features.
+    pub fn from_model_json(json: &[u8], width: usize) -> Result<TreeExplainer> {
+        let m: JsonModel = serde_json::from_slice(json).map_err(|e| {
+            ClaimsError::Registry(format!("model.json: cannot read the trees: {e}"))
+        })?;
+        let trees = m
+            .learner
+            .gradient_booster
+            .model
+            .trees
+            .into_iter()
+            .enumerate()
+            .map(|(i, t)| Tree::from_json(t, width, i))
+            .collect::<Result<Vec<_>>>()?;
+        let max_depth = trees.iter().map(|t| t.depth).max().unwrap_or(0) + 2;
+        Ok(TreeExplainer {
+            trees,
+            width,
+            path_len: (max_depth + 1) * (max_depth + 2) / 2,
+        })
+    }
+
+    /// Number of features.
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// SHAP values (log-odds) of one row `x` into `phi` (length `width`, overwritten).
+    fn row(&self, x: &[f32], phi: &mut [f32], tree_phi: &mut [f32], path: &mut [PathElement]) {
+        phi.fill(0.0);
+        for tree in &self.trees {
+            tree_phi.fill(0.0);
+            Walk {
+                tree,
+                x,
+                phi: tree_phi,
+                path,
+            }
+            .shap(0, 0, 0, 1.0, 1.0, -1);
+            for (p, t) in phi.iter_mut().zip(tree_phi.iter()) {
+                *p += *t;
+            }
+        }
+    }
+
+    /// SHAP values of `rows` row-major rows of `x` (no bias column), on `threads` threads.
+    pub fn contributions(&self, x: &[f32], rows: usize, threads: usize) -> Vec<f32> {
+        let w = self.width;
+        let mut out = vec![0f32; rows * w];
+        if rows == 0 || w == 0 {
+            return out;
+        }
+        let per = rows.div_ceil(threads.max(1));
+        std::thread::scope(|s| {
+            for (xs, os) in x.chunks(per * w).zip(out.chunks_mut(per * w)) {
+                s.spawn(move || {
+                    let mut tree_phi = vec![0f32; w];
+                    let mut path = vec![PathElement::default(); self.path_len];
+                    for (xr, or) in xs.chunks(w).zip(os.chunks_mut(w)) {
+                        self.row(xr, or, &mut tree_phi, &mut path);
+                    }
+                });
+            }
+        });
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::xgb::{Booster, DMatrix, FeatureKind};
+
+    /// A model with deep trees, categorical splits and missing values, and rows to explain.
+    fn model(depth: usize, rounds: usize) -> (Booster, Vec<f32>, usize, DMatrix) {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(depth as u64);
+        let (n, w) = (3000usize, 6usize);
+        let names: Vec<String> = (0..w).map(|i| format!("f{i}")).collect();
+        let kinds = vec![
+            FeatureKind::Numeric,
+            FeatureKind::Numeric,
+            FeatureKind::Numeric,
+            FeatureKind::Numeric,
+            FeatureKind::Categorical,
+            FeatureKind::Categorical,
+        ];
+        let mut x = vec![0f32; n * w];
+        let mut y = vec![0f32; n];
+        for i in 0..n {
+            let r = &mut x[i * w..(i + 1) * w];
+            for v in r.iter_mut().take(4) {
+                *v = rng.random_range(-2.0..2.0);
+            }
+            r[4] = rng.random_range(0..7) as f32;
+            r[5] = rng.random_range(0..3) as f32;
+            if rng.random_bool(0.1) {
+                r[rng.random_range(0..6)] = f32::NAN;
+            }
+            let z = r[0].max(0.0) * 1.5 - r[1] * r[2].abs()
+                + if r[4] == 2.0 || r[4] == 5.0 {
+                    1.0
+                } else {
+                    -0.5
+                }
+                + r[5] * 0.3
+                + rng.random_range(-1.0..1.0);
+            y[i] = f32::from(z > 0.3);
+        }
+        let mut m = DMatrix::from_dense(&x, n, &names, &kinds).unwrap();
+        m.set_labels(&y).unwrap();
+        let params: Vec<(String, String)> = [
+            ("objective", "binary:logistic"),
+            ("tree_method", "hist"),
+            ("nthread", "1"),
+            ("max_depth", &depth.to_string()),
+            ("eta", "0.3"),
+            ("max_cat_to_onehot", "1"),
+            ("subsample", "0.8"),
+            ("seed", "3"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let mut b = Booster::new(&[&m], &params).unwrap();
+        for it in 0..rounds {
+            b.update(&m, it as i32).unwrap();
+        }
+        (b, x, w, m)
+    }
+
+    #[test]
+    fn matches_xgboost_pred_contribs() {
+        for (depth, rounds) in [(1, 40), (3, 30), (6, 25)] {
+            let (b, x, w, m) = model(depth, rounds);
+            let (want, ww) = b.contributions(&m).unwrap();
+            assert_eq!(ww, w + 1);
+            let e = TreeExplainer::from_model_json(&b.to_json().unwrap(), w).unwrap();
+            let n = x.len() / w;
+            for threads in [1, 2] {
+                let got = e.contributions(&x, n, threads);
+                let mut max_diff = 0f32;
+                let mut exact = 0usize;
+                for i in 0..n {
+                    for j in 0..w {
+                        let (g, t) = (got[i * w + j], want[i * ww + j]);
+                        max_diff = max_diff.max((g - t).abs());
+                        exact += usize::from(g == t);
+                    }
+                }
+                // Same algorithm and operation order in f32: equal bar last-bit rounding.
+                assert!(
+                    max_diff <= 1e-5,
+                    "depth {depth}: max |ours - xgboost| = {max_diff}"
+                );
+                assert!(
+                    exact * 100 >= n * w * 99,
+                    "depth {depth}: only {exact} of {} values bit-identical",
+                    n * w
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn rejects_a_broken_tree() {
+        let json = br#"{"learner":{"gradient_booster":{"model":{"trees":[{"left_children":[1,-1,-1],"right_children":[2,-1,-1],"split_indices":[9,0,0],"split_conditions":[0.5,1,2],"default_left":[1,0,0],"sum_hessian":[2,1,1]}]}}}}"#;
+        let e = TreeExplainer::from_model_json(json, 3).err().unwrap();
+        assert!(e.to_string().contains("tree 0"), "{e}");
+    }
+}

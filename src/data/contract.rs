@@ -4,6 +4,9 @@
 
 use std::collections::HashMap;
 
+/// A fast hasher for the per-value lookups (ids and categories; not attacker-facing maps).
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 use super::load::RawFile;
 use super::{Dataset, MISSING_CODE};
 use crate::config::Schema;
@@ -113,188 +116,317 @@ pub fn check(schema: &Schema, files: &[RawFile], mode: Mode) -> Checked {
     for f in files {
         file_violations.extend(column_problems(schema, f, mode));
     }
-    let rows_read = files.iter().map(|f| f.rows()).sum();
-    let mut data = Dataset::empty(schema);
-    if !file_violations.is_empty() {
-        return Checked {
-            data,
-            file_violations,
+    let mut c = Checker::new(schema, mode);
+    if file_violations.is_empty() {
+        c.data.reserve(files.iter().map(|f| f.rows()).sum());
+        for (fi, f) in files.iter().enumerate() {
+            c.add(fi, f, 0);
+        }
+    } else {
+        c.rows_read = files.iter().map(|f| f.rows()).sum();
+    }
+    let mut out = c.finish(files.iter().map(|f| f.name.clone()).collect());
+    out.file_violations = file_violations;
+    out
+}
+
+/// Checks a file's header (its first chunk) against the schema: missing, unexpected and
+/// repeated columns. Empty when the columns are right.
+pub fn check_columns(schema: &Schema, f: &RawFile, mode: Mode) -> Vec<Violation> {
+    column_problems(schema, f, mode)
+}
+
+/// The contract check as a running state, so a large file can be checked chunk by chunk
+/// (ids stay unique across chunks and files; row numbers count from the file's start).
+pub struct Checker<'s> {
+    schema: &'s Schema,
+    mode: Mode,
+    lookups: Vec<FastMap<&'s str, u32>>,
+    first_seen: FastMap<String, (usize, usize)>,
+    file_names: Vec<String>,
+    data: Dataset,
+    row_violations: Vec<Violation>,
+    bad_rows: Vec<BadRow>,
+    rows_read: usize,
+}
+
+/// A problem found in a column pass: (row in chunk, position in the row's report order).
+struct Problem {
+    row: usize,
+    order: usize,
+    column: String,
+    reason: String,
+}
+
+impl<'s> Checker<'s> {
+    /// A new check against `schema`.
+    pub fn new(schema: &'s Schema, mode: Mode) -> Self {
+        Checker {
+            schema,
+            mode,
+            lookups: schema
+                .categorical
+                .iter()
+                .map(|(_, vals)| {
+                    vals.iter()
+                        .enumerate()
+                        .map(|(i, v)| (v.as_str(), i as u32))
+                        .collect()
+                })
+                .collect(),
+            first_seen: FastMap::default(),
+            file_names: vec![],
+            data: Dataset::empty(schema),
             row_violations: vec![],
             bad_rows: vec![],
-            rows_read,
-        };
+            rows_read: 0,
+        }
     }
-    let lookups: Vec<HashMap<&str, u32>> = schema
-        .categorical
-        .iter()
-        .map(|(_, vals)| {
-            vals.iter()
-                .enumerate()
-                .map(|(i, v)| (v.as_str(), i as u32))
-                .collect()
-        })
-        .collect();
-    let mut row_violations = vec![];
-    let mut bad_rows = vec![];
-    let mut first_seen: HashMap<String, (usize, usize)> = HashMap::new();
-    data.reserve(rows_read);
 
-    for (fi, f) in files.iter().enumerate() {
-        let stem = std::path::Path::new(&f.name)
-            .file_stem()
-            .map_or_else(|| f.name.clone(), |s| s.to_string_lossy().into_owned());
-        let num_cols: Vec<_> = schema
+    /// Rows that failed so far.
+    pub fn bad_count(&self) -> usize {
+        self.bad_rows.len()
+    }
+
+    /// Checks the rows of `f` (file number `fi`, whose columns passed [`check_columns`]);
+    /// its first row is data row `offset + 1` of the file.
+    pub fn add(&mut self, fi: usize, f: &RawFile, offset: usize) {
+        let schema = self.schema;
+        while self.file_names.len() <= fi {
+            self.file_names.push(f.name.clone());
+        }
+        let n = f.rows();
+        self.rows_read += n;
+        let mut problems: Vec<Problem> = vec![];
+        // Column passes: each column's values in order (sequential access is what polars'
+        // string arrays are fast at), problems tagged with row and report order.
+        let nums: Vec<Vec<f64>> = schema
             .numeric
             .iter()
-            .map(|(n, _)| f.strings(n).ok())
-            .collect();
-        let cat_cols: Vec<_> = schema
-            .categorical
-            .iter()
-            .map(|(n, _)| f.strings(n).ok())
-            .collect();
-        let target = f.strings(&schema.target).ok();
-        let ids = schema.id_column.as_ref().and_then(|c| f.strings(c).ok());
-        let mut nums = vec![0f64; num_cols.len()];
-        let mut cats = vec![0u32; cat_cols.len()];
-        for i in 0..f.rows() {
-            let row = i + 1;
-            let mut problems: Vec<(String, String)> = vec![];
-            for (k, col) in num_cols.iter().enumerate() {
-                let (name, range) = &schema.numeric[k];
-                let v = col
-                    .and_then(|c| c.get(i))
-                    .map(str::trim)
-                    .filter(|v| !v.is_empty());
-                nums[k] = match v {
-                    None if range.nullable => f64::NAN,
-                    None => {
-                        problems.push((name.clone(), "missing required value".into()));
-                        f64::NAN
-                    }
-                    Some(s) => match s.parse::<f64>() {
-                        Ok(x) if x.is_nan() && range.nullable => f64::NAN,
-                        Ok(x) if x >= range.min && x <= range.max => x,
-                        Ok(x) => {
-                            problems.push((
-                                name.clone(),
-                                format!(
+            .enumerate()
+            .map(|(k, (name, range))| {
+                let mut out = Vec::with_capacity(n);
+                let Ok(col) = f.strings(name) else {
+                    out.resize(n, f64::NAN);
+                    return out;
+                };
+                for (i, v) in col.iter().enumerate() {
+                    let v = v.map(str::trim).filter(|v| !v.is_empty());
+                    let mut bad = |reason: String| {
+                        problems.push(Problem {
+                            row: i,
+                            order: k,
+                            column: name.clone(),
+                            reason,
+                        })
+                    };
+                    out.push(match v {
+                        None if range.nullable => f64::NAN,
+                        None => {
+                            bad("missing required value".into());
+                            f64::NAN
+                        }
+                        Some(s) => match s.parse::<f64>() {
+                            Ok(x) if x.is_nan() && range.nullable => f64::NAN,
+                            Ok(x) if x >= range.min && x <= range.max => x,
+                            Ok(x) => {
+                                bad(format!(
                                     "value {x} is out of the allowed range [{}, {}]",
                                     range.min, range.max
-                                ),
-                            ));
-                            f64::NAN
-                        }
-                        Err(_) => {
-                            problems
-                                .push((name.clone(), format!("value {} is not a number", show(s))));
-                            f64::NAN
-                        }
-                    },
+                                ));
+                                f64::NAN
+                            }
+                            Err(_) => {
+                                bad(format!("value {} is not a number", show(s)));
+                                f64::NAN
+                            }
+                        },
+                    });
+                }
+                out
+            })
+            .collect();
+        let nn = schema.numeric.len();
+        let cats: Vec<Vec<u32>> = schema
+            .categorical
+            .iter()
+            .enumerate()
+            .map(|(k, (name, allowed))| {
+                let mut out = Vec::with_capacity(n);
+                let Ok(col) = f.strings(name) else {
+                    out.resize(n, MISSING_CODE);
+                    return out;
                 };
-            }
-            for (k, col) in cat_cols.iter().enumerate() {
-                let name = &schema.categorical[k].0;
-                let v = col
-                    .and_then(|c| c.get(i))
-                    .map(str::trim)
-                    .filter(|v| !v.is_empty());
-                cats[k] = match v {
-                    None => {
-                        problems.push((name.clone(), "missing required value".into()));
-                        MISSING_CODE
-                    }
-                    Some(s) => match lookups[k].get(s) {
-                        Some(code) => *code,
+                let lookup = &self.lookups[k];
+                for (i, v) in col.iter().enumerate() {
+                    let v = v.map(str::trim).filter(|v| !v.is_empty());
+                    out.push(match v.map(|s| (s, lookup.get(s))) {
+                        Some((_, Some(code))) => *code,
                         None => {
-                            let allowed = &schema.categorical[k].1;
+                            problems.push(Problem {
+                                row: i,
+                                order: nn + k,
+                                column: name.clone(),
+                                reason: "missing required value".into(),
+                            });
+                            MISSING_CODE
+                        }
+                        Some((s, None)) => {
                             let list = if allowed.len() > 8 {
                                 format!("{}..{}", allowed[0], allowed[allowed.len() - 1])
                             } else {
                                 allowed.join(", ")
                             };
-                            problems.push((
-                                name.clone(),
-                                format!("unknown category {} (allowed: {list})", show(s)),
-                            ));
+                            problems.push(Problem {
+                                row: i,
+                                order: nn + k,
+                                column: name.clone(),
+                                reason: format!("unknown category {} (allowed: {list})", show(s)),
+                            });
                             MISSING_CODE
                         }
-                    },
-                };
-            }
-            let label = match target {
-                None => None,
-                Some(t) => match t.get(i).map(str::trim).filter(|v| !v.is_empty()) {
+                    });
+                }
+                out
+            })
+            .collect();
+        let label_order = nn + schema.categorical.len();
+        let labels: Vec<Option<u8>> = match f.strings(&schema.target) {
+            Err(_) => vec![None; n],
+            Ok(t) => t
+                .iter()
+                .enumerate()
+                .map(|(i, v)| match v.map(str::trim).filter(|v| !v.is_empty()) {
                     None => {
-                        if mode == Mode::Training {
-                            problems.push((
-                                schema.target.clone(),
-                                "missing label (null target)".into(),
-                            ));
+                        if self.mode == Mode::Training {
+                            problems.push(Problem {
+                                row: i,
+                                order: label_order,
+                                column: schema.target.clone(),
+                                reason: "missing label (null target)".into(),
+                            });
                         }
                         None
                     }
                     Some("0") | Some("0.0") => Some(0u8),
                     Some("1") | Some("1.0") => Some(1u8),
                     Some(s) => {
-                        problems.push((
-                            schema.target.clone(),
-                            format!("label {} is not 0 or 1", show(s)),
-                        ));
+                        problems.push(Problem {
+                            row: i,
+                            order: label_order,
+                            column: schema.target.clone(),
+                            reason: format!("label {} is not 0 or 1", show(s)),
+                        });
                         None
                     }
-                },
-            };
-            let id = match ids {
-                Some(c) => match c.get(i).map(str::trim).filter(|v| !v.is_empty()) {
-                    Some(s) => s.to_string(),
-                    None => {
-                        let col = schema.id_column.clone().unwrap_or_default();
-                        problems.push((col, "missing id".into()));
-                        format!("{stem}:{row}")
-                    }
-                },
+                })
+                .collect(),
+        };
+        // Ids last: they need the row number and the other files' ids.
+        let stem = std::path::Path::new(&f.name)
+            .file_stem()
+            .map_or_else(|| f.name.clone(), |s| s.to_string_lossy().into_owned());
+        let id_name = schema.id_column.clone().unwrap_or_else(|| "id".into());
+        let id_col = schema.id_column.as_ref().and_then(|c| f.strings(c).ok());
+        let mut ids = Vec::with_capacity(n);
+        for i in 0..n {
+            let row = offset + i + 1;
+            let given = id_col.map(|c| c.get(i).map(str::trim).filter(|v| !v.is_empty()));
+            let id = match given {
+                Some(Some(s)) => s.to_string(),
+                Some(None) => {
+                    problems.push(Problem {
+                        row: i,
+                        order: label_order + 1,
+                        column: id_name.clone(),
+                        reason: "missing id".into(),
+                    });
+                    format!("{stem}:{row}")
+                }
                 None => format!("{stem}:{row}"),
             };
-            match first_seen.get(&id) {
-                Some((ff, fr)) => problems.push((
-                    schema.id_column.clone().unwrap_or_else(|| "id".into()),
-                    format!(
+            match self.first_seen.get(&id) {
+                Some((ff, fr)) => problems.push(Problem {
+                    row: i,
+                    order: label_order + 2,
+                    column: id_name.clone(),
+                    reason: format!(
                         "duplicate id '{id}' (first seen in {} row {fr})",
-                        files[*ff].name
+                        self.file_names[*ff]
                     ),
-                )),
+                }),
                 None => {
-                    first_seen.insert(id.clone(), (fi, row));
+                    self.first_seen.insert(id.clone(), (fi, row));
                 }
             }
-            if problems.is_empty() {
-                data.push_row(&id, &nums, &cats, label, fi as u32, row as u32);
-            } else {
-                let reason = problems
-                    .iter()
-                    .map(|(c, r)| format!("{c}: {r}"))
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                for (c, r) in problems {
-                    row_violations.push(violation(&f.name, Some(row), Some(&c), r));
-                }
-                bad_rows.push(BadRow {
-                    file: f.name.clone(),
-                    row,
-                    id,
-                    reason,
-                    raw: f.raw_row(i),
-                });
+            ids.push(id);
+        }
+        // Rows with problems go to quarantine, the rest into the dataset.
+        problems.sort_by_key(|p| (p.row, p.order));
+        let mut bad = vec![false; n];
+        let mut p = 0;
+        while p < problems.len() {
+            let i = problems[p].row;
+            let mut q = p;
+            while q < problems.len() && problems[q].row == i {
+                q += 1;
             }
+            let row = offset + i + 1;
+            let reason = problems[p..q]
+                .iter()
+                .map(|x| format!("{}: {}", x.column, x.reason))
+                .collect::<Vec<_>>()
+                .join("; ");
+            for x in &problems[p..q] {
+                self.row_violations.push(violation(
+                    &f.name,
+                    Some(row),
+                    Some(&x.column),
+                    x.reason.clone(),
+                ));
+            }
+            self.bad_rows.push(BadRow {
+                file: f.name.clone(),
+                row,
+                id: ids[i].clone(),
+                reason,
+                raw: f.raw_row(i),
+            });
+            bad[i] = true;
+            p = q;
+        }
+        let d = &mut self.data;
+        let keep = |i: &usize| !bad[*i];
+        d.ids.extend(
+            ids.into_iter()
+                .enumerate()
+                .filter(|(i, _)| keep(i))
+                .map(|(_, v)| v),
+        );
+        d.labels.extend((0..n).filter(keep).map(|i| labels[i]));
+        d.origin.extend(
+            (0..n)
+                .filter(keep)
+                .map(|i| (fi as u32, (offset + i + 1) as u32)),
+        );
+        for (col, vals) in d.numeric.iter_mut().zip(&nums) {
+            col.extend((0..n).filter(keep).map(|i| vals[i]));
+        }
+        for (col, vals) in d.categorical.iter_mut().zip(&cats) {
+            col.extend((0..n).filter(keep).map(|i| vals[i]));
         }
     }
-    data.files = files.iter().map(|f| f.name.clone()).collect();
-    Checked {
-        data,
-        file_violations,
-        row_violations,
-        bad_rows,
-        rows_read,
+
+    /// The result; `files` names the files in the order they were added.
+    pub fn finish(self, files: Vec<String>) -> Checked {
+        let mut data = self.data;
+        data.files = files;
+        Checked {
+            data,
+            file_violations: vec![],
+            row_violations: self.row_violations,
+            bad_rows: self.bad_rows,
+            rows_read: self.rows_read,
+        }
     }
 }

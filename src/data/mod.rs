@@ -70,26 +70,6 @@ impl Dataset {
         self.categorical.iter_mut().for_each(|c| c.reserve(n));
     }
 
-    pub(crate) fn push_row(
-        &mut self,
-        id: &str,
-        nums: &[f64],
-        cats: &[u32],
-        label: Option<u8>,
-        file: u32,
-        row: u32,
-    ) {
-        self.ids.push(id.to_string());
-        self.labels.push(label);
-        self.origin.push((file, row));
-        for (c, v) in self.numeric.iter_mut().zip(nums) {
-            c.push(*v);
-        }
-        for (c, v) in self.categorical.iter_mut().zip(cats) {
-            c.push(*v);
-        }
-    }
-
     /// The rows at `idx`, in that order.
     pub fn subset(&self, idx: &[usize]) -> Dataset {
         Dataset {

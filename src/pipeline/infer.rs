@@ -104,6 +104,9 @@ enum Source {
     Absent,
 }
 
+/// Bytes of CSV text per chunk read (about 65,000 rows of the reference schema).
+const CHUNK_BYTES: usize = 16 << 20;
+
 /// Rows per scoring batch: small enough to keep memory flat, large enough for XGBoost.
 const BATCH: usize = 50_000;
 
@@ -201,13 +204,20 @@ impl Explainer {
     /// The top positive contributions of one row as a JSON list (keys in sorted order, as
     /// `serde_json` writes them).
     fn reasons(&self, data: &Dataset, row: usize, phi: &[f32], idx: &mut Vec<usize>) -> String {
+        // The `top` largest positive values, largest first, ties to the earlier feature:
+        // an insertion into a short sorted list (what a stable sort would give).
         idx.clear();
-        idx.extend((0..phi.len()).filter(|&j| phi[j] > 0.0));
-        idx.sort_by(|&a, &b| phi[b].total_cmp(&phi[a]));
-        let mut out = String::with_capacity(80 * self.top.min(idx.len()) + 2);
+        for (j, &v) in phi.iter().enumerate() {
+            if v > 0.0 && (idx.len() < self.top || idx.last().is_some_and(|&l| v > phi[l])) {
+                let at = idx.partition_point(|&k| phi[k] >= v);
+                idx.insert(at, j);
+                idx.truncate(self.top);
+            }
+        }
+        let mut out = String::with_capacity(80 * idx.len() + 2);
         let mut num = ryu::Buffer::new();
         out.push('[');
-        for (n, &j) in idx.iter().take(self.top).enumerate() {
+        for (n, &j) in idx.iter().enumerate() {
             if n > 0 {
                 out.push(',');
             }
@@ -449,22 +459,48 @@ fn run(
     })?;
     let mut sink = sink::open(sink_url, home)?;
 
-    let file = ctx.stage("load", None, || {
-        let f = load::read_file(&req.data)?;
-        let n = f.rows();
-        Ok((f, Some(n), format!("{n} rows from {}", req.data.display())))
+    // Read and check the file in chunks: only the typed columns of the rows that pass
+    // stay in memory, never the whole file as text.
+    let (mut chunks, first) = ctx.stage("load", None, || {
+        let mut chunks = load::Chunks::open(&req.data, CHUNK_BYTES)?;
+        let first = chunks
+            .next_chunk()?
+            .ok_or_else(|| ClaimsError::contract_file(chunks.name(), "the file has no header"))?;
+        let v = contract::check_columns(&cfg.schema, &first.0, contract::Mode::Inference);
+        if !v.is_empty() {
+            return Err(ClaimsError::Contract(v));
+        }
+        let note = format!(
+            "{} columns as expected in {}",
+            first.0.columns.len(),
+            req.data.display()
+        );
+        Ok(((chunks, first), None, note))
     })?;
-    let rows_read = file.rows();
-    let checked = ctx.stage("contract", Some(rows_read), || {
-        let c = contract::check(&cfg.schema, std::slice::from_ref(&file), contract::Mode::Inference);
-        if !c.file_violations.is_empty() {
-            return Err(ClaimsError::Contract(c.file_violations));
+    let checked = ctx.stage("contract", None, || {
+        let mut checker = contract::Checker::new(&cfg.schema, contract::Mode::Inference);
+        let mut next = Some(first);
+        let mut n_chunks = 0;
+        while let Some((chunk, offset)) = next.take() {
+            checker.add(0, &chunk, offset);
+            n_chunks += 1;
+            drop(chunk);
+            ctx.emit("contract", None, format!("checked {} rows", chunks.rows_so_far()));
+            next = chunks.next_chunk()?;
+        }
+        let c = checker.finish(vec![chunks.name().to_string()]);
+        let rows_read = c.rows_read;
+        if rows_read == 0 {
+            return Err(ClaimsError::contract_file(
+                chunks.name(),
+                "the file has a header but no data rows",
+            ));
         }
         let bad = c.bad_rows.len();
         let share = bad as f64 / rows_read.max(1) as f64;
         if share > cfg.inference.quarantine_limit {
             let mut v = vec![Violation {
-                file: file.name.clone(),
+                file: chunks.name().to_string(),
                 row: None,
                 column: None,
                 reason: format!(
@@ -477,9 +513,13 @@ fn run(
             return Err(ClaimsError::Contract(v));
         }
         let good = c.data.len();
-        Ok((c, Some(good), format!("{good} rows pass, {bad} quarantined")))
+        Ok((
+            c,
+            Some(good),
+            format!("{rows_read} rows read in {n_chunks} chunk(s): {good} pass, {bad} quarantined"),
+        ))
     })?;
-    drop(file);
+    let rows_read = checked.rows_read;
     let data = &checked.data;
     let top_reasons = cfg.inference.top_reasons;
     let mut roles = vec![Role {

@@ -119,7 +119,7 @@ fn kill_9_while_rows_stream_in_leaves_the_old_rows() {
     let mut killed_in_write = false;
     for line in BufReader::new(stderr).lines() {
         let line = line.unwrap();
-        if line.contains("\"stage\":\"score\"") && line.contains("scored and wrote 50000/") {
+        if line.contains("\"stage\":\"score\"") && line.contains("scored and wrote 25000/") {
             child.kill().unwrap(); // SIGKILL
             killed_in_write = true;
             break;

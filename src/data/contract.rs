@@ -142,12 +142,50 @@ pub struct Checker<'s> {
     schema: &'s Schema,
     mode: Mode,
     lookups: Vec<FastMap<&'s str, u32>>,
-    first_seen: FastMap<String, (usize, usize)>,
+    first_seen: SeenIds,
     file_names: Vec<String>,
     data: Dataset,
     row_violations: Vec<Violation>,
     bad_rows: Vec<BadRow>,
     rows_read: usize,
+}
+
+/// Every id seen so far, exactly, in little memory: the ids' text in one buffer and a hash
+/// table of indices into it (a `HashMap<String, _>` cost ~90 MB per million ids).
+#[derive(Default)]
+struct SeenIds {
+    text: String,
+    ends: Vec<usize>,
+    origin: Vec<(u32, u32)>,
+    table: hashbrown::HashTable<u32>,
+    hasher: foldhash::fast::RandomState,
+}
+
+impl SeenIds {
+    fn id<'a>(text: &'a str, ends: &[usize], i: u32) -> &'a str {
+        let i = i as usize;
+        let start = if i == 0 { 0 } else { ends[i - 1] };
+        &text[start..ends[i]]
+    }
+
+    /// Where `id` was first seen (file, row), or `None` after recording it as seen here.
+    fn first_or_insert(&mut self, id: &str, file: usize, row: usize) -> Option<(usize, usize)> {
+        use std::hash::BuildHasher;
+        let hash = self.hasher.hash_one(id);
+        let (text, ends) = (&self.text, &self.ends);
+        if let Some(&i) = self.table.find(hash, |&i| Self::id(text, ends, i) == id) {
+            let (f, r) = self.origin[i as usize];
+            return Some((f as usize, r as usize));
+        }
+        let i = self.ends.len() as u32;
+        self.text.push_str(id);
+        self.ends.push(self.text.len());
+        self.origin.push((file as u32, row as u32));
+        let (text, ends, hasher) = (&self.text, &self.ends, &self.hasher);
+        self.table
+            .insert_unique(hash, i, |&j| hasher.hash_one(Self::id(text, ends, j)));
+        None
+    }
 }
 
 /// A problem found in a column pass: (row in chunk, position in the row's report order).
@@ -174,7 +212,7 @@ impl<'s> Checker<'s> {
                         .collect()
                 })
                 .collect(),
-            first_seen: FastMap::default(),
+            first_seen: SeenIds::default(),
             file_names: vec![],
             data: Dataset::empty(schema),
             row_violations: vec![],
@@ -345,19 +383,17 @@ impl<'s> Checker<'s> {
                 }
                 None => format!("{stem}:{row}"),
             };
-            match self.first_seen.get(&id) {
+            match self.first_seen.first_or_insert(&id, fi, row) {
                 Some((ff, fr)) => problems.push(Problem {
                     row: i,
                     order: label_order + 2,
                     column: id_name.clone(),
                     reason: format!(
                         "duplicate id '{id}' (first seen in {} row {fr})",
-                        self.file_names[*ff]
+                        self.file_names[ff]
                     ),
                 }),
-                None => {
-                    self.first_seen.insert(id.clone(), (fi, row));
-                }
+                None => {}
             }
             ids.push(id);
         }

@@ -21,7 +21,7 @@ use crate::model::xgb::{DMatrix, FeatureKind};
 use crate::monitor::drift::{self, DriftRow};
 use crate::monitor::profile::Profile;
 use crate::registry::{Registry, db};
-use crate::sink::{self, PredictionRow, QuarantineRow};
+use crate::sink::{self, QuarantineRow};
 
 /// What to score.
 #[derive(Debug, Clone, Serialize)]
@@ -104,11 +104,11 @@ enum Source {
     Absent,
 }
 
-/// Bytes of CSV text per chunk read (about 65,000 rows of the reference schema).
-const CHUNK_BYTES: usize = 16 << 20;
+/// Bytes of CSV text per chunk read (about 32,000 rows of the reference schema).
+const CHUNK_BYTES: usize = 8 << 20;
 
 /// Rows per scoring batch: small enough to keep memory flat, large enough for XGBoost.
-const BATCH: usize = 50_000;
+const BATCH: usize = 25_000;
 
 /// A model ready to score and explain typed rows: the booster for the probability, its
 /// trees for TreeSHAP reason codes, and precomputed JSON pieces for the reason texts.
@@ -280,6 +280,16 @@ struct Streamed {
     predicted_claims: usize,
 }
 
+/// A scored batch on its way to the writer.
+struct ScoredBatch {
+    /// Index into the roles.
+    role: usize,
+    /// First row of the batch in the data.
+    start: usize,
+    scores: Vec<f64>,
+    reasons: Vec<String>,
+}
+
 /// Scores every role's rows in batches on a worker thread while this thread writes the
 /// previous batch into the open transaction `day` (so scoring and SQL overlap).
 fn score_and_stream(
@@ -292,7 +302,11 @@ fn score_and_stream(
 ) -> Result<Streamed> {
     let n = data.len();
     let total = n * roles.len();
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<PredictionRow>>(2);
+    let meta: Vec<(u32, &'static str, f64)> = roles
+        .iter()
+        .map(|r| (r.version, r.role, r.threshold))
+        .collect();
+    let (tx, rx) = std::sync::mpsc::sync_channel::<ScoredBatch>(1);
     std::thread::scope(|s| {
         let producer = s.spawn(move || -> Result<Streamed> {
             let mut out = Streamed {
@@ -308,29 +322,19 @@ fn score_and_stream(
                     }
                     let end = (start + BATCH).min(n);
                     let (scores, reasons) = r.explainer.batch(data, start..end)?;
-                    let rows: Vec<PredictionRow> = scores
-                        .iter()
-                        .zip(reasons)
-                        .enumerate()
-                        .map(|(i, (&score, top_reasons))| PredictionRow {
-                            business_date: date.to_string(),
-                            application_id: data.ids[start + i].clone(),
-                            model_version: i64::from(r.version),
-                            role: r.role.into(),
-                            score,
-                            predicted_claim: score >= r.threshold,
-                            threshold: r.threshold,
-                            top_reasons,
-                            run_id: ctx.run_id.clone(),
-                            scored_at: scored_at.to_string(),
-                        })
-                        .collect();
                     if k == 0 {
                         out.scores.extend_from_slice(&scores);
-                        out.predicted_claims += rows.iter().filter(|r| r.predicted_claim).count();
-                        keep_top(&mut out.top, &rows, 10);
+                        out.predicted_claims +=
+                            scores.iter().filter(|&&p| p >= r.threshold).count();
+                        keep_top(&mut out.top, data, start, &scores, &reasons, 10);
                     }
-                    if tx.send(rows).is_err() {
+                    let batch = ScoredBatch {
+                        role: k,
+                        start,
+                        scores,
+                        reasons,
+                    };
+                    if tx.send(batch).is_err() {
                         // The writer stopped; its error is the one reported.
                         return Ok(out);
                     }
@@ -341,12 +345,24 @@ fn score_and_stream(
         });
         let mut written = 0usize;
         let mut write_err = None;
-        for rows in rx {
-            if let Err(e) = day.predictions(&rows) {
+        for b in rx {
+            let (version, role, threshold) = meta[b.role];
+            let batch = sink::PredictionBatch {
+                business_date: date,
+                model_version: i64::from(version),
+                role,
+                threshold,
+                run_id: &ctx.run_id,
+                scored_at,
+                ids: &data.ids[b.start..b.start + b.scores.len()],
+                scores: &b.scores,
+                reasons: &b.reasons,
+            };
+            if let Err(e) = day.predictions(&batch) {
                 write_err = Some(e);
                 break;
             }
-            written += rows.len();
+            written += batch.len();
             ctx.emit(
                 "score",
                 Some(written as f64 / total.max(1) as f64),
@@ -363,23 +379,27 @@ fn score_and_stream(
     })
 }
 
-/// Keeps the `k` highest-scoring rows seen so far in `top` (highest first).
-fn keep_top(top: &mut Vec<Scored>, rows: &[PredictionRow], k: usize) {
-    let floor = |top: &Vec<Scored>| {
-        if top.len() < k {
-            f64::NEG_INFINITY
-        } else {
-            top[top.len() - 1].score
-        }
-    };
-    for r in rows {
-        if r.score > floor(top) {
-            top.push(Scored {
-                application_id: r.application_id.clone(),
-                score: r.score,
-                top_reasons: serde_json::from_str(&r.top_reasons).unwrap_or_default(),
-            });
-            top.sort_by(|a, b| b.score.total_cmp(&a.score));
+/// Keeps the `k` highest-scoring rows seen so far in `top` (highest first, ties to the
+/// earlier row); `scores` and `reasons` are rows `start..` of `data`.
+fn keep_top(
+    top: &mut Vec<Scored>,
+    data: &Dataset,
+    start: usize,
+    scores: &[f64],
+    reasons: &[String],
+    k: usize,
+) {
+    for (i, &score) in scores.iter().enumerate() {
+        if top.len() < k || top.last().is_some_and(|t| score > t.score) {
+            let at = top.partition_point(|t| t.score >= score);
+            top.insert(
+                at,
+                Scored {
+                    application_id: data.ids[start + i].clone(),
+                    score,
+                    top_reasons: serde_json::from_str(&reasons[i]).unwrap_or_default(),
+                },
+            );
             top.truncate(k);
         }
     }

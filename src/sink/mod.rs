@@ -57,12 +57,63 @@ pub struct QuarantineRow {
     pub run_id: String,
 }
 
+/// A batch of one model's predictions for one date: the fields the rows share once, then
+/// one entry per row (ids borrowed from the scored data, nothing copied per row).
+pub struct PredictionBatch<'a> {
+    /// Business date, YYYY-MM-DD.
+    pub business_date: &'a str,
+    /// Model version that scored the rows.
+    pub model_version: i64,
+    /// "champion" or "challenger".
+    pub role: &'a str,
+    /// The model's operating threshold (`predicted_claim` is score >= threshold).
+    pub threshold: f64,
+    /// The inference run.
+    pub run_id: &'a str,
+    /// When scored (UTC, RFC 3339).
+    pub scored_at: &'a str,
+    /// Application ids.
+    pub ids: &'a [String],
+    /// Claim probabilities, one per id.
+    pub scores: &'a [f64],
+    /// JSON lists of the top reasons, one per id.
+    pub reasons: &'a [String],
+}
+
+impl PredictionBatch<'_> {
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// Row `i` as a table row.
+    pub fn row(&self, i: usize) -> PredictionRow {
+        PredictionRow {
+            business_date: self.business_date.into(),
+            application_id: self.ids[i].clone(),
+            model_version: self.model_version,
+            role: self.role.into(),
+            score: self.scores[i],
+            predicted_claim: self.scores[i] >= self.threshold,
+            threshold: self.threshold,
+            top_reasons: self.reasons[i].clone(),
+            run_id: self.run_id.into(),
+            scored_at: self.scored_at.into(),
+        }
+    }
+}
+
 /// One business date being replaced: an open transaction that has already deleted the
-/// date's old rows for the roles written. Batches of rows stream in; nothing is visible to
+/// date's old rows for the roles written. Batches stream in; nothing is visible to
 /// readers until [`DayWriter::commit`]; dropping the writer without committing rolls back.
 pub trait DayWriter {
     /// Adds a batch of predictions.
-    fn predictions(&mut self, rows: &[PredictionRow]) -> Result<()>;
+    fn predictions(&mut self, batch: &PredictionBatch) -> Result<()>;
     /// Adds the quarantine rows and commits.
     fn commit(self: Box<Self>, quarantine: &[QuarantineRow]) -> Result<()>;
 }
@@ -71,18 +122,6 @@ pub trait DayWriter {
 pub trait Sink: Send {
     /// Starts replacing `date`'s rows for `roles` and its quarantine rows.
     fn begin_day<'s>(&'s mut self, date: &str, roles: &[&str]) -> Result<Box<dyn DayWriter + 's>>;
-    /// Replaces `date`'s rows for `roles` and its quarantine rows, in one transaction.
-    fn replace_day(
-        &mut self,
-        date: &str,
-        roles: &[&str],
-        rows: &[PredictionRow],
-        quarantine: &[QuarantineRow],
-    ) -> Result<()> {
-        let mut w = self.begin_day(date, roles)?;
-        w.predictions(rows)?;
-        w.commit(quarantine)
-    }
     /// The rows of `date`, ordered by role then application id.
     fn read_day(&mut self, date: &str) -> Result<Vec<PredictionRow>>;
     /// The quarantine rows of `date`, ordered by file and row.

@@ -7,7 +7,7 @@ use std::io::Write;
 
 use postgres::{Client, NoTls};
 
-use super::{DayWriter, PredictionRow, QuarantineRow, Sink};
+use super::{DayWriter, PredictionBatch, PredictionRow, QuarantineRow, Sink};
 use crate::error::{ClaimsError, Result};
 
 const DDL: &str = "
@@ -122,31 +122,35 @@ struct PgDay<'c> {
 }
 
 impl DayWriter for PgDay<'_> {
-    fn predictions(&mut self, rows: &[PredictionRow]) -> Result<()> {
-        if rows.is_empty() {
+    fn predictions(&mut self, b: &PredictionBatch) -> Result<()> {
+        if b.is_empty() {
             return Ok(());
         }
         let buf = &mut self.buf;
         buf.clear();
-        for r in rows {
-            buf.extend_from_slice(r.business_date.as_bytes());
+        // The columns every row shares, encoded once.
+        let mut role = vec![];
+        copy_text(b.role, &mut role);
+        let mut tail = vec![b'\t'];
+        copy_text(b.run_id, &mut tail);
+        tail.push(b'\t');
+        tail.extend_from_slice(b.scored_at.as_bytes());
+        tail.push(b'\n');
+        for i in 0..b.len() {
+            buf.extend_from_slice(b.business_date.as_bytes());
             buf.push(b'\t');
-            copy_text(&r.application_id, buf);
-            let _ = write!(buf, "\t{}\t", r.model_version);
-            copy_text(&r.role, buf);
+            copy_text(&b.ids[i], buf);
+            let _ = write!(buf, "\t{}\t", b.model_version);
+            buf.extend_from_slice(&role);
             let _ = write!(
                 buf,
                 "\t{:?}\t{}\t{:?}\t",
-                r.score,
-                if r.predicted_claim { "t" } else { "f" },
-                r.threshold
+                b.scores[i],
+                if b.scores[i] >= b.threshold { "t" } else { "f" },
+                b.threshold
             );
-            copy_text(&r.top_reasons, buf);
-            buf.push(b'\t');
-            copy_text(&r.run_id, buf);
-            buf.push(b'\t');
-            buf.extend_from_slice(r.scored_at.as_bytes());
-            buf.push(b'\n');
+            copy_text(&b.reasons[i], buf);
+            buf.extend_from_slice(&tail);
         }
         let mut w = self
             .tx

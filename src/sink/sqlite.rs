@@ -4,7 +4,7 @@ use std::path::Path;
 
 use rusqlite::{Connection, params};
 
-use super::{DayWriter, PredictionRow, QuarantineRow, Sink};
+use super::{DayWriter, PredictionBatch, PredictionRow, QuarantineRow, Sink};
 use crate::error::{ClaimsError, Result};
 
 const DDL: &str = "
@@ -73,22 +73,23 @@ const INSERT_PREDICTION: &str = "INSERT INTO predictions(business_date, applicat
      predicted_claim, threshold, top_reasons, run_id, scored_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
 
 impl DayWriter for SqliteDay<'_> {
-    fn predictions(&mut self, rows: &[PredictionRow]) -> Result<()> {
+    fn predictions(&mut self, b: &PredictionBatch) -> Result<()> {
         let mut ins = self.tx.prepare_cached(INSERT_PREDICTION).map_err(err)?;
-        for r in rows {
-            ins.execute(params![
-                r.business_date,
-                r.application_id,
-                r.model_version,
-                r.role,
-                r.score,
-                r.predicted_claim,
-                r.threshold,
-                r.top_reasons,
-                r.run_id,
-                r.scored_at
-            ])
-            .map_err(err)?;
+        // The shared values are bound once; SQLite keeps bindings across executions.
+        ins.raw_bind_parameter(1, b.business_date).map_err(err)?;
+        ins.raw_bind_parameter(3, b.model_version).map_err(err)?;
+        ins.raw_bind_parameter(4, b.role).map_err(err)?;
+        ins.raw_bind_parameter(7, b.threshold).map_err(err)?;
+        ins.raw_bind_parameter(9, b.run_id).map_err(err)?;
+        ins.raw_bind_parameter(10, b.scored_at).map_err(err)?;
+        for i in 0..b.len() {
+            ins.raw_bind_parameter(2, b.ids[i].as_str()).map_err(err)?;
+            ins.raw_bind_parameter(5, b.scores[i]).map_err(err)?;
+            ins.raw_bind_parameter(6, b.scores[i] >= b.threshold)
+                .map_err(err)?;
+            ins.raw_bind_parameter(8, b.reasons[i].as_str())
+                .map_err(err)?;
+            ins.raw_execute().map_err(err)?;
         }
         Ok(())
     }

@@ -138,6 +138,42 @@ fn numeric_rows(p: &NumericProfile, values: &[f64], cfg: &DriftConfig, out: &mut
     out.push(row(&p.name, "ks_pvalue", pv, None, cfg));
 }
 
+/// [`numeric_rows`] of each job, on as many threads as there are cores; results in job order.
+fn numeric_rows_parallel(
+    jobs: &[(&NumericProfile, &[f64])],
+    cfg: &DriftConfig,
+) -> Vec<Vec<DriftRow>> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(jobs.len().max(1));
+    let mut done: Vec<(usize, Vec<DriftRow>)> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut mine = vec![];
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some((p, values)) = jobs.get(i) else {
+                            return mine;
+                        };
+                        let mut rows = vec![];
+                        numeric_rows(p, values, cfg, &mut rows);
+                        mine.push((i, rows));
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, rows)| rows).collect()
+}
+
 /// Every drift measurement of `data` and its `scores` against `profile`.
 pub fn measure(
     profile: &Profile,
@@ -145,12 +181,20 @@ pub fn measure(
     scores: &[f64],
     cfg: &DriftConfig,
 ) -> Vec<DriftRow> {
-    let mut out = vec![];
-    for p in &profile.numeric {
-        if let Some(k) = data.numeric_names.iter().position(|n| *n == p.name) {
-            numeric_rows(p, &data.numeric[k], cfg, &mut out);
-        }
-    }
+    // The numeric columns (and the scores) each need a sort of up to a million values:
+    // spread them over the cores, then keep the rows in profile order.
+    let mut jobs: Vec<(&NumericProfile, &[f64])> = profile
+        .numeric
+        .iter()
+        .filter_map(|p| {
+            let k = data.numeric_names.iter().position(|n| *n == p.name)?;
+            Some((p, data.numeric[k].as_slice()))
+        })
+        .collect();
+    jobs.push((&profile.score, scores));
+    let mut per_job = numeric_rows_parallel(&jobs, cfg);
+    let score_rows = per_job.pop().unwrap_or_default();
+    let mut out: Vec<DriftRow> = per_job.into_iter().flatten().collect();
     for p in &profile.categorical {
         let Some(k) = data.categorical_names.iter().position(|n| *n == p.name) else {
             continue;
@@ -202,7 +246,7 @@ pub fn measure(
         };
         out.push(row(&p.name, "chi2_pvalue", pv, None, cfg));
     }
-    numeric_rows(&profile.score, scores, cfg, &mut out);
+    out.extend(score_rows);
     let mean = scores.iter().sum::<f64>() / scores.len().max(1) as f64;
     out.push(row(
         "score",

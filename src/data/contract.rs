@@ -383,8 +383,8 @@ impl<'s> Checker<'s> {
                 }
                 None => format!("{stem}:{row}"),
             };
-            match self.first_seen.first_or_insert(&id, fi, row) {
-                Some((ff, fr)) => problems.push(Problem {
+            if let Some((ff, fr)) = self.first_seen.first_or_insert(&id, fi, row) {
+                problems.push(Problem {
                     row: i,
                     order: label_order + 2,
                     column: id_name.clone(),
@@ -392,8 +392,7 @@ impl<'s> Checker<'s> {
                         "duplicate id '{id}' (first seen in {} row {fr})",
                         self.file_names[ff]
                     ),
-                }),
-                None => {}
+                });
             }
             ids.push(id);
         }

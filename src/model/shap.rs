@@ -50,6 +50,8 @@ struct Tree {
     depth: usize,
     /// The features the tree splits on, once each.
     used: Vec<usize>,
+    /// For a stump: its feature's SHAP value when a row goes left, and when it goes right.
+    stump: [f32; 2],
 }
 
 impl Tree {
@@ -82,7 +84,7 @@ impl Tree {
             }
             cat_range[node as usize] = Some((start, len));
         }
-        for i in 0..n {
+        for (i, range) in cat_range.iter_mut().enumerate() {
             let (l, r) = (t.left_children[i], t.right_children[i]);
             if l >= 0 {
                 if l as usize >= n || r < 0 || r as usize >= n || l as usize <= i {
@@ -91,8 +93,8 @@ impl Tree {
                 if t.split_indices[i] as usize >= width {
                     return Err(bad("split on a feature the model does not have"));
                 }
-                if t.split_type.get(i).copied().unwrap_or(0) == 1 && cat_range[i].is_none() {
-                    cat_range[i] = Some((0, 0));
+                if t.split_type.get(i).copied().unwrap_or(0) == 1 && range.is_none() {
+                    *range = Some((0, 0));
                 }
             }
         }
@@ -107,6 +109,7 @@ impl Tree {
             categories: t.categories,
             depth: 0,
             used: vec![],
+            stump: [0.0; 2],
         };
         tree.depth = tree.depth_of(0);
         let mut used: Vec<usize> = (0..n)
@@ -116,6 +119,19 @@ impl Tree {
         used.sort_unstable();
         used.dedup();
         tree.used = used;
+        if tree.depth == 1 {
+            // The recursion on a stump reduces to this, with the same f32 operations (the
+            // path weights are exactly 1 and the zero fractions are the covers' shares), so
+            // the values are bit-identical; they depend only on the side a row takes.
+            let (l, r) = (tree.left[0] as usize, tree.right[0] as usize);
+            let w = tree.cover[0];
+            let side = |hot: usize, cold: usize| {
+                let hot_zero = tree.cover[hot] / w;
+                let cold_zero = tree.cover[cold] / w;
+                (1.0 - hot_zero) * tree.value[hot] + (0.0 - cold_zero) * tree.value[cold]
+            };
+            tree.stump = [side(l, r), side(r, l)];
+        }
         Ok(tree)
     }
 
@@ -138,7 +154,7 @@ impl Tree {
         }
         if let Some((start, len)) = self.cat_range[node] {
             // Categories in the node's set go right; anything else (and invalid codes) left.
-            if v < 0.0 || v >= MAX_CAT {
+            if !(0.0..MAX_CAT).contains(&v) {
                 return l;
             }
             let c = v as u32;
@@ -353,22 +369,9 @@ impl TreeExplainer {
             match tree.depth {
                 0 => {}
                 1 => {
-                    // A stump: the recursion reduces to this, with the same f32 operations
-                    // (the path weights are exactly 1 and the zero fractions are the covers'
-                    // shares), so the result is bit-identical.
                     let f = tree.feature[0] as usize;
-                    let hot = tree.next(0, x[f]);
-                    let cold = if hot == tree.left[0] as usize {
-                        tree.right[0] as usize
-                    } else {
-                        tree.left[0] as usize
-                    };
-                    let w = tree.cover[0];
-                    let hot_zero = tree.cover[hot] / w;
-                    let cold_zero = tree.cover[cold] / w;
-                    let a = (1.0 - hot_zero) * tree.value[hot];
-                    let b = (0.0 - cold_zero) * tree.value[cold];
-                    phi[f] += a + b;
+                    let right = tree.next(0, x[f]) != tree.left[0] as usize;
+                    phi[f] += tree.stump[usize::from(right)];
                 }
                 _ => {
                     Walk {

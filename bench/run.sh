@@ -14,6 +14,8 @@
 # CLAIMS_BIN, SEED (42), S2_ROWS (100000), S3_ROWS (1000000), SEED_CSV, and
 # SAME_CANDIDATES=1: the peer evaluates the candidates `claims` drew (taken from the first
 # Rust run of the scenario) instead of drawing its own, so both search the same models.
+# SEARCH_STRATEGY (default full, like the peer's search; or halving) is `claims`'
+# search.strategy in scenarios 1 and 2.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -23,6 +25,7 @@ seed="${SEED:-42}"
 s2_rows="${S2_ROWS:-100000}"
 s3_rows="${S3_ROWS:-1000000}"
 same_candidates="${SAME_CANDIDATES:-0}"
+search_strategy="${SEARCH_STRATEGY:-full}"
 seed_csv="${SEED_CSV:-$here/../../shared/data/claims_seed_10k.csv}"
 bin="${CLAIMS_BIN:-${CARGO_TARGET_DIR:-$HOME/.cache/claims-ops/target}/release/claims}"
 venv="${PEER_VENV:-$HOME/.cache/claims-ops/bench-venv}"
@@ -44,6 +47,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 results="$work/results.tsv"
 : > "$results"
+printf '[search]\nstrategy = "%s"\n' "$search_strategy" > "$work/search.toml"
 log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 
 # measure SCENARIO SIDE CMD...: runs CMD under /usr/bin/time, appends a result row.
@@ -67,7 +71,8 @@ trees = d.get("search_rounds_kept")
 metrics = os.path.join(d.get("model_dir") or "-", "metrics.json")
 if trees is None and os.path.exists(metrics):
     cv = json.load(open(metrics))["cv"]
-    trees = round(sum((c["mean_best_iteration"] + 1) * cv["folds"] for c in cv["candidates"]))
+    trees = round(sum((c["mean_best_iteration"] + 1) * c.get("folds_run", cv["folds"])
+                      for c in cv["candidates"]))
 print("-" if auc is None else auc, "-" if trees is None else trees)')
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$sc" "$side" "$secs" "$kb" "$auc" "$trees" "$cpu" \
     >> "$results"
@@ -78,8 +83,8 @@ print("-" if auc is None else auc, "-" if trees is None else trees)')
 
 rust_train() { # SCENARIO DATA ITERS FOLDS
   rm -rf "$work/home"
-  measure "$1" rust "$bin" --home "$work/home" train --data "$2" --search-iters "$3" \
-    --folds "$4" --seed "$seed" --json
+  measure "$1" rust "$bin" --home "$work/home" --config "$work/search.toml" train \
+    --data "$2" --search-iters "$3" --folds "$4" --seed "$seed" --json
   [ "$same_candidates" = 1 ] && cp "$work/home/models/v1/metrics.json" "$work/candidates-$1.json"
   rm -rf "$work/home"
 }
@@ -173,7 +178,7 @@ done
 
 echo
 echo "$(date -u +%Y-%m-%d), $(nproc) x $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'),"\
-  "RUNS=$runs, SAME_CANDIDATES=$same_candidates, load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"
+  "RUNS=$runs, SAME_CANDIDATES=$same_candidates, SEARCH_STRATEGY=$search_strategy, load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 "$py" - "$results" "$s2_rows" "$s3_rows" <<'EOF'
 import statistics, sys

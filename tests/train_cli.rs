@@ -35,7 +35,22 @@ fn train_prints_json_summary_and_registers_champion_then_challenger() {
     ] {
         assert!(j["test"][k].is_number(), "{k} missing");
     }
+    // Default search: successive halving over the 3 folds (3, 2, 2 candidates).
+    assert_eq!(j["search"]["strategy"], "halving");
+    assert_eq!(j["search"]["fits"], 7);
+    assert_eq!(j["search"]["fits_full"], 9);
     let dir = std::path::PathBuf::from(j["model_dir"].as_str().unwrap());
+    let metrics: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("metrics.json")).unwrap()).unwrap();
+    let cv = &metrics["cv"];
+    assert_eq!(cv["chosen"]["folds_run"], 3);
+    let runs: Vec<u64> = cv["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["folds_run"].as_u64().unwrap())
+        .collect();
+    assert_eq!(runs.iter().sum::<u64>(), 7, "{runs:?}");
     for f in [
         "model.json",
         "preprocessor.json",

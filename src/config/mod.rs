@@ -82,6 +82,8 @@ struct RawSearch {
     folds: usize,
     early_stopping_rounds: usize,
     metric: String,
+    strategy: String,
+    halving_factor: i64,
     space: RawSpace,
 }
 
@@ -143,10 +145,26 @@ pub struct SearchConfig {
     pub folds: usize,
     /// Stop after this many rounds without improvement on the held-out part.
     pub early_stopping_rounds: usize,
-    /// XGBoost eval metric watched by early stopping and used to rank candidates.
+    /// XGBoost eval metric watched by early stopping (candidates are ranked by mean fold
+    /// ROC AUC).
     pub metric: String,
+    /// How fits are spread over candidates and folds.
+    pub strategy: SearchStrategy,
     /// The space candidates are drawn from.
     pub space: SearchSpace,
+}
+
+/// How the search spends its fits over candidates and folds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum SearchStrategy {
+    /// Every candidate on every fold.
+    Full,
+    /// Successive halving over folds: fold r is run by the survivors of fold r - 1; after
+    /// each fold but the last the best `1/factor` (at least 2) go on.
+    Halving {
+        /// Keep `ceil(n / factor)` of `n` candidates after each fold.
+        factor: usize,
+    },
 }
 
 #[derive(Deserialize)]
@@ -320,6 +338,7 @@ mod tests {
         assert_eq!(c.schema.categorical.len(), 20);
         assert_eq!(c.schema.numeric.len(), 16);
         assert_eq!(c.search.early_stopping_rounds, 15);
+        assert_eq!(c.search.strategy, SearchStrategy::Halving { factor: 3 });
         assert_eq!(c.imbalance, Imbalance::None);
     }
 
@@ -341,6 +360,36 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("foldz"), "{e}");
+    }
+
+    #[test]
+    fn search_strategy_and_halving_factor() {
+        let c =
+            Config::from_overlay("[search]\nstrategy = \"halving\"\nhalving_factor = 4").unwrap();
+        assert_eq!(c.search.strategy, SearchStrategy::Halving { factor: 4 });
+        let c = Config::from_overlay("[search]\nstrategy = \"full\"").unwrap();
+        assert_eq!(c.search.strategy, SearchStrategy::Full);
+        let e = Config::from_overlay("[search]\nstrategy = \"hyperband\"")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("search.strategy") && e.contains("'hyperband'") && e.contains("halving"),
+            "{e}"
+        );
+        for bad in ["1", "0", "-3"] {
+            let e = Config::from_overlay(&format!("[search]\nhalving_factor = {bad}"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("search.halving_factor") && e.contains(&format!("'{bad}'")),
+                "{e}"
+            );
+            assert!(e.contains(">= 2"), "{e}");
+        }
+        let e = Config::from_overlay("[search]\nhalving_factor = 2.5")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("search.halving_factor"), "{e}");
     }
 
     #[test]

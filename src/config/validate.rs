@@ -76,6 +76,22 @@ pub(super) fn validate(raw: Raw, merged_toml: String) -> Result<Config> {
             "expected one of logloss, auc, aucpr",
         ));
     }
+    if rs.halving_factor < 2 {
+        return Err(bad(
+            "search.halving_factor",
+            rs.halving_factor,
+            "must be an integer >= 2",
+        ));
+    }
+    let strategy = match rs.strategy.as_str() {
+        "full" => SearchStrategy::Full,
+        "halving" => SearchStrategy::Halving {
+            factor: rs.halving_factor as usize,
+        },
+        other => {
+            return Err(bad("search.strategy", other, "expected full or halving"));
+        }
+    };
     let sp = rs.space;
     let space = SearchSpace {
         n_estimators: range(
@@ -114,6 +130,7 @@ pub(super) fn validate(raw: Raw, merged_toml: String) -> Result<Config> {
         folds: rs.folds,
         early_stopping_rounds: rs.early_stopping_rounds,
         metric: rs.metric,
+        strategy,
         space,
     };
     let ri = raw.imbalance;

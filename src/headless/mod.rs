@@ -114,6 +114,7 @@ fn train_json(o: &TrainOutcome) -> serde_json::Value {
         "rounds": o.rounds,
         "params": o.params,
         "cv_roc_auc": o.cv_roc_auc,
+        "search": o.search,
         "validation_roc_auc": o.validation_roc_auc,
         "test": o.test,
         "gate": o.gate,

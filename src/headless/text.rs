@@ -8,7 +8,7 @@ use crate::pipeline::train::TrainOutcome;
 
 pub(super) fn train_text(o: &TrainOutcome) -> String {
     let mut s = format!(
-        "run {} succeeded\nmodel v{} registered as {}: {}\n\nchosen parameters: {} rounds (early-stopped), learning_rate {:.4}, max_depth {}, subsample {:.3}, colsample_bytree {:.3}, min_child_weight {}\nCV ROC AUC {:.4}   validation ROC AUC {:.4}   imbalance: {}\n\ntest metrics ({} rows, scored once):\n",
+        "run {} succeeded\nmodel v{} registered as {}: {}\n\nchosen parameters: {} rounds (early-stopped), learning_rate {:.4}, max_depth {}, subsample {:.3}, colsample_bytree {:.3}, min_child_weight {}\nCV ROC AUC {:.4}   validation ROC AUC {:.4}   imbalance: {}\nsearch: {}\n\ntest metrics ({} rows, scored once):\n",
         o.run_id,
         o.model_version,
         o.role,
@@ -22,6 +22,7 @@ pub(super) fn train_text(o: &TrainOutcome) -> String {
         o.cv_roc_auc,
         o.validation_roc_auc,
         o.imbalance,
+        o.search.describe(),
         o.test.rows
     );
     s.push_str(&o.test.table());

@@ -11,14 +11,14 @@ use std::sync::mpsc::Sender;
 use serde::Serialize;
 
 use super::{PipelineEvent, RunCtx, compare};
-use crate::config::{Config, Imbalance};
+use crate::config::{Config, Imbalance, SearchStrategy};
 use crate::data::{contract, load, split};
 use crate::error::{ClaimsError, Result, Violation};
 use crate::eval::{Evaluation, evaluate};
 use crate::features::Preprocessor;
 use crate::model::fit::fit;
 use crate::model::params::{FitSettings, Hyperparams};
-use crate::model::search::{self, Candidate, SearchData};
+use crate::model::search::{self, SearchData};
 use crate::model::xgb;
 use crate::monitor::profile;
 use crate::registry::{DataFileRecord, Manifest, Registry, code_version, sha256_file};
@@ -53,8 +53,10 @@ pub struct TrainOutcome {
     pub test: Evaluation,
     /// Validation-split ROC AUC of the final model.
     pub validation_roc_auc: f64,
-    /// Mean CV ROC AUC of the chosen candidate.
+    /// Mean CV ROC AUC of the chosen candidate (over all folds).
     pub cv_roc_auc: f64,
+    /// How the search spent its fits.
+    pub search: SearchSummary,
     /// The chosen hyperparameters.
     pub params: Hyperparams,
     /// Boosting rounds kept after early stopping.
@@ -71,6 +73,51 @@ pub struct TrainOutcome {
     pub top_features: Vec<(String, f32)>,
     /// The promotion gate's verdict, when a champion existed.
     pub gate: Option<GateSummary>,
+}
+
+/// How the search spent its fits (also in `metrics.json` under `cv.search`).
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchSummary {
+    /// "full" or "halving".
+    pub strategy: String,
+    /// Under halving: keep `ceil(n / factor)` candidates after each fold.
+    pub halving_factor: Option<usize>,
+    /// Candidates drawn.
+    pub candidates: usize,
+    /// CV folds.
+    pub folds: usize,
+    /// Fits run.
+    pub fits: usize,
+    /// Fits every candidate on every fold would take.
+    pub fits_full: usize,
+    /// Candidates per rung (full: one rung of all folds; halving: one rung per fold).
+    pub candidates_per_rung: Vec<usize>,
+    /// Fits run side by side.
+    pub workers: usize,
+}
+
+impl SearchSummary {
+    /// One line: candidates, folds, strategy and fits.
+    pub fn describe(&self) -> String {
+        match self.halving_factor {
+            Some(f) => format!(
+                "{} candidates x {} folds, successive halving (factor {f}): {} fits instead of {} (candidates per fold: {})",
+                self.candidates,
+                self.folds,
+                self.fits,
+                self.fits_full,
+                self.candidates_per_rung
+                    .iter()
+                    .map(|n| n.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            None => format!(
+                "{} candidates x {} folds, full: {} fits",
+                self.candidates, self.folds, self.fits
+            ),
+        }
+    }
 }
 
 /// The gate's verdict after a retrain.
@@ -340,7 +387,7 @@ fn run(cfg: &Config, home: &Path, req: &TrainRequest, ctx: &RunCtx) -> Result<Tr
         early_stopping_rounds: cfg.search.early_stopping_rounds,
     };
 
-    let candidates = ctx.stage("search", Some(tr.len()), || {
+    let (candidates, search_summary) = ctx.stage("search", Some(tr.len()), || {
         let mut cv_folds = split::k_folds(&y_tr, &train_local, folds, seed);
         if let Imbalance::Undersample(r) = imbalance {
             for (k, (fit_part, _)) in cv_folds.iter_mut().enumerate() {
@@ -356,40 +403,83 @@ fn run(cfg: &Config, home: &Path, req: &TrainRequest, ctx: &RunCtx) -> Result<Tr
         };
         let draws = search::draw_candidates(&cfg.search.space, iters, seed);
         let workers = cfg.threads.fits();
-        let total = draws.len();
-        let best_so_far = std::sync::Mutex::new(0.0f64);
-        let on_done = |n: usize, c: &Candidate| {
+        let strategy = cfg.search.strategy;
+        let plan = search::plan(draws.len(), folds, strategy);
+        let summary = SearchSummary {
+            strategy: match strategy {
+                SearchStrategy::Full => "full".into(),
+                SearchStrategy::Halving { .. } => "halving".into(),
+            },
+            halving_factor: match strategy {
+                SearchStrategy::Full => None,
+                SearchStrategy::Halving { factor } => Some(factor),
+            },
+            candidates: draws.len(),
+            folds,
+            fits: search::planned_fits(&plan),
+            fits_full: draws.len() * folds,
+            candidates_per_rung: plan.iter().map(|r| r.candidates).collect(),
+            workers,
+        };
+        ctx.emit("search", None, summary.describe());
+        let best_so_far = std::sync::Mutex::new(f64::NAN);
+        let on_fit = |g: &search::Progress| {
             let best = best_so_far
                 .lock()
                 .map(|mut b| {
-                    *b = b.max(c.mean_auc);
+                    if let Some(c) = g.completed {
+                        *b = if b.is_nan() { c.mean_auc } else { b.max(c.mean_auc) };
+                    }
                     *b
                 })
-                .unwrap_or(c.mean_auc);
+                .unwrap_or(f64::NAN);
+            let mut msg = format!(
+                "candidate {} fold {}/{folds}: AUC {:.4}; fit {}/{}",
+                g.candidate + 1,
+                g.fold + 1,
+                g.auc,
+                g.fits_done,
+                g.fits_total
+            );
+            if g.rungs > 1 {
+                msg.push_str(&format!(
+                    ", rung {}/{} ({} candidates)",
+                    g.rung + 1,
+                    g.rungs,
+                    g.rung_candidates
+                ));
+            }
+            if let Some(c) = g.completed {
+                msg.push_str(&format!("; CV AUC {:.4}", c.mean_auc));
+            }
+            if !best.is_nan() {
+                msg.push_str(&format!(" (best {best:.4})"));
+            }
             ctx.emit(
                 "search",
-                Some(n as f64 / total as f64),
-                format!(
-                    "candidate {n}/{total}: CV AUC {:.4} (best {best:.4})",
-                    c.mean_auc
-                ),
+                Some(g.fits_done as f64 / g.fits_total.max(1) as f64),
+                msg,
             );
         };
         let cancel = ctx.cancel_flag();
         let cancelled = move || cancel.load(std::sync::atomic::Ordering::Relaxed);
-        let res = search::run(&sd, &draws, &base, workers, &on_done, &cancelled)?;
-        let best = search::best(&res).map_or(f64::NAN, |b| b.mean_auc);
+        let res = search::run(&sd, &draws, &base, strategy, workers, &on_fit, &cancelled)?;
+        let best = search::best(&res, folds).map_or(f64::NAN, |b| b.mean_auc);
+        let finalists = res.iter().filter(|c| c.folds_run == folds).count();
         Ok((
-            res,
+            (res, summary.clone()),
             Some(tr.len()),
             format!(
-                "{iters} candidates x {folds} folds on {workers} worker(s); best CV AUC {best:.4}"
+                "{} on {workers} worker(s); best CV AUC {best:.4} (of {finalists} candidate(s) with all {folds} folds)",
+                summary.describe()
             ),
         ))
     })?;
-    let chosen = search::best(&candidates)
-        .cloned()
-        .ok_or_else(|| ClaimsError::Other(anyhow::anyhow!("search produced no candidate")))?;
+    let chosen = search::best(&candidates, folds).cloned().ok_or_else(|| {
+        ClaimsError::Other(anyhow::anyhow!(
+            "search produced no candidate with all {folds} folds"
+        ))
+    })?;
 
     let settings = FitSettings {
         params: chosen.params.clone(),
@@ -492,7 +582,12 @@ fn run(cfg: &Config, home: &Path, req: &TrainRequest, ctx: &RunCtx) -> Result<Tr
         let metrics = serde_json::json!({
             "test": test_eval,
             "validation": val_eval,
-            "cv": { "chosen": chosen, "folds": folds, "candidates": candidates },
+            "cv": {
+                "chosen": chosen,
+                "folds": folds,
+                "search": search_summary,
+                "candidates": candidates,
+            },
             "feature_importance_gain": importance,
         });
         let train_set = data.subset(&tr);
@@ -599,6 +694,7 @@ fn run(cfg: &Config, home: &Path, req: &TrainRequest, ctx: &RunCtx) -> Result<Tr
         validation_roc_auc: val_eval.roc_auc,
         test: test_eval,
         cv_roc_auc: chosen.mean_auc,
+        search: search_summary,
         params: chosen.params.clone(),
         rounds: best_iteration + 1,
         threshold,

@@ -313,6 +313,14 @@ pub struct TreeExplainer {
     trees: Vec<Tree>,
     width: usize,
     path_len: usize,
+    /// For `binary:logistic`: the base margin (logit of `base_score`), as XGBoost computes it.
+    base_margin: Option<f32>,
+}
+
+/// The logistic link as XGBoost computes it in f32.
+#[inline]
+fn sigmoid(x: f32) -> f32 {
+    1.0 / ((-x).exp() + 1.0 + 1e-16)
 }
 
 #[derive(Deserialize)]
@@ -322,6 +330,18 @@ struct JsonModel {
 #[derive(Deserialize)]
 struct JsonLearner {
     gradient_booster: JsonBooster,
+    #[serde(default)]
+    objective: Option<JsonObjective>,
+    #[serde(default)]
+    learner_model_param: Option<JsonModelParam>,
+}
+#[derive(Deserialize)]
+struct JsonObjective {
+    name: String,
+}
+#[derive(Deserialize)]
+struct JsonModelParam {
+    base_score: String,
 }
 #[derive(Deserialize)]
 struct JsonBooster {
@@ -338,6 +358,18 @@ impl TreeExplainer {
         let m: JsonModel = serde_json::from_slice(json).map_err(|e| {
             ClaimsError::Registry(format!("model.json: cannot read the trees: {e}"))
         })?;
+        let logistic = m
+            .learner
+            .objective
+            .as_ref()
+            .is_some_and(|o| o.name == "binary:logistic");
+        let base_margin = m
+            .learner
+            .learner_model_param
+            .as_ref()
+            .and_then(|p| p.base_score.trim_matches(['[', ']']).parse::<f32>().ok())
+            .filter(|b| logistic && *b > 0.0 && *b < 1.0)
+            .map(|b| -(1.0f32 / b - 1.0).ln());
         let trees = m
             .learner
             .gradient_booster
@@ -352,6 +384,7 @@ impl TreeExplainer {
             trees,
             width,
             path_len: (max_depth + 1) * (max_depth + 2) / 2,
+            base_margin,
         })
     }
 
@@ -363,17 +396,33 @@ impl TreeExplainer {
     /// SHAP values (log-odds) of one row `x` into `phi` (length `width`, overwritten).
     /// Like XGBoost, each tree's values are summed in a zeroed buffer (`tree_phi`) and then
     /// added to the row's totals; only the tree's own features are touched.
-    fn row(&self, x: &[f32], phi: &mut [f32], tree_phi: &mut [f32], path: &mut [PathElement]) {
+    /// Returns `start` plus the leaf values the row reaches, added tree by tree (with the
+    /// base margin as `start`, XGBoost's own order of operations).
+    fn row(
+        &self,
+        x: &[f32],
+        phi: &mut [f32],
+        tree_phi: &mut [f32],
+        path: &mut [PathElement],
+        start: f32,
+    ) -> f32 {
         phi.fill(0.0);
+        let mut margin = start;
         for tree in &self.trees {
             match tree.depth {
-                0 => {}
+                0 => margin += tree.value[0],
                 1 => {
                     let f = tree.feature[0] as usize;
-                    let right = tree.next(0, x[f]) != tree.left[0] as usize;
-                    phi[f] += tree.stump[usize::from(right)];
+                    let leaf = tree.next(0, x[f]);
+                    margin += tree.value[leaf];
+                    phi[f] += tree.stump[usize::from(leaf != tree.left[0] as usize)];
                 }
                 _ => {
+                    let mut node = 0;
+                    while tree.left[node] >= 0 {
+                        node = tree.next(node, x[tree.feature[node] as usize]);
+                    }
+                    margin += tree.value[node];
                     Walk {
                         tree,
                         x,
@@ -388,29 +437,65 @@ impl TreeExplainer {
                 }
             }
         }
+        margin
+    }
+
+    /// Whether [`TreeExplainer::explain`] can give probabilities (a `binary:logistic` model).
+    pub fn has_probability(&self) -> bool {
+        self.base_margin.is_some()
+    }
+
+    /// One pass over `rows` row-major rows of `x` on `threads` threads: for each row, its
+    /// probability (NaN unless [`TreeExplainer::has_probability`]) and SHAP values go to `f`,
+    /// whose results come back in row order.
+    pub fn explain<T: Send>(
+        &self,
+        x: &[f32],
+        rows: usize,
+        threads: usize,
+        f: &(dyn Fn(usize, f32, &[f32]) -> T + Sync),
+    ) -> Vec<T> {
+        let w = self.width;
+        if rows == 0 || w == 0 {
+            return vec![];
+        }
+        let per = rows.div_ceil(threads.max(1));
+        std::thread::scope(|s| {
+            let parts: Vec<_> = x
+                .chunks(per * w)
+                .enumerate()
+                .map(|(k, xs)| {
+                    s.spawn(move || {
+                        let mut phi = vec![0f32; w];
+                        let mut tree_phi = vec![0f32; w];
+                        let mut path = vec![PathElement::default(); self.path_len];
+                        xs.chunks(w)
+                            .enumerate()
+                            .map(|(i, xr)| {
+                                let base = self.base_margin.unwrap_or(0.0);
+                                let m = self.row(xr, &mut phi, &mut tree_phi, &mut path, base);
+                                let p = if self.base_margin.is_some() {
+                                    sigmoid(m)
+                                } else {
+                                    f32::NAN
+                                };
+                                f(k * per + i, p, &phi)
+                            })
+                            .collect::<Vec<T>>()
+                    })
+                })
+                .collect();
+            parts
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        })
     }
 
     /// SHAP values of `rows` row-major rows of `x` (no bias column), on `threads` threads.
     pub fn contributions(&self, x: &[f32], rows: usize, threads: usize) -> Vec<f32> {
-        let w = self.width;
-        let mut out = vec![0f32; rows * w];
-        // `row` relies on `tree_phi` starting (and being left) all zero.
-        if rows == 0 || w == 0 {
-            return out;
-        }
-        let per = rows.div_ceil(threads.max(1));
-        std::thread::scope(|s| {
-            for (xs, os) in x.chunks(per * w).zip(out.chunks_mut(per * w)) {
-                s.spawn(move || {
-                    let mut tree_phi = vec![0f32; w];
-                    let mut path = vec![PathElement::default(); self.path_len];
-                    for (xr, or) in xs.chunks(w).zip(os.chunks_mut(w)) {
-                        self.row(xr, or, &mut tree_phi, &mut path);
-                    }
-                });
-            }
-        });
-        out
+        self.explain(x, rows, threads, &|_, _, phi| phi.to_vec())
+            .concat()
     }
 }
 
@@ -503,6 +588,19 @@ mod tests {
                     "depth {depth}, {threads} thread(s): max |ours - xgboost| = {max_diff}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn probabilities_match_xgboost_predict() {
+        for (depth, rounds) in [(1, 40), (3, 30), (6, 25)] {
+            let (b, x, w, m) = model(depth, rounds);
+            let want = b.predict(&m).unwrap();
+            let e = TreeExplainer::from_model_json(&b.to_json().unwrap(), w).unwrap();
+            assert!(e.has_probability());
+            let got = e.explain(&x, x.len() / w, 2, &|_, p, _| p);
+            let same = got.iter().zip(&want).filter(|(g, t)| g == t).count();
+            assert_eq!(same, want.len(), "depth {depth}: {got:?} vs {want:?}");
         }
     }
 

@@ -110,71 +110,34 @@ const CHUNK_BYTES: usize = 4 << 20;
 /// Rows per scoring batch: small enough to keep memory flat, large enough for XGBoost.
 const BATCH: usize = 25_000;
 
-/// A model ready to score and explain typed rows: the booster for the probability, its
-/// trees for TreeSHAP reason codes, and precomputed JSON pieces for the reason texts.
-struct Explainer {
-    model: TrainedModel,
-    shap: Option<TreeExplainer>,
-    names: Vec<String>,
-    kinds: Vec<FeatureKind>,
+/// How reason texts are written: precomputed JSON pieces per model feature.
+struct ReasonText {
     /// `"feature":"name"` per model feature, JSON-escaped once.
     name_json: Vec<String>,
     sources: Vec<Source>,
     /// JSON string literal of every category value, per categorical column of the data.
     category_json: Vec<Vec<String>>,
     top: usize,
+}
+
+/// A model ready to score and explain typed rows: the booster for the probability, its
+/// trees for TreeSHAP reason codes, and how to write the reason texts.
+struct Explainer {
+    model: TrainedModel,
+    shap: Option<TreeExplainer>,
+    names: Vec<String>,
+    kinds: Vec<FeatureKind>,
+    text: ReasonText,
     threads: usize,
+    /// Whether the TreeSHAP pass's probabilities are used (see `own_scores_match`).
+    own_scores: bool,
 }
 
 fn json_str(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
 }
 
-impl Explainer {
-    fn new(model: TrainedModel, data: &Dataset, top: usize) -> Result<Explainer> {
-        let names = model.pre.feature_names();
-        let kinds = model.pre.feature_kinds();
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let shap = if top > 0 {
-            Some(TreeExplainer::from_model_json(
-                &model.booster.to_json()?,
-                names.len(),
-            )?)
-        } else {
-            None
-        };
-        let sources = names
-            .iter()
-            .map(|n| {
-                if let Some(k) = data.numeric_names.iter().position(|c| c == n) {
-                    Source::Numeric(k)
-                } else if let Some(k) = data.categorical_names.iter().position(|c| c == n) {
-                    Source::Categorical(k)
-                } else {
-                    Source::Absent
-                }
-            })
-            .collect();
-        Ok(Explainer {
-            name_json: names
-                .iter()
-                .map(|n| format!("\"feature\":{}", json_str(n)))
-                .collect(),
-            category_json: data
-                .categories
-                .iter()
-                .map(|vals| vals.iter().map(|v| json_str(v)).collect())
-                .collect(),
-            model,
-            shap,
-            names,
-            kinds,
-            sources,
-            top,
-            threads,
-        })
-    }
-
+impl ReasonText {
     /// The value a reviewer reads next to a reason, as a JSON string literal.
     fn push_value(&self, data: &Dataset, j: usize, row: usize, out: &mut String) {
         use std::fmt::Write;
@@ -232,8 +195,77 @@ impl Explainer {
         out.push(']');
         out
     }
+}
+
+impl Explainer {
+    fn new(model: TrainedModel, data: &Dataset, top: usize) -> Result<Explainer> {
+        let names = model.pre.feature_names();
+        let kinds = model.pre.feature_kinds();
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let shap = if top > 0 {
+            Some(TreeExplainer::from_model_json(
+                &model.booster.to_json()?,
+                names.len(),
+            )?)
+        } else {
+            None
+        };
+        let sources = names
+            .iter()
+            .map(|n| {
+                if let Some(k) = data.numeric_names.iter().position(|c| c == n) {
+                    Source::Numeric(k)
+                } else if let Some(k) = data.categorical_names.iter().position(|c| c == n) {
+                    Source::Categorical(k)
+                } else {
+                    Source::Absent
+                }
+            })
+            .collect();
+        let text = ReasonText {
+            name_json: names
+                .iter()
+                .map(|n| format!("\"feature\":{}", json_str(n)))
+                .collect(),
+            category_json: data
+                .categories
+                .iter()
+                .map(|vals| vals.iter().map(|v| json_str(v)).collect())
+                .collect(),
+            sources,
+            top,
+        };
+        let mut e = Explainer {
+            model,
+            shap,
+            names,
+            kinds,
+            text,
+            threads,
+            own_scores: false,
+        };
+        e.own_scores = e.own_scores_match(data)?;
+        Ok(e)
+    }
+
+    /// XGBoost's own probabilities for `rows` of `data`.
+    fn xgboost_scores(&self, x: &[f32], n: usize) -> Result<Vec<f64>> {
+        let m = DMatrix::from_dense(x, n, &self.names, &self.kinds)?;
+        Ok(self
+            .model
+            .booster
+            .predict(&m)?
+            .into_iter()
+            .map(f64::from)
+            .collect())
+    }
 
     /// Scores `rows` of `data`; returns the probabilities and each row's reasons.
+    ///
+    /// With reasons on, one pass over the trees on all cores gives each row's probability,
+    /// SHAP values and reason text (the probability summed like XGBoost does, so it is
+    /// bit-identical; [`Explainer::new`] checked that on real rows, and XGBoost scores the
+    /// rows itself if it was not).
     fn batch(
         &self,
         data: &Dataset,
@@ -241,27 +273,44 @@ impl Explainer {
     ) -> Result<(Vec<f64>, Vec<String>)> {
         let n = rows.len();
         let x = self.model.pre.transform_rows(data, rows.clone())?;
-        let m = DMatrix::from_dense(&x, n, &self.names, &self.kinds)?;
-        let scores: Vec<f64> = self
-            .model
-            .booster
-            .predict(&m)?
-            .into_iter()
-            .map(f64::from)
-            .collect();
-        let reasons = match &self.shap {
-            Some(e) => {
-                let w = e.width();
-                let phi = e.contributions(&x, n, self.threads);
-                let mut idx = Vec::with_capacity(w);
-                phi.chunks(w.max(1))
-                    .enumerate()
-                    .map(|(r, p)| self.reasons(data, rows.start + r, p, &mut idx))
-                    .collect()
-            }
-            None => vec!["[]".to_string(); n],
+        let Some(e) = &self.shap else {
+            return Ok((self.xgboost_scores(&x, n)?, vec!["[]".to_string(); n]));
+        };
+        let w = e.width();
+        let text = &self.text;
+        let out = e.explain(&x, n, self.threads, &|i, p, phi| {
+            let mut idx = Vec::with_capacity(w);
+            (p, text.reasons(data, rows.start + i, phi, &mut idx))
+        });
+        let (probs, reasons): (Vec<f32>, Vec<String>) = out.into_iter().unzip();
+        let scores = if self.own_scores {
+            probs.into_iter().map(f64::from).collect()
+        } else {
+            self.xgboost_scores(&x, n)?
         };
         Ok((scores, reasons))
+    }
+
+    /// Whether, on the first rows of `data`, the explainer's probabilities equal XGBoost's
+    /// bit for bit (they should: same trees, same f32 sums); if not, XGBoost scores every
+    /// row and a warning says so.
+    fn own_scores_match(&self, data: &Dataset) -> Result<bool> {
+        let Some(e) = &self.shap else {
+            return Ok(false);
+        };
+        let n = data.len().min(2_000);
+        let own = e.has_probability() && n > 0 && {
+            let x = self.model.pre.transform_rows(data, 0..n)?;
+            let theirs = self.xgboost_scores(&x, n)?;
+            let ours = e.explain(&x, n, 1, &|_, p, _| f64::from(p));
+            ours == theirs
+        };
+        if !own && n > 0 {
+            tracing::warn!(
+                "TreeSHAP pass probabilities differ from XGBoost's on the first rows; XGBoost scores the rows"
+            );
+        }
+        Ok(own)
     }
 }
 
@@ -639,6 +688,12 @@ fn run(
         ))
     })?;
     let scores = streamed.scores;
+    // Closing the sink (for SQLite: copying the day's write-ahead log into the database
+    // file, ~1 s per million rows) overlaps the drift measurement.
+    let closing = std::thread::Builder::new()
+        .name("claims-sink-close".into())
+        .spawn(move || sink.close())
+        .map_err(|e| ClaimsError::Other(e.into()))?;
 
     let drift_rows = ctx.stage("drift", Some(data.len()), || {
         let rows = drift::measure(&profile, data, &scores, &cfg.drift);
@@ -647,6 +702,12 @@ fn run(
         Ok((rows, None, format!("{alerts} alert(s), {warns} warning(s)")))
     })?;
     store_drift(home, date, &ctx.run_id, version, &drift_rows)?;
+    match closing.join() {
+        Ok(Ok(())) => {}
+        // The rows are committed; a failed checkpoint only leaves them in the WAL file.
+        Ok(Err(e)) => tracing::warn!("closing the sink: {e}"),
+        Err(_) => tracing::warn!("closing the sink: the thread panicked"),
+    }
 
     let pick = |lvl: &str| {
         drift_rows

@@ -130,6 +130,10 @@ pub trait Sink: Send {
     fn champion_scores(&mut self, ids: &[String]) -> Result<Vec<(String, String, i64, f64)>>;
     /// Where the sink writes, without credentials.
     fn describe(&self) -> String;
+    /// Finishes the sink's work and closes it (SQLite: checkpoints its write-ahead log).
+    fn close(self: Box<Self>) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Opens the sink named by `url` (`sqlite:PATH` or `postgres://...`); empty = the home DB.

@@ -56,6 +56,10 @@ impl SqliteSink {
     pub fn open(path: &Path) -> Result<Self> {
         let conn = crate::registry::db::open(path)?;
         conn.execute_batch(DDL).map_err(err)?;
+        // A day's commit should not also copy the whole log into the database file: that
+        // is `close`'s job, which the pipeline runs alongside other work.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)
+            .map_err(err)?;
         Ok(SqliteSink {
             conn,
             path: path.display().to_string(),
@@ -212,5 +216,13 @@ impl Sink for SqliteSink {
 
     fn describe(&self) -> String {
         format!("sqlite:{}", self.path)
+    }
+
+    fn close(self: Box<Self>) -> Result<()> {
+        // PASSIVE: copies what no reader still needs, never waits for other connections.
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+            .map_err(err)?;
+        self.conn.close().map_err(|(_, e)| err(e))
     }
 }

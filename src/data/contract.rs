@@ -244,11 +244,11 @@ impl<'s> Checker<'s> {
             .enumerate()
             .map(|(k, (name, range))| {
                 let mut out = Vec::with_capacity(n);
-                let Ok(col) = f.strings(name) else {
+                let Ok(col) = f.values(name) else {
                     out.resize(n, f64::NAN);
                     return out;
                 };
-                for (i, v) in col.iter().enumerate() {
+                for (i, v) in col.enumerate() {
                     let v = v.map(str::trim).filter(|v| !v.is_empty());
                     let mut bad = |reason: String| {
                         problems.push(Problem {
@@ -291,12 +291,12 @@ impl<'s> Checker<'s> {
             .enumerate()
             .map(|(k, (name, allowed))| {
                 let mut out = Vec::with_capacity(n);
-                let Ok(col) = f.strings(name) else {
+                let Ok(col) = f.values(name) else {
                     out.resize(n, MISSING_CODE);
                     return out;
                 };
                 let lookup = &self.lookups[k];
-                for (i, v) in col.iter().enumerate() {
+                for (i, v) in col.enumerate() {
                     let v = v.map(str::trim).filter(|v| !v.is_empty());
                     out.push(match v.map(|s| (s, lookup.get(s))) {
                         Some((_, Some(code))) => *code,
@@ -329,10 +329,9 @@ impl<'s> Checker<'s> {
             })
             .collect();
         let label_order = nn + schema.categorical.len();
-        let labels: Vec<Option<u8>> = match f.strings(&schema.target) {
+        let labels: Vec<Option<u8>> = match f.values(&schema.target) {
             Err(_) => vec![None; n],
             Ok(t) => t
-                .iter()
                 .enumerate()
                 .map(|(i, v)| match v.map(str::trim).filter(|v| !v.is_empty()) {
                     None => {
@@ -365,11 +364,13 @@ impl<'s> Checker<'s> {
             .file_stem()
             .map_or_else(|| f.name.clone(), |s| s.to_string_lossy().into_owned());
         let id_name = schema.id_column.clone().unwrap_or_else(|| "id".into());
-        let id_col = schema.id_column.as_ref().and_then(|c| f.strings(c).ok());
+        let mut id_col = schema.id_column.as_ref().and_then(|c| f.values(c).ok());
         let mut ids = Vec::with_capacity(n);
         for i in 0..n {
             let row = offset + i + 1;
-            let given = id_col.map(|c| c.get(i).map(str::trim).filter(|v| !v.is_empty()));
+            let given = id_col
+                .as_mut()
+                .map(|c| c.next().flatten().map(str::trim).filter(|v| !v.is_empty()));
             let id = match given {
                 Some(Some(s)) => s.to_string(),
                 Some(None) => {

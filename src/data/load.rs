@@ -1,5 +1,7 @@
-//! Reading input files (CSV or Parquet) with polars into string columns, so the contract
-//! check sees every value exactly as written and can name the row and column of a bad one.
+//! Reading input files as text, so the contract check sees every value exactly as written
+//! and can name the row and column of a bad one. Whole files (training, Parquet) are read
+//! by polars into string columns; daily CSV files are read in chunks by the `csv` crate
+//! into per-column text buffers (see [`Chunks`] and the README's note on why).
 
 use std::path::Path;
 
@@ -7,36 +9,114 @@ use polars::prelude::*;
 
 use crate::error::{ClaimsError, Result};
 
-/// One input file read as text columns.
+/// One input file (or a chunk of one) read as text, so the contract check sees every value
+/// exactly as written.
 pub struct RawFile {
     /// The path as the user gave it.
     pub name: String,
     /// Column names in file order.
     pub columns: Vec<String>,
-    /// All columns as strings (missing = None).
-    pub frame: DataFrame,
+    body: Body,
+}
+
+enum Body {
+    /// A whole file read by polars, every column as strings.
+    Frame(DataFrame),
+    /// A chunk of a CSV file, stored by column.
+    Columns(Vec<TextColumn>),
+}
+
+/// One column of a CSV chunk: its values back to back, and where each ends.
+struct TextColumn {
+    text: String,
+    ends: Vec<u32>,
+}
+
+impl TextColumn {
+    fn get(&self, i: usize) -> Option<&str> {
+        let end = *self.ends.get(i)? as usize;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        Some(&self.text[start..end]).filter(|v| !v.is_empty())
+    }
+}
+
+/// The values of one column, in row order (`None` = missing).
+pub struct Values<'a>(ValuesOf<'a>);
+
+enum ValuesOf<'a> {
+    /// From a polars string column.
+    Frame(Box<dyn Iterator<Item = Option<&'a str>> + 'a>),
+    /// From a CSV chunk's column, at row `.1`.
+    Columns(&'a TextColumn, usize),
+}
+
+impl<'a> Iterator for Values<'a> {
+    type Item = Option<&'a str>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        use ValuesOf as Values;
+        match &mut self.0 {
+            Values::Frame(it) => it.next(),
+            Values::Columns(c, i) => {
+                if *i >= c.ends.len() {
+                    return None;
+                }
+                *i += 1;
+                Some(c.get(*i - 1))
+            }
+        }
+    }
 }
 
 impl RawFile {
     /// Number of data rows.
     pub fn rows(&self) -> usize {
-        self.frame.height()
+        match &self.body {
+            Body::Frame(f) => f.height(),
+            Body::Columns(c) => c.first().map_or(0, |c| c.ends.len()),
+        }
     }
 
-    /// The string values of a column.
-    pub fn strings(&self, column: &str) -> Result<&StringChunked> {
-        self.frame
-            .column(column)
-            .and_then(|c| c.str())
-            .map_err(|e| ClaimsError::contract_file(&self.name, format!("column '{column}': {e}")))
+    /// The values of `column` in row order, or an error naming the file if it has none.
+    pub fn values(&self, column: &str) -> Result<Values<'_>> {
+        let missing = || {
+            ClaimsError::contract_file(&self.name, format!("column '{column}': not in the file"))
+        };
+        match &self.body {
+            Body::Frame(f) => {
+                let c = f.column(column).and_then(|c| c.str()).map_err(|e| {
+                    ClaimsError::contract_file(&self.name, format!("column '{column}': {e}"))
+                })?;
+                Ok(Values(ValuesOf::Frame(Box::new(c.iter()))))
+            }
+            Body::Columns(c) => {
+                let k = self
+                    .columns
+                    .iter()
+                    .position(|c| c == column)
+                    .ok_or_else(missing)?;
+                Ok(Values(ValuesOf::Columns(&c[k], 0)))
+            }
+        }
+    }
+
+    /// Row `i`'s value of `column` (`None` = missing or no such column).
+    pub fn value(&self, column: &str, i: usize) -> Option<&str> {
+        match &self.body {
+            Body::Frame(f) => f.column(column).ok()?.str().ok()?.get(i),
+            Body::Columns(c) => {
+                let k = self.columns.iter().position(|c| c == column)?;
+                c[k].get(i)
+            }
+        }
     }
 
     /// Row `i` as a CSV-like line (for quarantine records).
     pub fn raw_row(&self, i: usize) -> String {
         let mut parts = Vec::with_capacity(self.columns.len());
         for c in &self.columns {
-            let v = self.strings(c).ok().and_then(|s| s.get(i)).unwrap_or("");
-            if v.contains(',') || v.contains('"') {
+            let v = self.value(c, i).unwrap_or("");
+            if v.contains(',') || v.contains('"') || v.contains('\n') {
                 parts.push(format!("\"{}\"", v.replace('"', "\"\"")));
             } else {
                 parts.push(v.to_string());
@@ -93,16 +173,92 @@ fn raw_file(name: String, frame: DataFrame) -> RawFile {
     RawFile {
         name,
         columns,
-        frame,
+        body: Body::Frame(frame),
     }
 }
 
-fn csv_strings(bytes: Vec<u8>) -> PolarsResult<DataFrame> {
-    CsvReadOptions::default()
-        .with_has_header(true)
-        .with_infer_schema_length(Some(0))
-        .into_reader_with_file_handle(std::io::Cursor::new(bytes))
-        .finish()
+fn csv_reader(bytes: &[u8]) -> csv::Reader<&[u8]> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(bytes)
+}
+
+/// Parses the header line of a CSV file (a leading UTF-8 byte order mark is dropped).
+fn csv_header(name: &str, line: &[u8]) -> Result<Vec<String>> {
+    let line = line.strip_prefix(b"\xef\xbb\xbf").unwrap_or(line);
+    let mut rec = csv::StringRecord::new();
+    match csv_reader(line).read_record(&mut rec) {
+        Ok(true) => Ok(rec
+            .iter()
+            .map(|c| c.trim_end_matches('\r').to_string())
+            .collect()),
+        Ok(false) => Err(ClaimsError::contract_file(name, "the file has no header")),
+        Err(e) => Err(ClaimsError::contract_file(
+            name,
+            format!("cannot read the header: {e}"),
+        )),
+    }
+}
+
+/// Parses `bytes` (whole CSV rows) into columns; every row must have the header's width.
+fn csv_columns(name: &str, bytes: &[u8], width: usize, offset: usize) -> Result<Vec<TextColumn>> {
+    let per_row = bytes.len() / 300 + 1;
+    let mut text: Vec<Vec<u8>> = (0..width)
+        .map(|_| Vec::with_capacity(per_row * 8))
+        .collect();
+    let mut ends: Vec<Vec<u32>> = (0..width).map(|_| Vec::with_capacity(per_row)).collect();
+    let mut rdr = csv_reader(bytes);
+    let mut rec = csv::ByteRecord::new();
+    let mut rows = 0usize;
+    let too_big = || ClaimsError::contract_file(name, "a chunk of the file is over 4 GB of text");
+    loop {
+        match rdr.read_byte_record(&mut rec) {
+            Ok(false) => break,
+            Ok(true) => {
+                if rec.len() == 1 && rec.get(0) == Some(b"") {
+                    continue; // a blank line
+                }
+                rows += 1;
+                if rec.len() != width {
+                    return Err(ClaimsError::contract_file(
+                        name,
+                        format!(
+                            "data row {} has {} fields, the header has {width}",
+                            offset + rows,
+                            rec.len()
+                        ),
+                    ));
+                }
+                for (k, field) in rec.iter().enumerate() {
+                    text[k].extend_from_slice(field);
+                    ends[k].push(u32::try_from(text[k].len()).map_err(|_| too_big())?);
+                }
+            }
+            Err(e) => {
+                return Err(ClaimsError::contract_file(
+                    name,
+                    format!("cannot read the rows after data row {}: {e}", offset + rows),
+                ));
+            }
+        }
+    }
+    text.into_iter()
+        .zip(ends)
+        .map(|(t, e)| {
+            let text = String::from_utf8(t).map_err(|_| {
+                ClaimsError::contract_file(
+                    name,
+                    format!(
+                        "rows {}..{} are not valid UTF-8 text",
+                        offset + 1,
+                        offset + rows
+                    ),
+                )
+            })?;
+            Ok(TextColumn { text, ends: e })
+        })
+        .collect()
 }
 
 /// Reads a CSV or Parquet file (by extension) into string columns.
@@ -146,7 +302,7 @@ pub struct Chunks {
 enum Source {
     Csv {
         file: std::io::BufReader<std::fs::File>,
-        header: Vec<u8>,
+        columns: Vec<String>,
         carry: Vec<u8>,
         target_bytes: usize,
         eof: bool,
@@ -193,14 +349,12 @@ impl Chunks {
                 break;
             }
         }
-        if !header.ends_with(b"\n") {
-            header.push(b'\n');
-        }
+        let columns = csv_header(&name, &header)?;
         Ok(Chunks {
             name,
             source: Source::Csv {
                 file,
-                header,
+                columns,
                 carry: vec![],
                 target_bytes: chunk_bytes.max(1 << 16),
                 eof: false,
@@ -229,7 +383,7 @@ impl Chunks {
             Source::Whole(f) => f.take(),
             Source::Csv {
                 file,
-                header,
+                columns,
                 carry,
                 target_bytes,
                 eof,
@@ -266,17 +420,13 @@ impl Chunks {
                     return Ok(None);
                 }
                 let rest = carry.split_off(cut);
-                let mut bytes = Vec::with_capacity(header.len() + carry.len());
-                bytes.extend_from_slice(header);
-                bytes.append(carry);
+                let parsed = csv_columns(&self.name, carry, columns.len(), offset);
                 *carry = rest;
-                let frame = csv_strings(bytes).map_err(|e| {
-                    ClaimsError::contract_file(
-                        &self.name,
-                        format!("cannot read the file (in the rows after data row {offset}): {e}"),
-                    )
-                })?;
-                Some(raw_file(self.name.clone(), frame))
+                Some(RawFile {
+                    name: self.name.clone(),
+                    columns: columns.clone(),
+                    body: Body::Columns(parsed?),
+                })
             }
         };
         self.started = true;
@@ -392,6 +542,19 @@ mod tests {
         assert_eq!(rows, vec![100, 5000], "{:?}", bad(&chunked));
         assert!(chunked.bad_rows[1].reason.contains("duplicate id"));
         assert_eq!(chunked.data.len(), 5998);
+    }
+
+    #[test]
+    fn a_ragged_row_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.csv");
+        std::fs::write(&path, "a,b,c\n1,2,3\n4,5,6,7\n").unwrap();
+        let mut chunks = Chunks::open(&path, 1 << 16).unwrap();
+        let e = chunks.next_chunk().err().unwrap().to_string();
+        assert!(
+            e.contains("r.csv") && e.contains("data row 2 has 4 fields, the header has 3"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -62,7 +62,8 @@ fn read_labels(path: &Path, id_col: &str, target: &str) -> Result<HashMap<String
     if !problems.is_empty() {
         return Err(ClaimsError::Contract(problems));
     }
-    let (ids, ys) = (f.strings(id_col)?, f.strings(target)?);
+    let (ids, ys): (Vec<Option<&str>>, Vec<Option<&str>>) =
+        (f.values(id_col)?.collect(), f.values(target)?.collect());
     let mut out = HashMap::new();
     for i in 0..f.rows() {
         let v = |c: &str, reason: String| Violation {
@@ -71,8 +72,8 @@ fn read_labels(path: &Path, id_col: &str, target: &str) -> Result<HashMap<String
             column: Some(c.into()),
             reason,
         };
-        let id = ids.get(i).map(str::trim).unwrap_or("");
-        let y = match ys.get(i).map(str::trim) {
+        let id = ids[i].map(str::trim).unwrap_or("");
+        let y = match ys[i].map(str::trim) {
             Some("0") | Some("0.0") => 0u8,
             Some("1") | Some("1.0") => 1u8,
             other => {

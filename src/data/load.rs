@@ -312,6 +312,9 @@ enum Source {
 
 /// Offset just past the last newline outside quotes in `b`, or `None`.
 fn last_row_end(b: &[u8]) -> Option<usize> {
+    if memchr::memchr(b'"', b).is_none() {
+        return memchr::memrchr(b'\n', b).map(|i| i + 1);
+    }
     let mut quoted = false;
     let mut end = None;
     for (i, &c) in b.iter().enumerate() {

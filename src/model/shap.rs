@@ -135,6 +135,35 @@ impl Tree {
         Ok(tree)
     }
 
+    /// How to walk this tree (the `i`th).
+    fn kind(&self, i: usize) -> Kind {
+        match self.depth {
+            0 => Kind::Leaf(self.value[0]),
+            1 => {
+                let (l, r) = (self.left[0] as usize, self.right[0] as usize);
+                let cat_mask = match self.cat_range[0] {
+                    None => None,
+                    Some((start, len)) => {
+                        let cats = &self.categories[start..start + len];
+                        if cats.iter().any(|&c| c >= 64) {
+                            return Kind::Deep(i);
+                        }
+                        Some(cats.iter().fold(0u64, |m, &c| m | (1 << c)))
+                    }
+                };
+                Kind::Stump(Stump {
+                    feature: self.feature[0] as usize,
+                    threshold: self.value[0],
+                    default_right: !self.default_left[0],
+                    cat_mask,
+                    leaf: [self.value[l], self.value[r]],
+                    phi: self.stump,
+                })
+            }
+            _ => Kind::Deep(i),
+        }
+    }
+
     fn depth_of(&self, node: usize) -> usize {
         if self.left[node] < 0 {
             0
@@ -169,6 +198,32 @@ impl Tree {
         }
         if v < self.value[node] { l } else { r }
     }
+}
+
+/// A stump flattened into one small struct (the common shallow case walks no arrays).
+#[derive(Clone, Copy)]
+struct Stump {
+    feature: usize,
+    /// Numeric threshold (left if value < threshold).
+    threshold: f32,
+    default_right: bool,
+    /// Categorical split on codes below 64: bit c set = category c goes right.
+    cat_mask: Option<u64>,
+    /// Leaf value when the row goes left, right.
+    leaf: [f32; 2],
+    /// The feature's SHAP value when the row goes left, right.
+    phi: [f32; 2],
+}
+
+/// How [`TreeExplainer::row`] handles each tree, in model order.
+#[derive(Clone, Copy)]
+enum Kind {
+    /// A single leaf.
+    Leaf(f32),
+    /// A stump that fits [`Stump`].
+    Stump(Stump),
+    /// Anything else: the full recursion over `trees[i]`.
+    Deep(usize),
 }
 
 #[derive(Clone, Copy, Default)]
@@ -311,6 +366,7 @@ impl Walk<'_> {
 /// The trees of a model, ready to explain rows.
 pub struct TreeExplainer {
     trees: Vec<Tree>,
+    kinds: Vec<Kind>,
     width: usize,
     path_len: usize,
     /// For `binary:logistic`: the base margin (logit of `base_score`), as XGBoost computes it.
@@ -380,8 +436,10 @@ impl TreeExplainer {
             .map(|(i, t)| Tree::from_json(t, width, i))
             .collect::<Result<Vec<_>>>()?;
         let max_depth = trees.iter().map(|t| t.depth).max().unwrap_or(0) + 2;
+        let kinds = trees.iter().enumerate().map(|(i, t)| t.kind(i)).collect();
         Ok(TreeExplainer {
             trees,
+            kinds,
             width,
             path_len: (max_depth + 1) * (max_depth + 2) / 2,
             base_margin,
@@ -408,16 +466,24 @@ impl TreeExplainer {
     ) -> f32 {
         phi.fill(0.0);
         let mut margin = start;
-        for tree in &self.trees {
-            match tree.depth {
-                0 => margin += tree.value[0],
-                1 => {
-                    let f = tree.feature[0] as usize;
-                    let leaf = tree.next(0, x[f]);
-                    margin += tree.value[leaf];
-                    phi[f] += tree.stump[usize::from(leaf != tree.left[0] as usize)];
+        for kind in &self.kinds {
+            match *kind {
+                Kind::Leaf(v) => margin += v,
+                Kind::Stump(s) => {
+                    // The same decision as `Tree::next`, on the flattened fields.
+                    let v = x[s.feature];
+                    let right = if v.is_nan() {
+                        s.default_right
+                    } else if let Some(mask) = s.cat_mask {
+                        (0.0..64.0).contains(&v) && (mask >> (v as u32)) & 1 == 1
+                    } else {
+                        v >= s.threshold
+                    };
+                    margin += s.leaf[usize::from(right)];
+                    phi[s.feature] += s.phi[usize::from(right)];
                 }
-                _ => {
+                Kind::Deep(i) => {
+                    let tree = &self.trees[i];
                     let mut node = 0;
                     while tree.left[node] >= 0 {
                         node = tree.next(node, x[tree.feature[node] as usize]);

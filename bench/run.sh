@@ -14,8 +14,8 @@
 # CLAIMS_BIN, SEED (42), S2_ROWS (100000), S3_ROWS (1000000), SEED_CSV, and
 # SAME_CANDIDATES=1: the peer evaluates the candidates `claims` drew (taken from the first
 # Rust run of the scenario) instead of drawing its own, so both search the same models.
-# SEARCH_STRATEGY (default full, like the peer's search; or halving) is `claims`'
-# search.strategy in scenarios 1 and 2.
+# SEARCH_STRATEGY: `claims`' search.strategy in scenarios 1 and 2; default halving (the
+# tool's default), or full (every candidate on every fold, the same fits as the peer).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -25,7 +25,7 @@ seed="${SEED:-42}"
 s2_rows="${S2_ROWS:-100000}"
 s3_rows="${S3_ROWS:-1000000}"
 same_candidates="${SAME_CANDIDATES:-0}"
-search_strategy="${SEARCH_STRATEGY:-full}"
+search_strategy="${SEARCH_STRATEGY:-halving}"
 seed_csv="${SEED_CSV:-$here/../../shared/data/claims_seed_10k.csv}"
 bin="${CLAIMS_BIN:-${CARGO_TARGET_DIR:-$HOME/.cache/claims-ops/target}/release/claims}"
 venv="${PEER_VENV:-$HOME/.cache/claims-ops/bench-venv}"

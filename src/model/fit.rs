@@ -67,3 +67,67 @@ pub fn fit(
         rounds_run,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::params::Hyperparams;
+    use crate::model::xgb::FeatureKind;
+    use rand::{Rng, SeedableRng};
+
+    fn matrix(rng: &mut impl Rng, n: usize) -> DMatrix {
+        let names: Vec<String> = (0..5).map(|i| format!("f{i}")).collect();
+        let kinds = [
+            FeatureKind::Numeric,
+            FeatureKind::Numeric,
+            FeatureKind::Numeric,
+            FeatureKind::Numeric,
+            FeatureKind::Categorical,
+        ];
+        let mut x = vec![0f32; n * 5];
+        let mut y = vec![0f32; n];
+        for i in 0..n {
+            for j in 0..4 {
+                x[i * 5 + j] = if rng.random_bool(0.05) {
+                    f32::NAN
+                } else {
+                    rng.random_range(-2.0..2.0)
+                };
+            }
+            x[i * 5 + 4] = rng.random_range(0..5) as f32;
+            let z = x[i * 5] * x[i * 5 + 1] + x[i * 5 + 2] + x[i * 5 + 4] * 0.2;
+            y[i] = f32::from(z + rng.random_range(-1.0..1.0) > 0.4);
+        }
+        let mut m = DMatrix::from_dense(&x, n, &names, &kinds).unwrap();
+        m.set_labels(&y).unwrap();
+        m
+    }
+
+    /// The refit uses every core while the search fits use one thread each: this holds only
+    /// because XGBoost's `hist` builds the same trees whatever its thread count.
+    #[test]
+    fn thread_count_does_not_change_the_model() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        let (train, valid) = (matrix(&mut rng, 20_000), matrix(&mut rng, 4_000));
+        let fitted = |threads: usize| {
+            let s = FitSettings {
+                params: Hyperparams {
+                    n_estimators: 60,
+                    learning_rate: 0.1,
+                    subsample: 0.7,
+                    max_depth: 6,
+                    colsample_bytree: 0.8,
+                    min_child_weight: 1.0,
+                },
+                scale_pos_weight: None,
+                threads,
+                seed: 5,
+                metric: "logloss".into(),
+                early_stopping_rounds: 10,
+            };
+            let f = fit(&train, &valid, &s, &|| false).unwrap();
+            (f.best_iteration, f.booster.predict(&valid).unwrap())
+        };
+        assert_eq!(fitted(1), fitted(2));
+    }
+}

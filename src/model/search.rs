@@ -212,19 +212,46 @@ struct State {
     results: Vec<Vec<Option<FoldResult>>>,
     /// Set when the schedule is through or a worker failed.
     done: bool,
+    /// Early stopping's patience, in rounds (for the cost estimate).
+    patience: f64,
     error: Option<ClaimsError>,
 }
 
 impl State {
-    fn start_rung(&mut self, rung: &Rung) {
-        self.units = self
+    /// Queues the rung's fits, the expensive ones first, so that the workers finish the rung
+    /// together instead of one waiting at its end for a long fit taken last (the order
+    /// changes when a fit runs, never its result).
+    fn start_rung(&mut self, rung: &Rung, candidates: &[Hyperparams]) {
+        let mut units: Vec<(f64, (usize, usize))> = self
             .alive
             .iter()
             .flat_map(|&c| rung.folds.clone().map(move |f| (c, f)))
+            .map(|(c, f)| (self.cost(c, candidates), (c, f)))
             .collect();
+        units.sort_by(|a, b| b.0.total_cmp(&a.0));
+        self.units = units.into_iter().map(|(_, u)| u).collect();
         self.next = 0;
         self.pending = self.units.len();
         self.done = self.units.is_empty();
+    }
+
+    /// Expected cost of one more fit of candidate `c`: its rounds (the mean best round of
+    /// the folds it ran, plus early stopping's patience; else `n_estimators`) times its
+    /// depth.
+    fn cost(&self, c: usize, candidates: &[Hyperparams]) -> f64 {
+        let p = &candidates[c];
+        let done: Vec<f64> = self.results[c]
+            .iter()
+            .flatten()
+            .map(|r| r.1 as f64)
+            .collect();
+        let rounds = if done.is_empty() {
+            p.n_estimators as f64
+        } else {
+            (done.iter().sum::<f64>() / done.len() as f64 + self.patience)
+                .min(p.n_estimators as f64)
+        };
+        rounds * p.max_depth.max(1) as f64
     }
 
     fn fail(&mut self, e: ClaimsError) {
@@ -286,9 +313,10 @@ pub fn run(
         results: vec![vec![None; k]; n],
         done: true,
         error: None,
+        patience: base.early_stopping_rounds as f64,
     };
     if let Some(first) = plan.first() {
-        state.start_rung(first);
+        state.start_rung(first, candidates);
     }
     let widest = plan
         .iter()
@@ -441,7 +469,7 @@ fn advance(st: &mut State, plan: &[Rung], candidates: &[Hyperparams]) {
     keep.sort_unstable();
     st.alive = keep;
     st.rung += 1;
-    st.start_rung(next);
+    st.start_rung(next, candidates);
 }
 
 /// The chosen candidate: the highest mean AUC among the candidates that ran all `folds`

@@ -463,8 +463,11 @@ impl TreeExplainer {
         tree_phi: &mut [f32],
         path: &mut [PathElement],
         start: f32,
+        shap: bool,
     ) -> f32 {
-        phi.fill(0.0);
+        if shap {
+            phi.fill(0.0);
+        }
         let mut margin = start;
         for kind in &self.kinds {
             match *kind {
@@ -480,7 +483,9 @@ impl TreeExplainer {
                         v >= s.threshold
                     };
                     margin += s.leaf[usize::from(right)];
-                    phi[s.feature] += s.phi[usize::from(right)];
+                    if shap {
+                        phi[s.feature] += s.phi[usize::from(right)];
+                    }
                 }
                 Kind::Deep(i) => {
                     let tree = &self.trees[i];
@@ -489,6 +494,9 @@ impl TreeExplainer {
                         node = tree.next(node, x[tree.feature[node] as usize]);
                     }
                     margin += tree.value[node];
+                    if !shap {
+                        continue;
+                    }
                     Walk {
                         tree,
                         x,
@@ -512,13 +520,14 @@ impl TreeExplainer {
     }
 
     /// One pass over `rows` row-major rows of `x` on `threads` threads: for each row, its
-    /// probability (NaN unless [`TreeExplainer::has_probability`]) and SHAP values go to `f`,
-    /// whose results come back in row order.
+    /// probability (NaN unless [`TreeExplainer::has_probability`]) and, with `shap`, its
+    /// SHAP values (else zeros) go to `f`, whose results come back in row order.
     pub fn explain<T: Send>(
         &self,
         x: &[f32],
         rows: usize,
         threads: usize,
+        shap: bool,
         f: &(dyn Fn(usize, f32, &[f32]) -> T + Sync),
     ) -> Vec<T> {
         let w = self.width;
@@ -539,7 +548,8 @@ impl TreeExplainer {
                             .enumerate()
                             .map(|(i, xr)| {
                                 let base = self.base_margin.unwrap_or(0.0);
-                                let m = self.row(xr, &mut phi, &mut tree_phi, &mut path, base);
+                                let m =
+                                    self.row(xr, &mut phi, &mut tree_phi, &mut path, base, shap);
                                 let p = if self.base_margin.is_some() {
                                     sigmoid(m)
                                 } else {
@@ -560,7 +570,7 @@ impl TreeExplainer {
 
     /// SHAP values of `rows` row-major rows of `x` (no bias column), on `threads` threads.
     pub fn contributions(&self, x: &[f32], rows: usize, threads: usize) -> Vec<f32> {
-        self.explain(x, rows, threads, &|_, _, phi| phi.to_vec())
+        self.explain(x, rows, threads, true, &|_, _, phi| phi.to_vec())
             .concat()
     }
 }
@@ -664,7 +674,9 @@ mod tests {
             let want = b.predict(&m).unwrap();
             let e = TreeExplainer::from_model_json(&b.to_json().unwrap(), w).unwrap();
             assert!(e.has_probability());
-            let got = e.explain(&x, x.len() / w, 2, &|_, p, _| p);
+            let got = e.explain(&x, x.len() / w, 2, true, &|_, p, _| p);
+            let fast = e.explain(&x, x.len() / w, 2, false, &|_, p, _| p);
+            assert_eq!(got, fast, "depth {depth}: probabilities without SHAP");
             let same = got.iter().zip(&want).filter(|(g, t)| g == t).count();
             assert_eq!(same, want.len(), "depth {depth}: {got:?} vs {want:?}");
         }

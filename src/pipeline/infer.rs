@@ -124,7 +124,7 @@ struct ReasonText {
 /// trees for TreeSHAP reason codes, and how to write the reason texts.
 struct Explainer {
     model: TrainedModel,
-    shap: Option<TreeExplainer>,
+    trees: TreeExplainer,
     names: Vec<String>,
     kinds: Vec<FeatureKind>,
     text: ReasonText,
@@ -202,14 +202,7 @@ impl Explainer {
         let names = model.pre.feature_names();
         let kinds = model.pre.feature_kinds();
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let shap = if top > 0 {
-            Some(TreeExplainer::from_model_json(
-                &model.booster.to_json()?,
-                names.len(),
-            )?)
-        } else {
-            None
-        };
+        let trees = TreeExplainer::from_model_json(&model.booster.to_json()?, names.len())?;
         let sources = names
             .iter()
             .map(|n| {
@@ -237,7 +230,7 @@ impl Explainer {
         };
         let mut e = Explainer {
             model,
-            shap,
+            trees,
             names,
             kinds,
             text,
@@ -262,10 +255,10 @@ impl Explainer {
 
     /// Scores `rows` of `data`; returns the probabilities and each row's reasons.
     ///
-    /// With reasons on, one pass over the trees on all cores gives each row's probability,
-    /// SHAP values and reason text (the probability summed like XGBoost does, so it is
-    /// bit-identical; [`Explainer::new`] checked that on real rows, and XGBoost scores the
-    /// rows itself if it was not).
+    /// One pass over the trees on all cores gives each row's probability and, with reasons
+    /// on, its SHAP values and reason text (the probability summed like XGBoost does, so it
+    /// is bit-identical; [`Explainer::new`] checked that on real rows, and XGBoost scores
+    /// the rows itself if it was not).
     fn batch(
         &self,
         data: &Dataset,
@@ -273,14 +266,16 @@ impl Explainer {
     ) -> Result<(Vec<f64>, Vec<String>)> {
         let n = rows.len();
         let x = self.model.pre.transform_rows(data, rows.clone())?;
-        let Some(e) = &self.shap else {
-            return Ok((self.xgboost_scores(&x, n)?, vec!["[]".to_string(); n]));
-        };
-        let w = e.width();
         let text = &self.text;
-        let out = e.explain(&x, n, self.threads, &|i, p, phi| {
-            let mut idx = Vec::with_capacity(w);
-            (p, text.reasons(data, rows.start + i, phi, &mut idx))
+        let shap = text.top > 0;
+        let out = self.trees.explain(&x, n, self.threads, shap, &|i, p, phi| {
+            let reasons = if shap {
+                let mut idx = Vec::with_capacity(phi.len());
+                text.reasons(data, rows.start + i, phi, &mut idx)
+            } else {
+                "[]".to_string()
+            };
+            (p, reasons)
         });
         let (probs, reasons): (Vec<f32>, Vec<String>) = out.into_iter().unzip();
         let scores = if self.own_scores {
@@ -295,14 +290,12 @@ impl Explainer {
     /// bit for bit (they should: same trees, same f32 sums); if not, XGBoost scores every
     /// row and a warning says so.
     fn own_scores_match(&self, data: &Dataset) -> Result<bool> {
-        let Some(e) = &self.shap else {
-            return Ok(false);
-        };
+        let e = &self.trees;
         let n = data.len().min(2_000);
         let own = e.has_probability() && n > 0 && {
             let x = self.model.pre.transform_rows(data, 0..n)?;
             let theirs = self.xgboost_scores(&x, n)?;
-            let ours = e.explain(&x, n, 1, &|_, p, _| f64::from(p));
+            let ours = e.explain(&x, n, 1, false, &|_, p, _| f64::from(p));
             ours == theirs
         };
         if !own && n > 0 {

@@ -140,6 +140,13 @@ for sc in $scenarios; do
         measure 3 python "$py" "$peer" predict --model-dir "$work/peer-model" \
           --data "$work/day.csv" --db "$work/python.db" --date 2026-01-01
       }
+      rust_predict_plain() {
+        rm -f "$work/rust-plain.db"
+        printf '[inference]\ntop_reasons = 0\n' > "$work/no-reasons.toml"
+        measure 3 "rust, no reasons" "$bin" --home "$work/home3" --config "$work/no-reasons.toml" \
+          predict --data "$work/day.csv" --date 2026-01-01 --sink "sqlite:$work/rust-plain.db" --json
+        rm -f "$work/rust-plain.db"
+      }
       python_predict_plain() {
         rm -f "$work/plain.db"
         measure 3 "python, no SHAP" "$py" "$peer" predict --model-dir "$work/peer-model" \
@@ -147,8 +154,9 @@ for sc in $scenarios; do
         rm -f "$work/plain.db"
       }
       for i in $(seq 1 "$runs"); do
-        if [ $((i % 2)) -eq 1 ]; then rust_predict; python_predict; python_predict_plain
-        else python_predict_plain; python_predict; rust_predict; fi
+        if [ $((i % 2)) -eq 1 ]; then
+          rust_predict; python_predict; rust_predict_plain; python_predict_plain
+        else python_predict_plain; rust_predict_plain; python_predict; rust_predict; fi
       done
       # Both sides must have written the same rows.
       notes+=("$("$py" - "$work/python.db" "$work/rust.db" <<'EOF'
@@ -201,16 +209,19 @@ for sc, side, secs, kb, auc, trees, cpu in rows:
     if trees != "-":
         g["trees"].append(int(trees))
 print("| scenario | side | wall s, median (min-max) | CPU s (user+sys), median"
-      " | peak RSS MiB, median | test ROC AUC | search trees kept | Python/Rust wall"
-      " | Python/Rust CPU |")
+      " | peak RSS MiB, median | test ROC AUC | search trees kept"
+      " | Python/Rust wall (same work) | Python/Rust CPU |")
 print("|---|---|---|---|---|---|---|---|---|")
 for (sc, side), g in groups.items():
     med = statistics.median(g["s"])
-    rust = groups.get((sc, "rust"))
+    # Each Python row is compared with the Rust row doing the same work.
+    like = {"python, no SHAP": "rust, no reasons"}.get(side, "rust")
+    rust = groups.get((sc, like)) or groups.get((sc, "rust"))
     cpu = statistics.median(g["cpu"])
-    ratio = "1.00" if side == "rust" else (
+    ours = side.startswith("rust")
+    ratio = "1.00" if ours else (
         f"{med / statistics.median(rust['s']):.2f}" if rust else "")
-    cratio = "1.00" if side == "rust" else (
+    cratio = "1.00" if ours else (
         f"{cpu / statistics.median(rust['cpu']):.2f}" if rust else "")
     auc = f"{statistics.median(g['auc']):.4f}" if g["auc"] else "n/a"
     trees = f"{statistics.median(g['trees']):.0f}" if g["trees"] else "n/a"

@@ -196,6 +196,113 @@ struct Problem {
     reason: String,
 }
 
+/// Parses and checks the numeric columns of `f`.
+fn numeric_pass(schema: &Schema, f: &RawFile, n: usize) -> (Vec<Vec<f64>>, Vec<Problem>) {
+    let mut problems: Vec<Problem> = vec![];
+    let nums: Vec<Vec<f64>> = schema
+        .numeric
+        .iter()
+        .enumerate()
+        .map(|(k, (name, range))| {
+            let mut out = Vec::with_capacity(n);
+            let Ok(col) = f.values(name) else {
+                out.resize(n, f64::NAN);
+                return out;
+            };
+            for (i, v) in col.enumerate() {
+                let v = v.map(str::trim).filter(|v| !v.is_empty());
+                let mut bad = |reason: String| {
+                    problems.push(Problem {
+                        row: i,
+                        order: k,
+                        column: name.clone(),
+                        reason,
+                    })
+                };
+                out.push(match v {
+                    None if range.nullable => f64::NAN,
+                    None => {
+                        bad("missing required value".into());
+                        f64::NAN
+                    }
+                    Some(s) => match s.parse::<f64>() {
+                        Ok(x) if x.is_nan() && range.nullable => f64::NAN,
+                        Ok(x) if x >= range.min && x <= range.max => x,
+                        Ok(x) => {
+                            bad(format!(
+                                "value {x} is out of the allowed range [{}, {}]",
+                                range.min, range.max
+                            ));
+                            f64::NAN
+                        }
+                        Err(_) => {
+                            bad(format!("value {} is not a number", show(s)));
+                            f64::NAN
+                        }
+                    },
+                });
+            }
+            out
+        })
+        .collect();
+    (nums, problems)
+}
+
+/// Looks up and checks the categorical columns of `f` (report order after the `nn` numeric).
+fn categorical_pass(
+    schema: &Schema,
+    lookups: &[FastMap<&str, u32>],
+    f: &RawFile,
+    n: usize,
+    nn: usize,
+) -> (Vec<Vec<u32>>, Vec<Problem>) {
+    let mut problems: Vec<Problem> = vec![];
+    let cats: Vec<Vec<u32>> = schema
+        .categorical
+        .iter()
+        .enumerate()
+        .map(|(k, (name, allowed))| {
+            let mut out = Vec::with_capacity(n);
+            let Ok(col) = f.values(name) else {
+                out.resize(n, MISSING_CODE);
+                return out;
+            };
+            let lookup = &lookups[k];
+            for (i, v) in col.enumerate() {
+                let v = v.map(str::trim).filter(|v| !v.is_empty());
+                out.push(match v.map(|s| (s, lookup.get(s))) {
+                    Some((_, Some(code))) => *code,
+                    None => {
+                        problems.push(Problem {
+                            row: i,
+                            order: nn + k,
+                            column: name.clone(),
+                            reason: "missing required value".into(),
+                        });
+                        MISSING_CODE
+                    }
+                    Some((s, None)) => {
+                        let list = if allowed.len() > 8 {
+                            format!("{}..{}", allowed[0], allowed[allowed.len() - 1])
+                        } else {
+                            allowed.join(", ")
+                        };
+                        problems.push(Problem {
+                            row: i,
+                            order: nn + k,
+                            column: name.clone(),
+                            reason: format!("unknown category {} (allowed: {list})", show(s)),
+                        });
+                        MISSING_CODE
+                    }
+                });
+            }
+            out
+        })
+        .collect();
+    (cats, problems)
+}
+
 impl<'s> Checker<'s> {
     /// A new check against `schema`.
     pub fn new(schema: &'s Schema, mode: Mode) -> Self {
@@ -235,99 +342,19 @@ impl<'s> Checker<'s> {
         }
         let n = f.rows();
         self.rows_read += n;
-        let mut problems: Vec<Problem> = vec![];
-        // Column passes: each column's values in order (sequential access is what polars'
-        // string arrays are fast at), problems tagged with row and report order.
-        let nums: Vec<Vec<f64>> = schema
-            .numeric
-            .iter()
-            .enumerate()
-            .map(|(k, (name, range))| {
-                let mut out = Vec::with_capacity(n);
-                let Ok(col) = f.values(name) else {
-                    out.resize(n, f64::NAN);
-                    return out;
-                };
-                for (i, v) in col.enumerate() {
-                    let v = v.map(str::trim).filter(|v| !v.is_empty());
-                    let mut bad = |reason: String| {
-                        problems.push(Problem {
-                            row: i,
-                            order: k,
-                            column: name.clone(),
-                            reason,
-                        })
-                    };
-                    out.push(match v {
-                        None if range.nullable => f64::NAN,
-                        None => {
-                            bad("missing required value".into());
-                            f64::NAN
-                        }
-                        Some(s) => match s.parse::<f64>() {
-                            Ok(x) if x.is_nan() && range.nullable => f64::NAN,
-                            Ok(x) if x >= range.min && x <= range.max => x,
-                            Ok(x) => {
-                                bad(format!(
-                                    "value {x} is out of the allowed range [{}, {}]",
-                                    range.min, range.max
-                                ));
-                                f64::NAN
-                            }
-                            Err(_) => {
-                                bad(format!("value {} is not a number", show(s)));
-                                f64::NAN
-                            }
-                        },
-                    });
-                }
-                out
-            })
-            .collect();
+        // Column passes: each column's values in order, problems tagged with row and report
+        // order; the numeric and the categorical columns on two threads.
         let nn = schema.numeric.len();
-        let cats: Vec<Vec<u32>> = schema
-            .categorical
-            .iter()
-            .enumerate()
-            .map(|(k, (name, allowed))| {
-                let mut out = Vec::with_capacity(n);
-                let Ok(col) = f.values(name) else {
-                    out.resize(n, MISSING_CODE);
-                    return out;
-                };
-                let lookup = &self.lookups[k];
-                for (i, v) in col.enumerate() {
-                    let v = v.map(str::trim).filter(|v| !v.is_empty());
-                    out.push(match v.map(|s| (s, lookup.get(s))) {
-                        Some((_, Some(code))) => *code,
-                        None => {
-                            problems.push(Problem {
-                                row: i,
-                                order: nn + k,
-                                column: name.clone(),
-                                reason: "missing required value".into(),
-                            });
-                            MISSING_CODE
-                        }
-                        Some((s, None)) => {
-                            let list = if allowed.len() > 8 {
-                                format!("{}..{}", allowed[0], allowed[allowed.len() - 1])
-                            } else {
-                                allowed.join(", ")
-                            };
-                            problems.push(Problem {
-                                row: i,
-                                order: nn + k,
-                                column: name.clone(),
-                                reason: format!("unknown category {} (allowed: {list})", show(s)),
-                            });
-                            MISSING_CODE
-                        }
-                    });
-                }
-                out
-            })
-            .collect();
+        let lookups = &self.lookups;
+        let ((nums, num_problems), (cats, mut problems)) = std::thread::scope(|s| {
+            let numeric = s.spawn(|| numeric_pass(schema, f, n));
+            let categorical = categorical_pass(schema, lookups, f, n, nn);
+            let numeric = numeric
+                .join()
+                .unwrap_or_else(|e| std::panic::resume_unwind(e));
+            (numeric, categorical)
+        });
+        problems.extend(num_problems);
         let label_order = nn + schema.categorical.len();
         let labels: Vec<Option<u8>> = match f.values(&schema.target) {
             Err(_) => vec![None; n],

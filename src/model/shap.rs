@@ -456,16 +456,15 @@ impl TreeExplainer {
     /// added to the row's totals; only the tree's own features are touched.
     /// Returns `start` plus the leaf values the row reaches, added tree by tree (with the
     /// base margin as `start`, XGBoost's own order of operations).
-    fn row(
+    fn row<const SHAP: bool>(
         &self,
         x: &[f32],
         phi: &mut [f32],
         tree_phi: &mut [f32],
         path: &mut [PathElement],
         start: f32,
-        shap: bool,
     ) -> f32 {
-        if shap {
+        if SHAP {
             phi.fill(0.0);
         }
         let mut margin = start;
@@ -483,7 +482,7 @@ impl TreeExplainer {
                         v >= s.threshold
                     };
                     margin += s.leaf[usize::from(right)];
-                    if shap {
+                    if SHAP {
                         phi[s.feature] += s.phi[usize::from(right)];
                     }
                 }
@@ -494,7 +493,7 @@ impl TreeExplainer {
                         node = tree.next(node, x[tree.feature[node] as usize]);
                     }
                     margin += tree.value[node];
-                    if !shap {
+                    if !SHAP {
                         continue;
                     }
                     Walk {
@@ -548,8 +547,11 @@ impl TreeExplainer {
                             .enumerate()
                             .map(|(i, xr)| {
                                 let base = self.base_margin.unwrap_or(0.0);
-                                let m =
-                                    self.row(xr, &mut phi, &mut tree_phi, &mut path, base, shap);
+                                let m = if shap {
+                                    self.row::<true>(xr, &mut phi, &mut tree_phi, &mut path, base)
+                                } else {
+                                    self.row::<false>(xr, &mut phi, &mut tree_phi, &mut path, base)
+                                };
                                 let p = if self.base_margin.is_some() {
                                     sigmoid(m)
                                 } else {

@@ -96,6 +96,49 @@ pub fn parse_date(s: &str) -> Result<String> {
         .map_err(|_| ClaimsError::Usage(format!("--date '{s}': expected YYYY-MM-DD")))
 }
 
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn four_decimals_matches_format() {
+        let mut checked = 0;
+        for v in [
+            4.0658,
+            -3.25,
+            0.1,
+            1234567.5,
+            2.0549,
+            0.00015,
+            1e-5,
+            123.45678,
+            -0.5,
+            7.9999,
+            0.30000000000000004,
+            1.00005,
+            2.5e20,
+        ] {
+            if let Some(s) = super::four_decimals(v) {
+                assert_eq!(s, format!("{v:.4}"), "{v}");
+                checked += 1;
+            }
+        }
+        // Every value written with 4 decimals or fewer, as the files hold them.
+        for k in (1..600_000i64).step_by(7) {
+            for v in [
+                k as f64 / 10_000.0,
+                -(k as f64) / 10_000.0,
+                k as f64 / 100.0,
+            ] {
+                let s = super::four_decimals(v);
+                if v.fract() != 0.0 {
+                    assert_eq!(s.as_deref(), Some(format!("{v:.4}").as_str()), "{v}");
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 200_000, "{checked}");
+    }
+}
+
 /// Where a model feature's shown value comes from in a [`Dataset`].
 #[derive(Clone, Copy)]
 enum Source {
@@ -133,6 +176,22 @@ struct Explainer {
     own_scores: bool,
 }
 
+/// `format!("{v:.4}")` for the common value that has at most 4 decimals: its shortest
+/// round-trip text padded with zeros (the same digits, since such a value is within far less
+/// than half a unit of the 4th decimal of that text); `None` for anything else.
+fn four_decimals(v: f64) -> Option<String> {
+    let mut buf = ryu::Buffer::new();
+    let s = buf.format_finite(v);
+    let (_, frac) = s.split_once('.')?;
+    if frac.len() > 4 || s.contains('e') {
+        return None;
+    }
+    let mut out = String::with_capacity(s.len() + 4 - frac.len());
+    out.push_str(s);
+    out.extend(std::iter::repeat_n('0', 4 - frac.len()));
+    Some(out)
+}
+
 fn json_str(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
 }
@@ -149,6 +208,8 @@ impl ReasonText {
                     write!(out, "\"missing\"")
                 } else if v.fract() == 0.0 {
                     write!(out, "\"{v}\"")
+                } else if let Some(s) = four_decimals(v) {
+                    write!(out, "\"{s}\"")
                 } else {
                     write!(out, "\"{v:.4}\"")
                 };

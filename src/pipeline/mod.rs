@@ -6,6 +6,7 @@
 pub mod compare;
 pub mod feedback;
 pub mod infer;
+mod scoring;
 pub mod train;
 
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -45,8 +45,7 @@ pub fn open(path: &Path) -> Result<Connection> {
     conn.busy_timeout(std::time::Duration::from_secs(30))
         .map_err(err)?;
     // Only takes effect on a new, empty database (before WAL is switched on).
-    conn.pragma_update(None, "page_size", 16384)
-        .map_err(err)?;
+    conn.pragma_update(None, "page_size", 16384).map_err(err)?;
     conn.pragma_update(None, "journal_mode", "WAL")
         .map_err(err)?;
     conn.pragma_update(None, "synchronous", "NORMAL")

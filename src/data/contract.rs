@@ -59,7 +59,9 @@ fn violation(file: &str, row: Option<usize>, column: Option<&str>, reason: Strin
     }
 }
 
-fn column_problems(schema: &Schema, f: &RawFile, mode: Mode) -> Vec<Violation> {
+/// Checks a file's header (for a chunked file, its first chunk) against the schema: missing,
+/// unexpected and repeated columns. Empty when the columns are right.
+pub fn check_columns(schema: &Schema, f: &RawFile, mode: Mode) -> Vec<Violation> {
     let mut out = vec![];
     let has = |c: &str| f.columns.iter().any(|x| x == c);
     let mut expected: Vec<&str> = schema
@@ -114,7 +116,7 @@ fn show(v: &str) -> String {
 pub fn check(schema: &Schema, files: &[RawFile], mode: Mode) -> Checked {
     let mut file_violations = vec![];
     for f in files {
-        file_violations.extend(column_problems(schema, f, mode));
+        file_violations.extend(check_columns(schema, f, mode));
     }
     let mut c = Checker::new(schema, mode);
     if file_violations.is_empty() {
@@ -128,12 +130,6 @@ pub fn check(schema: &Schema, files: &[RawFile], mode: Mode) -> Checked {
     let mut out = c.finish(files.iter().map(|f| f.name.clone()).collect());
     out.file_violations = file_violations;
     out
-}
-
-/// Checks a file's header (its first chunk) against the schema: missing, unexpected and
-/// repeated columns. Empty when the columns are right.
-pub fn check_columns(schema: &Schema, f: &RawFile, mode: Mode) -> Vec<Violation> {
-    column_problems(schema, f, mode)
 }
 
 /// The contract check as a running state, so a large file can be checked chunk by chunk

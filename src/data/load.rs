@@ -367,11 +367,6 @@ impl Chunks {
         })
     }
 
-    /// Data rows read so far.
-    pub fn rows_so_far(&self) -> usize {
-        self.rows
-    }
-
     /// The file's name as given.
     pub fn name(&self) -> &str {
         &self.name

@@ -571,6 +571,7 @@ impl TreeExplainer {
     }
 
     /// SHAP values of `rows` row-major rows of `x` (no bias column), on `threads` threads.
+    #[cfg(test)]
     pub fn contributions(&self, x: &[f32], rows: usize, threads: usize) -> Vec<f32> {
         self.explain(x, rows, threads, true, &|_, _, phi| phi.to_vec())
             .concat()

@@ -308,7 +308,7 @@ fn run(
             out,
             Some(written),
             format!(
-                "{} rows scored with top {top_reasons} reasons{also}; {written} predictions and {} quarantined rows for {date} written to {described} in one transaction (scoring {:.1} s alongside writing {:.1} s, commit {:.1} s)",
+                "{} rows scored, top {top_reasons} reasons{also}; {written} predictions + {} quarantined to {described}, one transaction (score {:.1} s | write {:.1} s | commit {:.1} s)",
                 data.len(),
                 quarantine.len(),
                 scoring_s,

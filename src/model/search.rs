@@ -28,6 +28,72 @@ pub use crate::config::SearchStrategy;
 use crate::error::{ClaimsError, Result};
 use crate::eval::metrics::roc_auc;
 
+/// How the search spent its fits (also in `metrics.json` under `cv.search`).
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchSummary {
+    /// "full" or "halving".
+    pub strategy: String,
+    /// Under halving: keep `ceil(n / factor)` candidates after each fold.
+    pub halving_factor: Option<usize>,
+    /// Candidates drawn.
+    pub candidates: usize,
+    /// CV folds.
+    pub folds: usize,
+    /// Fits run.
+    pub fits: usize,
+    /// Fits every candidate on every fold would take.
+    pub fits_full: usize,
+    /// Candidates per rung (full: one rung of all folds; halving: one rung per fold).
+    pub candidates_per_rung: Vec<usize>,
+    /// Fits run side by side.
+    pub workers: usize,
+}
+
+impl SearchSummary {
+    /// The plan for `candidates` candidates over `folds` folds, before any fit.
+    pub fn new(strategy: SearchStrategy, candidates: usize, folds: usize, workers: usize) -> Self {
+        let plan = plan(candidates, folds, strategy);
+        SearchSummary {
+            strategy: match strategy {
+                SearchStrategy::Full => "full".into(),
+                SearchStrategy::Halving { .. } => "halving".into(),
+            },
+            halving_factor: match strategy {
+                SearchStrategy::Full => None,
+                SearchStrategy::Halving { factor } => Some(factor),
+            },
+            candidates,
+            folds,
+            fits: planned_fits(&plan),
+            fits_full: candidates * folds,
+            candidates_per_rung: plan.iter().map(|r| r.candidates).collect(),
+            workers,
+        }
+    }
+
+    /// One line: candidates, folds, strategy and fits.
+    pub fn describe(&self) -> String {
+        match self.halving_factor {
+            Some(f) => format!(
+                "{} candidates x {} folds, successive halving (factor {f}): {} fits instead of {} (candidates per fold: {})",
+                self.candidates,
+                self.folds,
+                self.fits,
+                self.fits_full,
+                self.candidates_per_rung
+                    .iter()
+                    .map(|n| n.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            None => format!(
+                "{} candidates x {} folds, full: {} fits",
+                self.candidates, self.folds, self.fits
+            ),
+        }
+    }
+}
+
 /// The training rows as the search sees them.
 pub struct SearchData<'a> {
     /// Row-major features of the training split.
@@ -123,6 +189,35 @@ pub struct Progress<'a> {
     pub auc: f64,
     /// The candidate's summary, when this fit completed all of its folds.
     pub completed: Option<&'a Candidate>,
+}
+
+impl Progress<'_> {
+    /// The progress line for this fit, with `best`, the best CV AUC so far (NaN: none yet).
+    pub fn describe(&self, folds: usize, best: f64) -> String {
+        let mut msg = format!(
+            "candidate {} fold {}/{folds}: AUC {:.4}; fit {}/{}",
+            self.candidate + 1,
+            self.fold + 1,
+            self.auc,
+            self.fits_done,
+            self.fits_total
+        );
+        if self.rungs > 1 {
+            msg.push_str(&format!(
+                ", rung {}/{} ({} candidates)",
+                self.rung + 1,
+                self.rungs,
+                self.rung_candidates
+            ));
+        }
+        if let Some(c) = self.completed {
+            msg.push_str(&format!("; CV AUC {:.4}", c.mean_auc));
+        }
+        if !best.is_nan() {
+            msg.push_str(&format!(" (best {best:.4})"));
+        }
+        msg
+    }
 }
 
 fn gather(x: &[f32], y: &[u8], width: usize, rows: &[usize]) -> (Vec<f32>, Vec<f32>) {

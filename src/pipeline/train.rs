@@ -11,14 +11,14 @@ use std::sync::mpsc::Sender;
 use serde::Serialize;
 
 use super::{PipelineEvent, RunCtx, compare};
-use crate::config::{Config, Imbalance, SearchStrategy};
+use crate::config::{Config, Imbalance};
 use crate::data::{contract, load, split};
 use crate::error::{ClaimsError, Result, Violation};
 use crate::eval::{Evaluation, evaluate};
 use crate::features::Preprocessor;
 use crate::model::fit::fit;
 use crate::model::params::{FitSettings, Hyperparams};
-use crate::model::search::{self, SearchData};
+use crate::model::search::{self, SearchData, SearchSummary};
 use crate::model::xgb;
 use crate::monitor::profile;
 use crate::registry::{DataFileRecord, Manifest, Registry, code_version, sha256_file};
@@ -73,51 +73,6 @@ pub struct TrainOutcome {
     pub top_features: Vec<(String, f32)>,
     /// The promotion gate's verdict, when a champion existed.
     pub gate: Option<GateSummary>,
-}
-
-/// How the search spent its fits (also in `metrics.json` under `cv.search`).
-#[derive(Debug, Clone, Serialize)]
-pub struct SearchSummary {
-    /// "full" or "halving".
-    pub strategy: String,
-    /// Under halving: keep `ceil(n / factor)` candidates after each fold.
-    pub halving_factor: Option<usize>,
-    /// Candidates drawn.
-    pub candidates: usize,
-    /// CV folds.
-    pub folds: usize,
-    /// Fits run.
-    pub fits: usize,
-    /// Fits every candidate on every fold would take.
-    pub fits_full: usize,
-    /// Candidates per rung (full: one rung of all folds; halving: one rung per fold).
-    pub candidates_per_rung: Vec<usize>,
-    /// Fits run side by side.
-    pub workers: usize,
-}
-
-impl SearchSummary {
-    /// One line: candidates, folds, strategy and fits.
-    pub fn describe(&self) -> String {
-        match self.halving_factor {
-            Some(f) => format!(
-                "{} candidates x {} folds, successive halving (factor {f}): {} fits instead of {} (candidates per fold: {})",
-                self.candidates,
-                self.folds,
-                self.fits,
-                self.fits_full,
-                self.candidates_per_rung
-                    .iter()
-                    .map(|n| n.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            None => format!(
-                "{} candidates x {} folds, full: {} fits",
-                self.candidates, self.folds, self.fits
-            ),
-        }
-    }
 }
 
 /// The gate's verdict after a retrain.
@@ -404,23 +359,7 @@ fn run(cfg: &Config, home: &Path, req: &TrainRequest, ctx: &RunCtx) -> Result<Tr
         let draws = search::draw_candidates(&cfg.search.space, iters, seed);
         let workers = cfg.threads.fits();
         let strategy = cfg.search.strategy;
-        let plan = search::plan(draws.len(), folds, strategy);
-        let summary = SearchSummary {
-            strategy: match strategy {
-                SearchStrategy::Full => "full".into(),
-                SearchStrategy::Halving { .. } => "halving".into(),
-            },
-            halving_factor: match strategy {
-                SearchStrategy::Full => None,
-                SearchStrategy::Halving { factor } => Some(factor),
-            },
-            candidates: draws.len(),
-            folds,
-            fits: search::planned_fits(&plan),
-            fits_full: draws.len() * folds,
-            candidates_per_rung: plan.iter().map(|r| r.candidates).collect(),
-            workers,
-        };
+        let summary = SearchSummary::new(strategy, draws.len(), folds, workers);
         ctx.emit("search", None, summary.describe());
         let best_so_far = std::sync::Mutex::new(f64::NAN);
         let on_fit = |g: &search::Progress| {
@@ -433,28 +372,7 @@ fn run(cfg: &Config, home: &Path, req: &TrainRequest, ctx: &RunCtx) -> Result<Tr
                     *b
                 })
                 .unwrap_or(f64::NAN);
-            let mut msg = format!(
-                "candidate {} fold {}/{folds}: AUC {:.4}; fit {}/{}",
-                g.candidate + 1,
-                g.fold + 1,
-                g.auc,
-                g.fits_done,
-                g.fits_total
-            );
-            if g.rungs > 1 {
-                msg.push_str(&format!(
-                    ", rung {}/{} ({} candidates)",
-                    g.rung + 1,
-                    g.rungs,
-                    g.rung_candidates
-                ));
-            }
-            if let Some(c) = g.completed {
-                msg.push_str(&format!("; CV AUC {:.4}", c.mean_auc));
-            }
-            if !best.is_nan() {
-                msg.push_str(&format!(" (best {best:.4})"));
-            }
+            let msg = g.describe(folds, best);
             ctx.emit(
                 "search",
                 Some(g.fits_done as f64 / g.fits_total.max(1) as f64),

@@ -70,7 +70,7 @@ fn num(v: &serde_json::Value) -> f64 {
 fn every_hyperparameter_reaches_the_booster() {
     let (t, v) = matrices();
     let s = settings();
-    let f = fit(&t, &v, &s, &|| false).unwrap();
+    let f = fit(&t, &v, None, &s, &|| false).unwrap();
     let cfg = f.booster.config_json().unwrap();
     let learner = &cfg["learner"];
     let tp = &learner["gradient_booster"]["tree_train_param"];
@@ -129,7 +129,7 @@ fn every_hyperparameter_reaches_the_booster() {
 #[test]
 fn json_round_trip_predicts_the_same() {
     let (t, v) = matrices();
-    let f = fit(&t, &v, &settings(), &|| false).unwrap();
+    let f = fit(&t, &v, None, &settings(), &|| false).unwrap();
     let a = f.booster.predict(&v).unwrap();
     let b = Booster::from_json(&f.booster.to_json().unwrap())
         .unwrap()

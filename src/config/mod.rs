@@ -84,6 +84,7 @@ struct RawSearch {
     metric: String,
     strategy: String,
     halving_factor: i64,
+    sample_rung_min_rows: usize,
     space: RawSpace,
 }
 
@@ -150,6 +151,9 @@ pub struct SearchConfig {
     pub metric: String,
     /// How fits are spread over candidates and folds.
     pub strategy: SearchStrategy,
+    /// Under halving: the first rung runs every candidate on a stratified `1/factor` of
+    /// fold 1's fit rows when that share has at least this many rows (0: never).
+    pub sample_rung_min_rows: usize,
     /// The space candidates are drawn from.
     pub space: SearchSpace,
 }

@@ -131,6 +131,7 @@ pub(super) fn validate(raw: Raw, merged_toml: String) -> Result<Config> {
         early_stopping_rounds: rs.early_stopping_rounds,
         metric: rs.metric,
         strategy,
+        sample_rung_min_rows: rs.sample_rung_min_rows,
         space,
     };
     let ri = raw.imbalance;

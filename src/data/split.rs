@@ -88,6 +88,21 @@ pub fn undersample(labels: &[u8], rows: &[usize], ratio: f64, seed: u64) -> Vec<
     out
 }
 
+/// A stratified random `1/factor` of `rows` (each class keeps `ceil(len / factor)` of its
+/// rows), in row order.
+pub fn stratified_share(labels: &[u8], rows: &[usize], factor: usize, seed: u64) -> Vec<usize> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5a3b_1e5d);
+    let mut out: Vec<usize> = by_class(labels, rows, &mut rng)
+        .into_iter()
+        .flat_map(|class| {
+            let keep = class.len().div_ceil(factor.max(1));
+            class.into_iter().take(keep)
+        })
+        .collect();
+    out.sort_unstable();
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,5 +150,19 @@ mod tests {
         let kept = undersample(&y, &rows, 3.0, 1);
         assert_eq!(kept.iter().filter(|&&i| y[i] == 1).count(), 100);
         assert_eq!(kept.iter().filter(|&&i| y[i] == 0).count(), 300);
+    }
+
+    #[test]
+    fn stratified_share_keeps_each_class_share() {
+        let y = labels(9_000, 6);
+        let rows: Vec<usize> = (0..9_000).filter(|i| i % 5 != 0).collect();
+        let a = stratified_share(&y, &rows, 3, 7);
+        let pos = |r: &[usize]| r.iter().filter(|&&i| y[i] == 1).count();
+        assert_eq!(pos(&a), pos(&rows).div_ceil(3));
+        assert_eq!(a.len() - pos(&a), (rows.len() - pos(&rows)).div_ceil(3));
+        assert!(a.windows(2).all(|w| w[0] < w[1]));
+        assert!(a.iter().all(|i| rows.contains(i)));
+        assert_eq!(a, stratified_share(&y, &rows, 3, 7));
+        assert_ne!(a, stratified_share(&y, &rows, 3, 8));
     }
 }

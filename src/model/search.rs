@@ -7,8 +7,11 @@
 //! `halving` (successive halving over folds) runs rung r = fold r for the candidates that
 //! survived rung r - 1 and, after every rung but the last, keeps the best `ceil(n / factor)`
 //! (never fewer than `min(2, n)`) by mean held-out ROC AUC over the folds run so far, ties to
-//! the earlier draw. The chosen candidate is the best of those that ran all folds, so the
-//! final choice always rests on full k-fold CV.
+//! the earlier draw. With a sample ([`SearchData::sample`], for large data), a first rung
+//! runs every candidate on that stratified share of fold 1's fit rows, evaluated on fold 1's
+//! whole held-out part, and keeps the best `ceil(n / factor)` by that AUC for the fold rungs
+//! (successive halving over rows, then folds). The chosen candidate is the best of those
+//! that ran all folds, so the final choice always rests on full k-fold CV.
 //!
 //! Candidates are drawn up front from the seed, a rung starts only when the previous one has
 //! finished, and survivors are picked from complete rungs, so results do not depend on thread
@@ -21,7 +24,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::fit::fit;
+use super::fit::{HeldOutRows, fit};
 use super::params::{FitSettings, Hyperparams};
 use super::xgb::{DMatrix, FeatureKind};
 pub use crate::config::SearchStrategy;
@@ -33,8 +36,10 @@ use crate::eval::metrics::roc_auc;
 pub struct SearchSummary {
     /// "full" or "halving".
     pub strategy: String,
-    /// Under halving: keep `ceil(n / factor)` candidates after each fold.
+    /// Under halving: keep `ceil(n / factor)` candidates after each rung.
     pub halving_factor: Option<usize>,
+    /// Under halving with a sampled first rung: its rows (a share of fold 1's fit rows).
+    pub sample_rows: Option<usize>,
     /// Candidates drawn.
     pub candidates: usize,
     /// CV folds.
@@ -43,16 +48,25 @@ pub struct SearchSummary {
     pub fits: usize,
     /// Fits every candidate on every fold would take.
     pub fits_full: usize,
-    /// Candidates per rung (full: one rung of all folds; halving: one rung per fold).
+    /// Candidates per rung (full: one rung of all folds; halving: the sampled rung if any,
+    /// then one rung per fold).
     pub candidates_per_rung: Vec<usize>,
     /// Fits run side by side.
     pub workers: usize,
 }
 
 impl SearchSummary {
-    /// The plan for `candidates` candidates over `folds` folds, before any fit.
-    pub fn new(strategy: SearchStrategy, candidates: usize, folds: usize, workers: usize) -> Self {
-        let plan = plan(candidates, folds, strategy);
+    /// The plan for `candidates` candidates over `folds` folds (with a sampled first rung of
+    /// `sample_rows` rows, if any), before any fit.
+    pub fn new(
+        strategy: SearchStrategy,
+        candidates: usize,
+        folds: usize,
+        sample_rows: Option<usize>,
+        workers: usize,
+    ) -> Self {
+        let plan = plan(candidates, folds, strategy, sample_rows.is_some());
+        let sampled = plan.first().is_some_and(|r| r.sample);
         SearchSummary {
             strategy: match strategy {
                 SearchStrategy::Full => "full".into(),
@@ -62,6 +76,7 @@ impl SearchSummary {
                 SearchStrategy::Full => None,
                 SearchStrategy::Halving { factor } => Some(factor),
             },
+            sample_rows: sample_rows.filter(|_| sampled),
             candidates,
             folds,
             fits: planned_fits(&plan),
@@ -74,18 +89,24 @@ impl SearchSummary {
     /// One line: candidates, folds, strategy and fits.
     pub fn describe(&self) -> String {
         match self.halving_factor {
-            Some(f) => format!(
-                "{} candidates x {} folds, successive halving (factor {f}): {} fits instead of {} (candidates per fold: {})",
-                self.candidates,
-                self.folds,
-                self.fits,
-                self.fits_full,
-                self.candidates_per_rung
+            Some(f) => {
+                let per_rung = self
+                    .candidates_per_rung
                     .iter()
                     .map(|n| n.to_string())
                     .collect::<Vec<_>>()
-                    .join(", ")
-            ),
+                    .join(", ");
+                match self.sample_rows {
+                    Some(rows) => format!(
+                        "{} candidates x {} folds, successive halving (factor {f}) over a {rows}-row sample of fold 1, then folds: {} fits instead of {}, {} of them on the sample (candidates per rung: {per_rung})",
+                        self.candidates, self.folds, self.fits, self.fits_full, self.candidates
+                    ),
+                    None => format!(
+                        "{} candidates x {} folds, successive halving (factor {f}): {} fits instead of {} (candidates per fold: {per_rung})",
+                        self.candidates, self.folds, self.fits, self.fits_full
+                    ),
+                }
+            }
             None => format!(
                 "{} candidates x {} folds, full: {} fits",
                 self.candidates, self.folds, self.fits
@@ -106,6 +127,18 @@ pub struct SearchData<'a> {
     pub kinds: &'a [FeatureKind],
     /// For each fold: (rows to fit on, held-out rows), indices into `x`/`y`.
     pub folds: &'a [(Vec<usize>, Vec<usize>)],
+    /// Under halving: a share of fold 1's fit rows for a first, sampled rung (indices into
+    /// `x`/`y`); `None`: no sampled rung.
+    pub sample: Option<&'a [usize]>,
+}
+
+/// A candidate's fit in the sampled rung.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct SampleFit {
+    /// Held-out ROC AUC (fold 1's held-out part).
+    pub auc: f64,
+    /// 0-based best round.
+    pub best_iteration: usize,
 }
 
 /// One evaluated candidate.
@@ -127,6 +160,10 @@ pub struct Candidate {
     pub std_auc: f64,
     /// Mean best round over the folds run.
     pub mean_best_iteration: f64,
+    /// Its fit in the sampled first rung, if the search had one (a candidate dropped there
+    /// ran no fold: `folds_run` 0, `mean_auc` NaN).
+    #[serde(default)]
+    pub sample: Option<SampleFit>,
 }
 
 /// One rung of the schedule: these folds for this many candidates.
@@ -136,27 +173,41 @@ pub struct Rung {
     pub folds: Range<usize>,
     /// Candidates in this rung.
     pub candidates: usize,
+    /// Whether the rung fits on the sample of fold 1's fit rows instead of the folds.
+    pub sample: bool,
 }
 
 /// The schedule of `n` candidates over `folds` folds: one rung of every fold for `full`;
 /// one rung per fold for `halving`, each keeping `ceil(n / factor)` but at least `min(2, n)`
-/// of the previous rung's candidates.
-pub fn plan(n: usize, folds: usize, strategy: SearchStrategy) -> Vec<Rung> {
+/// of the previous rung's candidates, after a first rung on the sample when `sample` is set
+/// and that rung would drop anyone.
+pub fn plan(n: usize, folds: usize, strategy: SearchStrategy, sample: bool) -> Vec<Rung> {
     match strategy {
         SearchStrategy::Full => vec![Rung {
             folds: 0..folds,
             candidates: n,
+            sample: false,
         }],
         SearchStrategy::Halving { factor } => {
             let factor = factor.max(2);
+            let keep = |alive: usize| alive.div_ceil(factor).max(alive.min(2));
             let mut alive = n;
-            let mut out = Vec::with_capacity(folds);
+            let mut out = Vec::with_capacity(folds + 1);
+            if sample && keep(n) < n {
+                out.push(Rung {
+                    folds: 0..1,
+                    candidates: n,
+                    sample: true,
+                });
+                alive = keep(n);
+            }
             for r in 0..folds {
                 out.push(Rung {
                     folds: r..r + 1,
                     candidates: alive,
+                    sample: false,
                 });
-                alive = alive.div_ceil(factor).max(alive.min(2));
+                alive = keep(alive);
             }
             out
         }
@@ -185,6 +236,8 @@ pub struct Progress<'a> {
     pub candidate: usize,
     /// 0-based fold of this fit.
     pub fold: usize,
+    /// Whether this fit was on the sample of the fold's fit rows.
+    pub sample: bool,
     /// Held-out ROC AUC of this fit.
     pub auc: f64,
     /// The candidate's summary, when this fit completed all of its folds.
@@ -195,9 +248,10 @@ impl Progress<'_> {
     /// The progress line for this fit, with `best`, the best CV AUC so far (NaN: none yet).
     pub fn describe(&self, folds: usize, best: f64) -> String {
         let mut msg = format!(
-            "candidate {} fold {}/{folds}: AUC {:.4}; fit {}/{}",
+            "candidate {} fold {}/{folds}{}: AUC {:.4}; fit {}/{}",
             self.candidate + 1,
             self.fold + 1,
+            if self.sample { " (sample)" } else { "" },
             self.auc,
             self.fits_done,
             self.fits_total
@@ -260,7 +314,12 @@ pub fn draw_candidates(
 type FoldResult = (f64, usize);
 
 /// The summary of one candidate from its fold results (a prefix of the folds, or all).
-fn summarize(index: usize, params: &Hyperparams, res: &[Option<FoldResult>]) -> Candidate {
+fn summarize(
+    index: usize,
+    params: &Hyperparams,
+    res: &[Option<FoldResult>],
+    sample: Option<FoldResult>,
+) -> Candidate {
     let done: Vec<FoldResult> = res.iter().flatten().copied().collect();
     let aucs: Vec<f64> = done.iter().map(|r| r.0).collect();
     let n = aucs.len().max(1) as f64;
@@ -278,6 +337,10 @@ fn summarize(index: usize, params: &Hyperparams, res: &[Option<FoldResult>]) -> 
         std_auc: var.sqrt(),
         fold_auc: aucs,
         mean_best_iteration: iters / n,
+        sample: sample.map(|(auc, best_iteration)| SampleFit {
+            auc,
+            best_iteration,
+        }),
     }
 }
 
@@ -297,6 +360,8 @@ struct State {
     alive: Vec<usize>,
     /// (candidate, fold) fits of the current rung.
     units: Vec<(usize, usize)>,
+    /// Whether the current rung fits on the sample.
+    sample_rung: bool,
     /// Next unit to hand out.
     next: usize,
     /// Units of the current rung not finished yet.
@@ -305,6 +370,8 @@ struct State {
     fits_done: usize,
     /// Per candidate, per fold.
     results: Vec<Vec<Option<FoldResult>>>,
+    /// Per candidate: its fit in the sampled rung.
+    sampled: Vec<Option<FoldResult>>,
     /// Set when the schedule is through or a worker failed.
     done: bool,
     /// Early stopping's patience, in rounds (for the cost estimate).
@@ -325,21 +392,25 @@ impl State {
             .collect();
         units.sort_by(|a, b| b.0.total_cmp(&a.0));
         self.units = units.into_iter().map(|(_, u)| u).collect();
+        self.sample_rung = rung.sample;
         self.next = 0;
         self.pending = self.units.len();
         self.done = self.units.is_empty();
     }
 
     /// Expected cost of one more fit of candidate `c`: its rounds (the mean best round of
-    /// the folds it ran, plus early stopping's patience; else `n_estimators`) times its
-    /// depth.
+    /// the folds it ran, else of its sampled fit, plus early stopping's patience; else
+    /// `n_estimators`) times its depth.
     fn cost(&self, c: usize, candidates: &[Hyperparams]) -> f64 {
         let p = &candidates[c];
-        let done: Vec<f64> = self.results[c]
+        let mut done: Vec<f64> = self.results[c]
             .iter()
             .flatten()
             .map(|r| r.1 as f64)
             .collect();
+        if done.is_empty() {
+            done.extend(self.sampled[c].map(|r| r.1 as f64));
+        }
         let rounds = if done.is_empty() {
             p.n_estimators as f64
         } else {
@@ -396,16 +467,18 @@ pub fn run(
 ) -> Result<Vec<Candidate>> {
     let k = data.folds.len();
     let n = candidates.len();
-    let plan = plan(n, k, strategy);
+    let plan = plan(n, k, strategy, data.sample.is_some());
     let fits_total = planned_fits(&plan);
     let mut state = State {
         rung: 0,
         alive: (0..n).collect(),
         units: vec![],
+        sample_rung: false,
         next: 0,
         pending: 0,
         fits_done: 0,
         results: vec![vec![None; k]; n],
+        sampled: vec![None; n],
         done: true,
         error: None,
         patience: base.early_stopping_rounds as f64,
@@ -440,9 +513,13 @@ pub fn run(
         .results
         .iter()
         .enumerate()
-        .map(|(i, r)| summarize(i, &candidates[i], r))
+        .map(|(i, r)| summarize(i, &candidates[i], r, state.sampled[i]))
         .collect())
 }
+
+/// One fold as a worker holds it: the fit matrix, the held-out matrix, and the held-out rows
+/// and labels.
+type FoldMatrices = (DMatrix, DMatrix, Vec<f32>, Vec<u8>);
 
 fn worker(
     shared: &Shared,
@@ -454,17 +531,28 @@ fn worker(
     cancel: &(dyn Fn() -> bool + Sync),
 ) {
     let _stop = StopOnPanic(shared);
-    let build = || -> Result<Vec<(DMatrix, DMatrix, Vec<u8>)>> {
+    let build = || -> Result<Vec<FoldMatrices>> {
         let mut mats = vec![];
         for (fit_rows, held) in data.folds {
             let t = matrix(data.x, data.y, data.names, data.kinds, fit_rows)?;
-            let h = matrix(data.x, data.y, data.names, data.kinds, held)?;
+            let (hx, hy) = gather(data.x, data.y, data.names.len(), held);
+            let mut h = DMatrix::from_dense(&hx, held.len(), data.names, data.kinds)?;
+            h.set_labels(&hy)?;
             let hy: Vec<u8> = held.iter().map(|&i| data.y[i]).collect();
-            mats.push((t, h, hy));
+            mats.push((t, h, hx, hy));
         }
         Ok(mats)
     };
-    let mats = match build() {
+    // The sampled rung's fit rows, if the plan has one (held out: fold 1's held-out part).
+    let build_sample = || -> Result<Option<DMatrix>> {
+        match (data.sample, shared.plan.first()) {
+            (Some(rows), Some(r)) if r.sample => {
+                Ok(Some(matrix(data.x, data.y, data.names, data.kinds, rows)?))
+            }
+            _ => Ok(None),
+        }
+    };
+    let mats = match build().and_then(|m| Ok((m, build_sample()?))) {
         Ok(m) => m,
         Err(e) => {
             shared.lock().fail(e);
@@ -473,7 +561,7 @@ fn worker(
         }
     };
     loop {
-        let (c, f) = {
+        let (c, f, sample) = {
             let mut st = shared.lock();
             loop {
                 if st.done {
@@ -481,7 +569,8 @@ fn worker(
                 }
                 if st.next < st.units.len() {
                     st.next += 1;
-                    break st.units[st.next - 1];
+                    let (c, f) = st.units[st.next - 1];
+                    break (c, f, st.sample_rung);
                 }
                 st = shared.wake.wait(st).unwrap_or_else(PoisonError::into_inner);
             }
@@ -491,14 +580,22 @@ fn worker(
                 params: candidates[c].clone(),
                 ..base.clone()
             };
-            let (t, h, hy) = &mats[f];
-            let fitted = fit(t, h, &settings, cancel)?;
-            let p: Vec<f64> = fitted
-                .booster
-                .predict(h)?
-                .iter()
-                .map(|&v| f64::from(v))
-                .collect();
+            let (t, h, hx, hy) = &mats.0[f];
+            let t = match &mats.1 {
+                Some(s) if sample => s,
+                _ => t,
+            };
+            let rows = HeldOutRows { x: hx, y: hy };
+            let fitted = fit(t, h, Some(rows), &settings, cancel)?;
+            let p: Vec<f64> = match fitted.held_out_probabilities {
+                Some(p) => p.into_iter().map(f64::from).collect(),
+                None => fitted
+                    .booster
+                    .predict(h)?
+                    .into_iter()
+                    .map(f64::from)
+                    .collect(),
+            };
             Ok((roc_auc(hy, &p), fitted.best_iteration))
         };
         let out = one();
@@ -514,13 +611,15 @@ fn worker(
                 return;
             }
         };
-        st.results[c][f] = Some(r);
+        if sample {
+            st.sampled[c] = Some(r);
+        } else {
+            st.results[c][f] = Some(r);
+        }
         st.fits_done += 1;
         st.pending -= 1;
-        let completed = st.results[c]
-            .iter()
-            .all(Option::is_some)
-            .then(|| summarize(c, &candidates[c], &st.results[c]));
+        let completed = (!sample && st.results[c].iter().all(Option::is_some))
+            .then(|| summarize(c, &candidates[c], &st.results[c], st.sampled[c]));
         on_fit(&Progress {
             fits_done: st.fits_done,
             fits_total,
@@ -529,6 +628,7 @@ fn worker(
             rung_candidates: st.alive.len(),
             candidate: c,
             fold: f,
+            sample,
             auc: r.0,
             completed: completed.as_ref(),
         });
@@ -539,7 +639,8 @@ fn worker(
     }
 }
 
-/// After a finished rung: keep the best of its candidates for the next rung, or end.
+/// After a finished rung: keep the best of its candidates for the next rung (by the sampled
+/// fit's AUC after the sampled rung, else by mean AUC over the folds run), or end.
 fn advance(st: &mut State, plan: &[Rung], candidates: &[Hyperparams]) {
     let Some(next) = plan.get(st.rung + 1) else {
         st.done = true;
@@ -549,10 +650,12 @@ fn advance(st: &mut State, plan: &[Rung], candidates: &[Hyperparams]) {
         .alive
         .iter()
         .map(|&c| {
-            (
-                score(summarize(c, &candidates[c], &st.results[c]).mean_auc),
-                c,
-            )
+            let auc = if st.sample_rung {
+                st.sampled[c].map_or(f64::NAN, |r| r.0)
+            } else {
+                summarize(c, &candidates[c], &st.results[c], None).mean_auc
+            };
+            (score(auc), c)
         })
         .collect();
     ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));

@@ -9,7 +9,7 @@ use crate::config::Config;
 use crate::data::split::k_folds;
 
 fn survivors(n: usize, folds: usize, strategy: SearchStrategy) -> Vec<usize> {
-    plan(n, folds, strategy)
+    plan(n, folds, strategy, false)
         .iter()
         .map(|r| r.candidates)
         .collect()
@@ -19,26 +19,45 @@ fn survivors(n: usize, folds: usize, strategy: SearchStrategy) -> Vec<usize> {
 fn halving_schedule_arithmetic() {
     let h = |factor| SearchStrategy::Halving { factor };
     assert_eq!(survivors(100, 5, h(3)), [100, 34, 12, 4, 2]);
-    assert_eq!(planned_fits(&plan(100, 5, h(3))), 152);
+    assert_eq!(planned_fits(&plan(100, 5, h(3), false)), 152);
     assert_eq!(survivors(30, 3, h(3)), [30, 10, 4]);
-    assert_eq!(planned_fits(&plan(30, 3, h(3))), 44);
+    assert_eq!(planned_fits(&plan(30, 3, h(3), false)), 44);
     assert_eq!(survivors(40, 5, h(2)), [40, 20, 10, 5, 3]);
     // Never fewer than 2 (or all, when fewer were drawn) before the last fold.
     assert_eq!(survivors(10, 4, h(100)), [10, 2, 2, 2]);
     assert_eq!(survivors(1, 3, h(3)), [1, 1, 1]);
     assert_eq!(survivors(2, 3, h(3)), [2, 2, 2]);
-    let full = plan(100, 5, SearchStrategy::Full);
+    let full = plan(100, 5, SearchStrategy::Full, false);
     assert_eq!(
         full,
         [Rung {
             folds: 0..5,
-            candidates: 100
+            candidates: 100,
+            sample: false
         }]
     );
     assert_eq!(planned_fits(&full), 500);
-    for r in plan(7, 3, h(3)).iter().enumerate() {
+    for r in plan(7, 3, h(3), false).iter().enumerate() {
         assert_eq!(r.1.folds, r.0..r.0 + 1);
     }
+    // A sampled first rung (on fold 1's sample) before the fold rungs.
+    let sampled = plan(30, 3, h(3), true);
+    let shape: Vec<(usize, bool, usize)> = sampled
+        .iter()
+        .map(|r| (r.candidates, r.sample, r.folds.start))
+        .collect();
+    assert_eq!(
+        shape,
+        [(30, true, 0), (10, false, 0), (4, false, 1), (2, false, 2)]
+    );
+    assert_eq!(planned_fits(&sampled), 46);
+    // Not when it would drop nobody, nor under `full`.
+    assert!(plan(2, 3, h(3), true).iter().all(|r| !r.sample));
+    assert!(
+        plan(30, 3, SearchStrategy::Full, true)
+            .iter()
+            .all(|r| !r.sample)
+    );
 }
 
 /// A small learnable problem: 600 rows, 5 numeric features (2 noise), ~25% positives.
@@ -79,6 +98,7 @@ fn data(p: &Problem) -> SearchData<'_> {
         names: &p.names,
         kinds: &p.kinds,
         folds: &p.folds,
+        sample: None,
     }
 }
 
@@ -131,7 +151,7 @@ fn reference(p: &Problem, n: usize) -> Vec<Candidate> {
             let mut aucs = vec![];
             let mut iters = 0.0;
             for (t, h, hy) in &mats {
-                let f = fit(t, h, &s, &|| false).unwrap();
+                let f = fit(t, h, None, &s, &|| false).unwrap();
                 let pr: Vec<f64> = f
                     .booster
                     .predict(h)
@@ -152,6 +172,7 @@ fn reference(p: &Problem, n: usize) -> Vec<Candidate> {
                 std_auc: var.sqrt(),
                 fold_auc: aucs,
                 mean_best_iteration: iters / mats.len() as f64,
+                sample: None,
             }
         })
         .collect()
@@ -216,6 +237,67 @@ fn halving_runs_prefixes_of_full_and_keeps_the_best() {
 }
 
 #[test]
+fn sampled_rung_ranks_on_the_sample_then_runs_the_folds() {
+    let p = problem(3);
+    let rows = crate::data::split::stratified_share(&p.y, &p.folds[0].0, 3, 5);
+    let d = SearchData {
+        sample: Some(&rows),
+        ..data(&p)
+    };
+    let s = SearchStrategy::Halving { factor: 3 };
+    let n = 9;
+    let fits = AtomicUsize::new(0);
+    let on_sample = AtomicUsize::new(0);
+    let on_fit = |g: &Progress| {
+        fits.fetch_add(1, Ordering::SeqCst);
+        assert_eq!(g.sample, g.rung == 0);
+        if g.sample {
+            on_sample.fetch_add(1, Ordering::SeqCst);
+            assert!(g.completed.is_none());
+        }
+    };
+    let res = run(&d, &draws(n), &base(), s, 2, &on_fit, &|| false).unwrap();
+    // 9 on the sample, then 3, 2, 2 on the folds.
+    assert_eq!(fits.load(Ordering::SeqCst), 9 + 3 + 2 + 2);
+    assert_eq!(on_sample.load(Ordering::SeqCst), 9);
+    assert!(res.iter().all(|c| c.sample.is_some()));
+    // The fold fits are the same fits as under `full` (prefixes of its fold AUCs).
+    let full = search(&p, n, SearchStrategy::Full, 2);
+    for (h, f) in res.iter().zip(&full) {
+        assert_eq!(h.fold_auc[..], f.fold_auc[..h.folds_run]);
+    }
+    // The survivors of the sample are its best 3 by sample AUC (ties to the earlier draw).
+    let mut by_sample: Vec<&Candidate> = res.iter().collect();
+    by_sample.sort_by(|a, b| {
+        let (x, y) = (a.sample.unwrap().auc, b.sample.unwrap().auc);
+        y.total_cmp(&x).then(a.index.cmp(&b.index))
+    });
+    let mut top3: Vec<usize> = by_sample[..3].iter().map(|c| c.index).collect();
+    top3.sort_unstable();
+    let ran: Vec<usize> = res
+        .iter()
+        .filter(|c| c.folds_run >= 1)
+        .map(|c| c.index)
+        .collect();
+    assert_eq!(ran, top3);
+    // A sample fit is a real fit on fewer rows: its AUC differs from the fold-1 fit's.
+    assert!(
+        res.iter()
+            .filter(|c| c.folds_run >= 1)
+            .any(|c| c.sample.unwrap().auc != c.fold_auc[0])
+    );
+    assert!(
+        res.iter()
+            .filter(|c| c.folds_run == 0)
+            .all(|c| c.mean_auc.is_nan())
+    );
+    assert_eq!(best(&res, 3).unwrap().folds_run, 3);
+    // And the result does not depend on the number of workers.
+    let one = run(&d, &draws(n), &base(), s, 1, &|_| {}, &|| false).unwrap();
+    assert!(same(&one, &res));
+}
+
+#[test]
 fn halving_without_anything_to_drop_equals_full() {
     let p = problem(3);
     for n in [1, 2] {
@@ -244,7 +326,7 @@ fn progress_counts_planned_fits_and_cancel_stops() {
     let last = AtomicUsize::new(0);
     let on_fit = |g: &Progress| {
         calls.fetch_add(1, Ordering::SeqCst);
-        assert_eq!(g.fits_total, planned_fits(&plan(7, 3, s)));
+        assert_eq!(g.fits_total, planned_fits(&plan(7, 3, s, false)));
         assert_eq!(g.rungs, 3);
         assert_eq!(g.fold, g.rung);
         if let Some(c) = g.completed {
@@ -278,6 +360,7 @@ fn best_only_picks_candidates_with_all_folds() {
                 .into_iter()
                 .map(|a| Some((a, 1)))
                 .collect::<Vec<_>>(),
+            None,
         )
     };
     let cs = vec![

@@ -215,6 +215,21 @@ struct Stump {
     phi: [f32; 2],
 }
 
+impl Stump {
+    /// Whether row `x` goes right (the same decision as `Tree::next`).
+    #[inline]
+    fn goes_right(&self, x: &[f32]) -> bool {
+        let v = x[self.feature];
+        if v.is_nan() {
+            self.default_right
+        } else if let Some(mask) = self.cat_mask {
+            (0.0..64.0).contains(&v) && (mask >> (v as u32)) & 1 == 1
+        } else {
+            v >= self.threshold
+        }
+    }
+}
+
 /// How [`TreeExplainer::row`] handles each tree, in model order.
 #[derive(Clone, Copy)]
 enum Kind {
@@ -472,15 +487,7 @@ impl TreeExplainer {
             match *kind {
                 Kind::Leaf(v) => margin += v,
                 Kind::Stump(s) => {
-                    // The same decision as `Tree::next`, on the flattened fields.
-                    let v = x[s.feature];
-                    let right = if v.is_nan() {
-                        s.default_right
-                    } else if let Some(mask) = s.cat_mask {
-                        (0.0..64.0).contains(&v) && (mask >> (v as u32)) & 1 == 1
-                    } else {
-                        v >= s.threshold
-                    };
+                    let right = s.goes_right(x);
                     margin += s.leaf[usize::from(right)];
                     if SHAP {
                         phi[s.feature] += s.phi[usize::from(right)];
@@ -516,6 +523,43 @@ impl TreeExplainer {
     /// Whether [`TreeExplainer::explain`] can give probabilities (a `binary:logistic` model).
     pub fn has_probability(&self) -> bool {
         self.base_margin.is_some()
+    }
+
+    /// For `binary:logistic`: the margin every row starts from (logit of `base_score`).
+    pub fn base_margin(&self) -> Option<f32> {
+        self.base_margin
+    }
+
+    /// Number of trees.
+    pub fn len(&self) -> usize {
+        self.kinds.len()
+    }
+
+    /// Whether the model has no trees.
+    pub fn is_empty(&self) -> bool {
+        self.kinds.is_empty()
+    }
+
+    /// The leaf value row `x` (`width` values) reaches in tree `t`.
+    #[inline]
+    pub fn leaf(&self, t: usize, x: &[f32]) -> f32 {
+        match self.kinds[t] {
+            Kind::Leaf(v) => v,
+            Kind::Stump(s) => s.leaf[usize::from(s.goes_right(x))],
+            Kind::Deep(i) => {
+                let tree = &self.trees[i];
+                let mut node = 0;
+                while tree.left[node] >= 0 {
+                    node = tree.next(node, x[tree.feature[node] as usize]);
+                }
+                tree.value[node]
+            }
+        }
+    }
+
+    /// The logistic link as XGBoost applies it to a margin, in f32.
+    pub fn probability(margin: f32) -> f32 {
+        sigmoid(margin)
     }
 
     /// One pass over `rows` row-major rows of `x` on `threads` threads: for each row, its

@@ -303,6 +303,14 @@ impl Booster {
         Ok(Booster { handle: out })
     }
 
+    /// A new booster with rounds `begin..end` of this one.
+    pub fn slice_range(&self, begin: usize, end: usize) -> Result<Booster> {
+        let mut out = ptr::null_mut();
+        // SAFETY: handle live; out is written on success.
+        check(unsafe { sys::XGBoosterSlice(self.handle, begin as i32, end as i32, 1, &mut out) })?;
+        Ok(Booster { handle: out })
+    }
+
     /// Number of boosting rounds in the model.
     pub fn rounds(&self) -> Result<usize> {
         let mut n = 0;

@@ -16,9 +16,9 @@ use crate::data::{contract, load, split};
 use crate::error::{ClaimsError, Result, Violation};
 use crate::eval::{Evaluation, evaluate};
 use crate::features::Preprocessor;
-use crate::model::fit::fit;
+use crate::model::fit::{HeldOutRows, fit};
 use crate::model::params::{FitSettings, Hyperparams};
-use crate::model::search::{self, SearchData, SearchSummary};
+use crate::model::search::{self, SearchData, SearchStrategy, SearchSummary};
 use crate::model::xgb;
 use crate::monitor::profile;
 use crate::registry::{DataFileRecord, Manifest, Registry, code_version, sha256_file};
@@ -349,17 +349,33 @@ fn run(cfg: &Config, home: &Path, req: &TrainRequest, ctx: &RunCtx) -> Result<Tr
                 *fit_part = split::undersample(&y_tr, fit_part, r, seed.wrapping_add(k as u64));
             }
         }
+        let strategy = cfg.search.strategy;
+        // Large data under halving: a first rung on a stratified share of fold 1's fit rows.
+        let sample = match strategy {
+            SearchStrategy::Halving { factor } if cfg.search.sample_rung_min_rows > 0 => {
+                let fit_rows = &cv_folds[0].0;
+                (fit_rows.len() / factor >= cfg.search.sample_rung_min_rows)
+                    .then(|| split::stratified_share(&y_tr, fit_rows, factor, seed))
+            }
+            _ => None,
+        };
         let sd = SearchData {
             x: &x_tr,
             y: &y_tr,
             names: &names,
             kinds: &kinds,
             folds: &cv_folds,
+            sample: sample.as_deref(),
         };
         let draws = search::draw_candidates(&cfg.search.space, iters, seed);
         let workers = cfg.threads.fits();
-        let strategy = cfg.search.strategy;
-        let summary = SearchSummary::new(strategy, draws.len(), folds, workers);
+        let summary = SearchSummary::new(
+            strategy,
+            draws.len(),
+            folds,
+            sample.as_ref().map(Vec::len),
+            workers,
+        );
         ctx.emit("search", None, summary.describe());
         let best_so_far = std::sync::Mutex::new(f64::NAN);
         let on_fit = |g: &search::Progress| {
@@ -413,7 +429,8 @@ fn run(cfg: &Config, home: &Path, req: &TrainRequest, ctx: &RunCtx) -> Result<Tr
         let mut dval = xgb::DMatrix::from_dense(&x_va, va.len(), &names, &kinds)?;
         dval.set_labels(&yv)?;
         let cancel = ctx.cancel_flag();
-        let mut f = fit(&dtrain, &dval, &settings, &move || {
+        let rows = HeldOutRows { x: &x_va, y: &y_va };
+        let mut f = fit(&dtrain, &dval, Some(rows), &settings, &move || {
             cancel.load(std::sync::atomic::Ordering::Relaxed)
         })?;
         f.booster.set_features(&names, &kinds)?;

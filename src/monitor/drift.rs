@@ -201,20 +201,23 @@ pub fn measure(
         };
         let n = data.len().max(1) as f64;
         // Buckets: each category seen in the reference, "unseen", missing.
+        // The bucket of each category code, found once per column (not once per row).
+        let unseen = p.shares.len();
+        let bucket_of: Vec<usize> = data.categories[k]
+            .iter()
+            .map(|value| {
+                p.shares
+                    .iter()
+                    .position(|(cat, share)| cat == value && *share > 0.0)
+                    .unwrap_or(unseen)
+            })
+            .collect();
         let mut counts = vec![0usize; p.shares.len() + 2];
         for &c in &data.categorical[k] {
             let b = if c == MISSING_CODE {
-                p.shares.len() + 1
+                unseen + 1
             } else {
-                let value = &data.categories[k][c as usize];
-                match p
-                    .shares
-                    .iter()
-                    .position(|(cat, share)| cat == value && *share > 0.0)
-                {
-                    Some(i) => i,
-                    None => p.shares.len(),
-                }
+                bucket_of.get(c as usize).copied().unwrap_or(unseen)
             };
             counts[b] += 1;
         }

@@ -67,12 +67,25 @@ fn main() {
             if json {
                 // Schedulers read the last stdout line: a failure is a summary too.
                 let summary = serde_json::json!({"ok": false, "exit_code": e.exit_code(), "error": e.to_string()});
-                println!("{summary}");
+                emit(&format!("{summary}\n"));
             }
             e.exit_code()
         }
     };
     std::process::exit(code);
+}
+
+/// Writes command output to stdout. A reader that went away (`claims runs | head -1`) is
+/// not a failure: the command's work is done and its exit code stands; the rest of the
+/// output is dropped. Any other write error is reported on stderr.
+fn emit(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush())
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("error: writing the output: {e}");
+    }
 }
 
 /// Runs the command; `Ok(code)` once its output is printed (non-zero when the command
@@ -100,9 +113,9 @@ fn real_main(cli: Cli) -> Result<i32, ClaimsError> {
         return Ok(0);
     }
     let out = headless::run(command, &cfg, &home)?;
-    print!("{}", out.text);
+    emit(&out.text);
     if !out.text.ends_with('\n') {
-        println!();
+        emit("\n");
     }
     let mut summary = out.json;
     if let (Some(e), Some(obj)) = (&out.then_fail, summary.as_object_mut()) {
@@ -111,7 +124,7 @@ fn real_main(cli: Cli) -> Result<i32, ClaimsError> {
         obj.insert("error".into(), serde_json::json!(e.to_string()));
     }
     if cli.json {
-        println!("{summary}");
+        emit(&format!("{summary}\n"));
     }
     match out.then_fail {
         Some(e) => {

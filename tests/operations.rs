@@ -221,3 +221,25 @@ fn schedule_units_and_status() {
             .contains("input for 2026-03-01 not found")
     );
 }
+
+/// `claims schedule print --cron | head -1`: the reader leaving early is not a crash (it
+/// was a panic, exit 101); the command's own exit code stands and nothing goes to stderr.
+#[test]
+fn a_closed_stdout_pipe_is_not_a_crash() {
+    let env = Env::new();
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let bin = assert_cmd::cargo::cargo_bin("claims");
+    let out = std::process::Command::new(bin)
+        .arg("--home")
+        .arg(env.home())
+        .args(["--json", "schedule", "print", "--cron"])
+        .env("CLAIMS_LOG", "warn")
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}

@@ -153,7 +153,9 @@ pub fn xgboost_logloss(p: &[f32], y: &[u8], threads: usize) -> f64 {
             let mut sum = 0.0f64;
             for i in rows {
                 let q = if y[i] == 1 { p[i] } else { 1.0 - p[i] };
-                sum += f64::from(-q.max(1e-16).ln());
+                // std::max(q, eps) as C++ has it (a NaN stays NaN).
+                let q = if q < 1e-16 { 1e-16 } else { q };
+                sum += f64::from(-q.ln());
             }
             thread_sum += sum;
             block += 1;

@@ -46,6 +46,8 @@ struct Tree {
     cover: Vec<f32>,
     /// For categorical splits: (start, len) into `categories` of the set that goes right.
     cat_range: Vec<Option<(usize, usize)>>,
+    /// For categorical splits whose set holds only codes below 64: the set as a bit mask.
+    cat_mask: Vec<Option<u64>>,
     categories: Vec<u32>,
     depth: usize,
     /// The features the tree splits on, once each.
@@ -98,6 +100,16 @@ impl Tree {
                 }
             }
         }
+        let cat_mask = cat_range
+            .iter()
+            .map(|range| {
+                let (start, len) = (*range)?;
+                let cats = &t.categories[start..start + len];
+                cats.iter()
+                    .all(|&c| c < 64)
+                    .then(|| cats.iter().fold(0u64, |m, &c| m | (1 << c)))
+            })
+            .collect();
         let mut tree = Tree {
             left: t.left_children,
             right: t.right_children,
@@ -106,6 +118,7 @@ impl Tree {
             default_left: t.default_left.iter().map(|&d| d != 0).collect(),
             cover: t.sum_hessian,
             cat_range,
+            cat_mask,
             categories: t.categories,
             depth: 0,
             used: vec![],
@@ -187,14 +200,13 @@ impl Tree {
                 return l;
             }
             let c = v as u32;
-            return if self.categories[start..start + len]
-                .binary_search(&c)
-                .is_ok()
-            {
-                r
-            } else {
-                l
+            let right = match self.cat_mask[node] {
+                Some(mask) => c < 64 && (mask >> c) & 1 == 1,
+                None => self.categories[start..start + len]
+                    .binary_search(&c)
+                    .is_ok(),
             };
+            return if right { r } else { l };
         }
         if v < self.value[node] { l } else { r }
     }

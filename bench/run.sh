@@ -72,6 +72,7 @@ metrics = os.path.join(d.get("model_dir") or "-", "metrics.json")
 if trees is None and os.path.exists(metrics):
     cv = json.load(open(metrics))["cv"]
     trees = round(sum((c["mean_best_iteration"] + 1) * c.get("folds_run", cv["folds"])
+                      + (c["sample"]["best_iteration"] + 1 if c.get("sample") else 0)
                       for c in cv["candidates"]))
 print("-" if auc is None else auc, "-" if trees is None else trees)')
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$sc" "$side" "$secs" "$kb" "$auc" "$trees" "$cpu" \

@@ -248,6 +248,15 @@ fn keys_can_be_rebound_in_config() {
     c.tui.keys = keys;
     let mut a = App::new(c, std::env::temp_dir().join("claims-no-home"));
     assert!(a.action_for(key('q')).is_none());
+    // The help popup shows the keys as rebound.
+    let help = super::ui::help(super::app::Pane::Imbalance, &a.remap).join("\n");
+    assert!(help.contains("x / Ctrl-C   quit"), "{help}");
+    assert!(
+        help.contains("T            train with these settings"),
+        "{help}"
+    );
+    assert!(!help.contains("t            train"), "{help}");
+    assert!(help.contains("?            this help"), "{help}");
     press(&mut a, key('x'));
     assert!(a.quit);
 }

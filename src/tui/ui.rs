@@ -100,7 +100,7 @@ pub fn draw(f: &mut Frame, app: &App) {
     ]);
     f.render_widget(Paragraph::new(line), status);
     match &app.popup {
-        Some(Popup::Help) => popup(f, "Keys (Esc closes)", &help(app.pane), &theme),
+        Some(Popup::Help) => popup(f, "Keys (Esc closes)", &help(app.pane, &app.remap), &theme),
         Some(Popup::Quit) => popup(
             f,
             "Quit?",
@@ -132,49 +132,73 @@ pub fn draw(f: &mut Frame, app: &App) {
     }
 }
 
-/// Every key of a pane, for the help popup.
-pub fn help(pane: Pane) -> Vec<String> {
+/// Every key of a pane, for the help popup, with single-character keys as `[tui.keys]`
+/// rebound them (`remap`: pressed key -> default key, a default mapped to '\0' is free).
+pub fn help(pane: Pane, remap: &std::collections::HashMap<char, char>) -> Vec<String> {
+    // The key that now does what `default` did.
+    let key = |default: char| -> String {
+        remap
+            .iter()
+            .filter(|&(&k, &d)| d == default && k != default)
+            .map(|(&k, _)| k)
+            .min()
+            .unwrap_or(default)
+            .to_string()
+    };
+    let line = |keys: String, what: &str| format!("{keys:<13}{what}");
     let mut v: Vec<String> = vec![
-        "q / Ctrl-C   quit (asks if a run is in progress)".into(),
-        "Tab / S-Tab  next / previous pane;  1-6 jump".into(),
-        "j k / arrows move;  PgUp PgDn  page;  mouse wheel scrolls".into(),
-        "?            this help;  Esc  close / back".into(),
+        line(
+            format!("{} / Ctrl-C", key('q')),
+            "quit (asks if a run is in progress)",
+        ),
+        line("Tab / S-Tab".into(), "next / previous pane;  1-6 jump"),
+        line(
+            "j k / arrows".into(),
+            "move;  PgUp PgDn  page;  mouse wheel scrolls",
+        ),
+        line(key('?'), "this help;  Esc  close / back"),
     ];
-    let specific: &[&str] = match pane {
-        Pane::Runs => &[
-            "Enter        run details: stages, timings, rows, error",
-            "r            rerun the selected failed run with the same inputs",
-            "Esc          close details, or cancel the running job",
+    let specific: Vec<(String, &str)> = match pane {
+        Pane::Runs => vec![
+            ("Enter".into(), "run details: stages, timings, rows, error"),
+            (
+                key('r'),
+                "rerun the selected failed run with the same inputs",
+            ),
+            ("Esc".into(), "close details, or cancel the running job"),
         ],
-        Pane::Metrics => &[
-            "j / k        previous / next model version",
-            "h / l        move the threshold (precision, recall, F1, confusion update)",
+        Pane::Metrics => vec![
+            ("j / k".into(), "previous / next model version"),
+            (
+                "h / l".into(),
+                "move the threshold (precision, recall, F1, confusion update)",
+            ),
         ],
-        Pane::Imbalance => &[
-            "j / k        choose a field",
-            "h / l        change its value",
-            "t            train with these settings in the background",
-            "Esc          cancel the running training",
+        Pane::Imbalance => vec![
+            ("j / k".into(), "choose a field"),
+            ("h / l".into(), "change its value"),
+            (key('t'), "train with these settings in the background"),
+            ("Esc".into(), "cancel the running training"),
         ],
-        Pane::Compare => &[
-            "c            recompute the comparison",
-            "p            promote the challenger (asks for a reason)",
-            "b            roll the champion back (asks for a reason)",
+        Pane::Compare => vec![
+            (key('c'), "recompute the comparison"),
+            (key('p'), "promote the challenger (asks for a reason)"),
+            (key('b'), "roll the champion back (asks for a reason)"),
         ],
-        Pane::Predictions => &[
-            "h / l        previous / next business date",
-            "/            filter by application id or reason",
-            "j / k        move",
+        Pane::Predictions => vec![
+            ("h / l".into(), "previous / next business date"),
+            (key('/'), "filter by application id or reason"),
+            ("j / k".into(), "move"),
         ],
-        Pane::Logs => &[
-            "f            follow the end on/off (scrolling up pauses it)",
-            "/            search (level, run, stage, text)",
-            "L            minimum level: all, INFO, WARN, ERROR",
-            "w            wrap long lines",
+        Pane::Logs => vec![
+            (key('f'), "follow the end on/off (scrolling up pauses it)"),
+            (key('/'), "search (level, run, stage, text)"),
+            (key('L'), "minimum level: all, INFO, WARN, ERROR"),
+            (key('w'), "wrap long lines"),
         ],
     };
     v.push(String::new());
-    v.extend(specific.iter().map(|s| s.to_string()));
+    v.extend(specific.into_iter().map(|(k, what)| line(k, what)));
     v
 }
 

@@ -1,6 +1,7 @@
 //! Evaluation of a model on labelled rows: discrimination (ROC AUC, PR AUC, Gini),
 //! probability quality (log loss, Brier, calibration), decisions at a threshold, and lift.
 
+mod charts;
 pub mod metrics;
 pub mod report;
 pub mod stats;

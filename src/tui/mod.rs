@@ -7,6 +7,7 @@ pub mod app;
 pub mod data;
 pub mod keys;
 pub mod panes;
+mod state;
 pub mod ui;
 
 use std::io::IsTerminal;

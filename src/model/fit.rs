@@ -277,6 +277,32 @@ mod tests {
         (m, (x, labels))
     }
 
+    /// Log-loss settings with colsample 0.8, min_child_weight 1 and seed 5.
+    fn settings(
+        rounds: usize,
+        eta: f64,
+        subsample: f64,
+        depth: usize,
+        threads: usize,
+        patience: usize,
+    ) -> FitSettings {
+        FitSettings {
+            params: Hyperparams {
+                n_estimators: rounds,
+                learning_rate: eta,
+                subsample,
+                max_depth: depth,
+                colsample_bytree: 0.8,
+                min_child_weight: 1.0,
+            },
+            scale_pos_weight: None,
+            threads,
+            seed: 5,
+            metric: "logloss".into(),
+            early_stopping_rounds: patience,
+        }
+    }
+
     /// Early stopping evaluated here gives XGBoost's rounds, scores and model exactly (and
     /// really is evaluated here: a disagreement would leave `held_out_probabilities` empty).
     #[test]
@@ -290,21 +316,7 @@ mod tests {
             (6, 0.5, 200, 0.8, 1, 3),
             (4, 0.2, 60, 0.6, 2, 8),
         ] {
-            let s = FitSettings {
-                params: Hyperparams {
-                    n_estimators: rounds,
-                    learning_rate: eta,
-                    subsample,
-                    max_depth: depth,
-                    colsample_bytree: 0.8,
-                    min_child_weight: 1.0,
-                },
-                scale_pos_weight: None,
-                threads,
-                seed: 5,
-                metric: "logloss".into(),
-                early_stopping_rounds: patience,
-            };
+            let s = settings(rounds, eta, subsample, depth, threads, patience);
             let rows = HeldOutRows { x: &vx, y: &vy };
             let here = fit(&train, &valid, Some(rows), &s, &|| false).unwrap();
             let theirs = fit(&train, &valid, None, &s, &|| false).unwrap();
@@ -357,21 +369,7 @@ mod tests {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
         let (train, valid) = (matrix(&mut rng, 20_000).0, matrix(&mut rng, 4_000).0);
         let fitted = |threads: usize| {
-            let s = FitSettings {
-                params: Hyperparams {
-                    n_estimators: 60,
-                    learning_rate: 0.1,
-                    subsample: 0.7,
-                    max_depth: 6,
-                    colsample_bytree: 0.8,
-                    min_child_weight: 1.0,
-                },
-                scale_pos_weight: None,
-                threads,
-                seed: 5,
-                metric: "logloss".into(),
-                early_stopping_rounds: 10,
-            };
+            let s = settings(60, 0.1, 0.7, 6, threads, 10);
             let f = fit(&train, &valid, None, &s, &|| false).unwrap();
             (f.best_iteration, f.booster.predict(&valid).unwrap())
         };

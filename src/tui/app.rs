@@ -102,6 +102,7 @@ impl App {
             field: 0,
         };
         let (remap, problems) = super::keys::key_remap(&cfg.tui.keys);
+        let help_key = super::keys::shown(&remap, '?');
         App {
             remap,
             home,
@@ -110,7 +111,7 @@ impl App {
             popup: None,
             quit: false,
             status: if problems.is_empty() {
-                "? for help".into()
+                format!("{help_key} for help")
             } else {
                 problems.join("; ")
             },
@@ -462,12 +463,17 @@ impl App {
         }
     }
 
+    /// The key bound to what `default` does by default (see `[tui.keys]`).
+    pub fn key(&self, default: char) -> char {
+        super::keys::shown(&self.remap, default)
+    }
+
     fn rerun(&mut self) {
         let Some(r) = self.runs.get(self.run_sel) else {
             return;
         };
         if r.status != "failed" {
-            self.status = "r reruns a failed run".into();
+            self.status = format!("{} reruns a failed run", self.key('r'));
             return;
         }
         let args: serde_json::Value = r

@@ -20,6 +20,16 @@ pub const BINDABLE: [(&str, char); 11] = [
     ("level", 'L'),
 ];
 
+/// The key that now does what `default` did, given the remap table of [`key_remap`].
+pub fn shown(remap: &std::collections::HashMap<char, char>, default: char) -> char {
+    remap
+        .iter()
+        .filter(|&(&k, &d)| d == default && k != default)
+        .map(|(&k, _)| k)
+        .min()
+        .unwrap_or(default)
+}
+
 /// The remap table for `[tui.keys]`; unknown actions or keys that are not one character are
 /// reported in the status line instead of failing.
 pub fn key_remap(

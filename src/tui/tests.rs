@@ -257,6 +257,8 @@ fn keys_can_be_rebound_in_config() {
     );
     assert!(!help.contains("t            train"), "{help}");
     assert!(help.contains("?            this help"), "{help}");
+    // And so do the panes' hints and the status line.
+    assert_eq!((a.key('t'), a.key('q'), a.key('p')), ('T', 'x', 'p'));
     press(&mut a, key('x'));
     assert!(a.quit);
 }

@@ -135,16 +135,7 @@ pub fn draw(f: &mut Frame, app: &App) {
 /// Every key of a pane, for the help popup, with single-character keys as `[tui.keys]`
 /// rebound them (`remap`: pressed key -> default key, a default mapped to '\0' is free).
 pub fn help(pane: Pane, remap: &std::collections::HashMap<char, char>) -> Vec<String> {
-    // The key that now does what `default` did.
-    let key = |default: char| -> String {
-        remap
-            .iter()
-            .filter(|&(&k, &d)| d == default && k != default)
-            .map(|(&k, _)| k)
-            .min()
-            .unwrap_or(default)
-            .to_string()
-    };
+    let key = |default: char| super::keys::shown(remap, default).to_string();
     let line = |keys: String, what: &str| format!("{keys:<13}{what}");
     let mut v: Vec<String> = vec![
         line(

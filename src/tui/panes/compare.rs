@@ -108,7 +108,12 @@ pub fn compare(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         ));
     }
     lines.push(Line::styled(
-        "p promote challenger   b roll back   c recompute",
+        format!(
+            "{} promote challenger   {} roll back   {} recompute",
+            app.key('p'),
+            app.key('b'),
+            app.key('c')
+        ),
         theme.dim,
     ));
     f.render_widget(

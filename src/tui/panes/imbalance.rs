@@ -49,7 +49,8 @@ pub fn imbalance(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     lines.push(Line::from(""));
     lines.push(Line::styled(
         format!(
-            "t trains with --imbalance {} on the last training data",
+            "{} trains with --imbalance {} on the last training data",
+            app.key('t'),
             fm.label()
         ),
         theme.dim,

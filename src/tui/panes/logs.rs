@@ -44,7 +44,7 @@ pub fn logs(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         })
         .collect();
     let title = format!(
-        "log {}{}{} (f follow, / search, L level, w wrap)",
+        "log {}{}{} ({} follow, {} search, {} level, {} wrap)",
         if app.follow { "[follow]" } else { "[paused]" },
         if app.level.is_empty() {
             String::new()
@@ -55,7 +55,11 @@ pub fn logs(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             String::new()
         } else {
             format!(" [/{}]", app.filter)
-        }
+        },
+        app.key('f'),
+        app.key('/'),
+        app.key('L'),
+        app.key('w')
     );
     let mut p = Paragraph::new(text).block(block(&title, theme));
     if app.wrap {

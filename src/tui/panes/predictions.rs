@@ -66,9 +66,10 @@ pub fn predictions(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         })
         .collect();
     let title = format!(
-        "{date}: {} of {} applications (h/l date, / filter)",
+        "{date}: {} of {} applications (h/l date, {} filter)",
         visible.len(),
-        app.predictions.len()
+        app.predictions.len(),
+        app.key('/')
     );
     let t = Table::new(
         rows,

@@ -4,8 +4,10 @@
 
 pub mod fit;
 pub mod params;
+mod schedule;
 pub mod search;
 pub mod shap;
+mod trees;
 pub mod xgb;
 
 use crate::data::Dataset;

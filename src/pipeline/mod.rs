@@ -8,6 +8,7 @@ pub mod feedback;
 pub mod infer;
 mod scoring;
 pub mod train;
+mod train_report;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;

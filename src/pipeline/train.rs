@@ -10,6 +10,7 @@ use std::sync::mpsc::Sender;
 
 use serde::Serialize;
 
+use super::train_report::model_report;
 use super::{PipelineEvent, RunCtx, compare};
 use crate::config::{Config, Imbalance};
 use crate::data::{contract, load, split};
@@ -88,82 +89,6 @@ pub struct GateSummary {
     pub reasons: Vec<String>,
     /// The comparison report page, if written.
     pub report: Option<PathBuf>,
-}
-
-/// Charts and the HTML page of a new model's test evaluation, written to the run's report
-/// folder and returned as `report/NAME` artifacts for the model folder.
-fn model_report(
-    home: &Path,
-    run_id: &str,
-    test: &Evaluation,
-    y: &[u8],
-    p: &[f64],
-    threshold: f64,
-    importance: &[(String, f32)],
-) -> Result<Vec<(String, Vec<u8>)>> {
-    use crate::eval::report;
-    let dir = compare::report_dir(home, run_id);
-    let series = report::ModelSeries {
-        name: "new model (test split)".into(),
-        y,
-        p,
-        threshold,
-        importance,
-    };
-    let pngs = report::write_charts(&dir, &[series])?;
-    let t = &test.at_threshold;
-    let rows: Vec<Vec<String>> = [
-        ("ROC AUC", test.roc_auc),
-        ("PR AUC", test.pr_auc),
-        ("positive rate", test.positive_rate),
-        ("Gini", test.gini),
-        ("log loss", test.log_loss),
-        ("Brier", test.brier),
-        ("calibration ECE", test.ece),
-        ("threshold", t.threshold),
-        ("precision", t.precision),
-        ("recall", t.recall),
-        ("F1", t.f1),
-        ("lift top 10%", test.lift_top_decile),
-        ("capture top 10%", test.capture_top_decile),
-    ]
-    .iter()
-    .map(|(k, v)| vec![k.to_string(), format!("{v:.4}")])
-    .collect();
-    let tables = [
-        report::Table {
-            title: format!("Test split ({} rows, scored once)", test.rows),
-            header: vec!["metric".into(), "value".into()],
-            rows,
-        },
-        report::Table {
-            title: "Confusion matrix at the threshold".into(),
-            header: vec![
-                "".into(),
-                "predicted no claim".into(),
-                "predicted claim".into(),
-            ],
-            rows: vec![
-                vec!["no claim".into(), t.tn.to_string(), t.fp.to_string()],
-                vec!["claim".into(), t.fn_.to_string(), t.tp.to_string()],
-            ],
-        },
-    ];
-    let html = report::write_html(&dir, &format!("Training run {run_id}"), &tables, &pngs)?;
-    let mut out = vec![];
-    for path in pngs
-        .iter()
-        .flat_map(|p| [p.clone(), p.with_extension("svg")])
-        .chain([html])
-    {
-        let bytes = std::fs::read(&path).map_err(|e| ClaimsError::io(&path, e))?;
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        out.push((format!("report/{name}"), bytes));
-    }
-    Ok(out)
 }
 
 fn violations_for_labels(files: &[String], y: &[u8], folds: usize) -> Option<ClaimsError> {

@@ -1,0 +1,84 @@
+//! The training run's report: charts and an HTML page of the new model's test evaluation,
+//! written to the run's report folder and stored with the model (`report/NAME`).
+
+use std::path::Path;
+
+use super::compare;
+use crate::error::{ClaimsError, Result};
+use crate::eval::Evaluation;
+
+/// Charts and the HTML page of a new model's test evaluation, written to the run's report
+/// folder and returned as `report/NAME` artifacts for the model folder.
+pub(super) fn model_report(
+    home: &Path,
+    run_id: &str,
+    test: &Evaluation,
+    y: &[u8],
+    p: &[f64],
+    threshold: f64,
+    importance: &[(String, f32)],
+) -> Result<Vec<(String, Vec<u8>)>> {
+    use crate::eval::report;
+    let dir = compare::report_dir(home, run_id);
+    let series = report::ModelSeries {
+        name: "new model (test split)".into(),
+        y,
+        p,
+        threshold,
+        importance,
+    };
+    let pngs = report::write_charts(&dir, &[series])?;
+    let t = &test.at_threshold;
+    let rows: Vec<Vec<String>> = [
+        ("ROC AUC", test.roc_auc),
+        ("PR AUC", test.pr_auc),
+        ("positive rate", test.positive_rate),
+        ("Gini", test.gini),
+        ("log loss", test.log_loss),
+        ("Brier", test.brier),
+        ("calibration ECE", test.ece),
+        ("threshold", t.threshold),
+        ("precision", t.precision),
+        ("recall", t.recall),
+        ("F1", t.f1),
+        ("lift top 10%", test.lift_top_decile),
+        ("capture top 10%", test.capture_top_decile),
+    ]
+    .iter()
+    .map(|(k, v)| vec![k.to_string(), format!("{v:.4}")])
+    .collect();
+    let tables = [
+        report::Table {
+            title: format!("Test split ({} rows, scored once)", test.rows),
+            header: vec!["metric".into(), "value".into()],
+            rows,
+        },
+        report::Table {
+            title: "Confusion matrix at the threshold".into(),
+            header: vec![
+                "".into(),
+                "predicted no claim".into(),
+                "predicted claim".into(),
+            ],
+            rows: vec![
+                vec!["no claim".into(), t.tn.to_string(), t.fp.to_string()],
+                vec!["claim".into(), t.fn_.to_string(), t.tp.to_string()],
+            ],
+        },
+    ];
+    let html = report::write_html(&dir, &format!("Training run {run_id}"), &tables, &pngs)?;
+    let mut out = vec![];
+    for path in pngs
+        .iter()
+        .flat_map(|p| [p.clone(), p.with_extension("svg")])
+        .chain([html])
+    {
+        let bytes = std::fs::read(&path).map_err(|e| ClaimsError::io(&path, e))?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        out.push((format!("report/{name}"), bytes));
+    }
+    Ok(out)
+}

@@ -15,6 +15,17 @@
 //! 6. `pipeline` orchestrates the stages and reports `PipelineEvent`s; `headless` is the
 //!    CLI front over it.
 
+/// `eprintln!` for a command line tool: a line on stderr, where a write that fails (a reader
+/// that went away, as in `claims predict ... 2>&1 | head -3`) is ignored instead of
+/// panicking in the middle of a run; there is nowhere left to report it.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 pub mod cli;
 pub mod config;
 pub mod data;

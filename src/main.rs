@@ -63,7 +63,7 @@ fn main() {
     let code = match real_main(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {}", claims_ops::pipeline::error_chain(&e));
+            claims_ops::say!("error: {}", claims_ops::pipeline::error_chain(&e));
             if json {
                 // Schedulers read the last stdout line: a failure is a summary too.
                 let summary = serde_json::json!({"ok": false, "exit_code": e.exit_code(), "error": e.to_string()});
@@ -84,7 +84,7 @@ fn emit(text: &str) {
     if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush())
         && e.kind() != std::io::ErrorKind::BrokenPipe
     {
-        eprintln!("error: writing the output: {e}");
+        claims_ops::say!("error: writing the output: {e}");
     }
 }
 
@@ -128,7 +128,7 @@ fn real_main(cli: Cli) -> Result<i32, ClaimsError> {
     }
     match out.then_fail {
         Some(e) => {
-            eprintln!("error: {}", claims_ops::pipeline::error_chain(&e));
+            claims_ops::say!("error: {}", claims_ops::pipeline::error_chain(&e));
             Ok(e.exit_code())
         }
         None => Ok(0),

@@ -224,8 +224,28 @@ fn schedule_units_and_status() {
 
 /// `claims schedule print --cron | head -1`: the reader leaving early is not a crash (it
 /// was a panic, exit 101); the command's own exit code stands and nothing goes to stderr.
+/// The same for stderr (`claims train ... 2>&1 | head -1`): a failure keeps its exit code.
 #[test]
-fn a_closed_stdout_pipe_is_not_a_crash() {
+fn a_closed_output_pipe_is_not_a_crash() {
+    let env = Env::new();
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("claims"))
+        .arg("--home")
+        .arg(env.home())
+        .args(["train", "--data"])
+        .arg(env.path("missing.csv"))
+        .env("CLAIMS_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(writer)
+        .status()
+        .unwrap();
+    assert_eq!(
+        out.code(),
+        Some(2),
+        "a missing file is exit 2, closed stderr or not"
+    );
+
     let env = Env::new();
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader);

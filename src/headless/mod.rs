@@ -54,7 +54,7 @@ fn spawn_printer(rx: mpsc::Receiver<PipelineEvent>) -> std::thread::JoinHandle<(
         for ev in rx {
             if !tty {
                 if let Ok(s) = serde_json::to_string(&ev) {
-                    eprintln!("{s}");
+                    crate::say!("{s}");
                 }
                 continue;
             }
@@ -79,9 +79,9 @@ fn spawn_printer(rx: mpsc::Receiver<PipelineEvent>) -> std::thread::JoinHandle<(
                     if let Some(b) = bar.take() {
                         b.finish_and_clear();
                     }
-                    eprintln!("  ok {}", ev.message);
+                    crate::say!("  ok {}", ev.message);
                 }
-                (_, None) => eprintln!("  {}: {}", ev.stage, ev.message),
+                (_, None) => crate::say!("  {}: {}", ev.stage, ev.message),
                 _ => {}
             }
         }
@@ -491,7 +491,7 @@ fn demo(cfg: &Config, home: &Path) -> Result<Output> {
         std::fs::create_dir_all(d).map_err(|e| ClaimsError::io(d, e))?;
     }
     std::fs::write(&data, SAMPLE).map_err(|e| ClaimsError::io(&data, e))?;
-    eprintln!(
+    crate::say!(
         "demo: training on {} (shipped sample, 3000 rows)",
         data.display()
     );
@@ -518,7 +518,7 @@ fn demo(cfg: &Config, home: &Path) -> Result<Output> {
         ..GenSpec::default()
     };
     write_csv(&spec, &day)?;
-    eprintln!("demo: scoring {} for business date {date}", day.display());
+    crate::say!("demo: scoring {} for business date {date}", day.display());
     let (tx, rx) = mpsc::channel();
     let printer = spawn_printer(rx);
     let req = PredictRequest {

@@ -110,7 +110,7 @@ pub fn backfill(
                 }
             }
         };
-        eprintln!("  {ds}: {status} {detail}");
+        crate::say!("  {ds}: {status} {detail}");
         results.push(json!({"date": ds, "status": status, "detail": detail}));
         match d.succ_opt() {
             Some(n) => d = n,
@@ -279,7 +279,7 @@ pub fn schedule(action: ScheduleAction, cfg: &Config, home: &Path) -> Result<Out
                         let _ = tokio::signal::ctrl_c().await;
                     }
                     flag.store(true, Ordering::SeqCst);
-                    eprintln!("scheduler: stop requested; finishing the current step");
+                    crate::say!("scheduler: stop requested; finishing the current step");
                 })
             });
             let exec = PipelineExecutor {
@@ -288,9 +288,11 @@ pub fn schedule(action: ScheduleAction, cfg: &Config, home: &Path) -> Result<Out
             };
             let clock = SystemClock;
             let s = Scheduler::new(cfg, home, &clock, &exec, stop.clone())?;
-            eprintln!(
+            crate::say!(
                 "scheduler running (train '{}', predict '{}', {}); SIGTERM or Ctrl-C stops it",
-                sc.train.cron, sc.predict.cron, sc.timezone
+                sc.train.cron,
+                sc.predict.cron,
+                sc.timezone
             );
             let r = s.run_until_stopped();
             drop(signals);

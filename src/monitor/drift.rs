@@ -125,13 +125,7 @@ fn numeric_rows(p: &NumericProfile, values: &[f64], cfg: &DriftConfig, out: &mut
         .collect();
     expected.push(p.missing);
     actual.push(missing);
-    out.push(row(
-        &p.name,
-        "psi",
-        psi(&expected, &actual),
-        Some(cfg.psi_alert),
-        cfg,
-    ));
+    out.push(psi_row(&p.name, &expected, &actual, cfg));
     let mut present: Vec<f64> = values.iter().copied().filter(|v| !v.is_nan()).collect();
     // Unstable is enough: values equal under total_cmp are the same bits.
     present.sort_unstable_by(f64::total_cmp);
@@ -173,6 +167,11 @@ fn numeric_rows_parallel(
     });
     done.sort_by_key(|(i, _)| *i);
     done.into_iter().map(|(_, rows)| rows).collect()
+}
+
+/// The PSI row of a feature, against the alert threshold.
+fn psi_row(name: &str, expected: &[f64], actual: &[f64], cfg: &DriftConfig) -> DriftRow {
+    row(name, "psi", psi(expected, actual), Some(cfg.psi_alert), cfg)
 }
 
 /// Every drift measurement of `data` and its `scores` against `profile`.
@@ -226,13 +225,7 @@ pub fn measure(
         expected.push(0.0);
         expected.push(p.missing);
         let actual: Vec<f64> = counts.iter().map(|&c| c as f64 / n).collect();
-        out.push(row(
-            &p.name,
-            "psi",
-            psi(&expected, &actual),
-            Some(cfg.psi_alert),
-            cfg,
-        ));
+        out.push(psi_row(&p.name, &expected, &actual, cfg));
         // Chi-square goodness of fit over buckets the reference has (expected > 0), with
         // unseen and missing values counted against a floor share.
         let (mut stat, mut buckets) = (0.0, 0usize);

@@ -122,6 +122,15 @@ fn search(p: &Problem, n: usize, s: SearchStrategy, workers: usize) -> Vec<Candi
     run(&data(p), &draws(n), &base(), s, workers, &|_| {}, &|| false).unwrap()
 }
 
+/// Draw indices (ascending) of the `k` best candidates by `auc`, ties to the earlier draw.
+fn best_k(cands: &[Candidate], k: usize, auc: impl Fn(&Candidate) -> f64) -> Vec<usize> {
+    let mut ranked: Vec<&Candidate> = cands.iter().collect();
+    ranked.sort_by(|a, b| auc(b).total_cmp(&auc(a)).then(a.index.cmp(&b.index)));
+    let mut top: Vec<usize> = ranked[..k].iter().map(|c| c.index).collect();
+    top.sort_unstable();
+    top
+}
+
 fn same(a: &[Candidate], b: &[Candidate]) -> bool {
     serde_json::to_string(a).unwrap() == serde_json::to_string(b).unwrap()
 }
@@ -203,14 +212,7 @@ fn halving_runs_prefixes_of_full_and_keeps_the_best() {
     let runs = |m: usize| halving.iter().filter(|c| c.folds_run >= m).count();
     assert_eq!([runs(1), runs(2), runs(3)], [9, 3, 2]);
     // The survivors of fold 1 are the best 3 on fold 1 (ties to the earlier draw).
-    let mut by_fold0: Vec<&Candidate> = full.iter().collect();
-    by_fold0.sort_by(|a, b| {
-        b.fold_auc[0]
-            .total_cmp(&a.fold_auc[0])
-            .then(a.index.cmp(&b.index))
-    });
-    let mut top3: Vec<usize> = by_fold0[..3].iter().map(|c| c.index).collect();
-    top3.sort_unstable();
+    let top3 = best_k(&full, 3, |c| c.fold_auc[0]);
     let second: Vec<usize> = halving
         .iter()
         .filter(|c| c.folds_run >= 2)
@@ -267,13 +269,7 @@ fn sampled_rung_ranks_on_the_sample_then_runs_the_folds() {
         assert_eq!(h.fold_auc[..], f.fold_auc[..h.folds_run]);
     }
     // The survivors of the sample are its best 3 by sample AUC (ties to the earlier draw).
-    let mut by_sample: Vec<&Candidate> = res.iter().collect();
-    by_sample.sort_by(|a, b| {
-        let (x, y) = (a.sample.unwrap().auc, b.sample.unwrap().auc);
-        y.total_cmp(&x).then(a.index.cmp(&b.index))
-    });
-    let mut top3: Vec<usize> = by_sample[..3].iter().map(|c| c.index).collect();
-    top3.sort_unstable();
+    let top3 = best_k(&res, 3, |c| c.sample.unwrap().auc);
     let ran: Vec<usize> = res
         .iter()
         .filter(|c| c.folds_run >= 1)

@@ -190,7 +190,7 @@ fn run(
         );
         Ok(((chunks, first), None, note))
     })?;
-    let checked = ctx.stage("contract", None, || {
+    let checked = ctx.stage_counting("contract", || {
         let mut checker = contract::Checker::new(&cfg.schema, contract::Mode::Inference);
         let name = chunks.name().to_string();
         // A reader thread parses the next chunk while this one is checked.
@@ -248,6 +248,7 @@ fn run(
         let good = c.data.len();
         Ok((
             c,
+            Some(rows_read),
             Some(good),
             format!("{rows_read} rows read in {n_chunks} chunk(s): {good} pass, {bad} quarantined"),
         ))

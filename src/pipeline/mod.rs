@@ -111,6 +111,18 @@ impl RunCtx {
         rows_in: Option<usize>,
         f: impl FnOnce() -> Result<(T, Option<usize>, String)>,
     ) -> Result<T> {
+        self.stage_counting(name, || {
+            f().map(|(value, rows_out, note)| (value, rows_in, rows_out, note))
+        })
+    }
+
+    /// [`Self::stage`] for a stage that learns its rows in as it goes (a file read in
+    /// chunks): `f` returns its value, the rows in, the rows out and a note.
+    pub fn stage_counting<T>(
+        &self,
+        name: &str,
+        f: impl FnOnce() -> Result<(T, Option<usize>, Option<usize>, String)>,
+    ) -> Result<T> {
         if self.cancelled() {
             return Err(ClaimsError::Other(anyhow::anyhow!(
                 "cancelled before stage '{name}'"
@@ -121,7 +133,7 @@ impl RunCtx {
         self.emit(name, Some(0.0), format!("{name}: started"));
         let started_at = db::now();
         let t0 = Instant::now();
-        let (value, rows_out, note) = f()?;
+        let (value, rows_in, rows_out, note) = f()?;
         let ms = t0.elapsed().as_millis() as i64;
         let count = |n: Option<usize>| n.map_or("-".to_string(), |n| n.to_string());
         tracing::info!(rows_in = %count(rows_in), rows_out = %count(rows_out), duration_ms = ms, "{name}: {note}");

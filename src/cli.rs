@@ -133,22 +133,23 @@ pub enum Command {
     },
     /// Compare champion and challenger on the same held-out rows and apply the promotion gate.
     Compare {
-        /// Champion version (default: the champion alias).
-        #[arg(long)]
+        /// Champion version, as 3 or v3 (default: the champion alias).
+        #[arg(long, value_parser = model_version)]
         champion: Option<u32>,
-        /// Challenger version (default: the challenger alias).
-        #[arg(long)]
+        /// Challenger version, as 3 or v3 (default: the challenger alias).
+        #[arg(long, value_parser = model_version)]
         challenger: Option<u32>,
     },
     /// Make VERSION the champion (recorded with who, when and why).
     Promote {
-        /// The model version.
+        /// The model version, as 3 or v3.
+        #[arg(value_parser = model_version)]
         version: u32,
         /// Why (kept in the audit trail).
         #[arg(long, default_value = "manual promotion")]
         reason: String,
     },
-    /// Move the champion back to the version it replaced.
+    /// Move the champion back to the version it replaced (again: to the one before that).
     Rollback {
         /// Why (kept in the audit trail).
         #[arg(long, default_value = "manual rollback")]
@@ -208,4 +209,15 @@ pub enum ScheduleAction {
         #[arg(long)]
         date: Option<String>,
     },
+}
+
+/// A model version as the tool prints it (`v3`) or as a bare number (`3`).
+fn model_version(s: &str) -> Result<u32, String> {
+    let digits = s.strip_prefix(['v', 'V']).unwrap_or(s);
+    match digits.parse::<u32>() {
+        Ok(v) if v > 0 => Ok(v),
+        _ => Err(format!(
+            "'{s}' is not a model version: expected a number from `claims models`, as 3 or v3"
+        )),
+    }
 }

@@ -58,7 +58,30 @@ fn init_logging(format: LogFormat, home: Option<&std::path::Path>, console_on: b
 }
 
 fn main() {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help and --version print and exit 0; a bad argument is a usage error, and
+            // under --json a scheduler still gets its summary line.
+            let code = if e.use_stderr() {
+                claims_ops::error::EXIT_USAGE
+            } else {
+                0
+            };
+            let _ = e.print();
+            if code != 0 && std::env::args().any(|a| a == "--json") {
+                let first = e.to_string();
+                let first = first
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .trim_start_matches("error: ");
+                let summary = serde_json::json!({"ok": false, "exit_code": code, "error": first});
+                emit(&format!("{summary}\n"));
+            }
+            std::process::exit(code);
+        }
+    };
     let json = cli.json;
     let code = match real_main(cli) {
         Ok(code) => code,

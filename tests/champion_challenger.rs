@@ -175,6 +175,35 @@ fn weakened_challenger_refused_weakened_champion_promoted_and_rollback() {
     assert_eq!(reasons.len(), 4, "{reasons:?}");
     assert!(reasons[2].starts_with("rollback: UAT found an issue|"));
     assert!(reasons[3].starts_with("fixed|"));
+    // Rollbacks walk back through the promotions (v2 -> v1), then stop: they do not swap
+    // back to the version just rolled back.
+    env2.claims()
+        .args(["rollback", "--reason", "again"])
+        .assert()
+        .success();
+    let out = env2.claims().args(["rollback"]).assert().code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(err.contains("v1 has no earlier champion"), "{err}");
+    // Versions are accepted as printed (v2) or bare (2); anything else is a usage error,
+    // with the JSON summary line under --json.
+    env2.claims()
+        .args(["promote", "v2", "--reason", "as printed"])
+        .assert()
+        .success();
+    let out = env2
+        .claims()
+        .args(["--json", "promote", "x2"])
+        .assert()
+        .code(2);
+    let j = last_json(&out.get_output().stdout);
+    assert_eq!(j["exit_code"], 2);
+    assert!(
+        j["error"]
+            .as_str()
+            .unwrap()
+            .contains("'x2' is not a model version"),
+        "{j}"
+    );
     let _ = strong;
 }
 

@@ -56,6 +56,14 @@ fn second_train_exits_4_and_a_killed_holder_leaves_no_stale_lock() {
         (Some(false), Some(4))
     );
     // Predict has its own lock: not blocked by training.
+    let db = env.home().join("claims.db");
+    while !claims_ops::registry::db::open(&db)
+        .and_then(|c| claims_ops::registry::runs::list(&c, 1))
+        .is_ok_and(|r| r.len() == 1)
+    {
+        assert!(t0.elapsed() < Duration::from_secs(30), "no run record");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     first.kill().unwrap(); // SIGKILL
     first.wait().unwrap();
     env.claims()
@@ -65,6 +73,20 @@ fn second_train_exits_4_and_a_killed_holder_leaves_no_stale_lock() {
         .args(FAST)
         .assert()
         .success();
+    // The killed run could not record its end; the next train run (holding the lock, so
+    // sure it is dead) closes it as interrupted instead of leaving it "running" for ever.
+    let conn = claims_ops::registry::db::open(&db).unwrap();
+    let runs = claims_ops::registry::runs::list(&conn, 10).unwrap();
+    let statuses: Vec<(&str, &str)> = runs
+        .iter()
+        .map(|r| (r.kind.as_str(), r.status.as_str()))
+        .collect();
+    assert_eq!(statuses, [("train", "succeeded"), ("train", "failed")]);
+    let error = runs[1].error.as_deref().unwrap_or("");
+    assert!(
+        error.starts_with("interrupted") && error.contains(&format!("(pid {})", first.id())),
+        "{error}"
+    );
 }
 
 #[test]
@@ -262,4 +284,69 @@ fn a_closed_output_pipe_is_not_a_crash() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(!err.contains("panicked"), "{err}");
+}
+
+/// `claims demo` on a home in use refuses (exit 2) before touching anything: it would
+/// promote its sample model over the user's champion and replace today's predictions.
+#[test]
+fn demo_refuses_a_home_in_use() {
+    let env = Env::new();
+    train_small(&env);
+    let out = env.claims().arg("demo").output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("already has 1 model version(s)") && err.contains("new home"),
+        "{err}"
+    );
+    assert!(!env.home().join("demo").exists());
+    let registry = claims_ops::registry::Registry::open(&env.home()).unwrap();
+    assert_eq!(registry.list().unwrap().len(), 1);
+}
+
+/// Ctrl-C (SIGINT) or SIGTERM during a headless train: the run stops at its next boosting
+/// round and is recorded as failed (cancelled), not left "running".
+#[test]
+fn a_stop_signal_records_the_run_as_cancelled() {
+    let env = Env::new();
+    let data = env.generate("d.csv", 3000, 62);
+    let db = env.home().join("claims.db");
+    for signal in ["-INT", "-TERM"] {
+        let run = Command::new(assert_cmd::cargo::cargo_bin("claims"))
+            .arg("--home")
+            .arg(env.home())
+            .args(["train", "--data"])
+            .arg(&data)
+            .args(["--search-iters", "400", "--folds", "5"])
+            .env_remove("CLAIMS_HOME")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let t0 = Instant::now();
+        while !claims_ops::registry::db::open(&db)
+            .and_then(|c| claims_ops::registry::runs::list(&c, 1))
+            .is_ok_and(|r| r.first().is_some_and(|r| r.status == "running"))
+        {
+            assert!(t0.elapsed() < Duration::from_secs(30), "no running run");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        let sent = Command::new("kill")
+            .args([signal, &run.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let out = run.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{signal}: {err}");
+        assert!(err.contains("stop requested"), "{signal}: {err}");
+        let conn = claims_ops::registry::db::open(&db).unwrap();
+        let last = claims_ops::registry::runs::list(&conn, 1)
+            .unwrap()
+            .remove(0);
+        assert_eq!(last.status, "failed", "{signal}");
+        assert_eq!(last.error.as_deref(), Some("cancelled"), "{signal}");
+        assert!(last.finished_at.is_some());
+    }
 }

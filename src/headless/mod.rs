@@ -4,14 +4,16 @@
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::sync::mpsc;
 
 use serde_json::json;
 
 mod ops;
+pub mod signals;
 mod text;
+
+/// What a headless run does on a first SIGINT/SIGTERM.
+const STOPPING: &str = "finishing the current step, then recording the run as cancelled";
 
 pub use text::reasons_text;
 use text::{compare_text, predict_text, train_text};
@@ -124,7 +126,7 @@ fn train_json(o: &TrainOutcome) -> serde_json::Value {
 fn run_train(cfg: &Config, home: &Path, req: TrainRequest) -> Result<TrainOutcome> {
     let (tx, rx) = mpsc::channel();
     let printer = spawn_printer(rx);
-    let out = train(cfg, home, &req, Some(tx), Arc::new(AtomicBool::new(false)));
+    let out = train(cfg, home, &req, Some(tx), signals::stop_flag(STOPPING));
     let _ = printer.join();
     if let Err(e) = &out {
         ops::hook(&cfg.hooks.on_failure, "train", e);
@@ -208,7 +210,7 @@ pub fn run(cmd: Command, cfg: &Config, home: &Path) -> Result<Output> {
             let (tx, rx) = mpsc::channel();
             let printer = spawn_printer(rx);
             let req = PredictRequest { data, date, sink };
-            let o = predict(cfg, home, &req, Some(tx), Arc::new(AtomicBool::new(false)));
+            let o = predict(cfg, home, &req, Some(tx), signals::stop_flag(STOPPING));
             let _ = printer.join();
             let o = match o {
                 Ok(o) => o,
@@ -485,6 +487,17 @@ pub fn run(cmd: Command, cfg: &Config, home: &Path) -> Result<Output> {
 const SAMPLE: &str = include_str!("../../assets/sample_applications.csv");
 
 fn demo(cfg: &Config, home: &Path) -> Result<Output> {
+    // The demo trains, promotes and scores today's date: on a home in use it would replace
+    // the champion and that day's predictions with its sample's.
+    if home.join("claims.db").exists() {
+        let versions = crate::registry::Registry::open(home)?.list()?.len();
+        if versions > 0 {
+            return Err(ClaimsError::Usage(format!(
+                "demo: home '{}' already has {versions} model version(s); the demo promotes its own model and replaces today's predictions, so it runs only on a new home (e.g. claims --home /tmp/claims-demo demo)",
+                home.display()
+            )));
+        }
+    }
     std::fs::create_dir_all(home).map_err(|e| ClaimsError::io(home, e))?;
     let data = home.join("demo").join("sample_applications.csv");
     if let Some(d) = data.parent() {
@@ -526,7 +539,7 @@ fn demo(cfg: &Config, home: &Path) -> Result<Output> {
         date: Some(date.clone()),
         sink: None,
     };
-    let p = predict(cfg, home, &req, Some(tx), Arc::new(AtomicBool::new(false)));
+    let p = predict(cfg, home, &req, Some(tx), signals::stop_flag(STOPPING));
     let _ = printer.join();
     let p = p?;
     let mut text = train_text(&o);

@@ -2,8 +2,6 @@
 //! print, trigger) and the failure hook.
 
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::NaiveDate;
 use serde_json::json;
@@ -70,6 +68,13 @@ pub fn backfill(
     let mut d = a;
     while d <= b {
         let ds = d.to_string();
+        if super::signals::stop_requested() {
+            crate::say!("  {ds}..{to}: not started (stop requested)");
+            worst.get_or_insert(ClaimsError::Other(anyhow::anyhow!(
+                "backfill stopped by a signal before {ds}; rerun it to resume"
+            )));
+            break;
+        }
         let input = pattern.replace("{date}", &ds);
         let (status, detail) = if !force && done(home, &ds)? {
             (
@@ -87,7 +92,13 @@ pub fn backfill(
                 date: Some(ds.clone()),
                 sink: sink.clone(),
             };
-            match predict(cfg, home, &req, None, Arc::new(AtomicBool::new(false))) {
+            match predict(
+                cfg,
+                home,
+                &req,
+                None,
+                super::signals::stop_flag(super::STOPPING),
+            ) {
                 Ok(o) => (
                     "done".to_string(),
                     format!(
@@ -230,8 +241,9 @@ pub fn schedule(action: ScheduleAction, cfg: &Config, home: &Path) -> Result<Out
             let mut attempts = 0;
             let outcome = loop {
                 attempts += 1;
-                let a = exec.execute(job, date, Arc::new(AtomicBool::new(false)));
-                if a.ok || !a.transient || attempts > sc.retries {
+                let a = exec.execute(job, date, super::signals::stop_flag(super::STOPPING));
+                if a.ok || !a.transient || attempts > sc.retries || super::signals::stop_requested()
+                {
                     break a;
                 }
                 std::thread::sleep(std::time::Duration::from_secs(
@@ -254,34 +266,11 @@ pub fn schedule(action: ScheduleAction, cfg: &Config, home: &Path) -> Result<Out
             Ok(out)
         }
         ScheduleAction::Run => {
-            let stop = Arc::new(AtomicBool::new(false));
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| ClaimsError::Other(e.into()))?;
-            let flag = stop.clone();
             // SIGTERM/SIGINT: stop taking work; the running pipeline sees the flag at its next
             // stage boundary or boosting round and records itself as cancelled.
-            let signals = std::thread::spawn(move || {
-                rt.block_on(async {
-                    #[cfg(unix)]
-                    {
-                        use tokio::signal::unix::{SignalKind, signal};
-                        if let (Ok(mut term), Ok(mut int)) = (
-                            signal(SignalKind::terminate()),
-                            signal(SignalKind::interrupt()),
-                        ) {
-                            tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
-                        }
-                    }
-                    #[cfg(not(unix))]
-                    {
-                        let _ = tokio::signal::ctrl_c().await;
-                    }
-                    flag.store(true, Ordering::SeqCst);
-                    crate::say!("scheduler: stop requested; finishing the current step");
-                })
-            });
+            let stop = super::signals::stop_flag(
+                "the scheduler finishes the current step, records it as cancelled and stops",
+            );
             let exec = PipelineExecutor {
                 cfg,
                 home: home.to_path_buf(),
@@ -294,9 +283,7 @@ pub fn schedule(action: ScheduleAction, cfg: &Config, home: &Path) -> Result<Out
                 sc.predict.cron,
                 sc.timezone
             );
-            let r = s.run_until_stopped();
-            drop(signals);
-            r?;
+            s.run_until_stopped()?;
             Ok(Output::ok(
                 "scheduler stopped".into(),
                 json!({"command": "schedule-run", "stopped": true}),

@@ -412,7 +412,11 @@ pub fn promote(reg: &mut Registry, version: u32, reason: &str) -> Result<Option<
     Ok(from)
 }
 
-/// Moves the champion back to the version it replaced; returns (from, to).
+/// How the audit trail marks a rollback.
+const ROLLBACK_PREFIX: &str = "rollback: ";
+
+/// Moves the champion back to the version it replaced (again: to the one before that);
+/// returns (from, to).
 pub fn rollback(reg: &mut Registry, reason: &str) -> Result<(u32, u32)> {
     let tx = reg
         .conn
@@ -427,26 +431,44 @@ pub fn rollback(reg: &mut Registry, reason: &str) -> Result<(u32, u32)> {
         .optional()
         .map_err(db::sql)?
         .ok_or_else(|| ClaimsError::Usage("no champion to roll back".into()))?;
-    let previous: Option<u32> = tx
-        .query_row(
-            "SELECT from_version FROM alias_history WHERE alias = 'champion' AND to_version = ?1 ORDER BY id DESC LIMIT 1",
-            [current],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(db::sql)?
-        .flatten();
-    let previous = previous.ok_or_else(|| {
-        ClaimsError::Usage(format!(
-            "v{current} has no previous champion to roll back to"
-        ))
-    })?;
+    // Promotions push onto a stack and rollbacks pop it, so repeated rollbacks walk back
+    // through earlier champions (v3 -> v2 -> v1) instead of swapping the last two.
+    let mut stack: Vec<u32> = vec![];
+    {
+        let mut st = tx
+            .prepare(
+                "SELECT to_version, reason FROM alias_history WHERE alias = 'champion' ORDER BY id",
+            )
+            .map_err(db::sql)?;
+        let moves = st
+            .query_map([], |r| Ok((r.get::<_, u32>(0)?, r.get::<_, String>(1)?)))
+            .map_err(db::sql)?;
+        for m in moves {
+            let (to, why) = m.map_err(db::sql)?;
+            if why.starts_with(ROLLBACK_PREFIX) {
+                stack.pop();
+                if stack.last() != Some(&to) {
+                    stack.push(to);
+                }
+            } else if stack.last() != Some(&to) {
+                stack.push(to);
+            }
+        }
+    }
+    let previous = match stack.as_slice() {
+        [.., before, last] if *last == current => *before,
+        _ => {
+            return Err(ClaimsError::Usage(format!(
+                "v{current} has no earlier champion to roll back to (rollbacks walk back through the promotions before it; `claims promote VERSION` picks any version)"
+            )));
+        }
+    };
     set_alias(
         &tx,
         "champion",
         previous,
         &current_user(),
-        &format!("rollback: {reason}"),
+        &format!("{ROLLBACK_PREFIX}{reason}"),
     )?;
     tx.commit().map_err(db::sql)?;
     Ok((current, previous))

@@ -53,7 +53,9 @@ pub struct RunCtx {
 }
 
 impl RunCtx {
-    /// Starts a run record of `kind` with `args` (JSON) in the home's database.
+    /// Starts a run record of `kind` with `args` (JSON) in the home's database. The caller
+    /// holds `kind`'s run lock (earlier runs of `kind` left "running" are closed as
+    /// interrupted).
     pub fn start(
         home: &std::path::Path,
         kind: &str,
@@ -62,6 +64,9 @@ impl RunCtx {
         cancel: Arc<AtomicBool>,
     ) -> Result<Self> {
         let conn = db::open(&home.join("claims.db"))?;
+        for id in runs::close_interrupted(&conn, kind)? {
+            tracing::warn!(run_id = %id, "an earlier {kind} run ended without an outcome; recorded as failed (interrupted)");
+        }
         let run_id = new_run_id(kind);
         runs::start(&conn, &run_id, kind, args)?;
         tracing::info!(run_id = %run_id, kind, "run started");

@@ -77,6 +77,24 @@ impl RunRecord {
     }
 }
 
+/// Marks runs of `kind` still recorded as running as failed, and returns their ids. Call it
+/// only while holding `kind`'s run lock: then no such run can still be going, so these are
+/// runs whose process ended without recording an outcome (kill -9, power loss).
+pub fn close_interrupted(conn: &Connection, kind: &str) -> Result<Vec<String>> {
+    let mut st = conn
+        .prepare(
+            "UPDATE runs SET status = 'failed', finished_at = ?2,
+               error = 'interrupted: the process' || COALESCE(' (pid ' || pid || ')', '') ||
+                       ' ended without recording an outcome (killed, or the machine stopped)'
+             WHERE kind = ?1 AND status = 'running' RETURNING run_id",
+        )
+        .map_err(sql)?;
+    let ids = st
+        .query_map(params![kind, now()], |r| r.get(0))
+        .map_err(sql)?;
+    ids.collect::<std::result::Result<_, _>>().map_err(sql)
+}
+
 /// Records the start of a run.
 pub fn start(conn: &Connection, run_id: &str, kind: &str, args: &str) -> Result<()> {
     conn.execute(

@@ -212,3 +212,30 @@ fn tampered_artifact_is_refused() {
     let reg = claims_ops::registry::Registry::open(&env.home()).unwrap();
     assert!(reg.load_model(1).is_err());
 }
+
+/// A relative --data path is recorded absolute (run arguments, the model's lineage), so
+/// `compare` and a console retry still find the file when run from another folder.
+#[test]
+fn relative_paths_are_recorded_absolute() {
+    let env = Env::new();
+    env.generate("rel.csv", 2000, 33);
+    env.claims()
+        .current_dir(env.dir.path())
+        .args(["train", "--data", "rel.csv"])
+        .args(FAST)
+        .assert()
+        .success();
+    let want = env.path("rel.csv");
+    let reg = claims_ops::registry::Registry::open(&env.home()).unwrap();
+    let m = reg.manifest(1).unwrap();
+    assert_eq!(std::path::Path::new(&m.data_files[0].path), want);
+    let conn = claims_ops::registry::db::open(&env.home().join("claims.db")).unwrap();
+    let run = claims_ops::registry::runs::list(&conn, 1)
+        .unwrap()
+        .remove(0);
+    let args: serde_json::Value = serde_json::from_str(run.args.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        args["data"][0].as_str().map(std::path::Path::new),
+        Some(want.as_path())
+    );
+}

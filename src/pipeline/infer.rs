@@ -130,6 +130,14 @@ pub fn predict(
         .sink
         .clone()
         .unwrap_or_else(|| cfg.inference.sink.clone());
+    let sink_url = match sink_url.strip_prefix("sqlite:") {
+        Some(p) if !p.is_empty() => format!("sqlite:{}", super::absolute(Path::new(p)).display()),
+        _ => sink_url,
+    };
+    let req = &PredictRequest {
+        data: super::absolute(&req.data),
+        ..req.clone()
+    };
     let args = serde_json::json!({"data": req.data, "date": date, "sink": sink::postgres::redact(&sink_url)}).to_string();
     let _lock = crate::schedule::lock::RunLock::acquire(home, "predict")?;
     let ctx = RunCtx::start(home, "predict", &args, events, cancel)?;

@@ -186,3 +186,10 @@ pub fn error_chain(e: &ClaimsError) -> String {
     }
     s
 }
+
+/// `path` made absolute against the current folder (not resolving links), so that what a
+/// run records (its arguments, a model's lineage) still names the same file when read from
+/// another folder: a retry from the console, `compare` rebuilding a model's splits.
+pub fn absolute(path: &std::path::Path) -> std::path::PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}

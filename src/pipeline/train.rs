@@ -131,6 +131,10 @@ pub fn train(
             "train needs at least one --data FILE".into(),
         ));
     }
+    let req = &TrainRequest {
+        data: req.data.iter().map(|p| super::absolute(p)).collect(),
+        ..req.clone()
+    };
     let _lock = crate::schedule::lock::RunLock::acquire(home, "train")?;
     let args = serde_json::to_string(req).unwrap_or_default();
     let ctx = RunCtx::start(home, "train", &args, events, cancel)?;

@@ -306,9 +306,12 @@ impl App {
                 .find(|m| m.aliases.iter().any(|a| a == "challenger"))
             {
                 Some(m) => {
+                    let (gate, needs_reason) = self.gate_lines(m.version);
                     self.popup = Some(Popup::Confirm {
                         promote: Some(m.version),
                         reason: String::new(),
+                        gate,
+                        needs_reason,
                     })
                 }
                 None => self.status = "no challenger to promote".into(),
@@ -317,10 +320,24 @@ impl App {
                 self.popup = Some(Popup::Confirm {
                     promote: None,
                     reason: String::new(),
+                    gate: vec![],
+                    needs_reason: false,
                 })
             }
             Action::Confirm => {
-                if let Some(Popup::Confirm { promote, reason }) = self.popup.take() {
+                if let Some(Popup::Confirm {
+                    needs_reason: true,
+                    reason,
+                    ..
+                }) = &self.popup
+                    && reason.trim().is_empty()
+                {
+                    self.status =
+                        "type a reason first: the gate did not pass this challenger".into();
+                } else if let Some(Popup::Confirm {
+                    promote, reason, ..
+                }) = self.popup.take()
+                {
                     let reason = if reason.trim().is_empty() {
                         "from the console".to_string()
                     } else {
@@ -440,6 +457,37 @@ impl App {
                 let args: serde_json::Value = serde_json::from_str(r.args.as_deref()?).ok()?;
                 serde_json::from_value(args["data"].clone()).ok()
             })
+    }
+
+    /// What the promotion gate said of challenger `version`, for the confirm popup, and
+    /// whether promoting it needs a typed reason (the gate refused it or has not run on it).
+    fn gate_lines(&self, version: u32) -> (Vec<String>, bool) {
+        match &self.comparison {
+            Some(c) if c.challenger == version && c.decision.promote => (
+                vec![format!("Gate: PROMOTE (v{version} passed every check)")],
+                false,
+            ),
+            Some(c) if c.challenger == version => {
+                let failed: Vec<&String> = c
+                    .decision
+                    .reasons
+                    .iter()
+                    .filter(|r| r.starts_with("FAIL"))
+                    .collect();
+                let mut lines = vec![format!(
+                    "Gate: REFUSE ({} check(s) failed); promoting overrides it",
+                    failed.len()
+                )];
+                lines.extend(failed.iter().take(3).map(|r| format!("  {r}")));
+                (lines, true)
+            }
+            _ => (
+                vec![format!(
+                    "Gate: not computed for v{version} yet; recompute on this pane to see it"
+                )],
+                true,
+            ),
+        }
     }
 
     fn train(&mut self) {

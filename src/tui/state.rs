@@ -108,6 +108,10 @@ pub enum Popup {
         promote: Option<u32>,
         /// The reason typed so far.
         reason: String,
+        /// What the promotion gate said of this challenger, in lines (empty for a rollback).
+        gate: Vec<String>,
+        /// Whether Enter needs a typed reason (the gate refused, or was not computed).
+        needs_reason: bool,
     },
     /// Confirm quitting while a run is in progress.
     Quit,

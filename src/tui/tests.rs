@@ -186,10 +186,21 @@ fn promote_confirm_and_cancel() {
         "Esc cancels without a request"
     );
     press(&mut a, key('p'));
+    // The gate refused v2: the popup says so and why, and Enter needs a reason.
+    let shown = render(&a, 100, 30);
+    assert!(
+        shown.contains("Gate: REFUSE (4 check(s) failed)")
+            && shown.contains("FAIL brier")
+            && shown.contains("Reason (required): _"),
+        "{shown}"
+    );
+    press(&mut a, KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    assert!(a.requests.is_empty() && a.popup.is_some());
+    assert!(a.status.contains("type a reason first"), "{}", a.status);
     for c in "uat ok".chars() {
         press(&mut a, key(c));
     }
-    assert!(render(&a, 80, 24).contains("Reason: uat ok_"));
+    assert!(render(&a, 80, 24).contains("Reason (required): uat ok_"));
     press(&mut a, KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
     assert_eq!(a.requests, vec![Request::Promote(Some(2), "uat ok".into())]);
     press(&mut a, key('b'));

@@ -110,23 +110,32 @@ pub fn draw(f: &mut Frame, app: &App) {
             ],
             &theme,
         ),
-        Some(Popup::Confirm { promote, reason }) => {
+        Some(Popup::Confirm {
+            promote,
+            reason,
+            gate,
+            needs_reason,
+        }) => {
             let what = match promote {
                 Some(v) => format!("Promote v{v} to champion?"),
                 None => "Roll the champion back to the previous version?".into(),
             };
-            popup(
-                f,
-                "Confirm",
-                &[
-                    what,
-                    String::new(),
-                    format!("Reason: {reason}_"),
-                    String::new(),
-                    "Enter confirms, Esc cancels".into(),
-                ],
-                &theme,
-            );
+            let mut lines = vec![what, String::new()];
+            if !gate.is_empty() {
+                lines.extend(gate.iter().cloned());
+                lines.push(String::new());
+            }
+            let label = if *needs_reason {
+                "Reason (required)"
+            } else {
+                "Reason"
+            };
+            lines.extend([
+                format!("{label}: {reason}_"),
+                String::new(),
+                "Enter confirms, Esc cancels".into(),
+            ]);
+            popup(f, "Confirm", &lines, &theme);
         }
         None => {}
     }

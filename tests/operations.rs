@@ -225,6 +225,23 @@ fn schedule_units_and_status() {
         }
         _ => eprintln!("SKIPPED systemd-analyze verify: systemd-analyze is not installed here"),
     }
+    // Generated lines carry the --config file they were printed with.
+    let cfg = env.path("site.toml");
+    std::fs::write(&cfg, "seed = 7\n").unwrap();
+    let out = env
+        .claims()
+        .arg("--config")
+        .arg(&cfg)
+        .args(["schedule", "print", "--cron"])
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(
+        text.contains(&format!("--config {}", cfg.display())),
+        "{text}"
+    );
+    // Status shows each job's last run however it was started (here: the CLI).
+    train_small(&env);
     let out = env
         .claims()
         .args(["schedule", "status", "--json"])
@@ -232,6 +249,15 @@ fn schedule_units_and_status() {
         .success();
     let j = last_json(&out.get_output().stdout);
     assert_eq!(j["jobs"].as_array().unwrap().len(), 2);
+    assert_eq!(j["jobs"][0]["job"], "train");
+    assert_eq!(j["jobs"][0]["last_run"]["status"], "succeeded");
+    assert!(j["jobs"][1]["last_run"].is_null());
+    let out = env.claims().args(["schedule", "status"]).assert().success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(
+        text.contains("succeeded 20") && text.contains(" train-"),
+        "{text}"
+    );
     // A scheduled predict with no input is a recorded failure with a reason, not a crash.
     let out = env
         .claims()

@@ -263,6 +263,10 @@ pub struct Config {
     /// The merged TOML this came from (recorded in each model's manifest).
     #[serde(skip)]
     pub merged_toml: String,
+    /// The `--config` file laid over the defaults, if any (absolute), so that generated
+    /// cron lines and systemd units run with the same configuration.
+    #[serde(skip)]
+    pub extra_file: Option<std::path::PathBuf>,
 }
 
 /// The user's config file, if the platform has a config folder.
@@ -309,7 +313,9 @@ impl Config {
             origin = f.display().to_string();
             merge(&mut table, parse_table(&text, &origin)?);
         }
-        Self::from_table(table, &origin)
+        let mut cfg = Self::from_table(table, &origin)?;
+        cfg.extra_file = extra.map(crate::pipeline::absolute);
+        Ok(cfg)
     }
 
     /// Validates a merged table; `origin` names the last file for messages.

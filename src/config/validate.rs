@@ -305,6 +305,7 @@ pub(super) fn validate(raw: Raw, merged_toml: String) -> Result<Config> {
         hooks: raw.hooks,
         tui: raw.tui,
         merged_toml,
+        extra_file: None,
     })
 }
 

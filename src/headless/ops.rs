@@ -158,24 +158,44 @@ pub fn schedule(action: ScheduleAction, cfg: &Config, home: &Path) -> Result<Out
     match action {
         ScheduleAction::Status => {
             let conn = db::open(&home.join("claims.db"))?;
+            let minute = |t: &str| {
+                chrono::DateTime::parse_from_rfc3339(t).map_or(t.to_string(), |t| {
+                    t.with_timezone(&chrono::Utc)
+                        .format("%Y-%m-%d %H:%M")
+                        .to_string()
+                })
+            };
             let mut text = format!(
-                "{:<8} {:<14} {:<26} {:<26} {}\n",
-                "job", "cron", "next due (UTC)", "last scheduled", "last outcome"
+                "{:<8} {:<12} {:<17} {:<40} {}\n",
+                "job",
+                "cron",
+                "next due (UTC)",
+                "last run (cron, systemd, CLI, console)",
+                "built-in scheduler (last instant, outcome)"
             );
             let mut jobs = vec![];
             for job in Job::ALL {
                 let next = Schedule::of(job, sc)?.next_after(chrono::Utc::now())?;
                 let st = state(&conn, job)?;
+                let last = crate::registry::runs::last_of_kind(&conn, job.name())?;
+                let last_text = last.as_ref().map_or("-".to_string(), |r| {
+                    format!("{} {} {}", r.status, minute(&r.started_at), r.run_id)
+                });
+                let sched = match (&st.last_fire, &st.last_outcome) {
+                    (Some(f), o) => format!("{} {}", minute(f), o.as_deref().unwrap_or("-")),
+                    (None, _) => "-".into(),
+                };
                 text.push_str(&format!(
-                    "{:<8} {:<14} {:<26} {:<26} {}\n",
+                    "{:<8} {:<12} {:<17} {:<40} {}\n",
                     job.name(),
                     job.cron(sc),
-                    next.to_rfc3339(),
-                    st.last_fire.clone().unwrap_or("-".into()),
-                    st.last_outcome.clone().unwrap_or("-".into())
+                    next.format("%Y-%m-%d %H:%M"),
+                    last_text,
+                    sched
                 ));
+                let last_run = last.map(|r| json!({"run_id": r.run_id, "status": r.status, "started_at": r.started_at, "finished_at": r.finished_at}));
                 jobs.push(
-                    json!({"job": job.name(), "cron": job.cron(sc), "next_due": next, "state": st}),
+                    json!({"job": job.name(), "cron": job.cron(sc), "next_due": next, "state": st, "last_run": last_run}),
                 );
             }
             text.push_str(&format!(
@@ -196,13 +216,13 @@ pub fn schedule(action: ScheduleAction, cfg: &Config, home: &Path) -> Result<Out
                 std::env::current_exe().map_err(|e| ClaimsError::io("current executable", e))?;
             let home = std::path::absolute(home).unwrap_or_else(|_| home.to_path_buf());
             if cron {
-                let text = units::crontab(sc, &bin, &home, None);
+                let text = units::crontab(sc, &bin, &home, cfg.extra_file.as_deref());
                 return Ok(Output::ok(
                     text.clone(),
                     json!({"command": "schedule-print", "cron": text}),
                 ));
             }
-            let files = units::systemd(sc, &bin, &home, None)?;
+            let files = units::systemd(sc, &bin, &home, cfg.extra_file.as_deref())?;
             match out_dir {
                 Some(dir) => {
                     std::fs::create_dir_all(&dir).map_err(|e| ClaimsError::io(&dir, e))?;

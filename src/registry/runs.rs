@@ -198,3 +198,16 @@ pub fn list(conn: &Connection, limit: usize) -> Result<Vec<RunRecord>> {
     let rows = st.query_map([limit as i64], row).map_err(sql)?;
     rows.collect::<std::result::Result<_, _>>().map_err(sql)
 }
+
+/// The newest run of `kind` (without stages), however it was started.
+pub fn last_of_kind(conn: &Connection, kind: &str) -> Result<Option<RunRecord>> {
+    conn.query_row(
+        &format!(
+            "SELECT {COLS} FROM runs WHERE kind = ?1 ORDER BY started_at DESC, rowid DESC LIMIT 1"
+        ),
+        [kind],
+        row,
+    )
+    .optional()
+    .map_err(sql)
+}

@@ -219,10 +219,23 @@ pub fn write_csv(spec: &GenSpec, out: &Path) -> Result<()> {
             spec.positive_rate
         )));
     }
-    if !(0.0..=0.5).contains(&spec.label_noise) || !spec.shift.is_finite() || spec.shift < 0.0 {
+    if !spec.shift.is_finite() || spec.shift < 0.0 {
         return Err(ClaimsError::Usage(format!(
-            "--shift '{}' must be >= 0 and label noise '{}' in [0, 0.5]",
-            spec.shift, spec.label_noise
+            "--shift '{}': must be a number >= 0",
+            spec.shift
+        )));
+    }
+    if !(0.0..=0.5).contains(&spec.label_noise) {
+        return Err(ClaimsError::Usage(format!(
+            "--label-noise '{}': must be in [0, 0.5]",
+            spec.label_noise
+        )));
+    }
+    let ext = out.extension().and_then(|e| e.to_str()).unwrap_or("");
+    if ["parquet", "pq"].contains(&ext.to_ascii_lowercase().as_str()) {
+        return Err(ClaimsError::Usage(format!(
+            "--out '{}': generate writes CSV; give the file a .csv name",
+            out.display()
         )));
     }
     let mut rng = ChaCha8Rng::seed_from_u64(spec.seed);
@@ -247,7 +260,14 @@ pub fn write_csv(spec: &GenSpec, out: &Path) -> Result<()> {
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| ClaimsError::io(dir, e))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| ClaimsError::io(dir, e))?;
+    // Written aside and renamed into place, readable like any file the user creates (the
+    // umask applies), not private to the owner as a temporary file is.
+    let mut builder = tempfile::Builder::new();
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    let mut tmp = builder
+        .tempfile_in(dir)
+        .map_err(|e| ClaimsError::io(dir, e))?;
     {
         let mut w = std::io::BufWriter::with_capacity(1 << 20, tmp.as_file_mut());
         let header = if spec.with_labels {
@@ -301,6 +321,18 @@ mod tests {
             std::fs::read_to_string(&b).unwrap(),
         );
         assert_eq!(ta, tb);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&a).unwrap().permissions().mode();
+            assert_eq!(
+                mode & 0o044,
+                0o044,
+                "readable by group and others: {mode:o}"
+            );
+        }
+        let e = write_csv(&spec, &dir.path().join("c.parquet")).unwrap_err();
+        assert!(e.to_string().contains("generate writes CSV"), "{e}");
         let lines: Vec<&str> = ta.lines().collect();
         assert_eq!(lines.len(), 4001);
         assert_eq!(lines[0].split(',').count(), 42);

@@ -324,12 +324,11 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&a).unwrap().permissions().mode();
-            assert_eq!(
-                mode & 0o044,
-                0o044,
-                "readable by group and others: {mode:o}"
-            );
+            // The same mode as a file created the ordinary way (0666 less the umask).
+            let plain = dir.path().join("plain.csv");
+            std::fs::write(&plain, "x").unwrap();
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode();
+            assert_eq!(mode(&a), mode(&plain));
         }
         let e = write_csv(&spec, &dir.path().join("c.parquet")).unwrap_err();
         assert!(e.to_string().contains("generate writes CSV"), "{e}");

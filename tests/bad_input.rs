@@ -48,6 +48,19 @@ fn contract_violations_exit_3_with_file_row_column_reason() {
             vec!["row 5", "column 'age'", "'abc' is not a number"],
         ),
         (
+            "nan.csv",
+            Box::new(move |i, f| {
+                if i == 7 {
+                    f[age] = "NaN".into()
+                }
+            }),
+            vec![
+                "row 8",
+                "column 'age'",
+                "'NaN' is not a number, and the column needs one",
+            ],
+        ),
+        (
             "range.csv",
             Box::new(move |i, f| {
                 if i == 9 {
@@ -122,7 +135,7 @@ fn contract_violations_exit_3_with_file_row_column_reason() {
     let runs = env.claims().args(["runs", "--json"]).assert().success();
     let j = last_json(&runs.get_output().stdout);
     let runs = j["runs"].as_array().unwrap();
-    assert_eq!(runs.len(), 8);
+    assert_eq!(runs.len(), 9);
     assert!(
         runs.iter()
             .all(|r| r["status"] == "failed" && r["error"].as_str().unwrap().contains("contract"))
@@ -208,6 +221,52 @@ fn duplicate_ids_across_files() {
     );
 }
 
+/// A row with too few fields, and a byte that is not UTF-8, are named by row (and column)
+/// in training as in scoring, and exit 3.
+#[test]
+fn ragged_rows_and_bad_bytes_name_the_row() {
+    let env = Env::new();
+    let good = env.generate("good.csv", 300, 17);
+    let text = std::fs::read(&good).unwrap();
+    let mut lines: Vec<Vec<u8>> = text.split(|&b| b == b'\n').map(<[u8]>::to_vec).collect();
+    let width = lines[0].split(|&b| b == b',').count();
+    // Data row 10 loses its last two fields.
+    let cut: Vec<&[u8]> = lines[10].split(|&b| b == b',').collect();
+    lines[10] = cut[..width - 2].join(&b',');
+    let ragged = env.path("ragged.csv");
+    std::fs::write(&ragged, lines.join(&b'\n')).unwrap();
+    refuse(
+        &env,
+        &ragged,
+        3,
+        &[
+            "ragged.csv",
+            &format!(
+                "data row 10 has {} fields, the header has {width}",
+                width - 2
+            ),
+        ],
+    );
+    // Data row 8's occupation gets a Latin-1 byte.
+    let mut lines: Vec<Vec<u8>> = text.split(|&b| b == b'\n').map(<[u8]>::to_vec).collect();
+    let k = col(&good, "occupation");
+    let mut fields: Vec<Vec<u8>> = lines[8].split(|&b| b == b',').map(<[u8]>::to_vec).collect();
+    fields[k].push(0xe9);
+    lines[8] = fields.join(&b',');
+    let latin = env.path("latin1.csv");
+    std::fs::write(&latin, lines.join(&b'\n')).unwrap();
+    refuse(
+        &env,
+        &latin,
+        3,
+        &[
+            "latin1.csv",
+            "data row 8, column 'occupation': not valid UTF-8",
+        ],
+    );
+    assert_nothing_registered(&env);
+}
+
 #[test]
 fn bad_config_and_usage_exit_2() {
     let env = Env::new();
@@ -226,7 +285,10 @@ fn bad_config_and_usage_exit_2() {
             vec!["imbalance.strategy", "'smote'", "none, weight, undersample"],
         ),
         ("[search]\nfoldz = 3\n", vec!["foldz"]),
-        ("[split]\ntest = 0.7\n", vec!["split.test", "'0.7'"]),
+        (
+            "[split]\ntest = 0.7\n",
+            vec!["c3.toml", "split.test", "'0.7'"],
+        ),
         ("[threads]\nper_fit = 0\n", vec!["threads.per_fit", "'0'"]),
         ("seed = \"x\"\n", vec!["seed"]),
         ("this is not toml", vec!["invalid TOML"]),

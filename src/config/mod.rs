@@ -327,7 +327,11 @@ impl Config {
                 let msg = e.into_inner().message().to_string();
                 ClaimsError::Config(format!("{origin}: key '{path}': {msg}"))
             })?;
-        validate(raw, merged_toml)
+        // Value checks name the file too, as type errors do.
+        validate(raw, merged_toml).map_err(|e| match e {
+            ClaimsError::Config(m) => ClaimsError::Config(format!("{origin}: {m}")),
+            e => e,
+        })
     }
 
     /// Parses and validates one TOML text laid over the default (for tests and tools).
@@ -370,6 +374,14 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("foldz"), "{e}");
+        let e = Config::from_overlay("[tui]\naccent = \"purplish\"")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("overlay: key 'tui.accent' = 'purplish'") && e.contains("#rrggbb"),
+            "{e}"
+        );
+        assert!(Config::from_overlay("[tui]\naccent = \"#30a0ff\"\nalert = \"light-red\"").is_ok());
     }
 
     #[test]

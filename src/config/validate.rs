@@ -289,6 +289,18 @@ pub(super) fn validate(raw: Raw, merged_toml: String) -> Result<Config> {
             "need 0 < psi_warn <= psi_alert",
         ));
     }
+    for (key, value) in [
+        ("tui.accent", &raw.tui.accent),
+        ("tui.alert", &raw.tui.alert),
+    ] {
+        if value.parse::<ratatui::style::Color>().is_err() {
+            return Err(bad(
+                key,
+                value,
+                "expected a colour name (red, cyan, light-blue, ...), #rrggbb or 0-255",
+            ));
+        }
+    }
     Ok(Config {
         seed: raw.seed,
         schema,

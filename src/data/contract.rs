@@ -223,6 +223,13 @@ fn numeric_pass(schema: &Schema, f: &RawFile, n: usize) -> (Vec<Vec<f64>>, Vec<P
                     }
                     Some(s) => match s.parse::<f64>() {
                         Ok(x) if x.is_nan() && range.nullable => f64::NAN,
+                        Ok(x) if x.is_nan() => {
+                            bad(format!(
+                                "value {} is not a number, and the column needs one",
+                                show(s)
+                            ));
+                            f64::NAN
+                        }
                         Ok(x) if x >= range.min && x <= range.max => x,
                         Ok(x) => {
                             bad(format!(

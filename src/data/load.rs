@@ -204,6 +204,7 @@ fn csv_header(name: &str, line: &[u8]) -> Result<Vec<String>> {
 /// Per-column text buffers being filled, row by row, from a chunk of CSV text.
 struct ColumnsBuilder<'a> {
     name: &'a str,
+    columns: &'a [String],
     offset: usize,
     text: Vec<Vec<u8>>,
     ends: Vec<Vec<u32>>,
@@ -212,10 +213,12 @@ struct ColumnsBuilder<'a> {
 }
 
 impl<'a> ColumnsBuilder<'a> {
-    fn new(name: &'a str, bytes: &[u8], width: usize, offset: usize) -> Self {
+    fn new(name: &'a str, bytes: &[u8], columns: &'a [String], offset: usize) -> Self {
         let per_row = bytes.len() / 300 + 1;
+        let width = columns.len();
         ColumnsBuilder {
             name,
+            columns,
             offset,
             text: (0..width)
                 .map(|_| Vec::with_capacity(per_row * 8))
@@ -253,15 +256,24 @@ impl<'a> ColumnsBuilder<'a> {
     }
 
     fn finish(self) -> Result<Vec<TextColumn>> {
-        let (name, first, last) = (self.name, self.offset + 1, self.offset + self.rows);
+        let (name, offset) = (self.name, self.offset);
+        let columns = self.columns;
         self.text
             .into_iter()
             .zip(self.ends)
-            .map(|(t, ends)| {
-                let text = String::from_utf8(t).map_err(|_| {
+            .enumerate()
+            .map(|(k, (t, ends))| {
+                let text = String::from_utf8(t).map_err(|e| {
+                    // The first bad byte's row: the first value ending past it.
+                    let at = e.utf8_error().valid_up_to();
+                    let row = ends.partition_point(|&end| end as usize <= at);
                     ClaimsError::contract_file(
                         name,
-                        format!("rows {first}..{last} are not valid UTF-8 text"),
+                        format!(
+                            "data row {}, column '{}': not valid UTF-8 text (save the file as UTF-8)",
+                            offset + row + 1,
+                            columns.get(k).map_or("?", |c| c.as_str())
+                        ),
                     )
                 })?;
                 Ok(TextColumn { text, ends })
@@ -280,11 +292,16 @@ fn plain_csv(bytes: &[u8]) -> bool {
 /// Parses `bytes` (whole CSV rows) into columns; every row must have the header's width.
 /// Text without quotes (the usual daily file) is cut directly on commas and line ends,
 /// about three times faster than the `csv` crate; anything else goes through the crate.
-fn csv_columns(name: &str, bytes: &[u8], width: usize, offset: usize) -> Result<Vec<TextColumn>> {
+fn csv_columns(
+    name: &str,
+    bytes: &[u8],
+    columns: &[String],
+    offset: usize,
+) -> Result<Vec<TextColumn>> {
     if plain_csv(bytes) {
-        csv_columns_plain(name, bytes, width, offset)
+        csv_columns_plain(name, bytes, columns, offset)
     } else {
-        csv_columns_quoted(name, bytes, width, offset)
+        csv_columns_quoted(name, bytes, columns, offset)
     }
 }
 
@@ -293,10 +310,11 @@ fn csv_columns(name: &str, bytes: &[u8], width: usize, offset: usize) -> Result<
 fn csv_columns_plain(
     name: &str,
     bytes: &[u8],
-    width: usize,
+    columns: &[String],
     offset: usize,
 ) -> Result<Vec<TextColumn>> {
-    let mut out = ColumnsBuilder::new(name, bytes, width, offset);
+    let width = columns.len();
+    let mut out = ColumnsBuilder::new(name, bytes, columns, offset);
     let (mut start, mut k) = (0usize, 0usize);
     let ends = memchr::memchr2_iter(b',', b'\n', bytes).chain(std::iter::once(bytes.len()));
     for i in ends {
@@ -325,10 +343,11 @@ fn csv_columns_plain(
 fn csv_columns_quoted(
     name: &str,
     bytes: &[u8],
-    width: usize,
+    columns: &[String],
     offset: usize,
 ) -> Result<Vec<TextColumn>> {
-    let mut out = ColumnsBuilder::new(name, bytes, width, offset);
+    let width = columns.len();
+    let mut out = ColumnsBuilder::new(name, bytes, columns, offset);
     let mut rdr = csv_reader(bytes);
     let mut rec = csv::ByteRecord::new();
     loop {
@@ -359,30 +378,34 @@ fn csv_columns_quoted(
     out.finish()
 }
 
-/// Reads a CSV or Parquet file (by extension) into string columns.
+/// Reads a CSV or Parquet file (by extension) into string columns. CSV goes through the
+/// same parser as daily files (one chunk), so a ragged row or a bad byte is reported the
+/// same way in training and in scoring.
 pub fn read_file(path: &Path) -> Result<RawFile> {
     let name = check_path(path)?;
-    let frame = if is_parquet(path) {
+    let file = if is_parquet(path) {
         let f = std::fs::File::open(path).map_err(|e| ClaimsError::io(path, e))?;
         let df = ParquetReader::new(f)
             .finish()
             .map_err(|e| polars_err(&name, e))?;
-        to_strings(df).map_err(|e| polars_err(&name, e))?
+        raw_file(
+            name.clone(),
+            to_strings(df).map_err(|e| polars_err(&name, e))?,
+        )
     } else {
-        CsvReadOptions::default()
-            .with_has_header(true)
-            .with_infer_schema_length(Some(0))
-            .try_into_reader_with_file_path(Some(path.to_path_buf()))
-            .and_then(|r| r.finish())
-            .map_err(|e| polars_err(&name, e))?
+        let mut chunks = Chunks::open(path, usize::MAX)?;
+        let (file, _) = chunks
+            .next_chunk()?
+            .ok_or_else(|| ClaimsError::contract_file(&name, "the file has no header"))?;
+        file
     };
-    if frame.height() == 0 {
+    if file.rows() == 0 {
         return Err(ClaimsError::contract_file(
             &name,
             "the file has a header but no data rows",
         ));
     }
-    Ok(raw_file(name, frame))
+    Ok(file)
 }
 
 /// A file read in chunks of whole rows, each parsed by polars into string columns, so a
@@ -516,7 +539,7 @@ impl Chunks {
                     return Ok(None);
                 }
                 let rest = carry.split_off(cut);
-                let parsed = csv_columns(&self.name, carry, columns.len(), offset);
+                let parsed = csv_columns(&self.name, carry, columns, offset);
                 *carry = rest;
                 Some(RawFile {
                     name: self.name.clone(),
@@ -602,7 +625,19 @@ mod tests {
         set(&mut lines[4000], drop, "\"two\nlines, quoted\"");
         std::fs::write(&path, lines.join("\r\n") + "\r\n").unwrap();
 
-        let whole = contract::check(&cfg.schema, &[read_file(&path).unwrap()], Mode::Inference);
+        // The reference: polars reading the whole file as text.
+        let frame = CsvReadOptions::default()
+            .with_has_header(true)
+            .with_infer_schema_length(Some(0))
+            .try_into_reader_with_file_path(Some(path.clone()))
+            .and_then(|r| r.finish())
+            .unwrap();
+        let polars = raw_file(path.display().to_string(), frame);
+        let whole = contract::check(&cfg.schema, &[polars], Mode::Inference);
+        // Training's whole-file read gives the same.
+        let ours = contract::check(&cfg.schema, &[read_file(&path).unwrap()], Mode::Inference);
+        assert_eq!(ours.data.ids, whole.data.ids);
+        assert_eq!(ours.bad_rows.len(), whole.bad_rows.len());
         let mut chunks = Chunks::open(&path, 1 << 16).unwrap();
         let mut checker = Checker::new(&cfg.schema, Mode::Inference);
         let mut n = 0;
@@ -708,8 +743,9 @@ mod tests {
             }
             assert!(plain_csv(&text));
             let offset = rng.random_range(0..100);
-            let plain = cols(csv_columns_plain("f.csv", &text, width, offset));
-            let quoted = cols(csv_columns_quoted("f.csv", &text, width, offset));
+            let names: Vec<String> = (0..width).map(|k| format!("c{k}")).collect();
+            let plain = cols(csv_columns_plain("f.csv", &text, &names, offset));
+            let quoted = cols(csv_columns_quoted("f.csv", &text, &names, offset));
             assert_eq!(plain, quoted, "{:?}", String::from_utf8_lossy(&text));
             if plain.is_ok() { oks += 1 } else { errs += 1 }
         }

@@ -77,7 +77,14 @@ pub enum ClaimsError {
 }
 
 fn contract_message(v: &[Violation]) -> String {
-    let mut s = format!("input violates the data contract ({} problem(s))", v.len());
+    // A file-wide line (no row, no column) next to row problems is their summary (e.g. the
+    // quarantine limit), not one more problem.
+    let placed = v
+        .iter()
+        .filter(|x| x.row.is_some() || x.column.is_some())
+        .count();
+    let n = if placed > 0 { placed } else { v.len() };
+    let mut s = format!("input violates the data contract ({n} problem(s))");
     for x in v.iter().take(20) {
         s.push_str("\n  - ");
         s.push_str(&x.to_string());

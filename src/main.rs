@@ -33,6 +33,9 @@ fn init_logging(format: LogFormat, home: Option<&std::path::Path>, console_on: b
             .with_writer(std::io::stderr)
             .with_ansi(std::io::stderr().is_terminal())
             .with_filter(filter)
+            .with_filter(tracing_subscriber::filter::filter_fn(|m| {
+                m.target() != claims_ops::pipeline::RUN_OUTCOME
+            }))
             .boxed(),
     };
     // Every run also appends JSON lines to HOME/logs/claims.log (the TUI's log pane reads it).

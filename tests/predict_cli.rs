@@ -209,6 +209,17 @@ fn bad_rows_are_quarantined_and_the_rest_scored() {
     );
     assert!(q.iter().all(|r| r.raw.split(',').count() == 41));
     assert_eq!(sqlite_rows(&env, "2026-05-01").len(), 970);
+    // The run's details show its input and its quarantined rows with their reasons.
+    let run_id = j["result"]["run_id"].as_str().unwrap();
+    let shown = env.claims().args(["runs", run_id]).assert().success();
+    let shown = String::from_utf8_lossy(&shown.get_output().stdout).to_string();
+    assert!(
+        shown.contains(&format!("data {}", bad.display()))
+            && shown.contains("date 2026-05-01")
+            && shown.contains("30 row(s) quarantined (table quarantine), the first 10:")
+            && shown.contains("row 6       APP00030005    age: value 'old' is not a number"),
+        "{shown}"
+    );
 
     // Above the 5% limit: exit 3 and nothing written for that date.
     let worse = env.path("day_10pct_bad.csv");
@@ -227,10 +238,24 @@ fn bad_rows_are_quarantined_and_the_rest_scored() {
         .code(3);
     let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
     assert!(
-        err.contains("100 of 1000 rows (10.0%)") && err.contains("limit of 5.0%"),
+        err.contains("100 of 1000 rows (10.0%)")
+            && err.contains("limit of 5.0%")
+            && err.contains("the data contract (100 problem(s))"),
         "{err}"
     );
     assert!(sqlite_rows(&env, "2026-05-02").is_empty());
+    // The failed run's stage table ends with the stage that failed.
+    let runs = env.claims().args(["runs", "--json"]).assert().success();
+    let failed = last_json(&runs.get_output().stdout)["runs"][0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let shown = env.claims().args(["runs", &failed]).assert().success();
+    let shown = String::from_utf8_lossy(&shown.get_output().stdout).to_string();
+    assert!(
+        shown.contains("contract") && shown.contains("FAILED: input violates the data contract"),
+        "{shown}"
+    );
 }
 
 #[test]

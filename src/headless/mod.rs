@@ -54,6 +54,19 @@ fn spawn_printer(rx: mpsc::Receiver<PipelineEvent>) -> std::thread::JoinHandle<(
         let tty = std::io::stderr().is_terminal();
         let mut bar: Option<indicatif::ProgressBar> = None;
         for ev in rx {
+            if ev.stage == "failed" {
+                // The error follows in full ("error: ..."); here only its first line.
+                let first = ev.message.lines().next().unwrap_or("").to_string();
+                if !tty
+                    && let Ok(s) = serde_json::to_string(&PipelineEvent {
+                        message: first,
+                        ..ev
+                    })
+                {
+                    crate::say!("{s}");
+                }
+                continue;
+            }
             if !tty {
                 if let Ok(s) = serde_json::to_string(&ev) {
                     crate::say!("{s}");
@@ -68,7 +81,7 @@ fn spawn_printer(rx: mpsc::Receiver<PipelineEvent>) -> std::thread::JoinHandle<(
                     let b = bar.get_or_insert_with(|| {
                         let b = indicatif::ProgressBar::new(1000);
                         if let Ok(style) = indicatif::ProgressStyle::with_template(
-                            "  search [{bar:30}] {pos:>4}/1000 {elapsed_precise} {msg}",
+                            "  search [{bar:30}] {percent:>3}% {elapsed_precise} {msg}",
                         ) {
                             b.set_style(style.progress_chars("=> "));
                         }
@@ -412,10 +425,15 @@ pub fn run(cmd: Command, cfg: &Config, home: &Path) -> Result<Output> {
                         r.started_at,
                         r.finished_at.clone().unwrap_or("-".into())
                     );
+                    text.insert_str(
+                        text.len() - 1,
+                        &args_line(r.args.as_deref()).unwrap_or_default(),
+                    );
                     for line in r.stage_lines() {
                         text.push_str(&line);
                         text.push('\n');
                     }
+                    text.push_str(&quarantine_lines(&conn, &r)?);
                     let summary = r.summary_json();
                     if let Some(top) = summary["top_scored"].as_array() {
                         text.push_str(&format!(
@@ -563,4 +581,64 @@ fn demo(cfg: &Config, home: &Path) -> Result<Output> {
     j["home"] = json!(home);
     j["predict"] = json!(p);
     Ok(Output::ok(text, j))
+}
+
+/// A run's arguments as one line (`args  data /x/day.csv  date 2026-01-01`), or `None`.
+fn args_line(args: Option<&str>) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(args?).ok()?;
+    let parts: Vec<String> = v
+        .as_object()?
+        .iter()
+        .filter(|(_, v)| !v.is_null() && v.as_str() != Some(""))
+        .map(|(k, v)| match v {
+            serde_json::Value::String(s) => format!("{k} {s}"),
+            serde_json::Value::Array(a) => format!(
+                "{k} {}",
+                a.iter()
+                    .map(|x| x.as_str().map_or(x.to_string(), str::to_string))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            v => format!("{k} {v}"),
+        })
+        .collect();
+    Some(format!("args  {}\n", parts.join("  ")))
+}
+
+/// A scoring run's quarantined rows and why (first 10), when they are in the home database.
+fn quarantine_lines(conn: &rusqlite::Connection, r: &runs::RunRecord) -> Result<String> {
+    let quarantined = r.summary_json()["rows_quarantined"].as_u64().unwrap_or(0);
+    if r.kind != "predict" || quarantined == 0 {
+        return Ok(String::new());
+    }
+    let rows: Vec<(i64, Option<String>, String)> = conn
+        .prepare(
+            "SELECT row_number, application_id, reason FROM quarantine WHERE run_id = ?1
+             ORDER BY row_number LIMIT 10",
+        )
+        .and_then(|mut st| {
+            st.query_map([&r.run_id], |x| Ok((x.get(0)?, x.get(1)?, x.get(2)?)))?
+                .collect()
+        })
+        .unwrap_or_default();
+    if rows.is_empty() {
+        return Ok(format!(
+            "\n{quarantined} row(s) quarantined; the reasons are in the quarantine table of the run's sink\n"
+        ));
+    }
+    let mut text = format!(
+        "\n{quarantined} row(s) quarantined (table quarantine){}:\n",
+        if quarantined > 10 {
+            ", the first 10"
+        } else {
+            ""
+        }
+    );
+    for (row, id, reason) in rows {
+        text.push_str(&format!(
+            "  row {row:<7} {:<14} {reason}\n",
+            id.unwrap_or_default()
+        ));
+    }
+    Ok(text)
 }

@@ -138,7 +138,26 @@ impl RunCtx {
         self.emit(name, Some(0.0), format!("{name}: started"));
         let started_at = db::now();
         let t0 = Instant::now();
-        let (value, rows_in, rows_out, note) = f()?;
+        let (value, rows_in, rows_out, note) = match f() {
+            Ok(v) => v,
+            Err(e) => {
+                // The failing stage gets its row too, so `claims runs RUN_ID` shows where
+                // the run stopped; the error itself is the run's.
+                let first = e.to_string().lines().next().unwrap_or("").to_string();
+                let record = runs::StageRecord {
+                    stage: name.to_string(),
+                    started_at,
+                    duration_ms: t0.elapsed().as_millis() as i64,
+                    rows_in: None,
+                    rows_out: None,
+                    note: Some(format!("FAILED: {first}")),
+                };
+                if let Ok(conn) = self.lock() {
+                    let _ = runs::stage(&conn, &self.run_id, &record);
+                }
+                return Err(e);
+            }
+        };
         let ms = t0.elapsed().as_millis() as i64;
         let count = |n: Option<usize>| n.map_or("-".to_string(), |n| n.to_string());
         tracing::info!(rows_in = %count(rows_in), rows_out = %count(rows_out), duration_ms = ms, "{name}: {note}");
@@ -168,7 +187,9 @@ impl RunCtx {
             }
             Err(e) => {
                 runs::finish(&*self.lock()?, &self.run_id, Err(&error_chain(e)))?;
-                tracing::error!(run_id = %self.run_id, "run failed: {e}");
+                // The command prints the error itself: this line goes to the log file (and
+                // to JSON logs), not to a person's terminal a second time.
+                tracing::error!(target: RUN_OUTCOME, run_id = %self.run_id, "run failed: {e}");
                 self.emit("failed", None, e.to_string());
             }
         }
@@ -186,6 +207,9 @@ pub fn error_chain(e: &ClaimsError) -> String {
     }
     s
 }
+
+/// The tracing target of a run's failure line, which the text console log leaves out.
+pub const RUN_OUTCOME: &str = "claims::run_outcome";
 
 /// `path` made absolute against the current folder (not resolving links), so that what a
 /// run records (its arguments, a model's lineage) still names the same file when read from

@@ -362,6 +362,22 @@ fn shifted_data_raises_psi_alerts_on_the_shifted_features_only() {
             .unwrap()
             .is_empty()
     );
+
+    // The same shift on 60 rows: below drift.min_rows, PSI is recorded but not judged.
+    let few = day_file(&env, "few.csv", 60, 9, 70_000, 0.5);
+    let out = env
+        .claims()
+        .arg("predict")
+        .arg("--data")
+        .arg(&few)
+        .args(["--date", "2026-07-03", "--fail-on-drift"])
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(
+        text.contains("drift: not judged: 60 rows scored, fewer than drift.min_rows (500)"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -30,6 +30,14 @@ pub struct DriftConfig {
     pub psi_warn: f64,
     /// PSI at or above which a feature raises an alert.
     pub psi_alert: f64,
+    /// Days with fewer scored rows than this record PSI but raise no warning or alert
+    /// (on a handful of rows every share looks shifted).
+    #[serde(default = "default_drift_min_rows")]
+    pub min_rows: usize,
+}
+
+fn default_drift_min_rows() -> usize {
+    500
 }
 
 /// The promotion gate.

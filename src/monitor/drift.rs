@@ -290,8 +290,20 @@ pub fn measure(
         None,
         cfg,
     ));
+    if data.len() < cfg.min_rows {
+        for r in out
+            .iter_mut()
+            .filter(|r| r.level == "warn" || r.level == "alert")
+        {
+            r.level = FEW_ROWS.into();
+            r.breached = false;
+        }
+    }
     out
 }
+
+/// The level of a PSI that would warn or alert on a day with fewer than `drift.min_rows`.
+pub const FEW_ROWS: &str = "few_rows";
 
 #[cfg(test)]
 mod tests {

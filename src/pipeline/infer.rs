@@ -71,6 +71,8 @@ pub struct PredictOutcome {
     pub drift_alerts: Vec<String>,
     /// Features with a PSI warning.
     pub drift_warnings: Vec<String>,
+    /// Why drift raised nothing whatever the PSI (too few rows), if so.
+    pub drift_not_judged: Option<String>,
     /// The ten highest scores with their reasons.
     pub top_scored: Vec<Scored>,
 }
@@ -338,7 +340,11 @@ fn run(
         let rows = drift::measure(&profile, data, &scores, &cfg.drift);
         let alerts = rows.iter().filter(|r| r.level == "alert").count();
         let warns = rows.iter().filter(|r| r.level == "warn").count();
-        Ok((rows, None, format!("{alerts} alert(s), {warns} warning(s)")))
+        let note = match drift_not_judged(data.len(), cfg.drift.min_rows) {
+            Some(why) => why,
+            None => format!("{alerts} alert(s), {warns} warning(s)"),
+        };
+        Ok((rows, None, note))
     })?;
     store_drift(home, date, &ctx.run_id, version, &drift_rows)?;
     match closing.join() {
@@ -368,7 +374,17 @@ fn run(
         mean_score: scores.iter().sum::<f64>() / scores.len().max(1) as f64,
         drift_alerts: pick("alert"),
         drift_warnings: pick("warn"),
+        drift_not_judged: drift_not_judged(data.len(), cfg.drift.min_rows),
         top_scored: streamed.top,
+    })
+}
+
+/// Why drift was not judged on a day of `rows` scored rows, if it was not.
+fn drift_not_judged(rows: usize, min_rows: usize) -> Option<String> {
+    (rows < min_rows).then(|| {
+        format!(
+            "not judged: {rows} rows scored, fewer than drift.min_rows ({min_rows}); PSI recorded"
+        )
     })
 }
 

@@ -17,7 +17,10 @@ use crate::data::generate::{GenSpec, write_csv};
 use crate::pipeline::{compare, infer, train};
 
 fn cfg() -> Config {
-    Config::from_overlay("[search]\niterations = 3\nfolds = 3\n[threads]\nparallel_fits = 1\n")
+    // A 300-row day still judges drift here, so the panes show warnings and alerts.
+    Config::from_overlay(
+        "[search]\niterations = 3\nfolds = 3\n[threads]\nparallel_fits = 1\n[drift]\nmin_rows = 100\n",
+    )
         .unwrap()
 }
 

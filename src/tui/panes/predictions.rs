@@ -89,25 +89,31 @@ pub fn predictions(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             .drift
             .iter()
             .map(|d| {
-                let style = match d.level.as_str() {
-                    "alert" => theme.alert,
-                    "warn" => theme.warn,
-                    _ => Style::default(),
+                let (style, shown) = match d.level.as_str() {
+                    "alert" => (theme.alert, "alert"),
+                    "warn" => (theme.warn, "warn"),
+                    crate::monitor::drift::FEW_ROWS => (theme.dim, "few"),
+                    _ => (Style::default(), ""),
                 };
                 Line::styled(
                     format!(
-                        "{:<22} {:>6.3} {}",
+                        "{:<22} {:>6.3} {shown}",
                         d.feature.chars().take(22).collect::<String>(),
                         d.value,
-                        if d.level == "ok" { "" } else { &d.level }
                     ),
                     style,
                 )
             })
             .collect();
-        f.render_widget(
-            Paragraph::new(lines).block(block("drift (PSI)", theme)),
-            drift,
-        );
+        let title = if app
+            .drift
+            .iter()
+            .any(|d| d.level == crate::monitor::drift::FEW_ROWS)
+        {
+            "drift (PSI; too few rows to judge)"
+        } else {
+            "drift (PSI)"
+        };
+        f.render_widget(Paragraph::new(lines).block(block(title, theme)), drift);
     }
 }

@@ -204,15 +204,17 @@ impl App {
         (!v.y.is_empty()).then(|| at_threshold(&v.y, &v.p, self.threshold))
     }
 
-    /// Predictions matching the filter.
-    pub fn visible_predictions(&self) -> Vec<&PredictionRow> {
+    /// Predictions matching the filter (on the id or the reasons as shown), each with its
+    /// reasons as shown.
+    pub fn visible_predictions(&self) -> Vec<(&PredictionRow, String)> {
         let f = self.filter.to_lowercase();
         self.predictions
             .iter()
-            .filter(|r| {
+            .map(|r| (r, reasons_shown(&r.top_reasons)))
+            .filter(|(r, shown)| {
                 f.is_empty()
                     || r.application_id.to_lowercase().contains(&f)
-                    || r.top_reasons.to_lowercase().contains(&f)
+                    || shown.to_lowercase().contains(&f)
             })
             .collect()
     }
@@ -559,4 +561,11 @@ impl App {
             Err(_) => self.status = "this run's inputs are not recorded".into(),
         }
     }
+}
+
+/// A row's stored reasons (JSON) as the console and the CLI show them:
+/// `feature=value (+contribution), ...`.
+pub fn reasons_shown(stored: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(stored).unwrap_or_default();
+    crate::headless::reasons_text(&v)
 }

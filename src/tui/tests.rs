@@ -228,6 +228,22 @@ fn filter_and_follow() {
     assert!((1..20).contains(&some), "{some}");
     press(&mut a, KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
     assert_eq!(a.visible_predictions().len(), all);
+    // The filter matches the reasons as shown ("feature=value"), not the stored JSON.
+    let shown = a.visible_predictions()[0].1.clone();
+    let first = shown.split(" (").next().unwrap().to_string();
+    assert!(first.contains('='), "{shown}");
+    press(&mut a, key('/'));
+    for c in first.chars() {
+        press(&mut a, key(c));
+    }
+    let matched = a.visible_predictions();
+    assert!(!matched.is_empty() && matched.len() < all, "{first}");
+    assert!(
+        matched
+            .iter()
+            .all(|(_, s)| s.to_lowercase().contains(&first.to_lowercase()))
+    );
+    press(&mut a, KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
 
     press(&mut a, key('6'));
     assert!(a.follow);

@@ -28,24 +28,7 @@ pub fn predictions(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .enumerate()
         .skip(first)
         .take(height)
-        .map(|(i, r)| {
-            let reasons: serde_json::Value =
-                serde_json::from_str(&r.top_reasons).unwrap_or_default();
-            let text = reasons
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .map(|x| {
-                            format!(
-                                "{}={}",
-                                x["feature"].as_str().unwrap_or(""),
-                                x["value"].as_str().unwrap_or("")
-                            )
-                        })
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                })
-                .unwrap_or_default();
+        .map(|(i, (r, text))| {
             let row = Row::new(vec![
                 Cell::from(r.application_id.clone()),
                 Cell::from(Span::styled(
@@ -56,7 +39,8 @@ pub fn predictions(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                         Style::default()
                     },
                 )),
-                Cell::from(text),
+                Cell::from(if r.predicted_claim { "yes" } else { "" }),
+                Cell::from(text.clone()),
             ]);
             if i == app.pred_sel {
                 row.style(theme.selected)
@@ -65,8 +49,14 @@ pub fn predictions(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             }
         })
         .collect();
+    let model = app.predictions.first().map_or(String::new(), |p| {
+        format!(
+            ", {} v{}, threshold {:.3}",
+            p.role, p.model_version, p.threshold
+        )
+    });
     let title = format!(
-        "{date}: {} of {} applications (h/l date, {} filter)",
+        "{date}: {} of {} applications{model} (h/l date, {} filter)",
         visible.len(),
         app.predictions.len(),
         app.key('/')
@@ -76,11 +66,18 @@ pub fn predictions(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         [
             Constraint::Length(13),
             Constraint::Length(7),
+            Constraint::Length(5),
             Constraint::Min(20),
         ],
     )
     .header(
-        Row::new(["application", "score", "top reasons (pushing the score up)"]).style(theme.dim),
+        Row::new([
+            "application",
+            "score",
+            "claim",
+            "top reasons for a claim (+log-odds)",
+        ])
+        .style(theme.dim),
     )
     .block(block(&title, theme));
     f.render_widget(t, list);

@@ -157,7 +157,16 @@ impl App {
         }
         if let Ok(m) = data::load_models(&self.home) {
             let changed = m.len() != self.models.len();
+            let first = self.models.is_empty();
             self.models = m;
+            if first {
+                // Open on the model in production, not the newest.
+                self.model_sel = self
+                    .models
+                    .iter()
+                    .position(|m| m.aliases.iter().any(|a| a == "champion"))
+                    .unwrap_or(0);
+            }
             self.model_sel = self.model_sel.min(self.models.len().saturating_sub(1));
             if changed || self.model_view.is_none() {
                 self.load_model();

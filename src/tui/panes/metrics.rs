@@ -31,7 +31,8 @@ pub fn metrics(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .models
         .get(app.model_sel)
         .map(|m| m.aliases.join(","))
-        .unwrap_or_default();
+        .filter(|a| !a.is_empty())
+        .unwrap_or_else(|| "(not champion or challenger)".into());
     let mut lines = vec![
         Line::styled(
             format!("v{} {}  (j/k other versions)", v.version, aliases),

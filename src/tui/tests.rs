@@ -213,6 +213,21 @@ fn promote_confirm_and_cancel() {
     ));
 }
 
+/// Without a comparison (e.g. right after a promotion) the pane still says who holds
+/// which alias and how to get a comparison.
+#[test]
+fn compare_pane_without_a_comparison_names_the_aliases() {
+    let dir = home();
+    let mut a = app(dir.path());
+    a.comparison = None;
+    press(&mut a, key('4'));
+    let shown = render(&a, 120, 30);
+    assert!(
+        shown.contains("champion v1   challenger v2") && shown.contains("c computes it"),
+        "{shown}"
+    );
+}
+
 #[test]
 fn filter_and_follow() {
     let dir = home();

@@ -14,8 +14,31 @@ use super::block;
 /// Champion/Challenger: both models with intervals, DeLong's test and the gate's reasons.
 pub fn compare(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let Some(c) = &app.comparison else {
+        let holder = |alias: &str| {
+            app.models
+                .iter()
+                .find(|m| m.aliases.iter().any(|a| a == alias))
+                .map_or("none".to_string(), |m| format!("v{}", m.version))
+        };
+        let lines = vec![
+            Line::from(format!(
+                "champion {}   challenger {}",
+                holder("champion"),
+                holder("challenger")
+            )),
+            Line::from(""),
+            Line::from(format!(
+                "no comparison yet: it needs a champion and a challenger ({} computes it; a new training run registers a challenger)",
+                app.key('c')
+            )),
+            Line::from(format!(
+                "{} rolls the champion back to the one before it",
+                app.key('b')
+            )),
+        ];
         f.render_widget(
-            Paragraph::new("no comparison yet (needs a champion and a challenger; c computes it)")
+            Paragraph::new(lines)
+                .wrap(Wrap { trim: true })
                 .block(block("champion / challenger", theme)),
             area,
         );

@@ -57,7 +57,12 @@ pub fn imbalance(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     ));
     match &app.live {
         Some(ev) if app.busy => lines.push(Line::styled(
-            format!("running: {} {}", ev.stage, ev.message),
+            // Stage messages mostly start with the stage's name already ("fit: started").
+            if ev.message.starts_with(&format!("{}:", ev.stage)) {
+                format!("running: {}", ev.message)
+            } else {
+                format!("running: {}: {}", ev.stage, ev.message)
+            },
             theme.warn,
         )),
         _ => {}

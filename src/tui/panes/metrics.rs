@@ -22,8 +22,13 @@ pub fn metrics(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         );
         return;
     };
-    let [left, right] =
-        Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(area);
+    // The numbers keep their full width (46 columns) on a narrow terminal; the charts shrink.
+    let numbers = if area.width < 103 {
+        Constraint::Length(46)
+    } else {
+        Constraint::Percentage(45)
+    };
+    let [left, right] = Layout::horizontal([numbers, Constraint::Min(20)]).areas(area);
     let e = &v.test;
     let live = app.at_threshold();
     let t = live.unwrap_or(e.at_threshold);

@@ -16,6 +16,47 @@ pub fn predictions(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let side = if area.width >= 100 { 38 } else { 0 };
     let [list, drift] =
         Layout::horizontal([Constraint::Min(40), Constraint::Length(side)]).areas(area);
+    // Too narrow for the drift panel: one line under the list names what drifted.
+    let summary = if side == 0 && !app.drift.is_empty() {
+        1
+    } else {
+        0
+    };
+    let [list, drift_line] =
+        Layout::vertical([Constraint::Min(3), Constraint::Length(summary)]).areas(list);
+    if summary > 0 {
+        let named = |level: &str| {
+            app.drift
+                .iter()
+                .filter(|d| d.level == level)
+                .map(|d| d.feature.as_str())
+                .collect::<Vec<_>>()
+        };
+        let (alerts, warns) = (named("alert"), named("warn"));
+        let text = if alerts.is_empty() && warns.is_empty() {
+            "drift (PSI): nothing above the warning level".to_string()
+        } else {
+            format!(
+                "drift (PSI) alerts: {}; warnings: {}",
+                if alerts.is_empty() {
+                    "none".into()
+                } else {
+                    alerts.join(", ")
+                },
+                if warns.is_empty() {
+                    "none".into()
+                } else {
+                    warns.join(", ")
+                }
+            )
+        };
+        let style = if alerts.is_empty() {
+            theme.warn
+        } else {
+            theme.alert
+        };
+        f.render_widget(Line::styled(text, style), drift_line);
+    }
     let date = app
         .date
         .clone()

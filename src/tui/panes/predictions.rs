@@ -50,10 +50,10 @@ pub fn predictions(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 }
             )
         };
-        let style = if alerts.is_empty() {
-            theme.warn
-        } else {
-            theme.alert
+        let style = match (alerts.is_empty(), warns.is_empty()) {
+            (false, _) => theme.alert,
+            (true, false) => theme.warn,
+            (true, true) => theme.dim,
         };
         f.render_widget(Line::styled(text, style), drift_line);
     }

@@ -103,6 +103,12 @@ impl ClaimsError {
             ClaimsError::Contract(_) => EXIT_CONTRACT,
             ClaimsError::Locked(_) => EXIT_LOCKED,
             ClaimsError::Drift(_) => EXIT_DRIFT,
+            // A file this user may not read or write is a setup problem, not a failed run.
+            ClaimsError::Io { source, .. }
+                if source.kind() == std::io::ErrorKind::PermissionDenied =>
+            {
+                EXIT_USAGE
+            }
             _ => EXIT_PIPELINE,
         }
     }

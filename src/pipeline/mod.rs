@@ -202,7 +202,11 @@ pub fn error_chain(e: &ClaimsError) -> String {
     let mut s = e.to_string();
     let mut src = std::error::Error::source(e);
     while let Some(c) = src {
-        s.push_str(&format!("\ncaused by: {c}"));
+        // A cause already quoted in the message (`path: Permission denied`) is not repeated.
+        let text = c.to_string();
+        if !s.contains(&text) {
+            s.push_str(&format!("\ncaused by: {text}"));
+        }
         src = c.source();
     }
     s

@@ -40,7 +40,22 @@ pub fn open(path: &Path) -> Result<Connection> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| ClaimsError::io(dir, e))?;
     }
-    let err = |e: rusqlite::Error| ClaimsError::Registry(format!("{}: {e}", path.display()));
+    let err = |e: rusqlite::Error| {
+        let code = e.sqlite_error_code();
+        if matches!(
+            code,
+            Some(rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::CannotOpen)
+        ) {
+            // SQLite writes the file (and its -wal/-shm files beside it) even to read.
+            ClaimsError::Usage(format!(
+                "{}: cannot open the database for writing ({e}); the home folder and its files must be writable by this user ({})",
+                path.display(),
+                crate::registry::current_user()
+            ))
+        } else {
+            ClaimsError::Registry(format!("{}: {e}", path.display()))
+        }
+    };
     let conn = Connection::open(path).map_err(err)?;
     conn.busy_timeout(std::time::Duration::from_secs(30))
         .map_err(err)?;

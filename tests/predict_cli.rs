@@ -295,6 +295,19 @@ fn unusable_files_exit_3_or_2() {
         .args(["--sink", "mysql://x"])
         .assert()
         .code(2);
+    let typo = env.path("no-such-folder").join("out.db");
+    let out = env
+        .claims()
+        .arg("predict")
+        .arg("--data")
+        .arg(&good)
+        .arg("--sink")
+        .arg(format!("sqlite:{}", typo.display()))
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(err.contains("no-such-folder' does not exist"), "{err}");
+    assert!(!env.path("no-such-folder").exists());
     let fresh = Env::new();
     let out = fresh
         .claims()

@@ -147,6 +147,16 @@ pub fn open(url: &str, home: &Path) -> Result<Box<dyn Sink>> {
                 "--sink 'sqlite:': give a path, e.g. sqlite:/data/claims.db".into(),
             ));
         }
+        // A typo in a folder name should not quietly start a new database elsewhere.
+        if let Some(dir) = Path::new(path).parent()
+            && !dir.as_os_str().is_empty()
+            && !dir.is_dir()
+        {
+            return Err(ClaimsError::Usage(format!(
+                "--sink 'sqlite:{path}': folder '{}' does not exist (create it first)",
+                dir.display()
+            )));
+        }
         return Ok(Box::new(sqlite::SqliteSink::open(Path::new(path))?));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {

@@ -46,8 +46,19 @@ pub struct PgSink {
     described: String,
 }
 
-fn err(what: &str, e: impl std::fmt::Display) -> ClaimsError {
-    ClaimsError::Other(anyhow::anyhow!("postgres sink: {what}: {e}"))
+fn err(what: &str, e: impl std::error::Error) -> ClaimsError {
+    // The driver's own text is often generic ("error connecting to server"); the cause
+    // ("Connection refused", "password authentication failed") is in its sources.
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let c_text = c.to_string();
+        if !text.contains(&c_text) {
+            text.push_str(&format!(": {c_text}"));
+        }
+        cause = c.source();
+    }
+    ClaimsError::Other(anyhow::anyhow!("postgres sink: {what}: {text}"))
 }
 
 fn env(name: &str) -> Option<String> {

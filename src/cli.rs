@@ -189,9 +189,10 @@ pub enum ScheduleAction {
     /// Next due time and last outcome of each job.
     Status,
     /// Print crontab lines or systemd units that run the same jobs.
+    #[command(group(clap::ArgGroup::new("format").required(true).args(["cron", "systemd"])))]
     Print {
         /// Crontab lines.
-        #[arg(long, conflicts_with = "systemd", required_unless_present = "systemd")]
+        #[arg(long)]
         cron: bool,
         /// systemd service and timer units.
         #[arg(long)]

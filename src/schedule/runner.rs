@@ -232,9 +232,20 @@ impl<'a> Scheduler<'a> {
         loop {
             for f in self.tick()? {
                 tracing::info!(job = f.job.name(), date = %f.date, ok = f.outcome.ok, attempts = f.attempts, "{}", f.outcome.message);
+                crate::say!(
+                    "scheduler: {} {}: {} ({} attempt(s))",
+                    f.job.name(),
+                    f.date,
+                    f.outcome.message.lines().next().unwrap_or(""),
+                    f.attempts
+                );
             }
             let next = self.next_due()?;
             tracing::info!(next = %next, "scheduler waiting");
+            crate::say!(
+                "scheduler: waiting; next job due {}",
+                next.format("%Y-%m-%d %H:%M UTC")
+            );
             if !self.clock.sleep_until(next, &self.stop) {
                 return Ok(());
             }

@@ -203,12 +203,21 @@ fn tampered_artifact_is_refused() {
     let mut text = std::fs::read_to_string(&model).unwrap();
     text = text.replacen("\"base_score\"", "\"base_score\" ", 1);
     std::fs::write(&model, text).unwrap();
+    let params = model.with_file_name("params.json");
+    let text = std::fs::read_to_string(&params).unwrap() + " ";
+    std::fs::write(&params, text).unwrap();
+    // Every bad file is listed, not only the first.
     let out = env.claims().args(["models", "--verify"]).assert().code(1);
+    let shown = String::from_utf8_lossy(&out.get_output().stdout).to_string();
     let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
     assert!(
-        err.contains("model.json") && err.contains("changed or is corrupt"),
-        "{err}"
+        shown.contains("2 problem(s)")
+            && shown.contains("v1 model.json: ")
+            && shown.contains("v1 params.json: ")
+            && shown.contains("changed or is corrupt"),
+        "{shown}"
     );
+    assert!(err.contains("2 file(s) differ"), "{err}");
     let reg = claims_ops::registry::Registry::open(&env.home()).unwrap();
     assert!(reg.load_model(1).is_err());
 }

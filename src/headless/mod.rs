@@ -369,18 +369,34 @@ pub fn run(cmd: Command, cfg: &Config, home: &Path) -> Result<Output> {
             let reg = Registry::open(home)?;
             let rows = reg.list()?;
             if verify {
-                let mut checked = 0;
+                let (mut checked, mut problems) = (0, vec![]);
                 for r in &rows {
-                    checked += reg.verify(r.version)?;
+                    let (n, p) = reg.check_files(r.version);
+                    checked += n;
+                    problems.extend(p);
                 }
-                let text = format!(
-                    "{} model version(s), {checked} files: every sha256 matches its manifest",
-                    rows.len()
+                let mut text = format!(
+                    "{} model version(s), {checked} files: {}",
+                    rows.len(),
+                    if problems.is_empty() {
+                        "every sha256 matches its manifest".to_string()
+                    } else {
+                        format!("{} problem(s)", problems.len())
+                    }
                 );
+                for p in &problems {
+                    text.push_str(&format!("\n  {p}"));
+                }
+                let then_fail = (!problems.is_empty()).then(|| {
+                    ClaimsError::Registry(format!(
+                        "{} file(s) differ from or are missing in their manifests",
+                        problems.len()
+                    ))
+                });
                 return Ok(Output {
-                    then_fail: None,
+                    then_fail,
                     text,
-                    json: json!({"command": "models", "verified": rows.len(), "files": checked}),
+                    json: json!({"command": "models", "verified": rows.len(), "files": checked, "problems": problems}),
                 });
             }
             let mut text = format!(

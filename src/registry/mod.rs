@@ -262,11 +262,30 @@ impl Registry {
 
     /// Checks the manifest and every artifact of version `v`; returns the files checked.
     pub fn verify(&self, v: u32) -> Result<usize> {
-        let m = self.manifest(v)?;
-        for name in m.files.keys() {
-            self.artifact(v, &m, name)?;
+        let (checked, problems) = self.check_files(v);
+        match problems.into_iter().next() {
+            Some(p) => Err(ClaimsError::Registry(p)),
+            None => Ok(checked),
         }
-        Ok(m.files.len() + 1)
+    }
+
+    /// Checks every file of version `v` (the manifest, then each artifact's sha256) and
+    /// returns the files checked and one line per problem, without stopping at the first.
+    pub fn check_files(&self, v: u32) -> (usize, Vec<String>) {
+        let m = match self.manifest(v) {
+            Ok(m) => m,
+            Err(e) => return (1, vec![format!("v{v}: {e}")]),
+        };
+        let problems = m
+            .files
+            .keys()
+            .filter_map(|name| {
+                self.artifact(v, &m, name)
+                    .err()
+                    .map(|e| format!("v{v} {name}: {e}"))
+            })
+            .collect();
+        (m.files.len() + 1, problems)
     }
 
     /// The version an alias points at.

@@ -132,6 +132,9 @@ fn real_main(cli: Cli) -> Result<i32, ClaimsError> {
     let home = headless::resolve_home(cli.home)?;
     let is_tui = matches!(command, claims_ops::cli::Command::Tui);
     init_logging(cli.log_format, Some(&home), !is_tui);
+    if cli.log_format == LogFormat::Json {
+        headless::progress_as_json_logs();
+    }
     let cfg = Config::load(cli.config.as_deref())?;
     claims_ops::model::xgb::Booster::set_global_verbosity(1)?;
     if let claims_ops::cli::Command::Tui = command {

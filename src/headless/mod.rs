@@ -48,21 +48,44 @@ impl Output {
     }
 }
 
+/// Whether stderr carries JSON log lines (`--log-format json`): progress goes there too.
+static JSON_LOGS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Sends progress through the JSON log instead of printing it in its own shape.
+pub fn progress_as_json_logs() {
+    JSON_LOGS.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Prints pipeline events until the channel closes.
 fn spawn_printer(rx: mpsc::Receiver<PipelineEvent>) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         let tty = std::io::stderr().is_terminal();
         let mut bar: Option<indicatif::ProgressBar> = None;
         for ev in rx {
-            if ev.stage == "failed" {
+            let ev = if ev.stage == "failed" {
                 // The error follows in full ("error: ..."); here only its first line.
                 let first = ev.message.lines().next().unwrap_or("").to_string();
-                if !tty
-                    && let Ok(s) = serde_json::to_string(&PipelineEvent {
-                        message: first,
-                        ..ev
-                    })
-                {
+                PipelineEvent {
+                    message: first,
+                    ..ev
+                }
+            } else {
+                ev
+            };
+            if JSON_LOGS.load(std::sync::atomic::Ordering::Relaxed) {
+                // One shape on stderr: progress as log lines like the rest.
+                match ev.progress {
+                    Some(p) => {
+                        tracing::info!(target: "claims::progress", run_id = %ev.run_id, stage = %ev.stage, progress = p, "{}", ev.message)
+                    }
+                    None => {
+                        tracing::info!(target: "claims::progress", run_id = %ev.run_id, stage = %ev.stage, "{}", ev.message)
+                    }
+                }
+                continue;
+            }
+            if ev.stage == "failed" {
+                if !tty && let Ok(s) = serde_json::to_string(&ev) {
                     crate::say!("{s}");
                 }
                 continue;

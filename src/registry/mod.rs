@@ -334,7 +334,29 @@ impl Registry {
 pub fn current_user() -> String {
     std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "unknown".into())
+        .ok()
+        .filter(|u| !u.is_empty())
+        .or_else(user_from_uid)
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// The process's user from its uid (`/proc/self/status`, then `/etc/passwd`), for a
+/// scheduler or container that sets neither USER nor LOGNAME.
+fn user_from_uid() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let uid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))?
+        .split_whitespace()
+        .next()?
+        .to_string();
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let name = passwd.lines().find_map(|l| {
+        let mut f = l.split(':');
+        let name = f.next()?;
+        (f.nth(1)? == uid).then(|| name.to_string())
+    });
+    Some(name.unwrap_or(format!("uid {uid}")))
 }
 
 /// Points `alias` at `version` and records the move.
@@ -366,4 +388,21 @@ pub fn set_alias(
     )
     .map_err(sql)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    /// Without USER or LOGNAME the audit trail still names the user (from the uid).
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_user_is_found_from_the_uid() {
+        let name = super::user_from_uid().unwrap();
+        assert!(!name.is_empty() && name != "unknown", "{name}");
+        if let Ok(user) = std::env::var("USER")
+            && !user.is_empty()
+            && !name.starts_with("uid ")
+        {
+            assert_eq!(name, user);
+        }
+    }
 }

@@ -64,6 +64,8 @@ pub struct App {
     pub predictions_total: usize,
     /// That date's PSI rows.
     pub drift: Vec<DriftRow>,
+    /// That date's quarantined rows: (row number, id, reasons).
+    pub quarantined: Vec<(i64, String, String)>,
     /// Selected prediction.
     pub pred_sel: usize,
     /// Filter text (Predictions: id or reason; Logs: any text).
@@ -132,6 +134,7 @@ impl App {
             date: None,
             predictions: vec![],
             predictions_total: 0,
+            quarantined: vec![],
             drift: vec![],
             pred_sel: 0,
             filter: String::new(),
@@ -203,6 +206,7 @@ impl App {
             self.predictions = rows;
             self.predictions_total = total;
             self.drift = data::load_drift(&self.home, d);
+            self.quarantined = data::load_quarantine(&self.home, d);
         }
         self.pred_sel = 0;
     }

@@ -134,6 +134,22 @@ pub fn load_predictions(home: &Path, date: &str) -> Result<(Vec<PredictionRow>, 
     Ok((rows, total as usize))
 }
 
+/// A date's quarantined rows (row number, id, reasons), in file order.
+pub fn load_quarantine(home: &Path, date: &str) -> Vec<(i64, String, String)> {
+    let Ok(conn) = db::open(&home.join("claims.db")) else {
+        return vec![];
+    };
+    conn.prepare(
+        "SELECT row_number, COALESCE(application_id, ''), reason FROM quarantine
+         WHERE business_date = ?1 ORDER BY source_file, row_number",
+    )
+    .and_then(|mut st| {
+        st.query_map([date], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
 /// A date's drift rows (PSI only), alerts first.
 pub fn load_drift(home: &Path, date: &str) -> Vec<DriftRow> {
     crate::pipeline::infer::read_drift(home, date)

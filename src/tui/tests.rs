@@ -228,6 +228,21 @@ fn compare_pane_without_a_comparison_names_the_aliases() {
     );
 }
 
+/// A day's quarantined rows are listed with their reasons under its scores.
+#[test]
+fn quarantined_rows_show_under_the_scores() {
+    let dir = home();
+    let mut a = app(dir.path());
+    press(&mut a, key('5'));
+    a.quarantined = vec![(4, "APP1".into(), "age: value 'abc' is not a number".into())];
+    let shown = render(&a, 120, 40);
+    assert!(
+        shown.contains("1 row(s) quarantined, not scored:")
+            && shown.contains("row 4      APP1          age: value 'abc' is not a number"),
+        "{shown}"
+    );
+}
+
 #[test]
 fn filter_and_follow() {
     let dir = home();

@@ -22,8 +22,35 @@ pub fn predictions(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     } else {
         0
     };
-    let [list, drift_line] =
-        Layout::vertical([Constraint::Min(3), Constraint::Length(summary)]).areas(list);
+    // Quarantined rows (up to 3, with reasons) under the list.
+    let q = app.quarantined.len();
+    let q_lines = if q > 0 { q.min(3) as u16 + 1 } else { 0 };
+    let [list, quarantine, drift_line] = Layout::vertical([
+        Constraint::Min(3),
+        Constraint::Length(q_lines),
+        Constraint::Length(summary),
+    ])
+    .areas(list);
+    if q > 0 {
+        let mut lines = vec![Line::styled(
+            format!(
+                "{q} row(s) quarantined, not scored{}:",
+                if q > 3 {
+                    " (the first 3; all in `claims runs RUN_ID` and table quarantine)"
+                } else {
+                    ""
+                }
+            ),
+            theme.warn,
+        )];
+        lines.extend(
+            app.quarantined
+                .iter()
+                .take(3)
+                .map(|(row, id, why)| Line::from(format!("  row {row:<6} {id:<13} {why}"))),
+        );
+        f.render_widget(Paragraph::new(lines), quarantine);
+    }
     if summary > 0 {
         let named = |level: &str| {
             app.drift

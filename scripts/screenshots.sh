@@ -70,9 +70,9 @@ step "training v1 (becomes champion)" \
 step "training v2 with class weights (challenger)" \
     "$BIN" --home "$H" train --data "$TMP/train.csv" --search-iters 8 --folds 3 --imbalance weight
 step "generating two days of applications" \
-    "$BIN" generate --rows 400 --seed 2 --no-label --id-offset 100000 --out "$TMP/day1.csv"
+    "$BIN" generate --rows 800 --seed 2 --no-label --id-offset 100000 --out "$TMP/day1.csv"
 step "generating a drifted day" \
-    "$BIN" generate --rows 400 --seed 3 --no-label --id-offset 200000 --shift 0.5 --out "$TMP/day2.csv"
+    "$BIN" generate --rows 800 --seed 3 --no-label --id-offset 200000 --shift 0.5 --out "$TMP/day2.csv"
 step "scoring 2026-03-02" "$BIN" --home "$H" predict --data "$TMP/day1.csv" --date 2026-03-02
 step "scoring 2026-03-03 (drifted)" "$BIN" --home "$H" predict --data "$TMP/day2.csv" --date 2026-03-03
 

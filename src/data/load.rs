@@ -298,23 +298,18 @@ fn csv_columns(
     columns: &[String],
     offset: usize,
 ) -> Result<Vec<TextColumn>> {
+    let out = ColumnsBuilder::new(name, bytes, columns, offset);
     if plain_csv(bytes) {
-        csv_columns_plain(name, bytes, columns, offset)
+        cut_plain(bytes, out)
     } else {
-        csv_columns_quoted(name, bytes, columns, offset)
+        cut_quoted(bytes, out)
     }
 }
 
-/// [`csv_columns`] for text that passes [`plain_csv`]. Blank lines are skipped, as the
+/// [`csv_columns`]' cut for text that passes [`plain_csv`]. Blank lines are skipped, as the
 /// `csv` crate skips them.
-fn csv_columns_plain(
-    name: &str,
-    bytes: &[u8],
-    columns: &[String],
-    offset: usize,
-) -> Result<Vec<TextColumn>> {
-    let width = columns.len();
-    let mut out = ColumnsBuilder::new(name, bytes, columns, offset);
+fn cut_plain(bytes: &[u8], mut out: ColumnsBuilder) -> Result<Vec<TextColumn>> {
+    let width = out.columns.len();
     let (mut start, mut k) = (0usize, 0usize);
     let ends = memchr::memchr2_iter(b',', b'\n', bytes).chain(std::iter::once(bytes.len()));
     for i in ends {
@@ -339,15 +334,9 @@ fn csv_columns_plain(
     out.finish()
 }
 
-/// [`csv_columns`] through the `csv` crate (quoted fields, lone carriage returns).
-fn csv_columns_quoted(
-    name: &str,
-    bytes: &[u8],
-    columns: &[String],
-    offset: usize,
-) -> Result<Vec<TextColumn>> {
-    let width = columns.len();
-    let mut out = ColumnsBuilder::new(name, bytes, columns, offset);
+/// [`csv_columns`]' cut through the `csv` crate (quoted fields, lone carriage returns).
+fn cut_quoted(bytes: &[u8], mut out: ColumnsBuilder) -> Result<Vec<TextColumn>> {
+    let width = out.columns.len();
     let mut rdr = csv_reader(bytes);
     let mut rec = csv::ByteRecord::new();
     loop {
@@ -366,10 +355,10 @@ fn csv_columns_quoted(
             }
             Err(e) => {
                 return Err(ClaimsError::contract_file(
-                    name,
+                    out.name,
                     format!(
                         "cannot read the rows after data row {}: {e}",
-                        offset + out.rows
+                        out.offset + out.rows
                     ),
                 ));
             }
@@ -744,8 +733,9 @@ mod tests {
             assert!(plain_csv(&text));
             let offset = rng.random_range(0..100);
             let names: Vec<String> = (0..width).map(|k| format!("c{k}")).collect();
-            let plain = cols(csv_columns_plain("f.csv", &text, &names, offset));
-            let quoted = cols(csv_columns_quoted("f.csv", &text, &names, offset));
+            let builder = || ColumnsBuilder::new("f.csv", &text, &names, offset);
+            let plain = cols(cut_plain(&text, builder()));
+            let quoted = cols(cut_quoted(&text, builder()));
             assert_eq!(plain, quoted, "{:?}", String::from_utf8_lossy(&text));
             if plain.is_ok() { oks += 1 } else { errs += 1 }
         }

@@ -398,6 +398,10 @@ impl App {
     }
 
     fn show(&mut self, p: Pane) {
+        if p != self.pane {
+            // A message belongs to the pane it was said on (the log keeps them all).
+            self.status.clear();
+        }
         self.pane = p;
         self.filtering = false;
         self.filter.clear();

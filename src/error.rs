@@ -48,6 +48,10 @@ pub enum ClaimsError {
     /// The command line asks for something impossible.
     #[error("{0}")]
     Usage(String),
+    /// A failure already described elsewhere (a scheduled job's last attempt), with the
+    /// exit code its own error had.
+    #[error("{1}")]
+    Exit(i32, String),
     /// Input data broke the contract; holds every violation found (the message shows the first).
     #[error("{}", contract_message(.0))]
     Contract(Vec<Violation>),
@@ -103,6 +107,7 @@ impl ClaimsError {
             ClaimsError::Contract(_) => EXIT_CONTRACT,
             ClaimsError::Locked(_) => EXIT_LOCKED,
             ClaimsError::Drift(_) => EXIT_DRIFT,
+            ClaimsError::Exit(code, _) => *code,
             // A file this user may not read or write is a setup problem, not a failed run.
             ClaimsError::Io { source, .. }
                 if source.kind() == std::io::ErrorKind::PermissionDenied =>

@@ -258,16 +258,59 @@ fn schedule_units_and_status() {
         text.contains("succeeded 20") && text.contains(" train-"),
         "{text}"
     );
-    // A scheduled predict with no input is a recorded failure with a reason, not a crash.
+    // A scheduled predict with no input is a recorded failure with a reason (a run in
+    // `claims runs`, with the hook's run id), exit 2 as for the CLI, not a crash.
+    let hook = env.path("hook.json");
+    let hooks = env.path("hooks.toml");
+    std::fs::write(
+        &hooks,
+        format!("[hooks]\non_failure = \"cat >> '{}'\"\n", hook.display()),
+    )
+    .unwrap();
     let out = env
         .claims()
-        .args(["schedule", "trigger", "predict", "--date", "2026-03-01"])
+        .arg("--config")
+        .arg(&hooks)
+        .args([
+            "--json",
+            "schedule",
+            "trigger",
+            "predict",
+            "--date",
+            "2026-03-01",
+        ])
         .assert()
-        .code(1);
+        .code(2);
+    let j = last_json(&out.get_output().stdout);
+    assert_eq!(j["exit_code"], 2);
     assert!(
-        String::from_utf8_lossy(&out.get_output().stdout)
-            .contains("input for 2026-03-01 not found")
+        j["error"]
+            .as_str()
+            .unwrap()
+            .contains("input for 2026-03-01 not found"),
+        "{j}"
     );
+    let sent: serde_json::Value =
+        serde_json::from_str(std::fs::read_to_string(&hook).unwrap().trim()).unwrap();
+    let run_id = sent["run_id"].as_str().unwrap().to_string();
+    assert_eq!(
+        (sent["job"].as_str(), sent["exit_code"].as_i64()),
+        (Some("predict"), Some(2))
+    );
+    let shown = env.claims().args(["runs", &run_id]).assert().success();
+    let shown = String::from_utf8_lossy(&shown.get_output().stdout).to_string();
+    assert!(
+        shown.contains("status failed") && shown.contains("input for 2026-03-01 not found"),
+        "{shown}"
+    );
+    // Bad input found by the pattern: exit 3, as for the CLI.
+    let incoming = env.home().join("incoming");
+    std::fs::create_dir_all(&incoming).unwrap();
+    std::fs::write(incoming.join("applications_2026-03-02.csv"), "a,b\n1,2\n").unwrap();
+    env.claims()
+        .args(["schedule", "trigger", "predict", "--date", "2026-03-02"])
+        .assert()
+        .code(3);
 }
 
 /// `claims schedule print --cron | head -1`: the reader leaving early is not a crash (it

@@ -271,17 +271,27 @@ pub fn schedule(action: ScheduleAction, cfg: &Config, home: &Path) -> Result<Out
                         .saturating_mul(1 << (attempts - 1).min(16)),
                 ));
             };
+            crate::schedule::runner::failure_hook(cfg, home, job, date, attempts, &outcome);
             let text = format!(
-                "{} {date}: {} after {attempts} attempt(s)",
+                "{} {date}: {} after {attempts} attempt(s){}",
                 job.name(),
-                outcome.message
+                outcome.message,
+                outcome
+                    .run_id
+                    .as_ref()
+                    .map_or(String::new(), |r| format!(" (run {r})"))
             );
             let mut out = Output::ok(
                 text,
                 json!({"command": "schedule-trigger", "job": job.name(), "date": date, "attempts": attempts, "outcome": outcome}),
             );
             if !outcome.ok {
-                out.then_fail = Some(ClaimsError::Other(anyhow::anyhow!("{}", outcome.message)));
+                // The pipeline's own exit code (3 bad input, 4 lock held, ...), so a unit's
+                // SuccessExitStatus and a scheduler's alerting see what happened.
+                out.then_fail = Some(ClaimsError::Exit(
+                    outcome.exit_code,
+                    outcome.message.clone(),
+                ));
             }
             Ok(out)
         }

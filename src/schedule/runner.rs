@@ -50,10 +50,33 @@ pub struct Attempt {
     pub ok: bool,
     /// Worth retrying (a pipeline failure, not bad input or a held lock).
     pub transient: bool,
-    /// The run id, when a run was started.
+    /// The run id, when a run was started (or a failure before the run was recorded).
     pub run_id: Option<String>,
     /// What happened.
     pub message: String,
+    /// The exit code the CLI would give this outcome (0 when it succeeded).
+    pub exit_code: i32,
+}
+
+/// Runs the failure hook once a job's last attempt has failed, with what an on-call
+/// person needs: the job, date, error, exit code, run id, attempts and home.
+pub fn failure_hook(
+    cfg: &Config,
+    home: &std::path::Path,
+    job: Job,
+    date: NaiveDate,
+    attempts: u32,
+    a: &Attempt,
+) {
+    if a.ok {
+        return;
+    }
+    let summary = serde_json::json!({
+        "ok": false, "job": job.name(), "date": date.to_string(), "error": a.message,
+        "exit_code": a.exit_code, "run_id": a.run_id, "attempts": attempts,
+        "home": crate::pipeline::absolute(home),
+    });
+    super::units::run_hook(&cfg.hooks.on_failure, &summary);
 }
 
 /// Runs a job for a business date.
@@ -80,6 +103,7 @@ pub struct Fired {
 /// The scheduler.
 pub struct Scheduler<'a> {
     cfg: &'a Config,
+    home: PathBuf,
     conn: Connection,
     clock: &'a dyn Clock,
     exec: &'a dyn Executor,
@@ -98,6 +122,7 @@ impl<'a> Scheduler<'a> {
         let conn = db::open(&home.join("claims.db"))?;
         Ok(Scheduler {
             cfg,
+            home: home.to_path_buf(),
             conn,
             clock,
             exec,
@@ -172,6 +197,7 @@ impl<'a> Scheduler<'a> {
                 }
                 let date = sched.local_date(fire);
                 let (attempts, outcome) = self.attempt(job, date);
+                failure_hook(self.cfg, &self.home, job, date, attempts, &outcome);
                 let text = if outcome.ok {
                     "succeeded".to_string()
                 } else {
@@ -266,8 +292,34 @@ fn resolve(home: &Path, p: &str) -> PathBuf {
     if p.is_absolute() { p } else { home.join(p) }
 }
 
+impl PipelineExecutor<'_> {
+    /// The run a failed attempt recorded; when it failed before any run was recorded (its
+    /// input is missing, its lock is held), a failed run is recorded here, so the failure
+    /// shows in `claims runs`, the console and the log like any other.
+    fn failed_run(&self, job: Job, ds: &str, started: &str, e: &ClaimsError) -> Option<String> {
+        use crate::registry::{db, runs};
+        let conn = db::open(&self.home.join("claims.db")).ok()?;
+        if let Ok(Some(r)) = runs::last_of_kind(&conn, job.name())
+            && r.started_at.as_str() >= started
+        {
+            return Some(r.run_id);
+        }
+        if matches!(e, ClaimsError::Locked(_)) {
+            return None; // the holder's run is the one recorded
+        }
+        let run_id = crate::pipeline::new_run_id(job.name());
+        let args = serde_json::json!({"date": ds, "trigger": "schedule"}).to_string();
+        let text = e.to_string();
+        runs::start(&conn, &run_id, job.name(), &args).ok()?;
+        runs::finish(&conn, &run_id, Err(&text)).ok()?;
+        tracing::error!(target: crate::pipeline::RUN_OUTCOME, run_id = %run_id, "run failed: {text}");
+        Some(run_id)
+    }
+}
+
 impl Executor for PipelineExecutor<'_> {
     fn execute(&self, job: Job, date: NaiveDate, cancel: Arc<AtomicBool>) -> Attempt {
+        let started = crate::registry::db::now();
         let (ds, month) = (date.to_string(), date.format("%Y-%m").to_string());
         let result: Result<serde_json::Value> = match job {
             Job::Predict => {
@@ -342,18 +394,16 @@ impl Executor for PipelineExecutor<'_> {
                     transient: false,
                     run_id: summary["run_id"].as_str().map(str::to_string),
                     message: format!("{} {ds} succeeded", job.name()),
+                    exit_code: 0,
                 }
             }
-            Err(e) => {
-                let summary = serde_json::json!({"job": job.name(), "date": ds, "error": e.to_string(), "exit_code": e.exit_code()});
-                super::units::run_hook(&self.cfg.hooks.on_failure, &summary);
-                Attempt {
-                    ok: false,
-                    transient: e.exit_code() == crate::error::EXIT_PIPELINE,
-                    run_id: None,
-                    message: e.to_string(),
-                }
-            }
+            Err(e) => Attempt {
+                ok: false,
+                transient: e.exit_code() == crate::error::EXIT_PIPELINE,
+                run_id: self.failed_run(job, &ds, &started, &e),
+                message: e.to_string(),
+                exit_code: e.exit_code(),
+            },
         }
     }
 }

@@ -73,6 +73,7 @@ impl Executor for Recorder {
                 transient: self.transient,
                 run_id: None,
                 message: "boom".into(),
+                exit_code: if self.transient { 1 } else { 3 },
             };
         }
         Attempt {
@@ -80,6 +81,7 @@ impl Executor for Recorder {
             transient: false,
             run_id: Some(format!("run-{date}")),
             message: "ok".into(),
+            exit_code: 0,
         }
     }
 }

@@ -94,7 +94,14 @@ fn weekday(f: &str) -> Result<String> {
     if f == "*" {
         return Ok(String::new());
     }
-    let day = |s: &str| s.parse::<usize>().ok().filter(|d| *d < 8).map(|d| DAYS[d]);
+    // 0-7 (0 and 7 are Sunday) or a name (MON, mon, Mon), as cron takes them.
+    let day = |s: &str| {
+        s.parse::<usize>()
+            .ok()
+            .filter(|d| *d < 8)
+            .map(|d| DAYS[d])
+            .or_else(|| DAYS.iter().copied().find(|d| d.eq_ignore_ascii_case(s)))
+    };
     let parts: Option<Vec<String>> = f
         .split(',')
         .map(|p| match p.split_once('-') {
@@ -111,20 +118,34 @@ fn weekday(f: &str) -> Result<String> {
 
 /// systemd's OnCalendar form of a 5-field cron expression in time zone `tz`.
 pub fn on_calendar(cron: &str, tz: &str) -> Result<String> {
+    on_calendars(cron, tz).map(|v| v.join("\n"))
+}
+
+/// The OnCalendar expressions of a 5-field cron expression: one, or two when both the day
+/// of month and the weekday are restricted (cron runs when *either* matches, and a timer's
+/// OnCalendar lines are OR-ed, while one OnCalendar with both needs both).
+pub fn on_calendars(cron: &str, tz: &str) -> Result<Vec<String>> {
     let f: Vec<&str> = cron.split_whitespace().collect();
     if f.len() != 5 {
         return Err(ClaimsError::Config(format!(
             "cron '{cron}': expected 5 fields for a systemd timer"
         )));
     }
-    Ok(format!(
-        "{}*-{}-{} {}:{}:00 {tz}",
-        weekday(f[4])?,
-        field(f[3], "month", 1)?,
-        field(f[2], "day", 1)?,
-        field(f[1], "hour", 0)?,
-        field(f[0], "minute", 0)?
-    ))
+    let one = |dow: &str, dom: &str| -> Result<String> {
+        Ok(format!(
+            "{}*-{}-{} {}:{}:00 {tz}",
+            weekday(dow)?,
+            field(f[3], "month", 1)?,
+            field(dom, "day", 1)?,
+            field(f[1], "hour", 0)?,
+            field(f[0], "minute", 0)?
+        ))
+    };
+    if f[2] != "*" && f[4] != "*" {
+        Ok(vec![one("*", f[2])?, one(f[4], "*")?])
+    } else {
+        Ok(vec![one(f[4], f[2])?])
+    }
 }
 
 /// The systemd units: (file name, contents) for a service and a timer per job.
@@ -149,11 +170,14 @@ pub fn systemd(
         out.push((
             format!("{name}.timer"),
             format!(
-                "[Unit]\nDescription=claims-ops {} schedule ({})\n\n[Timer]\nOnCalendar={}\nPersistent=true\nUnit={name}.service\n\n\
+                "[Unit]\nDescription=claims-ops {} schedule ({})\n\n[Timer]\n{}Persistent=true\nUnit={name}.service\n\n\
                  [Install]\nWantedBy=timers.target\n",
                 job.name(),
                 job.cron(cfg),
-                on_calendar(job.cron(cfg), &cfg.timezone)?
+                on_calendars(job.cron(cfg), &cfg.timezone)?
+                    .iter()
+                    .map(|c| format!("OnCalendar={c}\n"))
+                    .collect::<String>()
             ),
         ));
     }
@@ -227,5 +251,14 @@ mod tests {
             "*-*-* *:0/15:00 UTC"
         );
         assert!(on_calendar("0 19 L * *", "UTC").is_err());
+        assert_eq!(
+            on_calendar("30 6 * * MON-FRI", "UTC").unwrap(),
+            "Mon..Fri *-*-* 06:30:00 UTC"
+        );
+        // Cron runs when the day of month OR the weekday matches: two OnCalendar lines.
+        assert_eq!(
+            on_calendars("0 19 1 * 1", "UTC").unwrap(),
+            ["*-*-01 19:00:00 UTC", "Mon *-*-* 19:00:00 UTC"]
+        );
     }
 }

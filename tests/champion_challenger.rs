@@ -254,4 +254,15 @@ fn shadow_mode_writes_challenger_rows_and_cost_threshold_is_used() {
             .count(),
         400
     );
+    // A rerun of the date without shadow mode replaces all its rows: no stale challenger.
+    env.claims()
+        .arg("predict")
+        .arg("--data")
+        .arg(&day)
+        .args(["--date", "2026-10-05"])
+        .assert()
+        .success();
+    let rows = s.read_day("2026-10-05").unwrap();
+    assert_eq!(rows.len(), 400);
+    assert!(rows.iter().all(|r| r.role == "champion"));
 }

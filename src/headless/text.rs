@@ -110,6 +110,11 @@ pub(super) fn predict_text(o: &PredictOutcome) -> String {
         o.predicted_claims,
         o.mean_score
     );
+    if let Some(v) = o.shadow_version {
+        s.push_str(&format!(
+            "shadow: challenger v{v} scored the same rows (role 'challenger')\n"
+        ));
+    }
     if let Some(why) = &o.drift_not_judged {
         s.push_str(&format!("drift: {why}\n"));
     } else if o.drift_alerts.is_empty() && o.drift_warnings.is_empty() {

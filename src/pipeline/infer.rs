@@ -281,7 +281,6 @@ fn run(
             threshold: t,
         });
     }
-    let role_names: Vec<&str> = roles.iter().map(|r| r.role).collect();
     let n_roles = roles.len();
     let scored_at = db::now();
     let described = sink.describe();
@@ -305,7 +304,7 @@ fn run(
     // its writes would wait for this transaction.)
     let written = data.len() * n_roles;
     let streamed = ctx.stage("score", Some(data.len()), || {
-        let mut day = sink.begin_day(date, &role_names)?;
+        let mut day = sink.begin_day(date)?;
         let out = score_and_stream(roles, data, date, &scored_at, &mut *day, ctx)?;
         let t0 = std::time::Instant::now();
         day.commit(&quarantine)?;

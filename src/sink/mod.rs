@@ -1,7 +1,8 @@
 //! Prediction tables: where a day's scores and quarantined rows are written. Two sinks
 //! with the same contract (`GUIDE.md` section 2): SQLite (embedded default) and PostgreSQL.
-//! A write replaces the business date's rows for the roles written, and that date's
-//! quarantine rows, in one transaction: a crash leaves the old rows or the new ones.
+//! A write replaces the business date's rows (every role: a rerun without shadow mode
+//! leaves no stale challenger rows) and its quarantine rows, in one transaction: a crash
+//! leaves the old rows or the new ones.
 //! Table and column names are fixed identifiers; values always go through parameters.
 
 pub mod postgres;
@@ -109,7 +110,7 @@ impl PredictionBatch<'_> {
 }
 
 /// One business date being replaced: an open transaction that has already deleted the
-/// date's old rows for the roles written. Batches stream in; nothing is visible to
+/// date's old rows. Batches stream in; nothing is visible to
 /// readers until [`DayWriter::commit`]; dropping the writer without committing rolls back.
 pub trait DayWriter {
     /// Adds a batch of predictions.
@@ -120,8 +121,8 @@ pub trait DayWriter {
 
 /// A prediction table.
 pub trait Sink: Send {
-    /// Starts replacing `date`'s rows for `roles` and its quarantine rows.
-    fn begin_day<'s>(&'s mut self, date: &str, roles: &[&str]) -> Result<Box<dyn DayWriter + 's>>;
+    /// Starts replacing `date`'s rows (every role) and its quarantine rows.
+    fn begin_day<'s>(&'s mut self, date: &str) -> Result<Box<dyn DayWriter + 's>>;
     /// The rows of `date`, ordered by role then application id.
     fn read_day(&mut self, date: &str) -> Result<Vec<PredictionRow>>;
     /// The quarantine rows of `date`, ordered by file and row.

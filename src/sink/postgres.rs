@@ -204,18 +204,13 @@ impl DayWriter for PgDay<'_> {
 }
 
 impl Sink for PgSink {
-    fn begin_day<'s>(&'s mut self, date: &str, roles: &[&str]) -> Result<Box<dyn DayWriter + 's>> {
+    fn begin_day<'s>(&'s mut self, date: &str) -> Result<Box<dyn DayWriter + 's>> {
         let d: chrono::NaiveDate = date
             .parse()
             .map_err(|e| err(&format!("date '{date}'"), e))?;
         let mut tx = self.client.transaction().map_err(|e| err("begin", e))?;
-        for role in roles {
-            tx.execute(
-                "DELETE FROM predictions WHERE business_date = $1 AND role = $2",
-                &[&d, role],
-            )
+        tx.execute("DELETE FROM predictions WHERE business_date = $1", &[&d])
             .map_err(|e| err("delete", e))?;
-        }
         tx.execute("DELETE FROM quarantine WHERE business_date = $1", &[&d])
             .map_err(|e| err("delete", e))?;
         Ok(Box::new(PgDay {

@@ -125,18 +125,16 @@ impl DayWriter for SqliteDay<'_> {
 }
 
 impl Sink for SqliteSink {
-    fn begin_day<'s>(&'s mut self, date: &str, roles: &[&str]) -> Result<Box<dyn DayWriter + 's>> {
+    fn begin_day<'s>(&'s mut self, date: &str) -> Result<Box<dyn DayWriter + 's>> {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(err)?;
-        for role in roles {
-            tx.execute(
-                "DELETE FROM predictions WHERE business_date = ?1 AND role = ?2",
-                params![date, role],
-            )
-            .map_err(err)?;
-        }
+        tx.execute(
+            "DELETE FROM predictions WHERE business_date = ?1",
+            params![date],
+        )
+        .map_err(err)?;
         tx.execute(
             "DELETE FROM quarantine WHERE business_date = ?1",
             params![date],

@@ -86,10 +86,22 @@ fn main() {
         }
     };
     let json = cli.json;
+    let json_logs = cli.log_format == LogFormat::Json;
     let code = match real_main(cli) {
         Ok(code) => code,
         Err(e) => {
-            claims_ops::say!("error: {}", claims_ops::pipeline::error_chain(&e));
+            if json_logs {
+                // The same shape as the other stderr lines.
+                let line = serde_json::json!({
+                    "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                    "level": "ERROR",
+                    "fields": {"message": claims_ops::pipeline::error_chain(&e), "exit_code": e.exit_code()},
+                    "target": "claims::error",
+                });
+                claims_ops::say!("{line}");
+            } else {
+                claims_ops::say!("error: {}", claims_ops::pipeline::error_chain(&e));
+            }
             if json {
                 // Schedulers read the last stdout line: a failure is a summary too.
                 let summary = serde_json::json!({"ok": false, "exit_code": e.exit_code(), "error": e.to_string()});
@@ -130,6 +142,30 @@ fn real_main(cli: Cli) -> Result<i32, ClaimsError> {
         }
     };
     let home = headless::resolve_home(cli.home)?;
+    {
+        // Commands that only look at a home's state: a mistyped --home is an error, not
+        // a new empty home (with a database and a log folder) created in its place.
+        use claims_ops::cli::{Command as C, ScheduleAction};
+        let reads = matches!(
+            command,
+            C::Drift { .. }
+                | C::Feedback { .. }
+                | C::Compare { .. }
+                | C::Promote { .. }
+                | C::Rollback { .. }
+                | C::Models { .. }
+                | C::Runs { .. }
+                | C::Schedule {
+                    action: ScheduleAction::Status
+                }
+        );
+        if reads && !home.join("claims.db").is_file() {
+            return Err(ClaimsError::Usage(format!(
+                "home '{}' has no claims.db: no model or run is recorded there (check --home or CLAIMS_HOME; `claims train` or `claims demo` start a home)",
+                home.display()
+            )));
+        }
+    }
     let is_tui = matches!(command, claims_ops::cli::Command::Tui);
     init_logging(cli.log_format, Some(&home), !is_tui);
     if cli.log_format == LogFormat::Json {
@@ -147,6 +183,9 @@ fn real_main(cli: Cli) -> Result<i32, ClaimsError> {
         emit("\n");
     }
     let mut summary = out.json;
+    if let Some(obj) = summary.as_object_mut() {
+        obj.entry("ok").or_insert(serde_json::json!(true));
+    }
     if let (Some(e), Some(obj)) = (&out.then_fail, summary.as_object_mut()) {
         obj.insert("ok".into(), serde_json::json!(false));
         obj.insert("exit_code".into(), serde_json::json!(e.exit_code()));

@@ -419,3 +419,31 @@ fn a_stop_signal_records_the_run_as_cancelled() {
         assert!(last.finished_at.is_some());
     }
 }
+
+/// A read-only command on a mistyped home refuses (exit 2) and creates nothing; a success
+/// summary under --json says `"ok": true`; an impossible date is named as such.
+#[test]
+fn mistyped_homes_dates_and_ok_summaries() {
+    let env = Env::new();
+    for args in [
+        vec!["runs"],
+        vec!["models"],
+        vec!["drift"],
+        vec!["schedule", "status"],
+    ] {
+        let out = env.claims().args(&args).assert().code(2);
+        let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+        assert!(err.contains("has no claims.db"), "{args:?}: {err}");
+        assert!(!env.home().exists(), "{args:?} created the home");
+    }
+    train_small(&env);
+    let out = env.claims().args(["--json", "models"]).assert().success();
+    assert_eq!(last_json(&out.get_output().stdout)["ok"], true);
+    let out = env
+        .claims()
+        .args(["drift", "--date", "2026-02-30"])
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(err.contains("'2026-02-30': not a calendar date"), "{err}");
+}

@@ -108,7 +108,8 @@ pub struct AtThreshold {
     pub tn: usize,
     /// False positives.
     pub fp: usize,
-    /// False negatives.
+    /// False negatives (`fn` in JSON; `fn_` is read too, as older files wrote it).
+    #[serde(rename = "fn", alias = "fn_")]
     pub fn_: usize,
     /// True positives.
     pub tp: usize,

@@ -65,7 +65,7 @@ pub(super) fn compare_text(c: &compare::Comparison, report: &Path) -> String {
         let ci =
             |v: f64, i: &crate::eval::stats::Interval| format!("{v:.4} [{:.4}, {:.4}]", i.lo, i.hi);
         s.push_str(&format!(
-            "{:<20} {:>24} {:>24} {:>26} {:>7.4}\n",
+            "{:<20} {:>24} {:>24} {:>26} {:>7}\n",
             m.metric,
             ci(m.champion, &m.champion_ci),
             ci(m.challenger, &m.challenger_ci),
@@ -73,13 +73,16 @@ pub(super) fn compare_text(c: &compare::Comparison, report: &Path) -> String {
                 "{:+.4} [{:+.4}, {:+.4}]",
                 m.diff, m.diff_ci.lo, m.diff_ci.hi
             ),
-            m.p_value
+            crate::pipeline::compare::p_text(m.p_value, c.bootstrap_rounds)
         ));
     }
     if let Some(d) = &c.delong {
         s.push_str(&format!(
-            "\nDeLong test, ROC AUC {:.4} vs {:.4}: z = {:.3}, p = {:.4}\n",
-            d.auc_a, d.auc_b, d.z, d.p_value
+            "\nDeLong test, ROC AUC {:.4} vs {:.4}: z = {:.3}, p = {}\n",
+            d.auc_a,
+            d.auc_b,
+            d.z,
+            crate::pipeline::compare::p_text(d.p_value, 10_000)
         ));
     }
     s.push_str(&format!(

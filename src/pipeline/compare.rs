@@ -117,11 +117,24 @@ pub struct Comparison {
     pub metrics: Vec<MetricRow>,
     /// DeLong's test of challenger vs champion ROC AUC.
     pub delong: Option<DeLong>,
+    /// Paired bootstrap rounds behind each metric's interval and p-value.
+    pub bootstrap_rounds: usize,
     /// The gate's verdict.
     pub decision: Decision,
     /// The scores, for charts (not serialised).
     #[serde(skip)]
     pub scored: (Vec<u8>, Vec<f64>, Vec<f64>, f64, f64),
+}
+
+/// A p-value to 4 decimals, or `<x` below what `resolution` draws (bootstrap rounds) can
+/// tell apart: a bootstrap p of 0 means "fewer than 1 in 1,000", not zero.
+pub fn p_text(p: f64, resolution: usize) -> String {
+    let floor = 1.0 / resolution.max(1) as f64;
+    if p < floor {
+        format!("<{floor}")
+    } else {
+        format!("{p:.4}")
+    }
 }
 
 fn threshold_of(reg: &Registry, v: u32) -> Result<f64> {
@@ -271,6 +284,7 @@ pub fn compare(
     let delong = stats::delong(&y, &p_a, &p_b);
     let decision = decide(gate, &rows, delong.as_ref());
     Ok(Comparison {
+        bootstrap_rounds: gate.bootstrap_rounds,
         champion,
         challenger,
         rows: y.len(),
@@ -522,7 +536,7 @@ pub fn write_report(reg: &Registry, dir: &Path, c: &Comparison) -> Result<PathBu
                     "{:+.4} [{:+.4}, {:+.4}]",
                     m.diff, m.diff_ci.lo, m.diff_ci.hi
                 ),
-                format!("{:.4}", m.p_value),
+                p_text(m.p_value, c.bootstrap_rounds),
             ]
         })
         .collect();
@@ -549,7 +563,7 @@ pub fn write_report(reg: &Registry, dir: &Path, c: &Comparison) -> Result<PathBu
                 format!("{:.4}", d.auc_a),
                 format!("{:.4}", d.auc_b),
                 format!("{:.3}", d.z),
-                format!("{:.4}", d.p_value),
+                p_text(d.p_value, 10_000),
             ]],
         });
     }
@@ -576,4 +590,15 @@ pub fn write_report(reg: &Registry, dir: &Path, c: &Comparison) -> Result<PathBu
 /// The folder for a run's report files.
 pub fn report_dir(home: &Path, name: &str) -> PathBuf {
     home.join("reports").join(name)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn p_values_below_the_resolution_are_shown_as_bounds() {
+        assert_eq!(super::p_text(0.0, 1000), "<0.001");
+        assert_eq!(super::p_text(0.0004, 1000), "<0.001");
+        assert_eq!(super::p_text(0.001, 1000), "0.0010");
+        assert_eq!(super::p_text(0.2345, 1000), "0.2345");
+    }
 }

@@ -94,7 +94,14 @@ pub fn today(tz: &str) -> Result<String> {
 pub fn parse_date(s: &str) -> Result<String> {
     chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
         .map(|d| d.to_string())
-        .map_err(|_| ClaimsError::Usage(format!("--date '{s}': expected YYYY-MM-DD")))
+        .map_err(|e| {
+            let why = if s.len() == 10 && s.as_bytes()[4] == b'-' && s.as_bytes()[7] == b'-' {
+                format!("not a calendar date ({e})")
+            } else {
+                "expected YYYY-MM-DD".to_string()
+            };
+            ClaimsError::Usage(format!("--date '{s}': {why}"))
+        })
 }
 
 /// Bytes of CSV text per chunk read (about 16,000 rows of the reference schema).

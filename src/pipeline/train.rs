@@ -148,9 +148,11 @@ fn run(cfg: &Config, home: &Path, req: &TrainRequest, ctx: &RunCtx) -> Result<Tr
     let folds = req.folds.unwrap_or(cfg.search.folds);
     let iters = req.search_iters.unwrap_or(cfg.search.iterations);
     if !(2..=20).contains(&folds) || iters == 0 {
-        return Err(ClaimsError::Usage(format!(
-            "--folds '{folds}' must be in [2, 20] and --search-iters '{iters}' at least 1"
-        )));
+        return Err(ClaimsError::Usage(if iters == 0 {
+            "--search-iters '0': must be at least 1".to_string()
+        } else {
+            format!("--folds '{folds}': must be in [2, 20]")
+        }));
     }
     let imbalance = req
         .imbalance

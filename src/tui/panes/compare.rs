@@ -101,8 +101,11 @@ pub fn compare(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let mut lines = vec![];
     if let Some(d) = &c.delong {
         lines.push(Line::from(format!(
-            "DeLong: AUC {:.4} vs {:.4}, z = {:.3}, p = {:.4}",
-            d.auc_a, d.auc_b, d.z, d.p_value
+            "DeLong: AUC {:.4} vs {:.4}, z = {:.3}, p = {}",
+            d.auc_a,
+            d.auc_b,
+            d.z,
+            crate::pipeline::compare::p_text(d.p_value, 10_000)
         )));
     }
     lines.push(Line::styled(

@@ -311,6 +311,15 @@ fn schedule_units_and_status() {
         .args(["schedule", "trigger", "predict", "--date", "2026-03-02"])
         .assert()
         .code(3);
+    // The monthly retrain on December 1 reads November's labelled file.
+    std::fs::copy(env.path("train.csv"), incoming.join("history.csv")).unwrap();
+    let out = env
+        .claims()
+        .args(["schedule", "trigger", "train", "--date", "2026-12-01"])
+        .assert()
+        .code(2);
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(text.contains("labelled_2026-11.csv"), "{text}");
 }
 
 /// `claims schedule print --cron | head -1`: the reader leaving early is not a crash (it

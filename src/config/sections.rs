@@ -96,7 +96,7 @@ pub struct ScheduleConfig {
 pub struct TrainJob {
     /// Cron expression.
     pub cron: String,
-    /// Input files ({date}, {month} substituted).
+    /// Input files ({date} the run's date, {month} the last whole month before it).
     pub data: Vec<String>,
 }
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use rusqlite::Connection;
 use serde::Serialize;
 
@@ -320,7 +320,10 @@ impl PipelineExecutor<'_> {
 impl Executor for PipelineExecutor<'_> {
     fn execute(&self, job: Job, date: NaiveDate, cancel: Arc<AtomicBool>) -> Attempt {
         let started = crate::registry::db::now();
-        let (ds, month) = (date.to_string(), date.format("%Y-%m").to_string());
+        // {month}: the last whole month before the run date, the one whose labels a
+        // retrain on the 1st has (December 1 trains on November's file).
+        let last_month = date.with_day(1).and_then(|d| d.pred_opt()).unwrap_or(date);
+        let (ds, month) = (date.to_string(), last_month.format("%Y-%m").to_string());
         let result: Result<serde_json::Value> = match job {
             Job::Predict => {
                 let input = resolve(

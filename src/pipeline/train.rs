@@ -25,7 +25,7 @@ use crate::monitor::profile;
 use crate::registry::{DataFileRecord, Manifest, Registry, code_version, sha256_file};
 
 /// What to train on and how; `None` fields take the config's value.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct TrainRequest {
     /// Labelled input files (historical plus the month's new data).
     pub data: Vec<PathBuf>,

@@ -520,8 +520,12 @@ impl App {
                     self.status = format!("training with {label}...");
                 }
                 self.requests.retain(|r| !matches!(r, Request::Train(..)));
+                let req = crate::pipeline::train::TrainRequest {
+                    data,
+                    ..Default::default()
+                };
                 self.requests
-                    .push(Request::Train(data, label, self.form.cost_rule));
+                    .push(Request::Train(req, label, self.form.cost_rule));
             }
             None => {
                 self.status =
@@ -563,19 +567,18 @@ impl App {
             }
             return;
         }
-        match serde_json::from_value::<Vec<PathBuf>>(args["data"].clone()) {
-            Ok(data) => {
-                let label = serde_json::from_value::<Option<crate::config::Imbalance>>(
-                    args["imbalance"].clone(),
-                )
-                .ok()
-                .flatten()
-                .map_or_else(|| self.form.label(), |i| i.label());
+        // The same files, search size, folds, seed and imbalance as the failed run.
+        match serde_json::from_value::<crate::pipeline::train::TrainRequest>(args) {
+            Ok(req) if !req.data.is_empty() => {
+                let label = req
+                    .imbalance
+                    .as_ref()
+                    .map_or_else(|| self.form.label(), |i| i.label());
                 self.requests
-                    .push(Request::Train(data, label, self.form.cost_rule));
+                    .push(Request::Train(req, label, self.form.cost_rule));
                 self.status = format!("rerunning {}", r.run_id);
             }
-            Err(_) => self.status = "this run's inputs are not recorded".into(),
+            _ => self.status = "this run's inputs are not recorded".into(),
         }
     }
 }

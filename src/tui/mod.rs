@@ -153,12 +153,12 @@ fn start(app: &mut App, jobs: &mut Jobs, req: Request) {
     match req {
         Request::Cancel => jobs.cancel.store(true, Ordering::SeqCst),
         Request::Train(..) if app.busy => jobs.queued = Some(req), // the newest request replaces a queued one
-        Request::Train(data, label, cost_rule) => {
+        Request::Train(req, label, cost_rule) => {
             app.busy = true;
             jobs.cancel = Arc::new(AtomicBool::new(false));
             let cancel = jobs.cancel.clone();
             std::thread::spawn(move || {
-                let r = train_job(cfg, &home, data, &label, cost_rule, tx.clone(), cancel);
+                let r = train_job(cfg, &home, req, &label, cost_rule, tx.clone(), cancel);
                 let _ = tx.send(Msg::Trained(r));
             });
         }
@@ -229,7 +229,7 @@ fn start(app: &mut App, jobs: &mut Jobs, req: Request) {
 fn train_job(
     mut cfg: Config,
     home: &Path,
-    data: Vec<PathBuf>,
+    req: crate::pipeline::train::TrainRequest,
     label: &str,
     cost_rule: bool,
     tx: Sender<Msg>,
@@ -250,9 +250,8 @@ fn train_job(
         }
     });
     let req = crate::pipeline::train::TrainRequest {
-        data,
         imbalance: Some(imbalance),
-        ..Default::default()
+        ..req
     };
     let out = crate::pipeline::train::train(&cfg, home, &req, Some(etx), cancel);
     let _ = forward.join();

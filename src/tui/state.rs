@@ -169,8 +169,9 @@ pub enum Action {
 /// Requests the event loop carries out for the app (work off the UI thread).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Request {
-    /// Train with these data files and imbalance label.
-    Train(Vec<PathBuf>, String, bool),
+    /// Train: the request (data files; search size and seed when a rerun keeps them), the
+    /// imbalance label, and whether the threshold rule is cost.
+    Train(crate::pipeline::train::TrainRequest, String, bool),
     /// Score a file for a date (rerun of a failed inference run).
     Predict(PathBuf, String, Option<String>),
     /// Cancel the running job.

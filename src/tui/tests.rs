@@ -243,6 +243,41 @@ fn quarantined_rows_show_under_the_scores() {
     );
 }
 
+/// `r` on a failed training run reruns it with the same files, search size, folds, seed
+/// and imbalance, not the console's defaults.
+#[test]
+fn rerun_keeps_the_failed_runs_settings() {
+    let dir = home();
+    let mut a = app(dir.path());
+    let args = r#"{"data":["/data/t.csv"],"search_iters":5,"folds":3,"imbalance":{"Weight":2.0},"seed":7}"#;
+    {
+        let conn = crate::registry::db::open(&dir.path().join("home").join("claims.db")).unwrap();
+        crate::registry::runs::start(&conn, "train-failed-x", "train", args).unwrap();
+        crate::registry::runs::finish(&conn, "train-failed-x", Err("boom")).unwrap();
+    }
+    a.refresh();
+    press(&mut a, key('1'));
+    a.run_sel = a
+        .runs
+        .iter()
+        .position(|r| r.run_id == "train-failed-x")
+        .unwrap();
+    a.requests.clear();
+    press(&mut a, key('r'));
+    let want = crate::pipeline::train::TrainRequest {
+        data: vec!["/data/t.csv".into()],
+        search_iters: Some(5),
+        folds: Some(3),
+        imbalance: Some(crate::config::Imbalance::Weight(Some(2.0))),
+        seed: Some(7),
+    };
+    assert!(
+        matches!(&a.requests[..], [Request::Train(req, label, _)] if *req == want && label == "weight:2"),
+        "{:?}",
+        a.requests
+    );
+}
+
 #[test]
 fn filter_and_follow() {
     let dir = home();

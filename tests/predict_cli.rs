@@ -511,6 +511,47 @@ fn feedback_records_realised_performance_per_date() {
         assert_eq!(d["rows"], 600);
         assert!(d["roc_auc"].as_f64().unwrap() > 0.8, "{d}");
     }
+    // The rest of 2026-09-01's labels arrive in a second file: that date is measured on
+    // all 1,000 labels received, the other date keeps its 600.
+    let rest = env.path("labels-rest.csv");
+    let f = std::fs::read_to_string(env.path("2026-09-01-labels.csv")).unwrap();
+    let mut text = String::from("application_id,claim_status\n");
+    for l in f.lines().skip(601) {
+        let mut it = l.split(',');
+        text.push_str(&format!("{},{}\n", it.next().unwrap(), it.next().unwrap()));
+    }
+    std::fs::write(&rest, text).unwrap();
+    let out = env
+        .claims()
+        .arg("feedback")
+        .arg("--data")
+        .arg(&rest)
+        .arg("--json")
+        .assert()
+        .success();
+    let j = last_json(&out.get_output().stdout);
+    assert_eq!(j["result"]["labels"], 400);
+    let dates = j["result"]["dates"].as_array().unwrap();
+    assert_eq!(dates.len(), 1, "{j}");
+    assert_eq!(
+        (
+            dates[0]["business_date"].as_str(),
+            dates[0]["rows"].as_i64()
+        ),
+        (Some("2026-09-01"), Some(1000))
+    );
+    let all = claims_ops::pipeline::feedback::history(&env.home()).unwrap();
+    let rows: Vec<(String, i64)> = all
+        .iter()
+        .map(|r| (r.business_date.clone(), r.rows))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("2026-09-01".to_string(), 1000),
+            ("2026-09-02".to_string(), 600)
+        ]
+    );
     let bad = env.path("bad_labels.csv");
     std::fs::write(&bad, "application_id,claim_status\nAPP00080000,yes\n").unwrap();
     let out = env

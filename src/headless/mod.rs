@@ -328,22 +328,31 @@ pub fn run(cmd: Command, cfg: &Config, home: &Path) -> Result<Output> {
                 "{:<12} {:>7} {:>8} {:>9} {:>8} {:>8} {:>8} {:>8}\n",
                 "date", "model", "rows", "claims", "ROC AUC", "PR AUC", "logloss", "Brier"
             ));
-            for r in crate::pipeline::feedback::history(home)? {
+            // A metric a date's labels cannot give (one class only) shows as "-".
+            let num = |v: f64| {
+                if v.is_finite() {
+                    format!("{v:.4}")
+                } else {
+                    "-".into()
+                }
+            };
+            let history = crate::pipeline::feedback::history(home)?;
+            for r in &history {
                 text.push_str(&format!(
-                    "{:<12} {:>7} {:>8} {:>9} {:>8.4} {:>8.4} {:>8.4} {:>8.4}\n",
+                    "{:<12} {:>7} {:>8} {:>9} {:>8} {:>8} {:>8} {:>8}\n",
                     r.business_date,
                     format!("v{}", r.model_version),
                     r.rows,
                     r.positives,
-                    r.roc_auc,
-                    r.pr_auc,
-                    r.log_loss,
-                    r.brier
+                    num(r.roc_auc),
+                    num(r.pr_auc),
+                    num(r.log_loss),
+                    num(r.brier)
                 ));
             }
             Ok(Output::ok(
                 text,
-                json!({"command": "feedback", "result": o}),
+                json!({"command": "feedback", "result": o, "history": history}),
             ))
         }
         Command::Drift {

@@ -1,6 +1,9 @@
-//! Labels that arrive later: joins `application_id, claim_status` to the champion's stored
-//! predictions and records realised performance per business date (and model version) in
-//! the `performance` table, so concept drift shows as a metric over time.
+//! Labels that arrive later: kept in the `labels` table (a later label for the same id is
+//! a correction and replaces it), joined to the champion's stored predictions, and turned
+//! into realised performance per business date (and model version) in the `performance`
+//! table, so concept drift shows as a metric over time. Each feedback run recomputes the
+//! dates its labels touch from *every* label received for them, so labels may arrive in
+//! any number of files, and a date rescored by another model is measured for that model.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -42,7 +45,7 @@ pub struct FeedbackOutcome {
     pub labels: usize,
     /// Labels with no stored champion prediction.
     pub unmatched: usize,
-    /// Per date.
+    /// The dates these labels touched, recomputed from every label received for them.
     pub dates: Vec<Realised>,
 }
 
@@ -105,12 +108,56 @@ pub fn feedback(
     id_col: &str,
     target: &str,
 ) -> Result<FeedbackOutcome> {
-    let labels = read_labels(path, id_col, target)?;
-    let ids: Vec<String> = labels.keys().cloned().collect();
+    let new = read_labels(path, id_col, target)?;
+    let mut conn = db::open(&home.join("claims.db"))?;
+    let now = db::now();
+    // Keep the labels first: every label received so far is the basis of the metrics.
+    {
+        let tx = conn.transaction().map_err(db::sql)?;
+        {
+            let mut ins = tx
+                .prepare(
+                    "INSERT INTO labels(application_id, claim_status, source_file, received_at)
+                     VALUES (?1, ?2, ?3, ?4) ON CONFLICT(application_id) DO UPDATE SET
+                     claim_status = excluded.claim_status, source_file = excluded.source_file,
+                     received_at = excluded.received_at",
+                )
+                .map_err(db::sql)?;
+            let file = crate::pipeline::absolute(path).display().to_string();
+            for (id, y) in &new {
+                ins.execute(params![id, y, file, now]).map_err(db::sql)?;
+            }
+        }
+        tx.commit().map_err(db::sql)?;
+    }
     let mut s = sink::open(sink_url, home)?;
-    let scored = s.champion_scores(&ids)?;
-    let matched: std::collections::HashSet<&str> = scored.iter().map(|r| r.1.as_str()).collect();
-    let unmatched = ids.iter().filter(|i| !matched.contains(i.as_str())).count();
+    let new_ids: Vec<String> = new.keys().cloned().collect();
+    let scored_new = s.champion_scores(&new_ids)?;
+    let touched: std::collections::BTreeSet<String> =
+        scored_new.iter().map(|r| r.0.clone()).collect();
+    let matched_new: std::collections::HashSet<&str> =
+        scored_new.iter().map(|r| r.1.as_str()).collect();
+    let unmatched = new_ids
+        .iter()
+        .filter(|i| !matched_new.contains(i.as_str()))
+        .count();
+    // Every label received, joined to the champion's current rows of the touched dates.
+    let labels: HashMap<String, u8> = {
+        let mut st = conn
+            .prepare("SELECT application_id, claim_status FROM labels")
+            .map_err(db::sql)?;
+        let rows = st
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u8>(1)?)))
+            .map_err(db::sql)?;
+        rows.collect::<std::result::Result<_, _>>()
+            .map_err(db::sql)?
+    };
+    let all_ids: Vec<String> = labels.keys().cloned().collect();
+    let scored: Vec<_> = s
+        .champion_scores(&all_ids)?
+        .into_iter()
+        .filter(|r| touched.contains(&r.0))
+        .collect();
     let mut groups: BTreeMap<(String, i64), (Vec<u8>, Vec<f64>)> = BTreeMap::new();
     for (date, id, version, score) in &scored {
         let g = groups.entry((date.clone(), *version)).or_default();
@@ -130,10 +177,14 @@ pub fn feedback(
             brier: metrics::brier(&y, &p),
         })
         .collect();
-    let mut conn = db::open(&home.join("claims.db"))?;
     let tx = conn.transaction().map_err(db::sql)?;
-    let now = db::now();
     let finite = |v: f64| if v.is_finite() { Some(v) } else { None };
+    // A touched date's rows are replaced: a date rescored by another model keeps no row
+    // for the model that no longer holds its predictions.
+    for d in &touched {
+        tx.execute("DELETE FROM performance WHERE business_date = ?1", [d])
+            .map_err(db::sql)?;
+    }
     for r in &dates {
         tx.execute(
             "INSERT INTO performance(business_date, model_version, rows, positives, roc_auc, pr_auc, log_loss, brier, recorded_at)
@@ -147,7 +198,7 @@ pub fn feedback(
     }
     tx.commit().map_err(db::sql)?;
     Ok(FeedbackOutcome {
-        labels: labels.len(),
+        labels: new.len(),
         unmatched,
         dates,
     })

@@ -32,6 +32,9 @@ CREATE TABLE IF NOT EXISTS performance(
   business_date TEXT NOT NULL, model_version INTEGER NOT NULL, rows INTEGER NOT NULL, positives INTEGER NOT NULL,
   roc_auc REAL, pr_auc REAL, log_loss REAL, brier REAL, recorded_at TEXT NOT NULL,
   PRIMARY KEY(business_date, model_version));
+CREATE TABLE IF NOT EXISTS labels(
+  application_id TEXT PRIMARY KEY, claim_status INTEGER NOT NULL CHECK (claim_status IN (0, 1)),
+  source_file TEXT NOT NULL, received_at TEXT NOT NULL);
 ";
 
 /// Opens (creating if needed) the database at `path` with WAL and a busy timeout, so a

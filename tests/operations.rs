@@ -155,6 +155,36 @@ fn backfill_finishes_the_good_dates_and_resumes_the_bad_one() {
         dates.iter().find(|d| d["status"] == "done").unwrap()["date"],
         "2026-02-05"
     );
+    // "Done" is judged by the target table: another sink gets every date, and a date whose
+    // rows were deleted there is scored again.
+    let other = env.path("other.db");
+    let to_other = |env: &Env| {
+        env.claims()
+            .args(["predict", "--from", "2026-02-01", "--to", "2026-02-03"])
+            .args(["--input-pattern", &pattern, "--json", "--sink"])
+            .arg(format!("sqlite:{}", other.display()))
+            .assert()
+            .success()
+    };
+    let j = last_json(&to_other(&env).get_output().stdout);
+    assert_eq!(
+        (j["done"].as_u64(), j["skipped"].as_u64()),
+        (Some(3), Some(0)),
+        "{j}"
+    );
+    let conn = rusqlite::Connection::open(&other).unwrap();
+    conn.execute(
+        "DELETE FROM predictions WHERE business_date = '2026-02-02'",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let j = last_json(&to_other(&env).get_output().stdout);
+    assert_eq!(
+        (j["done"].as_u64(), j["skipped"].as_u64()),
+        (Some(1), Some(2)),
+        "{j}"
+    );
 }
 
 #[test]

@@ -23,16 +23,6 @@ pub fn hook(cmd: &str, job: &str, e: &ClaimsError) {
     );
 }
 
-fn done(home: &Path, date: &str) -> Result<bool> {
-    let conn = db::open(&home.join("claims.db"))?;
-    conn.query_row(
-        "SELECT EXISTS(SELECT 1 FROM runs WHERE kind = 'predict' AND status = 'succeeded' AND json_extract(args, '$.date') = ?1)",
-        [date],
-        |r| r.get(0),
-    )
-    .map_err(db::sql)
-}
-
 /// Scores every date from `from` to `to` (inclusive) whose input exists, skipping dates
 /// already done unless `force`; a failed date does not stop the others. Rerunning resumes.
 pub fn backfill(
@@ -63,6 +53,10 @@ pub fn backfill(
             "a backfill covers at most 10 years".into(),
         ));
     }
+    // "Done" means the target table has the date's rows (a date deleted there, or a new
+    // sink, is scored again).
+    let url = sink.clone().unwrap_or_else(|| cfg.inference.sink.clone());
+    let mut target = crate::sink::open(&url, home)?;
     let mut results = vec![];
     let mut worst: Option<ClaimsError> = None;
     let mut d = a;
@@ -76,7 +70,7 @@ pub fn backfill(
             break;
         }
         let input = pattern.replace("{date}", &ds);
-        let (status, detail) = if !force && done(home, &ds)? {
+        let (status, detail) = if !force && target.has_day(&ds)? {
             (
                 "skipped".to_string(),
                 "already done (use --force to rescore)".to_string(),

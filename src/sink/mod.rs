@@ -125,6 +125,8 @@ pub trait Sink: Send {
     fn begin_day<'s>(&'s mut self, date: &str) -> Result<Box<dyn DayWriter + 's>>;
     /// The rows of `date`, ordered by role then application id.
     fn read_day(&mut self, date: &str) -> Result<Vec<PredictionRow>>;
+    /// Whether `date` has champion rows (a backfill skips such dates).
+    fn has_day(&mut self, date: &str) -> Result<bool>;
     /// The quarantine rows of `date`, ordered by file and row.
     fn read_quarantine(&mut self, date: &str) -> Result<Vec<QuarantineRow>>;
     /// Champion scores of these applications on any date: (date, id, model version, score).

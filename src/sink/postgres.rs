@@ -220,6 +220,20 @@ impl Sink for PgSink {
         }))
     }
 
+    fn has_day(&mut self, date: &str) -> Result<bool> {
+        let d: chrono::NaiveDate = date
+            .parse()
+            .map_err(|e| err(&format!("date '{date}'"), e))?;
+        let row = self
+            .client
+            .query_one(
+                "SELECT EXISTS(SELECT 1 FROM predictions WHERE business_date = $1 AND role = 'champion')",
+                &[&d],
+            )
+            .map_err(|e| err("read", e))?;
+        Ok(row.get(0))
+    }
+
     fn read_day(&mut self, date: &str) -> Result<Vec<PredictionRow>> {
         let d: chrono::NaiveDate = date
             .parse()

@@ -158,6 +158,16 @@ impl Sink for SqliteSink {
         rows.collect::<std::result::Result<_, _>>().map_err(err)
     }
 
+    fn has_day(&mut self, date: &str) -> Result<bool> {
+        self.conn
+            .query_row(
+                "SELECT EXISTS(SELECT 1 FROM predictions WHERE business_date = ?1 AND role = 'champion')",
+                [date],
+                |r| r.get(0),
+            )
+            .map_err(err)
+    }
+
     fn read_quarantine(&mut self, date: &str) -> Result<Vec<QuarantineRow>> {
         let mut st = self
             .conn

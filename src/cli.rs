@@ -197,8 +197,8 @@ pub enum ScheduleAction {
         /// systemd service and timer units.
         #[arg(long)]
         systemd: bool,
-        /// Write the unit files into this folder instead of printing them.
-        #[arg(long, requires = "systemd")]
+        /// Write the unit files into this folder instead of printing them (with --systemd).
+        #[arg(long, conflicts_with = "cron")]
         out_dir: Option<PathBuf>,
     },
     /// Run one job now as the scheduler would (input discovery, retries, hooks); cron and

@@ -73,12 +73,16 @@ fn main() {
             };
             let _ = e.print();
             if code != 0 && std::env::args().any(|a| a == "--json") {
-                let first = e.to_string();
-                let first = first
+                // The message without clap's usage and help lines, on one line.
+                let text = e.to_string();
+                let message: Vec<&str> = text
                     .lines()
-                    .next()
-                    .unwrap_or("")
-                    .trim_start_matches("error: ");
+                    .map(str::trim)
+                    .take_while(|l| !l.starts_with("Usage:"))
+                    .filter(|l| !l.is_empty())
+                    .collect();
+                let message = message.join(" ");
+                let first = message.trim_start_matches("error: ");
                 let summary = serde_json::json!({"ok": false, "exit_code": code, "error": first});
                 emit(&format!("{summary}\n"));
             }

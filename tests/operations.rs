@@ -485,4 +485,22 @@ fn mistyped_homes_dates_and_ok_summaries() {
         .code(2);
     let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
     assert!(err.contains("'2026-02-30': not a calendar date"), "{err}");
+    // Run arguments are an object in JSON; usage errors name what is missing or clashing.
+    let out = env.claims().args(["--json", "runs"]).assert().success();
+    let j = last_json(&out.get_output().stdout);
+    assert!(j["runs"][0]["args"]["data"].is_array(), "{j}");
+    let out = env.claims().args(["--json", "predict"]).assert().code(2);
+    let j = last_json(&out.get_output().stdout);
+    assert!(
+        j["error"].as_str().unwrap().contains("--data <FILE>"),
+        "{j}"
+    );
+    env.claims()
+        .args(["schedule", "print", "--cron", "--out-dir", "x"])
+        .assert()
+        .code(2);
+    env.claims()
+        .args(["predict", "--data", "x.csv", "--force"])
+        .assert()
+        .code(2);
 }

@@ -132,7 +132,9 @@ fn spawn_printer(rx: mpsc::Receiver<PipelineEvent>) -> std::thread::JoinHandle<(
 /// Resolves the home folder: `--home`, `CLAIMS_HOME`, or the platform data folder.
 pub fn resolve_home(home: Option<PathBuf>) -> Result<PathBuf> {
     match home {
-        Some(h) => Ok(h),
+        // Absolute, so summaries, run records and generated units name the same folder
+        // from anywhere.
+        Some(h) => Ok(crate::pipeline::absolute(&h)),
         None => directories::ProjectDirs::from("", "", "claims-ops")
             .map(|d| d.data_dir().to_path_buf())
             .ok_or_else(|| {
@@ -235,6 +237,11 @@ pub fn run(cmd: Command, cfg: &Config, home: &Path) -> Result<Output> {
             input_pattern,
             force,
         } => {
+            if force && from.is_none() {
+                return Err(ClaimsError::Usage(
+                    "--force only applies to a backfill (--from, --to, --input-pattern); a single date is always rescored".into(),
+                ));
+            }
             if let (Some(from), Some(to), Some(pattern)) = (from, to, input_pattern) {
                 return ops::backfill(cfg, home, &from, &to, &pattern, sink, force);
             }
@@ -503,7 +510,7 @@ pub fn run(cmd: Command, cfg: &Config, home: &Path) -> Result<Output> {
                     Ok(Output {
                         then_fail: None,
                         text,
-                        json: json!({"command": "runs", "run": r}),
+                        json: json!({"command": "runs", "run": run_json(&r)}),
                     })
                 }
                 None => {
@@ -521,7 +528,7 @@ pub fn run(cmd: Command, cfg: &Config, home: &Path) -> Result<Output> {
                     Ok(Output {
                         then_fail: None,
                         text,
-                        json: json!({"command": "runs", "runs": rs}),
+                        json: json!({"command": "runs", "runs": rs.iter().map(run_json).collect::<Vec<_>>()}),
                     })
                 }
             }
@@ -689,4 +696,15 @@ fn quarantine_lines(conn: &rusqlite::Connection, r: &runs::RunRecord) -> Result<
         ));
     }
     Ok(text)
+}
+
+/// A run as JSON, its arguments as an object rather than a JSON string inside JSON.
+fn run_json(r: &runs::RunRecord) -> serde_json::Value {
+    let mut run = json!(r);
+    run["args"] = r
+        .args
+        .as_deref()
+        .and_then(|a| serde_json::from_str(a).ok())
+        .unwrap_or(serde_json::Value::Null);
+    run
 }

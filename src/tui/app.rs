@@ -294,9 +294,11 @@ impl App {
             Action::Help => self.popup = Some(Popup::Help),
             Action::Back => {
                 if self.popup.take().is_none() {
-                    if self.filtering {
+                    if self.filtering || !self.filter.is_empty() {
+                        // Esc clears a filter, typed or confirmed, before anything else.
                         self.filtering = false;
                         self.filter.clear();
+                        self.pred_sel = 0;
                     } else if self.run_detail.take().is_none() && self.busy {
                         self.requests.push(Request::Cancel);
                         self.status = "cancelling the running job...".into();
@@ -304,6 +306,11 @@ impl App {
                 }
             }
             Action::Move(d) => self.move_by(d),
+            Action::Open if self.pane == Pane::Predictions => {
+                if let Some((r, _)) = self.visible_predictions().get(self.pred_sel) {
+                    self.popup = Some(score_popup(r));
+                }
+            }
             Action::Open => {
                 if let Some(r) = self.runs.get(self.run_sel) {
                     self.run_detail = data::load_run(&self.home, &r.run_id).ok().flatten();
@@ -588,4 +595,45 @@ impl App {
 pub fn reasons_shown(stored: &str) -> String {
     let v: serde_json::Value = serde_json::from_str(stored).unwrap_or_default();
     crate::headless::reasons_text(&v)
+}
+
+/// The popup for one scored application: its score against the threshold, who scored it
+/// and when, and every stored reason with its value and contribution.
+fn score_popup(r: &PredictionRow) -> Popup {
+    let mut lines = vec![
+        format!(
+            "score {:.4} against threshold {:.4}: {}",
+            r.score,
+            r.threshold,
+            if r.predicted_claim {
+                "predicted claim"
+            } else {
+                "no claim predicted"
+            }
+        ),
+        format!(
+            "business date {}, {} v{}, run {}",
+            r.business_date, r.role, r.model_version, r.run_id
+        ),
+        format!("scored at {}", r.scored_at),
+        String::new(),
+    ];
+    let reasons: serde_json::Value = serde_json::from_str(&r.top_reasons).unwrap_or_default();
+    match reasons.as_array().filter(|a| !a.is_empty()) {
+        Some(a) => {
+            lines.push("top reasons for a claim (contribution to the log-odds):".into());
+            for x in a {
+                lines.push(format!(
+                    "  {:<26} = {:<14} {:+.3}",
+                    x["feature"].as_str().unwrap_or(""),
+                    x["value"].as_str().unwrap_or(""),
+                    x["contribution"].as_f64().unwrap_or(f64::NAN)
+                ));
+            }
+        }
+        None => lines.push("no reasons stored (inference.top_reasons = 0)".into()),
+    }
+    lines.push(String::new());
+    lines.push("any key closes".into());
+    Popup::Score(r.application_id.clone(), lines)
 }

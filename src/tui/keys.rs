@@ -73,7 +73,7 @@ impl App {
         if let Some(p) = &self.popup {
             return match (p, key.code) {
                 (_, KeyCode::Esc) => Some(Action::Back),
-                (Popup::Help, _) => Some(Action::Back),
+                (Popup::Help | Popup::Score(..), _) => Some(Action::Back),
                 (Popup::Quit, KeyCode::Char('y')) => Some(Action::ForceQuit),
                 (Popup::Quit, _) => Some(Action::Back),
                 (Popup::Confirm { .. }, KeyCode::Enter) => Some(Action::Confirm),
@@ -110,7 +110,7 @@ impl App {
             return common;
         }
         match (self.pane, key.code) {
-            (Pane::Runs, KeyCode::Enter) => Some(Action::Open),
+            (Pane::Runs | Pane::Predictions, KeyCode::Enter) => Some(Action::Open),
             (Pane::Runs, KeyCode::Char('r')) => Some(Action::Rerun),
             (
                 Pane::Metrics | Pane::Imbalance | Pane::Predictions,

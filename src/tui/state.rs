@@ -115,6 +115,8 @@ pub enum Popup {
     },
     /// Confirm quitting while a run is in progress.
     Quit,
+    /// One scored application in full (title, lines): score, decision, every reason.
+    Score(String, Vec<String>),
 }
 
 /// Everything the console can do.

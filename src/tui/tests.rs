@@ -228,6 +228,27 @@ fn compare_pane_without_a_comparison_names_the_aliases() {
     );
 }
 
+/// Enter on a score opens it in full: the decision against the threshold and every reason
+/// with its value and contribution; any key closes it.
+#[test]
+fn a_score_opens_in_full() {
+    let dir = home();
+    let mut a = app(dir.path());
+    press(&mut a, key('5'));
+    press(&mut a, KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    let top = a.visible_predictions()[0].0.clone();
+    let shown = render(&a, 120, 40);
+    assert!(
+        shown.contains(&top.application_id)
+            && shown.contains(&format!("score {:.4} against threshold", top.score))
+            && shown.contains("top reasons for a claim (contribution to the log-odds):"),
+        "{shown}"
+    );
+    assert!(matches!(a.popup, Some(Popup::Score(..))));
+    press(&mut a, key('x'));
+    assert!(a.popup.is_none());
+}
+
 /// A day's quarantined rows are listed with their reasons under its scores.
 #[test]
 fn quarantined_rows_show_under_the_scores() {
@@ -308,7 +329,12 @@ fn filter_and_follow() {
             .iter()
             .all(|(_, s)| s.to_lowercase().contains(&first.to_lowercase()))
     );
+    // Confirmed with Enter, the filter stays and leads the title; Esc then clears it.
+    press(&mut a, KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    assert!(!a.filtering && a.filter == first);
+    assert!(render(&a, 120, 40).contains(&format!("match '{first}'")));
     press(&mut a, KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
+    assert!(a.filter.is_empty());
 
     press(&mut a, key('6'));
     assert!(a.follow);

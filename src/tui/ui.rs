@@ -101,6 +101,7 @@ pub fn draw(f: &mut Frame, app: &App) {
     f.render_widget(Paragraph::new(line), status);
     match &app.popup {
         Some(Popup::Help) => popup(f, "Keys (Esc closes)", &help(app.pane, &app.remap), &theme),
+        Some(Popup::Score(title, lines)) => popup(f, title, lines, &theme),
         Some(Popup::Quit) => popup(
             f,
             "Quit?",
@@ -186,6 +187,10 @@ pub fn help(pane: Pane, remap: &std::collections::HashMap<char, char>) -> Vec<St
             (key('b'), "roll the champion back (asks for a reason)"),
         ],
         Pane::Predictions => vec![
+            (
+                "Enter".into(),
+                "the selected score in full: decision, every reason",
+            ),
             ("h / l".into(), "previous / next business date"),
             (key('/'), "filter by application id or reason"),
             ("j / k".into(), "move"),

@@ -123,12 +123,21 @@ pub fn predictions(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             p.role, p.model_version, p.threshold
         )
     });
-    let title = format!(
-        "{date}: {} of {} applications{model} (h/l date, {} filter)",
-        visible.len(),
-        app.predictions.len(),
-        app.key('/')
-    );
+    // An active filter leads the title (it stays on when the date changes).
+    let title = if app.filter.is_empty() {
+        format!(
+            "{date}: {} applications{model} (h/l date, {} filter, Enter details)",
+            app.predictions.len(),
+            app.key('/')
+        )
+    } else {
+        format!(
+            "{date}: {} of {} match '{}'{model} (Esc clears)",
+            visible.len(),
+            app.predictions.len(),
+            app.filter
+        )
+    };
     let t = Table::new(
         rows,
         [

@@ -10,6 +10,7 @@ use serde::Deserialize;
 mod sections;
 mod validate;
 pub use sections::*;
+pub use validate::is_colour;
 use validate::validate;
 
 use crate::error::{ClaimsError, Result};

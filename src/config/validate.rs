@@ -293,7 +293,7 @@ pub(super) fn validate(raw: Raw, merged_toml: String) -> Result<Config> {
         ("tui.accent", &raw.tui.accent),
         ("tui.alert", &raw.tui.alert),
     ] {
-        if value.parse::<ratatui::style::Color>().is_err() {
+        if !is_colour(value) {
             return Err(bad(
                 key,
                 value,
@@ -319,6 +319,44 @@ pub(super) fn validate(raw: Raw, merged_toml: String) -> Result<Config> {
         merged_toml,
         extra_file: None,
     })
+}
+
+/// Whether the console can use `s` as a colour: what ratatui's `Color::from_str` accepts
+/// (names in any case, with spaces, dashes or underscores, "bright" for "light", "grey";
+/// an index 0-255; `#rrggbb`), checked here so that the core does not depend on the UI.
+/// A console test compares the two on a list of samples.
+pub fn is_colour(s: &str) -> bool {
+    const NAMES: [&str; 17] = [
+        "reset",
+        "black",
+        "red",
+        "green",
+        "yellow",
+        "blue",
+        "magenta",
+        "cyan",
+        "gray",
+        "darkgray",
+        "lightred",
+        "lightgreen",
+        "lightyellow",
+        "lightblue",
+        "lightmagenta",
+        "lightcyan",
+        "white",
+    ];
+    let name = s
+        .to_lowercase()
+        .replace([' ', '-', '_'], "")
+        .replace("bright", "light")
+        .replace("grey", "gray")
+        .replace("silver", "gray")
+        .replace("lightblack", "darkgray")
+        .replace("lightwhite", "white")
+        .replace("lightgray", "white");
+    NAMES.contains(&name.as_str())
+        || s.parse::<u8>().is_ok()
+        || (s.len() == 7 && s.starts_with('#') && s[1..].chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 fn validate_schema(rs: RawSchema) -> Result<Schema> {

@@ -383,3 +383,39 @@ fn keys_can_be_rebound_in_config() {
     press(&mut a, key('x'));
     assert!(a.quit);
 }
+
+/// The config's colour check (kept free of the UI crates) accepts exactly what ratatui does.
+#[test]
+fn config_colours_are_ratatui_colours() {
+    for s in [
+        "cyan",
+        "Light-Blue",
+        "light_red",
+        "bright green",
+        "grey",
+        "silver",
+        "DarkGray",
+        "lightblack",
+        "reset",
+        "0",
+        "255",
+        "256",
+        "-1",
+        "#30a0ff",
+        "#30A0FF",
+        "#30a0f",
+        "#30a0fg",
+        "30a0ff",
+        "purplish",
+        "",
+        "light",
+        "blue ",
+        "#ffffff0",
+    ] {
+        assert_eq!(
+            crate::config::is_colour(s),
+            s.parse::<ratatui::style::Color>().is_ok(),
+            "{s:?}"
+        );
+    }
+}

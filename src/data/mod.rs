@@ -4,6 +4,7 @@
 //! allowed-value lists.
 
 pub mod contract;
+mod csv_cut;
 pub mod generate;
 pub mod load;
 pub mod split;

@@ -223,7 +223,7 @@ impl App {
         let f = self.filter.to_lowercase();
         self.predictions
             .iter()
-            .map(|r| (r, reasons_shown(&r.top_reasons)))
+            .map(|r| (r, super::panes::predictions::reasons_shown(&r.top_reasons)))
             .filter(|(r, shown)| {
                 f.is_empty()
                     || r.application_id.to_lowercase().contains(&f)
@@ -308,7 +308,7 @@ impl App {
             Action::Move(d) => self.move_by(d),
             Action::Open if self.pane == Pane::Predictions => {
                 if let Some((r, _)) = self.visible_predictions().get(self.pred_sel) {
-                    self.popup = Some(score_popup(r));
+                    self.popup = Some(super::panes::predictions::score_popup(r));
                 }
             }
             Action::Open => {
@@ -588,52 +588,4 @@ impl App {
             _ => self.status = "this run's inputs are not recorded".into(),
         }
     }
-}
-
-/// A row's stored reasons (JSON) as the console and the CLI show them:
-/// `feature=value (+contribution), ...`.
-pub fn reasons_shown(stored: &str) -> String {
-    let v: serde_json::Value = serde_json::from_str(stored).unwrap_or_default();
-    crate::headless::reasons_text(&v)
-}
-
-/// The popup for one scored application: its score against the threshold, who scored it
-/// and when, and every stored reason with its value and contribution.
-fn score_popup(r: &PredictionRow) -> Popup {
-    let mut lines = vec![
-        format!(
-            "score {:.4} against threshold {:.4}: {}",
-            r.score,
-            r.threshold,
-            if r.predicted_claim {
-                "predicted claim"
-            } else {
-                "no claim predicted"
-            }
-        ),
-        format!(
-            "business date {}, {} v{}, run {}",
-            r.business_date, r.role, r.model_version, r.run_id
-        ),
-        format!("scored at {}", r.scored_at),
-        String::new(),
-    ];
-    let reasons: serde_json::Value = serde_json::from_str(&r.top_reasons).unwrap_or_default();
-    match reasons.as_array().filter(|a| !a.is_empty()) {
-        Some(a) => {
-            lines.push("top reasons for a claim (contribution to the log-odds):".into());
-            for x in a {
-                lines.push(format!(
-                    "  {:<26} = {:<14} {:+.3}",
-                    x["feature"].as_str().unwrap_or(""),
-                    x["value"].as_str().unwrap_or(""),
-                    x["contribution"].as_f64().unwrap_or(f64::NAN)
-                ));
-            }
-        }
-        None => lines.push("no reasons stored (inference.top_reasons = 0)".into()),
-    }
-    lines.push(String::new());
-    lines.push("any key closes".into());
-    Popup::Score(r.application_id.clone(), lines)
 }

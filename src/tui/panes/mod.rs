@@ -4,7 +4,7 @@ mod compare;
 mod imbalance;
 mod logs;
 mod metrics;
-mod predictions;
+pub mod predictions;
 mod runs;
 
 pub use compare::compare;

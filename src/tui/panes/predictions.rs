@@ -191,3 +191,51 @@ pub fn predictions(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         f.render_widget(Paragraph::new(lines).block(block(title, theme)), drift);
     }
 }
+
+/// A row's stored reasons (JSON) as the console and the CLI show them:
+/// `feature=value (+contribution), ...`.
+pub fn reasons_shown(stored: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(stored).unwrap_or_default();
+    crate::headless::reasons_text(&v)
+}
+
+/// The popup for one scored application: its score against the threshold, who scored it
+/// and when, and every stored reason with its value and contribution.
+pub fn score_popup(r: &crate::sink::PredictionRow) -> crate::tui::state::Popup {
+    let mut lines = vec![
+        format!(
+            "score {:.4} against threshold {:.4}: {}",
+            r.score,
+            r.threshold,
+            if r.predicted_claim {
+                "predicted claim"
+            } else {
+                "no claim predicted"
+            }
+        ),
+        format!(
+            "business date {}, {} v{}, run {}",
+            r.business_date, r.role, r.model_version, r.run_id
+        ),
+        format!("scored at {}", r.scored_at),
+        String::new(),
+    ];
+    let reasons: serde_json::Value = serde_json::from_str(&r.top_reasons).unwrap_or_default();
+    match reasons.as_array().filter(|a| !a.is_empty()) {
+        Some(a) => {
+            lines.push("top reasons for a claim (contribution to the log-odds):".into());
+            for x in a {
+                lines.push(format!(
+                    "  {:<26} = {:<14} {:+.3}",
+                    x["feature"].as_str().unwrap_or(""),
+                    x["value"].as_str().unwrap_or(""),
+                    x["contribution"].as_f64().unwrap_or(f64::NAN)
+                ));
+            }
+        }
+        None => lines.push("no reasons stored (inference.top_reasons = 0)".into()),
+    }
+    lines.push(String::new());
+    lines.push("any key closes".into());
+    crate::tui::state::Popup::Score(r.application_id.clone(), lines)
+}

@@ -1,0 +1,211 @@
+//! `claims models` and `claims runs`: the registry's versions and the run records, as
+//! text and JSON.
+
+use serde_json::json;
+
+use super::{Output, reasons_text};
+use crate::error::{ClaimsError, Result};
+use crate::registry::{Registry, db, runs};
+
+/// `claims models [--verify]`.
+pub(super) fn models(home: &std::path::Path, verify: bool) -> Result<Output> {
+    let reg = Registry::open(home)?;
+    let rows = reg.list()?;
+    if verify {
+        let (mut checked, mut problems) = (0, vec![]);
+        for r in &rows {
+            let (n, p) = reg.check_files(r.version);
+            checked += n;
+            problems.extend(p);
+        }
+        let mut text = format!(
+            "{} model version(s), {checked} files: {}",
+            rows.len(),
+            if problems.is_empty() {
+                "every sha256 matches its manifest".to_string()
+            } else {
+                format!("{} problem(s)", problems.len())
+            }
+        );
+        for p in &problems {
+            text.push_str(&format!("\n  {p}"));
+        }
+        let then_fail = (!problems.is_empty()).then(|| {
+            ClaimsError::Registry(format!(
+                "{} file(s) differ from or are missing in their manifests",
+                problems.len()
+            ))
+        });
+        return Ok(Output {
+            then_fail,
+            text,
+            json: json!({"command": "models", "verified": rows.len(), "files": checked, "problems": problems}),
+        });
+    }
+    let mut text = format!(
+        "{:<8} {:<20} {:<10} {:<10} {:<16} {}\n",
+        "version", "aliases", "test AUC", "threshold", "imbalance", "created"
+    );
+    for r in &rows {
+        text.push_str(&format!(
+            "v{:<7} {:<20} {:<10} {:<10} {:<16} {}\n",
+            r.version,
+            r.aliases.join(","),
+            r.test_roc_auc.map_or("-".into(), |a| format!("{a:.4}")),
+            r.threshold.map_or("-".into(), |a| format!("{a:.4}")),
+            r.imbalance.clone().unwrap_or_default(),
+            r.created_at
+        ));
+    }
+    if rows.is_empty() {
+        text = format!(
+            "no models yet in {} (run `claims train --data FILE`)\n",
+            home.display()
+        );
+    }
+    Ok(Output {
+        then_fail: None,
+        text,
+        json: json!({"command": "models", "models": rows}),
+    })
+}
+
+/// `claims runs [RUN_ID] [--limit N]`.
+pub(super) fn runs(home: &std::path::Path, run_id: Option<String>, limit: usize) -> Result<Output> {
+    let conn = db::open(&home.join("claims.db"))?;
+    match run_id {
+        Some(id) => {
+            let r = runs::get(&conn, &id)?
+                .ok_or_else(|| ClaimsError::Usage(format!("no run '{id}' (see `claims runs`)")))?;
+            let mut text = format!(
+                "run {}  kind {}  status {}\nstarted {}  finished {}\n\n",
+                r.run_id,
+                r.kind,
+                r.status,
+                r.started_at,
+                r.finished_at.clone().unwrap_or("-".into())
+            );
+            text.insert_str(
+                text.len() - 1,
+                &args_line(r.args.as_deref()).unwrap_or_default(),
+            );
+            for line in r.stage_lines() {
+                text.push_str(&line);
+                text.push('\n');
+            }
+            text.push_str(&quarantine_lines(&conn, &r)?);
+            let summary = r.summary_json();
+            if let Some(top) = summary["top_scored"].as_array() {
+                text.push_str(&format!(
+                    "\n{} rows scored, {} quarantined; highest scores and their top reasons:\n",
+                    summary["rows_scored"], summary["rows_quarantined"]
+                ));
+                for t in top {
+                    text.push_str(&format!(
+                        "  {:<14} {:.4}  {}\n",
+                        t["application_id"].as_str().unwrap_or(""),
+                        t["score"].as_f64().unwrap_or(f64::NAN),
+                        reasons_text(&t["top_reasons"])
+                    ));
+                }
+            }
+            if let Some(e) = &r.error {
+                text.push_str(&format!("\nerror:\n{e}\n"));
+            }
+            Ok(Output {
+                then_fail: None,
+                text,
+                json: json!({"command": "runs", "run": run_json(&r)}),
+            })
+        }
+        None => {
+            let rs = runs::list(&conn, limit)?;
+            let mut text = format!(
+                "{:<32} {:<8} {:<10} {}\n",
+                "run", "kind", "status", "started"
+            );
+            for r in &rs {
+                text.push_str(&format!(
+                    "{:<32} {:<8} {:<10} {}\n",
+                    r.run_id, r.kind, r.status, r.started_at
+                ));
+            }
+            Ok(Output {
+                then_fail: None,
+                text,
+                json: json!({"command": "runs", "runs": rs.iter().map(run_json).collect::<Vec<_>>()}),
+            })
+        }
+    }
+}
+
+/// A run's arguments as one line (`args  data /x/day.csv  date 2026-01-01`), or `None`.
+fn args_line(args: Option<&str>) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(args?).ok()?;
+    let parts: Vec<String> = v
+        .as_object()?
+        .iter()
+        .filter(|(_, v)| !v.is_null() && v.as_str() != Some(""))
+        .map(|(k, v)| match v {
+            serde_json::Value::String(s) => format!("{k} {s}"),
+            serde_json::Value::Array(a) => format!(
+                "{k} {}",
+                a.iter()
+                    .map(|x| x.as_str().map_or(x.to_string(), str::to_string))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            v => format!("{k} {v}"),
+        })
+        .collect();
+    Some(format!("args  {}\n", parts.join("  ")))
+}
+
+/// A scoring run's quarantined rows and why (first 10), when they are in the home database.
+fn quarantine_lines(conn: &rusqlite::Connection, r: &runs::RunRecord) -> Result<String> {
+    let quarantined = r.summary_json()["rows_quarantined"].as_u64().unwrap_or(0);
+    if r.kind != "predict" || quarantined == 0 {
+        return Ok(String::new());
+    }
+    let rows: Vec<(i64, Option<String>, String)> = conn
+        .prepare(
+            "SELECT row_number, application_id, reason FROM quarantine WHERE run_id = ?1
+             ORDER BY row_number LIMIT 10",
+        )
+        .and_then(|mut st| {
+            st.query_map([&r.run_id], |x| Ok((x.get(0)?, x.get(1)?, x.get(2)?)))?
+                .collect()
+        })
+        .unwrap_or_default();
+    if rows.is_empty() {
+        return Ok(format!(
+            "\n{quarantined} row(s) quarantined; the reasons are in the quarantine table of the run's sink\n"
+        ));
+    }
+    let mut text = format!(
+        "\n{quarantined} row(s) quarantined (table quarantine){}:\n",
+        if quarantined > 10 {
+            ", the first 10"
+        } else {
+            ""
+        }
+    );
+    for (row, id, reason) in rows {
+        text.push_str(&format!(
+            "  row {row:<7} {:<14} {reason}\n",
+            id.unwrap_or_default()
+        ));
+    }
+    Ok(text)
+}
+
+/// A run as JSON, its arguments as an object rather than a JSON string inside JSON.
+fn run_json(r: &runs::RunRecord) -> serde_json::Value {
+    let mut run = json!(r);
+    run["args"] = r
+        .args
+        .as_deref()
+        .and_then(|a| serde_json::from_str(a).ok())
+        .unwrap_or(serde_json::Value::Null);
+    run
+}

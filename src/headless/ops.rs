@@ -220,14 +220,25 @@ pub fn schedule(action: ScheduleAction, cfg: &Config, home: &Path) -> Result<Out
             match out_dir {
                 Some(dir) => {
                     std::fs::create_dir_all(&dir).map_err(|e| ClaimsError::io(&dir, e))?;
+                    let mut replaced = vec![];
                     for (name, body) in &files {
                         let p = dir.join(name);
+                        if std::fs::read_to_string(&p).is_ok_and(|old| old != *body) {
+                            replaced.push(name.clone());
+                        }
                         std::fs::write(&p, body).map_err(|e| ClaimsError::io(&p, e))?;
                     }
                     let names: Vec<&String> = files.iter().map(|f| &f.0).collect();
+                    let mut text = format!("wrote {} unit files to {}", files.len(), dir.display());
+                    if !replaced.is_empty() {
+                        text.push_str(&format!(
+                            " (replaced, with different contents: {})",
+                            replaced.join(", ")
+                        ));
+                    }
                     Ok(Output::ok(
-                        format!("wrote {} unit files to {}", files.len(), dir.display()),
-                        json!({"command": "schedule-print", "files": names}),
+                        text,
+                        json!({"command": "schedule-print", "files": names, "replaced": replaced}),
                     ))
                 }
                 None => {

@@ -46,6 +46,8 @@ pub struct App {
     pub model_sel: usize,
     /// The selected version's evaluation.
     pub model_view: Option<ModelView>,
+    /// The champion's test metrics (the Imbalance pane's baseline row).
+    pub champion_test: Option<(u32, crate::eval::Evaluation)>,
     /// Threshold being explored in Metrics.
     pub threshold: f64,
     /// The imbalance form.
@@ -126,6 +128,7 @@ impl App {
             models: vec![],
             model_sel: 0,
             model_view: None,
+            champion_test: None,
             threshold: 0.5,
             form,
             trials: vec![],
@@ -173,6 +176,18 @@ impl App {
             self.model_sel = self.model_sel.min(self.models.len().saturating_sub(1));
             if changed || self.model_view.is_none() {
                 self.load_model();
+            }
+            let champion = self
+                .models
+                .iter()
+                .find(|m| m.aliases.iter().any(|a| a == "champion"))
+                .map(|m| m.version);
+            if champion != self.champion_test.as_ref().map(|c| c.0) {
+                self.champion_test = champion.and_then(|v| {
+                    data::load_model_view(&self.home, v)
+                        .ok()
+                        .map(|view| (v, view.test))
+                });
             }
         }
         let dates = data::dates(&self.home);

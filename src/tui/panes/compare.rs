@@ -133,19 +133,17 @@ pub fn compare(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             },
         ));
     }
-    lines.push(Line::styled(
-        format!(
-            "{} promote challenger   {} roll back   {} recompute",
-            app.key('p'),
-            app.key('b'),
-            app.key('c')
-        ),
-        theme.dim,
-    ));
+    // The keys ride in the title, which a short terminal does not cut off.
+    let title = format!(
+        "test and decision ({} promote, {} roll back, {} recompute)",
+        app.key('p'),
+        app.key('b'),
+        app.key('c')
+    );
     f.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
-            .block(block("test and decision", theme)),
+            .block(block(&title, theme)),
         verdict,
     );
 }

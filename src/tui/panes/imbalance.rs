@@ -77,15 +77,24 @@ pub fn imbalance(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .iter()
         .find(|m| m.aliases.iter().any(|a| a == "champion"))
         .map(|m| {
-            Row::new(vec![
-                format!("{} (champion)", m.imbalance.clone().unwrap_or_default()),
-                format!("v{}", m.version),
-                m.test_roc_auc.map_or("-".into(), |a| format!("{a:.4}")),
-                "-".into(),
-                "-".into(),
-                "-".into(),
-                "-".into(),
-            ])
+            Row::new(
+                vec![
+                    format!("{} (champion)", m.imbalance.clone().unwrap_or_default()),
+                    format!("v{}", m.version),
+                    m.test_roc_auc.map_or("-".into(), |a| format!("{a:.4}")),
+                ]
+                .into_iter()
+                .chain(match &app.champion_test {
+                    Some((v, e)) if *v == m.version => vec![
+                        format!("{:.4}", e.pr_auc),
+                        format!("{:.3}", e.at_threshold.precision),
+                        format!("{:.3}", e.at_threshold.recall),
+                        format!("{:.4}", e.ece),
+                    ],
+                    _ => vec!["-".into(); 4],
+                })
+                .collect::<Vec<String>>(),
+            )
             .style(theme.dim)
         });
     let rows: Vec<Row> = baseline

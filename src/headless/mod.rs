@@ -74,7 +74,11 @@ fn spawn_printer(rx: mpsc::Receiver<PipelineEvent>) -> std::thread::JoinHandle<(
                 ev
             };
             if JSON_LOGS.load(std::sync::atomic::Ordering::Relaxed) {
-                // One shape on stderr: progress as log lines like the rest.
+                // One shape on stderr: progress as log lines like the rest. A stage's end
+                // is already a log line (with its row counts and duration).
+                if ev.progress == Some(1.0) {
+                    continue;
+                }
                 match ev.progress {
                     Some(p) => {
                         tracing::info!(target: "claims::progress", run_id = %ev.run_id, stage = %ev.stage, progress = p, "{}", ev.message)

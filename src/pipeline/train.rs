@@ -462,7 +462,18 @@ fn run(cfg: &Config, home: &Path, req: &TrainRequest, ctx: &RunCtx) -> Result<Tr
         });
         let train_set = data.subset(&tr);
         let prof = profile::profile(&train_set, &p_tr);
-        let charts = model_report(home, &ctx.run_id, &test_eval, &y_te, &p_te, threshold, &importance)?;
+        // The version register() will give (MAX + 1; the train lock keeps it ours).
+        let next = reg.list()?.iter().map(|m| m.version).max().unwrap_or(0) + 1;
+        let charts = model_report(
+            home,
+            &ctx.run_id,
+            next,
+            &params,
+            &test_eval,
+            (&y_te, &p_te),
+            threshold,
+            &importance,
+        )?;
         let mut files = vec![
             ("model.json", model_json),
             (

@@ -9,12 +9,14 @@ use crate::eval::Evaluation;
 
 /// Charts and the HTML page of a new model's test evaluation, written to the run's report
 /// folder and returned as `report/NAME` artifacts for the model folder.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn model_report(
     home: &Path,
     run_id: &str,
+    version: u32,
+    params: &serde_json::Value,
     test: &Evaluation,
-    y: &[u8],
-    p: &[f64],
+    (y, p): (&[u8], &[f64]),
     threshold: f64,
     importance: &[(String, f32)],
 ) -> Result<Vec<(String, Vec<u8>)>> {
@@ -47,7 +49,7 @@ pub(super) fn model_report(
     .iter()
     .map(|(k, v)| vec![k.to_string(), format!("{v:.4}")])
     .collect();
-    let tables = [
+    let mut tables = vec![
         report::Table {
             title: format!("Test split ({} rows, scored once)", test.rows),
             header: vec!["metric".into(), "value".into()],
@@ -66,7 +68,32 @@ pub(super) fn model_report(
             ],
         },
     ];
-    let html = report::write_html(&dir, &format!("Training run {run_id}"), &tables, &pngs)?;
+    // What the model is: rounds, imbalance handling, threshold rule and every
+    // hyperparameter the search chose.
+    let text = |v: &serde_json::Value| match v {
+        serde_json::Value::Null => "-".to_string(),
+        serde_json::Value::String(s) => s.clone(),
+        v => v.to_string(),
+    };
+    let mut settings: Vec<Vec<String>> =
+        ["rounds", "imbalance", "scale_pos_weight", "threshold_rule"]
+            .iter()
+            .map(|k| vec![k.to_string(), text(&params[*k])])
+            .collect();
+    if let Some(h) = params["hyperparams"].as_object() {
+        settings.extend(h.iter().map(|(k, v)| vec![k.clone(), text(v)]));
+    }
+    tables.push(report::Table {
+        title: "Model settings (params.json)".into(),
+        header: vec!["setting".into(), "value".into()],
+        rows: settings,
+    });
+    let html = report::write_html(
+        &dir,
+        &format!("Model v{version} (training run {run_id})"),
+        &tables,
+        &pngs,
+    )?;
     let mut out = vec![];
     for path in pngs
         .iter()

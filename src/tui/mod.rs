@@ -104,6 +104,22 @@ fn event_loop(terminal: &mut ratatui::DefaultTerminal, mut app: App) -> Result<(
         }
     }
     jobs.cancel.store(true, Ordering::SeqCst);
+    if app.busy {
+        // Quitting cancels the running job: let it stop at its next round and record
+        // itself as cancelled, rather than leave a run "running" (or a model registered by
+        // a run the user stopped).
+        app.status = "stopping the running job (it records itself as cancelled)...".into();
+        let _ = terminal.draw(|f| ui::draw(f, &app));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            match jobs.rx.recv_timeout(Duration::from_millis(200)) {
+                Ok(Msg::Trained(_)) | Ok(Msg::Scored(_)) => break,
+                Ok(_) => {}
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        }
+    }
     Ok(())
 }
 

@@ -59,14 +59,13 @@ pub fn backfill(
     let mut target = crate::sink::open(&url, home)?;
     let mut results = vec![];
     let mut worst: Option<ClaimsError> = None;
+    let mut stopped_before: Option<String> = None;
     let mut d = a;
     while d <= b {
         let ds = d.to_string();
         if super::signals::stop_requested() {
             crate::say!("  {ds}..{to}: not started (stop requested)");
-            worst.get_or_insert(ClaimsError::Other(anyhow::anyhow!(
-                "backfill stopped by a signal before {ds}; rerun it to resume"
-            )));
+            stopped_before = Some(ds.clone());
             break;
         }
         let input = pattern.replace("{date}", &ds);
@@ -136,12 +135,22 @@ pub fn backfill(
     if failed > 0 {
         text.push_str("fix the inputs and rerun the same command: done dates are skipped\n");
     }
+    if let Some(d) = &stopped_before {
+        text.push_str(&format!(
+            "stopped by a signal before {d}: rerun the same command to do the rest\n"
+        ));
+    }
     let mut out = Output::ok(
         text,
-        json!({"command": "predict-backfill", "done": ok, "skipped": skipped, "failed": failed, "dates": results}),
+        json!({"command": "predict-backfill", "done": ok, "skipped": skipped, "failed": failed, "stopped_before": stopped_before, "dates": results}),
     );
     if failed > 0 {
         out.then_fail = worst;
+    } else if let Some(d) = stopped_before {
+        // Stopped, not finished: a scheduler must not read this as a complete backfill.
+        out.then_fail = Some(ClaimsError::Other(anyhow::anyhow!(
+            "backfill stopped by a signal before {d}; rerun it to resume"
+        )));
     }
     Ok(out)
 }

@@ -315,6 +315,9 @@ fn run(
         let out = score_and_stream(roles, data, date, &scored_at, &mut *day, ctx)?;
         let t0 = std::time::Instant::now();
         day.commit(&quarantine)?;
+        // The day's rows are in: drift and the run record follow even if a stop was asked
+        // for now, so a committed date always has its drift and a succeeded run.
+        ctx.committed();
         let commit_s = t0.elapsed().as_secs_f64();
         let (scoring_s, writing_s) = (out.scoring_s, out.writing_s);
         let also = match shadow_version {

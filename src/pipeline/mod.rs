@@ -49,6 +49,9 @@ pub struct RunCtx {
     pub run_id: String,
     events: Option<Sender<PipelineEvent>>,
     cancel: Arc<AtomicBool>,
+    /// Set once the run's result is committed: a stop request no longer cancels it (the
+    /// rest is bookkeeping that must match what was written).
+    committed: AtomicBool,
     conn: Mutex<Connection>,
 }
 
@@ -74,6 +77,7 @@ impl RunCtx {
             run_id,
             events,
             cancel,
+            committed: AtomicBool::new(false),
             conn: Mutex::new(conn),
         })
     }
@@ -100,7 +104,12 @@ impl RunCtx {
 
     /// Whether the run was asked to stop.
     pub fn cancelled(&self) -> bool {
-        self.cancel.load(Ordering::Relaxed)
+        self.cancel.load(Ordering::Relaxed) && !self.committed.load(Ordering::Relaxed)
+    }
+
+    /// Marks the run's result as committed: from here a stop request lets it finish.
+    pub fn committed(&self) {
+        self.committed.store(true, Ordering::Relaxed);
     }
 
     /// The cancel flag, for code that polls it.

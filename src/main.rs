@@ -138,10 +138,8 @@ fn real_main(cli: Cli) -> Result<i32, ClaimsError> {
         Some(c) => c,
         None if on_tty => claims_ops::cli::Command::Tui,
         None => {
-            use clap::CommandFactory;
-            let _ = Cli::command().print_help();
             return Err(ClaimsError::Usage(
-                "no command given, and not on a terminal, so no console either".into(),
+                "no command given, and not on a terminal, so no console either (see `claims --help`)".into(),
             ));
         }
     };

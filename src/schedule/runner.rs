@@ -402,7 +402,9 @@ impl Executor for PipelineExecutor<'_> {
             }
             Err(e) => Attempt {
                 ok: false,
-                transient: e.exit_code() == crate::error::EXIT_PIPELINE,
+                // A pipeline failure may pass on retry; a corrupt or edited registry will not.
+                transient: e.exit_code() == crate::error::EXIT_PIPELINE
+                    && !matches!(e, ClaimsError::Registry(_)),
                 run_id: self.failed_run(job, &ds, &started, &e),
                 message: e.to_string(),
                 exit_code: e.exit_code(),

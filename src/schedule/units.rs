@@ -189,13 +189,17 @@ pub fn run_hook(cmd: &str, summary: &serde_json::Value) {
     if cmd.trim().is_empty() {
         return;
     }
-    let child = Command::new("sh")
+    let mut command = Command::new("sh");
+    command
         .arg("-c")
         .arg(cmd)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn();
+        .stderr(Stdio::inherit());
+    // Its own process group, so a timeout stops the hook's children too, not only `sh`.
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let child = command.spawn();
     let mut child = match child {
         Ok(c) => c,
         Err(e) => {
@@ -215,7 +219,13 @@ pub fn run_hook(cmd: &str, summary: &serde_json::Value) {
             }
             Ok(Some(_)) => return,
             Ok(None) if std::time::Instant::now() > deadline => {
+                #[cfg(unix)]
+                let _ = Command::new("kill")
+                    .args(["-KILL", "--", &format!("-{}", child.id())])
+                    .stderr(Stdio::null())
+                    .status();
                 let _ = child.kill();
+                let _ = child.wait();
                 tracing::error!("hook '{cmd}' killed after 60 s");
                 return;
             }

@@ -383,6 +383,23 @@ mod tests {
             "{e}"
         );
         assert!(Config::from_overlay("[tui]\naccent = \"#30a0ff\"\nalert = \"light-red\"").is_ok());
+        // Rebound keys: known actions, one character, no clash with another action's key
+        // or a fixed key; swapping two actions is fine.
+        for (keys, want) in [
+            ("foo = \"x\"", "tui.keys.foo' = 'x': unknown action"),
+            (
+                "quit = \"ab\"",
+                "tui.keys.quit' = 'ab': expected one character",
+            ),
+            ("help = \"q\"", "'q' is already the key of 'quit'"),
+            ("train = \"j\"", "1-6, h, j, k and l are fixed"),
+        ] {
+            let e = Config::from_overlay(&format!("[tui.keys]\n{keys}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(want), "{keys}: {e}");
+        }
+        assert!(Config::from_overlay("[tui.keys]\nquit = \"?\"\nhelp = \"q\"\n").is_ok());
     }
 
     #[test]

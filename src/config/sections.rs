@@ -120,6 +120,25 @@ pub struct HooksConfig {
     pub on_alert: String,
 }
 
+/// Console actions whose single-character key can be rebound in `[tui.keys]`, with their
+/// default key (validated with the config; the console applies them).
+pub const TUI_BINDABLE: [(&str, char); 11] = [
+    ("quit", 'q'),
+    ("help", '?'),
+    ("rerun", 'r'),
+    ("train", 't'),
+    ("promote", 'p'),
+    ("rollback", 'b'),
+    ("compare", 'c'),
+    ("filter", '/'),
+    ("follow", 'f'),
+    ("wrap", 'w'),
+    ("level", 'L'),
+];
+
+/// Console keys that cannot be rebound, so no action may take them: panes 1-6 and moving.
+pub const TUI_FIXED_KEYS: [char; 10] = ['1', '2', '3', '4', '5', '6', 'j', 'k', 'h', 'l'];
+
 /// The console's theme.
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]

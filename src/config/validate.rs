@@ -289,6 +289,7 @@ pub(super) fn validate(raw: Raw, merged_toml: String) -> Result<Config> {
             "need 0 < psi_warn <= psi_alert",
         ));
     }
+    validate_keys(&raw.tui.keys)?;
     for (key, value) in [
         ("tui.accent", &raw.tui.accent),
         ("tui.alert", &raw.tui.alert),
@@ -319,6 +320,46 @@ pub(super) fn validate(raw: Raw, merged_toml: String) -> Result<Config> {
         merged_toml,
         extra_file: None,
     })
+}
+
+/// `[tui.keys]`: known actions, one character each, and no two actions (or a fixed key)
+/// on the same key once the rebinding is applied.
+fn validate_keys(keys: &std::collections::BTreeMap<String, String>) -> Result<()> {
+    use super::sections::{TUI_BINDABLE, TUI_FIXED_KEYS};
+    let mut bound: Vec<(&str, char)> = TUI_BINDABLE.to_vec();
+    for (action, key) in keys {
+        let key_name = format!("tui.keys.{action}");
+        let Some(slot) = bound.iter_mut().find(|(a, _)| a == action) else {
+            let names: Vec<&str> = TUI_BINDABLE.iter().map(|(a, _)| *a).collect();
+            return Err(bad(
+                &key_name,
+                key,
+                &format!("unknown action (one of {})", names.join(", ")),
+            ));
+        };
+        let mut chars = key.chars();
+        match (chars.next(), chars.next()) {
+            (Some(c), None) => slot.1 = c,
+            _ => return Err(bad(&key_name, key, "expected one character")),
+        }
+    }
+    for (i, (action, c)) in bound.iter().enumerate() {
+        if TUI_FIXED_KEYS.contains(c) {
+            return Err(bad(
+                &format!("tui.keys.{action}"),
+                c,
+                "1-6, h, j, k and l are fixed (panes and moving)",
+            ));
+        }
+        if let Some((other, _)) = bound[..i].iter().find(|(_, d)| d == c) {
+            return Err(bad(
+                &format!("tui.keys.{action}"),
+                c,
+                &format!("'{c}' is already the key of '{other}' (rebind that one too)"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Whether the console can use `s` as a colour: what ratatui's `Color::from_str` accepts

@@ -5,20 +5,7 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, Mou
 
 use super::app::{Action, App, Pane, Popup};
 
-/// Actions whose single-character key can be rebound in `[tui.keys]`, with their default.
-pub const BINDABLE: [(&str, char); 11] = [
-    ("quit", 'q'),
-    ("help", '?'),
-    ("rerun", 'r'),
-    ("train", 't'),
-    ("promote", 'p'),
-    ("rollback", 'b'),
-    ("compare", 'c'),
-    ("filter", '/'),
-    ("follow", 'f'),
-    ("wrap", 'w'),
-    ("level", 'L'),
-];
+pub use crate::config::TUI_BINDABLE as BINDABLE;
 
 /// The key that now does what `default` did, given the remap table of [`key_remap`].
 pub fn shown(remap: &std::collections::HashMap<char, char>, default: char) -> char {

@@ -8,12 +8,17 @@ use crate::pipeline::train::TrainOutcome;
 
 pub(super) fn train_text(o: &TrainOutcome) -> String {
     let mut s = format!(
-        "run {} succeeded\nmodel v{} registered as {}: {}\n\nchosen parameters: {} rounds (early-stopped), learning_rate {:.4}, max_depth {}, subsample {:.3}, colsample_bytree {:.3}, min_child_weight {}\nCV ROC AUC {:.4}   validation ROC AUC {:.4}   imbalance: {}\nsearch: {}\n\ntest metrics ({} rows, scored once):\n",
+        "run {} succeeded\nmodel v{} registered as {}: {}\n\nchosen parameters: {} rounds {}, learning_rate {:.4}, max_depth {}, subsample {:.3}, colsample_bytree {:.3}, min_child_weight {}\nCV ROC AUC {:.4}   validation ROC AUC {:.4}   imbalance: {}\nsearch: {}\n\ntest metrics ({} rows, scored once):\n",
         o.run_id,
         o.model_version,
         o.role,
         o.model_dir,
         o.rounds,
+        if o.rounds < o.params.n_estimators {
+            format!("(early-stopped; at most {})", o.params.n_estimators)
+        } else {
+            "(all of them: early stopping did not trigger)".to_string()
+        },
         o.params.learning_rate,
         o.params.max_depth,
         o.params.subsample,

@@ -145,9 +145,9 @@ pub enum Command {
         /// The model version, as 3 or v3.
         #[arg(value_parser = model_version)]
         version: u32,
-        /// Why (kept in the audit trail).
-        #[arg(long, default_value = "manual promotion")]
-        reason: String,
+        /// Why (kept in the audit trail). Required when the gate refused this version.
+        #[arg(long)]
+        reason: Option<String>,
     },
     /// Move the champion back to the version it replaced (again: to the one before that).
     Rollback {

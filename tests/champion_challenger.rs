@@ -115,6 +115,18 @@ fn weakened_challenger_refused_weakened_champion_promoted_and_rollback() {
     ] {
         assert!(page.parent().unwrap().join(f).is_file(), "{f}");
     }
+    // The gate refused v2: promoting it needs a stated reason, then it is allowed.
+    let out = env.claims().args(["promote", "v2"]).assert().code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        err.contains("the promotion gate refused v2 against v1") && err.contains("--reason"),
+        "{err}"
+    );
+    env.claims()
+        .args(["promote", "v2", "--reason", "UAT accepted the trade-off"])
+        .assert()
+        .success();
+    env.claims().args(["rollback"]).assert().success();
     // The new model's own charts live in its version folder (hashed in its manifest).
     let dir = std::path::Path::new(weak["model_dir"].as_str().unwrap());
     for f in [

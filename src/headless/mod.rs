@@ -299,6 +299,15 @@ pub fn run(cmd: Command, cfg: &Config, home: &Path) -> Result<Output> {
         }
         Command::Promote { version, reason } => {
             let mut reg = Registry::open(home)?;
+            // Overriding a refusal is allowed, but only with a stated reason.
+            if reason.is_none()
+                && let Some((champion, at)) = compare::refused(&reg, version)?
+            {
+                return Err(ClaimsError::Usage(format!(
+                    "the promotion gate refused v{version} against v{champion} ({at}; see `claims compare`); to promote it anyway give --reason WHY"
+                )));
+            }
+            let reason = reason.unwrap_or_else(|| "manual promotion".into());
             let from = compare::promote(&mut reg, version, &reason)?;
             let text = format!(
                 "champion: {} -> v{version} (by {}, reason: {reason})",

@@ -366,6 +366,24 @@ pub fn decide(gate: &GateConfig, rows: &[MetricRow], delong: Option<&DeLong>) ->
     }
 }
 
+/// The latest recorded gate decision on challenger `version` against the current champion,
+/// when it refused: (champion, when).
+pub fn refused(reg: &Registry, version: u32) -> Result<Option<(u32, String)>> {
+    let Some(champion) = reg.alias("champion")? else {
+        return Ok(None);
+    };
+    let latest: Option<(bool, String)> = reg
+        .conn
+        .query_row(
+            "SELECT promote, at FROM decisions WHERE challenger = ?1 AND champion = ?2 ORDER BY id DESC LIMIT 1",
+            params![version, champion],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .unwrap_or(None); // no decisions table yet: nothing was refused
+    Ok(latest.and_then(|(promote, at)| (!promote).then_some((champion, at))))
+}
+
 /// Records a gate decision.
 pub fn record_decision(
     reg: &Registry,

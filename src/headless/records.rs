@@ -147,6 +147,12 @@ fn args_line(args: Option<&str>) -> Option<String> {
         .iter()
         .filter(|(_, v)| !v.is_null() && v.as_str() != Some(""))
         .map(|(k, v)| match v {
+            // The imbalance setting as the CLI writes it (weight:2), not its serde shape.
+            _ if k == "imbalance" => format!(
+                "{k} {}",
+                serde_json::from_value::<crate::config::Imbalance>(v.clone())
+                    .map_or_else(|_| v.to_string(), |i| i.label())
+            ),
             serde_json::Value::String(s) => format!("{k} {s}"),
             serde_json::Value::Array(a) => format!(
                 "{k} {}",

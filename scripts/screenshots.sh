@@ -137,7 +137,7 @@ wait_for 'held-out rows, 95% CI' 60
 wait_for 'gate: (PROMOTE|REFUSE)' 60
 shoot 04-champion-challenger 120 40
 keys 5
-wait_for '2026-03-03: [0-9]+ of [0-9]+ applications'
+wait_for '2026-03-03: [0-9]+ applications'
 shoot 05-predictions 120 40
 keys 6
 wait_for 'log \[follow\]'

@@ -207,15 +207,8 @@ fn weakened_challenger_refused_weakened_champion_promoted_and_rollback() {
         .args(["--json", "promote", "x2"])
         .assert()
         .code(2);
-    let j = last_json(&out.get_output().stdout);
-    assert_eq!(j["exit_code"], 2);
-    assert!(
-        j["error"]
-            .as_str()
-            .unwrap()
-            .contains("'x2' is not a model version"),
-        "{j}"
-    );
+    let e = json_error(&out.get_output().stdout, 2);
+    assert!(e.contains("'x2' is not a model version"), "{e}");
     let _ = strong;
 }
 

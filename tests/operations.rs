@@ -311,15 +311,8 @@ fn schedule_units_and_status() {
         ])
         .assert()
         .code(2);
-    let j = last_json(&out.get_output().stdout);
-    assert_eq!(j["exit_code"], 2);
-    assert!(
-        j["error"]
-            .as_str()
-            .unwrap()
-            .contains("input for 2026-03-01 not found"),
-        "{j}"
-    );
+    let e = json_error(&out.get_output().stdout, 2);
+    assert!(e.contains("input for 2026-03-01 not found"), "{e}");
     let sent: serde_json::Value =
         serde_json::from_str(std::fs::read_to_string(&hook).unwrap().trim()).unwrap();
     let run_id = sent["run_id"].as_str().unwrap().to_string();
@@ -490,11 +483,8 @@ fn mistyped_homes_dates_and_ok_summaries() {
     let j = last_json(&out.get_output().stdout);
     assert!(j["runs"][0]["args"]["data"].is_array(), "{j}");
     let out = env.claims().args(["--json", "predict"]).assert().code(2);
-    let j = last_json(&out.get_output().stdout);
-    assert!(
-        j["error"].as_str().unwrap().contains("--data <FILE>"),
-        "{j}"
-    );
+    let e = json_error(&out.get_output().stdout, 2);
+    assert!(e.contains("--data <FILE>"), "{e}");
     env.claims()
         .args(["schedule", "print", "--cron", "--out-dir", "x"])
         .assert()

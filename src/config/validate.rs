@@ -362,7 +362,8 @@ fn validate_keys(keys: &std::collections::BTreeMap<String, String>) -> Result<()
     Ok(())
 }
 
-/// Whether the console can use `s` as a colour: what ratatui's `Color::from_str` accepts
+/// Whether the console can use `s` as a colour: what its terminal library's colour parser
+/// accepts
 /// (names in any case, with spaces, dashes or underscores, "bright" for "light", "grey";
 /// an index 0-255; `#rrggbb`), checked here so that the core does not depend on the UI.
 /// A console test compares the two on a list of samples.

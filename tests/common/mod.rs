@@ -73,6 +73,14 @@ pub fn col(path: &Path, name: &str) -> usize {
         .unwrap()
 }
 
+/// The `error` text of a `--json` failure summary, after checking its exit code.
+pub fn json_error(stdout: &[u8], code: i64) -> String {
+    let j = last_json(stdout);
+    assert_eq!(j["exit_code"], code, "{j}");
+    assert_eq!(j["ok"], false, "{j}");
+    j["error"].as_str().unwrap_or_default().to_string()
+}
+
 /// Parses the last stdout line as JSON.
 pub fn last_json(out: &[u8]) -> serde_json::Value {
     let s = String::from_utf8_lossy(out);

@@ -7,6 +7,8 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use rusqlite::{OptionalExtension, params};
+
+pub use super::champion::{promote, rollback};
 use serde::Serialize;
 
 use crate::config::{Config, GateConfig};
@@ -15,7 +17,7 @@ use crate::error::{ClaimsError, Result};
 use crate::eval::metrics;
 use crate::eval::stats::{self, DeLong, Interval};
 use crate::model::Scorer;
-use crate::registry::{Registry, current_user, db, set_alias, sha256_file};
+use crate::registry::{Registry, db, sha256_file};
 
 /// A model's labelled data as it was split for training, rebuilt from its manifest.
 pub struct Rebuilt {
@@ -412,98 +414,6 @@ pub fn record_decision(
         )
         .map_err(db::sql)?;
     Ok(())
-}
-
-/// Makes `version` the champion (recorded with who, when and why); returns the previous one.
-pub fn promote(reg: &mut Registry, version: u32, reason: &str) -> Result<Option<u32>> {
-    reg.manifest(version)?;
-    let tx = reg
-        .conn
-        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-        .map_err(db::sql)?;
-    let from: Option<u32> = tx
-        .query_row(
-            "SELECT version FROM aliases WHERE alias = 'champion'",
-            [],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(db::sql)?;
-    if from == Some(version) {
-        return Err(ClaimsError::Usage(format!(
-            "v{version} is already the champion"
-        )));
-    }
-    set_alias(&tx, "champion", version, &current_user(), reason)?;
-    tx.execute(
-        "DELETE FROM aliases WHERE alias = 'challenger' AND version = ?1",
-        [version],
-    )
-    .map_err(db::sql)?;
-    tx.commit().map_err(db::sql)?;
-    Ok(from)
-}
-
-/// How the audit trail marks a rollback.
-const ROLLBACK_PREFIX: &str = "rollback: ";
-
-/// Moves the champion back to the version it replaced (again: to the one before that);
-/// returns (from, to).
-pub fn rollback(reg: &mut Registry, reason: &str) -> Result<(u32, u32)> {
-    let tx = reg
-        .conn
-        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-        .map_err(db::sql)?;
-    let current: u32 = tx
-        .query_row(
-            "SELECT version FROM aliases WHERE alias = 'champion'",
-            [],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(db::sql)?
-        .ok_or_else(|| ClaimsError::Usage("no champion to roll back".into()))?;
-    // Promotions push onto a stack and rollbacks pop it, so repeated rollbacks walk back
-    // through earlier champions (v3 -> v2 -> v1) instead of swapping the last two.
-    let mut stack: Vec<u32> = vec![];
-    {
-        let mut st = tx
-            .prepare(
-                "SELECT to_version, reason FROM alias_history WHERE alias = 'champion' ORDER BY id",
-            )
-            .map_err(db::sql)?;
-        let moves = st
-            .query_map([], |r| Ok((r.get::<_, u32>(0)?, r.get::<_, String>(1)?)))
-            .map_err(db::sql)?;
-        for m in moves {
-            let (to, why) = m.map_err(db::sql)?;
-            if why.starts_with(ROLLBACK_PREFIX) {
-                stack.pop();
-                if stack.last() != Some(&to) {
-                    stack.push(to);
-                }
-            } else if stack.last() != Some(&to) {
-                stack.push(to);
-            }
-        }
-    }
-    let previous = match stack.as_slice() {
-        [.., before, last] if *last == current => *before,
-        _ => {
-            return Err(ClaimsError::Usage(format!(
-                "v{current} has no earlier champion to roll back to (rollbacks walk back through the promotions before it; `claims promote VERSION` picks any version)"
-            )));
-        }
-    };
-    set_alias(
-        &tx,
-        "champion",
-        previous,
-        &current_user(),
-        &format!("{ROLLBACK_PREFIX}{reason}"),
-    )?;
-    tx.commit().map_err(db::sql)?;
-    Ok((current, previous))
 }
 
 /// Writes the comparison into `dir`: `compare.json`, both models' charts (PNG and SVG) and

@@ -3,6 +3,7 @@
 //! the run in SQLite and report progress as [`PipelineEvent`]s on a channel (the CLI prints
 //! them, the TUI draws them).
 
+mod champion;
 pub mod compare;
 pub mod feedback;
 pub mod infer;

@@ -343,7 +343,8 @@ impl App {
                 .find(|m| m.aliases.iter().any(|a| a == "challenger"))
             {
                 Some(m) => {
-                    let (gate, needs_reason) = self.gate_lines(m.version);
+                    let (gate, needs_reason) =
+                        super::panes::compare::gate_lines(self.comparison.as_ref(), m.version);
                     self.popup = Some(Popup::Confirm {
                         promote: Some(m.version),
                         reason: String::new(),
@@ -498,37 +499,6 @@ impl App {
                 let args: serde_json::Value = serde_json::from_str(r.args.as_deref()?).ok()?;
                 serde_json::from_value(args["data"].clone()).ok()
             })
-    }
-
-    /// What the promotion gate said of challenger `version`, for the confirm popup, and
-    /// whether promoting it needs a typed reason (the gate refused it or has not run on it).
-    fn gate_lines(&self, version: u32) -> (Vec<String>, bool) {
-        match &self.comparison {
-            Some(c) if c.challenger == version && c.decision.promote => (
-                vec![format!("Gate: PROMOTE (v{version} passed every check)")],
-                false,
-            ),
-            Some(c) if c.challenger == version => {
-                let failed: Vec<&String> = c
-                    .decision
-                    .reasons
-                    .iter()
-                    .filter(|r| r.starts_with("FAIL"))
-                    .collect();
-                let mut lines = vec![format!(
-                    "Gate: REFUSE ({} check(s) failed); promoting overrides it",
-                    failed.len()
-                )];
-                lines.extend(failed.iter().take(3).map(|r| format!("  {r}")));
-                (lines, true)
-            }
-            _ => (
-                vec![format!(
-                    "Gate: not computed for v{version} yet; recompute on this pane to see it"
-                )],
-                true,
-            ),
-        }
     }
 
     fn train(&mut self) {

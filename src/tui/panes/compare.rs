@@ -147,3 +147,37 @@ pub fn compare(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         verdict,
     );
 }
+
+/// What the promotion gate said of challenger `version`, for the confirm popup, and
+/// whether promoting it needs a typed reason (the gate refused it or has not run on it).
+pub fn gate_lines(
+    comparison: Option<&crate::pipeline::compare::Comparison>,
+    version: u32,
+) -> (Vec<String>, bool) {
+    match comparison {
+        Some(c) if c.challenger == version && c.decision.promote => (
+            vec![format!("Gate: PROMOTE (v{version} passed every check)")],
+            false,
+        ),
+        Some(c) if c.challenger == version => {
+            let failed: Vec<&String> = c
+                .decision
+                .reasons
+                .iter()
+                .filter(|r| r.starts_with("FAIL"))
+                .collect();
+            let mut lines = vec![format!(
+                "Gate: REFUSE ({} check(s) failed); promoting overrides it",
+                failed.len()
+            )];
+            lines.extend(failed.iter().take(3).map(|r| format!("  {r}")));
+            (lines, true)
+        }
+        _ => (
+            vec![format!(
+                "Gate: not computed for v{version} yet; recompute on this pane to see it"
+            )],
+            true,
+        ),
+    }
+}

@@ -1,6 +1,6 @@
 //! The six panes, one file each; each draws from the app state only. Shared helpers here.
 
-mod compare;
+pub mod compare;
 mod imbalance;
 mod logs;
 mod metrics;

@@ -12,7 +12,8 @@
 # closes the help popup, launches a background training run from the Imbalance pane (t),
 # waits for "training finished", checks the Runs pane lists two succeeded train runs,
 # checks the "Quit?" confirmation while a run is in progress, cancels a run with Esc (the
-# screen must stay intact and the run be listed as failed), quits with q and checks the
+# screen must stay intact and the run be listed as failed), starts a fourth run and quits
+# with q, y (the run must be recorded as cancelled and register no model), and checks the
 # process exited 0 and left the terminal clean (normal screen, mouse reporting off,
 # cursor shown, no tab bar left on screen).
 #
@@ -275,9 +276,28 @@ ok "the screen is intact after cancelling (tab bar on line 1, no stray log outpu
 keys 1
 expect "Runs lists the cancelled run as failed" 'train-[^ ]+ +train +failed' 10
 
-# ---------------------------------------------------------------- quit and leave a clean terminal
+# ---------------------------------------------------------------- quit during a run, leave a clean terminal
+# Quitting with y while a run is in progress cancels it and waits for it to record itself
+# (not "running" for ever, and no model registered by a run the user stopped).
+keys 3
+expect "Imbalance before the last run" "$T_IMBALANCE"
+keys t
+expect "a fourth console training run starts" '\[running\]' 15
 keys q
-expect "q quits with exit code 0" '^TUI_EXIT=0' 15
+expect "q asks Quit? while it runs" 'A run is in progress' 5
+keys y
+expect "y cancels and quits with exit code 0" '^TUI_EXIT=0' 60
+last=$("$BIN" --home "$H" runs --limit 1 --json | tail -1)
+if grep -q '"status":"failed"' <<<"$last" && grep -q '"error":"cancelled"' <<<"$last"; then
+    ok "the run stopped by quitting is recorded as failed: cancelled"
+else
+    fail "the run stopped by quitting is not recorded as cancelled: $last"
+fi
+if "$BIN" --home "$H" models | grep -qE '^v4 '; then
+    fail "the run stopped by quitting registered a model (v4)"
+else
+    ok "the run stopped by quitting registered no model"
+fi
 if grep -qE -- "$TABBAR|Runs \| 2 Metrics" <<<"$SCREEN"; then
     fail "the tab bar is still on screen after exit (alternate screen not left)"
 fi

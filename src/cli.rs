@@ -77,7 +77,8 @@ pub enum Command {
         /// Cross-validation folds.
         #[arg(long)]
         folds: Option<usize>,
-        /// none | weight | weight:W | undersample:R
+        /// none | weight | weight:W | undersample | undersample:R (alone: the config's
+        /// imbalance.undersample_ratio)
         #[arg(long)]
         imbalance: Option<String>,
         /// Seed for splits, search and XGBoost.

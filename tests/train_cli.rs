@@ -182,6 +182,28 @@ fn imbalance_strategies_reach_the_model() {
     assert!(
         String::from_utf8_lossy(&shown.get_output().stdout).contains("majority:minority = 1:1")
     );
+    // "undersample" alone takes the config's imbalance.undersample_ratio.
+    let cfg = env.path("ratio.toml");
+    std::fs::write(&cfg, "[imbalance]\nundersample_ratio = 2.0\n").unwrap();
+    let out = env
+        .claims()
+        .arg("--config")
+        .arg(&cfg)
+        .arg("train")
+        .arg("--data")
+        .arg(&data)
+        .args(FAST)
+        .args(["--imbalance", "undersample", "--json"])
+        .assert()
+        .success();
+    let j = last_json(&out.get_output().stdout);
+    let shown = env
+        .claims()
+        .args(["runs", j["run_id"].as_str().unwrap()])
+        .assert()
+        .success();
+    let shown = String::from_utf8_lossy(&shown.get_output().stdout).to_string();
+    assert!(shown.contains("majority:minority = 2:1"), "{shown}");
 }
 
 #[test]

@@ -243,6 +243,9 @@ pub struct Config {
     pub search: SearchConfig,
     /// Class-imbalance strategy.
     pub imbalance: Imbalance,
+    /// `imbalance.undersample_ratio` (validated whatever the strategy), for
+    /// `--imbalance undersample` given without a ratio.
+    pub undersample_ratio: f64,
     /// Threading layout.
     pub threads: Threads,
     /// Registry behaviour.

@@ -135,6 +135,14 @@ pub(super) fn validate(raw: Raw, merged_toml: String) -> Result<Config> {
         space,
     };
     let ri = raw.imbalance;
+    let undersample_ratio = ri.undersample_ratio;
+    if !(undersample_ratio > 0.0 && undersample_ratio.is_finite()) {
+        return Err(bad(
+            "imbalance.undersample_ratio",
+            undersample_ratio,
+            "must be a number > 0",
+        ));
+    }
     let imbalance = match ri.strategy.as_str() {
         "none" => Imbalance::None,
         "weight" => match &ri.scale_pos_weight {
@@ -308,6 +316,7 @@ pub(super) fn validate(raw: Raw, merged_toml: String) -> Result<Config> {
         split: raw.split,
         search,
         imbalance,
+        undersample_ratio,
         threads: raw.threads,
         registry: raw.registry,
         inference: raw.inference,

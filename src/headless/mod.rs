@@ -213,7 +213,11 @@ pub fn run(cmd: Command, cfg: &Config, home: &Path) -> Result<Output> {
             imbalance,
             seed,
         } => {
-            let imbalance = imbalance.as_deref().map(Imbalance::parse).transpose()?;
+            // "undersample" alone takes the config's imbalance.undersample_ratio.
+            let imbalance = match imbalance.as_deref() {
+                Some("undersample") => Some(Imbalance::Undersample(cfg.undersample_ratio)),
+                other => other.map(Imbalance::parse).transpose()?,
+            };
             let o = run_train(
                 cfg,
                 home,

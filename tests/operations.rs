@@ -320,8 +320,7 @@ fn schedule_units_and_status() {
         (sent["job"].as_str(), sent["exit_code"].as_i64()),
         (Some("predict"), Some(2))
     );
-    let shown = env.claims().args(["runs", &run_id]).assert().success();
-    let shown = String::from_utf8_lossy(&shown.get_output().stdout).to_string();
+    let shown = env.run_detail(&run_id);
     assert!(
         shown.contains("status failed") && shown.contains("input for 2026-03-01 not found"),
         "{shown}"

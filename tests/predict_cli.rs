@@ -211,8 +211,7 @@ fn bad_rows_are_quarantined_and_the_rest_scored() {
     assert_eq!(sqlite_rows(&env, "2026-05-01").len(), 970);
     // The run's details show its input and its quarantined rows with their reasons.
     let run_id = j["result"]["run_id"].as_str().unwrap();
-    let shown = env.claims().args(["runs", run_id]).assert().success();
-    let shown = String::from_utf8_lossy(&shown.get_output().stdout).to_string();
+    let shown = env.run_detail(run_id);
     assert!(
         shown.contains(&format!("data {}", bad.display()))
             && shown.contains("date 2026-05-01")
@@ -250,8 +249,7 @@ fn bad_rows_are_quarantined_and_the_rest_scored() {
         .as_str()
         .unwrap()
         .to_string();
-    let shown = env.claims().args(["runs", &failed]).assert().success();
-    let shown = String::from_utf8_lossy(&shown.get_output().stdout).to_string();
+    let shown = env.run_detail(&failed);
     assert!(
         shown.contains("contract") && shown.contains("FAILED: input violates the data contract"),
         "{shown}"

@@ -174,14 +174,8 @@ fn imbalance_strategies_reach_the_model() {
     let j = last_json(&out.get_output().stdout);
     // Metrics stay on the untouched test distribution.
     assert!((j["test"]["positive_rate"].as_f64().unwrap() - 0.16).abs() < 0.03);
-    let shown = env
-        .claims()
-        .args(["runs", j["run_id"].as_str().unwrap()])
-        .assert()
-        .success();
-    assert!(
-        String::from_utf8_lossy(&shown.get_output().stdout).contains("majority:minority = 1:1")
-    );
+    let shown = env.run_detail(j["run_id"].as_str().unwrap());
+    assert!(shown.contains("majority:minority = 1:1"), "{shown}");
     // "undersample" alone takes the config's imbalance.undersample_ratio.
     let cfg = env.path("ratio.toml");
     std::fs::write(&cfg, "[imbalance]\nundersample_ratio = 2.0\n").unwrap();
@@ -197,12 +191,7 @@ fn imbalance_strategies_reach_the_model() {
         .assert()
         .success();
     let j = last_json(&out.get_output().stdout);
-    let shown = env
-        .claims()
-        .args(["runs", j["run_id"].as_str().unwrap()])
-        .assert()
-        .success();
-    let shown = String::from_utf8_lossy(&shown.get_output().stdout).to_string();
+    let shown = env.run_detail(j["run_id"].as_str().unwrap());
     assert!(shown.contains("majority:minority = 2:1"), "{shown}");
 }
 

@@ -33,6 +33,11 @@ impl Env {
             .env("CLAIMS_LOG", "warn");
         c
     }
+    /// What `claims runs RUN_ID` prints (it must succeed).
+    pub fn run_detail(&self, run_id: &str) -> String {
+        let out = self.claims().args(["runs", run_id]).assert().success();
+        String::from_utf8_lossy(&out.get_output().stdout).to_string()
+    }
     /// Writes a generated labelled file and returns its path.
     pub fn generate(&self, name: &str, rows: usize, seed: u64) -> PathBuf {
         let p = self.path(name);

@@ -7,9 +7,56 @@ use std::collections::HashMap;
 /// A fast hasher for the per-value lookups (ids and categories; not attacker-facing maps).
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
+/// A categorical column's allowed values and their codes. Short values (the usual codes
+/// and letters) are compared as one machine word each, without hashing.
+enum Lookup<'s> {
+    /// Every value at most 8 bytes: (value as a word, its length, code).
+    Words(Vec<(u64, usize, u32)>),
+    Map(FastMap<&'s str, u32>),
+}
+
+/// `s` (at most 8 bytes) as one word, zero-padded.
+fn word(s: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    b[..s.len()].copy_from_slice(s);
+    u64::from_le_bytes(b)
+}
+
+impl<'s> Lookup<'s> {
+    fn new(allowed: &'s [String]) -> Self {
+        if allowed.len() <= 32 && allowed.iter().all(|v| v.len() <= 8) {
+            let words = allowed.iter().enumerate();
+            Lookup::Words(
+                words
+                    .map(|(i, v)| (word(v.as_bytes()), v.len(), i as u32))
+                    .collect(),
+            )
+        } else {
+            let codes = allowed.iter().enumerate();
+            Lookup::Map(codes.map(|(i, v)| (v.as_str(), i as u32)).collect())
+        }
+    }
+
+    fn get(&self, s: &str) -> Option<u32> {
+        match self {
+            Lookup::Words(w) => {
+                let (b, len) = (s.as_bytes(), s.len());
+                if len > 8 {
+                    return None;
+                }
+                let key = word(b);
+                w.iter()
+                    .find(|&&(k, l, _)| k == key && l == len)
+                    .map(|&(_, _, code)| code)
+            }
+            Lookup::Map(m) => m.get(s).copied(),
+        }
+    }
+}
+
 use super::load::RawFile;
 use super::{Dataset, MISSING_CODE};
-use crate::config::Schema;
+use crate::config::{NumericRange, Schema};
 use crate::error::Violation;
 
 /// What the caller needs from the check.
@@ -137,7 +184,7 @@ pub fn check(schema: &Schema, files: &[RawFile], mode: Mode) -> Checked {
 pub struct Checker<'s> {
     schema: &'s Schema,
     mode: Mode,
-    lookups: Vec<FastMap<&'s str, u32>>,
+    lookups: Vec<Lookup<'s>>,
     first_seen: SeenIds,
     file_names: Vec<String>,
     data: Dataset,
@@ -147,13 +194,14 @@ pub struct Checker<'s> {
 }
 
 /// Every id seen so far, exactly, in little memory: the ids' text in one buffer and a hash
-/// table of indices into it (a `HashMap<String, _>` cost ~90 MB per million ids).
+/// table of (hash, index into it); a `HashMap<String, _>` cost ~90 MB per million ids. The
+/// stored hash spares growing the table from reading every id again.
 #[derive(Default)]
 struct SeenIds {
     text: String,
     ends: Vec<usize>,
     origin: Vec<(u32, u32)>,
-    table: hashbrown::HashTable<u32>,
+    table: hashbrown::HashTable<(u64, u32)>,
     hasher: foldhash::fast::RandomState,
 }
 
@@ -169,7 +217,8 @@ impl SeenIds {
         use std::hash::BuildHasher;
         let hash = self.hasher.hash_one(id);
         let (text, ends) = (&self.text, &self.ends);
-        if let Some(&i) = self.table.find(hash, |&i| Self::id(text, ends, i) == id) {
+        let same = |&(h, i): &(u64, u32)| h == hash && Self::id(text, ends, i) == id;
+        if let Some(&(_, i)) = self.table.find(hash, same) {
             let (f, r) = self.origin[i as usize];
             return Some((f as usize, r as usize));
         }
@@ -177,14 +226,12 @@ impl SeenIds {
         self.text.push_str(id);
         self.ends.push(self.text.len());
         self.origin.push((file as u32, row as u32));
-        let (text, ends, hasher) = (&self.text, &self.ends, &self.hasher);
-        self.table
-            .insert_unique(hash, i, |&j| hasher.hash_one(Self::id(text, ends, j)));
+        self.table.insert_unique(hash, (hash, i), |&(h, _)| h);
         None
     }
 }
 
-/// A problem found in a column pass: (row in chunk, position in the row's report order).
+/// A problem found in a row: (row in chunk, position in the row's report order).
 struct Problem {
     row: usize,
     order: usize,
@@ -192,118 +239,165 @@ struct Problem {
     reason: String,
 }
 
-/// Parses and checks the numeric columns of `f`.
-fn numeric_pass(schema: &Schema, f: &RawFile, n: usize) -> (Vec<Vec<f64>>, Vec<Problem>) {
-    let mut problems: Vec<Problem> = vec![];
-    let nums: Vec<Vec<f64>> = schema
-        .numeric
-        .iter()
-        .enumerate()
-        .map(|(k, (name, range))| {
-            let mut out = Vec::with_capacity(n);
-            let Ok(col) = f.values(name) else {
-                out.resize(n, f64::NAN);
-                return out;
-            };
-            for (i, v) in col.enumerate() {
-                let v = v.map(str::trim).filter(|v| !v.is_empty());
-                let mut bad = |reason: String| {
-                    problems.push(Problem {
-                        row: i,
-                        order: k,
-                        column: name.clone(),
-                        reason,
-                    })
-                };
-                out.push(match v {
-                    None if range.nullable => f64::NAN,
-                    None => {
-                        bad("missing required value".into());
-                        f64::NAN
-                    }
-                    Some(s) => match s.parse::<f64>() {
-                        Ok(x) if x.is_nan() && range.nullable => f64::NAN,
-                        Ok(x) if x.is_nan() => {
-                            bad(format!(
-                                "value {} is not a number, and the column needs one",
-                                show(s)
-                            ));
-                            f64::NAN
-                        }
-                        Ok(x) if x >= range.min && x <= range.max => x,
-                        Ok(x) => {
-                            bad(format!(
-                                "value {x} is out of the allowed range [{}, {}]",
-                                range.min, range.max
-                            ));
-                            f64::NAN
-                        }
-                        Err(_) => {
-                            bad(format!("value {} is not a number", show(s)));
-                            f64::NAN
-                        }
-                    },
-                });
-            }
-            out
-        })
-        .collect();
-    (nums, problems)
+/// Where each schema column is among a file's columns (`None`: not in the file).
+struct Layout {
+    numeric: Vec<Option<usize>>,
+    categorical: Vec<Option<usize>>,
+    target: Option<usize>,
+    id: Option<usize>,
 }
 
-/// Looks up and checks the categorical columns of `f` (report order after the `nn` numeric).
-fn categorical_pass(
+impl Layout {
+    fn of(schema: &Schema, f: &RawFile) -> Layout {
+        let at = |c: &str| f.columns.iter().position(|x| x == c);
+        Layout {
+            numeric: schema.numeric.iter().map(|(n, _)| at(n)).collect(),
+            categorical: schema.categorical.iter().map(|(n, _)| at(n)).collect(),
+            target: at(&schema.target),
+            id: schema.id_column.as_deref().and_then(at),
+        }
+    }
+}
+
+/// A value as the contract reads it: trimmed, `None` when empty.
+fn cell(f: &RawFile, row: usize, column: usize) -> Option<&str> {
+    f.field(row, column)
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+/// A numeric value (NaN for an allowed empty one), or why it fails the contract.
+fn number(v: Option<&str>, range: &NumericRange) -> std::result::Result<f64, String> {
+    match v {
+        None if range.nullable => Ok(f64::NAN),
+        None => Err("missing required value".into()),
+        Some(s) => match s.parse::<f64>() {
+            Ok(x) if x.is_nan() && range.nullable => Ok(f64::NAN),
+            Ok(x) if x.is_nan() => Err(format!(
+                "value {} is not a number, and the column needs one",
+                show(s)
+            )),
+            Ok(x) if x >= range.min && x <= range.max => Ok(x),
+            Ok(x) => Err(format!(
+                "value {x} is out of the allowed range [{}, {}]",
+                range.min, range.max
+            )),
+            Err(_) => Err(format!("value {} is not a number", show(s))),
+        },
+    }
+}
+
+/// A category's code, or why the value fails the contract.
+fn category(
+    v: Option<&str>,
+    lookup: &Lookup,
+    allowed: &[String],
+) -> std::result::Result<u32, String> {
+    let s = v.ok_or("missing required value")?;
+    lookup.get(s).ok_or_else(|| {
+        let list = if allowed.len() > 8 {
+            format!("{}..{}", allowed[0], allowed[allowed.len() - 1])
+        } else {
+            allowed.join(", ")
+        };
+        format!("unknown category {} (allowed: {list})", show(s))
+    })
+}
+
+/// A label (`None` when empty), and why it fails the contract, if it does.
+fn label(v: Option<&str>, mode: Mode) -> (Option<u8>, Option<String>) {
+    match v {
+        None => (
+            None,
+            (mode == Mode::Training).then(|| "missing label (null target)".to_string()),
+        ),
+        Some("0") | Some("0.0") => (Some(0), None),
+        Some("1") | Some("1.0") => (Some(1), None),
+        Some(s) => (None, Some(format!("label {} is not 0 or 1", show(s)))),
+    }
+}
+
+/// The checked values of a run of a chunk's rows (one thread's share).
+struct Part {
+    /// The part's first row in the chunk.
+    start: usize,
+    nums: Vec<Vec<f64>>,
+    cats: Vec<Vec<u32>>,
+    labels: Vec<Option<u8>>,
+    /// The ids given (`None`: empty, or no id column; derived from the row when merged).
+    ids: Vec<Option<String>>,
+    /// In row order, then report order; duplicate ids are found when merged.
+    problems: Vec<Problem>,
+}
+
+/// Checks `rows` of `f` row by row: every value is parsed and checked where it lies, in
+/// the order the row's reasons are reported.
+fn check_rows(
     schema: &Schema,
-    lookups: &[FastMap<&str, u32>],
+    lookups: &[Lookup],
+    mode: Mode,
     f: &RawFile,
-    n: usize,
-    nn: usize,
-) -> (Vec<Vec<u32>>, Vec<Problem>) {
-    let mut problems: Vec<Problem> = vec![];
-    let cats: Vec<Vec<u32>> = schema
-        .categorical
-        .iter()
-        .enumerate()
-        .map(|(k, (name, allowed))| {
-            let mut out = Vec::with_capacity(n);
-            let Ok(col) = f.values(name) else {
-                out.resize(n, MISSING_CODE);
-                return out;
-            };
-            let lookup = &lookups[k];
-            for (i, v) in col.enumerate() {
-                let v = v.map(str::trim).filter(|v| !v.is_empty());
-                out.push(match v.map(|s| (s, lookup.get(s))) {
-                    Some((_, Some(code))) => *code,
-                    None => {
-                        problems.push(Problem {
-                            row: i,
-                            order: nn + k,
-                            column: name.clone(),
-                            reason: "missing required value".into(),
-                        });
-                        MISSING_CODE
-                    }
-                    Some((s, None)) => {
-                        let list = if allowed.len() > 8 {
-                            format!("{}..{}", allowed[0], allowed[allowed.len() - 1])
-                        } else {
-                            allowed.join(", ")
-                        };
-                        problems.push(Problem {
-                            row: i,
-                            order: nn + k,
-                            column: name.clone(),
-                            reason: format!("unknown category {} (allowed: {list})", show(s)),
-                        });
-                        MISSING_CODE
-                    }
-                });
+    layout: &Layout,
+    rows: std::ops::Range<usize>,
+) -> Part {
+    let n = rows.len();
+    let nn = schema.numeric.len();
+    let label_order = nn + schema.categorical.len();
+    let id_name = schema.id_column.as_deref().unwrap_or("id");
+    let mut part = Part {
+        start: rows.start,
+        nums: (0..nn).map(|_| Vec::with_capacity(n)).collect(),
+        cats: (0..schema.categorical.len())
+            .map(|_| Vec::with_capacity(n))
+            .collect(),
+        labels: Vec::with_capacity(n),
+        ids: Vec::with_capacity(n),
+        problems: vec![],
+    };
+    let problems = &mut part.problems;
+    for i in rows {
+        let mut bad = |order: usize, column: &str, reason: String| {
+            problems.push(Problem {
+                row: i,
+                order,
+                column: column.to_string(),
+                reason,
+            })
+        };
+        for (k, ((name, range), out)) in schema.numeric.iter().zip(&mut part.nums).enumerate() {
+            // A column not in the file is reported once, by `check_columns`.
+            out.push(layout.numeric[k].map_or(f64::NAN, |c| {
+                number(cell(f, i, c), range).unwrap_or_else(|reason| {
+                    bad(k, name, reason);
+                    f64::NAN
+                })
+            }));
+        }
+        let cats = schema.categorical.iter().zip(&mut part.cats);
+        for (k, ((name, allowed), out)) in cats.enumerate() {
+            out.push(layout.categorical[k].map_or(MISSING_CODE, |c| {
+                category(cell(f, i, c), &lookups[k], allowed).unwrap_or_else(|reason| {
+                    bad(nn + k, name, reason);
+                    MISSING_CODE
+                })
+            }));
+        }
+        part.labels.push(layout.target.and_then(|c| {
+            let (value, problem) = label(cell(f, i, c), mode);
+            if let Some(reason) = problem {
+                bad(label_order, &schema.target, reason);
             }
-            out
-        })
-        .collect();
-    (cats, problems)
+            value
+        }));
+        part.ids.push(layout.id.and_then(|c| {
+            let id = cell(f, i, c).map(str::to_string);
+            if id.is_none() {
+                bad(label_order + 1, id_name, "missing id".into());
+            }
+            id
+        }));
+    }
+    part
 }
 
 impl<'s> Checker<'s> {
@@ -315,12 +409,7 @@ impl<'s> Checker<'s> {
             lookups: schema
                 .categorical
                 .iter()
-                .map(|(_, vals)| {
-                    vals.iter()
-                        .enumerate()
-                        .map(|(i, v)| (v.as_str(), i as u32))
-                        .collect()
-                })
+                .map(|(_, vals)| Lookup::new(vals))
                 .collect(),
             first_seen: SeenIds::default(),
             file_names: vec![],
@@ -337,88 +426,68 @@ impl<'s> Checker<'s> {
     }
 
     /// Checks the rows of `f` (file number `fi`, whose columns passed [`check_columns`]);
-    /// its first row is data row `offset + 1` of the file.
+    /// its first row is data row `offset + 1` of the file. A large chunk's rows are checked
+    /// in parts on all cores, then merged in order.
     pub fn add(&mut self, fi: usize, f: &RawFile, offset: usize) {
-        let schema = self.schema;
         while self.file_names.len() <= fi {
             self.file_names.push(f.name.clone());
         }
         let n = f.rows();
         self.rows_read += n;
-        // Column passes: each column's values in order, problems tagged with row and report
-        // order; the numeric and the categorical columns on two threads.
-        let nn = schema.numeric.len();
-        let lookups = &self.lookups;
-        let ((nums, num_problems), (cats, mut problems)) = std::thread::scope(|s| {
-            let numeric = s.spawn(|| numeric_pass(schema, f, n));
-            let categorical = categorical_pass(schema, lookups, f, n, nn);
-            let numeric = numeric
-                .join()
-                .unwrap_or_else(|e| std::panic::resume_unwind(e));
-            (numeric, categorical)
-        });
-        problems.extend(num_problems);
-        let label_order = nn + schema.categorical.len();
-        let labels: Vec<Option<u8>> = match f.values(&schema.target) {
-            Err(_) => vec![None; n],
-            Ok(t) => t
-                .enumerate()
-                .map(|(i, v)| match v.map(str::trim).filter(|v| !v.is_empty()) {
-                    None => {
-                        if self.mode == Mode::Training {
-                            problems.push(Problem {
-                                row: i,
-                                order: label_order,
-                                column: schema.target.clone(),
-                                reason: "missing label (null target)".into(),
-                            });
-                        }
-                        None
-                    }
-                    Some("0") | Some("0.0") => Some(0u8),
-                    Some("1") | Some("1.0") => Some(1u8),
-                    Some(s) => {
-                        problems.push(Problem {
-                            row: i,
-                            order: label_order,
-                            column: schema.target.clone(),
-                            reason: format!("label {} is not 0 or 1", show(s)),
-                        });
-                        None
-                    }
-                })
-                .collect(),
+        let layout = Layout::of(self.schema, f);
+        let (schema, mode, lookups) = (self.schema, self.mode, &self.lookups);
+        let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
+        let parts = if n < 4096 || threads == 1 {
+            vec![check_rows(schema, lookups, mode, f, &layout, 0..n)]
+        } else {
+            let share = n.div_ceil(threads);
+            std::thread::scope(|s| {
+                let workers: Vec<_> = (0..n)
+                    .step_by(share)
+                    .map(|a| {
+                        let layout = &layout;
+                        let rows = a..(a + share).min(n);
+                        s.spawn(move || check_rows(schema, lookups, mode, f, layout, rows))
+                    })
+                    .collect();
+                workers
+                    .into_iter()
+                    .map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                    .collect()
+            })
         };
-        // Ids last: they need the row number and the other files' ids.
+        for part in parts {
+            self.merge(fi, f, offset, part);
+        }
+    }
+
+    /// Adds a checked part of `f`: ids (derived where missing) checked for duplicates, rows
+    /// with problems to quarantine with every reason, the rest to the dataset.
+    fn merge(&mut self, fi: usize, f: &RawFile, offset: usize, part: Part) {
+        let schema = self.schema;
+        let label_order = schema.numeric.len() + schema.categorical.len();
+        let id_name = schema.id_column.as_deref().unwrap_or("id");
         let stem = std::path::Path::new(&f.name)
             .file_stem()
             .map_or_else(|| f.name.clone(), |s| s.to_string_lossy().into_owned());
-        let id_name = schema.id_column.clone().unwrap_or_else(|| "id".into());
-        let mut id_col = schema.id_column.as_ref().and_then(|c| f.values(c).ok());
+        let Part {
+            start,
+            nums,
+            cats,
+            labels,
+            ids: given,
+            mut problems,
+        } = part;
+        let n = given.len();
         let mut ids = Vec::with_capacity(n);
-        for i in 0..n {
-            let row = offset + i + 1;
-            let given = id_col
-                .as_mut()
-                .map(|c| c.next().flatten().map(str::trim).filter(|v| !v.is_empty()));
-            let id = match given {
-                Some(Some(s)) => s.to_string(),
-                Some(None) => {
-                    problems.push(Problem {
-                        row: i,
-                        order: label_order + 1,
-                        column: id_name.clone(),
-                        reason: "missing id".into(),
-                    });
-                    format!("{stem}:{row}")
-                }
-                None => format!("{stem}:{row}"),
-            };
+        for (j, id) in given.into_iter().enumerate() {
+            let row = offset + start + j + 1;
+            let id = id.unwrap_or_else(|| format!("{stem}:{row}"));
             if let Some((ff, fr)) = self.first_seen.first_or_insert(&id, fi, row) {
                 problems.push(Problem {
-                    row: i,
+                    row: start + j,
                     order: label_order + 2,
-                    column: id_name.clone(),
+                    column: id_name.to_string(),
                     reason: format!(
                         "duplicate id '{id}' (first seen in {} row {fr})",
                         self.file_names[ff]
@@ -430,20 +499,15 @@ impl<'s> Checker<'s> {
         // Rows with problems go to quarantine, the rest into the dataset.
         problems.sort_by_key(|p| (p.row, p.order));
         let mut bad = vec![false; n];
-        let mut p = 0;
-        while p < problems.len() {
-            let i = problems[p].row;
-            let mut q = p;
-            while q < problems.len() && problems[q].row == i {
-                q += 1;
-            }
+        for same_row in problems.chunk_by(|a, b| a.row == b.row) {
+            let i = same_row[0].row;
             let row = offset + i + 1;
-            let reason = problems[p..q]
+            let reason = same_row
                 .iter()
                 .map(|x| format!("{}: {}", x.column, x.reason))
                 .collect::<Vec<_>>()
                 .join("; ");
-            for x in &problems[p..q] {
+            for x in same_row {
                 self.row_violations.push(violation(
                     &f.name,
                     Some(row),
@@ -454,32 +518,41 @@ impl<'s> Checker<'s> {
             self.bad_rows.push(BadRow {
                 file: f.name.clone(),
                 row,
-                id: ids[i].clone(),
+                id: ids[i - start].clone(),
                 reason,
                 raw: f.raw_row(i),
             });
-            bad[i] = true;
-            p = q;
+            bad[i - start] = true;
         }
         let d = &mut self.data;
-        let keep = |i: &usize| !bad[*i];
+        let origin = |j: usize| (fi as u32, (offset + start + j + 1) as u32);
+        if problems.is_empty() {
+            // The usual part: every row passes, so whole columns are appended.
+            d.ids.extend(ids);
+            d.labels.extend_from_slice(&labels);
+            d.origin.extend((0..n).map(origin));
+            for (col, vals) in d.numeric.iter_mut().zip(&nums) {
+                col.extend_from_slice(vals);
+            }
+            for (col, vals) in d.categorical.iter_mut().zip(&cats) {
+                col.extend_from_slice(vals);
+            }
+            return;
+        }
+        let keep = |j: &usize| !bad[*j];
         d.ids.extend(
             ids.into_iter()
                 .enumerate()
-                .filter(|(i, _)| keep(i))
+                .filter(|(j, _)| keep(j))
                 .map(|(_, v)| v),
         );
-        d.labels.extend((0..n).filter(keep).map(|i| labels[i]));
-        d.origin.extend(
-            (0..n)
-                .filter(keep)
-                .map(|i| (fi as u32, (offset + i + 1) as u32)),
-        );
+        d.labels.extend((0..n).filter(keep).map(|j| labels[j]));
+        d.origin.extend((0..n).filter(keep).map(origin));
         for (col, vals) in d.numeric.iter_mut().zip(&nums) {
-            col.extend((0..n).filter(keep).map(|i| vals[i]));
+            col.extend((0..n).filter(keep).map(|j| vals[j]));
         }
         for (col, vals) in d.categorical.iter_mut().zip(&cats) {
-            col.extend((0..n).filter(keep).map(|i| vals[i]));
+            col.extend((0..n).filter(keep).map(|j| vals[j]));
         }
     }
 
@@ -493,6 +566,44 @@ impl<'s> Checker<'s> {
             row_violations: self.row_violations,
             bad_rows: self.bad_rows,
             rows_read: self.rows_read,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Lookup;
+
+    /// The word lookup finds exactly what a map of the values finds, for values that
+    /// differ only by a trailing NUL, a prefix, case or length past 8 bytes.
+    #[test]
+    fn word_lookup_equals_a_map() {
+        let allowed: Vec<String> = ["", "A", "a", "a\0", "ab", "abcdefgh", "é", "0", "10"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let many: Vec<String> = (0..40).map(|i| format!("v{i}")).collect();
+        let long: Vec<String> = vec!["abcdefghi".into(), "x".into()];
+        for set in [&allowed, &many, &long] {
+            let lookup = Lookup::new(set);
+            assert_eq!(
+                matches!(lookup, Lookup::Words(_)),
+                std::ptr::eq(set, &allowed)
+            );
+            let probes = set.iter().map(String::as_str).chain([
+                "",
+                "A\0",
+                "abcdefg",
+                "abcdefghi",
+                "B",
+                "é\0",
+                "v40",
+                "1",
+            ]);
+            for p in probes {
+                let want = set.iter().position(|v| v == p).map(|i| i as u32);
+                assert_eq!(lookup.get(p), want, "{p:?} in {set:?}");
+            }
         }
     }
 }

@@ -1,6 +1,7 @@
-//! Cutting CSV text into per-column text buffers: quote-free text directly on commas and
-//! line ends (`memchr`), anything else through the `csv` crate, with the same result (a
-//! test compares the two on random text). Used by [`super::load`] for every CSV chunk.
+//! Cutting CSV text into fields: quote-free text is kept whole and indexed on commas and
+//! line ends (`memchr`, no copy per value), anything else goes through the `csv` crate into
+//! per-column text buffers, with the same values and errors (a test compares the two on
+//! random text). Used by [`super::load`] for every CSV chunk.
 
 use super::load::TextColumn;
 use crate::error::{ClaimsError, Result};
@@ -29,6 +30,59 @@ pub(super) fn csv_header(name: &str, line: &[u8]) -> Result<Vec<String>> {
     }
 }
 
+/// A chunk of CSV rows cut into fields.
+pub(super) enum Cut {
+    /// Quote-free text kept whole, with where each field ends.
+    Fields(FieldIndex),
+    /// Per-column text buffers (text that needed the `csv` crate).
+    Columns(Vec<TextColumn>),
+}
+
+/// Quote-free CSV text kept as it was read, with where each field ends: finding a value is
+/// two lookups, and no value is copied.
+pub(super) struct FieldIndex {
+    text: String,
+    /// Where each row's first field starts.
+    row_starts: Vec<u32>,
+    /// Where each field ends, row after row (a field that is not a row's first starts just
+    /// after the comma that ends the one before it).
+    ends: Vec<u32>,
+    width: usize,
+}
+
+/// Where field `k` of row `row` lies in the indexed text.
+fn field_range(
+    row_starts: &[u32],
+    ends: &[u32],
+    width: usize,
+    row: usize,
+    k: usize,
+) -> (usize, usize) {
+    let at = row * width + k;
+    let start = if k == 0 {
+        row_starts[row] as usize
+    } else {
+        ends[at - 1] as usize + 1
+    };
+    (start, ends[at] as usize)
+}
+
+impl FieldIndex {
+    /// Number of data rows.
+    pub(super) fn rows(&self) -> usize {
+        self.row_starts.len()
+    }
+
+    /// Field `k` of row `row` (`None` past the end or when the field is empty).
+    pub(super) fn get(&self, row: usize, k: usize) -> Option<&str> {
+        if row >= self.rows() || k >= self.width {
+            return None;
+        }
+        let (start, end) = field_range(&self.row_starts, &self.ends, self.width, row, k);
+        Some(&self.text[start..end]).filter(|v| !v.is_empty())
+    }
+}
+
 /// Per-column text buffers being filled, row by row, from a chunk of CSV text.
 struct ColumnsBuilder<'a> {
     name: &'a str,
@@ -36,6 +90,8 @@ struct ColumnsBuilder<'a> {
     offset: usize,
     text: Vec<Vec<u8>>,
     ends: Vec<Vec<u32>>,
+    /// Per column, the first row whose value is not valid UTF-8.
+    bad_text: Vec<Option<usize>>,
     /// Data rows added so far.
     rows: usize,
 }
@@ -52,12 +108,18 @@ impl<'a> ColumnsBuilder<'a> {
                 .map(|_| Vec::with_capacity(per_row * 8))
                 .collect(),
             ends: (0..width).map(|_| Vec::with_capacity(per_row)).collect(),
+            bad_text: vec![None; width],
             rows: 0,
         }
     }
 
     /// Appends field `k` of the current row.
     fn field(&mut self, k: usize, value: &[u8]) -> Result<()> {
+        // Checked per value: two bad halves of a character in adjacent rows would pass as
+        // one column text.
+        if self.bad_text[k].is_none() && std::str::from_utf8(value).is_err() {
+            self.bad_text[k] = Some(self.rows);
+        }
         let text = &mut self.text[k];
         text.extend_from_slice(value);
         let end = u32::try_from(text.len()).map_err(|_| {
@@ -84,30 +146,38 @@ impl<'a> ColumnsBuilder<'a> {
     }
 
     fn finish(self) -> Result<Vec<TextColumn>> {
-        let (name, offset) = (self.name, self.offset);
-        let columns = self.columns;
+        if let Some((k, row)) = first_bad_text(&self.bad_text) {
+            return Err(not_utf8(self.name, self.columns, self.offset + row + 1, k));
+        }
+        let name = self.name;
         self.text
             .into_iter()
             .zip(self.ends)
-            .enumerate()
-            .map(|(k, (t, ends))| {
-                let text = String::from_utf8(t).map_err(|e| {
-                    // The first bad byte's row: the first value ending past it.
-                    let at = e.utf8_error().valid_up_to();
-                    let row = ends.partition_point(|&end| end as usize <= at);
-                    ClaimsError::contract_file(
-                        name,
-                        format!(
-                            "data row {}, column '{}': not valid UTF-8 text (save the file as UTF-8)",
-                            offset + row + 1,
-                            columns.get(k).map_or("?", |c| c.as_str())
-                        ),
-                    )
+            .map(|(t, ends)| {
+                let text = String::from_utf8(t).map_err(|_| {
+                    ClaimsError::contract_file(name, "a column is not valid UTF-8 text")
                 })?;
                 Ok(TextColumn { text, ends })
             })
             .collect()
     }
+}
+
+/// The first column (in file order) with a value that is not UTF-8, and that value's row.
+fn first_bad_text(bad: &[Option<usize>]) -> Option<(usize, usize)> {
+    bad.iter()
+        .enumerate()
+        .find_map(|(k, r)| r.map(|row| (k, row)))
+}
+
+fn not_utf8(name: &str, columns: &[String], row: usize, k: usize) -> ClaimsError {
+    ClaimsError::contract_file(
+        name,
+        format!(
+            "data row {row}, column '{}': not valid UTF-8 text (save the file as UTF-8)",
+            columns.get(k).map_or("?", |c| c.as_str())
+        ),
+    )
 }
 
 /// Whether `bytes` can be cut on commas and line ends alone and give what the `csv` crate
@@ -117,52 +187,89 @@ fn plain_csv(bytes: &[u8]) -> bool {
         && memchr::memchr_iter(b'\r', bytes).all(|i| bytes.get(i + 1) == Some(&b'\n'))
 }
 
-/// Parses `bytes` (whole CSV rows) into columns; every row must have the header's width.
-/// Text without quotes (the usual daily file) is cut directly on commas and line ends,
-/// about three times faster than the `csv` crate; anything else goes through the crate.
-pub(super) fn csv_columns(
+/// Cuts `bytes` (whole CSV rows) into fields; every row must have the header's width.
+/// Text without quotes (the usual daily file) is indexed where it lies, several times
+/// faster than the `csv` crate; anything else goes through the crate.
+pub(super) fn csv_cut(
     name: &str,
-    bytes: &[u8],
+    bytes: Vec<u8>,
     columns: &[String],
     offset: usize,
-) -> Result<Vec<TextColumn>> {
-    let out = ColumnsBuilder::new(name, bytes, columns, offset);
-    if plain_csv(bytes) {
-        cut_plain(bytes, out)
+) -> Result<Cut> {
+    if plain_csv(&bytes) {
+        index_plain(name, bytes, columns, offset)
     } else {
-        cut_quoted(bytes, out)
+        let out = ColumnsBuilder::new(name, &bytes, columns, offset);
+        cut_quoted(&bytes, out).map(Cut::Columns)
     }
 }
 
-/// [`csv_columns`]' cut for text that passes [`plain_csv`]. Blank lines are skipped, as the
-/// `csv` crate skips them.
-fn cut_plain(bytes: &[u8], mut out: ColumnsBuilder) -> Result<Vec<TextColumn>> {
-    let width = out.columns.len();
-    let (mut start, mut k) = (0usize, 0usize);
-    let ends = memchr::memchr2_iter(b',', b'\n', bytes).chain(std::iter::once(bytes.len()));
-    for i in ends {
+/// [`csv_cut`] for text that passes [`plain_csv`]. Blank lines are skipped, as the `csv`
+/// crate skips them.
+fn index_plain(name: &str, bytes: Vec<u8>, columns: &[String], offset: usize) -> Result<Cut> {
+    let width = columns.len();
+    let too_big = || ClaimsError::contract_file(name, "a chunk of the file is over 4 GB of text");
+    u32::try_from(bytes.len()).map_err(|_| too_big())?;
+    let per_row = bytes.len() / (8 * width.max(1)) + 1;
+    let mut row_starts: Vec<u32> = Vec::with_capacity(per_row);
+    let mut ends: Vec<u32> = Vec::with_capacity(per_row * width);
+    let (mut start, mut row_start, mut k) = (0usize, 0usize, 0usize);
+    let cuts = memchr::memchr2_iter(b',', b'\n', &bytes).chain(std::iter::once(bytes.len()));
+    for i in cuts {
         if bytes.get(i) == Some(&b',') {
             if k < width {
-                out.field(k, &bytes[start..i])?;
+                ends.push(i as u32);
             }
             k += 1;
         } else {
-            let last = &bytes[start..i];
-            let last = last.strip_suffix(b"\r").unwrap_or(last);
-            if k > 0 || !last.is_empty() {
-                if k < width {
-                    out.field(k, last)?;
+            let end = if i > start && bytes[i - 1] == b'\r' {
+                i - 1
+            } else {
+                i
+            };
+            if k > 0 || end > start {
+                let fields = k + 1;
+                if fields != width {
+                    return Err(ClaimsError::contract_file(
+                        name,
+                        format!(
+                            "data row {} has {fields} fields, the header has {width}",
+                            offset + row_starts.len() + 1
+                        ),
+                    ));
                 }
-                out.end_row(k + 1)?;
+                ends.push(end as u32);
+                row_starts.push(row_start as u32);
             }
             k = 0;
+            row_start = i + 1;
         }
         start = i + 1;
     }
-    out.finish()
+    let text = String::from_utf8(bytes).map_err(|e| {
+        // A value holds a bad byte (separators are ASCII): name the first column with one,
+        // at its first such row, as the column cut does.
+        let bytes = e.as_bytes();
+        let bad = (0..width).find_map(|k| {
+            (0..row_starts.len()).find_map(|row| {
+                let (a, b) = field_range(&row_starts, &ends, width, row, k);
+                std::str::from_utf8(&bytes[a..b])
+                    .is_err()
+                    .then_some((k, row))
+            })
+        });
+        let (k, row) = bad.unwrap_or((0, 0));
+        not_utf8(name, columns, offset + row + 1, k)
+    })?;
+    Ok(Cut::Fields(FieldIndex {
+        text,
+        row_starts,
+        ends,
+        width,
+    }))
 }
 
-/// [`csv_columns`]' cut through the `csv` crate (quoted fields, lone carriage returns).
+/// [`csv_cut`] through the `csv` crate (quoted fields, lone carriage returns).
 fn cut_quoted(bytes: &[u8], mut out: ColumnsBuilder) -> Result<Vec<TextColumn>> {
     let width = out.columns.len();
     let mut rdr = csv_reader(bytes);
@@ -203,7 +310,7 @@ mod tests {
     fn the_plain_cut_equals_the_csv_crate() {
         use rand::{Rng, SeedableRng};
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
-        let pieces: [&[u8]; 9] = [
+        let pieces: [&[u8]; 11] = [
             b"",
             b"a",
             b"12",
@@ -213,10 +320,25 @@ mod tests {
             b"APP1",
             b"\t",
             b"\xff",
+            // Two halves of one character: bad in separate values.
+            b"\xc3",
+            b"\xa9",
         ];
-        let cols = |r: Result<Vec<TextColumn>>| {
-            r.map(|c| c.into_iter().map(|c| (c.text, c.ends)).collect::<Vec<_>>())
-                .map_err(|e| e.to_string())
+        // Every column's values, whichever way the text was cut.
+        let values = |r: Result<Cut>, width: usize| {
+            r.map(|c| -> Vec<Vec<Option<String>>> {
+                let own = |v: Option<&str>| v.map(str::to_string);
+                match c {
+                    Cut::Fields(f) => (0..width)
+                        .map(|k| (0..f.rows()).map(|i| own(f.get(i, k))).collect())
+                        .collect(),
+                    Cut::Columns(cols) => cols
+                        .iter()
+                        .map(|c| (0..c.ends.len()).map(|i| own(c.get(i))).collect())
+                        .collect(),
+                }
+            })
+            .map_err(|e| e.to_string())
         };
         let (mut oks, mut errs) = (0, 0);
         for case in 0..3000 {
@@ -237,7 +359,7 @@ mod tests {
                                 text.push(b',');
                             }
                             // Invalid UTF-8 only now and then, so most cases parse.
-                            let p = rng.random_range(0..if case % 10 == 0 { 9 } else { 8 });
+                            let p = rng.random_range(0..if case % 10 == 0 { 11 } else { 8 });
                             text.extend_from_slice(pieces[p]);
                         }
                         text.extend_from_slice(if rng.random_bool(0.5) { b"\n" } else { b"\r\n" });
@@ -252,9 +374,9 @@ mod tests {
             assert!(plain_csv(&text));
             let offset = rng.random_range(0..100);
             let names: Vec<String> = (0..width).map(|k| format!("c{k}")).collect();
-            let builder = || ColumnsBuilder::new("f.csv", &text, &names, offset);
-            let plain = cols(cut_plain(&text, builder()));
-            let quoted = cols(cut_quoted(&text, builder()));
+            let plain = values(csv_cut("f.csv", text.clone(), &names, offset), width);
+            let builder = ColumnsBuilder::new("f.csv", &text, &names, offset);
+            let quoted = values(cut_quoted(&text, builder).map(Cut::Columns), width);
             assert_eq!(plain, quoted, "{:?}", String::from_utf8_lossy(&text));
             if plain.is_ok() { oks += 1 } else { errs += 1 }
         }

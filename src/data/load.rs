@@ -7,7 +7,7 @@ use std::path::Path;
 
 use polars::prelude::*;
 
-use super::csv_cut::{csv_columns, csv_header};
+use super::csv_cut::{Cut, FieldIndex, csv_cut, csv_header};
 use crate::error::{ClaimsError, Result};
 
 /// One input file (or a chunk of one) read as text, so the contract check sees every value
@@ -23,8 +23,10 @@ pub struct RawFile {
 enum Body {
     /// A whole file read by polars, every column as strings.
     Frame(DataFrame),
-    /// A chunk of a CSV file, stored by column.
+    /// A chunk of a CSV file, stored by column (text that needed the `csv` crate).
     Columns(Vec<TextColumn>),
+    /// A chunk of a quote-free CSV file, kept whole with an index of its fields.
+    Fields(FieldIndex),
 }
 
 /// One column of a CSV chunk: its values back to back, and where each ends.
@@ -34,7 +36,7 @@ pub(super) struct TextColumn {
 }
 
 impl TextColumn {
-    fn get(&self, i: usize) -> Option<&str> {
+    pub(super) fn get(&self, i: usize) -> Option<&str> {
         let end = *self.ends.get(i)? as usize;
         let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
         Some(&self.text[start..end]).filter(|v| !v.is_empty())
@@ -49,6 +51,8 @@ enum ValuesOf<'a> {
     Frame(Box<dyn Iterator<Item = Option<&'a str>> + 'a>),
     /// From a CSV chunk's column, at row `.1`.
     Columns(&'a TextColumn, usize),
+    /// From an indexed CSV chunk's column `.1`, at row `.2`.
+    Fields(&'a FieldIndex, usize, usize),
 }
 
 impl<'a> Iterator for Values<'a> {
@@ -65,6 +69,13 @@ impl<'a> Iterator for Values<'a> {
                 *i += 1;
                 Some(c.get(*i - 1))
             }
+            Values::Fields(f, k, i) => {
+                if *i >= f.rows() {
+                    return None;
+                }
+                *i += 1;
+                Some(f.get(*i - 1, *k))
+            }
         }
     }
 }
@@ -75,6 +86,7 @@ impl RawFile {
         match &self.body {
             Body::Frame(f) => f.height(),
             Body::Columns(c) => c.first().map_or(0, |c| c.ends.len()),
+            Body::Fields(f) => f.rows(),
         }
     }
 
@@ -91,32 +103,43 @@ impl RawFile {
                 Ok(Values(ValuesOf::Frame(Box::new(c.iter()))))
             }
             Body::Columns(c) => {
-                let k = self
-                    .columns
-                    .iter()
-                    .position(|c| c == column)
-                    .ok_or_else(missing)?;
+                let k = self.position(column).ok_or_else(missing)?;
                 Ok(Values(ValuesOf::Columns(&c[k], 0)))
             }
+            Body::Fields(f) => {
+                let k = self.position(column).ok_or_else(missing)?;
+                Ok(Values(ValuesOf::Fields(f, k, 0)))
+            }
         }
+    }
+
+    fn position(&self, column: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c == column)
     }
 
     /// Row `i`'s value of `column` (`None` = missing or no such column).
     pub fn value(&self, column: &str, i: usize) -> Option<&str> {
         match &self.body {
             Body::Frame(f) => f.column(column).ok()?.str().ok()?.get(i),
-            Body::Columns(c) => {
-                let k = self.columns.iter().position(|c| c == column)?;
-                c[k].get(i)
-            }
+            Body::Columns(c) => c[self.position(column)?].get(i),
+            Body::Fields(f) => f.get(i, self.position(column)?),
+        }
+    }
+
+    /// Row `i`'s value in column number `k` (`None` = missing or no such row or column).
+    pub fn field(&self, i: usize, k: usize) -> Option<&str> {
+        match &self.body {
+            Body::Frame(f) => f.columns().get(k)?.str().ok()?.get(i),
+            Body::Columns(c) => c.get(k)?.get(i),
+            Body::Fields(f) => f.get(i, k),
         }
     }
 
     /// Row `i` as a CSV-like line (for quarantine records).
     pub fn raw_row(&self, i: usize) -> String {
         let mut parts = Vec::with_capacity(self.columns.len());
-        for c in &self.columns {
-            let v = self.value(c, i).unwrap_or("");
+        for k in 0..self.columns.len() {
+            let v = self.field(i, k).unwrap_or("");
             if v.contains(',') || v.contains('"') || v.contains('\n') {
                 parts.push(format!("\"{}\"", v.replace('"', "\"\"")));
             } else {
@@ -226,6 +249,8 @@ enum Source {
         columns: Vec<String>,
         carry: Vec<u8>,
         target_bytes: usize,
+        /// Bytes of the file not read yet (as its size said at the start), plus one.
+        left: usize,
         eof: bool,
     },
     Whole(Option<RawFile>),
@@ -274,13 +299,20 @@ impl Chunks {
             }
         }
         let columns = csv_header(&name, &header)?;
+        let size = std::fs::metadata(path).map_or(0, |m| m.len());
+        let left = usize::try_from(size)
+            .unwrap_or(usize::MAX)
+            .saturating_sub(header.len())
+            .saturating_add(1);
+        let target_bytes = chunk_bytes.max(1 << 16);
         Ok(Chunks {
             name,
             source: Source::Csv {
                 file,
                 columns,
-                carry: vec![],
-                target_bytes: chunk_bytes.max(1 << 16),
+                carry: Vec::with_capacity(target_bytes.saturating_add(1 << 16).min(left)),
+                left,
+                target_bytes,
                 eof: false,
             },
             rows: 0,
@@ -305,6 +337,7 @@ impl Chunks {
                 columns,
                 carry,
                 target_bytes,
+                left,
                 eof,
             } => {
                 if *eof && carry.is_empty() && self.started {
@@ -320,6 +353,7 @@ impl Chunks {
                         .take(want as u64)
                         .read_to_end(carry)
                         .map_err(|e| ClaimsError::io(Path::new(&self.name), e))?;
+                    *left = left.saturating_sub(read).max(1);
                     if read == 0 {
                         *eof = true;
                     }
@@ -338,13 +372,24 @@ impl Chunks {
                 if cut == 0 && self.started {
                     return Ok(None);
                 }
-                let rest = carry.split_off(cut);
-                let parsed = csv_columns(&self.name, carry, columns, offset);
-                *carry = rest;
+                // The chunk's text moves on with it; the rest of the last read starts the
+                // next chunk's buffer, made big enough not to grow while it fills.
+                let mut rest = Vec::with_capacity(
+                    target_bytes
+                        .saturating_add(1 << 16)
+                        .min(*left + carry.len() - cut),
+                );
+                rest.extend_from_slice(&carry[cut..]);
+                carry.truncate(cut);
+                let text = std::mem::replace(carry, rest);
+                let body = match csv_cut(&self.name, text, columns, offset)? {
+                    Cut::Fields(f) => Body::Fields(f),
+                    Cut::Columns(c) => Body::Columns(c),
+                };
                 Some(RawFile {
                     name: self.name.clone(),
                     columns: columns.clone(),
-                    body: Body::Columns(parsed?),
+                    body,
                 })
             }
         };

@@ -8,47 +8,94 @@ use std::collections::HashMap;
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// A categorical column's allowed values and their codes. Short values (the usual codes
-/// and letters) are compared as one machine word each, without hashing.
+/// and letters) are found in a small collision-free table of machine words: one multiply,
+/// one load, one compare, without hashing text or branching per candidate.
 enum Lookup<'s> {
-    /// Every value at most 8 bytes: (value as a word, its length, code).
-    Words(Vec<(u64, usize, u32)>),
+    Words(WordTable),
     Map(FastMap<&'s str, u32>),
+}
+
+/// Values of at most 8 bytes by slot `(word * mult) >> shift`: (word, length, code), a
+/// length of `usize::MAX` marking an empty slot.
+struct WordTable {
+    mult: u64,
+    shift: u32,
+    slots: Vec<(u64, usize, u32)>,
 }
 
 /// `s` (at most 8 bytes) as one word, zero-padded.
 fn word(s: &[u8]) -> u64 {
-    let mut b = [0u8; 8];
-    b[..s.len()].copy_from_slice(s);
-    u64::from_le_bytes(b)
+    // Shifted in byte by byte: no copy through memory, which stalls the load after it.
+    s.iter()
+        .enumerate()
+        .fold(0, |w, (i, &b)| w | u64::from(b) << (8 * i))
+}
+
+impl WordTable {
+    /// A table with no two of `allowed` in one slot, if a multiplier among the first few
+    /// thousand tried gives one (values that differ only in trailing NULs never do).
+    fn new(allowed: &[String]) -> Option<WordTable> {
+        if allowed.len() > 64 || allowed.iter().any(|v| v.len() > 8) {
+            return None;
+        }
+        let words: Vec<u64> = allowed.iter().map(|v| word(v.as_bytes())).collect();
+        let min_bits = (2 * allowed.len())
+            .next_power_of_two()
+            .trailing_zeros()
+            .max(1);
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        for bits in min_bits..=min_bits + 3 {
+            for _ in 0..1000 {
+                // splitmix64: a well-spread sequence of odd multipliers.
+                seed = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+                let mut z = seed;
+                z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+                let mult = (z ^ (z >> 31)) | 1;
+                let shift = 64 - bits;
+                let mut slots = vec![(0u64, usize::MAX, 0u32); 1 << bits];
+                let placed = words
+                    .iter()
+                    .zip(allowed)
+                    .enumerate()
+                    .all(|(code, (&w, v))| {
+                        let slot = &mut slots[(w.wrapping_mul(mult) >> shift) as usize];
+                        let free = slot.1 == usize::MAX;
+                        *slot = (w, v.len(), code as u32);
+                        free
+                    });
+                if placed {
+                    return Some(WordTable { mult, shift, slots });
+                }
+            }
+        }
+        None
+    }
+
+    fn get(&self, s: &[u8]) -> Option<u32> {
+        if s.len() > 8 {
+            return None;
+        }
+        let w = word(s);
+        let (key, len, code) = self.slots[(w.wrapping_mul(self.mult) >> self.shift) as usize];
+        (key == w && len == s.len()).then_some(code)
+    }
 }
 
 impl<'s> Lookup<'s> {
     fn new(allowed: &'s [String]) -> Self {
-        if allowed.len() <= 32 && allowed.iter().all(|v| v.len() <= 8) {
-            let words = allowed.iter().enumerate();
-            Lookup::Words(
-                words
-                    .map(|(i, v)| (word(v.as_bytes()), v.len(), i as u32))
-                    .collect(),
-            )
-        } else {
-            let codes = allowed.iter().enumerate();
-            Lookup::Map(codes.map(|(i, v)| (v.as_str(), i as u32)).collect())
+        match WordTable::new(allowed) {
+            Some(t) => Lookup::Words(t),
+            None => {
+                let codes = allowed.iter().enumerate();
+                Lookup::Map(codes.map(|(i, v)| (v.as_str(), i as u32)).collect())
+            }
         }
     }
 
     fn get(&self, s: &str) -> Option<u32> {
         match self {
-            Lookup::Words(w) => {
-                let (b, len) = (s.as_bytes(), s.len());
-                if len > 8 {
-                    return None;
-                }
-                let key = word(b);
-                w.iter()
-                    .find(|&&(k, l, _)| k == key && l == len)
-                    .map(|&(_, _, code)| code)
-            }
+            Lookup::Words(t) => t.get(s.as_bytes()),
             Lookup::Map(m) => m.get(s).copied(),
         }
     }
@@ -179,12 +226,63 @@ pub fn check(schema: &Schema, files: &[RawFile], mode: Mode) -> Checked {
     out
 }
 
-/// The contract check as a running state, so a large file can be checked chunk by chunk
-/// (ids stay unique across chunks and files; row numbers count from the file's start).
-pub struct Checker<'s> {
+/// The contract's rules for one schema and mode, which the threads checking a chunk's rows
+/// share: check a chunk with [`Rules::check`], then add it with [`Checker::merge`].
+pub struct Rules<'s> {
     schema: &'s Schema,
     mode: Mode,
     lookups: Vec<Lookup<'s>>,
+}
+
+/// A chunk's rows checked by [`Rules::check`], not yet merged.
+pub struct CheckedRows(Vec<Part>);
+
+impl<'s> Rules<'s> {
+    /// The rules of `schema` in `mode`.
+    pub fn new(schema: &'s Schema, mode: Mode) -> Self {
+        Rules {
+            schema,
+            mode,
+            lookups: schema
+                .categorical
+                .iter()
+                .map(|(_, vals)| Lookup::new(vals))
+                .collect(),
+        }
+    }
+
+    /// Checks every row of `f` (whose columns passed [`check_columns`]); a large chunk in
+    /// parts on all cores.
+    pub fn check(&self, f: &RawFile) -> CheckedRows {
+        let n = f.rows();
+        let layout = Layout::of(self.schema, f);
+        let (schema, mode, lookups) = (self.schema, self.mode, &self.lookups);
+        let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
+        if n < 4096 || threads == 1 {
+            return CheckedRows(vec![check_rows(schema, lookups, mode, f, &layout, 0..n)]);
+        }
+        let share = n.div_ceil(threads);
+        CheckedRows(std::thread::scope(|s| {
+            let workers: Vec<_> = (0..n)
+                .step_by(share)
+                .map(|a| {
+                    let layout = &layout;
+                    let rows = a..(a + share).min(n);
+                    s.spawn(move || check_rows(schema, lookups, mode, f, layout, rows))
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        }))
+    }
+}
+
+/// The contract check as a running state, so a large file can be checked chunk by chunk
+/// (ids stay unique across chunks and files; row numbers count from the file's start).
+pub struct Checker<'s> {
+    rules: Rules<'s>,
     first_seen: SeenIds,
     file_names: Vec<String>,
     data: Dataset,
@@ -261,9 +359,18 @@ impl Layout {
 
 /// A value as the contract reads it: trimmed, `None` when empty.
 fn cell(f: &RawFile, row: usize, column: usize) -> Option<&str> {
-    f.field(row, column)
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
+    f.field(row, column).map(trim).filter(|v| !v.is_empty())
+}
+
+/// `str::trim`, with a quick way out for a value that starts and ends with a printable
+/// ASCII character (every whitespace character is either at most a space or not ASCII).
+fn trim(v: &str) -> &str {
+    let plain = |b: u8| b > b' ' && b < 0x80;
+    match v.as_bytes() {
+        [first, .., last] if plain(*first) && plain(*last) => v,
+        [only] if plain(*only) => v,
+        _ => v.trim(),
+    }
 }
 
 /// A numeric value (NaN for an allowed empty one), or why it fails the contract.
@@ -404,13 +511,7 @@ impl<'s> Checker<'s> {
     /// A new check against `schema`.
     pub fn new(schema: &'s Schema, mode: Mode) -> Self {
         Checker {
-            schema,
-            mode,
-            lookups: schema
-                .categorical
-                .iter()
-                .map(|(_, vals)| Lookup::new(vals))
-                .collect(),
+            rules: Rules::new(schema, mode),
             first_seen: SeenIds::default(),
             file_names: vec![],
             data: Dataset::empty(schema),
@@ -425,46 +526,37 @@ impl<'s> Checker<'s> {
         self.bad_rows.len()
     }
 
+    /// Makes room for `rows` more passing rows (a hint).
+    pub fn reserve(&mut self, rows: usize) {
+        self.data.reserve(rows);
+        let seen = &mut self.first_seen;
+        seen.table.reserve(rows, |&(h, _)| h);
+        seen.ends.reserve(rows);
+        seen.origin.reserve(rows);
+    }
+
     /// Checks the rows of `f` (file number `fi`, whose columns passed [`check_columns`]);
-    /// its first row is data row `offset + 1` of the file. A large chunk's rows are checked
-    /// in parts on all cores, then merged in order.
+    /// its first row is data row `offset + 1` of the file.
     pub fn add(&mut self, fi: usize, f: &RawFile, offset: usize) {
+        let rows = self.rules.check(f);
+        self.merge(fi, f, offset, rows);
+    }
+
+    /// Adds `rows`, the result of [`Rules::check`] on `f`, as [`Checker::add`] would.
+    pub fn merge(&mut self, fi: usize, f: &RawFile, offset: usize, rows: CheckedRows) {
         while self.file_names.len() <= fi {
             self.file_names.push(f.name.clone());
         }
-        let n = f.rows();
-        self.rows_read += n;
-        let layout = Layout::of(self.schema, f);
-        let (schema, mode, lookups) = (self.schema, self.mode, &self.lookups);
-        let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
-        let parts = if n < 4096 || threads == 1 {
-            vec![check_rows(schema, lookups, mode, f, &layout, 0..n)]
-        } else {
-            let share = n.div_ceil(threads);
-            std::thread::scope(|s| {
-                let workers: Vec<_> = (0..n)
-                    .step_by(share)
-                    .map(|a| {
-                        let layout = &layout;
-                        let rows = a..(a + share).min(n);
-                        s.spawn(move || check_rows(schema, lookups, mode, f, layout, rows))
-                    })
-                    .collect();
-                workers
-                    .into_iter()
-                    .map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-                    .collect()
-            })
-        };
-        for part in parts {
-            self.merge(fi, f, offset, part);
+        self.rows_read += f.rows();
+        for part in rows.0 {
+            self.merge_part(fi, f, offset, part);
         }
     }
 
     /// Adds a checked part of `f`: ids (derived where missing) checked for duplicates, rows
     /// with problems to quarantine with every reason, the rest to the dataset.
-    fn merge(&mut self, fi: usize, f: &RawFile, offset: usize, part: Part) {
-        let schema = self.schema;
+    fn merge_part(&mut self, fi: usize, f: &RawFile, offset: usize, part: Part) {
+        let schema = self.rules.schema;
         let label_order = schema.numeric.len() + schema.categorical.len();
         let id_name = schema.id_column.as_deref().unwrap_or("id");
         let stem = std::path::Path::new(&f.name)
@@ -574,36 +666,66 @@ impl<'s> Checker<'s> {
 mod tests {
     use super::Lookup;
 
-    /// The word lookup finds exactly what a map of the values finds, for values that
-    /// differ only by a trailing NUL, a prefix, case or length past 8 bytes.
+    /// The word table finds exactly what a map of the values finds, for values that differ
+    /// only by a trailing NUL, a prefix, case or length past 8 bytes; sets it cannot hold
+    /// fall back to a map.
     #[test]
     fn word_lookup_equals_a_map() {
-        let allowed: Vec<String> = ["", "A", "a", "a\0", "ab", "abcdefgh", "é", "0", "10"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        let many: Vec<String> = (0..40).map(|i| format!("v{i}")).collect();
-        let long: Vec<String> = vec!["abcdefghi".into(), "x".into()];
-        for set in [&allowed, &many, &long] {
+        let owned = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let short = owned(&["", "A", "a", "ab", "abcdefgh", "é", "0", "10", "N", "Y"]);
+        let digits: Vec<String> = (0..64).map(|i| i.to_string()).collect();
+        let nul = owned(&["a", "a\0"]);
+        let long = owned(&["abcdefghi", "x"]);
+        let many: Vec<String> = (0..65).map(|i| format!("v{i}")).collect();
+        for (set, words) in [
+            (&short, true),
+            (&digits, true),
+            (&nul, false),
+            (&long, false),
+            (&many, false),
+        ] {
             let lookup = Lookup::new(set);
-            assert_eq!(
-                matches!(lookup, Lookup::Words(_)),
-                std::ptr::eq(set, &allowed)
-            );
+            assert_eq!(matches!(lookup, Lookup::Words(_)), words, "{set:?}");
             let probes = set.iter().map(String::as_str).chain([
                 "",
                 "A\0",
+                "a\0",
                 "abcdefg",
                 "abcdefghi",
                 "B",
                 "é\0",
-                "v40",
+                "v65",
                 "1",
+                "64",
+                "00",
+                "\0",
             ]);
             for p in probes {
                 let want = set.iter().position(|v| v == p).map(|i| i as u32);
                 assert_eq!(lookup.get(p), want, "{p:?} in {set:?}");
             }
+        }
+    }
+
+    /// The quick trim gives `str::trim`'s result on ASCII and Unicode whitespace.
+    #[test]
+    fn trim_equals_str_trim() {
+        for v in [
+            "",
+            " ",
+            "a",
+            " a",
+            "a ",
+            "\ta\r",
+            "1.5",
+            "\u{a0}x",
+            "x\u{3000}",
+            "\u{1f}",
+            "é",
+            "a b",
+            "\u{85}",
+        ] {
+            assert_eq!(super::trim(v), v.trim(), "{v:?}");
         }
     }
 }

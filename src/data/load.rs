@@ -239,6 +239,8 @@ pub struct Chunks {
     source: Source,
     /// Data rows handed out so far.
     rows: usize,
+    /// Bytes of data rows handed out so far, and of the file's data rows in all (CSV).
+    bytes: (usize, usize),
     /// Whether the first chunk was handed out.
     started: bool,
 }
@@ -283,6 +285,7 @@ impl Chunks {
                 source: Source::Whole(Some(read_file(path)?)),
                 name,
                 rows: 0,
+                bytes: (0, 0),
                 started: false,
             });
         }
@@ -316,8 +319,18 @@ impl Chunks {
                 eof: false,
             },
             rows: 0,
+            bytes: (0, left - 1),
             started: false,
         })
+    }
+
+    /// About how many data rows the whole file holds, judged from the chunks so far.
+    pub fn rows_hint(&self) -> usize {
+        let (done, all) = self.bytes;
+        if done == 0 {
+            return self.rows;
+        }
+        (self.rows as f64 * all as f64 / done as f64).ceil() as usize
     }
 
     /// The file's name as given.
@@ -381,6 +394,7 @@ impl Chunks {
                 );
                 rest.extend_from_slice(&carry[cut..]);
                 carry.truncate(cut);
+                self.bytes.0 += cut;
                 let text = std::mem::replace(carry, rest);
                 let body = match csv_cut(&self.name, text, columns, offset)? {
                     Cut::Fields(f) => Body::Fields(f),

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::Sender;
+use std::thread::ScopedJoinHandle;
 
 use rusqlite::params;
 use serde::Serialize;
@@ -14,7 +15,8 @@ use serde::Serialize;
 use super::scoring::{Explainer, Role, score_and_stream};
 use super::{PipelineEvent, RunCtx};
 use crate::config::Config;
-use crate::data::{contract, load};
+use crate::data::contract::{self, CheckedRows};
+use crate::data::load;
 use crate::error::{ClaimsError, Result, Violation};
 use crate::model::TrainedModel;
 use crate::monitor::drift::{self, DriftRow};
@@ -104,8 +106,9 @@ pub fn parse_date(s: &str) -> Result<String> {
         })
 }
 
-/// Bytes of CSV text per chunk read (about 16,000 rows of the reference schema).
-const CHUNK_BYTES: usize = 4 << 20;
+/// Bytes of CSV text per chunk read (about 8,000 rows of the reference schema); up to four
+/// chunks are in flight (read, queued, checked, merged).
+const CHUNK_BYTES: usize = 2 << 20;
 
 /// Loads version `v` for scoring (all cores for prediction) with its threshold.
 fn load_for_scoring(reg: &Registry, v: u32) -> Result<(TrainedModel, f64)> {
@@ -208,12 +211,19 @@ fn run(
         Ok(((chunks, first), None, note))
     })?;
     let checked = ctx.stage_counting("contract", || {
-        let mut checker = contract::Checker::new(&cfg.schema, contract::Mode::Inference);
+        let mode = contract::Mode::Inference;
+        let (rules, mut checker) = (
+            contract::Rules::new(&cfg.schema, mode),
+            contract::Checker::new(&cfg.schema, mode),
+        );
+        checker.reserve(chunks.rows_hint());
         let name = chunks.name().to_string();
-        // A reader thread parses the next chunk while this one is checked.
+        // A reader thread reads and cuts the next chunk while one is checked on worker
+        // threads and the one before it is merged here.
         let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Option<(load::RawFile, usize)>>>(1);
         let mut n_chunks = 0;
         std::thread::scope(|s| -> Result<()> {
+            let spawn_err = |e: std::io::Error| ClaimsError::Other(e.into());
             std::thread::Builder::new()
                 .name("claims-read".into())
                 .spawn_scoped(s, move || {
@@ -225,18 +235,40 @@ fn run(
                         }
                     }
                 })
-                .map_err(|e| ClaimsError::Other(e.into()))?;
+                .map_err(spawn_err)?;
+            let rules = &rules;
+            type Checking<'a> = (Arc<load::RawFile>, usize, ScopedJoinHandle<'a, CheckedRows>);
+            let mut pending: Option<Checking> = None;
             let mut next = Some(first);
-            while let Some((chunk, offset)) = next.take() {
-                checker.add(0, &chunk, offset);
-                n_chunks += 1;
-                let seen = offset + chunk.rows();
-                drop(chunk);
-                ctx.emit("contract", None, format!("checked {seen} rows"));
+            loop {
+                let started = match next.take() {
+                    Some((chunk, offset)) => {
+                        let chunk = Arc::new(chunk);
+                        let c = chunk.clone();
+                        let check = std::thread::Builder::new()
+                            .name("claims-check".into())
+                            .spawn_scoped(s, move || rules.check(&c))
+                            .map_err(spawn_err)?;
+                        Some((chunk, offset, check))
+                    }
+                    None => None,
+                };
+                if let Some((chunk, offset, check)) = pending.take() {
+                    let rows = check
+                        .join()
+                        .unwrap_or_else(|e| std::panic::resume_unwind(e));
+                    checker.merge(0, &chunk, offset, rows);
+                    n_chunks += 1;
+                    let seen = offset + chunk.rows();
+                    ctx.emit("contract", None, format!("checked {seen} rows"));
+                }
+                if started.is_none() {
+                    return Ok(());
+                }
+                pending = started;
                 // A closed channel means the reader ended after sending its error or end.
                 next = rx.recv().unwrap_or(Ok(None))?;
             }
-            Ok(())
         })?;
         let c = checker.finish(vec![name.clone()]);
         let rows_read = c.rows_read;

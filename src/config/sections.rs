@@ -118,6 +118,15 @@ pub struct HooksConfig {
     pub on_failure: String,
     /// After a run that raised a drift alert.
     pub on_alert: String,
+    /// Seconds a hook may run before it (and every process it started) is killed.
+    pub timeout_s: u64,
+}
+
+impl HooksConfig {
+    /// How long a hook may run.
+    pub fn timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.timeout_s)
+    }
 }
 
 /// Console actions whose single-character key can be rebound in `[tui.keys]`, with their

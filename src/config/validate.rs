@@ -134,6 +134,13 @@ pub(super) fn validate(raw: Raw, merged_toml: String) -> Result<Config> {
         sample_rung_min_rows: rs.sample_rung_min_rows,
         space,
     };
+    if !(1..=86_400).contains(&raw.hooks.timeout_s) {
+        return Err(bad(
+            "hooks.timeout_s",
+            raw.hooks.timeout_s,
+            "must be a whole number of seconds from 1 to 86400",
+        ));
+    }
     let ri = raw.imbalance;
     let undersample_ratio = ri.undersample_ratio;
     if !(undersample_ratio > 0.0 && undersample_ratio.is_finite()) {

@@ -172,7 +172,7 @@ fn run_train(cfg: &Config, home: &Path, req: TrainRequest) -> Result<TrainOutcom
     let out = train(cfg, home, &req, Some(tx), signals::stop_flag(STOPPING));
     let _ = printer.join();
     if let Err(e) = &out {
-        ops::hook(&cfg.hooks.on_failure, "train", e);
+        ops::hook(&cfg.hooks, "train", e);
     }
     out
 }
@@ -267,13 +267,18 @@ pub fn run(cmd: Command, cfg: &Config, home: &Path) -> Result<Output> {
             let o = match o {
                 Ok(o) => o,
                 Err(e) => {
-                    ops::hook(&cfg.hooks.on_failure, "predict", &e);
+                    ops::hook(&cfg.hooks, "predict", &e);
                     return Err(e);
                 }
             };
             let mut out = Output::ok(predict_text(&o), json!({"command": "predict", "result": o}));
             if !o.drift_alerts.is_empty() {
-                crate::schedule::units::run_hook(&cfg.hooks.on_alert, &out.json["result"]);
+                let hooks = &cfg.hooks;
+                crate::schedule::units::run_hook(
+                    &hooks.on_alert,
+                    &out.json["result"],
+                    hooks.timeout(),
+                );
             }
             if fail_on_drift && !o.drift_alerts.is_empty() {
                 out.then_fail = Some(ClaimsError::Drift(format!(

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::Output;
 use crate::cli::ScheduleAction;
-use crate::config::Config;
+use crate::config::{Config, HooksConfig};
 use crate::error::{ClaimsError, Result};
 use crate::pipeline::infer::{PredictRequest, parse_date, predict};
 use crate::registry::db;
@@ -16,10 +16,11 @@ use crate::schedule::runner::{Executor, PipelineExecutor, Scheduler, SystemClock
 use crate::schedule::{Job, Schedule, state, units};
 
 /// Runs the failure hook for a failed command.
-pub fn hook(cmd: &str, job: &str, e: &ClaimsError) {
+pub fn hook(hooks: &HooksConfig, job: &str, e: &ClaimsError) {
     units::run_hook(
-        cmd,
+        &hooks.on_failure,
         &json!({"job": job, "error": e.to_string(), "exit_code": e.exit_code()}),
+        hooks.timeout(),
     );
 }
 
@@ -100,7 +101,7 @@ pub fn backfill(
                     ),
                 ),
                 Err(e) => {
-                    hook(&cfg.hooks.on_failure, "predict", &e);
+                    hook(&cfg.hooks, "predict", &e);
                     let msg = e
                         .to_string()
                         .lines()

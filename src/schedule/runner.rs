@@ -76,7 +76,7 @@ pub fn failure_hook(
         "exit_code": a.exit_code, "run_id": a.run_id, "attempts": attempts,
         "home": crate::pipeline::absolute(home),
     });
-    super::units::run_hook(&cfg.hooks.on_failure, &summary);
+    super::units::run_hook(&cfg.hooks.on_failure, &summary, cfg.hooks.timeout());
 }
 
 /// Runs a job for a business date.
@@ -390,7 +390,8 @@ impl Executor for PipelineExecutor<'_> {
                     .as_array()
                     .is_some_and(|a| !a.is_empty());
                 if alerts {
-                    super::units::run_hook(&self.cfg.hooks.on_alert, &summary);
+                    let hooks = &self.cfg.hooks;
+                    super::units::run_hook(&hooks.on_alert, &summary, hooks.timeout());
                 }
                 Attempt {
                     ok: true,

@@ -184,8 +184,9 @@ pub fn systemd(
     Ok(out)
 }
 
-/// Runs hook `cmd` (if any) with `summary` on stdin; waits at most 60 s; never fails the run.
-pub fn run_hook(cmd: &str, summary: &serde_json::Value) {
+/// Runs hook `cmd` (if any) with `summary` on stdin; waits at most `timeout`, then kills
+/// its process group; never fails the run.
+pub fn run_hook(cmd: &str, summary: &serde_json::Value, timeout: std::time::Duration) {
     if cmd.trim().is_empty() {
         return;
     }
@@ -210,7 +211,7 @@ pub fn run_hook(cmd: &str, summary: &serde_json::Value) {
     if let Some(mut stdin) = child.stdin.take() {
         let _ = stdin.write_all(summary.to_string().as_bytes());
     }
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let deadline = std::time::Instant::now() + timeout;
     loop {
         match child.try_wait() {
             Ok(Some(status)) if !status.success() => {
@@ -226,7 +227,7 @@ pub fn run_hook(cmd: &str, summary: &serde_json::Value) {
                     .status();
                 let _ = child.kill();
                 let _ = child.wait();
-                tracing::error!("hook '{cmd}' killed after 60 s");
+                tracing::error!("hook '{cmd}' killed after {} s", timeout.as_secs());
                 return;
             }
             Ok(None) => std::thread::sleep(std::time::Duration::from_millis(50)),
@@ -241,6 +242,29 @@ pub fn run_hook(cmd: &str, summary: &serde_json::Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A hook still running at its timeout is killed with every process it started: its
+    /// background child never writes its file, and the run goes on soon after the timeout.
+    #[cfg(unix)]
+    #[test]
+    fn a_slow_hook_is_killed_with_its_children() {
+        use std::time::{Duration, Instant};
+        let dir = tempfile::tempdir().unwrap();
+        let late = dir.path().join("late");
+        let cmd = format!("(sleep 3; touch '{}') & sleep 30", late.display());
+        let t0 = Instant::now();
+        run_hook(&cmd, &serde_json::json!({}), Duration::from_secs(1));
+        let took = t0.elapsed();
+        assert!(
+            took >= Duration::from_secs(1) && took < Duration::from_secs(3),
+            "{took:?}"
+        );
+        std::thread::sleep(Duration::from_secs(4));
+        assert!(
+            !late.exists(),
+            "the hook's background process outlived the kill"
+        );
+    }
 
     #[test]
     fn cron_to_on_calendar() {

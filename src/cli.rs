@@ -62,9 +62,10 @@ pub enum Command {
         /// Leave out the claim_status column (as a day's new applications).
         #[arg(long)]
         no_label: bool,
-        /// First application number.
-        #[arg(long, default_value_t = 0)]
-        id_offset: usize,
+        /// First application number [default: 1,000,000 x (seed mod 1000), so files made
+        /// with different seeds do not share ids]
+        #[arg(long)]
+        id_offset: Option<usize>,
     },
     /// Run the training pipeline and register a new model version.
     Train {

@@ -563,4 +563,27 @@ fn feedback_records_realised_performance_per_date() {
         String::from_utf8_lossy(&out.get_output().stderr)
             .contains("row 1 (line 2), column 'claim_status': label 'yes' is not 0 or 1")
     );
+    assert_eq!(j["result"]["on_several_dates"], 0);
+    // Another day reusing 2026-09-01's ids: labels matching both dates are counted on both,
+    // and the output says so.
+    let again = day_file(&env, "2026-09-03.csv", 1000, 43, 80_000, 0.0);
+    env.claims()
+        .arg("predict")
+        .arg("--data")
+        .arg(&again)
+        .args(["--date", "2026-09-03"])
+        .assert()
+        .success();
+    let out = env
+        .claims()
+        .arg("feedback")
+        .arg("--data")
+        .arg(&rest)
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout);
+    assert!(
+        text.contains("warning: 400 of these ids have predictions on more than one business date"),
+        "{text}"
+    );
 }

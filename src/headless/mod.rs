@@ -197,7 +197,9 @@ pub fn run(cmd: Command, cfg: &Config, home: &Path) -> Result<Output> {
                 shift,
                 label_noise,
                 with_labels: !no_label,
-                id_offset,
+                // Different seeds, different ids: a labels file of one run of `generate`
+                // must not match the predictions of another.
+                id_offset: id_offset.unwrap_or((seed % 1000) as usize * 1_000_000),
                 ..GenSpec::default()
             };
             write_csv(&spec, &out)?;
@@ -353,6 +355,12 @@ pub fn run(cmd: Command, cfg: &Config, home: &Path) -> Result<Output> {
                 "{} labels read, {} without a stored champion prediction\n",
                 o.labels, o.unmatched
             );
+            if o.on_several_dates > 0 {
+                text.push_str(&format!(
+                    "warning: {} of these ids have predictions on more than one business date (the same application scored on several days, or ids reused across files); each of those dates counts the label\n",
+                    o.on_several_dates
+                ));
+            }
             text.push_str("realised performance over time (all recorded dates):\n");
             text.push_str(&format!(
                 "{:<12} {:>7} {:>8} {:>9} {:>8} {:>8} {:>8} {:>8}\n",

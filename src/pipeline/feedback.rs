@@ -45,6 +45,9 @@ pub struct FeedbackOutcome {
     pub labels: usize,
     /// Labels with no stored champion prediction.
     pub unmatched: usize,
+    /// Labels whose id has champion predictions on more than one business date (the same
+    /// application scored on several days, or ids reused across files): each date counts it.
+    pub on_several_dates: usize,
     /// The dates these labels touched, recomputed from every label received for them.
     pub dates: Vec<Realised>,
 }
@@ -141,6 +144,11 @@ pub fn feedback(
         .iter()
         .filter(|i| !matched_new.contains(i.as_str()))
         .count();
+    let mut dates_of: HashMap<&str, std::collections::BTreeSet<&str>> = HashMap::new();
+    for (date, id, _, _) in &scored_new {
+        dates_of.entry(id).or_default().insert(date);
+    }
+    let on_several_dates = dates_of.values().filter(|d| d.len() > 1).count();
     // Every label received, joined to the champion's current rows of the touched dates.
     let labels: HashMap<String, u8> = {
         let mut st = conn
@@ -200,6 +208,7 @@ pub fn feedback(
     Ok(FeedbackOutcome {
         labels: new.len(),
         unmatched,
+        on_several_dates,
         dates,
     })
 }

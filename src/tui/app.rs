@@ -64,6 +64,9 @@ pub struct App {
     pub predictions: Vec<PredictionRow>,
     /// How many predictions the date has in all.
     pub predictions_total: usize,
+    /// Rows beyond those loaded whose id matches the confirmed filter (searched in the
+    /// database when the day has more rows than the console loads).
+    pub found: Vec<PredictionRow>,
     /// That date's PSI rows.
     pub drift: Vec<DriftRow>,
     /// That date's quarantined rows: (row number, id, reasons).
@@ -137,6 +140,7 @@ impl App {
             date: None,
             predictions: vec![],
             predictions_total: 0,
+            found: vec![],
             quarantined: vec![],
             drift: vec![],
             pred_sel: 0,
@@ -223,7 +227,30 @@ impl App {
             self.drift = data::load_drift(&self.home, d);
             self.quarantined = data::load_quarantine(&self.home, d);
         }
+        self.search_day();
         self.pred_sel = 0;
+    }
+
+    /// Whether the date has more rows than the console loaded.
+    pub fn day_truncated(&self) -> bool {
+        self.predictions_total > self.predictions.len()
+    }
+
+    /// For a confirmed filter on a day larger than what is loaded: the matching ids of the
+    /// whole day, from the database.
+    fn search_day(&mut self) {
+        self.found.clear();
+        let Some(d) = &self.date else { return };
+        if self.pane == Pane::Predictions
+            && self.day_truncated()
+            && !self.filtering
+            && !self.filter.is_empty()
+        {
+            match data::find_predictions(&self.home, d, &self.filter) {
+                Ok(rows) => self.found = rows,
+                Err(e) => self.status = format!("search failed: {e}"),
+            }
+        }
     }
 
     /// Precision, recall, F1 and the confusion matrix at the explored threshold.
@@ -236,7 +263,8 @@ impl App {
     /// reasons as shown.
     pub fn visible_predictions(&self) -> Vec<(&PredictionRow, String)> {
         let f = self.filter.to_lowercase();
-        self.predictions
+        let mut out: Vec<(&PredictionRow, String)> = self
+            .predictions
             .iter()
             .map(|r| (r, super::panes::predictions::reasons_shown(&r.top_reasons)))
             .filter(|(r, shown)| {
@@ -244,7 +272,26 @@ impl App {
                     || r.application_id.to_lowercase().contains(&f)
                     || shown.to_lowercase().contains(&f)
             })
-            .collect()
+            .collect();
+        if !self.found.is_empty() {
+            // The whole day's id matches, beyond the loaded rows, in score order.
+            let loaded: std::collections::HashSet<&str> = self
+                .predictions
+                .iter()
+                .map(|r| r.application_id.as_str())
+                .collect();
+            let more = self
+                .found
+                .iter()
+                .filter(|r| !loaded.contains(r.application_id.as_str()));
+            out.extend(more.map(|r| (r, super::panes::predictions::reasons_shown(&r.top_reasons))));
+            out.sort_by(|a, b| {
+                b.0.score
+                    .total_cmp(&a.0.score)
+                    .then_with(|| a.0.application_id.cmp(&b.0.application_id))
+            });
+        }
+        out
     }
 
     /// Log lines passing the level and text filters.
@@ -313,6 +360,7 @@ impl App {
                         // Esc clears a filter, typed or confirmed, before anything else.
                         self.filtering = false;
                         self.filter.clear();
+                        self.found.clear();
                         self.pred_sel = 0;
                     } else if self.run_detail.take().is_none() && self.busy {
                         self.requests.push(Request::Cancel);
@@ -399,7 +447,11 @@ impl App {
                     self.filter.pop();
                 }
             },
-            Action::Filter => self.filtering = !self.filtering,
+            Action::Filter => {
+                self.filtering = !self.filtering;
+                self.search_day();
+                self.pred_sel = 0;
+            }
             Action::Follow => {
                 self.follow = !self.follow;
                 self.log_scroll = 0;
@@ -428,6 +480,7 @@ impl App {
         self.pane = p;
         self.filtering = false;
         self.filter.clear();
+        self.found.clear();
         if p == Pane::Compare && self.comparison.is_none() {
             self.apply(Action::Compare);
         }

@@ -134,6 +134,34 @@ pub fn load_predictions(home: &Path, date: &str) -> Result<(Vec<PredictionRow>, 
     Ok((rows, total as usize))
 }
 
+/// A date's champion predictions whose id contains `text` (any case), highest score first
+/// (at most [`MAX_ROWS`]): the search behind a confirmed filter on a day larger than the
+/// rows loaded.
+pub fn find_predictions(home: &Path, date: &str, text: &str) -> Result<Vec<PredictionRow>> {
+    let conn = db::open(&home.join("claims.db"))?;
+    let pattern = format!(
+        "%{}%",
+        text.replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    );
+    let mut st = conn
+        .prepare(
+            "SELECT business_date, application_id, model_version, role, score, predicted_claim, threshold, top_reasons,
+             run_id, scored_at FROM predictions WHERE business_date = ?1 AND role = 'champion'
+             AND application_id LIKE ?2 ESCAPE '\\' ORDER BY score DESC, application_id LIMIT ?3",
+        )
+        .map_err(db::sql)?;
+    let rows = st
+        .query_map(
+            rusqlite::params![date, pattern, MAX_ROWS as i64],
+            crate::sink::sqlite::prediction_row,
+        )
+        .map_err(db::sql)?;
+    rows.collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(db::sql)
+}
+
 /// A date's quarantined rows (row number, id, reasons), in file order.
 pub fn load_quarantine(home: &Path, date: &str) -> Vec<(i64, String, String)> {
     let Ok(conn) = db::open(&home.join("claims.db")) else {

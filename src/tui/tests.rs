@@ -299,6 +299,74 @@ fn rerun_keeps_the_failed_runs_settings() {
     );
 }
 
+/// A day larger than the console loads says so, and a confirmed filter finds an id
+/// beyond the loaded rows (it used to say the day had 2,000 rows and find nothing).
+#[test]
+fn a_large_day_is_counted_and_searched_whole() {
+    let dir = home();
+    let day = dir.path().join("big.csv");
+    let rows = super::data::MAX_ROWS + 100;
+    let spec = GenSpec {
+        rows,
+        seed: 8,
+        with_labels: false,
+        id_offset: 70_000,
+        ..GenSpec::default()
+    };
+    write_csv(&spec, &day).unwrap();
+    let req = infer::PredictRequest {
+        data: day,
+        date: Some("2026-03-04".into()),
+        sink: None,
+    };
+    let h = dir.path().join("home");
+    infer::predict(&cfg(), &h, &req, None, Arc::new(AtomicBool::new(false))).unwrap();
+    let mut a = app(dir.path());
+    press(&mut a, key('5'));
+    assert_eq!(a.date.as_deref(), Some("2026-03-04"));
+    let screen = render(&a, 120, 40);
+    assert!(
+        screen.contains(&format!(
+            "{rows} applications, top {} by score shown",
+            super::data::MAX_ROWS
+        )),
+        "{screen}"
+    );
+    let loaded: std::collections::HashSet<String> = a
+        .predictions
+        .iter()
+        .map(|p| p.application_id.clone())
+        .collect();
+    let beyond = (0..rows)
+        .map(|i| format!("APP{:08}", 70_000 + i))
+        .find(|id| !loaded.contains(id))
+        .unwrap();
+    press(&mut a, key('/'));
+    for c in beyond.chars() {
+        press(&mut a, key(c));
+    }
+    assert!(a.visible_predictions().is_empty());
+    assert!(render(&a, 120, 40).contains(&format!("Enter searches all {rows} ids")));
+    press(&mut a, KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    let found: Vec<String> = a
+        .visible_predictions()
+        .iter()
+        .map(|(p, _)| p.application_id.clone())
+        .collect();
+    assert_eq!(found, vec![beyond.clone()]);
+    assert!(render(&a, 120, 40).contains(&format!("1 of {rows} match '{beyond}'")));
+    // Enter on it opens the score in full.
+    press(&mut a, KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    assert!(
+        matches!(&a.popup, Some(Popup::Score(title, _)) if title.contains(&beyond)),
+        "{:?}",
+        a.popup
+    );
+    press(&mut a, KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
+    press(&mut a, KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
+    assert!(a.filter.is_empty() && a.found.is_empty());
+}
+
 #[test]
 fn filter_and_follow() {
     let dir = home();

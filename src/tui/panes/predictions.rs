@@ -124,19 +124,30 @@ pub fn predictions(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         )
     });
     // An active filter leads the title (it stays on when the date changes).
-    let title = if app.filter.is_empty() {
-        format!(
-            "{date}: {} applications{model} (h/l date, {} filter, Enter details)",
+    // A day larger than what is loaded says so: the top rows by score are shown, and a
+    // confirmed filter searches every id of the day.
+    let total = app.predictions_total.max(app.predictions.len());
+    let title = match (app.filter.is_empty(), app.day_truncated()) {
+        (true, false) => format!(
+            "{date}: {total} applications{model} (h/l date, {} filter, Enter details)",
+            app.key('/')
+        ),
+        (true, true) => format!(
+            "{date}: {total} applications, top {} by score shown{model} ({} filter: Enter searches all ids)",
             app.predictions.len(),
             app.key('/')
-        )
-    } else {
-        format!(
-            "{date}: {} of {} match '{}'{model} (Esc clears)",
+        ),
+        (false, truncated) if truncated && app.filtering => format!(
+            "{date}: {} of the top {} match '{}' (Enter searches all {total} ids)",
             visible.len(),
             app.predictions.len(),
             app.filter
-        )
+        ),
+        (false, _) => format!(
+            "{date}: {} of {total} match '{}'{model} (Esc clears)",
+            visible.len(),
+            app.filter
+        ),
     };
     let t = Table::new(
         rows,

@@ -221,6 +221,47 @@ fn duplicate_ids_across_files() {
     );
 }
 
+/// The same file given twice is refused up front (it used to report every row as a
+/// duplicate of itself); a file separated by semicolons is named as such, not as 37
+/// missing columns.
+#[test]
+fn a_file_twice_or_with_another_delimiter() {
+    let env = Env::new();
+    let a = env.generate("a.csv", 300, 14);
+    let out = env
+        .claims()
+        .arg("train")
+        .arg("--data")
+        .arg(&a)
+        .arg("--data")
+        .arg(env.path("./a.csv"))
+        .args(FAST)
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(err.contains("a.csv' is given twice"), "{err}");
+    let semi = env.path("semi.csv");
+    std::fs::write(
+        &semi,
+        std::fs::read_to_string(&a).unwrap().replace(',', ";"),
+    )
+    .unwrap();
+    let out = env
+        .claims()
+        .arg("train")
+        .arg("--data")
+        .arg(&semi)
+        .args(FAST)
+        .assert()
+        .code(3);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        err.contains("the file seems separated by ';'") && !err.contains("missing column"),
+        "{err}"
+    );
+    assert_nothing_registered(&env);
+}
+
 /// A row with too few fields, and a byte that is not UTF-8, are named by row (and column)
 /// in training as in scoring, and exit 3.
 #[test]

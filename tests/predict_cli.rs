@@ -254,6 +254,20 @@ fn bad_rows_are_quarantined_and_the_rest_scored() {
         shown.contains("contract") && shown.contains("FAILED: input violates the data contract"),
         "{shown}"
     );
+    // The list shows each run's time and what a triager wants first: a failed run's error,
+    // a scoring run's date, and that older runs exist.
+    let out = env
+        .claims()
+        .args(["runs", "--limit", "2"])
+        .assert()
+        .success();
+    let list = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    let line = list.lines().find(|l| l.starts_with(&failed)).unwrap_or("");
+    assert!(
+        line.contains(" s  input violates the data contract (100 problem(s))"),
+        "{list}"
+    );
+    assert!(list.contains("(2 most recent of "), "{list}");
 }
 
 #[test]

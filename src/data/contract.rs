@@ -157,6 +157,25 @@ fn violation(file: &str, row: Option<usize>, column: Option<&str>, reason: Strin
 /// unexpected and repeated columns. Empty when the columns are right.
 pub fn check_columns(schema: &Schema, f: &RawFile, mode: Mode) -> Vec<Violation> {
     let mut out = vec![];
+    // One column holding separators other than commas: a file written with another
+    // delimiter (every expected column would be reported missing).
+    if let [only] = f.columns.as_slice()
+        && let Some(sep) = [';', '\t', '|'].into_iter().find(|s| only.contains(*s))
+    {
+        let name = match sep {
+            '\t' => "tabs".to_string(),
+            s => format!("'{s}'"),
+        };
+        out.push(violation(
+            &f.name,
+            None,
+            None,
+            format!(
+                "the header is one column with {name} in it: the file seems separated by {name}; save it comma-separated"
+            ),
+        ));
+        return out;
+    }
     let has = |c: &str| f.columns.iter().any(|x| x == c);
     let mut expected: Vec<&str> = schema
         .numeric

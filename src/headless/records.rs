@@ -120,14 +120,28 @@ pub(super) fn runs(home: &std::path::Path, run_id: Option<String>, limit: usize)
         }
         None => {
             let rs = runs::list(&conn, limit)?;
+            let total: i64 = conn
+                .query_row("SELECT COUNT(*) FROM runs", [], |r| r.get(0))
+                .map_err(db::sql)?;
             let mut text = format!(
-                "{:<32} {:<8} {:<10} {}\n",
-                "run", "kind", "status", "started"
+                "{:<32} {:<8} {:<10} {:<24} {:>8}  {}\n",
+                "run", "kind", "status", "started", "took", "date / error"
             );
             for r in &rs {
                 text.push_str(&format!(
-                    "{:<32} {:<8} {:<10} {}\n",
-                    r.run_id, r.kind, r.status, r.started_at
+                    "{:<32} {:<8} {:<10} {:<24} {:>8}  {}\n",
+                    r.run_id,
+                    r.kind,
+                    r.status,
+                    r.started_at,
+                    took(r),
+                    run_gist(r)
+                ));
+            }
+            if (rs.len() as i64) < total {
+                text.push_str(&format!(
+                    "({} most recent of {total} runs; --limit N shows more)\n",
+                    rs.len()
                 ));
             }
             Ok(Output {
@@ -136,6 +150,55 @@ pub(super) fn runs(home: &std::path::Path, run_id: Option<String>, limit: usize)
                 json: json!({"command": "runs", "runs": rs.iter().map(run_json).collect::<Vec<_>>()}),
             })
         }
+    }
+}
+
+/// How long a finished run took ("-" while running).
+fn took(r: &runs::RunRecord) -> String {
+    let at = |s: &str| chrono::DateTime::parse_from_rfc3339(s).ok();
+    match (at(&r.started_at), r.finished_at.as_deref().and_then(at)) {
+        (Some(a), Some(b)) => {
+            let s = (b - a).num_milliseconds() as f64 / 1000.0;
+            if s < 60.0 {
+                format!("{s:.1} s")
+            } else {
+                format!("{:.1} min", s / 60.0)
+            }
+        }
+        _ => "-".into(),
+    }
+}
+
+/// What a triager wants first: the error's first line for a failed run, else the business
+/// date (scoring) or the input files (training).
+fn run_gist(r: &runs::RunRecord) -> String {
+    if let Some(e) = &r.error {
+        let first = e.lines().next().unwrap_or("");
+        let short: String = first.chars().take(70).collect();
+        return if short.len() < first.len() {
+            format!("{short}...")
+        } else {
+            short
+        };
+    }
+    let args: serde_json::Value = r
+        .args
+        .as_deref()
+        .and_then(|a| serde_json::from_str(a).ok())
+        .unwrap_or_default();
+    match (&args["date"], &args["data"]) {
+        (serde_json::Value::String(d), _) => d.clone(),
+        (_, serde_json::Value::Array(files)) => files
+            .iter()
+            .filter_map(|f| f.as_str())
+            .map(|f| {
+                std::path::Path::new(f)
+                    .file_name()
+                    .map_or(f.into(), |n| n.to_string_lossy().into_owned())
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        _ => String::new(),
     }
 }
 

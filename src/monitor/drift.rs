@@ -147,6 +147,12 @@ fn row(
         ("psi", Some(_)) => level(value, cfg),
         _ => (false, "ok".to_string()),
     };
+    // A warning row shows the warning level it crossed.
+    let threshold = if lvl == "warn" {
+        Some(cfg.psi_warn)
+    } else {
+        threshold
+    };
     DriftRow {
         feature: feature.into(),
         metric: metric.into(),
@@ -374,6 +380,23 @@ mod tests {
                 "case {case}"
             );
         }
+    }
+
+    /// A warning row names the warning level it crossed; an alert row the alert level.
+    #[test]
+    fn a_row_shows_the_level_it_crossed() {
+        let cfg = crate::config::Config::from_overlay("").unwrap().drift;
+        let mid = (cfg.psi_warn + cfg.psi_alert) / 2.0;
+        let warn = row("age", "psi", mid, Some(cfg.psi_alert), &cfg);
+        assert_eq!(
+            (warn.level.as_str(), warn.threshold),
+            ("warn", Some(cfg.psi_warn))
+        );
+        let alert = row("age", "psi", cfg.psi_alert * 2.0, Some(cfg.psi_alert), &cfg);
+        assert_eq!(
+            (alert.level.as_str(), alert.threshold),
+            ("alert", Some(cfg.psi_alert))
+        );
     }
 
     #[test]

@@ -135,6 +135,19 @@ pub fn train(
         data: req.data.iter().map(|p| super::absolute(p)).collect(),
         ..req.clone()
     };
+    // The same file twice would report every row as a duplicate id of itself.
+    let same = |a: &Path, b: &Path| match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    };
+    for (i, p) in req.data.iter().enumerate() {
+        if req.data[..i].iter().any(|q| same(p, q)) {
+            return Err(ClaimsError::Usage(format!(
+                "--data '{}' is given twice (each file once)",
+                p.display()
+            )));
+        }
+    }
     let _lock = crate::schedule::lock::RunLock::acquire(home, "train")?;
     let args = serde_json::to_string(req).unwrap_or_default();
     let ctx = RunCtx::start(home, "train", &args, events, cancel)?;

@@ -262,8 +262,8 @@ fn a_file_twice_or_with_another_delimiter() {
     assert_nothing_registered(&env);
 }
 
-/// A row with too few fields, and a byte that is not UTF-8, are named by row (and column)
-/// in training as in scoring, and exit 3.
+/// Rows with too few or too many fields, and a byte that is not UTF-8, are each named by
+/// row (and column) in training as in scoring, all of them, and exit 3.
 #[test]
 fn ragged_rows_and_bad_bytes_name_the_row() {
     let env = Env::new();
@@ -271,9 +271,10 @@ fn ragged_rows_and_bad_bytes_name_the_row() {
     let text = std::fs::read(&good).unwrap();
     let mut lines: Vec<Vec<u8>> = text.split(|&b| b == b'\n').map(<[u8]>::to_vec).collect();
     let width = lines[0].split(|&b| b == b',').count();
-    // Data row 10 loses its last two fields.
+    // Data row 10 loses its last two fields; row 12 gets one more.
     let cut: Vec<&[u8]> = lines[10].split(|&b| b == b',').collect();
     lines[10] = cut[..width - 2].join(&b',');
+    lines[12].extend_from_slice(b",extra");
     let ragged = env.path("ragged.csv");
     std::fs::write(&ragged, lines.join(&b'\n')).unwrap();
     refuse(
@@ -281,10 +282,13 @@ fn ragged_rows_and_bad_bytes_name_the_row() {
         &ragged,
         3,
         &[
-            "ragged.csv",
             &format!(
-                "data row 10 has {} fields, the header has {width}",
+                "ragged.csv: row 10 (line 11): the row has {} fields, the header has {width}",
                 width - 2
+            ),
+            &format!(
+                "ragged.csv: row 12 (line 13): the row has {} fields, the header has {width}",
+                width + 1
             ),
         ],
     );
@@ -300,10 +304,7 @@ fn ragged_rows_and_bad_bytes_name_the_row() {
         &env,
         &latin,
         3,
-        &[
-            "latin1.csv",
-            "data row 8, column 'occupation': not valid UTF-8",
-        ],
+        &["latin1.csv: row 8 (line 9), column 'occupation': not valid UTF-8 text"],
     );
     assert_nothing_registered(&env);
 }

@@ -270,6 +270,79 @@ fn bad_rows_are_quarantined_and_the_rest_scored() {
     assert!(list.contains("(2 most recent of "), "{list}");
 }
 
+/// A row with the wrong number of fields, or a byte that is not UTF-8, is quarantined with
+/// its reason and text like any bad row; the rest of the day is scored, and the rows after
+/// it keep their numbers.
+#[test]
+fn malformed_rows_are_quarantined_not_fatal() {
+    let env = Env::new();
+    train_small(&env);
+    let good = day_file(&env, "good.csv", 400, 6, 60_000, 0.0);
+    let text = std::fs::read(&good).unwrap();
+    let mut lines: Vec<Vec<u8>> = text.split(|&b| b == b'\n').map(<[u8]>::to_vec).collect();
+    lines[7].extend_from_slice(b",extra"); // data row 7: one field too many
+    let k = col(&good, "occupation");
+    let mut fields: Vec<Vec<u8>> = lines[20]
+        .split(|&b| b == b',')
+        .map(<[u8]>::to_vec)
+        .collect();
+    fields[k].push(0xe9); // data row 20: a Latin-1 byte
+    lines[20] = fields.join(&b',');
+    let bad = env.path("malformed.csv");
+    std::fs::write(&bad, lines.join(&b'\n')).unwrap();
+    let out = env
+        .claims()
+        .arg("predict")
+        .arg("--data")
+        .arg(&bad)
+        .args(["--date", "2026-05-03", "--json"])
+        .assert()
+        .success();
+    let j = last_json(&out.get_output().stdout);
+    assert_eq!(
+        (
+            j["result"]["rows_scored"].as_u64(),
+            j["result"]["rows_quarantined"].as_u64()
+        ),
+        (Some(398), Some(2))
+    );
+    let mut s = sink::sqlite::SqliteSink::open(&env.home().join("claims.db")).unwrap();
+    let q = s.read_quarantine("2026-05-03").unwrap();
+    let got: Vec<(i64, &str)> = q
+        .iter()
+        .map(|r| (r.row_number, r.reason.as_str()))
+        .collect();
+    let width = String::from_utf8_lossy(&lines[0]).split(',').count();
+    assert_eq!(
+        got,
+        vec![
+            (
+                7,
+                format!("the row has {} fields, the header has {width}", width + 1).as_str()
+            ),
+            (
+                20,
+                "occupation: not valid UTF-8 text (save the file as UTF-8)"
+            ),
+        ]
+    );
+    assert!(
+        q[0].raw.ends_with(",extra") && q[1].raw.contains('\u{fffd}'),
+        "{q:?}"
+    );
+    // Row 21 is scored under its own id.
+    let row21 = String::from_utf8_lossy(&lines[21])
+        .split(',')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(
+        sqlite_rows(&env, "2026-05-03")
+            .iter()
+            .any(|r| r.application_id == row21)
+    );
+}
+
 #[test]
 fn unusable_files_exit_3_or_2() {
     let env = Env::new();

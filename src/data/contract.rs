@@ -352,7 +352,8 @@ impl SeenIds {
 struct Problem {
     row: usize,
     order: usize,
-    column: String,
+    /// `None` for a problem of the whole row (it could not be read as the header's columns).
+    column: Option<String>,
     reason: String,
 }
 
@@ -482,11 +483,25 @@ fn check_rows(
     };
     let problems = &mut part.problems;
     for i in rows {
+        if let Some(m) = f.malformed(i) {
+            // Not read as the header's columns: one reason, no values checked.
+            problems.push(Problem {
+                row: i,
+                order: 0,
+                column: m.column.clone(),
+                reason: m.reason.clone(),
+            });
+            part.nums.iter_mut().for_each(|c| c.push(f64::NAN));
+            part.cats.iter_mut().for_each(|c| c.push(MISSING_CODE));
+            part.labels.push(None);
+            part.ids.push(None);
+            continue;
+        }
         let mut bad = |order: usize, column: &str, reason: String| {
             problems.push(Problem {
                 row: i,
                 order,
-                column: column.to_string(),
+                column: Some(column.to_string()),
                 reason,
             })
         };
@@ -598,7 +613,7 @@ impl<'s> Checker<'s> {
                 problems.push(Problem {
                     row: start + j,
                     order: label_order + 2,
-                    column: id_name.to_string(),
+                    column: Some(id_name.to_string()),
                     reason: format!(
                         "duplicate id '{id}' (first seen in {} row {fr})",
                         self.file_names[ff]
@@ -615,14 +630,17 @@ impl<'s> Checker<'s> {
             let row = offset + i + 1;
             let reason = same_row
                 .iter()
-                .map(|x| format!("{}: {}", x.column, x.reason))
+                .map(|x| match &x.column {
+                    Some(c) => format!("{c}: {}", x.reason),
+                    None => x.reason.clone(),
+                })
                 .collect::<Vec<_>>()
                 .join("; ");
             for x in same_row {
                 self.row_violations.push(violation(
                     &f.name,
                     Some(row),
-                    Some(&x.column),
+                    x.column.as_deref(),
                     x.reason.clone(),
                 ));
             }

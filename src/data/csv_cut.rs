@@ -30,13 +30,41 @@ pub(super) fn csv_header(name: &str, line: &[u8]) -> Result<Vec<String>> {
     }
 }
 
-/// A chunk of CSV rows cut into fields.
-pub(super) enum Cut {
+/// A chunk of CSV rows cut into fields, and the rows that could not be.
+pub(super) struct Cut {
+    pub(super) body: CutBody,
+    /// Rows without the header's number of fields, or with bytes that are not UTF-8, in
+    /// row order: their fields read as empty, and the contract check quarantines them.
+    pub(super) malformed: Vec<Malformed>,
+}
+
+/// How a chunk's fields are stored.
+pub(super) enum CutBody {
     /// Quote-free text kept whole, with where each field ends.
     Fields(FieldIndex),
     /// Per-column text buffers (text that needed the `csv` crate).
     Columns(Vec<TextColumn>),
 }
+
+/// A row that could not be read as the header's columns (wrong number of fields, or bytes
+/// that are not UTF-8): quarantined with its reason, never checked value by value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Malformed {
+    /// The row's place in its chunk (0-based).
+    pub row: usize,
+    /// The first column with bytes that are not UTF-8 (`None` for a wrong field count).
+    pub column: Option<String>,
+    /// What is wrong.
+    pub reason: String,
+    /// The row as written (bytes that are not UTF-8 shown as U+FFFD).
+    pub raw: String,
+}
+
+fn wrong_width(fields: usize, width: usize) -> String {
+    format!("the row has {fields} fields, the header has {width}")
+}
+
+const NOT_UTF8: &str = "not valid UTF-8 text (save the file as UTF-8)";
 
 /// Quote-free CSV text kept as it was read, with where each field ends: finding a value is
 /// two lookups, and no value is copied.
@@ -45,12 +73,14 @@ pub(super) struct FieldIndex {
     /// Where each row's first field starts.
     row_starts: Vec<u32>,
     /// Where each field ends, row after row (a field that is not a row's first starts just
-    /// after the comma that ends the one before it).
+    /// after the comma that ends the one before it). A malformed row's fields all end where
+    /// the row starts, so they read as empty.
     ends: Vec<u32>,
     width: usize,
 }
 
-/// Where field `k` of row `row` lies in the indexed text.
+/// Where field `k` of row `row` lies in the indexed text (`start > end` for the empty
+/// fields of a malformed row).
 fn field_range(
     row_starts: &[u32],
     ends: &[u32],
@@ -79,7 +109,7 @@ impl FieldIndex {
             return None;
         }
         let (start, end) = field_range(&self.row_starts, &self.ends, self.width, row, k);
-        Some(&self.text[start..end]).filter(|v| !v.is_empty())
+        self.text.get(start..end).filter(|v| !v.is_empty())
     }
 }
 
@@ -90,8 +120,7 @@ struct ColumnsBuilder<'a> {
     offset: usize,
     text: Vec<Vec<u8>>,
     ends: Vec<Vec<u32>>,
-    /// Per column, the first row whose value is not valid UTF-8.
-    bad_text: Vec<Option<usize>>,
+    malformed: Vec<Malformed>,
     /// Data rows added so far.
     rows: usize,
 }
@@ -108,49 +137,43 @@ impl<'a> ColumnsBuilder<'a> {
                 .map(|_| Vec::with_capacity(per_row * 8))
                 .collect(),
             ends: (0..width).map(|_| Vec::with_capacity(per_row)).collect(),
-            bad_text: vec![None; width],
+            malformed: vec![],
             rows: 0,
         }
     }
 
-    /// Appends field `k` of the current row.
-    fn field(&mut self, k: usize, value: &[u8]) -> Result<()> {
-        // Checked per value: two bad halves of a character in adjacent rows would pass as
-        // one column text.
-        if self.bad_text[k].is_none() && std::str::from_utf8(value).is_err() {
-            self.bad_text[k] = Some(self.rows);
+    /// Adds a row of fields (valid UTF-8, the header's width).
+    fn row<'f>(&mut self, fields: impl Iterator<Item = &'f [u8]>) -> Result<()> {
+        for (k, value) in fields.enumerate() {
+            let text = &mut self.text[k];
+            text.extend_from_slice(value);
+            let end = u32::try_from(text.len()).map_err(|_| {
+                ClaimsError::contract_file(self.name, "a chunk of the file is over 4 GB of text")
+            })?;
+            self.ends[k].push(end);
         }
-        let text = &mut self.text[k];
-        text.extend_from_slice(value);
-        let end = u32::try_from(text.len()).map_err(|_| {
-            ClaimsError::contract_file(self.name, "a chunk of the file is over 4 GB of text")
-        })?;
-        self.ends[k].push(end);
-        Ok(())
-    }
-
-    /// Ends a data row that had `fields` fields; an error if that is not the header's width.
-    fn end_row(&mut self, fields: usize) -> Result<()> {
         self.rows += 1;
-        if fields != self.text.len() {
-            return Err(ClaimsError::contract_file(
-                self.name,
-                format!(
-                    "data row {} has {fields} fields, the header has {}",
-                    self.offset + self.rows,
-                    self.text.len()
-                ),
-            ));
-        }
         Ok(())
     }
 
-    fn finish(self) -> Result<Vec<TextColumn>> {
-        if let Some((k, row)) = first_bad_text(&self.bad_text) {
-            return Err(not_utf8(self.name, self.columns, self.offset + row + 1, k));
+    /// Adds a malformed row: empty fields, and what is wrong with it.
+    fn malformed(&mut self, column: Option<usize>, reason: String, raw: String) {
+        for (t, ends) in self.text.iter().zip(&mut self.ends) {
+            ends.push(t.len() as u32);
         }
+        self.malformed.push(Malformed {
+            row: self.rows,
+            column: column.and_then(|k| self.columns.get(k).cloned()),
+            reason,
+            raw,
+        });
+        self.rows += 1;
+    }
+
+    fn finish(self) -> Result<Cut> {
         let name = self.name;
-        self.text
+        let columns = self
+            .text
             .into_iter()
             .zip(self.ends)
             .map(|(t, ends)| {
@@ -159,25 +182,12 @@ impl<'a> ColumnsBuilder<'a> {
                 })?;
                 Ok(TextColumn { text, ends })
             })
-            .collect()
+            .collect::<Result<_>>()?;
+        Ok(Cut {
+            body: CutBody::Columns(columns),
+            malformed: self.malformed,
+        })
     }
-}
-
-/// The first column (in file order) with a value that is not UTF-8, and that value's row.
-fn first_bad_text(bad: &[Option<usize>]) -> Option<(usize, usize)> {
-    bad.iter()
-        .enumerate()
-        .find_map(|(k, r)| r.map(|row| (k, row)))
-}
-
-fn not_utf8(name: &str, columns: &[String], row: usize, k: usize) -> ClaimsError {
-    ClaimsError::contract_file(
-        name,
-        format!(
-            "data row {row}, column '{}': not valid UTF-8 text (save the file as UTF-8)",
-            columns.get(k).map_or("?", |c| c.as_str())
-        ),
-    )
 }
 
 /// Whether `bytes` can be cut on commas and line ends alone and give what the `csv` crate
@@ -187,9 +197,10 @@ fn plain_csv(bytes: &[u8]) -> bool {
         && memchr::memchr_iter(b'\r', bytes).all(|i| bytes.get(i + 1) == Some(&b'\n'))
 }
 
-/// Cuts `bytes` (whole CSV rows) into fields; every row must have the header's width.
-/// Text without quotes (the usual daily file) is indexed where it lies, several times
-/// faster than the `csv` crate; anything else goes through the crate.
+/// Cuts `bytes` (whole CSV rows) into fields. A row without the header's width, or with
+/// bytes that are not UTF-8, is set aside as [`Malformed`]. Text without quotes (the usual
+/// daily file) is indexed where it lies, several times faster than the `csv` crate;
+/// anything else goes through the crate.
 pub(super) fn csv_cut(
     name: &str,
     bytes: Vec<u8>,
@@ -197,22 +208,24 @@ pub(super) fn csv_cut(
     offset: usize,
 ) -> Result<Cut> {
     if plain_csv(&bytes) {
-        index_plain(name, bytes, columns, offset)
+        index_plain(name, bytes, columns)
     } else {
         let out = ColumnsBuilder::new(name, &bytes, columns, offset);
-        cut_quoted(&bytes, out).map(Cut::Columns)
+        cut_quoted(&bytes, out)
     }
 }
 
 /// [`csv_cut`] for text that passes [`plain_csv`]. Blank lines are skipped, as the `csv`
 /// crate skips them.
-fn index_plain(name: &str, bytes: Vec<u8>, columns: &[String], offset: usize) -> Result<Cut> {
+fn index_plain(name: &str, bytes: Vec<u8>, columns: &[String]) -> Result<Cut> {
     let width = columns.len();
     let too_big = || ClaimsError::contract_file(name, "a chunk of the file is over 4 GB of text");
     u32::try_from(bytes.len()).map_err(|_| too_big())?;
     let per_row = bytes.len() / (8 * width.max(1)) + 1;
     let mut row_starts: Vec<u32> = Vec::with_capacity(per_row);
     let mut ends: Vec<u32> = Vec::with_capacity(per_row * width);
+    // Malformed rows with where their line lies.
+    let mut malformed: Vec<(Malformed, (usize, usize))> = vec![];
     let (mut start, mut row_start, mut k) = (0usize, 0usize, 0usize);
     let cuts = memchr::memchr2_iter(b',', b'\n', &bytes).chain(std::iter::once(bytes.len()));
     for i in cuts {
@@ -228,17 +241,22 @@ fn index_plain(name: &str, bytes: Vec<u8>, columns: &[String], offset: usize) ->
                 i
             };
             if k > 0 || end > start {
-                let fields = k + 1;
+                let (row, fields) = (row_starts.len(), k + 1);
                 if fields != width {
-                    return Err(ClaimsError::contract_file(
-                        name,
-                        format!(
-                            "data row {} has {fields} fields, the header has {width}",
-                            offset + row_starts.len() + 1
-                        ),
-                    ));
+                    ends.truncate(row * width);
+                    ends.resize((row + 1) * width, row_start as u32);
+                    let raw = String::from_utf8_lossy(&bytes[row_start..end]).into_owned();
+                    let reason = wrong_width(fields, width);
+                    let m = Malformed {
+                        row,
+                        column: None,
+                        reason,
+                        raw,
+                    };
+                    malformed.push((m, (row_start, end)));
+                } else {
+                    ends.push(end as u32);
                 }
-                ends.push(end as u32);
                 row_starts.push(row_start as u32);
             }
             k = 0;
@@ -246,31 +264,96 @@ fn index_plain(name: &str, bytes: Vec<u8>, columns: &[String], offset: usize) ->
         }
         start = i + 1;
     }
-    let text = String::from_utf8(bytes).map_err(|e| {
-        // A value holds a bad byte (separators are ASCII): name the first column with one,
-        // at its first such row, as the column cut does.
-        let bytes = e.as_bytes();
-        let bad = (0..width).find_map(|k| {
-            (0..row_starts.len()).find_map(|row| {
-                let (a, b) = field_range(&row_starts, &ends, width, row, k);
-                std::str::from_utf8(&bytes[a..b])
-                    .is_err()
-                    .then_some((k, row))
-            })
-        });
-        let (k, row) = bad.unwrap_or((0, 0));
-        not_utf8(name, columns, offset + row + 1, k)
-    })?;
-    Ok(Cut::Fields(FieldIndex {
-        text,
-        row_starts,
-        ends,
-        width,
-    }))
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            let mut bytes = e.into_bytes();
+            set_aside_bad_text(&mut bytes, columns, &row_starts, &mut ends, &mut malformed);
+            String::from_utf8(bytes).map_err(|_| {
+                ClaimsError::contract_file(
+                    name,
+                    "the text is not valid UTF-8 after setting rows aside",
+                )
+            })?
+        }
+    };
+    Ok(Cut {
+        body: CutBody::Fields(FieldIndex {
+            text,
+            row_starts,
+            ends,
+            width,
+        }),
+        malformed: malformed.into_iter().map(|(m, _)| m).collect(),
+    })
+}
+
+/// Sets aside the rows of `bytes` holding bytes that are not UTF-8 (separators are ASCII,
+/// so a bad byte is in a value), naming the first such column; then blanks every
+/// malformed row's line so the rest of the text is valid.
+fn set_aside_bad_text(
+    bytes: &mut [u8],
+    columns: &[String],
+    row_starts: &[u32],
+    ends: &mut [u32],
+    malformed: &mut Vec<(Malformed, (usize, usize))>,
+) {
+    let width = columns.len();
+    let mut bad = vec![];
+    for row in 0..row_starts.len() {
+        if malformed.binary_search_by_key(&row, |(m, _)| m.row).is_ok() {
+            continue;
+        }
+        let field = |k| {
+            let (a, b) = field_range(row_starts, ends, width, row, k);
+            std::str::from_utf8(&bytes[a..b]).is_err()
+        };
+        if let Some(k) = (0..width).find(|&k| field(k)) {
+            let line = (
+                row_starts[row] as usize,
+                ends[row * width + width - 1] as usize,
+            );
+            bad.push((row, k, line));
+        }
+    }
+    for (row, k, (a, b)) in bad {
+        let raw = String::from_utf8_lossy(&bytes[a..b]).into_owned();
+        let column = columns.get(k).cloned();
+        let reason = NOT_UTF8.into();
+        malformed.push((
+            Malformed {
+                row,
+                column,
+                reason,
+                raw,
+            },
+            (a, b),
+        ));
+        ends[row * width..(row + 1) * width].fill(a as u32);
+    }
+    malformed.sort_by_key(|(m, _)| m.row);
+    for (_, (a, b)) in malformed.iter() {
+        bytes[*a..*b].fill(b' ');
+    }
+}
+
+/// A record's fields as a CSV line (quoted where needed), for the quarantine table.
+fn record_line(rec: &csv::ByteRecord) -> String {
+    rec.iter()
+        .map(|f| {
+            let v = String::from_utf8_lossy(f);
+            if v.contains([',', '"', '\n', '\r']) {
+                format!("\"{}\"", v.replace('"', "\"\""))
+            } else {
+                v.into_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// [`csv_cut`] through the `csv` crate (quoted fields, lone carriage returns).
-fn cut_quoted(bytes: &[u8], mut out: ColumnsBuilder) -> Result<Vec<TextColumn>> {
+fn cut_quoted(bytes: &[u8], mut out: ColumnsBuilder) -> Result<Cut> {
     let width = out.columns.len();
     let mut rdr = csv_reader(bytes);
     let mut rec = csv::ByteRecord::new();
@@ -281,12 +364,13 @@ fn cut_quoted(bytes: &[u8], mut out: ColumnsBuilder) -> Result<Vec<TextColumn>> 
                 if rec.len() == 1 && rec.get(0) == Some(b"") {
                     continue; // a blank line
                 }
-                if rec.len() == width {
-                    for (k, field) in rec.iter().enumerate() {
-                        out.field(k, field)?;
-                    }
+                if rec.len() != width {
+                    out.malformed(None, wrong_width(rec.len(), width), record_line(&rec));
+                } else if let Some(k) = rec.iter().position(|f| std::str::from_utf8(f).is_err()) {
+                    out.malformed(Some(k), NOT_UTF8.into(), record_line(&rec));
+                } else {
+                    out.row(rec.iter())?;
                 }
-                out.end_row(rec.len())?;
             }
             Err(e) => {
                 return Err(ClaimsError::contract_file(
@@ -324,23 +408,23 @@ mod tests {
             b"\xc3",
             b"\xa9",
         ];
-        // Every column's values, whichever way the text was cut.
-        let values = |r: Result<Cut>, width: usize| {
-            r.map(|c| -> Vec<Vec<Option<String>>> {
-                let own = |v: Option<&str>| v.map(str::to_string);
-                match c {
-                    Cut::Fields(f) => (0..width)
-                        .map(|k| (0..f.rows()).map(|i| own(f.get(i, k))).collect())
-                        .collect(),
-                    Cut::Columns(cols) => cols
-                        .iter()
-                        .map(|c| (0..c.ends.len()).map(|i| own(c.get(i))).collect())
-                        .collect(),
-                }
-            })
-            .map_err(|e| e.to_string())
+        // Every column's values and the malformed rows, whichever way the text was cut.
+        type Seen = (Vec<Vec<Option<String>>>, Vec<Malformed>);
+        let values = |r: Result<Cut>, width: usize| -> std::result::Result<Seen, String> {
+            let c = r.map_err(|e| e.to_string())?;
+            let own = |v: Option<&str>| v.map(str::to_string);
+            let cols = match c.body {
+                CutBody::Fields(f) => (0..width)
+                    .map(|k| (0..f.rows()).map(|i| own(f.get(i, k))).collect())
+                    .collect(),
+                CutBody::Columns(cols) => cols
+                    .iter()
+                    .map(|c| (0..c.ends.len()).map(|i| own(c.get(i))).collect())
+                    .collect(),
+            };
+            Ok((cols, c.malformed))
         };
-        let (mut oks, mut errs) = (0, 0);
+        let (mut oks, mut errs, mut utf8) = (0, 0, 0);
         for case in 0..3000 {
             let width: usize = rng.random_range(1..6);
             let mut text = vec![];
@@ -376,11 +460,49 @@ mod tests {
             let names: Vec<String> = (0..width).map(|k| format!("c{k}")).collect();
             let plain = values(csv_cut("f.csv", text.clone(), &names, offset), width);
             let builder = ColumnsBuilder::new("f.csv", &text, &names, offset);
-            let quoted = values(cut_quoted(&text, builder).map(Cut::Columns), width);
+            let quoted = values(cut_quoted(&text, builder), width);
             assert_eq!(plain, quoted, "{:?}", String::from_utf8_lossy(&text));
-            if plain.is_ok() { oks += 1 } else { errs += 1 }
+            let (cols, malformed) = plain.unwrap();
+            // A malformed row reads as empty fields, and no other row is lost.
+            for m in &malformed {
+                assert!(cols.iter().all(|c| c[m.row].is_none()), "{m:?}");
+            }
+            if malformed.is_empty() {
+                oks += 1
+            } else {
+                errs += 1
+            }
+            if malformed.iter().any(|m| m.column.is_some()) {
+                utf8 += 1;
+            }
         }
-        assert!(oks > 1000 && errs > 300, "{oks} parsed, {errs} errors");
+        assert!(
+            oks > 1000 && errs > 300 && utf8 > 50,
+            "{oks} clean, {errs} with malformed rows, {utf8} with bad bytes"
+        );
+        // The reasons and raw text a malformed row is quarantined with.
+        let names: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+        let text = b"1,2,3\n4,5\r\n6,\xff7,8\n9,10,11\n".to_vec();
+        let cut = csv_cut("f.csv", text, &names, 0).unwrap();
+        let got: Vec<(usize, Option<&str>, &str, &str)> = cut
+            .malformed
+            .iter()
+            .map(|m| {
+                (
+                    m.row,
+                    m.column.as_deref(),
+                    m.reason.as_str(),
+                    m.raw.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (1, None, "the row has 2 fields, the header has 3", "4,5"),
+                (2, Some("b"), NOT_UTF8, "6,\u{fffd}7,8"),
+            ]
+        );
         // What the direct cut must leave to the crate.
         assert!(!plain_csv(b"a,\"b\"\n"));
         assert!(!plain_csv(b"a\rb\n"));

@@ -7,7 +7,8 @@ use std::path::Path;
 
 use polars::prelude::*;
 
-use super::csv_cut::{Cut, FieldIndex, csv_cut, csv_header};
+pub use super::csv_cut::Malformed;
+use super::csv_cut::{CutBody, FieldIndex, csv_cut, csv_header};
 use crate::error::{ClaimsError, Result};
 
 /// One input file (or a chunk of one) read as text, so the contract check sees every value
@@ -18,6 +19,8 @@ pub struct RawFile {
     /// Column names in file order.
     pub columns: Vec<String>,
     body: Body,
+    /// Rows that could not be read as the header's columns, in row order.
+    malformed: Vec<Malformed>,
 }
 
 enum Body {
@@ -135,8 +138,20 @@ impl RawFile {
         }
     }
 
+    /// Row `i`'s problem if it could not be read as the header's columns.
+    pub fn malformed(&self, i: usize) -> Option<&Malformed> {
+        if self.malformed.is_empty() {
+            return None;
+        }
+        let at = self.malformed.binary_search_by_key(&i, |m| m.row).ok()?;
+        Some(&self.malformed[at])
+    }
+
     /// Row `i` as a CSV-like line (for quarantine records).
     pub fn raw_row(&self, i: usize) -> String {
+        if let Some(m) = self.malformed(i) {
+            return m.raw.clone();
+        }
         let mut parts = Vec::with_capacity(self.columns.len());
         for k in 0..self.columns.len() {
             let v = self.field(i, k).unwrap_or("");
@@ -198,6 +213,7 @@ fn raw_file(name: String, frame: DataFrame) -> RawFile {
         name,
         columns,
         body: Body::Frame(frame),
+        malformed: vec![],
     }
 }
 
@@ -396,14 +412,16 @@ impl Chunks {
                 carry.truncate(cut);
                 self.bytes.0 += cut;
                 let text = std::mem::replace(carry, rest);
-                let body = match csv_cut(&self.name, text, columns, offset)? {
-                    Cut::Fields(f) => Body::Fields(f),
-                    Cut::Columns(c) => Body::Columns(c),
+                let cut = csv_cut(&self.name, text, columns, offset)?;
+                let body = match cut.body {
+                    CutBody::Fields(f) => Body::Fields(f),
+                    CutBody::Columns(c) => Body::Columns(c),
                 };
                 Some(RawFile {
                     name: self.name.clone(),
                     columns: columns.clone(),
                     body,
+                    malformed: cut.malformed,
                 })
             }
         };
@@ -534,17 +552,23 @@ mod tests {
         assert_eq!(chunked.data.len(), 5998);
     }
 
+    /// A ragged row is set aside with its reason and text, reads as empty, and the rows
+    /// after it keep their numbers.
     #[test]
-    fn a_ragged_row_is_named() {
+    fn a_ragged_row_is_set_aside() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.csv");
-        std::fs::write(&path, "a,b,c\n1,2,3\n4,5,6,7\n").unwrap();
+        std::fs::write(&path, "a,b,c\n1,2,3\n4,5,6,7\n8,9,10\n").unwrap();
         let mut chunks = Chunks::open(&path, 1 << 16).unwrap();
-        let e = chunks.next_chunk().err().unwrap().to_string();
-        assert!(
-            e.contains("r.csv") && e.contains("data row 2 has 4 fields, the header has 3"),
-            "{e}"
+        let (c, _) = chunks.next_chunk().unwrap().unwrap();
+        assert_eq!(c.rows(), 3);
+        let m = c.malformed(1).unwrap();
+        assert_eq!(
+            (m.reason.as_str(), c.raw_row(1).as_str()),
+            ("the row has 4 fields, the header has 3", "4,5,6,7")
         );
+        assert_eq!((c.field(1, 0), c.field(2, 0)), (None, Some("8")));
+        assert!(c.malformed(0).is_none() && c.malformed(2).is_none());
     }
 
     /// The direct cut of quote-free text gives exactly what the `csv` crate gives: the same

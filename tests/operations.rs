@@ -451,6 +451,62 @@ fn a_stop_signal_records_the_run_as_cancelled() {
     }
 }
 
+/// SIGTERM while `schedule trigger` waits to retry ends the wait: no further attempt, and
+/// the process exits at once (it used to sleep out the backoff and try again; with the
+/// default waits systemd would kill it first). A held lock fires no failure hook.
+#[test]
+fn a_stop_during_the_retry_wait_ends_the_trigger() {
+    let env = Env::new();
+    train_small(&env);
+    day_file(&env, "day_2026-11-02.csv", 200, 5, 10_000, 0.0);
+    let hook = env.path("hook.json");
+    let cfg = env.path("retry.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[schedule]\nretries = 2\nretry_backoff_seconds = 30\n[schedule.predict]\ninput_pattern = '{}'\n\
+             [inference]\nsink = 'postgres://u@127.0.0.1:1/db'\n[hooks]\non_failure = \"cat >> '{}'\"\n",
+            env.path("day_{date}.csv").display(),
+            hook.display()
+        ),
+    )
+    .unwrap();
+    let run = Command::new(assert_cmd::cargo::cargo_bin("claims"))
+        .arg("--home")
+        .arg(env.home())
+        .arg("--config")
+        .arg(&cfg)
+        .args(["schedule", "trigger", "predict", "--date", "2026-11-02"])
+        .env_remove("CLAIMS_HOME")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The first attempt fails at once (nothing listens on port 1); then it waits 30 s.
+    std::thread::sleep(Duration::from_secs(3));
+    let t0 = Instant::now();
+    let sent = Command::new("kill")
+        .args(["-TERM", &run.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let out = run.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        t0.elapsed() < Duration::from_secs(5),
+        "{:?}: {err}",
+        t0.elapsed()
+    );
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("Connection refused"), "{err}");
+    let conn = claims_ops::registry::db::open(&env.home().join("claims.db")).unwrap();
+    let runs = claims_ops::registry::runs::list(&conn, 10).unwrap();
+    assert_eq!(runs.iter().filter(|r| r.kind == "predict").count(), 1);
+    // The failure hook ran once, for that one attempt.
+    let got = std::fs::read_to_string(&hook).unwrap();
+    assert_eq!(got.lines().count(), 1, "{got}");
+}
+
 /// A read-only command on a mistyped home refuses (exit 2) and creates nothing; a success
 /// summary under --json says `"ok": true`; an impossible date is named as such.
 #[test]

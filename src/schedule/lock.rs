@@ -17,8 +17,19 @@ pub struct RunLock {
 impl RunLock {
     /// Takes the lock for `job` or fails with [`ClaimsError::Locked`] naming the holder.
     pub fn acquire(home: &Path, job: &str) -> Result<RunLock> {
+        // A home this user cannot write is a setup problem (exit 2), not worth a retry.
+        let unwritable = |p: &Path, e: std::io::Error| match e.kind() {
+            std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
+                ClaimsError::Usage(format!(
+                    "{}: cannot create the run lock ({e}); the home folder and its files must be writable by this user ({})",
+                    p.display(),
+                    crate::registry::current_user()
+                ))
+            }
+            _ => ClaimsError::io(p, e),
+        };
         let dir = home.join("locks");
-        std::fs::create_dir_all(&dir).map_err(|e| ClaimsError::io(&dir, e))?;
+        std::fs::create_dir_all(&dir).map_err(|e| unwritable(&dir, e))?;
         let path = dir.join(format!("{job}.lock"));
         let mut file = std::fs::OpenOptions::new()
             .read(true)
@@ -26,7 +37,7 @@ impl RunLock {
             .create(true)
             .truncate(false)
             .open(&path)
-            .map_err(|e| ClaimsError::io(&path, e))?;
+            .map_err(|e| unwritable(&path, e))?;
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {

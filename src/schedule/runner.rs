@@ -68,7 +68,9 @@ pub fn failure_hook(
     attempts: u32,
     a: &Attempt,
 ) {
-    if a.ok {
+    // A held lock is another run of the job at work, not a failure (the units count exit
+    // 4 as success too).
+    if a.ok || a.exit_code == crate::error::EXIT_LOCKED {
         return;
     }
     let summary = serde_json::json!({

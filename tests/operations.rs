@@ -451,6 +451,64 @@ fn a_stop_signal_records_the_run_as_cancelled() {
     }
 }
 
+/// A backfill treats drift as a single `predict` does: the alert hook runs for a date with
+/// alerts, and `--fail-on-drift` exits 5 (it used to exit 0 and run no hook).
+#[test]
+fn a_backfill_raises_drift_like_predict() {
+    let env = Env::new();
+    train_small(&env);
+    day_file(&env, "day_2026-11-05.csv", 600, 5, 10_000, 0.0);
+    day_file(&env, "day_2026-11-06.csv", 600, 6, 20_000, 1.0);
+    let alerts = env.path("alerts.json");
+    let cfg = env.path("alert.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[hooks]\non_alert = \"cat >> '{}'; echo >> '{}'\"\n",
+            alerts.display(),
+            alerts.display()
+        ),
+    )
+    .unwrap();
+    let out = env
+        .claims()
+        .arg("--config")
+        .arg(&cfg)
+        .args([
+            "predict",
+            "--from",
+            "2026-11-05",
+            "--to",
+            "2026-11-06",
+            "--input-pattern",
+        ])
+        .arg(env.path("day_{date}.csv"))
+        .args(["--fail-on-drift", "--json"])
+        .assert()
+        .code(5);
+    let j = last_json(&out.get_output().stdout);
+    assert_eq!(
+        (j["done"].as_u64(), j["exit_code"].as_i64()),
+        (Some(2), Some(5)),
+        "{j}"
+    );
+    let drifted = j["drift_alerts"].as_array().unwrap();
+    assert_eq!(drifted.len(), 1, "{j}");
+    assert!(
+        drifted[0].as_str().unwrap().ends_with("on 2026-11-06"),
+        "{j}"
+    );
+    let got = std::fs::read_to_string(&alerts).unwrap();
+    let hooked: Vec<serde_json::Value> = got
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(hooked.len(), 1, "{got}");
+    assert_eq!(hooked[0]["business_date"], "2026-11-06");
+    assert!(!hooked[0]["drift_alerts"].as_array().unwrap().is_empty());
+}
+
 /// SIGTERM while `schedule trigger` waits to retry ends the wait: no further attempt, and
 /// the process exits at once (it used to sleep out the backoff and try again; with the
 /// default waits systemd would kill it first). A held lock fires no failure hook.

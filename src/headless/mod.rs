@@ -254,7 +254,11 @@ pub fn run(cmd: Command, cfg: &Config, home: &Path) -> Result<Output> {
                 ));
             }
             if let (Some(from), Some(to), Some(pattern)) = (from, to, input_pattern) {
-                return ops::backfill(cfg, home, &from, &to, &pattern, sink, force);
+                let opts = ops::BackfillOptions {
+                    force,
+                    fail_on_drift,
+                };
+                return ops::backfill(cfg, home, &from, &to, &pattern, sink, opts);
             }
             let data = data.ok_or_else(|| {
                 ClaimsError::Usage(

@@ -28,8 +28,17 @@ pub fn hook(hooks: &HooksConfig, job: &str, e: &ClaimsError) {
     );
 }
 
+/// What a backfill does besides scoring.
+pub struct BackfillOptions {
+    /// Score dates the target table already has.
+    pub force: bool,
+    /// Exit 5 when a scored date raised a drift alert (and nothing failed).
+    pub fail_on_drift: bool,
+}
+
 /// Scores every date from `from` to `to` (inclusive) whose input exists, skipping dates
 /// already done unless `force`; a failed date does not stop the others. Rerunning resumes.
+/// A date with drift alerts runs the alert hook, as a single `predict` does.
 pub fn backfill(
     cfg: &Config,
     home: &Path,
@@ -37,8 +46,9 @@ pub fn backfill(
     to: &str,
     pattern: &str,
     sink: Option<String>,
-    force: bool,
+    opts: BackfillOptions,
 ) -> Result<Output> {
+    let force = opts.force;
     let (a, b): (NaiveDate, NaiveDate) = (
         parse_date(from)?.parse().unwrap_or_default(),
         parse_date(to)?.parse().unwrap_or_default(),
@@ -65,6 +75,7 @@ pub fn backfill(
     let mut results = vec![];
     let mut worst: Option<ClaimsError> = None;
     let mut stopped_before: Option<String> = None;
+    let mut drifted: Vec<String> = vec![];
     let mut d = a;
     while d <= b {
         let ds = d.to_string();
@@ -97,13 +108,23 @@ pub fn backfill(
                 None,
                 super::signals::stop_flag(super::STOPPING),
             ) {
-                Ok(o) => (
-                    "done".to_string(),
-                    format!(
-                        "{} scored, {} quarantined, run {}",
-                        o.rows_scored, o.rows_quarantined, o.run_id
-                    ),
-                ),
+                Ok(o) => {
+                    let alerts = if o.drift_alerts.is_empty() {
+                        String::new()
+                    } else {
+                        drifted.push(format!("{} on {ds}", o.drift_alerts.join(", ")));
+                        let summary = serde_json::to_value(&o).unwrap_or_default();
+                        units::run_hook(&cfg.hooks.on_alert, &summary, cfg.hooks.timeout());
+                        format!("; drift alerts: {}", o.drift_alerts.join(", "))
+                    };
+                    (
+                        "done".to_string(),
+                        format!(
+                            "{} scored, {} quarantined, run {}{alerts}",
+                            o.rows_scored, o.rows_quarantined, o.run_id
+                        ),
+                    )
+                }
                 Err(e) => {
                     hook(&cfg.hooks, "predict", &e);
                     let msg = e
@@ -145,9 +166,12 @@ pub fn backfill(
             "stopped by a signal before {d}: rerun the same command to do the rest\n"
         ));
     }
+    if !drifted.is_empty() {
+        text.push_str(&format!("drift alerts: {}\n", drifted.join("; ")));
+    }
     let mut out = Output::ok(
         text,
-        json!({"command": "predict-backfill", "done": ok, "skipped": skipped, "failed": failed, "stopped_before": stopped_before, "dates": results}),
+        json!({"command": "predict-backfill", "done": ok, "skipped": skipped, "failed": failed, "stopped_before": stopped_before, "drift_alerts": drifted, "dates": results}),
     );
     if failed > 0 {
         out.then_fail = worst;
@@ -156,6 +180,8 @@ pub fn backfill(
         out.then_fail = Some(ClaimsError::Other(anyhow::anyhow!(
             "backfill stopped by a signal before {d}; rerun it to resume"
         )));
+    } else if opts.fail_on_drift && !drifted.is_empty() {
+        out.then_fail = Some(ClaimsError::Drift(drifted.join("; ")));
     }
     Ok(out)
 }

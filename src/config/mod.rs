@@ -405,6 +405,81 @@ mod tests {
         assert!(Config::from_overlay("[tui.keys]\nquit = \"?\"\nhelp = \"q\"\n").is_ok());
     }
 
+    /// Schedule settings that cron, systemd or the scheduler would misread are refused with
+    /// the key: a seconds field, L/W/#, a date that never comes, unbounded retries, an
+    /// empty or unknown-placeholder file list, unbounded parallel fits.
+    #[test]
+    fn schedule_values_cron_and_systemd_can_use() {
+        let cases = [
+            (
+                "[schedule.predict]\ncron = \"0 19 * * * *\"",
+                "schedule.predict.cron",
+                "expected 5 fields",
+            ),
+            (
+                "[schedule.train]\ncron = \"0 0 L * *\"",
+                "schedule.train.cron",
+                "not standard cron",
+            ),
+            (
+                "[schedule.predict]\ncron = \"0 19 * * 5#2\"",
+                "schedule.predict.cron",
+                "not standard cron",
+            ),
+            (
+                "[schedule.predict]\ncron = \"0 19 30 2 *\"",
+                "schedule.predict.cron",
+                "never fires",
+            ),
+            (
+                "[schedule]\nretries = 100000",
+                "schedule.retries",
+                "at most 20",
+            ),
+            (
+                "[schedule]\nretry_backoff_seconds = 0",
+                "schedule.retry_backoff_seconds",
+                "from 1 to 86400",
+            ),
+            (
+                "[schedule.train]\ndata = []",
+                "schedule.train.data",
+                "at least one file",
+            ),
+            (
+                "[schedule.train]\ndata = [\"in/{bogus}.csv\"]",
+                "schedule.train.data",
+                "unknown placeholder '{bogus}'",
+            ),
+            (
+                "[schedule.predict]\ninput_pattern = \"in/{date}_{month}.csv\"",
+                "schedule.predict.input_pattern",
+                "unknown placeholder '{month}'",
+            ),
+            (
+                "[threads]\nparallel_fits = 100000",
+                "threads.parallel_fits",
+                "[0, 256]",
+            ),
+            (
+                "[hooks]\ntimeout_s = 0",
+                "hooks.timeout_s",
+                "from 1 to 86400",
+            ),
+        ];
+        for (overlay, key, why) in cases {
+            let e = Config::from_overlay(overlay).unwrap_err().to_string();
+            assert!(
+                e.contains(&format!("key '{key}'")) && e.contains(why),
+                "{overlay}: {e}"
+            );
+        }
+        for ok in ["30 6 * * MON-FRI", "*/15 * * * *", "0 0 1 jan,jul *"] {
+            let overlay = format!("[schedule.predict]\ncron = \"{ok}\"");
+            assert!(Config::from_overlay(&overlay).is_ok(), "{ok}");
+        }
+    }
+
     #[test]
     fn search_strategy_and_halving_factor() {
         let c =

@@ -4,6 +4,34 @@
 use super::*;
 use crate::error::{ClaimsError, Result};
 
+/// Why `expr` is not a five-field cron expression that crontab and systemd read alike.
+fn not_standard_cron(expr: &str) -> Option<String> {
+    const NAMES: [&str; 19] = [
+        "SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT", "JAN", "FEB", "MAR", "APR", "MAY", "JUN",
+        "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
+    ];
+    let fields: Vec<&str> = expr.split_whitespace().collect();
+    if fields.len() != 5 {
+        return Some(format!(
+            "expected 5 fields (minute hour day-of-month month day-of-week), got {}",
+            fields.len()
+        ));
+    }
+    for f in fields {
+        for atom in f.split([',', '-', '/']) {
+            let ok = atom == "*"
+                || (!atom.is_empty() && atom.bytes().all(|b| b.is_ascii_digit()))
+                || NAMES.contains(&atom.to_ascii_uppercase().as_str());
+            if !ok {
+                return Some(format!(
+                    "'{atom}' in '{f}' is not a number, * or a day or month name (L, W and # are not standard cron)"
+                ));
+            }
+        }
+    }
+    None
+}
+
 fn bad(key: &str, value: impl std::fmt::Display, allowed: &str) -> ClaimsError {
     ClaimsError::Config(format!("key '{key}' = '{value}': {allowed}"))
 }
@@ -191,6 +219,13 @@ pub(super) fn validate(raw: Raw, merged_toml: String) -> Result<Config> {
             "must be in [1, 256]",
         ));
     }
+    if raw.threads.parallel_fits > 256 {
+        return Err(bad(
+            "threads.parallel_fits",
+            raw.threads.parallel_fits,
+            "must be in [0, 256] (0 = one per core)",
+        ));
+    }
     let schema = validate_schema(raw.schema)?;
     let inf = &raw.inference;
     if inf.timezone.parse::<chrono_tz::Tz>().is_err() {
@@ -287,6 +322,58 @@ pub(super) fn validate(raw: Raw, merged_toml: String) -> Result<Config> {
     ] {
         if let Err(e) = expr.parse::<croner::Cron>() {
             return Err(bad(key, expr, &format!("not a cron expression ({e})")));
+        }
+        // The same expression goes into crontab lines and systemd timers: five standard
+        // fields only (no seconds or year field, no L, W or #).
+        if let Some(why) = not_standard_cron(expr) {
+            return Err(bad(key, expr, &why));
+        }
+        let fires = crate::schedule::Schedule::new(expr, &sc.timezone)
+            .and_then(|s| s.next_after(chrono::Utc::now()));
+        if fires.is_err() {
+            return Err(bad(key, expr, "never fires (no date matches it)"));
+        }
+    }
+    if sc.retries > 20 {
+        return Err(bad("schedule.retries", sc.retries, "must be at most 20"));
+    }
+    if !(1..=86_400).contains(&sc.retry_backoff_seconds) {
+        return Err(bad(
+            "schedule.retry_backoff_seconds",
+            sc.retry_backoff_seconds,
+            "must be from 1 to 86400 seconds",
+        ));
+    }
+    if sc.train.data.is_empty() {
+        return Err(bad(
+            "schedule.train.data",
+            "[]",
+            "must list at least one file",
+        ));
+    }
+    for (key, text, known) in sc
+        .train
+        .data
+        .iter()
+        .map(|d| ("schedule.train.data", d, &["{date}", "{month}"][..]))
+        .chain([(
+            "schedule.predict.input_pattern",
+            &sc.predict.input_pattern,
+            &["{date}"][..],
+        )])
+    {
+        let mut rest = text.as_str();
+        while let Some(at) = rest.find('{') {
+            let end = rest[at..].find('}').map_or(rest.len(), |e| at + e + 1);
+            let p = &rest[at..end];
+            if !known.contains(&p) {
+                return Err(bad(
+                    key,
+                    text,
+                    &format!("unknown placeholder '{p}' (known: {})", known.join(", ")),
+                ));
+            }
+            rest = &rest[end..];
         }
     }
     if !sc.predict.input_pattern.contains("{date}") {

@@ -249,7 +249,7 @@ impl Registry {
         Ok(bytes)
     }
 
-    /// Loads version `v` as a scorer, verifying every artifact's hash first.
+    /// Loads version `v` as a scorer, verifying the hash of each artifact it reads.
     pub fn load_model(&self, v: u32) -> Result<crate::model::TrainedModel> {
         let m = self.manifest(v)?;
         let pre_bytes = self.artifact(v, &m, "preprocessor.json")?;

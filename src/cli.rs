@@ -208,7 +208,8 @@ pub enum ScheduleAction {
     Trigger {
         /// train or predict.
         job: String,
-        /// Business date (default: today in the schedule's time zone).
+        /// Business date (default: the date of the job's latest scheduled time, in the
+        /// schedule's time zone, so a timer catching up a missed run scores the missed day).
         #[arg(long)]
         date: Option<String>,
     },

@@ -297,7 +297,7 @@ pub fn schedule(action: ScheduleAction, cfg: &Config, home: &Path) -> Result<Out
             let job = Job::parse(&job)?;
             let date: NaiveDate = match date {
                 Some(d) => parse_date(&d)?.parse().unwrap_or_default(),
-                None => Schedule::of(job, sc)?.local_date(chrono::Utc::now()),
+                None => Schedule::of(job, sc)?.due_date(chrono::Utc::now())?,
             };
             let exec = PipelineExecutor {
                 cfg,

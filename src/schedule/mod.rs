@@ -112,6 +112,36 @@ impl Schedule {
     pub fn local_date(&self, t: DateTime<Utc>) -> chrono::NaiveDate {
         t.with_timezone(&self.tz).date_naive()
     }
+
+    /// The latest fire instant at or before `t` (looked for up to about a year back).
+    pub fn latest_at_or_before(&self, t: DateTime<Utc>) -> Result<Option<DateTime<Utc>>> {
+        // Widening windows, so a job due every minute is not walked a year back.
+        for days in [1, 8, 32, 367] {
+            let from = t - chrono::Duration::days(days);
+            let mut last = None;
+            let mut at = from;
+            loop {
+                let n = self.next_after(at)?;
+                if n > t {
+                    break;
+                }
+                last = Some(n);
+                at = n;
+            }
+            if last.is_some() {
+                return Ok(last);
+            }
+        }
+        Ok(None)
+    }
+
+    /// The business date a run started now without a date is for: that of the job's
+    /// latest scheduled instant, so a timer catching up a missed run (systemd's
+    /// `Persistent=true` after downtime) scores the day it missed, not the day it wakes.
+    pub fn due_date(&self, now: DateTime<Utc>) -> Result<chrono::NaiveDate> {
+        let at = self.latest_at_or_before(now)?.unwrap_or(now);
+        Ok(self.local_date(at))
+    }
 }
 
 /// Which of the missed instants (oldest first) to run under a catch-up policy.

@@ -238,3 +238,46 @@ fn transient_failures_are_retried_with_backoff_bad_input_is_not() {
     .unwrap();
     assert_eq!(st.last_outcome.as_deref(), Some("failed: boom"));
 }
+
+/// A trigger without a date is for the job's latest scheduled time: the day itself at or
+/// after 19:00, the day before when a timer catches up a missed run the next morning, and
+/// the first of the month for the monthly train all month long.
+#[test]
+fn a_trigger_without_a_date_is_for_the_latest_scheduled_time() {
+    let c = Config::from_overlay("[schedule]\ntimezone = \"Europe/London\"").unwrap();
+    let predict = Schedule::of(Job::Predict, &c.schedule).unwrap();
+    let train = Schedule::of(Job::Train, &c.schedule).unwrap();
+    let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+    // 19:00 London is 19:00Z in winter.
+    assert_eq!(
+        predict.due_date(t("2026-11-27T19:00:00Z")).unwrap(),
+        d("2026-11-27")
+    );
+    assert_eq!(
+        predict.due_date(t("2026-11-27T19:00:07Z")).unwrap(),
+        d("2026-11-27")
+    );
+    assert_eq!(
+        predict.due_date(t("2026-11-28T07:30:00Z")).unwrap(),
+        d("2026-11-27")
+    );
+    assert_eq!(
+        predict.due_date(t("2026-11-28T18:59:59Z")).unwrap(),
+        d("2026-11-27")
+    );
+    assert_eq!(
+        train.due_date(t("2026-12-01T00:00:05Z")).unwrap(),
+        d("2026-12-01")
+    );
+    assert_eq!(
+        train.due_date(t("2026-12-19T10:00:00Z")).unwrap(),
+        d("2026-12-01")
+    );
+    let minutely = Schedule::new("* * * * *", "UTC").unwrap();
+    assert_eq!(
+        minutely
+            .latest_at_or_before(t("2026-11-27T10:00:30Z"))
+            .unwrap(),
+        Some(t("2026-11-27T10:00:00Z"))
+    );
+}

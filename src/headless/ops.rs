@@ -215,7 +215,13 @@ pub fn schedule(action: ScheduleAction, cfg: &Config, home: &Path) -> Result<Out
                 let last_text = last.as_ref().map_or("-".to_string(), |r| {
                     format!("{} {} {}", r.status, minute(&r.started_at), r.run_id)
                 });
+                // "running" with no scheduler handling it: killed during the run.
+                let dead = crate::schedule::interrupted(&conn, home, job).unwrap_or(false);
                 let sched = match (&st.last_fire, &st.last_outcome) {
+                    (Some(f), _) if dead => format!(
+                        "{} interrupted (no scheduler is running it; it runs again when one starts)",
+                        minute(f)
+                    ),
                     (Some(f), o) => format!("{} {}", minute(f), o.as_deref().unwrap_or("-")),
                     (None, _) => "-".into(),
                 };

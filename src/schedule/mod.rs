@@ -228,6 +228,45 @@ pub fn claim(conn: &Connection, job: Job, fire: DateTime<Utc>) -> Result<bool> {
     Ok(n == 1)
 }
 
+/// The lock a scheduler holds on `job` while it handles one of its instants (claim, run,
+/// retries, record); `Ok(None)` when another scheduler holds it.
+pub fn handling_lock(home: &std::path::Path, job: Job) -> Result<Option<lock::RunLock>> {
+    match lock::RunLock::acquire(home, &format!("schedule-{}", job.name())) {
+        Ok(l) => Ok(Some(l)),
+        Err(ClaimsError::Locked(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether `job`'s state says "running" with no scheduler handling it: the scheduler was
+/// killed during the run (or the machine went down).
+pub fn interrupted(conn: &Connection, home: &std::path::Path, job: Job) -> Result<bool> {
+    if state(conn, job)?.last_outcome.as_deref() != Some("running") {
+        return Ok(false);
+    }
+    Ok(handling_lock(home, job)?.is_some())
+}
+
+/// Makes an interrupted instant of `job` due again (its last handled instant goes back one
+/// second), so the catch-up policy decides whether it runs; returns that instant.
+pub fn reopen_interrupted(conn: &Connection, job: Job) -> Result<Option<DateTime<Utc>>> {
+    let st = state(conn, job)?;
+    let Some(fire) = st
+        .last_fire
+        .and_then(|f| DateTime::parse_from_rfc3339(&f).ok())
+        .map(|f| f.with_timezone(&Utc))
+    else {
+        return Ok(None);
+    };
+    conn.execute(
+        "UPDATE schedule_state SET last_fire = ?2, last_outcome = 'interrupted: the scheduler stopped during the run', updated_at = ?3
+         WHERE job = ?1 AND last_outcome = 'running'",
+        params![job.name(), (fire - chrono::Duration::seconds(1)).to_rfc3339(), db::now()],
+    )
+    .map_err(db::sql)?;
+    Ok(Some(fire))
+}
+
 /// Records how the run of `job`'s last claimed instant went.
 pub fn record(conn: &Connection, job: Job, outcome: &str, run_id: Option<&str>) -> Result<()> {
     ensure_state_table(conn)?;

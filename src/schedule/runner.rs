@@ -122,6 +122,29 @@ impl<'a> Scheduler<'a> {
         stop: Arc<AtomicBool>,
     ) -> Result<Self> {
         let conn = db::open(&home.join("claims.db"))?;
+        // An instant left "running" by a scheduler that was killed is due again: the
+        // catch-up policy decides whether it runs; if it will not, the failure hook says so.
+        for job in Job::ALL {
+            if !super::interrupted(&conn, home, job)? {
+                continue;
+            }
+            if let Some(fire) = super::reopen_interrupted(&conn, job)? {
+                let date = Schedule::of(job, &cfg.schedule)?.local_date(fire);
+                tracing::warn!(job = job.name(), %date, "the run of {fire} was interrupted (the scheduler stopped during it); it is due again (catch_up = {})", cfg.schedule.catch_up);
+                if cfg.schedule.catch_up == "none" {
+                    let a = Attempt {
+                        ok: false,
+                        transient: false,
+                        run_id: None,
+                        message: format!(
+                            "the run of {fire} was interrupted (the scheduler stopped during it) and catch_up = none does not run it again"
+                        ),
+                        exit_code: crate::error::EXIT_PIPELINE,
+                    };
+                    failure_hook(cfg, home, job, date, 1, &a);
+                }
+            }
+        }
         Ok(Scheduler {
             cfg,
             home: home.to_path_buf(),
@@ -193,6 +216,11 @@ impl<'a> Scheduler<'a> {
                 if self.stop.load(Ordering::Relaxed) {
                     return Ok(fired);
                 }
+                // Held from claim to record, so a "running" state with this lock free was left
+                // by a scheduler that died. Another scheduler holding it handles this job now.
+                let Some(_handling) = super::handling_lock(&self.home, job)? else {
+                    continue;
+                };
                 // The conditional claim makes each instant run once, even with two schedulers.
                 if !claim(&self.conn, job, fire)? {
                     continue;

@@ -281,3 +281,38 @@ fn a_trigger_without_a_date_is_for_the_latest_scheduled_time() {
         Some(t("2026-11-27T10:00:00Z"))
     );
 }
+
+/// A scheduler killed during a run leaves its instant "running": the next scheduler sees
+/// that no scheduler handles it and runs it again (catch_up = latest), instead of counting
+/// it as done; while a scheduler does handle it, it is left alone.
+#[test]
+fn an_interrupted_instant_runs_again() {
+    let home = tempfile::tempdir().unwrap();
+    let c = cfg("latest");
+    let clock = FakeClock::at("2026-03-28T19:00:20Z");
+    let conn = crate::registry::db::open(&home.path().join("claims.db")).unwrap();
+    init_state(&conn, Job::Predict, t("2026-03-28T18:00:00Z")).unwrap();
+    // The killed scheduler's claim: "running", and no handling lock held any more.
+    assert!(claim(&conn, Job::Predict, t("2026-03-28T19:00:00Z")).unwrap());
+    // While another scheduler holds the job's handling lock, it is not interrupted.
+    let held = handling_lock(home.path(), Job::Predict).unwrap().unwrap();
+    assert!(!interrupted(&conn, home.path(), Job::Predict).unwrap());
+    drop(held);
+    assert!(interrupted(&conn, home.path(), Job::Predict).unwrap());
+    let rec = Recorder::new(0, true);
+    let s = Scheduler::new(
+        &c,
+        home.path(),
+        &clock,
+        &rec,
+        Arc::new(AtomicBool::new(false)),
+    )
+    .unwrap();
+    s.tick().unwrap();
+    assert_eq!(rec.runs(), vec![(Job::Predict, "2026-03-28".to_string())]);
+    assert_eq!(
+        state(&conn, Job::Predict).unwrap().last_outcome.as_deref(),
+        Some("succeeded")
+    );
+    assert!(!interrupted(&conn, home.path(), Job::Predict).unwrap());
+}

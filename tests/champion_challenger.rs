@@ -259,6 +259,36 @@ fn shadow_mode_writes_challenger_rows_and_cost_threshold_is_used() {
             .count(),
         400
     );
+    // Labels arriving later measure both models on that date, side by side.
+    let labelled = env.path("labels.csv");
+    let spec = claims_ops::data::generate::GenSpec {
+        rows: 400,
+        seed: 55,
+        id_offset: 700_000,
+        ..Default::default()
+    };
+    claims_ops::data::generate::write_csv(&spec, &labelled).unwrap();
+    let out = env
+        .claims()
+        .arg("feedback")
+        .arg("--data")
+        .arg(&labelled)
+        .arg("--json")
+        .assert()
+        .success();
+    let j = last_json(&out.get_output().stdout);
+    let measured: Vec<(i64, i64)> = j["result"]["dates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["model_version"].as_i64().unwrap(),
+                d["rows"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(measured, vec![(1, 400), (2, 400)], "{j}");
     // A rerun of the date without shadow mode replaces all its rows: no stale challenger.
     env.claims()
         .arg("predict")

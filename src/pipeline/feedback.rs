@@ -1,7 +1,7 @@
 //! Labels that arrive later: kept in the `labels` table (a later label for the same id is
-//! a correction and replaces it), joined to the champion's stored predictions, and turned
-//! into realised performance per business date (and model version) in the `performance`
-//! table, so concept drift shows as a metric over time. Each feedback run recomputes the
+//! a correction and replaces it), joined to the stored predictions (the champion's, and a
+//! shadow challenger's of the same dates), and turned into realised performance per
+//! business date and model version in the `performance` table, so concept drift shows as a metric over time. Each feedback run recomputes the
 //! dates its labels touch from *every* label received for them, so labels may arrive in
 //! any number of files, and a date rescored by another model is measured for that model.
 
@@ -135,21 +135,32 @@ pub fn feedback(
     }
     let mut s = sink::open(sink_url, home)?;
     let new_ids: Vec<String> = new.keys().cloned().collect();
-    let scored_new = s.champion_scores(&new_ids)?;
+    // The champion's rows decide which dates the labels touch; a shadow challenger's rows of
+    // those dates are measured beside them, so the two models compare on realised labels.
+    let scored_new: Vec<sink::StoredScore> = s
+        .scores_of(&new_ids)?
+        .into_iter()
+        .filter(|r| r.champion)
+        .collect();
     let touched: std::collections::BTreeSet<String> =
-        scored_new.iter().map(|r| r.0.clone()).collect();
-    let matched_new: std::collections::HashSet<&str> =
-        scored_new.iter().map(|r| r.1.as_str()).collect();
+        scored_new.iter().map(|r| r.business_date.clone()).collect();
+    let matched_new: std::collections::HashSet<&str> = scored_new
+        .iter()
+        .map(|r| r.application_id.as_str())
+        .collect();
     let unmatched = new_ids
         .iter()
         .filter(|i| !matched_new.contains(i.as_str()))
         .count();
     let mut dates_of: HashMap<&str, std::collections::BTreeSet<&str>> = HashMap::new();
-    for (date, id, _, _) in &scored_new {
-        dates_of.entry(id).or_default().insert(date);
+    for r in &scored_new {
+        dates_of
+            .entry(&r.application_id)
+            .or_default()
+            .insert(&r.business_date);
     }
     let on_several_dates = dates_of.values().filter(|d| d.len() > 1).count();
-    // Every label received, joined to the champion's current rows of the touched dates.
+    // Every label received, joined to the current rows of the touched dates.
     let labels: HashMap<String, u8> = {
         let mut st = conn
             .prepare("SELECT application_id, claim_status FROM labels")
@@ -161,16 +172,18 @@ pub fn feedback(
             .map_err(db::sql)?
     };
     let all_ids: Vec<String> = labels.keys().cloned().collect();
-    let scored: Vec<_> = s
-        .champion_scores(&all_ids)?
+    let scored: Vec<sink::StoredScore> = s
+        .scores_of(&all_ids)?
         .into_iter()
-        .filter(|r| touched.contains(&r.0))
+        .filter(|r| touched.contains(&r.business_date))
         .collect();
     let mut groups: BTreeMap<(String, i64), (Vec<u8>, Vec<f64>)> = BTreeMap::new();
-    for (date, id, version, score) in &scored {
-        let g = groups.entry((date.clone(), *version)).or_default();
-        g.0.push(labels[id]);
-        g.1.push(*score);
+    for r in &scored {
+        let g = groups
+            .entry((r.business_date.clone(), r.model_version))
+            .or_default();
+        g.0.push(labels[&r.application_id]);
+        g.1.push(r.score);
     }
     let dates: Vec<Realised> = groups
         .into_iter()

@@ -119,6 +119,21 @@ pub trait DayWriter {
     fn commit(self: Box<Self>, quarantine: &[QuarantineRow]) -> Result<()>;
 }
 
+/// One stored score, as feedback joins it to a label.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredScore {
+    /// Business date it was scored for.
+    pub business_date: String,
+    /// Application id.
+    pub application_id: String,
+    /// Model version that scored it.
+    pub model_version: i64,
+    /// Claim probability.
+    pub score: f64,
+    /// Scored by the champion (else by a challenger in shadow mode).
+    pub champion: bool,
+}
+
 /// A prediction table.
 pub trait Sink: Send {
     /// Starts replacing `date`'s rows (every role) and its quarantine rows.
@@ -129,8 +144,9 @@ pub trait Sink: Send {
     fn has_day(&mut self, date: &str) -> Result<bool>;
     /// The quarantine rows of `date`, ordered by file and row.
     fn read_quarantine(&mut self, date: &str) -> Result<Vec<QuarantineRow>>;
-    /// Champion scores of these applications on any date: (date, id, model version, score).
-    fn champion_scores(&mut self, ids: &[String]) -> Result<Vec<(String, String, i64, f64)>>;
+    /// Every stored score of these applications on any date, by the champion and by a
+    /// shadow challenger.
+    fn scores_of(&mut self, ids: &[String]) -> Result<Vec<StoredScore>>;
     /// Where the sink writes, without credentials.
     fn describe(&self) -> String;
     /// Finishes the sink's work and closes it (SQLite: checkpoints its write-ahead log).

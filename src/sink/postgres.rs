@@ -291,19 +291,25 @@ impl Sink for PgSink {
             .collect())
     }
 
-    fn champion_scores(&mut self, ids: &[String]) -> Result<Vec<(String, String, i64, f64)>> {
+    fn scores_of(&mut self, ids: &[String]) -> Result<Vec<super::StoredScore>> {
         let rows = self
             .client
             .query(
-                "SELECT business_date::text, application_id, model_version, score FROM predictions
-                 WHERE role = 'champion' AND application_id = ANY($1)
-                 ORDER BY business_date, application_id COLLATE \"C\"",
+                "SELECT business_date::text, application_id, model_version, score, role FROM predictions
+                 WHERE application_id = ANY($1)
+                 ORDER BY business_date, application_id COLLATE \"C\", role",
                 &[&ids],
             )
             .map_err(|e| err("read", e))?;
         Ok(rows
             .iter()
-            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+            .map(|r| super::StoredScore {
+                business_date: r.get(0),
+                application_id: r.get(1),
+                model_version: r.get(2),
+                score: r.get(3),
+                champion: r.get::<_, String>(4) == "champion",
+            })
             .collect())
     }
 

@@ -192,7 +192,7 @@ impl Sink for SqliteSink {
         rows.collect::<std::result::Result<_, _>>().map_err(err)
     }
 
-    fn champion_scores(&mut self, ids: &[String]) -> Result<Vec<(String, String, i64, f64)>> {
+    fn scores_of(&mut self, ids: &[String]) -> Result<Vec<super::StoredScore>> {
         let tx = self.conn.transaction().map_err(err)?;
         tx.execute_batch("CREATE TEMP TABLE IF NOT EXISTS feedback_ids(id TEXT PRIMARY KEY); DELETE FROM feedback_ids;")
             .map_err(err)?;
@@ -207,13 +207,21 @@ impl Sink for SqliteSink {
         let out = {
             let mut st = tx
                 .prepare(
-                    "SELECT p.business_date, p.application_id, p.model_version, p.score FROM predictions p
-                     JOIN feedback_ids f ON f.id = p.application_id WHERE p.role = 'champion'
-                     ORDER BY p.business_date, p.application_id",
+                    "SELECT p.business_date, p.application_id, p.model_version, p.score, p.role FROM predictions p
+                     JOIN feedback_ids f ON f.id = p.application_id
+                     ORDER BY p.business_date, p.application_id, p.role",
                 )
                 .map_err(err)?;
             let rows = st
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                .query_map([], |r| {
+                    Ok(super::StoredScore {
+                        business_date: r.get(0)?,
+                        application_id: r.get(1)?,
+                        model_version: r.get(2)?,
+                        score: r.get(3)?,
+                        champion: r.get::<_, String>(4)? == "champion",
+                    })
+                })
                 .map_err(err)?;
             rows.collect::<std::result::Result<Vec<_>, _>>()
                 .map_err(err)?

@@ -66,6 +66,13 @@ fn second_train_exits_4_and_a_killed_holder_leaves_no_stale_lock() {
     }
     first.kill().unwrap(); // SIGKILL
     first.wait().unwrap();
+    // Until then, the list says the "running" run has no process.
+    let out = env.claims().arg("runs").assert().success();
+    let list = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(
+        list.contains("died?") && list.contains("no process holds the train lock"),
+        "{list}"
+    );
     env.claims()
         .arg("train")
         .arg("--data")

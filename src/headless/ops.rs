@@ -91,10 +91,9 @@ pub fn backfill(
                 "already done (use --force to rescore)".to_string(),
             )
         } else if !Path::new(&input).is_file() {
-            worst.get_or_insert(ClaimsError::Usage(format!(
-                "input for {ds} not found: {input}"
-            )));
-            ("failed".to_string(), format!("input not found: {input}"))
+            let why = crate::schedule::runner::not_a_file(Path::new(&input));
+            worst.get_or_insert(ClaimsError::Usage(format!("input for {ds} {why}: {input}")));
+            ("failed".to_string(), format!("input {why}: {input}"))
         } else {
             let req = PredictRequest {
                 data: input.into(),

@@ -128,14 +128,29 @@ pub(super) fn runs(home: &std::path::Path, run_id: Option<String>, limit: usize)
                 "run", "kind", "status", "started", "took", "date / error"
             );
             for r in &rs {
+                // "running" while no process holds the kind's lock: killed (kill -9, power
+                // loss); the next run of that kind records it as interrupted.
+                let dead = r.status == "running"
+                    && crate::schedule::lock::RunLock::acquire(home, &r.kind).is_ok();
+                let (status, gist) = if dead {
+                    (
+                        "died?".to_string(),
+                        format!(
+                            "no process holds the {} lock: killed? the next {} run records it as interrupted",
+                            r.kind, r.kind
+                        ),
+                    )
+                } else {
+                    (r.status.clone(), run_gist(r))
+                };
                 text.push_str(&format!(
                     "{:<32} {:<8} {:<10} {:<24} {:>8}  {}\n",
                     r.run_id,
                     r.kind,
-                    r.status,
+                    status,
                     r.started_at,
                     took(r),
-                    run_gist(r)
+                    gist
                 ));
             }
             if (rs.len() as i64) < total {

@@ -58,6 +58,15 @@ pub struct Attempt {
     pub exit_code: i32,
 }
 
+/// Why `p` cannot be read as an input file: "not found", or "is a folder".
+pub fn not_a_file(p: &Path) -> &'static str {
+    if p.is_dir() {
+        "is a folder, not a file"
+    } else {
+        "not found"
+    }
+}
+
 /// Runs the failure hook once a job's last attempt has failed, with what an on-call
 /// person needs: the job, date, error, exit code, run id, attempts and home.
 pub fn failure_hook(
@@ -367,7 +376,8 @@ impl Executor for PipelineExecutor<'_> {
                 );
                 if !input.is_file() {
                     Err(ClaimsError::Usage(format!(
-                        "input for {ds} not found: {}",
+                        "input for {ds} {}: {}",
+                        not_a_file(&input),
                         input.display()
                     )))
                 } else {
@@ -398,7 +408,8 @@ impl Executor for PipelineExecutor<'_> {
                     .collect();
                 match data.iter().find(|p| !p.is_file()) {
                     Some(missing) => Err(ClaimsError::Usage(format!(
-                        "training input for {ds} not found: {}",
+                        "training input for {ds} {}: {}",
+                        not_a_file(missing),
                         missing.display()
                     ))),
                     None => {

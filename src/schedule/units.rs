@@ -48,12 +48,13 @@ pub fn crontab(cfg: &ScheduleConfig, bin: &Path, home: &Path, config: Option<&Pa
     s.push_str(&format!("CRON_TZ={}\n", cfg.timezone));
     let log = home.join("logs").join("cron.log");
     for job in Job::ALL {
-        s.push_str(&format!(
-            "{} {} >> {} 2>&1\n",
-            job.cron(cfg),
+        let line = format!(
+            "{} >> {} 2>&1",
             command(bin, home, config, job),
             shell_quote(&log.display().to_string())
-        ));
+        );
+        // cron turns an unescaped % into a newline.
+        s.push_str(&format!("{} {}\n", job.cron(cfg), line.replace('%', "\\%")));
     }
     s
 }
@@ -164,7 +165,8 @@ pub fn systemd(
                 "[Unit]\nDescription=claims-ops {} job\nAfter=network-online.target\nWants=network-online.target\n\n\
                  [Service]\nType=oneshot\nExecStart={}\n# Exit 4: another run holds the lock; not a failure of this unit.\nSuccessExitStatus=4\n",
                 job.name(),
-                command(bin, home, config, job)
+                // systemd expands %-specifiers in ExecStart.
+                command(bin, home, config, job).replace('%', "%%")
             ),
         ));
         out.push((
@@ -242,6 +244,28 @@ pub fn run_hook(cmd: &str, summary: &serde_json::Value, timeout: std::time::Dura
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A % in a path reaches the command as %: escaped for cron (which makes it a newline)
+    /// and for systemd (which expands specifiers).
+    #[test]
+    fn a_percent_in_a_path_is_escaped() {
+        let cfg = crate::config::Config::from_overlay("").unwrap().schedule;
+        let home = Path::new("/srv/claims 100%d/home");
+        let cron = crontab(&cfg, Path::new("/usr/bin/claims"), home, None);
+        let line = cron
+            .lines()
+            .find(|l| l.contains("trigger predict"))
+            .unwrap();
+        assert!(line.contains("'/srv/claims 100\\%d/home'"), "{line}");
+        assert!(!line.replace("\\%", "").contains('%'), "{line}");
+        let units = systemd(&cfg, Path::new("/usr/bin/claims"), home, None).unwrap();
+        let service = &units
+            .iter()
+            .find(|(n, _)| n == "claims-predict.service")
+            .unwrap()
+            .1;
+        assert!(service.contains("'/srv/claims 100%%d/home'"), "{service}");
+    }
 
     /// A hook still running at its timeout is killed with every process it started: its
     /// background child never writes its file, and the run goes on soon after the timeout.

@@ -2,7 +2,7 @@
 //!
 //! How data flows, from file to table:
 //!
-//! 1. `data::load` reads CSV/Parquet with polars as text columns; `data::contract` checks
+//! 1. `data::load` reads CSV (its own reader) and Parquet (polars) as text; `data::contract` checks
 //!    every value against the schema in the config and yields a typed `data::Dataset`
 //!    (bad rows are named by file, row and column).
 //! 2. `data::split` makes stratified train/validation/test splits and CV folds;
@@ -15,15 +15,35 @@
 //! 6. `pipeline` orchestrates the stages and reports `PipelineEvent`s; `headless` is the
 //!    CLI front over it.
 
-/// `eprintln!` for a command line tool: a line on stderr, where a write that fails (a reader
-/// that went away, as in `claims predict ... 2>&1 | head -3`) is ignored instead of
-/// panicking in the middle of a run; there is nowhere left to report it.
+/// Whether stderr carries JSON log lines (`--log-format json`): then every line [`say!`]
+/// writes is one too, in the same shape as the tracing lines.
+pub static JSON_STDERR: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Writes `text` as one stderr line at `level` (a plain line, or a JSON log line under
+/// `--log-format json`). A write that fails (a reader that went away, as in
+/// `claims predict ... 2>&1 | head -3`) is ignored: there is nowhere left to report it.
+pub fn say_line(level: &str, text: &str) {
+    use std::io::Write as _;
+    let line = if JSON_STDERR.load(std::sync::atomic::Ordering::Relaxed) {
+        serde_json::json!({
+            "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            "level": level,
+            "fields": {"message": text},
+            "target": "claims",
+        })
+        .to_string()
+    } else {
+        text.to_string()
+    };
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+/// `eprintln!` for a command line tool: see [`say_line`] (level INFO).
 #[macro_export]
 macro_rules! say {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), $($arg)*);
-    }};
+    ($($arg:tt)*) => {
+        $crate::say_line("INFO", &format!($($arg)*))
+    };
 }
 
 pub mod cli;

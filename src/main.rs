@@ -102,7 +102,8 @@ fn main() {
                     "fields": {"message": claims_ops::pipeline::error_chain(&e), "exit_code": e.exit_code()},
                     "target": "claims::error",
                 });
-                claims_ops::say!("{line}");
+                use std::io::Write as _;
+                let _ = writeln!(std::io::stderr(), "{line}");
             } else {
                 claims_ops::say!("error: {}", claims_ops::pipeline::error_chain(&e));
             }
@@ -172,6 +173,7 @@ fn real_main(cli: Cli) -> Result<i32, ClaimsError> {
     init_logging(cli.log_format, Some(&home), !is_tui);
     if cli.log_format == LogFormat::Json {
         headless::progress_as_json_logs();
+        claims_ops::JSON_STDERR.store(true, std::sync::atomic::Ordering::Relaxed);
     }
     let cfg = Config::load(cli.config.as_deref())?;
     claims_ops::model::xgb::Booster::set_global_verbosity(1)?;
@@ -198,7 +200,12 @@ fn real_main(cli: Cli) -> Result<i32, ClaimsError> {
     }
     match out.then_fail {
         Some(e) => {
-            claims_ops::say!("error: {}", claims_ops::pipeline::error_chain(&e));
+            let text = claims_ops::pipeline::error_chain(&e);
+            if claims_ops::JSON_STDERR.load(std::sync::atomic::Ordering::Relaxed) {
+                claims_ops::say_line("ERROR", &text);
+            } else {
+                claims_ops::say!("error: {text}");
+            }
             Ok(e.exit_code())
         }
         None => Ok(0),

@@ -514,6 +514,42 @@ fn a_backfill_raises_drift_like_predict() {
     assert_eq!(hooked.len(), 1, "{got}");
     assert_eq!(hooked[0]["business_date"], "2026-11-06");
     assert!(!hooked[0]["drift_alerts"].as_array().unwrap().is_empty());
+    // Under --log-format json every stderr line is a JSON log line, the backfill's own
+    // per-date lines and its final error too.
+    let out = env
+        .claims()
+        .args([
+            "--log-format",
+            "json",
+            "predict",
+            "--from",
+            "2026-11-05",
+            "--to",
+            "2026-11-06",
+        ])
+        .arg("--input-pattern")
+        .arg(env.path("day_{date}.csv"))
+        .args(["--force", "--fail-on-drift"])
+        .assert()
+        .code(5);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    let lines: Vec<serde_json::Value> = err
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["level"].is_string() && l["timestamp"].is_string())
+    );
+    let said = |m: &str| {
+        lines.iter().any(|l| {
+            l["fields"]["message"]
+                .as_str()
+                .is_some_and(|s| s.contains(m))
+        })
+    };
+    assert!(said("2026-11-06: done") && said("drift alert"), "{err}");
 }
 
 /// SIGTERM while `schedule trigger` waits to retry ends the wait: no further attempt, and

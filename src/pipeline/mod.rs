@@ -169,8 +169,14 @@ impl RunCtx {
             }
         };
         let ms = t0.elapsed().as_millis() as i64;
-        let count = |n: Option<usize>| n.map_or("-".to_string(), |n| n.to_string());
-        tracing::info!(rows_in = %count(rows_in), rows_out = %count(rows_out), duration_ms = ms, "{name}: {note}");
+        // Row counts as numbers (absent when not counted), so log readers need not parse.
+        let count = |n: Option<usize>| n.map(|n| n as u64);
+        tracing::info!(
+            rows_in = count(rows_in),
+            rows_out = count(rows_out),
+            duration_ms = ms,
+            "{name}: {note}"
+        );
         runs::stage(
             &*self.lock()?,
             &self.run_id,

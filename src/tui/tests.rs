@@ -70,7 +70,7 @@ fn home() -> tempfile::TempDir {
     std::fs::create_dir_all(&log).unwrap();
     let lines = [
         r#"{"timestamp":"2026-03-02T19:00:01.000Z","level":"INFO","fields":{"message":"run started","kind":"predict"},"span":{"run_id":"predict-x","stage":"load"}}"#,
-        r#"{"timestamp":"2026-03-02T19:00:02.000Z","level":"INFO","fields":{"message":"contract: 300 rows pass, 0 quarantined","rows_in":"300"},"span":{"run_id":"predict-x","stage":"contract"}}"#,
+        r#"{"timestamp":"2026-03-02T19:00:02.000Z","level":"INFO","fields":{"message":"contract: 300 rows pass, 0 quarantined","rows_in":300},"span":{"run_id":"predict-x","stage":"contract"}}"#,
         r#"{"timestamp":"2026-03-02T19:00:03.000Z","level":"WARN","fields":{"message":"catch-up policy 'latest' skips missed runs","job":"predict"}}"#,
         r#"{"timestamp":"2026-03-02T19:00:04.000Z","level":"ERROR","fields":{"message":"run failed: input for 2026-03-03 not found"},"span":{"run_id":"predict-y","stage":"load"}}"#,
     ];

@@ -198,7 +198,7 @@ pub fn run_hook(cmd: &str, summary: &serde_json::Value, timeout: std::time::Dura
         .arg(cmd)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
+        .stderr(Stdio::piped());
     // Its own process group, so a timeout stops the hook's children too, not only `sh`.
     #[cfg(unix)]
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
@@ -213,22 +213,51 @@ pub fn run_hook(cmd: &str, summary: &serde_json::Value, timeout: std::time::Dura
     if let Some(mut stdin) = child.stdin.take() {
         let _ = stdin.write_all(summary.to_string().as_bytes());
     }
+    // The hook's stderr goes on as this process's own lines (JSON ones under
+    // --log-format json), named as the hook's.
+    let relay = child.stderr.take().map(|err| {
+        let cmd = cmd.to_string();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(err).lines().map_while(|l| l.ok()) {
+                crate::say_line("WARN", &format!("hook '{cmd}': {line}"));
+            }
+        })
+    });
     let deadline = std::time::Instant::now() + timeout;
+    let pgid = child.id();
+    let kill_group = move || {
+        #[cfg(unix)]
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{pgid}")])
+            .stderr(Stdio::null())
+            .status();
+    };
+    // Waits for the hook's stderr to close; a process it left behind holding it open is
+    // killed at the deadline, like the hook itself.
+    let done = |relay: Option<std::thread::JoinHandle<()>>| {
+        let Some(r) = relay else { return };
+        while !r.is_finished() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        if !r.is_finished() {
+            kill_group();
+        }
+        let _ = r.join();
+    };
     loop {
         match child.try_wait() {
             Ok(Some(status)) if !status.success() => {
+                done(relay);
                 tracing::error!("hook '{cmd}' exited with {status}");
                 return;
             }
-            Ok(Some(_)) => return,
+            Ok(Some(_)) => return done(relay),
             Ok(None) if std::time::Instant::now() > deadline => {
-                #[cfg(unix)]
-                let _ = Command::new("kill")
-                    .args(["-KILL", "--", &format!("-{}", child.id())])
-                    .stderr(Stdio::null())
-                    .status();
+                kill_group();
                 let _ = child.kill();
                 let _ = child.wait();
+                done(relay);
                 tracing::error!("hook '{cmd}' killed after {} s", timeout.as_secs());
                 return;
             }
@@ -244,6 +273,30 @@ pub fn run_hook(cmd: &str, summary: &serde_json::Value, timeout: std::time::Dura
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A hook that exits but leaves a process holding its stderr (relayed as our own
+    /// lines) does not hold the run past the timeout: the leftover is killed.
+    #[cfg(unix)]
+    #[test]
+    fn a_leftover_holding_the_hooks_stderr_is_killed_at_the_timeout() {
+        use std::time::{Duration, Instant};
+        let t0 = Instant::now();
+        run_hook(
+            "sleep 30 & echo relayed >&2",
+            &serde_json::json!({}),
+            Duration::from_secs(1),
+        );
+        let took = t0.elapsed();
+        assert!(took < Duration::from_secs(4), "{took:?}");
+        // A hook that ends with its children returns at once.
+        let t0 = Instant::now();
+        run_hook(
+            "echo quick >&2",
+            &serde_json::json!({}),
+            Duration::from_secs(20),
+        );
+        assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
+    }
 
     /// A % in a path reaches the command as %: escaped for cron (which makes it a newline)
     /// and for systemd (which expands specifiers).

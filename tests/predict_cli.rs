@@ -330,6 +330,8 @@ fn malformed_rows_are_quarantined_not_fatal() {
         q[0].raw.ends_with(",extra") && q[1].raw.contains('\u{fffd}'),
         "{q:?}"
     );
+    // Their ids could not be read: NULL, not a stand-in made from the row number.
+    assert!(q.iter().all(|r| r.application_id.is_none()), "{q:?}");
     // Row 21 is scored under its own id.
     let row21 = String::from_utf8_lossy(&lines[21])
         .split(',')

@@ -124,6 +124,8 @@ pub struct BadRow {
     pub row: usize,
     /// The row's id (given or derived).
     pub id: String,
+    /// Whether the file gave that id (false: its id was missing or unreadable).
+    pub id_given: bool,
     /// Every reason the row failed, joined with "; ".
     pub reason: String,
     /// The row as it was written.
@@ -605,6 +607,12 @@ impl<'s> Checker<'s> {
             mut problems,
         } = part;
         let n = given.len();
+        // With an id column, a derived id stands in for one that is missing.
+        let has_ids = schema
+            .id_column
+            .as_deref()
+            .is_some_and(|c| f.columns.iter().any(|x| x == c));
+        let stand_in: Vec<bool> = given.iter().map(|g| has_ids && g.is_none()).collect();
         let mut ids = Vec::with_capacity(n);
         for (j, id) in given.into_iter().enumerate() {
             let row = offset + start + j + 1;
@@ -648,6 +656,7 @@ impl<'s> Checker<'s> {
                 file: f.name.clone(),
                 row,
                 id: ids[i - start].clone(),
+                id_given: !stand_in[i - start],
                 reason,
                 raw: f.raw_row(i),
             });

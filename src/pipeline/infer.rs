@@ -331,7 +331,8 @@ fn run(
             business_date: date.to_string(),
             source_file: b.file.clone(),
             row_number: b.row as i64,
-            application_id: Some(b.id.clone()),
+            // A missing or unreadable id stays NULL, not the stand-in made from the row.
+            application_id: b.id_given.then(|| b.id.clone()),
             reason: b.reason.clone(),
             raw: b.raw.clone(),
             run_id: ctx.run_id.clone(),

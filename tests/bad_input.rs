@@ -8,16 +8,19 @@ use std::path::Path;
 
 use common::*;
 
+/// `claims train` on `files`, which must exit with `code`; its stderr.
+fn train_err(env: &Env, files: &[&Path], code: i32) -> String {
+    let mut cmd = env.claims();
+    cmd.arg("train");
+    for f in files {
+        cmd.arg("--data").arg(f);
+    }
+    let out = cmd.args(FAST).assert().code(code);
+    String::from_utf8_lossy(&out.get_output().stderr).to_string()
+}
+
 fn refuse(env: &Env, data: &Path, code: i32, needles: &[&str]) {
-    let out = env
-        .claims()
-        .arg("train")
-        .arg("--data")
-        .arg(data)
-        .args(FAST)
-        .assert()
-        .code(code);
-    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    let err = train_err(env, &[data], code);
     for n in needles {
         assert!(err.contains(n), "expected {n:?} in stderr:\n{err}");
     }
@@ -202,17 +205,7 @@ fn duplicate_ids_across_files() {
     let env = Env::new();
     let a = env.generate("a.csv", 400, 14);
     let b = env.generate("b.csv", 400, 15); // same ids APP00000000.. as a.csv
-    let out = env
-        .claims()
-        .arg("train")
-        .arg("--data")
-        .arg(&a)
-        .arg("--data")
-        .arg(&b)
-        .args(FAST)
-        .assert()
-        .code(3);
-    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    let err = train_err(&env, &[&a, &b], 3);
     assert!(
         err.contains("b.csv: row 1")
             && err.contains("duplicate id 'APP00000000' (first seen in")
@@ -228,17 +221,7 @@ fn duplicate_ids_across_files() {
 fn a_file_twice_or_with_another_delimiter() {
     let env = Env::new();
     let a = env.generate("a.csv", 300, 14);
-    let out = env
-        .claims()
-        .arg("train")
-        .arg("--data")
-        .arg(&a)
-        .arg("--data")
-        .arg(env.path("./a.csv"))
-        .args(FAST)
-        .assert()
-        .code(2);
-    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    let err = train_err(&env, &[&a, &env.path("./a.csv")], 2);
     assert!(err.contains("a.csv' is given twice"), "{err}");
     let semi = env.path("semi.csv");
     std::fs::write(
@@ -246,15 +229,7 @@ fn a_file_twice_or_with_another_delimiter() {
         std::fs::read_to_string(&a).unwrap().replace(',', ";"),
     )
     .unwrap();
-    let out = env
-        .claims()
-        .arg("train")
-        .arg("--data")
-        .arg(&semi)
-        .args(FAST)
-        .assert()
-        .code(3);
-    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    let err = train_err(&env, &[&semi], 3);
     assert!(
         err.contains("the file seems separated by ';'") && !err.contains("missing column"),
         "{err}"

@@ -8,6 +8,7 @@ mod csv_cut;
 pub mod generate;
 pub mod load;
 pub mod split;
+mod values;
 
 use crate::config::Schema;
 

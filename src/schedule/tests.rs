@@ -249,30 +249,17 @@ fn a_trigger_without_a_date_is_for_the_latest_scheduled_time() {
     let train = Schedule::of(Job::Train, &c.schedule).unwrap();
     let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
     // 19:00 London is 19:00Z in winter.
-    assert_eq!(
-        predict.due_date(t("2026-11-27T19:00:00Z")).unwrap(),
-        d("2026-11-27")
-    );
-    assert_eq!(
-        predict.due_date(t("2026-11-27T19:00:07Z")).unwrap(),
-        d("2026-11-27")
-    );
-    assert_eq!(
-        predict.due_date(t("2026-11-28T07:30:00Z")).unwrap(),
-        d("2026-11-27")
-    );
-    assert_eq!(
-        predict.due_date(t("2026-11-28T18:59:59Z")).unwrap(),
-        d("2026-11-27")
-    );
-    assert_eq!(
-        train.due_date(t("2026-12-01T00:00:05Z")).unwrap(),
-        d("2026-12-01")
-    );
-    assert_eq!(
-        train.due_date(t("2026-12-19T10:00:00Z")).unwrap(),
-        d("2026-12-01")
-    );
+    let cases = [
+        (&predict, "2026-11-27T19:00:00Z", "2026-11-27"),
+        (&predict, "2026-11-27T19:00:07Z", "2026-11-27"),
+        (&predict, "2026-11-28T07:30:00Z", "2026-11-27"),
+        (&predict, "2026-11-28T18:59:59Z", "2026-11-27"),
+        (&train, "2026-12-01T00:00:05Z", "2026-12-01"),
+        (&train, "2026-12-19T10:00:00Z", "2026-12-01"),
+    ];
+    for (job, now, want) in cases {
+        assert_eq!(job.due_date(t(now)).unwrap(), d(want), "at {now}");
+    }
     let minutely = Schedule::new("* * * * *", "UTC").unwrap();
     assert_eq!(
         minutely

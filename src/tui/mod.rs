@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod data;
+mod day;
 pub mod keys;
 pub mod panes;
 mod state;

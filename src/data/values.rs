@@ -1,0 +1,241 @@
+//! The contract's rules for single values: numbers against their ranges, categories
+//! against their allowed values (found without hashing for short codes), labels, and the
+//! trimming every value gets. [`super::contract`] applies them row by row.
+
+use std::collections::HashMap;
+
+use super::contract::Mode;
+use crate::config::NumericRange;
+
+/// A fast hasher for the per-value lookups (not attacker-facing maps).
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// A categorical column's allowed values and their codes. Short values (the usual codes
+/// and letters) are found in a small collision-free table of machine words: one multiply,
+/// one load, one compare, without hashing text or branching per candidate.
+pub(super) enum Lookup<'s> {
+    Words(WordTable),
+    Map(FastMap<&'s str, u32>),
+}
+
+/// Values of at most 8 bytes by slot `(word * mult) >> shift`: (word, length, code), a
+/// length of `usize::MAX` marking an empty slot.
+pub(super) struct WordTable {
+    mult: u64,
+    shift: u32,
+    slots: Vec<(u64, usize, u32)>,
+}
+
+/// `s` (at most 8 bytes) as one word, zero-padded.
+fn word(s: &[u8]) -> u64 {
+    // Shifted in byte by byte: no copy through memory, which stalls the load after it.
+    s.iter()
+        .enumerate()
+        .fold(0, |w, (i, &b)| w | u64::from(b) << (8 * i))
+}
+
+impl WordTable {
+    /// A table with no two of `allowed` in one slot, if a multiplier among the first few
+    /// thousand tried gives one (values that differ only in trailing NULs never do).
+    fn new(allowed: &[String]) -> Option<WordTable> {
+        if allowed.len() > 64 || allowed.iter().any(|v| v.len() > 8) {
+            return None;
+        }
+        let words: Vec<u64> = allowed.iter().map(|v| word(v.as_bytes())).collect();
+        let min_bits = (2 * allowed.len())
+            .next_power_of_two()
+            .trailing_zeros()
+            .max(1);
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        for bits in min_bits..=min_bits + 3 {
+            for _ in 0..1000 {
+                // splitmix64: a well-spread sequence of odd multipliers.
+                seed = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+                let mut z = seed;
+                z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+                let mult = (z ^ (z >> 31)) | 1;
+                let shift = 64 - bits;
+                let mut slots = vec![(0u64, usize::MAX, 0u32); 1 << bits];
+                let placed = words
+                    .iter()
+                    .zip(allowed)
+                    .enumerate()
+                    .all(|(code, (&w, v))| {
+                        let slot = &mut slots[(w.wrapping_mul(mult) >> shift) as usize];
+                        let free = slot.1 == usize::MAX;
+                        *slot = (w, v.len(), code as u32);
+                        free
+                    });
+                if placed {
+                    return Some(WordTable { mult, shift, slots });
+                }
+            }
+        }
+        None
+    }
+
+    fn get(&self, s: &[u8]) -> Option<u32> {
+        if s.len() > 8 {
+            return None;
+        }
+        let w = word(s);
+        let (key, len, code) = self.slots[(w.wrapping_mul(self.mult) >> self.shift) as usize];
+        (key == w && len == s.len()).then_some(code)
+    }
+}
+
+impl<'s> Lookup<'s> {
+    pub(super) fn new(allowed: &'s [String]) -> Self {
+        match WordTable::new(allowed) {
+            Some(t) => Lookup::Words(t),
+            None => {
+                let codes = allowed.iter().enumerate();
+                Lookup::Map(codes.map(|(i, v)| (v.as_str(), i as u32)).collect())
+            }
+        }
+    }
+
+    pub(super) fn get(&self, s: &str) -> Option<u32> {
+        match self {
+            Lookup::Words(t) => t.get(s.as_bytes()),
+            Lookup::Map(m) => m.get(s).copied(),
+        }
+    }
+}
+
+/// `str::trim`, with a quick way out for a value that starts and ends with a printable
+/// ASCII character (every whitespace character is either at most a space or not ASCII).
+pub(super) fn trim(v: &str) -> &str {
+    let plain = |b: u8| b > b' ' && b < 0x80;
+    match v.as_bytes() {
+        [first, .., last] if plain(*first) && plain(*last) => v,
+        [only] if plain(*only) => v,
+        _ => v.trim(),
+    }
+}
+
+/// A numeric value (NaN for an allowed empty one), or why it fails the contract.
+pub(super) fn number(v: Option<&str>, range: &NumericRange) -> std::result::Result<f64, String> {
+    match v {
+        None if range.nullable => Ok(f64::NAN),
+        None => Err("missing required value".into()),
+        Some(s) => match s.parse::<f64>() {
+            Ok(x) if x.is_nan() && range.nullable => Ok(f64::NAN),
+            Ok(x) if x.is_nan() => Err(format!(
+                "value {} is not a number, and the column needs one",
+                show(s)
+            )),
+            Ok(x) if x >= range.min && x <= range.max => Ok(x),
+            Ok(x) => Err(format!(
+                "value {x} is out of the allowed range [{}, {}]",
+                range.min, range.max
+            )),
+            Err(_) => Err(format!("value {} is not a number", show(s))),
+        },
+    }
+}
+
+/// A category's code, or why the value fails the contract.
+pub(super) fn category(
+    v: Option<&str>,
+    lookup: &Lookup,
+    allowed: &[String],
+) -> std::result::Result<u32, String> {
+    let s = v.ok_or("missing required value")?;
+    lookup.get(s).ok_or_else(|| {
+        let list = if allowed.len() > 8 {
+            format!("{}..{}", allowed[0], allowed[allowed.len() - 1])
+        } else {
+            allowed.join(", ")
+        };
+        format!("unknown category {} (allowed: {list})", show(s))
+    })
+}
+
+/// A label (`None` when empty), and why it fails the contract, if it does.
+pub(super) fn label(v: Option<&str>, mode: Mode) -> (Option<u8>, Option<String>) {
+    match v {
+        None => (
+            None,
+            (mode == Mode::Training).then(|| "missing label (null target)".to_string()),
+        ),
+        Some("0") | Some("0.0") => (Some(0), None),
+        Some("1") | Some("1.0") => (Some(1), None),
+        Some(s) => (None, Some(format!("label {} is not 0 or 1", show(s)))),
+    }
+}
+
+/// A value as quoted in a reason (at most 40 characters).
+fn show(v: &str) -> String {
+    let v: String = v.chars().take(40).collect();
+    format!("'{v}'")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Lookup;
+
+    /// The word table finds exactly what a map of the values finds, for values that differ
+    /// only by a trailing NUL, a prefix, case or length past 8 bytes; sets it cannot hold
+    /// fall back to a map.
+    #[test]
+    fn word_lookup_equals_a_map() {
+        let owned = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let short = owned(&["", "A", "a", "ab", "abcdefgh", "é", "0", "10", "N", "Y"]);
+        let digits: Vec<String> = (0..64).map(|i| i.to_string()).collect();
+        let nul = owned(&["a", "a\0"]);
+        let long = owned(&["abcdefghi", "x"]);
+        let many: Vec<String> = (0..65).map(|i| format!("v{i}")).collect();
+        for (set, words) in [
+            (&short, true),
+            (&digits, true),
+            (&nul, false),
+            (&long, false),
+            (&many, false),
+        ] {
+            let lookup = Lookup::new(set);
+            assert_eq!(matches!(lookup, Lookup::Words(_)), words, "{set:?}");
+            let probes = set.iter().map(String::as_str).chain([
+                "",
+                "A\0",
+                "a\0",
+                "abcdefg",
+                "abcdefghi",
+                "B",
+                "é\0",
+                "v65",
+                "1",
+                "64",
+                "00",
+                "\0",
+            ]);
+            for p in probes {
+                let want = set.iter().position(|v| v == p).map(|i| i as u32);
+                assert_eq!(lookup.get(p), want, "{p:?} in {set:?}");
+            }
+        }
+    }
+
+    /// The quick trim gives `str::trim`'s result on ASCII and Unicode whitespace.
+    #[test]
+    fn trim_equals_str_trim() {
+        for v in [
+            "",
+            " ",
+            "a",
+            " a",
+            "a ",
+            "\ta\r",
+            "1.5",
+            "\u{a0}x",
+            "x\u{3000}",
+            "\u{1f}",
+            "é",
+            "a b",
+            "\u{85}",
+        ] {
+            assert_eq!(super::trim(v), v.trim(), "{v:?}");
+        }
+    }
+}

@@ -132,19 +132,22 @@ fn daily_and_monthly_fire_at_local_times_across_dst() {
     assert_eq!(monthly.local_date(fires[0]).to_string(), "2026-04-01");
 }
 
+/// A scheduler on `home` with the fake clock and recorder, never asked to stop.
+fn scheduler<'a>(
+    c: &'a Config,
+    home: &std::path::Path,
+    clock: &'a FakeClock,
+    rec: &'a Recorder,
+) -> Scheduler<'a> {
+    Scheduler::new(c, home, clock, rec, Arc::new(AtomicBool::new(false))).unwrap()
+}
+
 fn scheduler_after_downtime(policy: &str) -> Vec<(Job, String)> {
     let home = tempfile::tempdir().unwrap();
     let c = cfg(policy);
     let clock = FakeClock::at("2026-03-28T19:00:20Z");
     let rec = Recorder::new(0, true);
-    let s = Scheduler::new(
-        &c,
-        home.path(),
-        &clock,
-        &rec,
-        Arc::new(AtomicBool::new(false)),
-    )
-    .unwrap();
+    let s = scheduler(&c, home.path(), &clock, &rec);
     s.tick().unwrap();
     assert_eq!(rec.runs(), vec![(Job::Predict, "2026-03-28".to_string())]);
     // Down for three days; back 20 s after the 1 April run was due.
@@ -203,14 +206,7 @@ fn transient_failures_are_retried_with_backoff_bad_input_is_not() {
     let c = cfg("latest");
     let clock = FakeClock::at("2026-05-02T18:00:10Z");
     let rec = Recorder::new(2, true);
-    let s = Scheduler::new(
-        &c,
-        home.path(),
-        &clock,
-        &rec,
-        Arc::new(AtomicBool::new(false)),
-    )
-    .unwrap();
+    let s = scheduler(&c, home.path(), &clock, &rec);
     let fired = s.tick().unwrap();
     assert_eq!(fired.len(), 1);
     assert_eq!(fired[0].attempts, 3);
@@ -220,14 +216,7 @@ fn transient_failures_are_retried_with_backoff_bad_input_is_not() {
 
     let home = tempfile::tempdir().unwrap();
     let rec = Recorder::new(5, false);
-    let s = Scheduler::new(
-        &c,
-        home.path(),
-        &clock,
-        &rec,
-        Arc::new(AtomicBool::new(false)),
-    )
-    .unwrap();
+    let s = scheduler(&c, home.path(), &clock, &rec);
     clock.set("2026-05-03T18:00:10Z");
     let fired = s.tick().unwrap();
     assert_eq!((fired[0].attempts, fired[0].outcome.ok), (1, false));
@@ -287,14 +276,7 @@ fn an_interrupted_instant_runs_again() {
     drop(held);
     assert!(interrupted(&conn, home.path(), Job::Predict).unwrap());
     let rec = Recorder::new(0, true);
-    let s = Scheduler::new(
-        &c,
-        home.path(),
-        &clock,
-        &rec,
-        Arc::new(AtomicBool::new(false)),
-    )
-    .unwrap();
+    let s = scheduler(&c, home.path(), &clock, &rec);
     s.tick().unwrap();
     assert_eq!(rec.runs(), vec![(Job::Predict, "2026-03-28".to_string())]);
     assert_eq!(

@@ -183,6 +183,33 @@ pub enum Command {
     ConfigPath,
 }
 
+impl Command {
+    /// The command's name as typed (`schedule` with its action), for JSON summaries.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Demo => "demo",
+            Command::Generate { .. } => "generate",
+            Command::Train { .. } => "train",
+            Command::Predict { .. } => "predict",
+            Command::Drift { .. } => "drift",
+            Command::Feedback { .. } => "feedback",
+            Command::Compare { .. } => "compare",
+            Command::Promote { .. } => "promote",
+            Command::Rollback { .. } => "rollback",
+            Command::Models { .. } => "models",
+            Command::Runs { .. } => "runs",
+            Command::Schedule { action } => match action {
+                ScheduleAction::Run => "schedule-run",
+                ScheduleAction::Status => "schedule-status",
+                ScheduleAction::Print { .. } => "schedule-print",
+                ScheduleAction::Trigger { .. } => "schedule-trigger",
+            },
+            Command::Tui => "tui",
+            Command::ConfigPath => "config-path",
+        }
+    }
+}
+
 /// Scheduler actions.
 #[derive(Debug, Subcommand)]
 pub enum ScheduleAction {

@@ -91,6 +91,7 @@ fn main() {
     };
     let json = cli.json;
     let json_logs = cli.log_format == LogFormat::Json;
+    let command = cli.command.as_ref().map(|c| c.name());
     let code = match real_main(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -109,7 +110,7 @@ fn main() {
             }
             if json {
                 // Schedulers read the last stdout line: a failure is a summary too.
-                let summary = serde_json::json!({"ok": false, "exit_code": e.exit_code(), "error": e.to_string()});
+                let summary = serde_json::json!({"command": command, "ok": false, "exit_code": e.exit_code(), "error": e.to_string()});
                 emit(&format!("{summary}\n"));
             }
             e.exit_code()
@@ -174,6 +175,16 @@ fn real_main(cli: Cli) -> Result<i32, ClaimsError> {
     if cli.log_format == LogFormat::Json {
         headless::progress_as_json_logs();
         claims_ops::JSON_STDERR.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+    if matches!(command, claims_ops::cli::Command::ConfigPath) {
+        let out = headless::config_path();
+        emit(&format!("{}\n", out.text));
+        if cli.json {
+            let mut j = out.json;
+            j["ok"] = serde_json::json!(true);
+            emit(&format!("{j}\n"));
+        }
+        return Ok(0);
     }
     let cfg = Config::load(cli.config.as_deref())?;
     claims_ops::model::xgb::Booster::set_global_verbosity(1)?;

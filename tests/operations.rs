@@ -641,6 +641,13 @@ fn mistyped_homes_dates_and_ok_summaries() {
     let out = env.claims().args(["--json", "predict"]).assert().code(2);
     let e = json_error(&out.get_output().stdout, 2);
     assert!(e.contains("--data <FILE>"), "{e}");
+    // A failed command's summary names the command.
+    let out = env
+        .claims()
+        .args(["--json", "predict", "--data", "nope.csv"])
+        .assert()
+        .code(2);
+    assert_eq!(last_json(&out.get_output().stdout)["command"], "predict");
     env.claims()
         .args(["schedule", "print", "--cron", "--out-dir", "x"])
         .assert()

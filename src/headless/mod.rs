@@ -441,26 +441,30 @@ pub fn run(cmd: Command, cfg: &Config, home: &Path) -> Result<Output> {
         }
         Command::Models { verify } => records::models(home, verify),
         Command::Runs { run_id, limit } => records::runs(home, run_id, limit),
-        Command::ConfigPath => {
-            let p = crate::config::user_config_path();
-            let text = match &p {
-                Some(p) => format!(
-                    "{} ({})",
-                    p.display(),
-                    if p.is_file() {
-                        "present"
-                    } else {
-                        "not present: defaults apply"
-                    }
-                ),
-                None => "this platform has no config folder; use --config".into(),
-            };
-            Ok(Output {
-                then_fail: None,
-                text,
-                json: json!({"command": "config-path", "path": p}),
-            })
-        }
+        Command::ConfigPath => Ok(config_path()),
+    }
+}
+
+/// Where the user config file is read from (needs no valid config: it is how a user finds
+/// the file to fix).
+pub fn config_path() -> Output {
+    let p = crate::config::user_config_path();
+    let text = match &p {
+        Some(p) => format!(
+            "{} ({})",
+            p.display(),
+            if p.is_file() {
+                "present"
+            } else {
+                "not present: defaults apply"
+            }
+        ),
+        None => "this platform has no config folder; use --config".into(),
+    };
+    Output {
+        then_fail: None,
+        text,
+        json: json!({"command": "config-path", "path": p}),
     }
 }
 

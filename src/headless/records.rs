@@ -85,10 +85,7 @@ pub(super) fn runs(home: &std::path::Path, run_id: Option<String>, limit: usize)
                 r.started_at,
                 r.finished_at.clone().unwrap_or("-".into())
             );
-            text.insert_str(
-                text.len() - 1,
-                &args_line(r.args.as_deref()).unwrap_or_default(),
-            );
+            text.insert_str(text.len() - 1, &r.args_line().unwrap_or_default());
             for line in r.stage_lines() {
                 text.push_str(&line);
                 text.push('\n');
@@ -215,34 +212,6 @@ fn run_gist(r: &runs::RunRecord) -> String {
             .join(", "),
         _ => String::new(),
     }
-}
-
-/// A run's arguments as one line (`args  data /x/day.csv  date 2026-01-01`), or `None`.
-fn args_line(args: Option<&str>) -> Option<String> {
-    let v: serde_json::Value = serde_json::from_str(args?).ok()?;
-    let parts: Vec<String> = v
-        .as_object()?
-        .iter()
-        .filter(|(_, v)| !v.is_null() && v.as_str() != Some(""))
-        .map(|(k, v)| match v {
-            // The imbalance setting as the CLI writes it (weight:2), not its serde shape.
-            _ if k == "imbalance" => format!(
-                "{k} {}",
-                serde_json::from_value::<crate::config::Imbalance>(v.clone())
-                    .map_or_else(|_| v.to_string(), |i| i.label())
-            ),
-            serde_json::Value::String(s) => format!("{k} {s}"),
-            serde_json::Value::Array(a) => format!(
-                "{k} {}",
-                a.iter()
-                    .map(|x| x.as_str().map_or(x.to_string(), str::to_string))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            v => format!("{k} {v}"),
-        })
-        .collect();
-    Some(format!("args  {}\n", parts.join("  ")))
 }
 
 /// A scoring run's quarantined rows and why (first 10), when they are in the home database.

@@ -39,14 +39,10 @@ pub fn promote(reg: &mut Registry, version: u32, reason: &str) -> Result<Option<
 /// How the audit trail marks a rollback.
 const ROLLBACK_PREFIX: &str = "rollback: ";
 
-/// Moves the champion back to the version it replaced (again: to the one before that);
-/// returns (from, to).
-pub fn rollback(reg: &mut Registry, reason: &str) -> Result<(u32, u32)> {
-    let tx = reg
-        .conn
-        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-        .map_err(db::sql)?;
-    let current: u32 = tx
+/// What a rollback would do now: (the champion, the version it goes back to), or why it
+/// cannot (the console asks before opening its confirmation).
+pub fn rollback_target(conn: &rusqlite::Connection) -> Result<(u32, u32)> {
+    let current: u32 = conn
         .query_row(
             "SELECT version FROM aliases WHERE alias = 'champion'",
             [],
@@ -59,7 +55,7 @@ pub fn rollback(reg: &mut Registry, reason: &str) -> Result<(u32, u32)> {
     // through earlier champions (v3 -> v2 -> v1) instead of swapping the last two.
     let mut stack: Vec<u32> = vec![];
     {
-        let mut st = tx
+        let mut st = conn
             .prepare(
                 "SELECT to_version, reason FROM alias_history WHERE alias = 'champion' ORDER BY id",
             )
@@ -79,14 +75,22 @@ pub fn rollback(reg: &mut Registry, reason: &str) -> Result<(u32, u32)> {
             }
         }
     }
-    let previous = match stack.as_slice() {
-        [.., before, last] if *last == current => *before,
-        _ => {
-            return Err(ClaimsError::Usage(format!(
-                "v{current} has no earlier champion to roll back to (rollbacks walk back through the promotions before it; `claims promote VERSION` picks any version)"
-            )));
-        }
-    };
+    match stack.as_slice() {
+        [.., before, last] if *last == current => Ok((current, *before)),
+        _ => Err(ClaimsError::Usage(format!(
+            "v{current} has no earlier champion to roll back to (rollbacks walk back through the promotions before it; `claims promote VERSION` picks any version)"
+        ))),
+    }
+}
+
+/// Moves the champion back to the version it replaced (again: to the one before that);
+/// returns (from, to).
+pub fn rollback(reg: &mut Registry, reason: &str) -> Result<(u32, u32)> {
+    let tx = reg
+        .conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(db::sql)?;
+    let (current, previous) = rollback_target(&tx)?;
     set_alias(
         &tx,
         "champion",

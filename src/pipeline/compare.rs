@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{OptionalExtension, params};
 
-pub use super::champion::{promote, rollback};
+pub use super::champion::{promote, rollback, rollback_target};
 use serde::Serialize;
 
 use crate::config::{Config, GateConfig};

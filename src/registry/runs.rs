@@ -68,6 +68,34 @@ impl RunRecord {
         out
     }
 
+    /// A run's arguments as one line (`args  data /x/day.csv  date 2026-01-01`), or `None`.
+    pub fn args_line(&self) -> Option<String> {
+        let v: serde_json::Value = serde_json::from_str(self.args.as_deref()?).ok()?;
+        let parts: Vec<String> = v
+            .as_object()?
+            .iter()
+            .filter(|(_, v)| !v.is_null() && v.as_str() != Some(""))
+            .map(|(k, v)| match v {
+                // The imbalance setting as the CLI writes it (weight:2), not its serde shape.
+                _ if k == "imbalance" => format!(
+                    "{k} {}",
+                    serde_json::from_value::<crate::config::Imbalance>(v.clone())
+                        .map_or_else(|_| v.to_string(), |i| i.label())
+                ),
+                serde_json::Value::String(s) => format!("{k} {s}"),
+                serde_json::Value::Array(a) => format!(
+                    "{k} {}",
+                    a.iter()
+                        .map(|x| x.as_str().map_or(x.to_string(), str::to_string))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                v => format!("{k} {v}"),
+            })
+            .collect();
+        Some(format!("args  {}\n", parts.join("  ")))
+    }
+
     /// The result summary as JSON (null when there is none).
     pub fn summary_json(&self) -> serde_json::Value {
         self.summary

@@ -334,12 +334,20 @@ impl App {
                 None => self.status = "no challenger to promote".into(),
             },
             Action::AskRollback => {
-                self.popup = Some(Popup::Confirm {
-                    promote: None,
-                    reason: String::new(),
-                    gate: vec![],
-                    needs_reason: false,
-                })
+                // Asked only when there is somewhere to go back to.
+                let target = crate::registry::Registry::open(&self.home)
+                    .and_then(|reg| crate::pipeline::compare::rollback_target(&reg.conn));
+                match target {
+                    Ok((from, to)) => {
+                        self.popup = Some(Popup::Confirm {
+                            promote: None,
+                            reason: String::new(),
+                            gate: vec![format!("the champion goes back from v{from} to v{to}")],
+                            needs_reason: false,
+                        })
+                    }
+                    Err(e) => self.status = e.to_string(),
+                }
             }
             Action::Confirm => {
                 if let Some(Popup::Confirm {

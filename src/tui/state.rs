@@ -108,7 +108,8 @@ pub enum Popup {
         promote: Option<u32>,
         /// The reason typed so far.
         reason: String,
-        /// What the promotion gate said of this challenger, in lines (empty for a rollback).
+        /// What the promotion gate said of this challenger, in lines (for a rollback: the
+        /// versions the champion moves between).
         gate: Vec<String>,
         /// Whether Enter needs a typed reason (the gate refused, or was not computed).
         needs_reason: bool,

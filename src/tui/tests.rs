@@ -206,10 +206,17 @@ fn promote_confirm_and_cancel() {
     assert!(render(&a, 80, 24).contains("Reason (required): uat ok_"));
     press(&mut a, KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
     assert_eq!(a.requests, vec![Request::Promote(Some(2), "uat ok".into())]);
+    // Nothing to roll back to yet (v1 was never replaced): a message, no confirmation.
+    press(&mut a, key('b'));
+    assert!(a.popup.is_none(), "{:?}", a.popup);
+    assert!(a.status.contains("no earlier champion"), "{}", a.status);
+    // Once v2 is promoted, the confirmation says where the champion goes back to.
+    let mut reg = crate::registry::Registry::open(&dir.path().join("home")).unwrap();
+    compare::promote(&mut reg, 2, "uat ok").unwrap();
     press(&mut a, key('b'));
     assert!(matches!(
-        a.popup,
-        Some(Popup::Confirm { promote: None, .. })
+        &a.popup,
+        Some(Popup::Confirm { promote: None, gate, .. }) if gate[0].contains("from v2 to v1")
     ));
 }
 
@@ -486,4 +493,19 @@ fn config_colours_are_ratatui_colours() {
             "{s:?}"
         );
     }
+}
+
+/// A run's details show its inputs, as `claims runs RUN_ID` does.
+#[test]
+fn run_details_show_the_inputs() {
+    let dir = home();
+    let mut a = app(dir.path());
+    press(&mut a, key('1'));
+    press(&mut a, KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    let screen = render(&a, 120, 40);
+    assert!(
+        screen.contains("args  data ") && screen.contains("day.csv"),
+        "{screen}"
+    );
+    assert!(screen.contains("date 2026-03-02"), "{screen}");
 }

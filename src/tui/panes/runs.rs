@@ -35,8 +35,12 @@ pub fn runs(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 r.finished_at.clone().unwrap_or("-".into()),
                 duration(r)
             )),
-            Line::from(""),
         ];
+        // The inputs, as the CLI's `claims runs RUN_ID` shows them.
+        if let Some(args) = r.args_line() {
+            lines.push(Line::from(args.trim_end().to_string()));
+        }
+        lines.push(Line::from(""));
         let stages = r.stage_lines();
         if let Some((head, rows)) = stages.split_first() {
             lines.push(Line::styled(head.clone(), theme.dim));

@@ -88,8 +88,11 @@ impl App {
             }
             KeyCode::Char('j') | KeyCode::Down => Some(Action::Move(1)),
             KeyCode::Char('k') | KeyCode::Up => Some(Action::Move(-1)),
-            KeyCode::PageDown => Some(Action::Move(10)),
-            KeyCode::PageUp => Some(Action::Move(-10)),
+            KeyCode::PageDown => Some(Action::Move(20)),
+            KeyCode::PageUp => Some(Action::Move(-20)),
+            // To the first / last row (in the log: the oldest line / following the end).
+            KeyCode::Home => Some(Action::Move(-1_000_000)),
+            KeyCode::End => Some(Action::Move(1_000_000)),
             KeyCode::Esc => Some(Action::Back),
             _ => None,
         };

@@ -381,6 +381,11 @@ fn filter_and_follow() {
     press(&mut a, key('5'));
     let all = a.visible_predictions().len();
     assert_eq!(all, 300);
+    // End and Home jump to the last and first rows.
+    press(&mut a, KeyEvent::new(KeyCode::End, KeyModifiers::NONE));
+    assert_eq!(a.pred_sel, 299);
+    press(&mut a, KeyEvent::new(KeyCode::Home, KeyModifiers::NONE));
+    assert_eq!(a.pred_sel, 0);
     press(&mut a, key('/'));
     for c in "APP0005000".chars() {
         press(&mut a, key(c));

@@ -155,7 +155,7 @@ pub fn help(pane: Pane, remap: &std::collections::HashMap<char, char>) -> Vec<St
         line("Tab / S-Tab".into(), "next / previous pane;  1-6 jump"),
         line(
             "j k / arrows".into(),
-            "move;  PgUp PgDn  page;  mouse wheel scrolls",
+            "move;  PgUp PgDn  page;  Home End  ends;  mouse wheel scrolls",
         ),
         line(key('?'), "this help;  Esc  close / back"),
     ];

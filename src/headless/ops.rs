@@ -158,7 +158,12 @@ pub fn backfill(
         ));
     }
     if failed > 0 {
-        text.push_str("fix the inputs and rerun the same command: done dates are skipped\n");
+        text.push_str(match &worst {
+            Some(ClaimsError::Locked(_)) => {
+                "another predict held the lock: rerun the same command when it is done (done dates are skipped)\n"
+            }
+            _ => "fix the inputs and rerun the same command: done dates are skipped\n",
+        });
     }
     if let Some(d) = &stopped_before {
         text.push_str(&format!(

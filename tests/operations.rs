@@ -458,6 +458,50 @@ fn a_stop_signal_records_the_run_as_cancelled() {
     }
 }
 
+/// `generate` without --id-offset gives files of different seeds different ids (a labels
+/// file of one must not match another's predictions); --id-offset still sets them.
+#[test]
+fn generated_ids_differ_by_seed() {
+    let env = Env::new();
+    let first_id = |seed: &str, extra: &[&str]| {
+        let out = env.path(&format!("g{seed}{}.csv", extra.len()));
+        env.claims()
+            .args(["generate", "--rows", "3", "--seed", seed, "--out"])
+            .arg(&out)
+            .args(extra)
+            .assert()
+            .success();
+        let text = std::fs::read_to_string(&out).unwrap();
+        text.lines()
+            .nth(1)
+            .unwrap()
+            .split(',')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(first_id("5", &[]), "APP05000000");
+    assert_eq!(first_id("6", &[]), "APP06000000");
+    assert_eq!(first_id("6", &["--id-offset", "0"]), "APP00000000");
+    // config-path is how a user finds a broken user config: it works with one.
+    let xdg = env.path("xdg");
+    std::fs::create_dir_all(xdg.join("claims-ops")).unwrap();
+    std::fs::write(xdg.join("claims-ops").join("config.toml"), "bogus = 1\n").unwrap();
+    let out = env
+        .claims()
+        .env("XDG_CONFIG_HOME", &xdg)
+        .arg("config-path")
+        .assert()
+        .success();
+    assert!(String::from_utf8_lossy(&out.get_output().stdout).contains("config.toml (present)"));
+    env.claims()
+        .env("XDG_CONFIG_HOME", &xdg)
+        .args(["generate", "--rows", "1", "--out"])
+        .arg(env.path("x.csv"))
+        .assert()
+        .code(2);
+}
+
 /// A backfill treats drift as a single `predict` does: the alert hook runs for a date with
 /// alerts, and `--fail-on-drift` exits 5 (it used to exit 0 and run no hook).
 #[test]

@@ -200,7 +200,8 @@ impl<'s> Rules<'s> {
 /// The contract check as a running state, so a large file can be checked chunk by chunk
 /// (ids stay unique across chunks and files; row numbers count from the file's start).
 pub struct Checker<'s> {
-    rules: Rules<'s>,
+    /// Shared, so a caller can check a chunk on other threads while this merges another.
+    rules: std::sync::Arc<Rules<'s>>,
     first_seen: SeenIds,
     file_names: Vec<String>,
     data: Dataset,
@@ -382,7 +383,7 @@ impl<'s> Checker<'s> {
     /// A new check against `schema`.
     pub fn new(schema: &'s Schema, mode: Mode) -> Self {
         Checker {
-            rules: Rules::new(schema, mode),
+            rules: std::sync::Arc::new(Rules::new(schema, mode)),
             first_seen: SeenIds::default(),
             file_names: vec![],
             data: Dataset::empty(schema),
@@ -395,6 +396,11 @@ impl<'s> Checker<'s> {
     /// Rows that failed so far.
     pub fn bad_count(&self) -> usize {
         self.bad_rows.len()
+    }
+
+    /// The rules this check applies, for checking chunks elsewhere ([`Checker::merge`]).
+    pub fn rules(&self) -> std::sync::Arc<Rules<'s>> {
+        self.rules.clone()
     }
 
     /// Makes room for `rows` more passing rows (a hint).

@@ -211,11 +211,8 @@ fn run(
         Ok(((chunks, first), None, note))
     })?;
     let checked = ctx.stage_counting("contract", || {
-        let mode = contract::Mode::Inference;
-        let (rules, mut checker) = (
-            contract::Rules::new(&cfg.schema, mode),
-            contract::Checker::new(&cfg.schema, mode),
-        );
+        let mut checker = contract::Checker::new(&cfg.schema, contract::Mode::Inference);
+        let rules = checker.rules();
         checker.reserve(chunks.rows_hint());
         let name = chunks.name().to_string();
         // A reader thread reads and cuts the next chunk while one is checked on worker
@@ -236,7 +233,7 @@ fn run(
                     }
                 })
                 .map_err(spawn_err)?;
-            let rules = &rules;
+            let rules = &*rules;
             type Checking<'a> = (Arc<load::RawFile>, usize, ScopedJoinHandle<'a, CheckedRows>);
             let mut pending: Option<Checking> = None;
             let mut next = Some(first);

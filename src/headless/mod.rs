@@ -304,13 +304,19 @@ pub fn run(cmd: Command, cfg: &Config, home: &Path) -> Result<Output> {
             let reg = Registry::open(home)?;
             let (ch, cl) = compare::resolve(&reg, champion, challenger)?;
             let c = compare::compare(&reg, ch, cl, &cfg.gate, cfg.seed)?;
-            let dir = compare::report_dir(home, &format!("compare-v{ch}-v{cl}"));
-            let report = compare::write_report(&reg, &dir, &c)?;
-            compare::record_decision(&reg, None, &c, Some(&report))?;
+            // A home this user can only read (see `db::open`) still gets the comparison.
+            let report = if reg.read_only() {
+                None
+            } else {
+                let dir = compare::report_dir(home, &format!("compare-v{ch}-v{cl}"));
+                let report = compare::write_report(&reg, &dir, &c)?;
+                compare::record_decision(&reg, None, &c, Some(&report))?;
+                Some(report)
+            };
             let mut j = serde_json::to_value(&c).map_err(|e| ClaimsError::Other(e.into()))?;
             j["command"] = json!("compare");
             j["report"] = json!(report);
-            Ok(Output::ok(compare_text(&c, &report), j))
+            Ok(Output::ok(compare_text(&c, report.as_deref()), j))
         }
         Command::Promote { version, reason } => {
             let mut reg = Registry::open(home)?;

@@ -53,7 +53,7 @@ pub(super) fn train_text(o: &TrainOutcome) -> String {
     s
 }
 
-pub(super) fn compare_text(c: &compare::Comparison, report: &Path) -> String {
+pub(super) fn compare_text(c: &compare::Comparison, report: Option<&Path>) -> String {
     let mut s = format!(
         "champion v{} vs challenger v{} on {} rows\n({})\n\n{:<20} {:>24} {:>24} {:>26} {:>7}\n",
         c.champion,
@@ -101,7 +101,13 @@ pub(super) fn compare_text(c: &compare::Comparison, report: &Path) -> String {
     for r in &c.decision.reasons {
         s.push_str(&format!("  {r}\n"));
     }
-    s.push_str(&format!("\nreport: {}\n", report.display()));
+    match report {
+        Some(r) => s.push_str(&format!("\nreport: {}\n", r.display())),
+        None => s.push_str(&format!(
+            "\nnot recorded: this user ({}) can only read the home, so no report or gate decision was written\n",
+            crate::registry::current_user()
+        )),
+    }
     s
 }
 

@@ -394,12 +394,6 @@ pub fn record_decision(
     report: Option<&Path>,
 ) -> Result<()> {
     reg.conn
-        .execute_batch(
-            "CREATE TABLE IF NOT EXISTS decisions(id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, run_id TEXT,
-             champion INTEGER NOT NULL, challenger INTEGER NOT NULL, promote INTEGER NOT NULL, reasons TEXT NOT NULL, report TEXT)",
-        )
-        .map_err(db::sql)?;
-    reg.conn
         .execute(
             "INSERT INTO decisions(at, run_id, champion, challenger, promote, reasons, report) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![

@@ -35,51 +35,175 @@ CREATE TABLE IF NOT EXISTS performance(
 CREATE TABLE IF NOT EXISTS labels(
   application_id TEXT PRIMARY KEY, claim_status INTEGER NOT NULL CHECK (claim_status IN (0, 1)),
   source_file TEXT NOT NULL, received_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS schedule_state(job TEXT PRIMARY KEY, last_fire TEXT NOT NULL,
+  last_outcome TEXT, last_run_id TEXT, updated_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS decisions(id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, run_id TEXT,
+  champion INTEGER NOT NULL, challenger INTEGER NOT NULL, promote INTEGER NOT NULL, reasons TEXT NOT NULL, report TEXT);
 ";
 
 /// Opens (creating if needed) the database at `path` with WAL and a busy timeout, so a
-/// reader and a writer in different processes do not block each other.
+/// reader and a writer in different processes do not block each other. A database this
+/// user cannot write (a production home looked at by another account) opens read-only:
+/// reading commands work, and a write fails with [`sql`]'s "read-only" message.
 pub fn open(path: &Path) -> Result<Connection> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| ClaimsError::io(dir, e))?;
     }
-    let err = |e: rusqlite::Error| {
-        let code = e.sqlite_error_code();
-        if matches!(
-            code,
-            Some(rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::CannotOpen)
-        ) {
-            // SQLite writes the file (and its -wal/-shm files beside it) even to read.
-            ClaimsError::Usage(format!(
-                "{}: cannot open the database for writing ({e}); the home folder and its files must be writable by this user ({})",
-                path.display(),
-                crate::registry::current_user()
-            ))
-        } else {
-            ClaimsError::Registry(format!("{}: {e}", path.display()))
-        }
+    let setup = || -> rusqlite::Result<Connection> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        // Only takes effect on a new, empty database (before WAL is switched on).
+        conn.pragma_update(None, "page_size", 16384)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(conn)
     };
-    let conn = Connection::open(path).map_err(err)?;
-    conn.busy_timeout(std::time::Duration::from_secs(30))
-        .map_err(err)?;
-    // Only takes effect on a new, empty database (before WAL is switched on).
-    conn.pragma_update(None, "page_size", 16384).map_err(err)?;
-    conn.pragma_update(None, "journal_mode", "WAL")
-        .map_err(err)?;
-    conn.pragma_update(None, "synchronous", "NORMAL")
-        .map_err(err)?;
-    conn.pragma_update(None, "foreign_keys", "ON")
-        .map_err(err)?;
-    conn.execute_batch(SCHEMA).map_err(err)?;
-    Ok(conn)
+    match setup() {
+        Ok(conn) => Ok(conn),
+        Err(e) if cannot_write(&e) && path.is_file() => open_read_only(path, e),
+        // SQLite writes the file (and its -wal/-shm files beside it) to start a home.
+        Err(e) if cannot_write(&e) => Err(ClaimsError::Usage(format!(
+            "{}: cannot create the database ({e}); the home folder must be writable by this user ({})",
+            path.display(),
+            crate::registry::current_user()
+        ))),
+        Err(e) => Err(ClaimsError::Registry(format!("{}: {e}", path.display()))),
+    }
 }
 
-/// Maps a SQLite error into the registry error.
+fn cannot_write(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::CannotOpen)
+    )
+}
+
+/// Opens an existing database that this user cannot write, for reading. SQLite's
+/// read-only mode still needs the `-shm` file: it exists while a writer has the database
+/// open, and `mode=ro` then sees the writer's committed work. With no writer (no `-wal`
+/// file) and a folder this user cannot write, the file is opened as immutable: it is
+/// complete as it stands. A leftover `-wal` without a readable `-shm` is refused rather
+/// than read without the commits it holds.
+fn open_read_only(path: &Path, first: rusqlite::Error) -> Result<Connection> {
+    use rusqlite::OpenFlags;
+    let refuse = |e: &dyn std::fmt::Display| {
+        ClaimsError::Usage(format!(
+            "{}: cannot open the database ({first}; read-only: {e}); the home folder and its files must be readable, and writable to run or change anything, by this user ({})",
+            path.display(),
+            crate::registry::current_user()
+        ))
+    };
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI;
+    // The path goes into a URI: escape what a URI would read as syntax.
+    let mut uri = String::from("file:");
+    for b in path.to_string_lossy().bytes() {
+        match b {
+            b'%' | b'?' | b'#' => uri.push_str(&format!("%{b:02X}")),
+            _ => uri.push(b as char),
+        }
+    }
+    let try_open = |query: &str| -> rusqlite::Result<Connection> {
+        let conn = Connection::open_with_flags(format!("{uri}?{query}"), flags)?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        shadow_missing_tables(&conn)?;
+        Ok(conn)
+    };
+    match try_open("mode=ro") {
+        Ok(c) => Ok(c),
+        Err(e) if cannot_write(&e) && !wal_file(path).exists() => {
+            try_open("mode=ro&immutable=1").map_err(|e| refuse(&e))
+        }
+        Err(e) => Err(refuse(&e)),
+    }
+}
+
+/// A database written by an older version may lack a table; a read-only connection cannot
+/// create it, so an empty temporary table of that name stands in (queries read "nothing
+/// recorded"). Only missing tables get one: a temporary table would hide a real one.
+fn shadow_missing_tables(conn: &Connection) -> rusqlite::Result<()> {
+    for create in SCHEMA.split(';').map(str::trim).filter(|c| !c.is_empty()) {
+        let name = create
+            .trim_start_matches("CREATE TABLE IF NOT EXISTS")
+            .split('(')
+            .next()
+            .unwrap_or_default()
+            .trim();
+        let present: i64 = conn.query_row(
+            "SELECT count(*) FROM main.sqlite_master WHERE type = 'table' AND name = ?1",
+            [name],
+            |r| r.get(0),
+        )?;
+        if present == 0 {
+            conn.execute_batch(&create.replacen("CREATE TABLE", "CREATE TEMP TABLE", 1))?;
+        }
+    }
+    Ok(())
+}
+
+fn wal_file(path: &Path) -> std::path::PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push("-wal");
+    s.into()
+}
+
+/// Maps a SQLite error into the registry error; a write refused because the database was
+/// opened read-only (see [`open`]) is a usage error that says so.
 pub fn sql(e: rusqlite::Error) -> ClaimsError {
+    if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ReadOnly) {
+        return ClaimsError::Usage(format!(
+            "database: {e}: this command changes the home, which this user ({}) can only read",
+            crate::registry::current_user()
+        ));
+    }
     ClaimsError::Registry(format!("database: {e}"))
 }
 
 /// The current UTC time as RFC 3339 with milliseconds.
 pub fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database from an older version (no `schedule_state`, one run) opened the way a
+    /// user who cannot write the home opens it: the run is read from the real table, the
+    /// missing table reads as empty, and a write says the home is read-only.
+    #[test]
+    fn read_only_open_reads_an_older_database_and_refuses_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("claims.db");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.pragma_update(None, "journal_mode", "WAL").unwrap();
+            c.execute_batch(
+                "CREATE TABLE runs(run_id TEXT PRIMARY KEY, kind TEXT NOT NULL, status TEXT NOT NULL,
+                 started_at TEXT NOT NULL, finished_at TEXT, args TEXT, error TEXT, summary TEXT, pid INTEGER);
+                 INSERT INTO runs VALUES ('r1', 'train', 'succeeded', 't', NULL, NULL, NULL, NULL, NULL);",
+            )
+            .unwrap();
+        }
+        let refused = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_READONLY),
+            None,
+        );
+        let conn = open_read_only(&path, refused).unwrap();
+        let runs: i64 = conn
+            .query_row("SELECT count(*) FROM runs", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(runs, 1, "the real runs table, not an empty stand-in");
+        let state = crate::schedule::state(&conn, crate::schedule::Job::Predict).unwrap();
+        assert_eq!(state.last_fire, None);
+        let err = conn
+            .execute("DELETE FROM runs", [])
+            .map_err(sql)
+            .unwrap_err();
+        assert!(
+            matches!(err, ClaimsError::Usage(ref m) if m.contains("can only read")),
+            "{err}"
+        );
+    }
 }

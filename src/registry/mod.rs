@@ -114,6 +114,11 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 impl Registry {
+    /// Whether this user can only read the home's database (see [`db::open`]).
+    pub fn read_only(&self) -> bool {
+        self.conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false)
+    }
+
     /// Opens the registry in `home` (created if needed).
     pub fn open(home: &Path) -> Result<Registry> {
         std::fs::create_dir_all(home.join("models")).map_err(|e| ClaimsError::io(home, e))?;

@@ -171,17 +171,8 @@ pub struct JobState {
     pub updated_at: Option<String>,
 }
 
-fn ensure_state_table(conn: &Connection) -> Result<()> {
-    conn.execute_batch(
-        "CREATE TABLE IF NOT EXISTS schedule_state(job TEXT PRIMARY KEY, last_fire TEXT NOT NULL,
-         last_outcome TEXT, last_run_id TEXT, updated_at TEXT NOT NULL)",
-    )
-    .map_err(db::sql)
-}
-
 /// Reads a job's state.
 pub fn state(conn: &Connection, job: Job) -> Result<JobState> {
-    ensure_state_table(conn)?;
     let row = conn
         .query_row(
             "SELECT last_fire, last_outcome, last_run_id, updated_at FROM schedule_state WHERE job = ?1",
@@ -203,7 +194,6 @@ pub fn state(conn: &Connection, job: Job) -> Result<JobState> {
 
 /// Starts tracking `job` from `at` (first run of the scheduler); a no-op when tracked.
 pub fn init_state(conn: &Connection, job: Job, at: DateTime<Utc>) -> Result<()> {
-    ensure_state_table(conn)?;
     conn.execute(
         "INSERT OR IGNORE INTO schedule_state(job, last_fire, last_outcome, updated_at) VALUES (?1, ?2, NULL, ?3)",
         params![job.name(), at.to_rfc3339(), db::now()],
@@ -215,7 +205,6 @@ pub fn init_state(conn: &Connection, job: Job, at: DateTime<Utc>) -> Result<()> 
 /// Claims `fire` for `job`: true if it was not handled yet (so this caller runs it). The
 /// update is conditional, so two schedulers never run the same instant twice.
 pub fn claim(conn: &Connection, job: Job, fire: DateTime<Utc>) -> Result<bool> {
-    ensure_state_table(conn)?;
     let f = fire.to_rfc3339();
     let n = conn
         .execute(
@@ -269,7 +258,6 @@ pub fn reopen_interrupted(conn: &Connection, job: Job) -> Result<Option<DateTime
 
 /// Records how the run of `job`'s last claimed instant went.
 pub fn record(conn: &Connection, job: Job, outcome: &str, run_id: Option<&str>) -> Result<()> {
-    ensure_state_table(conn)?;
     conn.execute(
         "UPDATE schedule_state SET last_outcome = ?2, last_run_id = ?3, updated_at = ?4 WHERE job = ?1",
         params![job.name(), outcome, run_id, db::now()],

@@ -301,3 +301,84 @@ fn shadow_mode_writes_challenger_rows_and_cost_threshold_is_used() {
     assert_eq!(rows.len(), 400);
     assert!(rows.iter().all(|r| r.role == "champion"));
 }
+
+/// The champion's training rows are recognised by their values, not by ids made from the
+/// file name: the same rows under another file name (no id column) are left out of the
+/// comparison. Too few rows left is a gate refusal with its reason, and the training run
+/// still succeeds with its model registered.
+#[test]
+fn rows_the_champion_saw_are_known_by_content_and_too_few_left_is_a_refusal() {
+    let env = Env::new();
+    let full = env.generate("full.csv", 2000, 53);
+    let a = env.path("a.csv");
+    std::fs::write(&a, without_column(&full, "application_id")).unwrap();
+    let b = env.path("b.csv");
+    std::fs::copy(&a, &b).unwrap();
+    train(&env, &a, 1, None);
+    let j = train(&env, &b, 2, None);
+    let note = j["gate"]["rows_note"].as_str().unwrap();
+    let test = 300;
+    let excluded: usize = note
+        .split(" rows, ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{note}"));
+    // 85% of the rows were v1's training or validation rows.
+    assert!(excluded > test * 7 / 10, "{note}");
+
+    // 400 rows: ~60 test rows, ~9 of them new to v1.
+    let small = env.path("small.csv");
+    let text = std::fs::read_to_string(&a).unwrap();
+    let head: Vec<&str> = text.lines().take(401).collect();
+    std::fs::write(&small, head.join("\n") + "\n").unwrap();
+    let small2 = env.path("small2.csv");
+    std::fs::copy(&small, &small2).unwrap();
+    let env2 = Env::new();
+    let t = |p: &std::path::Path, seed: u64| {
+        env2.claims()
+            .arg("train")
+            .arg("--data")
+            .arg(p)
+            .args([
+                "--search-iters",
+                "2",
+                "--folds",
+                "2",
+                "--seed",
+                &seed.to_string(),
+                "--json",
+            ])
+            .assert()
+            .success()
+    };
+    t(&small, 1);
+    let out = t(&small2, 2);
+    let j = last_json(&out.get_output().stdout);
+    assert_eq!(j["role"], "challenger", "{j}");
+    assert_eq!(j["gate"]["passed"], false, "{j}");
+    let reasons = j["gate"]["reasons"].to_string();
+    assert!(reasons.contains("too few to compare"), "{reasons}");
+}
+
+/// A model folder left by a registration that was killed before its database commit does
+/// not block the next training run: it is moved aside and the version is reused.
+#[test]
+fn an_orphan_model_folder_is_moved_aside() {
+    let env = Env::new();
+    train_small(&env);
+    let orphan = env.home().join("models").join("v2");
+    std::fs::create_dir_all(&orphan).unwrap();
+    std::fs::write(orphan.join("model.json"), "half-written").unwrap();
+    let data = env.generate("t2.csv", 2000, 32);
+    let j = train(&env, &data, 3, None);
+    assert_eq!(j["model_version"], 2, "{j}");
+    let aside: Vec<_> = std::fs::read_dir(env.home().join("models"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| n.starts_with(".orphan-v2-"))
+        .collect();
+    assert_eq!(aside.len(), 1);
+    env.claims().args(["models", "--verify"]).assert().success();
+}

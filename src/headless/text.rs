@@ -42,6 +42,9 @@ pub(super) fn train_text(o: &TrainOutcome) -> String {
                 ""
             }
         ));
+        if !g.rows_note.is_empty() {
+            s.push_str(&format!("  on {}\n", g.rows_note));
+        }
         for r in &g.reasons {
             s.push_str(&format!("  {r}\n"));
         }

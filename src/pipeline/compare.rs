@@ -12,6 +12,7 @@ pub use super::champion::{promote, rollback, rollback_target};
 use serde::Serialize;
 
 use crate::config::{Config, GateConfig};
+use crate::data::fingerprint::{self, Fingerprints};
 use crate::data::{Dataset, contract, load, split};
 use crate::error::{ClaimsError, Result};
 use crate::eval::metrics;
@@ -68,6 +69,19 @@ pub fn rebuild(reg: &Registry, v: u32) -> Result<Rebuilt> {
         y,
         splits,
     })
+}
+
+/// The fingerprints of the rows version `v` trained or early-stopped on; `None` for a
+/// model registered before they were kept.
+pub fn seen_rows(reg: &Registry, v: u32) -> Result<Option<Fingerprints>> {
+    let m = reg.manifest(v)?;
+    if !m.files.contains_key(fingerprint::FILE) {
+        return Ok(None);
+    }
+    let bytes = reg.artifact(v, &m, fingerprint::FILE)?;
+    Fingerprints::from_bytes(&bytes)
+        .map(Some)
+        .map_err(|e| ClaimsError::Registry(format!("model v{v}: {}: {e}", fingerprint::FILE)))
 }
 
 /// One metric for both models.
@@ -214,35 +228,53 @@ pub fn compare(
 ) -> Result<Comparison> {
     let chal = rebuild(reg, challenger)?;
     let test = &chal.splits.2;
-    // Rows the champion saw in training or early stopping, by application id.
-    let (eligible, excluded, rows_note) = match rebuild(reg, champion) {
-        Ok(champ) => {
-            let seen: HashSet<&str> = champ
-                .splits
-                .0
-                .iter()
-                .chain(&champ.splits.1)
-                .map(|&i| champ.data.ids[i].as_str())
-                .collect();
+    // Rows the champion saw in training or early stopping: by the fingerprints of their
+    // values stored with the champion; for a model from before fingerprints, by
+    // application id in its rebuilt splits.
+    let seen: std::result::Result<Vec<bool>, String> = match seen_rows(reg, champion)? {
+        Some(fp) => fp.contains(&chal.data, test).map_err(|col| {
+            format!("v{challenger}'s data has no {col}, which v{champion}'s row fingerprints cover")
+        }),
+        None => match rebuild(reg, champion) {
+            Ok(champ) => {
+                let ids: HashSet<&str> = champ
+                    .splits
+                    .0
+                    .iter()
+                    .chain(&champ.splits.1)
+                    .map(|&i| champ.data.ids[i].as_str())
+                    .collect();
+                Ok(test
+                    .iter()
+                    .map(|&i| ids.contains(chal.data.ids[i].as_str()))
+                    .collect())
+            }
+            Err(e) => Err(e.to_string()),
+        },
+    };
+    let (eligible, excluded, rows_note, unverified) = match seen {
+        Ok(hit) => {
             let eligible: Vec<usize> = test
                 .iter()
-                .copied()
-                .filter(|&i| !seen.contains(chal.data.ids[i].as_str()))
+                .zip(&hit)
+                .filter(|(_, h)| !**h)
+                .map(|(&i, _)| i)
                 .collect();
             let excluded = test.len() - eligible.len();
             let note = format!(
                 "v{challenger}'s test split: {} rows, {excluded} left out because v{champion} trained or early-stopped on them",
                 test.len()
             );
-            (eligible, excluded, note)
+            (eligible, excluded, note, None)
         }
-        Err(e) => (
+        Err(why) => (
             test.clone(),
             0,
             format!(
-                "v{challenger}'s test split, all {} rows: could not check which rows v{champion} trained on ({e})",
+                "v{challenger}'s test split, all {} rows: could not check which rows v{champion} trained on ({why})",
                 test.len()
             ),
+            Some(why),
         ),
     };
     if eligible.len() < 20 {
@@ -284,7 +316,14 @@ pub fn compare(
         });
     }
     let delong = stats::delong(&y, &p_a, &p_b);
-    let decision = decide(gate, &rows, delong.as_ref());
+    let mut decision = decide(gate, &rows, delong.as_ref());
+    if let Some(why) = unverified {
+        // Scores on rows the champion may have learned from favour it: no verdict.
+        decision.promote = false;
+        decision.reasons.push(format!(
+            "FAIL the rows v{champion} trained on could not be told apart ({why}), so it may be scored on rows it learned from"
+        ));
+    }
     Ok(Comparison {
         bootstrap_rounds: gate.bootstrap_rounds,
         champion,
@@ -382,7 +421,7 @@ pub fn refused(reg: &Registry, version: u32) -> Result<Option<(u32, String)>> {
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()
-        .unwrap_or(None); // no decisions table yet: nothing was refused
+        .map_err(db::sql)?;
     Ok(latest.and_then(|(promote, at)| (!promote).then_some((champion, at))))
 }
 

@@ -220,6 +220,9 @@ fn run(
         let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Option<(load::RawFile, usize)>>>(1);
         let mut n_chunks = 0;
         std::thread::scope(|s| -> Result<()> {
+            // Owned here, so an early return or a panic drops it before the scope joins the
+            // reader, which a blocked `send` then releases (instead of waiting forever).
+            let rx = rx;
             let spawn_err = |e: std::io::Error| ClaimsError::Other(e.into());
             std::thread::Builder::new()
                 .name("claims-read".into())

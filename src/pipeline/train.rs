@@ -85,6 +85,8 @@ pub struct GateSummary {
     pub passed: bool,
     /// Whether the model was promoted (gate passed and auto_promote on).
     pub promoted: bool,
+    /// Which held-out rows were compared (and how many the champion had seen).
+    pub rows_note: String,
     /// Every check in words.
     pub reasons: Vec<String>,
     /// The comparison report page, if written.
@@ -501,6 +503,9 @@ fn run(cfg: &Config, home: &Path, req: &TrainRequest, ctx: &RunCtx) -> Result<Tr
             ),
         ];
         files.extend(charts.iter().map(|(n, b)| (n.as_str(), b.clone())));
+        // What this model learned from, by content: a later comparison leaves these rows out.
+        let seen = crate::data::fingerprint::Fingerprints::of(&data, tr.iter().chain(&va).copied());
+        files.push((crate::data::fingerprint::FILE, seen.to_bytes()));
         // Test-split labels and scores: the console moves the threshold over them live.
         files.push(("test_scores.json", json(&serde_json::json!({ "y": y_te, "p": p_te }))?));
         let manifest = Manifest {
@@ -528,13 +533,38 @@ fn run(cfg: &Config, home: &Path, req: &TrainRequest, ctx: &RunCtx) -> Result<Tr
         ))
     })?;
 
-    // The promotion gate, after every retrain that produced a challenger.
+    // The model is registered: a stop request from here lets the gate run, so no
+    // challenger is left behind that the gate never judged.
+    ctx.committed();
+    // The promotion gate, after every retrain that produced a challenger. A comparison
+    // that cannot be made (too few new held-out rows, say) is a refusal with its reason,
+    // not a failed training run: the model is registered either way.
     let mut role = role;
     let gate = if role == "challenger" {
         Some(ctx.stage("gate", None, || {
             let mut reg = Registry::open(home)?;
             let champion = reg.alias("champion")?.unwrap_or(0);
-            let c = compare::compare(&reg, champion, version, &cfg.gate, seed)?;
+            let c = match compare::compare(&reg, champion, version, &cfg.gate, seed) {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!("promotion gate not evaluated: {e}");
+                    let summary = GateSummary {
+                        champion,
+                        passed: false,
+                        promoted: false,
+                        rows_note: String::new(),
+                        reasons: vec![format!(
+                            "FAIL the comparison could not be made: {e} (`claims compare` retries it; `claims promote v{version} --reason ...` decides by hand)"
+                        )],
+                        report: None,
+                    };
+                    return Ok((
+                        summary,
+                        Some(0),
+                        format!("v{version} vs champion v{champion}: gate not evaluated ({e})"),
+                    ));
+                }
+            };
             let dir = compare::report_dir(home, &ctx.run_id).join("compare");
             let report = match compare::write_report(&reg, &dir, &c) {
                 Ok(p) => Some(p),
@@ -567,6 +597,7 @@ fn run(cfg: &Config, home: &Path, req: &TrainRequest, ctx: &RunCtx) -> Result<Tr
                 champion,
                 passed: c.decision.promote,
                 promoted,
+                rows_note: c.rows_note.clone(),
                 reasons: c.decision.reasons.clone(),
                 report,
             };

@@ -176,6 +176,17 @@ impl Registry {
             serde_json::to_vec_pretty(&manifest).map_err(|e| ClaimsError::Other(e.into()))?;
         write_synced(&staging.join("manifest.json"), &mbytes)?;
         let dir = models.join(format!("v{version}"));
+        if dir.exists() {
+            // The database has no such version: a registration killed between the rename
+            // and the commit left this folder. Keep it aside rather than block every train.
+            let aside = models.join(format!(".orphan-v{version}-{}", std::process::id()));
+            tracing::warn!(
+                "{} is not a registered model (an interrupted registration left it); moved to {}",
+                dir.display(),
+                aside.display()
+            );
+            std::fs::rename(&dir, &aside).map_err(|e| ClaimsError::io(&dir, e))?;
+        }
         std::fs::rename(&staging, &dir).map_err(|e| ClaimsError::io(&dir, e))?;
         let result = (|| -> Result<String> {
             tx.execute(

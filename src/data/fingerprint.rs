@@ -1,0 +1,209 @@
+//! Row fingerprints: a 64-bit hash of a row's feature values (not its id, file name or
+//! position), stored with each model for the rows it trained or early-stopped on. A later
+//! comparison leaves out every held-out row the champion has seen, even when its training
+//! file has since been appended to, renamed or deleted, and when the data has no ids.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{Dataset, MISSING_CODE};
+
+/// The model folder's file of fingerprints.
+pub const FILE: &str = "seen_rows.bin";
+const MAGIC: &str = "claims-seen-rows 1";
+
+/// One hashed column.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Column {
+    /// A numeric feature, hashed as its value (missing, and -0 as 0, canonical).
+    Numeric(String),
+    /// A categorical feature, hashed as its text.
+    Categorical(String),
+}
+
+/// The fingerprints of a set of rows over named columns (sorted, for lookups).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fingerprints {
+    /// The columns hashed, in order.
+    pub columns: Vec<Column>,
+    hashes: Vec<u64>,
+}
+
+/// Where each of `columns` is in `data`; the first column `data` lacks, if any.
+fn locate(data: &Dataset, columns: &[Column]) -> Result<Vec<(bool, usize)>, String> {
+    columns
+        .iter()
+        .map(|c| match c {
+            Column::Numeric(n) => data
+                .numeric_names
+                .iter()
+                .position(|x| x == n)
+                .map(|k| (true, k))
+                .ok_or_else(|| format!("numeric column '{n}'")),
+            Column::Categorical(n) => data
+                .categorical_names
+                .iter()
+                .position(|x| x == n)
+                .map(|k| (false, k))
+                .ok_or_else(|| format!("categorical column '{n}'")),
+        })
+        .collect()
+}
+
+fn hash_row(data: &Dataset, at: &[(bool, usize)], row: usize) -> u64 {
+    let mut h = Sha256::new();
+    for &(numeric, k) in at {
+        if numeric {
+            let v = data.numeric[k][row];
+            if v.is_nan() {
+                h.update([0u8]);
+            } else {
+                h.update([1u8]);
+                h.update((v + 0.0).to_bits().to_le_bytes());
+            }
+        } else {
+            let c = data.categorical[k][row];
+            match data.categories[k].get(c as usize) {
+                Some(text) if c != MISSING_CODE => {
+                    h.update([3u8]);
+                    h.update((text.len() as u64).to_le_bytes());
+                    h.update(text.as_bytes());
+                }
+                _ => h.update([2u8]),
+            }
+        }
+    }
+    let d = h.finalize();
+    u64::from_le_bytes(d[..8].try_into().unwrap_or_default())
+}
+
+impl Fingerprints {
+    /// The fingerprints of `rows` of `data`, over all of its feature columns.
+    pub fn of(data: &Dataset, rows: impl IntoIterator<Item = usize>) -> Fingerprints {
+        let columns: Vec<Column> = (data.numeric_names.iter().cloned().map(Column::Numeric))
+            .chain(
+                data.categorical_names
+                    .iter()
+                    .cloned()
+                    .map(Column::Categorical),
+            )
+            .collect();
+        let at = locate(data, &columns).unwrap_or_default();
+        let mut hashes: Vec<u64> = rows.into_iter().map(|r| hash_row(data, &at, r)).collect();
+        hashes.sort_unstable();
+        hashes.dedup();
+        Fingerprints { columns, hashes }
+    }
+
+    /// Which of `rows` of `data` are among these fingerprints (hashed over the same
+    /// columns); an error names a column `data` does not have.
+    pub fn contains(&self, data: &Dataset, rows: &[usize]) -> Result<Vec<bool>, String> {
+        let at = locate(data, &self.columns)?;
+        Ok(rows
+            .iter()
+            .map(|&r| self.hashes.binary_search(&hash_row(data, &at, r)).is_ok())
+            .collect())
+    }
+
+    /// Distinct rows fingerprinted.
+    pub fn len(&self) -> usize {
+        self.hashes.len()
+    }
+
+    /// Whether no row was fingerprinted.
+    pub fn is_empty(&self) -> bool {
+        self.hashes.is_empty()
+    }
+
+    /// The file's bytes: a text line, a JSON line naming the columns, then the sorted
+    /// hashes as little-endian u64.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let header = serde_json::json!({ "columns": self.columns, "rows": self.hashes.len() });
+        let mut out = format!("{MAGIC}\n{header}\n").into_bytes();
+        out.reserve(8 * self.hashes.len());
+        for h in &self.hashes {
+            out.extend_from_slice(&h.to_le_bytes());
+        }
+        out
+    }
+
+    /// Reads [`Self::to_bytes`]' format.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Fingerprints, String> {
+        let mut lines = bytes.splitn(3, |&b| b == b'\n');
+        if lines.next() != Some(MAGIC.as_bytes()) {
+            return Err(format!("not a '{MAGIC}' file"));
+        }
+        #[derive(Deserialize)]
+        struct Header {
+            columns: Vec<Column>,
+            rows: usize,
+        }
+        let header: Header = serde_json::from_slice(lines.next().unwrap_or_default())
+            .map_err(|e| format!("header: {e}"))?;
+        let body = lines.next().unwrap_or_default();
+        if body.len() != 8 * header.rows {
+            return Err(format!(
+                "{} bytes of fingerprints, the header says {} rows",
+                body.len(),
+                header.rows
+            ));
+        }
+        let hashes = body
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
+            .collect();
+        Ok(Fingerprints {
+            columns: header.columns,
+            hashes,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::data::contract::{self, Mode};
+    use crate::data::generate::{GenSpec, write_csv};
+    use crate::data::load::read_file;
+
+    #[test]
+    fn same_values_match_whatever_the_position_id_or_column_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("train.csv");
+        let spec = GenSpec {
+            rows: 300,
+            seed: 5,
+            ..GenSpec::default()
+        };
+        write_csv(&spec, &path).unwrap();
+        let cfg = Config::from_overlay("").unwrap();
+        let data = contract::check(&cfg.schema, &[read_file(&path).unwrap()], Mode::Training).data;
+        assert_eq!(data.len(), 300);
+        let seen = Fingerprints::of(&data, 0..100);
+        let back = Fingerprints::from_bytes(&seen.to_bytes()).unwrap();
+        assert_eq!(back, seen);
+        // The same rows elsewhere, under other ids, with the columns in another order.
+        let mut moved = data.subset(&(0..300).rev().collect::<Vec<_>>());
+        moved.ids.iter_mut().for_each(|id| id.push_str("-copy"));
+        moved.numeric_names.reverse();
+        moved.numeric.reverse();
+        let hit = back
+            .contains(&moved, &(0..300).collect::<Vec<_>>())
+            .unwrap();
+        assert_eq!(hit.iter().filter(|&&h| h).count(), 100);
+        assert!(
+            hit[200..].iter().all(|&h| h),
+            "rows 0..100 are now 200..300"
+        );
+        // One changed value is a different row.
+        moved.numeric[0][299] += 1.0;
+        assert!(!back.contains(&moved, &[299]).unwrap()[0]);
+        // A column the data lacks is named.
+        moved.numeric_names[0] = "renamed".into();
+        let err = back.contains(&moved, &[0]).unwrap_err();
+        assert!(err.starts_with("numeric column"), "{err}");
+        assert!(Fingerprints::from_bytes(&seen.to_bytes()[..40]).is_err());
+    }
+}

@@ -274,21 +274,92 @@ enum Source {
     Whole(Option<RawFile>),
 }
 
-/// Offset just past the last newline outside quotes in `b`, or `None`.
-fn last_row_end(b: &[u8]) -> Option<usize> {
+/// What a scan of CSV text that starts at a row boundary found.
+#[derive(Debug, PartialEq)]
+struct Scan {
+    /// Offset just past the last row end (a newline outside quotes).
+    last_row_end: Option<usize>,
+    /// When the text ends inside a quoted field: the data rows before the one where it
+    /// opened (blank lines are not rows).
+    open_quote_row: Option<usize>,
+}
+
+/// Scans `b` the way the CSV parser reads it: a quote opens a quoted field only at the
+/// start of a field, `""` inside one is a quote, and any other quote is a plain character
+/// (`5'2"` is one value).
+fn scan(b: &[u8]) -> Scan {
     if memchr::memchr(b'"', b).is_none() {
-        return memchr::memrchr(b'\n', b).map(|i| i + 1);
+        return Scan {
+            last_row_end: memchr::memrchr(b'\n', b).map(|i| i + 1),
+            open_quote_row: None,
+        };
     }
-    let mut quoted = false;
+    let (mut quoted, mut field_start, mut rows) = (false, true, 0);
+    // Whether the current row has anything but a line end (blank lines are not rows).
+    let mut content = false;
     let mut end = None;
-    for (i, &c) in b.iter().enumerate() {
-        if c == b'"' {
-            quoted = !quoted;
-        } else if c == b'\n' && !quoted {
-            end = Some(i + 1);
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if quoted {
+            if c == b'"' {
+                if b.get(i + 1) == Some(&b'"') {
+                    i += 1;
+                } else {
+                    quoted = false;
+                }
+            }
+        } else {
+            match c {
+                b'\n' => {
+                    end = Some(i + 1);
+                    rows += usize::from(content);
+                    content = false;
+                    field_start = true;
+                }
+                b'\r' => {}
+                b'"' if field_start => {
+                    quoted = true;
+                    field_start = false;
+                    content = true;
+                }
+                b',' => {
+                    field_start = true;
+                    content = true;
+                }
+                _ => {
+                    field_start = false;
+                    content = true;
+                }
+            }
         }
+        i += 1;
     }
-    end
+    Scan {
+        last_row_end: end,
+        open_quote_row: quoted.then_some(rows),
+    }
+}
+
+/// The most text one row may take (a quoted field with newlines included) before the file
+/// is refused as having an unclosed quote.
+const MAX_ROW_BYTES: usize = 64 << 20;
+
+fn unclosed_quote(name: &str, row: usize, bytes: usize, at_end: bool) -> ClaimsError {
+    let how = if at_end {
+        format!("is never closed: the rest of the file ({bytes} bytes) would be one value")
+    } else {
+        format!(
+            "is not closed within {} MiB, the most one row may take",
+            MAX_ROW_BYTES >> 20
+        )
+    };
+    ClaimsError::contract_file(
+        name,
+        format!(
+            "row {row}: a quoted field opens there and {how}; an unbalanced '\"'? Nothing was read"
+        ),
+    )
 }
 
 impl Chunks {
@@ -313,7 +384,14 @@ impl Chunks {
             let n = file
                 .read_until(b'\n', &mut header)
                 .map_err(|e| ClaimsError::io(path, e))?;
-            if n == 0 || last_row_end(&header).is_some() {
+            let sc = scan(&header);
+            if n == 0 && sc.open_quote_row.is_some() || header.len() > MAX_ROW_BYTES {
+                return Err(ClaimsError::contract_file(
+                    &name,
+                    "the header has a quoted column name that is never closed (an unbalanced '\"')",
+                ));
+            }
+            if n == 0 || sc.last_row_end.is_some() {
                 break;
             }
         }
@@ -376,7 +454,13 @@ impl Chunks {
                 let mut cut = None;
                 while !*eof {
                     let have = carry.len();
-                    let want = (*target_bytes).saturating_sub(have).max(1 << 16);
+                    // Past the target with no row end yet (a long quoted field): double,
+                    // so the scans stay linear in the row's size.
+                    let want = if have < *target_bytes {
+                        (*target_bytes - have).max(1 << 16)
+                    } else {
+                        have
+                    };
                     let read = file
                         .by_ref()
                         .take(want as u64)
@@ -387,10 +471,22 @@ impl Chunks {
                         *eof = true;
                     }
                     if carry.len() >= *target_bytes || *eof {
+                        let sc = scan(carry);
+                        if let Some(row) = sc.open_quote_row
+                            && (*eof || (sc.last_row_end.is_none() && carry.len() > MAX_ROW_BYTES))
+                        {
+                            let done = sc.last_row_end.unwrap_or(0);
+                            return Err(unclosed_quote(
+                                &self.name,
+                                offset + row + 1,
+                                carry.len() - done,
+                                *eof,
+                            ));
+                        }
                         cut = if *eof {
                             Some(carry.len())
                         } else {
-                            last_row_end(carry)
+                            sc.last_row_end
                         };
                         if cut.is_some() {
                             break;
@@ -583,5 +679,62 @@ mod tests {
         let (c, offset) = chunks.next_chunk().unwrap().unwrap();
         assert_eq!((c.rows(), offset), (0, 0));
         assert!(chunks.next_chunk().unwrap().is_none());
+    }
+
+    /// Row ends are found the way the CSV parser reads quotes: only a quote at the start of
+    /// a field opens a quoted field; `""` inside one is a quote; blank lines are not rows.
+    #[test]
+    fn scan_reads_quotes_as_the_parser_does() {
+        let cases: [(&[u8], Option<usize>, Option<usize>); 6] = [
+            (b"a,b\n5'2\",c\nd", Some(11), None),
+            (b"a,\"x\ny\",c\nd,\"open\n", Some(10), Some(1)),
+            (b"\"a\"\"b\",c\n", Some(9), None),
+            (b"a\n\n\r\n\"x", Some(5), Some(1)),
+            (b"x\"y\"\"z,1\n", Some(9), None),
+            (b"\"never closed,1\n2,3\n", None, Some(0)),
+        ];
+        for (text, end, open) in cases {
+            let sc = scan(text);
+            assert_eq!(
+                (sc.last_row_end, sc.open_quote_row),
+                (end, open),
+                "{}",
+                String::from_utf8_lossy(text)
+            );
+        }
+    }
+
+    /// An unclosed quote deep in a file (past the first chunk) refuses the file, naming the
+    /// row, instead of reading the rest of the file as one quarantined value.
+    #[test]
+    fn an_unclosed_quote_refuses_the_file_and_names_the_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("day.csv");
+        let mut text = String::from("application_id,age,note\n");
+        for i in 1..=5000 {
+            // A later quote would close the open field (as the parser reads it too).
+            let note = match i {
+                4321 => "\"oops",
+                ..4321 => "5'2\"",
+                _ => "ok",
+            };
+            text.push_str(&format!("A{i},{},{note}\n", 20 + i % 50));
+        }
+        std::fs::write(&path, &text).unwrap();
+        let mut chunks = Chunks::open(&path, 1).unwrap();
+        let mut rows = 0;
+        let err = loop {
+            match chunks.next_chunk() {
+                Ok(Some((c, _))) => rows += c.rows(),
+                Ok(None) => panic!("read to the end: {rows} rows"),
+                Err(e) => break e.to_string(),
+            }
+        };
+        assert!(rows > 0 && rows < 4321, "{rows}");
+        assert!(err.contains("row 4321:") && err.contains("never closed"), "{err}");
+        // Without the bad quote every row is read (the stray quotes are plain characters).
+        std::fs::write(&path, text.replace("\"oops", "fine")).unwrap();
+        let f = read_file(&path).unwrap();
+        assert_eq!((f.rows(), f.malformed.len()), (5000, 0));
     }
 }

@@ -731,7 +731,10 @@ mod tests {
             }
         };
         assert!(rows > 0 && rows < 4321, "{rows}");
-        assert!(err.contains("row 4321:") && err.contains("never closed"), "{err}");
+        assert!(
+            err.contains("row 4321:") && err.contains("never closed"),
+            "{err}"
+        );
         // Without the bad quote every row is read (the stray quotes are plain characters).
         std::fs::write(&path, text.replace("\"oops", "fine")).unwrap();
         let f = read_file(&path).unwrap();

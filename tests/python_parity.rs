@@ -54,21 +54,30 @@ fn python_xgboost_gives_the_same_probabilities() {
     let Some(py) = python() else { return };
     let env = Env::new();
     let data = env.generate("train.csv", 2000, 21);
-    env.claims()
-        .arg("train")
-        .arg("--data")
-        .arg(&data)
-        .args(FAST)
-        .assert()
-        .success();
+    // v1 as trained; v2 undersampled, its base score shifted back to the real claim rate.
+    for imbalance in ["none", "undersample:1"] {
+        env.claims()
+            .arg("train")
+            .arg("--data")
+            .arg(&data)
+            .args(FAST)
+            .args(["--imbalance", imbalance])
+            .assert()
+            .success();
+    }
     let score = env.generate("score.csv", 500, 22);
+    for v in [1, 2] {
+        same_probabilities(&py, &env, &score, v);
+    }
+}
 
+fn same_probabilities(py: &str, env: &Env, score: &std::path::Path, v: u32) {
     let cfg = claims_ops::config::Config::from_overlay("").unwrap();
     let reg = claims_ops::registry::Registry::open(&env.home()).unwrap();
-    let model = reg.load_model(1).unwrap();
+    let model = reg.load_model(v).unwrap();
     let checked = contract::check(
         &cfg.schema,
-        &[load::read_file(&score).unwrap()],
+        &[load::read_file(score).unwrap()],
         contract::Mode::Inference,
     );
     assert!(checked.bad_rows.is_empty());
@@ -95,9 +104,9 @@ fn python_xgboost_gives_the_same_probabilities() {
     std::fs::write(env.path("rust.txt"), preds.join("\n")).unwrap();
     std::fs::write(env.path("check.py"), SCRIPT).unwrap();
 
-    let out = Command::new(&py)
+    let out = Command::new(py)
         .arg(env.path("check.py"))
-        .arg(reg.model_dir(1).join("model.json"))
+        .arg(reg.model_dir(v).join("model.json"))
         .arg(env.path("features.tsv"))
         .arg(env.path("rust.txt"))
         .output()
@@ -108,7 +117,7 @@ fn python_xgboost_gives_the_same_probabilities() {
         String::from_utf8_lossy(&out.stderr)
     );
     let j: serde_json::Value = serde_json::from_slice(out.stdout.trim_ascii()).unwrap();
-    eprintln!("python parity: {j}");
+    eprintln!("python parity, v{v}: {j}");
     assert_eq!(j["rows"], 500);
     assert_eq!(j["categorical"], 20);
     assert!(j["max_abs_diff"].as_f64().unwrap() < 1e-6, "{j}");

@@ -133,6 +133,45 @@ fn same_seed_same_model() {
     assert_eq!(a["params"], b["params"]);
 }
 
+/// The manifest's config carries the command line's overrides: training again from it
+/// alone, with no flags, gives the same model file.
+#[test]
+fn manifest_config_alone_retrains_the_same_model() {
+    let env = Env::new();
+    let data = env.generate("train.csv", 1500, 4);
+    env.claims()
+        .arg("train")
+        .arg("--data")
+        .arg(&data)
+        .args(["--seed", "7", "--folds", "2", "--search-iters", "2"])
+        .args(["--imbalance", "undersample:2"])
+        .assert()
+        .success();
+    let v1 = env.home().join("models/v1");
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(v1.join("manifest.json")).unwrap()).unwrap();
+    let cfg = env.path("from-manifest.toml");
+    std::fs::write(&cfg, m["config_toml"].as_str().unwrap()).unwrap();
+    let t: toml::Table = m["config_toml"].as_str().unwrap().parse().unwrap();
+    assert_eq!(t["seed"].as_integer(), Some(7));
+    assert_eq!(t["search"]["folds"].as_integer(), Some(2));
+    assert_eq!(t["imbalance"]["strategy"].as_str(), Some("undersample"));
+    env.claims()
+        .arg("--config")
+        .arg(&cfg)
+        .arg("train")
+        .arg("--data")
+        .arg(&data)
+        .assert()
+        .success();
+    let model =
+        |v: &str| std::fs::read(env.home().join("models").join(v).join("model.json")).unwrap();
+    assert!(
+        model("v1") == model("v2"),
+        "the manifest's config gave another model"
+    );
+}
+
 #[test]
 fn imbalance_strategies_reach_the_model() {
     let env = Env::new();
@@ -176,6 +215,44 @@ fn imbalance_strategies_reach_the_model() {
     assert!((j["test"]["positive_rate"].as_f64().unwrap() - 0.16).abs() < 0.03);
     let shown = env.run_detail(j["run_id"].as_str().unwrap());
     assert!(shown.contains("majority:minority = 1:1"), "{shown}");
+    // Scores are corrected back to the real claim rate (odds x share of negatives kept);
+    // without the correction they sit far above it.
+    let mean_test_score = |dir: &str| {
+        let t: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(std::path::Path::new(dir).join("test_scores.json")).unwrap(),
+        )
+        .unwrap();
+        let p: Vec<f64> = serde_json::from_value(t["p"].clone()).unwrap();
+        p.iter().sum::<f64>() / p.len() as f64
+    };
+    let rate = j["test"]["positive_rate"].as_f64().unwrap();
+    let corrected = mean_test_score(j["model_dir"].as_str().unwrap());
+    assert!(
+        (corrected - rate).abs() < 0.04,
+        "mean score {corrected}, rate {rate}"
+    );
+    let raw_cfg = env.path("raw.toml");
+    std::fs::write(&raw_cfg, "[imbalance]\ncorrect_probabilities = false\n").unwrap();
+    let out = env
+        .claims()
+        .arg("--config")
+        .arg(&raw_cfg)
+        .arg("train")
+        .arg("--data")
+        .arg(&data)
+        .args(FAST)
+        .args(["--imbalance", "undersample:1", "--json"])
+        .assert()
+        .success();
+    let raw = mean_test_score(
+        last_json(&out.get_output().stdout)["model_dir"]
+            .as_str()
+            .unwrap(),
+    );
+    assert!(
+        raw > rate + 0.08,
+        "uncorrected mean score {raw}, rate {rate}"
+    );
     // "undersample" alone takes the config's imbalance.undersample_ratio.
     let cfg = env.path("ratio.toml");
     std::fs::write(&cfg, "[imbalance]\nundersample_ratio = 2.0\n").unwrap();

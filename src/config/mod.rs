@@ -178,6 +178,7 @@ struct RawImbalance {
     strategy: String,
     scale_pos_weight: toml::Value,
     undersample_ratio: f64,
+    correct_probabilities: bool,
 }
 
 /// How class imbalance is handled in training.
@@ -246,6 +247,9 @@ pub struct Config {
     /// `imbalance.undersample_ratio` (validated whatever the strategy), for
     /// `--imbalance undersample` given without a ratio.
     pub undersample_ratio: f64,
+    /// `imbalance.correct_probabilities`: take the odds that undersampling added back out
+    /// of the model's scores.
+    pub correct_probabilities: bool,
     /// Threading layout.
     pub threads: Threads,
     /// Registry behaviour.

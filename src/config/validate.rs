@@ -411,6 +411,7 @@ pub(super) fn validate(raw: Raw, merged_toml: String) -> Result<Config> {
         search,
         imbalance,
         undersample_ratio,
+        correct_probabilities: ri.correct_probabilities,
         threads: raw.threads,
         registry: raw.registry,
         inference: raw.inference,

@@ -69,8 +69,8 @@ pub fn evaluate(y: &[u8], p: &[f64], threshold: f64) -> Evaluation {
 }
 
 impl Evaluation {
-    /// The metric table as aligned text lines.
-    pub fn table(&self) -> String {
+    /// The metric table as aligned text lines; `rule` says how the threshold was chosen.
+    pub fn table(&self, rule: &str) -> String {
         let t = &self.at_threshold;
         let rows = [
             ("ROC AUC", format!("{:.4}", self.roc_auc)),
@@ -85,10 +85,7 @@ impl Evaluation {
             ("log loss", format!("{:.4}", self.log_loss)),
             ("Brier", format!("{:.4}", self.brier)),
             ("calibration ECE", format!("{:.4}", self.ece)),
-            (
-                "threshold",
-                format!("{:.4}  (F1-optimal on validation)", t.threshold),
-            ),
+            ("threshold", format!("{:.4}  ({rule})", t.threshold)),
             ("accuracy", format!("{:.4}", t.accuracy)),
             ("precision", format!("{:.4}", t.precision)),
             ("recall", format!("{:.4}", t.recall)),

@@ -14,10 +14,21 @@ pub(super) fn train_text(o: &TrainOutcome) -> String {
         o.role,
         o.model_dir,
         o.rounds,
-        if o.rounds < o.params.n_estimators {
-            format!("(early-stopped; at most {})", o.params.n_estimators)
+        if o.rounds_run < o.params.n_estimators {
+            format!(
+                "(early-stopped after {} of at most {})",
+                o.rounds_run, o.params.n_estimators
+            )
+        } else if o.rounds == o.rounds_run {
+            format!(
+                "(all {}: early stopping did not trigger and the last round was the best, so more rounds may help)",
+                o.rounds_run
+            )
         } else {
-            "(all of them: early stopping did not trigger)".to_string()
+            format!(
+                "(best of all {}: early stopping did not trigger)",
+                o.rounds_run
+            )
         },
         o.params.learning_rate,
         o.params.max_depth,
@@ -30,7 +41,7 @@ pub(super) fn train_text(o: &TrainOutcome) -> String {
         o.search.describe(),
         o.test.rows
     );
-    s.push_str(&o.test.table());
+    s.push_str(&o.test.table(&o.threshold_rule));
     if let Some(g) = &o.gate {
         s.push_str(&format!(
             "\npromotion gate vs champion v{}: {}{}\n",

@@ -356,6 +356,27 @@ impl Booster {
         Ok(b)
     }
 
+    /// A copy of this binary:logistic model whose every prediction's log-odds are moved
+    /// by `offset` (its base score is shifted; trees, ranking and contributions unchanged).
+    /// Returns the copy and its new base score. Threads and feature names are set again
+    /// by the caller.
+    pub fn with_shifted_base_margin(&self, offset: f64) -> Result<(Booster, f64)> {
+        let bad = |why: String| ClaimsError::Xgboost(format!("shifting the base score: {why}"));
+        let mut j: serde_json::Value =
+            serde_json::from_slice(&self.to_json()?).map_err(|e| bad(e.to_string()))?;
+        let slot = &mut j["learner"]["learner_model_param"]["base_score"];
+        let text = slot.as_str().ok_or_else(|| bad("no base_score".into()))?;
+        let base: f64 = text
+            .trim_matches(['[', ']'])
+            .parse()
+            .map_err(|e| bad(format!("base_score '{text}': {e}")))?;
+        let margin = (base / (1.0 - base)).ln() + offset;
+        let shifted = 1.0 / (1.0 + (-margin).exp());
+        *slot = serde_json::Value::String(format!("[{:E}]", shifted as f32));
+        let bytes = serde_json::to_vec(&j).map_err(|e| bad(e.to_string()))?;
+        Ok((Booster::from_json(&bytes)?, f64::from(shifted as f32)))
+    }
+
     /// The learner's full configuration as XGBoost holds it (JSON), to check what was sent.
     pub fn config_json(&self) -> Result<serde_json::Value> {
         let h = self.handle;

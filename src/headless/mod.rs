@@ -303,7 +303,7 @@ pub fn run(cmd: Command, cfg: &Config, home: &Path) -> Result<Output> {
         } => {
             let reg = Registry::open(home)?;
             let (ch, cl) = compare::resolve(&reg, champion, challenger)?;
-            let c = compare::compare(&reg, ch, cl, &cfg.gate, cfg.seed)?;
+            let c = compare::compare(&reg, ch, cl, &cfg.gate)?;
             // A home this user can only read (see `db::open`) still gets the comparison.
             let report = if reg.read_only() {
                 None

@@ -224,8 +224,10 @@ pub fn compare(
     champion: u32,
     challenger: u32,
     gate: &GateConfig,
-    seed: u64,
 ) -> Result<Comparison> {
+    // The bootstrap draws from the challenger's training seed, so `claims compare` repeats
+    // the gate's numbers from training exactly.
+    let seed = reg.manifest(challenger)?.seed;
     let chal = rebuild(reg, challenger)?;
     let test = &chal.splits.2;
     // Rows the champion saw in training or early stopping: by the fingerprints of their
@@ -380,9 +382,15 @@ pub fn decide(gate: &GateConfig, rows: &[MetricRow], delong: Option<&DeLong>) ->
                 ("roc_auc", Some(d)) => (d.p_value, format!("DeLong z {:.3}", d.z)),
                 _ => (r.p_value, "paired bootstrap".to_string()),
             };
+            // Significance counts only for an improvement: a small p for a worse
+            // challenger says it is significantly worse.
             check(
-                p <= gate.max_p_value,
-                format!("p-value {p:.4} ({how}) <= max_p_value {}", gate.max_p_value),
+                p <= gate.max_p_value && r.diff > 0.0,
+                if r.diff > 0.0 {
+                    format!("p-value {p:.4} ({how}) <= max_p_value {}", gate.max_p_value)
+                } else {
+                    format!("p-value {p:.4} ({how}) is for a difference that favours the champion")
+                },
             );
         }
         None => check(

@@ -217,7 +217,7 @@ fn start(app: &mut App, jobs: &mut Jobs, req: Request) {
                 let r = (|| {
                     let reg = crate::registry::Registry::open(&home)?;
                     let (a, b) = crate::pipeline::compare::resolve(&reg, None, None)?;
-                    crate::pipeline::compare::compare(&reg, a, b, &cfg.gate, cfg.seed)
+                    crate::pipeline::compare::compare(&reg, a, b, &cfg.gate)
                 })();
                 let _ = tx.send(Msg::Compared(r.map_err(|e| e.to_string())));
             });

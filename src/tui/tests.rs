@@ -84,7 +84,7 @@ fn app(dir: &Path) -> App {
     let mut a = App::new(c.clone(), h.clone());
     a.refresh();
     let reg = crate::registry::Registry::open(&h).unwrap();
-    a.comparison = compare::compare(&reg, 1, 2, &c.gate, c.seed).ok();
+    a.comparison = compare::compare(&reg, 1, 2, &c.gate).ok();
     a.status = "? for help".into();
     a
 }

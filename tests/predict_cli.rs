@@ -676,3 +676,107 @@ fn feedback_records_realised_performance_per_date() {
         "{text}"
     );
 }
+
+/// PostgreSQL as a shared production table: two homes scoring the same date at once leave
+/// one run's rows, not both; a role that may only write rows (no CREATE) writes once the
+/// tables exist; a table missing a column is refused up front (exit 2) naming it; and a
+/// password given as a URL parameter is never recorded.
+#[test]
+fn postgres_shared_table_one_writer_per_date_least_privilege_and_no_secrets() {
+    let Some(url) = pg_database("shared") else {
+        return;
+    };
+    let (a, b) = (Env::new(), Env::new());
+    train_small(&a);
+    train_small(&b);
+    let day_a = day_file(&a, "a.csv", 20_000, 61, 100_000, 0.0);
+    let day_b = day_file(&b, "b.csv", 20_000, 62, 200_000, 0.0);
+    let spawn = |env: &Env, day: &std::path::Path| {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("claims"))
+            .arg("--home")
+            .arg(env.home())
+            .args(["predict", "--date", "2026-10-01", "--sink", &url, "--data"])
+            .arg(day)
+            .env("CLAIMS_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    let (ra, rb) = std::thread::scope(|s| {
+        let ta = s.spawn(|| spawn(&a, &day_a));
+        let tb = s.spawn(|| spawn(&b, &day_b));
+        (ta.join().unwrap(), tb.join().unwrap())
+    });
+    assert!(
+        ra.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ra.stderr)
+    );
+    assert!(
+        rb.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rb.stderr)
+    );
+    let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let runs: Vec<(String, i64)> = c
+        .query(
+            "SELECT run_id, count(*) FROM predictions WHERE business_date = '2026-10-01' GROUP BY run_id",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0].1, 20_000);
+
+    // A writer role with row rights only.
+    let role = format!("claims_writer_{}", std::process::id());
+    c.batch_execute(&format!(
+        "CREATE ROLE {role} LOGIN PASSWORD 'pw@secret';
+         REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+         GRANT SELECT, INSERT, DELETE ON predictions, quarantine TO {role};"
+    ))
+    .unwrap();
+    let (prefix, db) = url.rsplit_once('/').unwrap();
+    let host = prefix.rsplit_once('@').unwrap().1;
+    let writer = format!("postgres://{role}@{host}/{db}?password=pw%40secret");
+    let out = a
+        .claims()
+        .args([
+            "predict",
+            "--date",
+            "2026-10-02",
+            "--sink",
+            &writer,
+            "--json",
+            "--data",
+        ])
+        .arg(&day_a)
+        .assert()
+        .success();
+    let j = last_json(&out.get_output().stdout);
+    let detail = a.run_detail(j["result"]["run_id"].as_str().unwrap());
+    assert!(
+        !detail.contains("secret") && detail.contains("password=***"),
+        "{detail}"
+    );
+    let log = std::fs::read_to_string(a.home().join("logs/claims.log")).unwrap();
+    assert!(!log.contains("secret"));
+
+    // An older table without run_id: refused before any scoring.
+    c.batch_execute("ALTER TABLE quarantine DROP COLUMN run_id")
+        .unwrap();
+    let out = a
+        .claims()
+        .args(["predict", "--date", "2026-10-03", "--sink", &url, "--data"])
+        .arg(&day_a)
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        err.contains("table 'quarantine' has no column run_id"),
+        "{err}"
+    );
+    c.batch_execute(&format!("DROP OWNED BY {role}; DROP ROLE {role}"))
+        .unwrap();
+}

@@ -23,22 +23,80 @@ CREATE TABLE IF NOT EXISTS quarantine(
   PRIMARY KEY (business_date, source_file, row_number));
 ";
 
-/// The URL with any password replaced by `***`.
+/// The URL with any password replaced by `***`: in `user:password@`, and as a
+/// `password=` parameter of the query string (or of a `key=value` connection string).
 pub fn redact(url: &str) -> String {
+    let url = redact_password_params(url);
     let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
+        return url;
     };
-    let (auth, host) = match rest.rsplit_once('@') {
-        Some((a, h)) => (a, h),
-        None => return url.to_string(),
+    // The authority ends at the first '/' or '?' after the last '@' before them.
+    let auth_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(auth_end);
+    let Some((auth, host)) = authority.rsplit_once('@') else {
+        return url.clone();
     };
     let user = auth.split(':').next().unwrap_or("");
     if auth.contains(':') {
-        format!("{scheme}://{user}:***@{host}")
+        format!("{scheme}://{user}:***@{host}{tail}")
     } else {
-        format!("{scheme}://{user}@{host}")
+        format!("{scheme}://{user}@{host}{tail}")
     }
 }
+
+fn redact_password_params(url: &str) -> String {
+    let mut out = String::with_capacity(url.len());
+    let mut rest = url;
+    while let Some(at) = rest.to_ascii_lowercase().find("password=") {
+        let before = &rest[..at];
+        let starts_key = before.is_empty() || before.ends_with(['?', '&', ' ']);
+        out.push_str(before);
+        out.push_str(&rest[at..at + "password=".len()]);
+        rest = &rest[at + "password=".len()..];
+        if starts_key {
+            let end = rest.find(['&', ' ']).unwrap_or(rest.len());
+            out.push_str("***");
+            rest = &rest[end..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Keys of PostgreSQL's advisory locks: the class of lock, then what it is on.
+const LOCK_CLASS: i32 = 0x636c_6169; // "clai"
+const LOCK_SCHEMA: i32 = -1;
+
+/// The columns `claims` writes, per table (an older or hand-made table must have them).
+const COLUMNS: [(&str, &[&str]); 2] = [
+    (
+        "predictions",
+        &[
+            "business_date",
+            "application_id",
+            "model_version",
+            "role",
+            "score",
+            "predicted_claim",
+            "threshold",
+            "top_reasons",
+            "run_id",
+            "scored_at",
+        ],
+    ),
+    (
+        "quarantine",
+        &[
+            "business_date",
+            "source_file",
+            "row_number",
+            "application_id",
+            "reason",
+            "raw",
+            "run_id",
+        ],
+    ),
+];
 
 /// PostgreSQL prediction tables.
 pub struct PgSink {
@@ -81,9 +139,20 @@ fn copy_text(s: &str, out: &mut Vec<u8>) {
 impl PgSink {
     /// Connects with `url` plus `PG*` defaults and creates the tables if needed.
     pub fn connect(url: &str) -> Result<Self> {
-        let mut cfg: postgres::Config = url
-            .parse()
-            .map_err(|e| err(&format!("bad URL '{}'", redact(url)), e))?;
+        let mut cfg: postgres::Config = url.parse().map_err(|e: postgres::Error| {
+            let hint = if url.matches('@').count() > 1 {
+                " (an '@' in the password must be written %40)"
+            } else {
+                ""
+            };
+            ClaimsError::Usage(format!(
+                "postgres sink: bad URL '{}': {e}{hint}",
+                redact(url)
+            ))
+        })?;
+        if cfg.get_application_name().is_none() {
+            cfg.application_name("claims-ops");
+        }
         if cfg.get_hosts().is_empty() {
             cfg.host(&env("PGHOST").unwrap_or_else(|| "localhost".into()));
         }
@@ -118,11 +187,58 @@ impl PgSink {
         let mut client = cfg
             .connect(NoTls)
             .map_err(|e| err(&format!("cannot connect to {described}"), e))?;
-        client
-            .batch_execute(DDL)
-            .map_err(|e| err("create tables", e))?;
+        ensure_tables(&mut client, &described)?;
         Ok(PgSink { client, described })
     }
+}
+
+/// Creates the tables when missing (one process at a time: two first runs would race in
+/// PostgreSQL's catalog), and checks that existing ones have every column written. A role
+/// that may only write rows needs no CREATE right once the tables exist.
+fn ensure_tables(client: &mut Client, described: &str) -> Result<()> {
+    let present = |client: &mut Client| -> Result<bool> {
+        let row = client
+            .query_one(
+                "SELECT to_regclass('predictions') IS NOT NULL AND to_regclass('quarantine') IS NOT NULL",
+                &[],
+            )
+            .map_err(|e| err("look up tables", e))?;
+        Ok(row.get(0))
+    };
+    if !present(client)? {
+        let mut tx = client.transaction().map_err(|e| err("begin", e))?;
+        tx.execute(
+            "SELECT pg_advisory_xact_lock($1, $2)",
+            &[&LOCK_CLASS, &LOCK_SCHEMA],
+        )
+        .map_err(|e| err("lock", e))?;
+        tx.batch_execute(DDL)
+            .map_err(|e| err("create tables (the role needs CREATE on the schema, or an owner creates them first)", e))?;
+        tx.commit().map_err(|e| err("create tables", e))?;
+    }
+    for (table, wanted) in COLUMNS {
+        let have: Vec<String> = client
+            .query(
+                "SELECT attname::text FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped",
+                &[&table],
+            )
+            .map_err(|e| err("read columns", e))?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let missing: Vec<&str> = wanted
+            .iter()
+            .copied()
+            .filter(|c| !have.iter().any(|h| h == c))
+            .collect();
+        if !missing.is_empty() {
+            return Err(ClaimsError::Usage(format!(
+                "postgres sink {described}: table '{table}' has no column {}: it was made by an older version or by hand (add the columns, or point the sink at another schema)",
+                missing.join(", ")
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// An open PostgreSQL transaction replacing one date; each batch goes in with one COPY.
@@ -209,6 +325,25 @@ impl Sink for PgSink {
             .parse()
             .map_err(|e| err(&format!("date '{date}'"), e))?;
         let mut tx = self.client.transaction().map_err(|e| err("begin", e))?;
+        // One writer per date at a time, whatever home or host it runs from: a second run
+        // waits for the first to commit, then replaces its rows (without the lock both
+        // runs' rows would be left, as neither DELETE sees the other's uncommitted COPY).
+        let day = chrono::Datelike::num_days_from_ce(&d);
+        let free: bool = tx
+            .query_one(
+                "SELECT pg_try_advisory_xact_lock($1, $2)",
+                &[&LOCK_CLASS, &day],
+            )
+            .map_err(|e| err("lock", e))?
+            .get(0);
+        if !free {
+            tracing::warn!(
+                "another run is writing {date} to {}: waiting for it to finish, then replacing its rows",
+                self.described
+            );
+            tx.execute("SELECT pg_advisory_xact_lock($1, $2)", &[&LOCK_CLASS, &day])
+                .map_err(|e| err("lock", e))?;
+        }
         tx.execute("DELETE FROM predictions WHERE business_date = $1", &[&d])
             .map_err(|e| err("delete", e))?;
         tx.execute("DELETE FROM quarantine WHERE business_date = $1", &[&d])
@@ -333,6 +468,22 @@ mod tests {
             "postgres://bob@db/claims"
         );
         assert_eq!(redact("postgres://db/claims"), "postgres://db/claims");
+        assert_eq!(
+            redact("postgres://bob@db/claims?sslmode=require&password=s3%40cret&x=1"),
+            "postgres://bob@db/claims?sslmode=require&password=***&x=1"
+        );
+        assert_eq!(
+            redact("postgres://bob:pw@db:bad/claims?Password=TOP"),
+            "postgres://bob:***@db:bad/claims?Password=***"
+        );
+        assert_eq!(
+            redact("host=db user=bob password=s3cret dbname=claims"),
+            "host=db user=bob password=*** dbname=claims"
+        );
+        assert_eq!(
+            redact("postgres://bob@db/claims?old_password=x"),
+            "postgres://bob@db/claims?old_password=x"
+        );
     }
 
     #[test]

@@ -539,10 +539,24 @@ impl App {
         if r.kind == "predict" {
             match (args["data"].as_str(), args["date"].as_str()) {
                 (Some(data), Some(date)) => {
-                    let sink = args["sink"]
-                        .as_str()
-                        .filter(|s| !s.is_empty() && !s.contains("***"))
-                        .map(str::to_string);
+                    // A recorded sink had its password taken out: the config's sink is the
+                    // same table when it reads the same once redacted; otherwise the
+                    // console cannot know the password, and says so (never the default).
+                    let sink = match args["sink"].as_str().filter(|s| !s.is_empty()) {
+                        Some(s) if s.contains("***") => {
+                            let own = &self.cfg.inference.sink;
+                            if crate::sink::postgres::redact(own) == s {
+                                Some(own.clone())
+                            } else {
+                                self.status = format!(
+                                    "{} wrote to {s}, whose password is not recorded: rerun with `claims predict --sink URL`",
+                                    r.run_id
+                                );
+                                return;
+                            }
+                        }
+                        s => s.map(str::to_string),
+                    };
                     self.requests
                         .push(Request::Predict(data.into(), date.to_string(), sink));
                     self.status = format!("rerunning {} (predict {date})", r.run_id);

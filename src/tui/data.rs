@@ -91,8 +91,16 @@ pub fn dates(home: &Path) -> Vec<String> {
     let Ok(conn) = db::open(&home.join("claims.db")) else {
         return vec![];
     };
-    let Ok(mut st) = conn.prepare("SELECT DISTINCT business_date FROM predictions ORDER BY 1")
-    else {
+    // One index seek per date (the primary key leads with business_date): DISTINCT would
+    // walk every row's index entry, a year of million-row days, on every refresh.
+    let Ok(mut st) = conn.prepare(
+        "WITH RECURSIVE d(x) AS (
+           SELECT MIN(business_date) FROM predictions
+           UNION ALL
+           SELECT (SELECT MIN(business_date) FROM predictions WHERE business_date > d.x)
+           FROM d WHERE d.x IS NOT NULL)
+         SELECT x FROM d WHERE x IS NOT NULL",
+    ) else {
         return vec![];
     };
     st.query_map([], |r| r.get(0))
@@ -200,11 +208,28 @@ pub struct LogLine {
     pub message: String,
 }
 
-/// The last `max` lines of `HOME/logs/claims.log`.
+/// How much of the end of the log the console reads (the log grows without bound).
+const LOG_TAIL_BYTES: u64 = 4 << 20;
+
+/// The last `max` lines of `HOME/logs/claims.log` (among its last [`LOG_TAIL_BYTES`]).
 pub fn load_logs(home: &Path, max: usize) -> Vec<LogLine> {
-    let Ok(text) = std::fs::read_to_string(home.join("logs").join("claims.log")) else {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut f) = std::fs::File::open(home.join("logs").join("claims.log")) else {
         return vec![];
     };
+    let len = f.metadata().map_or(0, |m| m.len());
+    let from = len.saturating_sub(LOG_TAIL_BYTES);
+    let mut bytes = vec![];
+    if f.seek(SeekFrom::Start(from)).is_err() || f.read_to_end(&mut bytes).is_err() {
+        return vec![];
+    }
+    // Started mid-file: the first line is a fragment.
+    let start = if from > 0 {
+        memchr::memchr(b'\n', &bytes).map_or(bytes.len(), |i| i + 1)
+    } else {
+        0
+    };
+    let text = String::from_utf8_lossy(&bytes[start..]);
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(max)..]
         .iter()
@@ -244,4 +269,56 @@ pub fn load_logs(home: &Path, max: usize) -> Vec<LogLine> {
             },
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_lists_each_scored_date_once_oldest_first() {
+        let home = tempfile::tempdir().unwrap();
+        SqliteSink::open(&home.path().join("claims.db")).unwrap();
+        assert!(dates(home.path()).is_empty());
+        let conn = db::open(&home.path().join("claims.db")).unwrap();
+        for (date, id, role) in [
+            ("2026-01-03", "a", "champion"),
+            ("2026-01-01", "b", "champion"),
+            ("2026-01-03", "c", "champion"),
+            ("2026-01-03", "c", "challenger"),
+            ("2026-01-02", "d", "challenger"),
+        ] {
+            conn.execute(
+                "INSERT INTO predictions VALUES (?1, ?2, 1, ?3, 0.5, 0, 0.5, '[]', 'r', 't')",
+                [date, id, role],
+            )
+            .unwrap();
+        }
+        assert_eq!(
+            dates(home.path()),
+            vec!["2026-01-01", "2026-01-02", "2026-01-03"]
+        );
+    }
+
+    #[test]
+    fn logs_are_read_from_the_tail_of_a_large_file() {
+        let home = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(home.path().join("logs")).unwrap();
+        let line = |i: usize| {
+            format!(
+                "{{\"timestamp\":\"2026-01-01T00:00:00Z\",\"level\":\"INFO\",\"fields\":{{\"message\":\"line {i} {}\"}}}}\n",
+                "x".repeat(200)
+            )
+        };
+        // ~5.5 MB: more than the tail read.
+        let text: String = (0..25_000).map(line).collect();
+        std::fs::write(home.path().join("logs/claims.log"), text).unwrap();
+        let got = load_logs(home.path(), 3);
+        let last: Vec<&str> = got
+            .iter()
+            .map(|l| l.message.split(' ').nth(1).unwrap_or(""))
+            .collect();
+        assert_eq!(last, vec!["24997", "24998", "24999"]);
+        assert!(load_logs(home.path(), 100_000).len() < 25_000);
+    }
 }

@@ -127,8 +127,8 @@ pub(super) fn runs(home: &std::path::Path, run_id: Option<String>, limit: usize)
             for r in &rs {
                 // "running" while no process holds the kind's lock: killed (kill -9, power
                 // loss); the next run of that kind records it as interrupted.
-                let dead = r.status == "running"
-                    && crate::schedule::lock::RunLock::acquire(home, &r.kind).is_ok();
+                let dead =
+                    r.status == "running" && !crate::schedule::lock::RunLock::held(home, &r.kind);
                 let (status, gist) = if dead {
                     (
                         "died?".to_string(),

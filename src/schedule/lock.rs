@@ -70,6 +70,28 @@ impl RunLock {
     }
 }
 
+impl RunLock {
+    /// Whether a live process holds `job`'s lock, found without taking it: a shared lock
+    /// is tried on a read-only handle and let go at once, and the holder's pid and time in
+    /// the file are left as they are. (Taking the lock to look, as before, rewrote them,
+    /// and a run starting in that moment was turned away with exit 4.)
+    pub fn held(home: &Path, job: &str) -> bool {
+        let path = home.join("locks").join(format!("{job}.lock"));
+        let Ok(file) = File::open(&path) else {
+            return false;
+        };
+        match file.try_lock_shared() {
+            Ok(()) => {
+                let _ = file.unlock();
+                false
+            }
+            Err(std::fs::TryLockError::WouldBlock) => true,
+            // Cannot tell: say held, so nothing is declared dead on a guess.
+            Err(std::fs::TryLockError::Error(_)) => true,
+        }
+    }
+}
+
 impl Drop for RunLock {
     fn drop(&mut self) {
         let _ = self.file.unlock();
@@ -94,5 +116,24 @@ mod tests {
         let _other_job = RunLock::acquire(dir.path(), "predict").unwrap();
         drop(a);
         RunLock::acquire(dir.path(), "train").unwrap();
+    }
+
+    /// Looking leaves the holder's record alone and takes nothing: a run can start while
+    /// (and right after) another process looks.
+    #[test]
+    fn held_looks_without_taking_or_rewriting() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(!RunLock::held(dir.path(), "predict"), "no lock file yet");
+        let a = RunLock::acquire(dir.path(), "predict").unwrap();
+        let file = dir.path().join("locks/predict.lock");
+        std::fs::write(&file, "pid 4242 since then").unwrap();
+        assert!(RunLock::held(dir.path(), "predict"));
+        assert_eq!(
+            std::fs::read_to_string(&file).unwrap(),
+            "pid 4242 since then"
+        );
+        drop(a);
+        assert!(!RunLock::held(dir.path(), "predict"));
+        RunLock::acquire(dir.path(), "predict").unwrap();
     }
 }

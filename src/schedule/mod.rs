@@ -233,7 +233,10 @@ pub fn interrupted(conn: &Connection, home: &std::path::Path, job: Job) -> Resul
     if state(conn, job)?.last_outcome.as_deref() != Some("running") {
         return Ok(false);
     }
-    Ok(handling_lock(home, job)?.is_some())
+    Ok(!lock::RunLock::held(
+        home,
+        &format!("schedule-{}", job.name()),
+    ))
 }
 
 /// Makes an interrupted instant of `job` due again (its last handled instant goes back one

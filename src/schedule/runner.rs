@@ -175,21 +175,25 @@ impl<'a> Scheduler<'a> {
     pub fn tick(&self) -> Result<Vec<Fired>> {
         let sc = &self.cfg.schedule;
         let mut fired = vec![];
+        // With catch_up = none, "on time" is judged against when this tick started: a job
+        // due at the same time as another that ran (and retried) first is late only
+        // because of it, and still runs.
+        let tick_start = self.clock.now();
         for job in Job::ALL {
             let sched = Schedule::of(job, sc)?;
             let now = self.clock.now();
             // A job seen for the first time is tracked from a minute ago: what is due now runs,
             // and downtime from here on is caught up.
-            super::init_state(&self.conn, job, now - chrono::Duration::minutes(1))?;
+            super::init_state(&self.conn, job, tick_start - chrono::Duration::minutes(1))?;
             let since = self
                 .last_fire(job)?
-                .unwrap_or(now - chrono::Duration::minutes(1));
+                .unwrap_or(tick_start - chrono::Duration::minutes(1));
             let missed = sched.between(since, now, 100_000)?;
             let to_run = if sc.catch_up == "none" {
                 missed
                     .iter()
                     .copied()
-                    .filter(|t| now - *t <= chrono::Duration::minutes(1))
+                    .filter(|t| tick_start - *t <= chrono::Duration::minutes(1))
                     .collect()
             } else {
                 catch_up(missed.clone(), &sc.catch_up, sc.max_catch_up.max(1))
@@ -295,7 +299,23 @@ impl<'a> Scheduler<'a> {
     /// Ticks, sleeps until the next due instant, and repeats until stopped.
     pub fn run_until_stopped(&self) -> Result<()> {
         loop {
-            for f in self.tick()? {
+            // The scheduler outlives a busy or briefly unreachable database (a long predict
+            // holds its write lock): it says so and tries again, instead of exiting with
+            // the job's state left "running".
+            let ticked = self.tick().and_then(|f| Ok((f, self.next_due()?)));
+            let (fired, next) = match ticked {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::error!("scheduler: {e}; trying again in a minute");
+                    crate::say!("scheduler: {e}; trying again in a minute");
+                    let again = self.clock.now() + chrono::Duration::minutes(1);
+                    if !self.clock.sleep_until(again, &self.stop) {
+                        return Ok(());
+                    }
+                    continue;
+                }
+            };
+            for f in fired {
                 tracing::info!(job = f.job.name(), date = %f.date, ok = f.outcome.ok, attempts = f.attempts, "{}", f.outcome.message);
                 crate::say!(
                     "scheduler: {} {}: {} ({} attempt(s))",
@@ -305,7 +325,6 @@ impl<'a> Scheduler<'a> {
                     f.attempts
                 );
             }
-            let next = self.next_due()?;
             tracing::info!(next = %next, "scheduler waiting");
             crate::say!(
                 "scheduler: waiting; next job due {}",

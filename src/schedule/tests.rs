@@ -285,3 +285,26 @@ fn an_interrupted_instant_runs_again() {
     );
     assert!(!interrupted(&conn, home.path(), Job::Predict).unwrap());
 }
+
+/// catch_up = none: a job due at the same time as another that ran first (and retried for
+/// minutes) is late only because of it, and still runs.
+#[test]
+fn catch_up_none_runs_a_job_delayed_by_another_in_the_same_tick() {
+    let home = tempfile::tempdir().unwrap();
+    let c = Config::from_overlay(
+        "[schedule]\ncatch_up = \"none\"\nretries = 3\nretry_backoff_seconds = 60\n[schedule.predict]\ncron = \"0 0 1 * *\"\n",
+    )
+    .unwrap();
+    let clock = FakeClock::at("2026-03-31T23:00:20Z");
+    // Train fails twice (transient): 3 minutes of retries before predict's turn.
+    let rec = Recorder::new(2, true);
+    let s = scheduler(&c, home.path(), &clock, &rec);
+    s.tick().unwrap();
+    let jobs: Vec<Job> = rec.runs().into_iter().map(|(j, _)| j).collect();
+    assert_eq!(
+        jobs,
+        vec![Job::Train, Job::Train, Job::Train, Job::Predict],
+        "{:?}",
+        rec.runs()
+    );
+}

@@ -22,8 +22,25 @@ if ! as_pg "$pgbin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
   rm -rf "$data" && mkdir -p "$data"
   [ "$(id -u)" = 0 ] && chown postgres "$data"
   as_pg "$pgbin/initdb" -D "$data" -A trust -U postgres >/dev/null 2>&1 || { say "initdb failed in $data"; exit 0; }
+  # TLS for the sslmode tests: a throwaway CA ($data/ca.crt) and a server certificate it
+  # signed for localhost and 127.0.0.1. Without openssl the server runs without TLS and
+  # those tests say they skipped.
+  ssl=""
+  if command -v openssl >/dev/null; then
+    if ( cd "$data" \
+        && openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 3650 -subj /CN=claims-test-ca \
+        && openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=localhost \
+        && printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > san.ext \
+        && openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 3650 -extfile san.ext \
+        && chmod 600 server.key && chmod 644 ca.crt \
+        && { [ "$(id -u)" != 0 ] || chown postgres server.key server.crt; } ) >/dev/null 2>&1; then
+      ssl="-c ssl=on -c ssl_cert_file=$data/server.crt -c ssl_key_file=$data/server.key"
+    else
+      say "could not make a test certificate: the server runs without TLS"
+    fi
+  fi
   as_pg "$pgbin/pg_ctl" -D "$data" -w -l "$data/server.log" \
-    -o "-p $port -c listen_addresses=127.0.0.1 -k $data -c fsync=off" start >/dev/null 2>&1 \
+    -o "-p $port -c listen_addresses=127.0.0.1 -k $data -c fsync=off $ssl" start >/dev/null 2>&1 \
     || { say "server did not start (see $data/server.log)"; exit 0; }
 fi
 echo "$url"

@@ -780,3 +780,54 @@ fn postgres_shared_table_one_writer_per_date_least_privilege_and_no_secrets() {
     c.batch_execute(&format!("DROP OWNED BY {role}; DROP ROLE {role}"))
         .unwrap();
 }
+
+/// TLS with libpq's sslmode meanings: verify-full against the server's CA (given as
+/// sslrootcert) and require are encrypted and say so; disable says it is not; verify-full
+/// with only the system's roots refuses a server whose CA they do not hold.
+#[test]
+fn postgres_tls_modes() {
+    let Some(url) = pg_database("tls") else {
+        return;
+    };
+    let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let ssl: String = c.query_one("SHOW ssl", &[]).unwrap().get(0);
+    let cert: String = c.query_one("SHOW ssl_cert_file", &[]).unwrap().get(0);
+    let ca = std::path::Path::new(&cert).with_file_name("ca.crt");
+    if ssl != "on" || !ca.is_file() {
+        eprintln!(
+            "SKIPPED postgres_tls_modes: the test server runs without TLS (no openssl when it started?)"
+        );
+        return;
+    }
+    let env = Env::new();
+    train_small(&env);
+    let day = day_file(&env, "day.csv", 300, 71, 300_000, 0.0);
+    let run = |query: &str| {
+        env.claims()
+            .args(["predict", "--date", "2026-11-01", "--data"])
+            .arg(&day)
+            .args(["--sink", &format!("{url}?{query}")])
+            .output()
+            .unwrap()
+    };
+    for (query, shown) in [
+        (
+            format!("sslmode=verify-full&sslrootcert={}", ca.display()),
+            "(TLS, sslmode verify-full)",
+        ),
+        ("sslmode=require".to_string(), "(TLS, sslmode require)"),
+        ("sslmode=disable".to_string(), "(no TLS)"),
+    ] {
+        let out = run(&query);
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success() && text.contains(shown),
+            "{query}: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = run("sslmode=verify-full");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr).to_lowercase();
+    assert!(err.contains("certificate"), "{err}");
+}

@@ -1,7 +1,7 @@
 //! The production sink: PostgreSQL through the `postgres` crate. Rows go in with COPY inside
 //! the same transaction as the delete of the date's old rows. Connection settings come from
 //! the URL, then the usual `PG*` environment variables (PGHOST, PGPORT, PGUSER, PGPASSWORD,
-//! PGDATABASE); the password never appears in messages or logs.
+//! PGDATABASE); the password never appears in messages or logs. TLS: see `pg_tls`.
 
 use std::io::Write;
 
@@ -139,7 +139,8 @@ fn copy_text(s: &str, out: &mut Vec<u8>) {
 impl PgSink {
     /// Connects with `url` plus `PG*` defaults and creates the tables if needed.
     pub fn connect(url: &str) -> Result<Self> {
-        let mut cfg: postgres::Config = url.parse().map_err(|e: postgres::Error| {
+        let (driver_url, tls) = super::pg_tls::split_url(url)?;
+        let mut cfg: postgres::Config = driver_url.parse().map_err(|e: postgres::Error| {
             let hint = if url.matches('@').count() > 1 {
                 " (an '@' in the password must be written %40)"
             } else {
@@ -184,9 +185,26 @@ impl PgSink {
             cfg.get_ports().first().copied().unwrap_or(5432),
             cfg.get_dbname().unwrap_or(cfg.get_user().unwrap_or(""))
         );
-        let mut client = cfg
-            .connect(NoTls)
-            .map_err(|e| err(&format!("cannot connect to {described}"), e))?;
+        let connected = match super::pg_tls::connector(&tls)? {
+            Some(tls) => cfg.connect(tls),
+            None => cfg.connect(NoTls),
+        };
+        let mut client =
+            connected.map_err(|e| err(&format!("cannot connect to {described}"), e))?;
+        // Say whether the session is encrypted (prefer falls back to plain text quietly).
+        let encrypted: bool = client
+            .query_opt(
+                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                &[],
+            )
+            .ok()
+            .flatten()
+            .is_some_and(|r| r.get(0));
+        let described = if encrypted {
+            format!("{described} (TLS, sslmode {})", tls.mode.name())
+        } else {
+            format!("{described} (no TLS)")
+        };
         ensure_tables(&mut client, &described)?;
         Ok(PgSink { client, described })
     }

@@ -500,6 +500,23 @@ fn generated_ids_differ_by_seed() {
         .arg(env.path("x.csv"))
         .assert()
         .code(2);
+    // The error names the file with the bad key, not the last file read.
+    let extra = env.path("extra.toml");
+    std::fs::write(&extra, "seed = 7\n").unwrap();
+    let out = env
+        .claims()
+        .env("XDG_CONFIG_HOME", &xdg)
+        .arg("--config")
+        .arg(&extra)
+        .args(["generate", "--rows", "1", "--out"])
+        .arg(env.path("x.csv"))
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        err.contains("claims-ops/config.toml") && !err.contains("extra.toml"),
+        "{err}"
+    );
 }
 
 /// A backfill treats drift as a single `predict` does: the alert hook runs for a date with

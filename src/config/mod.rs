@@ -298,6 +298,21 @@ fn merge(base: &mut toml::Table, over: toml::Table) {
     }
 }
 
+/// Whether `table` sets the dotted `key` (or a section of it: "schema" for
+/// "schema.numeric[3]"); a key path with a list index stops at the list.
+fn has_key(table: &toml::Table, key: &str) -> bool {
+    let mut at = table;
+    for part in key.split('.') {
+        let part = part.split('[').next().unwrap_or(part);
+        match at.get(part) {
+            Some(toml::Value::Table(t)) => at = t,
+            Some(_) => return true,
+            None => return false,
+        }
+    }
+    !key.is_empty()
+}
+
 impl Config {
     /// Loads the default, then the user's file (if present), then `extra` (must exist).
     pub fn load(extra: Option<&Path>) -> Result<Config> {
@@ -315,29 +330,48 @@ impl Config {
             files.push(p.to_path_buf());
         }
         let mut table = parse_table(DEFAULT_TOML, "built-in default config")?;
-        let mut origin = "built-in default config".to_string();
+        let mut layers = vec![];
         for f in &files {
             let text = std::fs::read_to_string(f).map_err(|e| ClaimsError::io(f, e))?;
-            origin = f.display().to_string();
-            merge(&mut table, parse_table(&text, &origin)?);
+            let origin = f.display().to_string();
+            let layer = parse_table(&text, &origin)?;
+            merge(&mut table, layer.clone());
+            layers.push((origin, layer));
         }
-        let mut cfg = Self::from_table(table, &origin)?;
+        // An error names the file that set the key (the last one that has it); one about a
+        // key no file set (a check across keys) names the last file read, as before.
+        let origin_of = |key: &str| -> String {
+            layers
+                .iter()
+                .rev()
+                .find(|(_, t)| has_key(t, key))
+                .or(layers.last())
+                .map_or_else(|| "built-in default config".to_string(), |(o, _)| o.clone())
+        };
+        let mut cfg = Self::from_table(table, &origin_of)?;
         cfg.extra_file = extra.map(crate::pipeline::absolute);
         Ok(cfg)
     }
 
-    /// Validates a merged table; `origin` names the last file for messages.
-    pub fn from_table(table: toml::Table, origin: &str) -> Result<Config> {
+    /// Validates a merged table; `origin_of(key)` names the file that set a key, for
+    /// messages.
+    pub fn from_table(table: toml::Table, origin_of: &dyn Fn(&str) -> String) -> Result<Config> {
         let merged_toml = toml::to_string(&table).unwrap_or_default();
         let raw: Raw =
             serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
                 let path = e.path().to_string();
                 let msg = e.into_inner().message().to_string();
-                ClaimsError::Config(format!("{origin}: key '{path}': {msg}"))
+                ClaimsError::Config(format!("{}: key '{path}': {msg}", origin_of(&path)))
             })?;
         // Value checks name the file too, as type errors do.
         validate(raw, merged_toml).map_err(|e| match e {
-            ClaimsError::Config(m) => ClaimsError::Config(format!("{origin}: {m}")),
+            ClaimsError::Config(m) => {
+                let key = m
+                    .split_once("key '")
+                    .and_then(|(_, rest)| rest.split_once('\''))
+                    .map_or("", |(k, _)| k);
+                ClaimsError::Config(format!("{}: {m}", origin_of(key)))
+            }
             e => e,
         })
     }
@@ -346,7 +380,7 @@ impl Config {
     pub fn from_overlay(text: &str) -> Result<Config> {
         let mut table = parse_table(DEFAULT_TOML, "built-in default config")?;
         merge(&mut table, parse_table(text, "overlay")?);
-        Self::from_table(table, "overlay")
+        Self::from_table(table, &|_| "overlay".to_string())
     }
 }
 

@@ -24,13 +24,20 @@ pub struct Violation {
     pub column: Option<String>,
     /// What was expected and what was found.
     pub reason: String,
+    /// The row's first line in a CSV file (1-based, the header is line 1), when known: blank
+    /// lines and quoted fields with newlines make it differ from `row + 1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
 }
 
 impl std::fmt::Display for Violation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}", self.file)?;
         if let Some(row) = self.row {
-            write!(f, ": row {row} (line {})", row + 1)?;
+            write!(f, ": row {row}")?;
+            if let Some(line) = self.line {
+                write!(f, " (line {line})")?;
+            }
         }
         if let Some(col) = &self.column {
             write!(f, ", column '{col}'")?;
@@ -133,6 +140,7 @@ impl ClaimsError {
             row: None,
             column: None,
             reason: reason.into(),
+            line: None,
         }])
     }
 }

@@ -640,7 +640,11 @@ fn feedback_records_realised_performance_per_date() {
         ]
     );
     let bad = env.path("bad_labels.csv");
-    std::fs::write(&bad, "application_id,claim_status\nAPP00080000,yes\n").unwrap();
+    std::fs::write(
+        &bad,
+        "application_id,claim_status\nAPP00080000,yes\nAPP00080001,1,extra\n",
+    )
+    .unwrap();
     let out = env
         .claims()
         .arg("feedback")
@@ -648,9 +652,15 @@ fn feedback_records_realised_performance_per_date() {
         .arg(&bad)
         .assert()
         .code(3);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
     assert!(
-        String::from_utf8_lossy(&out.get_output().stderr)
-            .contains("row 1 (line 2), column 'claim_status': label 'yes' is not 0 or 1")
+        err.contains("row 1 (line 2), column 'claim_status': label 'yes' is not 0 or 1"),
+        "{err}"
+    );
+    // A ragged row gets its own reason, not "label '' is not 0 or 1".
+    assert!(
+        err.contains("row 2 (line 3): ") && err.contains("3 fields") && !err.contains("label ''"),
+        "{err}"
     );
     assert_eq!(j["result"]["on_several_dates"], 0);
     // Another day reusing 2026-09-01's ids: labels matching both dates are counted on both,

@@ -54,6 +54,7 @@ fn violation(file: &str, row: Option<usize>, column: Option<&str>, reason: Strin
         row,
         column: column.map(str::to_string),
         reason,
+        line: None,
     }
 }
 

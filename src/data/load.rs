@@ -341,6 +341,132 @@ fn scan(b: &[u8]) -> Scan {
     }
 }
 
+/// `violations` with the first line of each row's text filled in, for the CSV files among
+/// them that can be read again: a data row's line is not `row + 1` after a blank line or a
+/// quoted field with a newline. Reads each such file once, on this error path only.
+pub fn with_lines(mut violations: Vec<crate::error::Violation>) -> Vec<crate::error::Violation> {
+    let mut files: Vec<&str> = violations
+        .iter()
+        .filter(|v| v.row.is_some())
+        .map(|v| v.file.as_str())
+        .collect();
+    files.sort_unstable();
+    files.dedup();
+    let mut found = std::collections::HashMap::new();
+    for file in files {
+        let path = Path::new(file);
+        if is_parquet(path) {
+            continue;
+        }
+        let rows: Vec<usize> = violations
+            .iter()
+            .filter(|v| v.file == file)
+            .filter_map(|v| v.row)
+            .collect();
+        if let Ok(lines) = lines_of_rows(path, &rows) {
+            found.insert(file.to_string(), lines);
+        }
+    }
+    for v in &mut violations {
+        if let (Some(lines), Some(row)) = (found.get(&v.file), v.row) {
+            v.line = lines.get(&row).copied();
+        }
+    }
+    violations
+}
+
+/// The first line (1-based; the header is line 1) of each of the data `rows` (1-based) of a
+/// CSV file, read as the parser reads it: blank lines are not rows, quotes open a quoted
+/// field only at a field's start, and a quoted field may hold newlines.
+pub fn lines_of_rows(
+    path: &Path,
+    rows: &[usize],
+) -> std::io::Result<std::collections::HashMap<usize, usize>> {
+    use std::io::Read;
+    let mut want: Vec<usize> = rows.to_vec();
+    want.sort_unstable();
+    want.dedup();
+    let mut out = std::collections::HashMap::new();
+    let Some(&last) = want.last() else {
+        return Ok(out);
+    };
+    let mut file = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path)?);
+    #[derive(PartialEq)]
+    enum Q {
+        Plain,
+        Quoted,
+        // A quote inside a quoted field: closes it, unless another quote follows.
+        QuoteInQuoted,
+    }
+    let (mut q, mut field_start, mut content) = (Q::Plain, true, false);
+    // Physical line, data rows ended so far (the header is row 0), the current row's line.
+    let (mut line, mut row, mut row_line) = (1usize, 0usize, 1usize);
+    let mut seen_header = false;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        for &c in &buf[..n] {
+            if q == Q::QuoteInQuoted {
+                if c == b'"' {
+                    q = Q::Quoted;
+                    continue;
+                }
+                q = Q::Plain;
+            }
+            if q == Q::Quoted {
+                match c {
+                    b'"' => q = Q::QuoteInQuoted,
+                    b'\n' => line += 1,
+                    _ => {}
+                }
+                continue;
+            }
+            match c {
+                b'\n' => {
+                    if content {
+                        if seen_header {
+                            row += 1;
+                            if want.binary_search(&row).is_ok() {
+                                out.insert(row, row_line);
+                            }
+                            if row >= last {
+                                return Ok(out);
+                            }
+                        }
+                        seen_header = true;
+                    }
+                    line += 1;
+                    row_line = line;
+                    content = false;
+                    field_start = true;
+                }
+                b'\r' => {}
+                b'"' if field_start => {
+                    q = Q::Quoted;
+                    field_start = false;
+                    content = true;
+                }
+                b',' => {
+                    field_start = true;
+                    content = true;
+                }
+                _ => {
+                    field_start = false;
+                    content = true;
+                }
+            }
+        }
+    }
+    // A last row without a final newline.
+    if content && seen_header && want.binary_search(&(row + 1)).is_ok() {
+        out.insert(row + 1, row_line);
+    }
+    Ok(out)
+}
+
 /// The most text one row may take (a quoted field with newlines included) before the file
 /// is refused as having an unclosed quote.
 const MAX_ROW_BYTES: usize = 64 << 20;
@@ -739,5 +865,40 @@ mod tests {
         std::fs::write(&path, text.replace("\"oops", "fine")).unwrap();
         let f = read_file(&path).unwrap();
         assert_eq!((f.rows(), f.malformed.len()), (5000, 0));
+    }
+
+    /// Violations name the line a row starts on: after blank lines, CRLF ends and a quoted
+    /// field with newlines, the line is not row + 1.
+    #[test]
+    fn violations_name_the_rows_first_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.csv");
+        let text = "id,note\r\nA1,x\r\n\r\nA2,\"two\nlines\"\nA3,5'2\"\n\nA4,\"a\"\"b\"\nA5,last";
+        std::fs::write(&path, text).unwrap();
+        let lines = lines_of_rows(&path, &[1, 2, 3, 4, 5]).unwrap();
+        let got: Vec<usize> = (1..=5).map(|r| lines[&r]).collect();
+        assert_eq!(got, vec![2, 4, 6, 8, 9]);
+        // The rows the reader sees are the same rows.
+        let f = read_file(&path).unwrap();
+        assert_eq!(f.rows(), 5);
+        let file = path.display().to_string();
+        let v = |row| crate::error::Violation {
+            file: file.clone(),
+            row: Some(row),
+            column: None,
+            reason: "bad".into(),
+            line: None,
+        };
+        let shown: Vec<String> = with_lines(vec![v(3), v(5)])
+            .iter()
+            .map(|v| v.to_string())
+            .collect();
+        assert_eq!(
+            shown,
+            vec![
+                format!("{file}: row 3 (line 6): bad"),
+                format!("{file}: row 5 (line 9): bad")
+            ]
+        );
     }
 }

@@ -62,6 +62,7 @@ fn read_labels(path: &Path, id_col: &str, target: &str) -> Result<HashMap<String
                 row: None,
                 column: Some(c.into()),
                 reason: "missing column".into(),
+                line: None,
             });
         }
     }
@@ -77,7 +78,16 @@ fn read_labels(path: &Path, id_col: &str, target: &str) -> Result<HashMap<String
             row: Some(i + 1),
             column: Some(c.into()),
             reason,
+            line: None,
         };
+        // A ragged row or one with bytes that are not UTF-8: its own reason, not "label ''".
+        if let Some(m) = f.malformed(i) {
+            problems.push(Violation {
+                column: m.column.clone(),
+                ..v(target, m.reason.clone())
+            });
+            continue;
+        }
         let id = ids[i].map(str::trim).unwrap_or("");
         let y = match ys[i].map(str::trim) {
             Some("0") | Some("0.0") => 0u8,
@@ -99,7 +109,7 @@ fn read_labels(path: &Path, id_col: &str, target: &str) -> Result<HashMap<String
     if problems.is_empty() {
         Ok(out)
     } else {
-        Err(ClaimsError::Contract(problems))
+        Err(ClaimsError::Contract(load::with_lines(problems)))
     }
 }
 

@@ -290,8 +290,9 @@ fn run(
                     100.0 * share,
                     100.0 * cfg.inference.quarantine_limit
                 ),
+                line: None,
             }];
-            v.extend(c.row_violations);
+            v.extend(load::with_lines(c.row_violations));
             return Err(ClaimsError::Contract(v));
         }
         let good = c.data.len();

@@ -121,6 +121,7 @@ fn violations_for_labels(files: &[String], y: &[u8], folds: usize) -> Option<Cla
         row: None,
         column: None,
         reason,
+        line: None,
     }]))
 }
 
@@ -249,7 +250,7 @@ fn run(cfg: &Config, home: &Path, req: &TrainRequest, ctx: &RunCtx) -> Result<Tr
             return Err(ClaimsError::Contract(c.file_violations));
         }
         if !c.row_violations.is_empty() {
-            return Err(ClaimsError::Contract(c.row_violations));
+            return Err(ClaimsError::Contract(load::with_lines(c.row_violations)));
         }
         let n = c.data.len();
         Ok((c.data, Some(n), "all rows pass the contract".to_string()))

@@ -201,8 +201,9 @@ impl Explainer {
         let shap = text.top > 0;
         let out = self.trees.explain(&x, n, self.threads, shap, &|i, p, phi| {
             let reasons = if shap {
-                let mut idx = Vec::with_capacity(phi.len());
-                text.reasons(data, rows.start + i, phi, &mut idx)
+                // One index buffer per scoring thread, not one allocation per row.
+                thread_local!(static IDX: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) });
+                IDX.with_borrow_mut(|idx| text.reasons(data, rows.start + i, phi, idx))
             } else {
                 "[]".to_string()
             };

@@ -44,6 +44,11 @@ fn default_drift_min_rows() -> usize {
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct GateConfig {
+    /// "superiority": the challenger must be significantly better; "non_inferiority": it
+    /// may be no worse than `non_inferiority_margin` (the 95% interval of the difference).
+    pub mode: String,
+    /// For "non_inferiority": how much worse on the primary metric is still acceptable.
+    pub non_inferiority_margin: f64,
     /// "roc_auc" (DeLong) or "pr_auc" (bootstrap).
     pub primary_metric: String,
     /// Smallest absolute uplift of the primary metric.

@@ -268,6 +268,20 @@ pub(super) fn validate(raw: Raw, merged_toml: String) -> Result<Config> {
             "expected roc_auc or pr_auc",
         ));
     }
+    if !["superiority", "non_inferiority"].contains(&g.mode.as_str()) {
+        return Err(bad(
+            "gate.mode",
+            &g.mode,
+            "expected superiority or non_inferiority",
+        ));
+    }
+    if !(0.0..=0.5).contains(&g.non_inferiority_margin) {
+        return Err(bad(
+            "gate.non_inferiority_margin",
+            g.non_inferiority_margin,
+            "must be in [0, 0.5]",
+        ));
+    }
     if !(0.0..=1.0).contains(&g.max_p_value) {
         return Err(bad("gate.max_p_value", g.max_p_value, "must be in [0, 1]"));
     }

@@ -350,6 +350,21 @@ pub fn decide(gate: &GateConfig, rows: &[MetricRow], delong: Option<&DeLong>) ->
     };
     let get = |m: &str| rows.iter().find(|r| r.metric == m);
     match get(&gate.primary_metric) {
+        Some(r) if gate.mode == "non_inferiority" => {
+            check(
+                r.diff_ci.lo > -gate.non_inferiority_margin,
+                format!(
+                    "{} difference {:+.4} ({:.4} -> {:.4}), 95% interval [{:+.4}, {:+.4}]: lower end above -{} (non-inferiority margin)",
+                    r.metric,
+                    r.diff,
+                    r.champion,
+                    r.challenger,
+                    r.diff_ci.lo,
+                    r.diff_ci.hi,
+                    gate.non_inferiority_margin
+                ),
+            );
+        }
         Some(r) => {
             let rel = if r.champion != 0.0 {
                 r.diff / r.champion.abs()
@@ -569,5 +584,46 @@ mod tests {
         assert_eq!(super::p_text(0.0004, 1000), "<0.001");
         assert_eq!(super::p_text(0.001, 1000), "0.0010");
         assert_eq!(super::p_text(0.2345, 1000), "0.2345");
+    }
+
+    /// A challenger as good as the champion (a tiny, insignificant loss): superiority
+    /// refuses it; non-inferiority promotes it when the interval's lower end is inside
+    /// the margin, and refuses it when not; a significantly worse one fails the p check.
+    #[test]
+    fn gate_modes() {
+        use super::*;
+        let row = |diff: f64, lo: f64, hi: f64, p: f64| MetricRow {
+            metric: "roc_auc".into(),
+            higher_is_better: true,
+            champion: 0.95,
+            champion_ci: Interval { lo: 0.94, hi: 0.96 },
+            challenger: 0.95 + diff,
+            challenger_ci: Interval { lo: 0.94, hi: 0.96 },
+            diff,
+            diff_ci: Interval { lo, hi },
+            p_value: p,
+        };
+        let gate = |toml: &str| Config::from_overlay(toml).unwrap().gate;
+        let level = [row(-0.001, -0.004, 0.002, 0.6)];
+        assert!(!decide(&gate(""), &level, None).promote);
+        let ni = gate("[gate]\nmode = \"non_inferiority\"\n");
+        let d = decide(&ni, &level, None);
+        assert!(d.promote, "{:?}", d.reasons);
+        assert!(
+            d.reasons[0].contains("non-inferiority margin"),
+            "{:?}",
+            d.reasons
+        );
+        let tight = gate("[gate]\nmode = \"non_inferiority\"\nnon_inferiority_margin = 0.003\n");
+        assert!(!decide(&tight, &level, None).promote);
+        let worse = [row(-0.02, -0.03, -0.01, 0.001)];
+        let d = decide(&gate(""), &worse, None);
+        assert!(
+            d.reasons
+                .iter()
+                .any(|r| r.starts_with("FAIL p-value") && r.contains("favours the champion")),
+            "{:?}",
+            d.reasons
+        );
     }
 }

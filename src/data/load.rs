@@ -3,6 +3,7 @@
 //! by polars into string columns; daily CSV files are read in chunks by the `csv` crate
 //! into per-column text buffers (see [`Chunks`] and the README's note on why).
 
+use super::rows::scan;
 use std::path::Path;
 
 use polars::prelude::*;
@@ -192,7 +193,7 @@ fn check_path(path: &Path) -> Result<String> {
     Ok(name)
 }
 
-fn is_parquet(path: &Path) -> bool {
+pub(super) fn is_parquet(path: &Path) -> bool {
     matches!(
         path.extension()
             .and_then(|e| e.to_str())
@@ -272,199 +273,6 @@ enum Source {
         eof: bool,
     },
     Whole(Option<RawFile>),
-}
-
-/// What a scan of CSV text that starts at a row boundary found.
-#[derive(Debug, PartialEq)]
-struct Scan {
-    /// Offset just past the last row end (a newline outside quotes).
-    last_row_end: Option<usize>,
-    /// When the text ends inside a quoted field: the data rows before the one where it
-    /// opened (blank lines are not rows).
-    open_quote_row: Option<usize>,
-}
-
-/// Scans `b` the way the CSV parser reads it: a quote opens a quoted field only at the
-/// start of a field, `""` inside one is a quote, and any other quote is a plain character
-/// (`5'2"` is one value).
-fn scan(b: &[u8]) -> Scan {
-    if memchr::memchr(b'"', b).is_none() {
-        return Scan {
-            last_row_end: memchr::memrchr(b'\n', b).map(|i| i + 1),
-            open_quote_row: None,
-        };
-    }
-    let (mut quoted, mut field_start, mut rows) = (false, true, 0);
-    // Whether the current row has anything but a line end (blank lines are not rows).
-    let mut content = false;
-    let mut end = None;
-    let mut i = 0;
-    while i < b.len() {
-        let c = b[i];
-        if quoted {
-            if c == b'"' {
-                if b.get(i + 1) == Some(&b'"') {
-                    i += 1;
-                } else {
-                    quoted = false;
-                }
-            }
-        } else {
-            match c {
-                b'\n' => {
-                    end = Some(i + 1);
-                    rows += usize::from(content);
-                    content = false;
-                    field_start = true;
-                }
-                b'\r' => {}
-                b'"' if field_start => {
-                    quoted = true;
-                    field_start = false;
-                    content = true;
-                }
-                b',' => {
-                    field_start = true;
-                    content = true;
-                }
-                _ => {
-                    field_start = false;
-                    content = true;
-                }
-            }
-        }
-        i += 1;
-    }
-    Scan {
-        last_row_end: end,
-        open_quote_row: quoted.then_some(rows),
-    }
-}
-
-/// `violations` with the first line of each row's text filled in, for the CSV files among
-/// them that can be read again: a data row's line is not `row + 1` after a blank line or a
-/// quoted field with a newline. Reads each such file once, on this error path only.
-pub fn with_lines(mut violations: Vec<crate::error::Violation>) -> Vec<crate::error::Violation> {
-    let mut files: Vec<&str> = violations
-        .iter()
-        .filter(|v| v.row.is_some())
-        .map(|v| v.file.as_str())
-        .collect();
-    files.sort_unstable();
-    files.dedup();
-    let mut found = std::collections::HashMap::new();
-    for file in files {
-        let path = Path::new(file);
-        if is_parquet(path) {
-            continue;
-        }
-        let rows: Vec<usize> = violations
-            .iter()
-            .filter(|v| v.file == file)
-            .filter_map(|v| v.row)
-            .collect();
-        if let Ok(lines) = lines_of_rows(path, &rows) {
-            found.insert(file.to_string(), lines);
-        }
-    }
-    for v in &mut violations {
-        if let (Some(lines), Some(row)) = (found.get(&v.file), v.row) {
-            v.line = lines.get(&row).copied();
-        }
-    }
-    violations
-}
-
-/// The first line (1-based; the header is line 1) of each of the data `rows` (1-based) of a
-/// CSV file, read as the parser reads it: blank lines are not rows, quotes open a quoted
-/// field only at a field's start, and a quoted field may hold newlines.
-pub fn lines_of_rows(
-    path: &Path,
-    rows: &[usize],
-) -> std::io::Result<std::collections::HashMap<usize, usize>> {
-    use std::io::Read;
-    let mut want: Vec<usize> = rows.to_vec();
-    want.sort_unstable();
-    want.dedup();
-    let mut out = std::collections::HashMap::new();
-    let Some(&last) = want.last() else {
-        return Ok(out);
-    };
-    let mut file = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path)?);
-    #[derive(PartialEq)]
-    enum Q {
-        Plain,
-        Quoted,
-        // A quote inside a quoted field: closes it, unless another quote follows.
-        QuoteInQuoted,
-    }
-    let (mut q, mut field_start, mut content) = (Q::Plain, true, false);
-    // Physical line, data rows ended so far (the header is row 0), the current row's line.
-    let (mut line, mut row, mut row_line) = (1usize, 0usize, 1usize);
-    let mut seen_header = false;
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        for &c in &buf[..n] {
-            if q == Q::QuoteInQuoted {
-                if c == b'"' {
-                    q = Q::Quoted;
-                    continue;
-                }
-                q = Q::Plain;
-            }
-            if q == Q::Quoted {
-                match c {
-                    b'"' => q = Q::QuoteInQuoted,
-                    b'\n' => line += 1,
-                    _ => {}
-                }
-                continue;
-            }
-            match c {
-                b'\n' => {
-                    if content {
-                        if seen_header {
-                            row += 1;
-                            if want.binary_search(&row).is_ok() {
-                                out.insert(row, row_line);
-                            }
-                            if row >= last {
-                                return Ok(out);
-                            }
-                        }
-                        seen_header = true;
-                    }
-                    line += 1;
-                    row_line = line;
-                    content = false;
-                    field_start = true;
-                }
-                b'\r' => {}
-                b'"' if field_start => {
-                    q = Q::Quoted;
-                    field_start = false;
-                    content = true;
-                }
-                b',' => {
-                    field_start = true;
-                    content = true;
-                }
-                _ => {
-                    field_start = false;
-                    content = true;
-                }
-            }
-        }
-    }
-    // A last row without a final newline.
-    if content && seen_header && want.binary_search(&(row + 1)).is_ok() {
-        out.insert(row + 1, row_line);
-    }
-    Ok(out)
 }
 
 /// The most text one row may take (a quoted field with newlines included) before the file
@@ -807,29 +615,6 @@ mod tests {
         assert!(chunks.next_chunk().unwrap().is_none());
     }
 
-    /// Row ends are found the way the CSV parser reads quotes: only a quote at the start of
-    /// a field opens a quoted field; `""` inside one is a quote; blank lines are not rows.
-    #[test]
-    fn scan_reads_quotes_as_the_parser_does() {
-        let cases: [(&[u8], Option<usize>, Option<usize>); 6] = [
-            (b"a,b\n5'2\",c\nd", Some(11), None),
-            (b"a,\"x\ny\",c\nd,\"open\n", Some(10), Some(1)),
-            (b"\"a\"\"b\",c\n", Some(9), None),
-            (b"a\n\n\r\n\"x", Some(5), Some(1)),
-            (b"x\"y\"\"z,1\n", Some(9), None),
-            (b"\"never closed,1\n2,3\n", None, Some(0)),
-        ];
-        for (text, end, open) in cases {
-            let sc = scan(text);
-            assert_eq!(
-                (sc.last_row_end, sc.open_quote_row),
-                (end, open),
-                "{}",
-                String::from_utf8_lossy(text)
-            );
-        }
-    }
-
     /// An unclosed quote deep in a file (past the first chunk) refuses the file, naming the
     /// row, instead of reading the rest of the file as one quarantined value.
     #[test]
@@ -865,40 +650,5 @@ mod tests {
         std::fs::write(&path, text.replace("\"oops", "fine")).unwrap();
         let f = read_file(&path).unwrap();
         assert_eq!((f.rows(), f.malformed.len()), (5000, 0));
-    }
-
-    /// Violations name the line a row starts on: after blank lines, CRLF ends and a quoted
-    /// field with newlines, the line is not row + 1.
-    #[test]
-    fn violations_name_the_rows_first_line() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("f.csv");
-        let text = "id,note\r\nA1,x\r\n\r\nA2,\"two\nlines\"\nA3,5'2\"\n\nA4,\"a\"\"b\"\nA5,last";
-        std::fs::write(&path, text).unwrap();
-        let lines = lines_of_rows(&path, &[1, 2, 3, 4, 5]).unwrap();
-        let got: Vec<usize> = (1..=5).map(|r| lines[&r]).collect();
-        assert_eq!(got, vec![2, 4, 6, 8, 9]);
-        // The rows the reader sees are the same rows.
-        let f = read_file(&path).unwrap();
-        assert_eq!(f.rows(), 5);
-        let file = path.display().to_string();
-        let v = |row| crate::error::Violation {
-            file: file.clone(),
-            row: Some(row),
-            column: None,
-            reason: "bad".into(),
-            line: None,
-        };
-        let shown: Vec<String> = with_lines(vec![v(3), v(5)])
-            .iter()
-            .map(|v| v.to_string())
-            .collect();
-        assert_eq!(
-            shown,
-            vec![
-                format!("{file}: row 3 (line 6): bad"),
-                format!("{file}: row 5 (line 9): bad")
-            ]
-        );
     }
 }

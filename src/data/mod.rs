@@ -8,6 +8,7 @@ mod csv_cut;
 pub mod fingerprint;
 pub mod generate;
 pub mod load;
+pub mod rows;
 pub mod split;
 mod values;
 

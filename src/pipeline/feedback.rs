@@ -109,7 +109,9 @@ fn read_labels(path: &Path, id_col: &str, target: &str) -> Result<HashMap<String
     if problems.is_empty() {
         Ok(out)
     } else {
-        Err(ClaimsError::Contract(load::with_lines(problems)))
+        Err(ClaimsError::Contract(crate::data::rows::with_lines(
+            problems,
+        )))
     }
 }
 

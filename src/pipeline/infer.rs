@@ -292,7 +292,7 @@ fn run(
                 ),
                 line: None,
             }];
-            v.extend(load::with_lines(c.row_violations));
+            v.extend(crate::data::rows::with_lines(c.row_violations));
             return Err(ClaimsError::Contract(v));
         }
         let good = c.data.len();

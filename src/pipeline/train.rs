@@ -250,7 +250,9 @@ fn run(cfg: &Config, home: &Path, req: &TrainRequest, ctx: &RunCtx) -> Result<Tr
             return Err(ClaimsError::Contract(c.file_violations));
         }
         if !c.row_violations.is_empty() {
-            return Err(ClaimsError::Contract(load::with_lines(c.row_violations)));
+            return Err(ClaimsError::Contract(crate::data::rows::with_lines(
+                c.row_violations,
+            )));
         }
         let n = c.data.len();
         Ok((c.data, Some(n), "all rows pass the contract".to_string()))

@@ -6,6 +6,7 @@
 mod champion;
 pub mod compare;
 pub mod feedback;
+mod gate;
 pub mod infer;
 mod scoring;
 pub mod train;

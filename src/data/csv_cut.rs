@@ -337,11 +337,10 @@ fn set_aside_bad_text(
     }
 }
 
-/// A record's fields as a CSV line (quoted where needed), for the quarantine table.
-fn record_line(rec: &csv::ByteRecord) -> String {
-    rec.iter()
-        .map(|f| {
-            let v = String::from_utf8_lossy(f);
+/// Fields as a CSV line, quoted where needed (for the quarantine table's raw text).
+pub(super) fn csv_line<'a>(fields: impl Iterator<Item = std::borrow::Cow<'a, str>>) -> String {
+    fields
+        .map(|v| {
             if v.contains([',', '"', '\n', '\r']) {
                 format!("\"{}\"", v.replace('"', "\"\""))
             } else {
@@ -350,6 +349,11 @@ fn record_line(rec: &csv::ByteRecord) -> String {
         })
         .collect::<Vec<_>>()
         .join(",")
+}
+
+/// A record's fields as a CSV line.
+fn record_line(rec: &csv::ByteRecord) -> String {
+    csv_line(rec.iter().map(String::from_utf8_lossy))
 }
 
 /// [`csv_cut`] through the `csv` crate (quoted fields, lone carriage returns).

@@ -153,16 +153,10 @@ impl RawFile {
         if let Some(m) = self.malformed(i) {
             return m.raw.clone();
         }
-        let mut parts = Vec::with_capacity(self.columns.len());
-        for k in 0..self.columns.len() {
-            let v = self.field(i, k).unwrap_or("");
-            if v.contains(',') || v.contains('"') || v.contains('\n') {
-                parts.push(format!("\"{}\"", v.replace('"', "\"\"")));
-            } else {
-                parts.push(v.to_string());
-            }
-        }
-        parts.join(",")
+        super::csv_cut::csv_line(
+            (0..self.columns.len())
+                .map(|k| std::borrow::Cow::Borrowed(self.field(i, k).unwrap_or(""))),
+        )
     }
 }
 

@@ -13,14 +13,35 @@ fn main() {
     if let Some(dir) = dir {
         println!("cargo:rustc-link-arg=-Wl,-rpath,{dir}");
     }
-    let commit = std::process::Command::new("git")
-        .args(["rev-parse", "--short=12", "HEAD"])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
-    if let Some(c) = commit {
-        println!("cargo:rustc-env=CLAIMS_GIT_COMMIT={c}");
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    if let Some(c) = git(&["rev-parse", "--short=12", "HEAD"]) {
+        // Built from a tree with uncommitted changes to tracked files: say so, so a
+        // manifest never names a commit that did not produce the model.
+        let dirty =
+            git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+        let suffix = if dirty { "-dirty" } else { "" };
+        println!("cargo:rustc-env=CLAIMS_GIT_COMMIT={c}{suffix}");
     }
+    // A commit moves the branch's ref, not HEAD; edits and staging change the rest.
     println!("cargo:rerun-if-changed=.git/HEAD");
+    if let Ok(head) = std::fs::read_to_string(".git/HEAD")
+        && let Some(r) = head.trim().strip_prefix("ref: ")
+    {
+        println!("cargo:rerun-if-changed=.git/{r}");
+    }
+    // (A path that does not exist would make every build rerun this script.)
+    for f in [".git/packed-refs", ".git/index"] {
+        if std::path::Path::new(f).exists() {
+            println!("cargo:rerun-if-changed={f}");
+        }
+    }
+    println!("cargo:rerun-if-changed=src");
+    println!("cargo:rerun-if-changed=build.rs");
 }

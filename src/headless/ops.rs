@@ -12,7 +12,7 @@ use crate::config::{Config, HooksConfig};
 use crate::error::{ClaimsError, Result};
 use crate::pipeline::infer::{PredictRequest, parse_date, predict};
 use crate::registry::db;
-use crate::schedule::runner::{Clock, Executor, PipelineExecutor, Scheduler, SystemClock};
+use crate::schedule::runner::{PipelineExecutor, Scheduler, SystemClock};
 use crate::schedule::{Job, Schedule, state, units};
 
 /// Runs the failure hook for a failed command (not for a held lock: another run of the
@@ -313,24 +313,9 @@ pub fn schedule(action: ScheduleAction, cfg: &Config, home: &Path) -> Result<Out
                 cfg,
                 home: home.to_path_buf(),
             };
-            let mut attempts = 0;
             let stop = super::signals::stop_flag(super::STOPPING);
-            let outcome = loop {
-                attempts += 1;
-                let a = exec.execute(job, date, stop.clone());
-                if a.ok || !a.transient || attempts > sc.retries || super::signals::stop_requested()
-                {
-                    break a;
-                }
-                // A stop during the wait ends it: no further attempt.
-                let wait = sc
-                    .retry_backoff_seconds
-                    .saturating_mul(1 << (attempts - 1).min(16));
-                let until = chrono::Utc::now() + chrono::Duration::seconds(wait as i64);
-                if !SystemClock.sleep_until(until, &stop) {
-                    break a;
-                }
-            };
+            let (attempts, outcome) =
+                crate::schedule::runner::with_retries(sc, &exec, &SystemClock, job, date, &stop);
             crate::schedule::runner::failure_hook(cfg, home, job, date, attempts, &outcome);
             let text = format!(
                 "{} {date}: {} after {attempts} attempt(s){}",

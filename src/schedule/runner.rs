@@ -260,29 +260,14 @@ impl<'a> Scheduler<'a> {
     }
 
     fn attempt(&self, job: Job, date: NaiveDate) -> (u32, Attempt) {
-        let sc = &self.cfg.schedule;
-        let mut n = 0;
-        loop {
-            n += 1;
-            let a = self.exec.execute(job, date, self.stop.clone());
-            if a.ok || !a.transient || n > sc.retries || self.stop.load(Ordering::Relaxed) {
-                return (n, a);
-            }
-            let wait = sc
-                .retry_backoff_seconds
-                .saturating_mul(1 << (n - 1).min(16));
-            tracing::warn!(
-                job = job.name(),
-                attempt = n,
-                wait_s = wait,
-                "transient failure, retrying: {}",
-                a.message
-            );
-            let until = self.clock.now() + chrono::Duration::seconds(wait as i64);
-            if !self.clock.sleep_until(until, &self.stop) {
-                return (n, a);
-            }
-        }
+        with_retries(
+            &self.cfg.schedule,
+            self.exec,
+            self.clock,
+            job,
+            date,
+            &self.stop,
+        )
     }
 
     /// The next instant any job is due after now.
@@ -333,6 +318,48 @@ impl<'a> Scheduler<'a> {
             if !self.clock.sleep_until(next, &self.stop) {
                 return Ok(());
             }
+        }
+    }
+}
+
+/// Runs `job` for `date`, retrying a transient failure up to `schedule.retries` times; the
+/// wait doubles from `retry_backoff_seconds` up to an hour (or the base, if longer). A stop
+/// ends the wait and the retries. Returns the attempts made and the last attempt. (The
+/// built-in scheduler and `schedule trigger` both retry through this.)
+pub fn with_retries(
+    sc: &crate::config::ScheduleConfig,
+    exec: &dyn Executor,
+    clock: &dyn Clock,
+    job: Job,
+    date: NaiveDate,
+    stop: &Arc<AtomicBool>,
+) -> (u32, Attempt) {
+    let mut n = 0;
+    loop {
+        n += 1;
+        let a = exec.execute(job, date, stop.clone());
+        if a.ok || !a.transient || n > sc.retries || stop.load(Ordering::Relaxed) {
+            return (n, a);
+        }
+        let wait = sc
+            .retry_backoff_seconds
+            .saturating_mul(1 << (n - 1).min(16))
+            .min(sc.retry_backoff_seconds.max(3600));
+        tracing::warn!(
+            job = job.name(),
+            attempt = n,
+            wait_s = wait,
+            "transient failure, retrying: {}",
+            a.message
+        );
+        crate::say!(
+            "{} {date}: attempt {n} failed ({}); retrying in {wait} s",
+            job.name(),
+            a.message.lines().next().unwrap_or("")
+        );
+        let until = clock.now() + chrono::Duration::seconds(wait as i64);
+        if !clock.sleep_until(until, stop) {
+            return (n, a);
         }
     }
 }

@@ -310,28 +310,33 @@ impl DayWriter for PgDay<'_> {
     }
 
     fn commit(mut self: Box<Self>, quarantine: &[QuarantineRow]) -> Result<()> {
-        let st = self
-            .tx
-            .prepare(
-                "INSERT INTO quarantine(business_date, source_file, row_number, application_id, reason, raw, run_id)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .map_err(|e| err("prepare", e))?;
-        for q in quarantine {
-            self.tx
-                .execute(
-                    &st,
-                    &[
-                        &self.date,
-                        &q.source_file,
-                        &q.row_number,
-                        &q.application_id,
-                        &q.reason,
-                        &q.raw,
-                        &q.run_id,
-                    ],
+        // One COPY, as for the predictions (a round trip per row was 0.7 s for 9,500 rows
+        // over localhost, and grows with the network's latency).
+        if !quarantine.is_empty() {
+            let buf = &mut self.buf;
+            buf.clear();
+            for q in quarantine {
+                let _ = write!(buf, "{}\t", self.date);
+                copy_text(&q.source_file, buf);
+                let _ = write!(buf, "\t{}\t", q.row_number);
+                match &q.application_id {
+                    Some(id) => copy_text(id, buf),
+                    None => buf.extend_from_slice(b"\\N"),
+                }
+                for text in [&q.reason, &q.raw, &q.run_id] {
+                    buf.push(b'\t');
+                    copy_text(text, buf);
+                }
+                buf.push(b'\n');
+            }
+            let mut w = self
+                .tx
+                .copy_in(
+                    "COPY quarantine (business_date, source_file, row_number, application_id, reason, raw, run_id) FROM STDIN",
                 )
-                .map_err(|e| err("insert quarantine", e))?;
+                .map_err(|e| err("copy quarantine", e))?;
+            w.write_all(buf).map_err(|e| err("copy quarantine", e))?;
+            w.finish().map_err(|e| err("copy quarantine", e))?;
         }
         self.tx.commit().map_err(|e| err("commit", e))
     }

@@ -545,6 +545,21 @@ fn sqlite_and_postgres_get_identical_rows() {
     );
     assert_eq!(pq.len(), 30);
     assert_eq!(strip_q(pq), strip_q(lq));
+    // What the console reads: dates, the top of a day and an id search, the same from both.
+    assert_eq!(pg.dates().unwrap(), lite.dates().unwrap());
+    for part in [None, Some("app000701"), Some("%_")] {
+        let (p, pn) = pg.champion_rows("2026-08-01", 100, part).unwrap();
+        let (l, ln) = lite.champion_rows("2026-08-01", 100, part).unwrap();
+        assert_eq!(pn, 1470);
+        assert_eq!(ln, 1470);
+        assert_eq!(strip(p), strip(l), "{part:?}");
+    }
+    let (top, _) = pg.champion_rows("2026-08-01", 5, None).unwrap();
+    assert!(top.windows(2).all(|w| w[0].score >= w[1].score));
+    let (found, _) = pg
+        .champion_rows("2026-08-01", 100, Some("APP000701"))
+        .unwrap();
+    assert!(!found.is_empty() && found.iter().all(|r| r.application_id.contains("APP000701")));
 }
 
 #[test]

@@ -148,6 +148,16 @@ pub trait Sink: Send {
     /// Every stored score of these applications on any date, by the champion and by a
     /// shadow challenger.
     fn scores_of(&mut self, ids: &[String]) -> Result<Vec<StoredScore>>;
+    /// The dates with predictions, oldest first.
+    fn dates(&mut self) -> Result<Vec<String>>;
+    /// A date's champion rows, highest score first (then by id), at most `limit`, only ids
+    /// containing `id_part` (any case) when given; and how many champion rows the date has.
+    fn champion_rows(
+        &mut self,
+        date: &str,
+        limit: usize,
+        id_part: Option<&str>,
+    ) -> Result<(Vec<PredictionRow>, usize)>;
     /// Where the sink writes, without credentials.
     fn describe(&self) -> String;
     /// Finishes the sink's work and closes it (SQLite: checkpoints its write-ahead log).

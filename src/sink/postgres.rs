@@ -63,6 +63,29 @@ fn redact_password_params(url: &str) -> String {
     out
 }
 
+/// A prediction row's columns as text where SQLite keeps text (dates, JSON, times).
+const ROW_COLUMNS: &str = "business_date::text, application_id, model_version, role, score, predicted_claim, threshold,
+     top_reasons::text, run_id, to_char(scored_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')";
+
+fn prediction_row(r: &postgres::Row) -> PredictionRow {
+    PredictionRow {
+        business_date: r.get(0),
+        application_id: r.get(1),
+        model_version: r.get(2),
+        role: r.get(3),
+        score: r.get(4),
+        predicted_claim: r.get(5),
+        threshold: r.get(6),
+        top_reasons: r.get(7),
+        run_id: r.get(8),
+        scored_at: r.get(9),
+    }
+}
+
+fn day(date: &str) -> Result<chrono::NaiveDate> {
+    date.parse().map_err(|e| err(&format!("date '{date}'"), e))
+}
+
 /// Keys of PostgreSQL's advisory locks: the class of lock, then what it is on.
 const LOCK_CLASS: i32 = 0x636c_6169; // "clai"
 const LOCK_SCHEMA: i32 = -1;
@@ -344,9 +367,7 @@ impl DayWriter for PgDay<'_> {
 
 impl Sink for PgSink {
     fn begin_day<'s>(&'s mut self, date: &str) -> Result<Box<dyn DayWriter + 's>> {
-        let d: chrono::NaiveDate = date
-            .parse()
-            .map_err(|e| err(&format!("date '{date}'"), e))?;
+        let d = day(date)?;
         let mut tx = self.client.transaction().map_err(|e| err("begin", e))?;
         // One writer per date at a time, whatever home or host it runs from: a second run
         // waits for the first to commit, then replaces its rows (without the lock both
@@ -379,9 +400,7 @@ impl Sink for PgSink {
     }
 
     fn has_day(&mut self, date: &str) -> Result<bool> {
-        let d: chrono::NaiveDate = date
-            .parse()
-            .map_err(|e| err(&format!("date '{date}'"), e))?;
+        let d = day(date)?;
         let row = self
             .client
             .query_one(
@@ -393,40 +412,68 @@ impl Sink for PgSink {
     }
 
     fn read_day(&mut self, date: &str) -> Result<Vec<PredictionRow>> {
-        let d: chrono::NaiveDate = date
-            .parse()
-            .map_err(|e| err(&format!("date '{date}'"), e))?;
+        let d = day(date)?;
         let rows = self
             .client
             .query(
-                "SELECT business_date::text, application_id, model_version, role, score, predicted_claim, threshold,
-                 top_reasons::text, run_id,
-                 to_char(scored_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')
-                 FROM predictions WHERE business_date = $1 ORDER BY role, application_id COLLATE \"C\"",
+                &format!(
+                    "SELECT {ROW_COLUMNS} FROM predictions WHERE business_date = $1 ORDER BY role, application_id COLLATE \"C\""
+                ),
                 &[&d],
             )
             .map_err(|e| err("read", e))?;
-        Ok(rows
-            .iter()
-            .map(|r| PredictionRow {
-                business_date: r.get(0),
-                application_id: r.get(1),
-                model_version: r.get(2),
-                role: r.get(3),
-                score: r.get(4),
-                predicted_claim: r.get(5),
-                threshold: r.get(6),
-                top_reasons: r.get(7),
-                run_id: r.get(8),
-                scored_at: r.get(9),
-            })
-            .collect())
+        Ok(rows.iter().map(prediction_row).collect())
+    }
+
+    fn dates(&mut self) -> Result<Vec<String>> {
+        // One index seek per date, as in SQLite (a loose index scan).
+        let rows = self
+            .client
+            .query(
+                "WITH RECURSIVE d(x) AS (
+                   SELECT MIN(business_date) FROM predictions
+                   UNION ALL
+                   SELECT (SELECT MIN(business_date) FROM predictions WHERE business_date > d.x)
+                   FROM d WHERE d.x IS NOT NULL)
+                 SELECT x::text FROM d WHERE x IS NOT NULL",
+                &[],
+            )
+            .map_err(|e| err("read", e))?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    fn champion_rows(
+        &mut self,
+        date: &str,
+        limit: usize,
+        id_part: Option<&str>,
+    ) -> Result<(Vec<PredictionRow>, usize)> {
+        let d = day(date)?;
+        let total: i64 = self
+            .client
+            .query_one(
+                "SELECT COUNT(*) FROM predictions WHERE business_date = $1 AND role = 'champion'",
+                &[&d],
+            )
+            .map_err(|e| err("read", e))?
+            .get(0);
+        let part = id_part.unwrap_or("").to_lowercase();
+        let rows = self
+            .client
+            .query(
+                &format!(
+                    "SELECT {ROW_COLUMNS} FROM predictions WHERE business_date = $1 AND role = 'champion'
+                     AND strpos(lower(application_id), $2) > 0
+                     ORDER BY score DESC, application_id COLLATE \"C\" LIMIT $3"
+                ),
+                &[&d, &part, &(limit as i64)],
+            )
+            .map_err(|e| err("read", e))?;
+        Ok((rows.iter().map(prediction_row).collect(), total as usize))
     }
 
     fn read_quarantine(&mut self, date: &str) -> Result<Vec<QuarantineRow>> {
-        let d: chrono::NaiveDate = date
-            .parse()
-            .map_err(|e| err(&format!("date '{date}'"), e))?;
+        let d = day(date)?;
         let rows = self
             .client
             .query(

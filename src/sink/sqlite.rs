@@ -158,6 +158,66 @@ impl Sink for SqliteSink {
         rows.collect::<std::result::Result<_, _>>().map_err(err)
     }
 
+    fn dates(&mut self) -> Result<Vec<String>> {
+        // One index seek per date (the primary key leads with business_date): DISTINCT
+        // would walk every row's index entry, a year of million-row days.
+        let mut st = self
+            .conn
+            .prepare(
+                "WITH RECURSIVE d(x) AS (
+                   SELECT MIN(business_date) FROM predictions
+                   UNION ALL
+                   SELECT (SELECT MIN(business_date) FROM predictions WHERE business_date > d.x)
+                   FROM d WHERE d.x IS NOT NULL)
+                 SELECT x FROM d WHERE x IS NOT NULL",
+            )
+            .map_err(err)?;
+        let rows = st.query_map([], |r| r.get(0)).map_err(err)?;
+        rows.collect::<std::result::Result<_, _>>().map_err(err)
+    }
+
+    fn champion_rows(
+        &mut self,
+        date: &str,
+        limit: usize,
+        id_part: Option<&str>,
+    ) -> Result<(Vec<PredictionRow>, usize)> {
+        let total: i64 = self
+            .conn
+            .query_row(
+                "SELECT COUNT(*) FROM predictions WHERE business_date = ?1 AND role = 'champion'",
+                [date],
+                |r| r.get(0),
+            )
+            .map_err(err)?;
+        // LIKE is case-blind for ASCII; the pattern's own % and _ are escaped.
+        let pattern = format!(
+            "%{}%",
+            id_part
+                .unwrap_or("")
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT business_date, application_id, model_version, role, score, predicted_claim, threshold, top_reasons,
+                 run_id, scored_at FROM predictions WHERE business_date = ?1 AND role = 'champion'
+                 AND application_id LIKE ?2 ESCAPE '\\' ORDER BY score DESC, application_id LIMIT ?3",
+            )
+            .map_err(err)?;
+        let rows = st
+            .query_map(
+                rusqlite::params![date, pattern, limit as i64],
+                prediction_row,
+            )
+            .map_err(err)?
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(err)?;
+        Ok((rows, total as usize))
+    }
+
     fn has_day(&mut self, date: &str) -> Result<bool> {
         self.conn
             .query_row(

@@ -56,6 +56,8 @@ pub struct App {
     pub trials: Vec<Trial>,
     /// The comparison (text lines and decision), once computed.
     pub comparison: Option<crate::pipeline::compare::Comparison>,
+    /// Where the days' predictions are read (the configured sink).
+    pub days: data::DaySource,
     /// Business dates with predictions.
     pub dates: Vec<String>,
     /// Shown date.
@@ -108,6 +110,7 @@ impl App {
             cost_rule: cfg.threshold.rule == "cost",
             field: 0,
         };
+        let days = data::DaySource::new(&cfg.inference.sink);
         let (remap, problems) = super::keys::key_remap(&cfg.tui.keys);
         let help_key = super::keys::shown(&remap, '?');
         App {
@@ -136,6 +139,7 @@ impl App {
             form,
             trials: vec![],
             comparison: None,
+            days,
             dates: vec![],
             date: None,
             predictions: vec![],
@@ -194,7 +198,13 @@ impl App {
                 });
             }
         }
-        let dates = data::dates(&self.home);
+        let dates = match self.days.dates(&self.home) {
+            Ok(d) => d,
+            Err(e) => {
+                self.status = format!("predictions: {e}");
+                self.dates.clone()
+            }
+        };
         if dates != self.dates {
             self.dates = dates;
             if self.date.is_none()

@@ -11,7 +11,7 @@ use crate::eval::Evaluation;
 use crate::monitor::drift::DriftRow;
 use crate::registry::runs::{self, RunRecord};
 use crate::registry::{ModelRow, Registry, db};
-use crate::sink::{PredictionRow, sqlite::SqliteSink};
+use crate::sink::PredictionRow;
 
 /// One model version's evaluation, with the test-split scores for the live threshold.
 #[derive(Debug, Clone)]
@@ -86,104 +86,78 @@ pub fn latest_date(home: &Path) -> Option<String> {
     .flatten()
 }
 
-/// The dates with predictions, oldest first.
-pub fn dates(home: &Path) -> Vec<String> {
-    let Ok(conn) = db::open(&home.join("claims.db")) else {
-        return vec![];
-    };
-    // One index seek per date (the primary key leads with business_date): DISTINCT would
-    // walk every row's index entry, a year of million-row days, on every refresh.
-    let Ok(mut st) = conn.prepare(
-        "WITH RECURSIVE d(x) AS (
-           SELECT MIN(business_date) FROM predictions
-           UNION ALL
-           SELECT (SELECT MIN(business_date) FROM predictions WHERE business_date > d.x)
-           FROM d WHERE d.x IS NOT NULL)
-         SELECT x FROM d WHERE x IS NOT NULL",
-    ) else {
-        return vec![];
-    };
-    st.query_map([], |r| r.get(0))
-        .map(|rows| rows.filter_map(|r| r.ok()).collect())
-        .unwrap_or_default()
-}
-
 /// How many of a date's predictions the console loads (highest scores first).
 pub const MAX_ROWS: usize = 2000;
 
-/// A date's champion predictions, highest score first (at most [`MAX_ROWS`]), and the
-/// date's total count.
-pub fn load_predictions(home: &Path, date: &str) -> Result<(Vec<PredictionRow>, usize)> {
-    SqliteSink::open(&home.join("claims.db"))?; // creates the tables on a fresh home
-    let conn = db::open(&home.join("claims.db"))?;
-    let total: i64 = conn
-        .query_row(
-            "SELECT COUNT(*) FROM predictions WHERE business_date = ?1 AND role = 'champion'",
-            [date],
-            |r| r.get(0),
-        )
-        .map_err(db::sql)?;
-    let mut st = conn
-        .prepare(
-            "SELECT business_date, application_id, model_version, role, score, predicted_claim, threshold, top_reasons,
-             run_id, scored_at FROM predictions WHERE business_date = ?1 AND role = 'champion'
-             ORDER BY score DESC, application_id LIMIT ?2",
-        )
-        .map_err(db::sql)?;
-    let rows = st
-        .query_map(
-            rusqlite::params![date, MAX_ROWS as i64],
-            crate::sink::sqlite::prediction_row,
-        )
-        .map_err(db::sql)?;
-    let rows = rows
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(db::sql)?;
-    Ok((rows, total as usize))
+/// Where the console reads the days' predictions: the configured sink
+/// (`inference.sink`, else the home's SQLite table). A PostgreSQL connection is kept
+/// between polls (and made again after an error); SQLite is opened for each read, so a
+/// home opened read-only shows what was committed since.
+pub struct DaySource {
+    url: String,
+    kept: Option<Box<dyn crate::sink::Sink>>,
 }
 
-/// A date's champion predictions whose id contains `text` (any case), highest score first
-/// (at most [`MAX_ROWS`]): the search behind a confirmed filter on a day larger than the
-/// rows loaded.
-pub fn find_predictions(home: &Path, date: &str, text: &str) -> Result<Vec<PredictionRow>> {
-    let conn = db::open(&home.join("claims.db"))?;
-    let pattern = format!(
-        "%{}%",
-        text.replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_")
-    );
-    let mut st = conn
-        .prepare(
-            "SELECT business_date, application_id, model_version, role, score, predicted_claim, threshold, top_reasons,
-             run_id, scored_at FROM predictions WHERE business_date = ?1 AND role = 'champion'
-             AND application_id LIKE ?2 ESCAPE '\\' ORDER BY score DESC, application_id LIMIT ?3",
-        )
-        .map_err(db::sql)?;
-    let rows = st
-        .query_map(
-            rusqlite::params![date, pattern, MAX_ROWS as i64],
-            crate::sink::sqlite::prediction_row,
-        )
-        .map_err(db::sql)?;
-    rows.collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(db::sql)
-}
+impl DaySource {
+    /// The source for sink `url` ("" = the home's database).
+    pub fn new(url: &str) -> Self {
+        DaySource {
+            url: url.to_string(),
+            kept: None,
+        }
+    }
 
-/// A date's quarantined rows (row number, id, reasons), in file order.
-pub fn load_quarantine(home: &Path, date: &str) -> Vec<(i64, String, String)> {
-    let Ok(conn) = db::open(&home.join("claims.db")) else {
-        return vec![];
-    };
-    conn.prepare(
-        "SELECT row_number, COALESCE(application_id, ''), reason FROM quarantine
-         WHERE business_date = ?1 ORDER BY source_file, row_number",
-    )
-    .and_then(|mut st| {
-        st.query_map([date], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-            .collect()
-    })
-    .unwrap_or_default()
+    fn with<T>(
+        &mut self,
+        home: &Path,
+        f: impl FnOnce(&mut dyn crate::sink::Sink) -> Result<T>,
+    ) -> Result<T> {
+        if !self.url.starts_with("postgres") {
+            let mut sink = crate::sink::open(&self.url, home)?;
+            return f(sink.as_mut());
+        }
+        let sink = match self.kept.take() {
+            Some(s) => s,
+            None => crate::sink::open(&self.url, home)?,
+        };
+        let mut sink = sink;
+        let out = f(sink.as_mut());
+        if out.is_ok() {
+            self.kept = Some(sink);
+        }
+        out
+    }
+
+    /// The dates with predictions, oldest first.
+    pub fn dates(&mut self, home: &Path) -> Result<Vec<String>> {
+        self.with(home, |s| s.dates())
+    }
+
+    /// A date's champion predictions, highest score first (at most [`MAX_ROWS`]), and the
+    /// date's total count.
+    pub fn load(&mut self, home: &Path, date: &str) -> Result<(Vec<PredictionRow>, usize)> {
+        self.with(home, |s| s.champion_rows(date, MAX_ROWS, None))
+    }
+
+    /// A date's champion predictions whose id contains `text` (any case), highest score
+    /// first (at most [`MAX_ROWS`]): the search behind a confirmed filter on a day larger
+    /// than the rows loaded.
+    pub fn find(&mut self, home: &Path, date: &str, text: &str) -> Result<Vec<PredictionRow>> {
+        self.with(home, |s| {
+            s.champion_rows(date, MAX_ROWS, Some(text))
+                .map(|(rows, _)| rows)
+        })
+    }
+
+    /// A date's quarantined rows (row number, id, reasons), in file order.
+    pub fn quarantine(&mut self, home: &Path, date: &str) -> Result<Vec<(i64, String, String)>> {
+        self.with(home, |s| {
+            Ok(s.read_quarantine(date)?
+                .into_iter()
+                .map(|q| (q.row_number, q.application_id.unwrap_or_default(), q.reason))
+                .collect())
+        })
+    }
 }
 
 /// A date's drift rows (PSI only), alerts first.
@@ -278,8 +252,9 @@ mod tests {
     #[test]
     fn dates_lists_each_scored_date_once_oldest_first() {
         let home = tempfile::tempdir().unwrap();
-        SqliteSink::open(&home.path().join("claims.db")).unwrap();
-        assert!(dates(home.path()).is_empty());
+        crate::sink::sqlite::SqliteSink::open(&home.path().join("claims.db")).unwrap();
+        let mut days = DaySource::new("");
+        assert!(days.dates(home.path()).unwrap().is_empty());
         let conn = db::open(&home.path().join("claims.db")).unwrap();
         for (date, id, role) in [
             ("2026-01-03", "a", "champion"),
@@ -295,7 +270,7 @@ mod tests {
             .unwrap();
         }
         assert_eq!(
-            dates(home.path()),
+            days.dates(home.path()).unwrap(),
             vec!["2026-01-01", "2026-01-02", "2026-01-03"]
         );
     }

@@ -9,11 +9,14 @@ impl App {
     /// Loads the selected date's rows, drift and quarantine.
     pub(super) fn load_date(&mut self) {
         if let Some(d) = &self.date {
-            let (rows, total) = data::load_predictions(&self.home, d).unwrap_or_default();
+            let (rows, total) = self.days.load(&self.home, d).unwrap_or_else(|e| {
+                self.status = format!("predictions: {e}");
+                Default::default()
+            });
             self.predictions = rows;
             self.predictions_total = total;
             self.drift = data::load_drift(&self.home, d);
-            self.quarantined = data::load_quarantine(&self.home, d);
+            self.quarantined = self.days.quarantine(&self.home, d).unwrap_or_default();
         }
         self.search_day();
         self.pred_sel = 0;
@@ -34,7 +37,7 @@ impl App {
             && !self.filtering
             && !self.filter.is_empty()
         {
-            match data::find_predictions(&self.home, d, &self.filter) {
+            match self.days.find(&self.home, d, &self.filter) {
                 Ok(rows) => self.found = rows,
                 Err(e) => self.status = format!("search failed: {e}"),
             }

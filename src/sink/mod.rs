@@ -166,6 +166,21 @@ pub trait Sink: Send {
     }
 }
 
+/// The dates of the predictions table, oldest first, by one index seek per date (the
+/// primary key leads with business_date; DISTINCT would walk every row's index entry, a
+/// year of million-row days). `{date}` is the date as the dialect returns text.
+const DATES_SQL: &str = "WITH RECURSIVE d(x) AS (
+   SELECT MIN(business_date) FROM predictions
+   UNION ALL
+   SELECT (SELECT MIN(business_date) FROM predictions WHERE business_date > d.x)
+   FROM d WHERE d.x IS NOT NULL)
+ SELECT {date} FROM d WHERE x IS NOT NULL";
+
+/// [`DATES_SQL`] with the date selected as `column`.
+fn dates_sql(column: &str) -> String {
+    DATES_SQL.replace("{date}", column)
+}
+
 /// Opens the sink named by `url` (`sqlite:PATH` or `postgres://...`); empty = the home DB.
 pub fn open(url: &str, home: &Path) -> Result<Box<dyn Sink>> {
     if url.is_empty() {

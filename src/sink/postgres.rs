@@ -426,18 +426,9 @@ impl Sink for PgSink {
     }
 
     fn dates(&mut self) -> Result<Vec<String>> {
-        // One index seek per date, as in SQLite (a loose index scan).
         let rows = self
             .client
-            .query(
-                "WITH RECURSIVE d(x) AS (
-                   SELECT MIN(business_date) FROM predictions
-                   UNION ALL
-                   SELECT (SELECT MIN(business_date) FROM predictions WHERE business_date > d.x)
-                   FROM d WHERE d.x IS NOT NULL)
-                 SELECT x::text FROM d WHERE x IS NOT NULL",
-                &[],
-            )
+            .query(&super::dates_sql("x::text"), &[])
             .map_err(|e| err("read", e))?;
         Ok(rows.iter().map(|r| r.get(0)).collect())
     }

@@ -159,19 +159,7 @@ impl Sink for SqliteSink {
     }
 
     fn dates(&mut self) -> Result<Vec<String>> {
-        // One index seek per date (the primary key leads with business_date): DISTINCT
-        // would walk every row's index entry, a year of million-row days.
-        let mut st = self
-            .conn
-            .prepare(
-                "WITH RECURSIVE d(x) AS (
-                   SELECT MIN(business_date) FROM predictions
-                   UNION ALL
-                   SELECT (SELECT MIN(business_date) FROM predictions WHERE business_date > d.x)
-                   FROM d WHERE d.x IS NOT NULL)
-                 SELECT x FROM d WHERE x IS NOT NULL",
-            )
-            .map_err(err)?;
+        let mut st = self.conn.prepare(&super::dates_sql("x")).map_err(err)?;
         let rows = st.query_map([], |r| r.get(0)).map_err(err)?;
         rows.collect::<std::result::Result<_, _>>().map_err(err)
     }

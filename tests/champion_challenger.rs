@@ -382,3 +382,51 @@ fn an_orphan_model_folder_is_moved_aside() {
     assert_eq!(aside.len(), 1);
     env.claims().args(["models", "--verify"]).assert().success();
 }
+
+/// Promotion follows the gate: a version never compared with the current champion needs a
+/// reason, an override of a refusal is recorded as one (with the gate's settings), and the
+/// history is shown by `claims models`.
+#[test]
+fn promotion_without_a_gate_verdict_needs_a_reason_and_the_audit_says_which() {
+    let env = Env::new();
+    let data = env.generate("d.csv", 2000, 57);
+    train(&env, &data, 1, None);
+    let j = train(&env, &data, 2, None);
+    assert_eq!(j["gate"]["passed"], false, "{j}");
+    env.claims()
+        .args(["promote", "v2", "--reason", "UAT accepted"])
+        .assert()
+        .success();
+    train(&env, &data, 3, None); // compared with v2, the champion now
+    env.claims()
+        .args(["rollback", "--reason", "back to v1"])
+        .assert()
+        .success();
+    let out = env.claims().args(["promote", "v3"]).assert().code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        err.contains("v3 was never compared with the champion v1"),
+        "{err}"
+    );
+    let reg = claims_ops::registry::Registry::open(&env.home()).unwrap();
+    let reasons: Vec<String> = reg
+        .conn
+        .prepare("SELECT reason FROM alias_history WHERE alias = 'champion' ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(
+        reasons[1].starts_with("override: the gate refused v2 against v1")
+            && reasons[1].contains("superiority on roc_auc, max_p_value 0.05")
+            && reasons[1].ends_with(": UAT accepted"),
+        "{reasons:?}"
+    );
+    let out = env.claims().arg("models").assert().success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(
+        text.contains("champion history") && text.contains("rollback: back to v1"),
+        "{text}"
+    );
+}

@@ -137,6 +137,8 @@ pub struct Comparison {
     pub bootstrap_rounds: usize,
     /// The gate's verdict.
     pub decision: Decision,
+    /// The gate's settings ([`gate_settings`]), recorded with the decision.
+    pub gate: String,
     /// The scores, for charts (not serialised).
     #[serde(skip)]
     pub scored: (Vec<u8>, Vec<f64>, Vec<f64>, f64, f64),
@@ -336,6 +338,7 @@ pub fn compare(
         metrics: rows,
         delong,
         decision,
+        gate: gate_settings(gate),
         scored: (y, p_a, p_b, t_a, t_b),
     })
 }
@@ -430,22 +433,59 @@ pub fn decide(gate: &GateConfig, rows: &[MetricRow], delong: Option<&DeLong>) ->
     }
 }
 
-/// The latest recorded gate decision on challenger `version` against the current champion,
-/// when it refused: (champion, when).
-pub fn refused(reg: &Registry, version: u32) -> Result<Option<(u32, String)>> {
+/// What the gate said about a version against the current champion.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GateStatus {
+    /// There is no champion (the version would be the first).
+    NoChampion,
+    /// No comparison with the current champion was recorded.
+    NotCompared(u32),
+    /// The latest comparison passed: (champion, when, the gate's settings).
+    Passed(u32, String, String),
+    /// The latest comparison refused: (champion, when, the gate's settings).
+    Refused(u32, String, String),
+}
+
+/// The latest recorded gate decision on challenger `version` against the current champion.
+pub fn gate_status(reg: &Registry, version: u32) -> Result<GateStatus> {
     let Some(champion) = reg.alias("champion")? else {
-        return Ok(None);
+        return Ok(GateStatus::NoChampion);
     };
-    let latest: Option<(bool, String)> = reg
+    let latest: Option<(bool, String, Option<String>)> = reg
         .conn
         .query_row(
-            "SELECT promote, at FROM decisions WHERE challenger = ?1 AND champion = ?2 ORDER BY id DESC LIMIT 1",
+            "SELECT promote, at, gate FROM decisions WHERE challenger = ?1 AND champion = ?2 ORDER BY id DESC LIMIT 1",
             params![version, champion],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .optional()
         .map_err(db::sql)?;
-    Ok(latest.and_then(|(promote, at)| (!promote).then_some((champion, at))))
+    Ok(match latest {
+        None => GateStatus::NotCompared(champion),
+        Some((true, at, gate)) => GateStatus::Passed(champion, at, gate.unwrap_or_default()),
+        Some((false, at, gate)) => GateStatus::Refused(champion, at, gate.unwrap_or_default()),
+    })
+}
+
+/// The gate's settings in one line, as recorded with each decision.
+pub fn gate_settings(gate: &GateConfig) -> String {
+    let primary = if gate.mode == "non_inferiority" {
+        format!(
+            "non-inferiority on {}, margin {}",
+            gate.primary_metric, gate.non_inferiority_margin
+        )
+    } else {
+        format!(
+            "superiority on {}, max_p_value {}, min_uplift {}",
+            gate.primary_metric, gate.max_p_value, gate.min_uplift
+        )
+    };
+    let guards: Vec<String> = gate
+        .max_worse
+        .iter()
+        .map(|(m, t)| format!("{m} +{t}"))
+        .collect();
+    format!("{primary}; guards {}", guards.join(", "))
 }
 
 /// Records a gate decision.
@@ -457,7 +497,7 @@ pub fn record_decision(
 ) -> Result<()> {
     reg.conn
         .execute(
-            "INSERT INTO decisions(at, run_id, champion, challenger, promote, reasons, report) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO decisions(at, run_id, champion, challenger, promote, reasons, report, gate) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
                 db::now(),
                 run_id,
@@ -465,7 +505,8 @@ pub fn record_decision(
                 c.challenger,
                 c.decision.promote,
                 serde_json::to_string(&c.decision.reasons).unwrap_or_default(),
-                report.map(|p| p.display().to_string())
+                report.map(|p| p.display().to_string()),
+                c.gate
             ],
         )
         .map_err(db::sql)?;

@@ -38,8 +38,12 @@ CREATE TABLE IF NOT EXISTS labels(
 CREATE TABLE IF NOT EXISTS schedule_state(job TEXT PRIMARY KEY, last_fire TEXT NOT NULL,
   last_outcome TEXT, last_run_id TEXT, updated_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS decisions(id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, run_id TEXT,
-  champion INTEGER NOT NULL, challenger INTEGER NOT NULL, promote INTEGER NOT NULL, reasons TEXT NOT NULL, report TEXT);
+  champion INTEGER NOT NULL, challenger INTEGER NOT NULL, promote INTEGER NOT NULL, reasons TEXT NOT NULL, report TEXT,
+  gate TEXT);
 ";
+
+/// Columns added to a table after it first shipped: (table, column, type).
+const ADDED_COLUMNS: [(&str, &str, &str); 1] = [("decisions", "gate", "TEXT")];
 
 /// Opens (creating if needed) the database at `path` with WAL and a busy timeout, so a
 /// reader and a writer in different processes do not block each other. A database this
@@ -58,6 +62,16 @@ pub fn open(path: &Path) -> Result<Connection> {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.execute_batch(SCHEMA)?;
+        for (table, column, ty) in ADDED_COLUMNS {
+            let has = conn
+                .prepare(&format!(
+                    "SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1"
+                ))?
+                .exists([column])?;
+            if !has {
+                conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {ty}"))?;
+            }
+        }
         Ok(conn)
     };
     match setup() {

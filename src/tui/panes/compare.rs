@@ -170,7 +170,7 @@ pub fn gate_lines(
                 "Gate: REFUSE ({} check(s) failed); promoting overrides it",
                 failed.len()
             )];
-            lines.extend(failed.iter().take(3).map(|r| format!("  {r}")));
+            lines.extend(failed.iter().map(|r| format!("  {r}")));
             (lines, true)
         }
         _ => (

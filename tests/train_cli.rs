@@ -336,3 +336,76 @@ fn relative_paths_are_recorded_absolute() {
         Some(want.as_path())
     );
 }
+
+/// A month's file given again after it was appended to the history (files without ids, so
+/// no duplicate id catches it): its rows would sit in training and test at once, so the
+/// run is refused naming the copies. Copies inside one file are dropped, and said.
+#[test]
+fn rows_repeated_across_training_files_are_refused() {
+    let env = Env::new();
+    let month = env.generate("month_ids.csv", 600, 41);
+    let history = env.generate("history_ids.csv", 1500, 42);
+    let m = env.path("month.csv");
+    std::fs::write(&m, without_column(&month, "application_id")).unwrap();
+    let h = env.path("history.csv");
+    let mut text = without_column(&history, "application_id");
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str(
+        std::fs::read_to_string(&m)
+            .unwrap()
+            .split_once('\n')
+            .unwrap()
+            .1,
+    );
+    std::fs::write(&h, &text).unwrap();
+    let out = env
+        .claims()
+        .arg("train")
+        .arg("--data")
+        .arg(&h)
+        .arg("--data")
+        .arg(&m)
+        .args(FAST)
+        .assert()
+        .code(3);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        err.contains("600 row(s) repeat a row of another training file")
+            && err.contains("month.csv: row 1 (line 2): the same values as")
+            && err.contains("history.csv row 1501"),
+        "{err}"
+    );
+    // The history alone holds each month row once: it trains.
+    let out = env
+        .claims()
+        .arg("train")
+        .arg("--data")
+        .arg(&h)
+        .args(FAST)
+        .args(["--json"])
+        .assert()
+        .success();
+    let j = last_json(&out.get_output().stdout);
+    assert_eq!(j["ok"], true, "{j}");
+    // Copies inside one file are dropped before the split.
+    let d = env.path("doubled.csv");
+    let rows: Vec<&str> = text.lines().collect();
+    std::fs::write(&d, rows.join("\n") + "\n" + &rows[1..101].join("\n") + "\n").unwrap();
+    let out = env
+        .claims()
+        .arg("train")
+        .arg("--data")
+        .arg(&d)
+        .args(FAST)
+        .args(["--json"])
+        .assert()
+        .success();
+    let j = last_json(&out.get_output().stdout);
+    let detail = env.run_detail(j["run_id"].as_str().unwrap());
+    assert!(
+        detail.contains("100 exact duplicate row(s) dropped"),
+        "{detail}"
+    );
+}

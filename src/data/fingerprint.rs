@@ -78,6 +78,54 @@ fn hash_row(data: &Dataset, at: &[(bool, usize)], row: usize) -> u64 {
     u64::from_le_bytes(d[..8].try_into().unwrap_or_default())
 }
 
+/// Rows of a dataset with the same values (ids aside) as an earlier row.
+#[derive(Debug, Default, PartialEq)]
+pub struct Duplicates {
+    /// Every row but the later copies, in order.
+    pub keep: Vec<usize>,
+    /// Later copies of a row of the same file: (earlier row, copy).
+    pub within_files: Vec<(usize, usize)>,
+    /// Later copies of a row of another file: (earlier row, copy).
+    pub across_files: Vec<(usize, usize)>,
+}
+
+/// Finds rows whose values repeat an earlier row's, by the same fingerprint as [`FILE`].
+pub fn duplicates(data: &Dataset) -> Duplicates {
+    let columns: Vec<Column> = (data.numeric_names.iter().cloned().map(Column::Numeric))
+        .chain(
+            data.categorical_names
+                .iter()
+                .cloned()
+                .map(Column::Categorical),
+        )
+        .collect();
+    let at = locate(data, &columns).unwrap_or_default();
+    let mut first = std::collections::HashMap::with_capacity(data.len());
+    let mut out = Duplicates {
+        keep: Vec::with_capacity(data.len()),
+        ..Default::default()
+    };
+    for row in 0..data.len() {
+        match first.entry(hash_row(data, &at, row)) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(row);
+                out.keep.push(row);
+            }
+            std::collections::hash_map::Entry::Occupied(o) => {
+                let earlier = *o.get();
+                let same_file =
+                    data.origin.get(earlier).map(|o| o.0) == data.origin.get(row).map(|o| o.0);
+                if same_file {
+                    out.within_files.push((earlier, row));
+                } else {
+                    out.across_files.push((earlier, row));
+                }
+            }
+        }
+    }
+    out
+}
+
 impl Fingerprints {
     /// The fingerprints of `rows` of `data`, over all of its feature columns.
     pub fn of(data: &Dataset, rows: impl IntoIterator<Item = usize>) -> Fingerprints {

@@ -53,7 +53,9 @@ pub enum Command {
         /// Share of applications that make a claim.
         #[arg(long, default_value_t = 0.16)]
         positive_rate: f64,
-        /// Drift strength (0 = reference distribution); moves age, income, credit_score_1, location.
+        /// Drift strength (0 = the generator's own reference distribution, which is not the seed
+        /// file's: score generated files with a model trained on generated files); moves age,
+        /// income, credit_score_1, location.
         #[arg(long, default_value_t = 0.0)]
         shift: f64,
         /// Share of labels flipped at random.

@@ -282,12 +282,15 @@ fn unclosed_quote(name: &str, row: usize, bytes: usize, at_end: bool) -> ClaimsE
             MAX_ROW_BYTES >> 20
         )
     };
-    ClaimsError::contract_file(
-        name,
-        format!(
-            "row {row}: a quoted field opens there and {how}; an unbalanced '\"'? Nothing was read"
+    ClaimsError::Contract(super::rows::with_lines(vec![crate::error::Violation {
+        file: name.to_string(),
+        row: Some(row),
+        column: None,
+        reason: format!(
+            "a quoted field opens in this row and {how}; an unbalanced '\"'? Nothing was read"
         ),
-    )
+        line: None,
+    }]))
 }
 
 impl Chunks {
@@ -637,7 +640,8 @@ mod tests {
         };
         assert!(rows > 0 && rows < 4321, "{rows}");
         assert!(
-            err.contains("row 4321:") && err.contains("never closed"),
+            err.contains("row 4321 (line 4322): a quoted field opens in this row")
+                && err.contains("never closed"),
             "{err}"
         );
         // Without the bad quote every row is read (the stray quotes are plain characters).

@@ -42,6 +42,19 @@ pub(super) fn train_text(o: &TrainOutcome) -> String {
         o.test.rows
     );
     s.push_str(&o.test.table(&o.threshold_rule));
+    // Weighting moves scores off the claim rate (undersampling is corrected): say so.
+    if let Some(w) = o.scale_pos_weight {
+        let (n, sum) = o.test.calibration.iter().fold((0usize, 0.0), |(n, s), b| {
+            (n + b.count, s + b.mean_predicted * b.count as f64)
+        });
+        if n > 0 {
+            s.push_str(&format!(
+                "note: scale_pos_weight {w:.2} puts scores above the claim rate (mean test score {:.3} against a rate of {:.3}): read them as ranks against the threshold, not as probabilities\n",
+                sum / n as f64,
+                o.test.positive_rate
+            ));
+        }
+    }
     if let Some(g) = &o.gate {
         s.push_str(&format!(
             "\npromotion gate vs champion v{}: {}{}\n",

@@ -266,8 +266,9 @@ pub fn compare(
                 .collect();
             let excluded = test.len() - eligible.len();
             let note = format!(
-                "v{challenger}'s test split: {} rows, {excluded} left out because v{champion} trained or early-stopped on them",
-                test.len()
+                "v{challenger}'s test split: {} rows, {excluded} left out because v{champion} trained or early-stopped on them, {} compared",
+                test.len(),
+                eligible.len()
             );
             (eligible, excluded, note, None)
         }

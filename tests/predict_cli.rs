@@ -216,7 +216,8 @@ fn bad_rows_are_quarantined_and_the_rest_scored() {
         shown.contains(&format!("data {}", bad.display()))
             && shown.contains("date 2026-05-01")
             && shown.contains("30 row(s) quarantined (table quarantine), the first 10:")
-            && shown.contains("row 6       APP00030005    age: value 'old' is not a number"),
+            && shown
+                .contains("row 6 (line 7)         APP00030005    age: value 'old' is not a number"),
         "{shown}"
     );
 

@@ -280,10 +280,24 @@ fn quarantine_lines(conn: &rusqlite::Connection, r: &runs::RunRecord) -> Result<
             ""
         }
     );
+    // Each row's line in the run's file, when it is still there (blank lines and quoted
+    // newlines make it differ from row + 1).
+    let file = r.args_json()["data"].as_str().map(std::path::PathBuf::from);
+    let wanted: Vec<usize> = rows.iter().map(|(row, ..)| *row as usize).collect();
+    let lines = file
+        .filter(|f| f.is_file())
+        .and_then(|f| crate::data::rows::lines_of_rows(&f, &wanted).ok())
+        .unwrap_or_default();
     for (row, id, reason) in rows {
+        let line = lines
+            .get(&(row as usize))
+            .map_or(String::new(), |l| format!(" (line {l})"));
         text.push_str(&format!(
-            "  row {row:<7} {:<14} {reason}\n",
-            id.unwrap_or_default()
+            "  row {:<18} {:<14} {}\n",
+            format!("{row}{line}"),
+            id.unwrap_or_default(),
+            // One line per row: a value with a newline in it is shown as \n.
+            reason.replace('\n', "\\n")
         ));
     }
     Ok(text)

@@ -96,6 +96,14 @@ impl RunRecord {
         Some(format!("args  {}\n", parts.join("  ")))
     }
 
+    /// The arguments as JSON (null when not recorded).
+    pub fn args_json(&self) -> serde_json::Value {
+        self.args
+            .as_deref()
+            .and_then(|s| serde_json::from_str(s).ok())
+            .unwrap_or_default()
+    }
+
     /// The result summary as JSON (null when there is none).
     pub fn summary_json(&self) -> serde_json::Value {
         self.summary

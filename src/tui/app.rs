@@ -388,14 +388,22 @@ impl App {
                     self.pred_sel = 0;
                 }
             },
-            Action::Erase => match &mut self.popup {
-                Some(Popup::Confirm { reason, .. }) => {
-                    reason.pop();
+            Action::Erase | Action::EraseAll | Action::EraseWord => {
+                let text = match &mut self.popup {
+                    Some(Popup::Confirm { reason, .. }) => reason,
+                    _ => &mut self.filter,
+                };
+                match a {
+                    Action::Erase => {
+                        text.pop();
+                    }
+                    Action::EraseAll => text.clear(),
+                    _ => {
+                        let kept = text.trim_end().rfind(' ').map_or(0, |i| i + 1);
+                        text.truncate(kept);
+                    }
                 }
-                _ => {
-                    self.filter.pop();
-                }
-            },
+            }
             Action::Filter => {
                 self.filtering = !self.filtering;
                 self.search_day();

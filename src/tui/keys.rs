@@ -57,6 +57,15 @@ impl App {
                 None => {}
             }
         }
+        // Line editing in typed text (a filter, a reason), as in a shell.
+        let typing = self.filtering || matches!(self.popup, Some(Popup::Confirm { .. }));
+        if typing && key.modifiers.contains(KeyModifiers::CONTROL) {
+            return match key.code {
+                KeyCode::Char('u') => Some(Action::EraseAll),
+                KeyCode::Char('w') => Some(Action::EraseWord),
+                _ => None,
+            };
+        }
         if let Some(p) = &self.popup {
             return match (p, key.code) {
                 (_, KeyCode::Esc) => Some(Action::Back),

@@ -155,6 +155,10 @@ pub enum Action {
     Type(char),
     /// Delete a character.
     Erase,
+    /// Ctrl-U: clear the text being typed.
+    EraseAll,
+    /// Ctrl-W: delete the last word of the text being typed.
+    EraseWord,
     /// Start typing a filter.
     Filter,
     /// Toggle log following.

@@ -514,3 +514,21 @@ fn run_details_show_the_inputs() {
     );
     assert!(screen.contains("date 2026-03-02"), "{screen}");
 }
+
+/// Typed text edits as in a shell: Ctrl-W drops the last word, Ctrl-U the whole line
+/// (they used to be typed as the letters w and u).
+#[test]
+fn ctrl_w_and_ctrl_u_edit_the_filter() {
+    let mut a = App::new(cfg(), std::env::temp_dir().join("claims-no-home"));
+    a.pane = super::app::Pane::Predictions;
+    press(&mut a, key('/'));
+    assert!(a.filtering);
+    for c in "abc def".chars() {
+        press(&mut a, key(c));
+    }
+    let ctrl = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL);
+    press(&mut a, ctrl('w'));
+    assert_eq!(a.filter, "abc ");
+    press(&mut a, ctrl('u'));
+    assert_eq!(a.filter, "");
+}

@@ -72,7 +72,7 @@ pub struct Manifest {
 }
 
 /// A version's row in the registry.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ModelRow {
     /// Version number.
     pub version: u32,

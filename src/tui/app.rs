@@ -170,7 +170,8 @@ impl App {
             self.run_detail = Some(r);
         }
         if let Ok(m) = data::load_models(&self.home) {
-            let changed = m.len() != self.models.len();
+            // A new version, or an alias moved (a promote here or elsewhere).
+            let changed = m != self.models;
             let first = self.models.is_empty();
             self.models = m;
             if first {

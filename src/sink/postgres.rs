@@ -30,17 +30,16 @@ pub fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url;
     };
-    // The authority ends at the first '/' or '?' after the last '@' before them.
-    let auth_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(auth_end);
-    let Some((auth, host)) = authority.rsplit_once('@') else {
+    // The user part ends at the last '@' (libpq's rule): a password may hold an
+    // unencoded '/', '?' or '@', and none of it may show.
+    let Some((auth, host_and_tail)) = rest.rsplit_once('@') else {
         return url.clone();
     };
-    let user = auth.split(':').next().unwrap_or("");
-    if auth.contains(':') {
-        format!("{scheme}://{user}:***@{host}{tail}")
+    let user = auth.split([':', '/', '?', '@']).next().unwrap_or("");
+    if auth.len() > user.len() {
+        format!("{scheme}://{user}:***@{host_and_tail}")
     } else {
-        format!("{scheme}://{user}@{host}{tail}")
+        format!("{scheme}://{user}@{host_and_tail}")
     }
 }
 
@@ -162,6 +161,17 @@ fn copy_text(s: &str, out: &mut Vec<u8>) {
 impl PgSink {
     /// Connects with `url` plus `PG*` defaults and creates the tables if needed.
     pub fn connect(url: &str) -> Result<Self> {
+        // More than one '@' before the host: the driver would split at the first one and
+        // take the rest of the password for the host name (and print it).
+        if let Some((_, rest)) = url.split_once("://")
+            && let Some((auth, _)) = rest.rsplit_once('@')
+            && auth.contains('@')
+        {
+            return Err(ClaimsError::Usage(format!(
+                "postgres sink: bad URL '{}': more than one '@' before the host; an '@' in the password must be written %40",
+                redact(url)
+            )));
+        }
         let (driver_url, tls) = super::pg_tls::split_url(url)?;
         let mut cfg: postgres::Config = driver_url.parse().map_err(|e: postgres::Error| {
             let hint = if url.matches('@').count() > 1 {
@@ -177,6 +187,11 @@ impl PgSink {
         if cfg.get_application_name().is_none() {
             cfg.application_name("claims-ops");
         }
+        // A server that stops answering is noticed instead of waited on for ever.
+        if cfg.get_connect_timeout().is_none() {
+            cfg.connect_timeout(std::time::Duration::from_secs(30));
+        }
+        cfg.keepalives(true);
         if cfg.get_hosts().is_empty() {
             cfg.host(&env("PGHOST").unwrap_or_else(|| "localhost".into()));
         }
@@ -544,6 +559,19 @@ mod tests {
         assert_eq!(
             redact("postgres://bob@db/claims?old_password=x"),
             "postgres://bob@db/claims?old_password=x"
+        );
+        // Unencoded '/', '?' and '@' inside a password.
+        assert_eq!(
+            redact("postgres://owner:Zx9/kQ+w==@127.0.0.1:5432/claims"),
+            "postgres://owner:***@127.0.0.1:5432/claims"
+        );
+        assert_eq!(
+            redact("postgres://owner:SEC?RET@db/claims"),
+            "postgres://owner:***@db/claims"
+        );
+        assert_eq!(
+            redact("postgres://writer:WRONG@PW3@db/claims"),
+            "postgres://writer:***@db/claims"
         );
     }
 

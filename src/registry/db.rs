@@ -165,6 +165,16 @@ fn wal_file(path: &Path) -> std::path::PathBuf {
 /// Maps a SQLite error into the registry error; a write refused because the database was
 /// opened read-only (see [`open`]) is a usage error that says so.
 pub fn sql(e: rusqlite::Error) -> ClaimsError {
+    // Another process held SQLite's write lock past the busy timeout: worth a retry (a
+    // registry error is not retried).
+    if matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    ) {
+        return ClaimsError::Other(anyhow::anyhow!(
+            "database: {e} (another process held its write lock for more than 30 s)"
+        ));
+    }
     if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ReadOnly) {
         return ClaimsError::Usage(format!(
             "database: {e}: this command changes the home, which this user ({}) can only read",

@@ -131,6 +131,13 @@ impl<'a> Scheduler<'a> {
         stop: Arc<AtomicBool>,
     ) -> Result<Self> {
         let conn = db::open(&home.join("claims.db"))?;
+        if conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false) {
+            return Err(ClaimsError::Usage(format!(
+                "{}: the scheduler records every instant it handles, and this user ({}) can only read this home",
+                home.display(),
+                crate::registry::current_user()
+            )));
+        }
         // An instant left "running" by a scheduler that was killed is due again: the
         // catch-up policy decides whether it runs; if it will not, the failure hook says so.
         for job in Job::ALL {
@@ -173,12 +180,15 @@ impl<'a> Scheduler<'a> {
 
     /// Runs every instant due now (with catch-up and retries); returns what ran.
     pub fn tick(&self) -> Result<Vec<Fired>> {
+        self.tick_from(self.clock.now())
+    }
+
+    /// [`Self::tick`], judging lateness (catch_up = none) from `tick_start`: a job due at
+    /// the same time as another that ran (and retried) first is late only because of it,
+    /// and still runs; so is one whose tick failed on a busy database and is tried again.
+    fn tick_from(&self, tick_start: DateTime<Utc>) -> Result<Vec<Fired>> {
         let sc = &self.cfg.schedule;
         let mut fired = vec![];
-        // With catch_up = none, "on time" is judged against when this tick started: a job
-        // due at the same time as another that ran (and retried) first is late only
-        // because of it, and still runs.
-        let tick_start = self.clock.now();
         for job in Job::ALL {
             let sched = Schedule::of(job, sc)?;
             let now = self.clock.now();
@@ -190,10 +200,13 @@ impl<'a> Scheduler<'a> {
                 .unwrap_or(tick_start - chrono::Duration::minutes(1));
             let missed = sched.between(since, now, 100_000)?;
             let to_run = if sc.catch_up == "none" {
+                // Only the latest instant that was on time, never more than "latest" runs.
                 missed
                     .iter()
                     .copied()
                     .filter(|t| tick_start - *t <= chrono::Duration::minutes(1))
+                    .next_back()
+                    .into_iter()
                     .collect()
             } else {
                 catch_up(missed.clone(), &sc.catch_up, sc.max_catch_up.max(1))
@@ -283,16 +296,24 @@ impl<'a> Scheduler<'a> {
 
     /// Ticks, sleeps until the next due instant, and repeats until stopped.
     pub fn run_until_stopped(&self) -> Result<()> {
+        // When a tick failed, the next judges lateness from the failed one's start.
+        let mut failed_start: Option<DateTime<Utc>> = None;
         loop {
             // The scheduler outlives a busy or briefly unreachable database (a long predict
             // holds its write lock): it says so and tries again, instead of exiting with
             // the job's state left "running".
-            let ticked = self.tick().and_then(|f| Ok((f, self.next_due()?)));
+            let start = failed_start.unwrap_or_else(|| self.clock.now());
+            let ticked = self
+                .tick_from(start)
+                .and_then(|f| Ok((f, self.next_due()?)));
             let (fired, next) = match ticked {
-                Ok(t) => t,
+                Ok(t) => {
+                    failed_start = None;
+                    t
+                }
                 Err(e) => {
+                    failed_start = Some(start);
                     tracing::error!("scheduler: {e}; trying again in a minute");
-                    crate::say!("scheduler: {e}; trying again in a minute");
                     let again = self.clock.now() + chrono::Duration::minutes(1);
                     if !self.clock.sleep_until(again, &self.stop) {
                         return Ok(());
@@ -351,11 +372,6 @@ pub fn with_retries(
             wait_s = wait,
             "transient failure, retrying: {}",
             a.message
-        );
-        crate::say!(
-            "{} {date}: attempt {n} failed ({}); retrying in {wait} s",
-            job.name(),
-            a.message.lines().next().unwrap_or("")
         );
         let until = clock.now() + chrono::Duration::seconds(wait as i64);
         if !clock.sleep_until(until, stop) {

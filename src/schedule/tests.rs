@@ -308,3 +308,24 @@ fn catch_up_none_runs_a_job_delayed_by_another_in_the_same_tick() {
         rec.runs()
     );
 }
+
+/// catch_up = none runs at most one instant of a job per tick, however many came due while
+/// another job ran (never more than "latest" would).
+#[test]
+fn catch_up_none_runs_one_instant_per_tick() {
+    let home = tempfile::tempdir().unwrap();
+    let c = Config::from_overlay(
+        "[schedule]\ncatch_up = \"none\"\nretries = 3\nretry_backoff_seconds = 60\n[schedule.train]\ncron = \"0 0 1 * *\"\n[schedule.predict]\ncron = \"* * * * *\"\n",
+    )
+    .unwrap();
+    let clock = FakeClock::at("2026-03-31T23:00:20Z");
+    let rec = Recorder::new(2, true); // train retries for 3 minutes
+    let s = scheduler(&c, home.path(), &clock, &rec);
+    s.tick().unwrap();
+    let predicts = rec
+        .runs()
+        .iter()
+        .filter(|(j, _)| *j == Job::Predict)
+        .count();
+    assert_eq!(predicts, 1, "{:?}", rec.runs());
+}

@@ -58,6 +58,8 @@ pub struct App {
     pub comparison: Option<crate::pipeline::compare::Comparison>,
     /// Where the days' predictions are read (the configured sink).
     pub days: data::DaySource,
+    /// The shown date's row count and top row's run, to notice it being scored again.
+    pub day_stamp: Option<(usize, String)>,
     /// Business dates with predictions.
     pub dates: Vec<String>,
     /// Shown date.
@@ -140,6 +142,7 @@ impl App {
             trials: vec![],
             comparison: None,
             days,
+            day_stamp: None,
             dates: vec![],
             date: None,
             predictions: vec![],
@@ -200,12 +203,25 @@ impl App {
             }
         }
         let dates = match self.days.dates(&self.home) {
-            Ok(d) => d,
+            Ok(d) => {
+                if self.status.starts_with("predictions: ") {
+                    self.status.clear(); // the sink answers again
+                }
+                d
+            }
             Err(e) => {
-                self.status = format!("predictions: {e}");
+                self.status = format!("predictions: cannot read the sink: {e}");
                 self.dates.clone()
             }
         };
+        // The date on screen scored again (here or elsewhere): reload it.
+        if dates == self.dates
+            && let Some(d) = self.date.clone()
+            && let Ok(stamp) = self.days.stamp(&self.home, &d)
+            && self.day_stamp.as_ref() != Some(&stamp)
+        {
+            self.load_date();
+        }
         if dates != self.dates {
             self.dates = dates;
             if self.date.is_none()

@@ -149,6 +149,18 @@ impl DaySource {
         })
     }
 
+    /// What identifies a date's scoring: its champion row count and the run that wrote its
+    /// top row. It changes when the date is scored again.
+    pub fn stamp(&mut self, home: &Path, date: &str) -> Result<(usize, String)> {
+        self.with(home, |s| {
+            let (top, total) = s.champion_rows(date, 1, None)?;
+            Ok((
+                total,
+                top.first().map(|r| r.run_id.clone()).unwrap_or_default(),
+            ))
+        })
+    }
+
     /// A date's quarantined rows (row number, id, reasons), in file order.
     pub fn quarantine(&mut self, home: &Path, date: &str) -> Result<Vec<(i64, String, String)>> {
         self.with(home, |s| {

@@ -9,10 +9,17 @@ impl App {
     /// Loads the selected date's rows, drift and quarantine.
     pub(super) fn load_date(&mut self) {
         if let Some(d) = &self.date {
-            let (rows, total) = self.days.load(&self.home, d).unwrap_or_else(|e| {
-                self.status = format!("predictions: {e}");
-                Default::default()
-            });
+            let (rows, total) = match self.days.load(&self.home, d) {
+                Ok(r) => r,
+                Err(e) => {
+                    self.status = format!("predictions: cannot read the sink: {e}");
+                    Default::default()
+                }
+            };
+            self.day_stamp = Some((
+                total,
+                rows.first().map(|r| r.run_id.clone()).unwrap_or_default(),
+            ));
             self.predictions = rows;
             self.predictions_total = total;
             self.drift = data::load_drift(&self.home, d);

@@ -532,3 +532,22 @@ fn ctrl_w_and_ctrl_u_edit_the_filter() {
     press(&mut a, ctrl('u'));
     assert_eq!(a.filter, "");
 }
+
+/// The date on screen scored again (by another process) is reloaded on the next poll, not
+/// only when a new date appears.
+#[test]
+fn a_rescored_date_is_reloaded() {
+    let dir = home();
+    let mut a = app(dir.path());
+    let before = a.predictions_total;
+    assert!(before > 0);
+    let conn = crate::registry::db::open(&dir.path().join("home").join("claims.db")).unwrap();
+    conn.execute(
+        "INSERT INTO predictions VALUES ('2026-03-02', 'ZZZ-new', 1, 'champion', 0.99, 1, 0.5, '[]', 'predict-again', 't')",
+        [],
+    )
+    .unwrap();
+    a.refresh();
+    assert_eq!(a.predictions_total, before + 1);
+    assert_eq!(a.predictions[0].application_id, "ZZZ-new");
+}

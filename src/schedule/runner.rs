@@ -204,8 +204,7 @@ impl<'a> Scheduler<'a> {
                 missed
                     .iter()
                     .copied()
-                    .filter(|t| tick_start - *t <= chrono::Duration::minutes(1))
-                    .next_back()
+                    .rfind(|t| tick_start - *t <= chrono::Duration::minutes(1))
                     .into_iter()
                     .collect()
             } else {

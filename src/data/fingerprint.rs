@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{Dataset, MISSING_CODE};
+use crate::error::{ClaimsError, Violation};
 
 /// The model folder's file of fingerprints.
 pub const FILE: &str = "seen_rows.bin";
@@ -28,6 +29,18 @@ pub struct Fingerprints {
     /// The columns hashed, in order.
     pub columns: Vec<Column>,
     hashes: Vec<u64>,
+}
+
+/// Every feature column of `data`: numeric, then categorical, in schema order.
+fn all_columns(data: &Dataset) -> Vec<Column> {
+    (data.numeric_names.iter().cloned().map(Column::Numeric))
+        .chain(
+            data.categorical_names
+                .iter()
+                .cloned()
+                .map(Column::Categorical),
+        )
+        .collect()
 }
 
 /// Where each of `columns` is in `data`; the first column `data` lacks, if any.
@@ -89,16 +102,53 @@ pub struct Duplicates {
     pub across_files: Vec<(usize, usize)>,
 }
 
+impl Duplicates {
+    /// The refusal for rows repeated across files (a month appended to the history and
+    /// given again would sit in training and test at once); `None` when there are none.
+    pub fn refusal(&self, data: &Dataset) -> Option<ClaimsError> {
+        if self.across_files.is_empty() {
+            return None;
+        }
+        let at = |i: usize| {
+            let (f, r) = data.origin[i];
+            (data.files[f as usize].clone(), r as usize)
+        };
+        let mut v: Vec<Violation> = self
+            .across_files
+            .iter()
+            .take(20)
+            .map(|&(first, copy)| {
+                let (ff, fr) = at(first);
+                let (cf, cr) = at(copy);
+                Violation {
+                    file: cf,
+                    row: Some(cr),
+                    column: None,
+                    reason: format!("the same values as {ff} row {fr}"),
+                    line: None,
+                }
+            })
+            .collect();
+        v.insert(
+            0,
+            Violation {
+                file: data.files.join(", "),
+                row: None,
+                column: None,
+                reason: format!(
+                    "{} row(s) repeat a row of another training file: was a month's file appended to the history and given again? Each row must be trained on once",
+                    self.across_files.len()
+                ),
+                line: None,
+            },
+        );
+        Some(ClaimsError::Contract(crate::data::rows::with_lines(v)))
+    }
+}
+
 /// Finds rows whose values repeat an earlier row's, by the same fingerprint as [`FILE`].
 pub fn duplicates(data: &Dataset) -> Duplicates {
-    let columns: Vec<Column> = (data.numeric_names.iter().cloned().map(Column::Numeric))
-        .chain(
-            data.categorical_names
-                .iter()
-                .cloned()
-                .map(Column::Categorical),
-        )
-        .collect();
+    let columns = all_columns(data);
     let at = locate(data, &columns).unwrap_or_default();
     let mut first = std::collections::HashMap::with_capacity(data.len());
     let mut out = Duplicates {
@@ -129,14 +179,7 @@ pub fn duplicates(data: &Dataset) -> Duplicates {
 impl Fingerprints {
     /// The fingerprints of `rows` of `data`, over all of its feature columns.
     pub fn of(data: &Dataset, rows: impl IntoIterator<Item = usize>) -> Fingerprints {
-        let columns: Vec<Column> = (data.numeric_names.iter().cloned().map(Column::Numeric))
-            .chain(
-                data.categorical_names
-                    .iter()
-                    .cloned()
-                    .map(Column::Categorical),
-            )
-            .collect();
+        let columns = all_columns(data);
         let at = locate(data, &columns).unwrap_or_default();
         let mut hashes: Vec<u64> = rows.into_iter().map(|r| hash_row(data, &at, r)).collect();
         hashes.sort_unstable();

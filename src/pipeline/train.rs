@@ -204,41 +204,8 @@ fn run(cfg: &Config, home: &Path, req: &TrainRequest, ctx: &RunCtx) -> Result<Tr
         // A row repeated in two files (a month appended to history, then given again) would
         // sit in training and test at once: refused. Copies within one file are dropped.
         let dups = crate::data::fingerprint::duplicates(&c.data);
-        if !dups.across_files.is_empty() {
-            let at = |i: usize| {
-                let (f, r) = c.data.origin[i];
-                (c.data.files[f as usize].clone(), r as usize)
-            };
-            let mut v: Vec<Violation> = dups
-                .across_files
-                .iter()
-                .take(20)
-                .map(|&(first, copy)| {
-                    let (ff, fr) = at(first);
-                    let (cf, cr) = at(copy);
-                    Violation {
-                        file: cf,
-                        row: Some(cr),
-                        column: None,
-                        reason: format!("the same values as {ff} row {fr}"),
-                        line: None,
-                    }
-                })
-                .collect();
-            v.insert(
-                0,
-                Violation {
-                    file: c.data.files.join(", "),
-                    row: None,
-                    column: None,
-                    reason: format!(
-                        "{} row(s) repeat a row of another training file: was a month's file appended to the history and given again? Each row must be trained on once",
-                        dups.across_files.len()
-                    ),
-                    line: None,
-                },
-            );
-            return Err(ClaimsError::Contract(crate::data::rows::with_lines(v)));
+        if let Some(e) = dups.refusal(&c.data) {
+            return Err(e);
         }
         let (data, note) = if dups.within_files.is_empty() {
             (c.data, "all rows pass the contract".to_string())

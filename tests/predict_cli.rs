@@ -852,8 +852,24 @@ fn postgres_tls_modes() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+    // A refused certificate is the setup's problem: exit 2, which the scheduler does not
+    // retry. So is a database that does not exist.
     let out = run("sslmode=verify-full");
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr).to_lowercase();
     assert!(err.contains("certificate"), "{err}");
+    let (prefix, _) = url.rsplit_once('/').unwrap();
+    let out = env
+        .claims()
+        .args(["predict", "--date", "2026-11-01", "--data"])
+        .arg(&day)
+        .args(["--sink", &format!("{prefix}/no_such_database")])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

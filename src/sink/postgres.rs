@@ -141,6 +141,41 @@ fn err(what: &str, e: impl std::error::Error) -> ClaimsError {
     ClaimsError::Other(anyhow::anyhow!("postgres sink: {what}: {text}"))
 }
 
+/// [`err`] for connecting and setting up, where some failures are the setup's and no retry
+/// mends them (exit 2, which the scheduler does not retry): authentication, a database or
+/// role that does not exist, a missing right, a refused certificate, no `pg_hba` entry.
+/// A refused or dropped connection stays a failure worth retrying (exit 1).
+fn setup_err(what: &str, e: postgres::Error) -> ClaimsError {
+    use postgres::error::SqlState;
+    let by_code = e.code().is_some_and(|c| {
+        c.code().starts_with("28") // invalid authorization / password
+            || *c == SqlState::INVALID_CATALOG_NAME // no such database
+            || *c == SqlState::INSUFFICIENT_PRIVILEGE
+    });
+    let text = {
+        let mut t = e.to_string();
+        let mut cause = std::error::Error::source(&e);
+        while let Some(c) = cause {
+            t.push_str(&format!(": {c}"));
+            cause = c.source();
+        }
+        t
+    };
+    let by_text = [
+        "invalid peer certificate",
+        "certificate not valid",
+        "password missing",
+        "no pg_hba.conf entry",
+        "server does not support TLS",
+    ]
+    .iter()
+    .any(|m| text.contains(m));
+    match err(what, e) {
+        ClaimsError::Other(x) if by_code || by_text => ClaimsError::Usage(x.to_string()),
+        other => other,
+    }
+}
+
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
@@ -228,7 +263,7 @@ impl PgSink {
             None => cfg.connect(NoTls),
         };
         let mut client =
-            connected.map_err(|e| err(&format!("cannot connect to {described}"), e))?;
+            connected.map_err(|e| setup_err(&format!("cannot connect to {described}"), e))?;
         // Say whether the session is encrypted (prefer falls back to plain text quietly).
         let encrypted: bool = client
             .query_opt(
@@ -269,7 +304,7 @@ fn ensure_tables(client: &mut Client, described: &str) -> Result<()> {
         )
         .map_err(|e| err("lock", e))?;
         tx.batch_execute(DDL)
-            .map_err(|e| err("create tables (the role needs CREATE on the schema, or an owner creates them first)", e))?;
+            .map_err(|e| setup_err("create tables (the role needs CREATE on the schema, or an owner creates them first)", e))?;
         tx.commit().map_err(|e| err("create tables", e))?;
     }
     for (table, wanted) in COLUMNS {

@@ -10,19 +10,6 @@ use postgres::{Client, NoTls};
 use super::{DayWriter, PredictionBatch, PredictionRow, QuarantineRow, Sink};
 use crate::error::{ClaimsError, Result};
 
-const DDL: &str = "
-CREATE TABLE IF NOT EXISTS predictions(
-  business_date DATE NOT NULL, application_id TEXT NOT NULL, model_version BIGINT NOT NULL,
-  role TEXT NOT NULL CHECK (role IN ('champion', 'challenger')), score DOUBLE PRECISION NOT NULL,
-  predicted_claim BOOLEAN NOT NULL, threshold DOUBLE PRECISION NOT NULL, top_reasons JSON NOT NULL,
-  run_id TEXT NOT NULL, scored_at TIMESTAMPTZ NOT NULL,
-  PRIMARY KEY (business_date, application_id, role));
-CREATE TABLE IF NOT EXISTS quarantine(
-  business_date DATE NOT NULL, source_file TEXT NOT NULL, row_number BIGINT NOT NULL,
-  application_id TEXT, reason TEXT NOT NULL, raw TEXT NOT NULL, run_id TEXT NOT NULL,
-  PRIMARY KEY (business_date, source_file, row_number));
-";
-
 /// The URL with any password replaced by `***`: in `user:password@`, and as a
 /// `password=` parameter of the query string (or of a `key=value` connection string).
 pub fn redact(url: &str) -> String {
@@ -86,39 +73,8 @@ fn day(date: &str) -> Result<chrono::NaiveDate> {
 }
 
 /// Keys of PostgreSQL's advisory locks: the class of lock, then what it is on.
-const LOCK_CLASS: i32 = 0x636c_6169; // "clai"
-const LOCK_SCHEMA: i32 = -1;
-
-/// The columns `claims` writes, per table (an older or hand-made table must have them).
-const COLUMNS: [(&str, &[&str]); 2] = [
-    (
-        "predictions",
-        &[
-            "business_date",
-            "application_id",
-            "model_version",
-            "role",
-            "score",
-            "predicted_claim",
-            "threshold",
-            "top_reasons",
-            "run_id",
-            "scored_at",
-        ],
-    ),
-    (
-        "quarantine",
-        &[
-            "business_date",
-            "source_file",
-            "row_number",
-            "application_id",
-            "reason",
-            "raw",
-            "run_id",
-        ],
-    ),
-];
+pub(super) const LOCK_CLASS: i32 = 0x636c_6169; // "clai"
+pub(super) const LOCK_SCHEMA: i32 = -1;
 
 /// PostgreSQL prediction tables.
 pub struct PgSink {
@@ -126,7 +82,7 @@ pub struct PgSink {
     described: String,
 }
 
-fn err(what: &str, e: impl std::error::Error) -> ClaimsError {
+pub(super) fn err(what: &str, e: impl std::error::Error) -> ClaimsError {
     // The driver's own text is often generic ("error connecting to server"); the cause
     // ("Connection refused", "password authentication failed") is in its sources.
     let mut text = e.to_string();
@@ -145,33 +101,32 @@ fn err(what: &str, e: impl std::error::Error) -> ClaimsError {
 /// mends them (exit 2, which the scheduler does not retry): authentication, a database or
 /// role that does not exist, a missing right, a refused certificate, no `pg_hba` entry.
 /// A refused or dropped connection stays a failure worth retrying (exit 1).
-fn setup_err(what: &str, e: postgres::Error) -> ClaimsError {
+pub(super) fn setup_err(what: &str, e: postgres::Error) -> ClaimsError {
     use postgres::error::SqlState;
     let by_code = e.code().is_some_and(|c| {
         c.code().starts_with("28") // invalid authorization / password
             || *c == SqlState::INVALID_CATALOG_NAME // no such database
             || *c == SqlState::INSUFFICIENT_PRIVILEGE
     });
-    let text = {
-        let mut t = e.to_string();
-        let mut cause = std::error::Error::source(&e);
-        while let Some(c) = cause {
-            t.push_str(&format!(": {c}"));
-            cause = c.source();
-        }
-        t
-    };
-    let by_text = [
-        "invalid peer certificate",
-        "certificate not valid",
-        "password missing",
-        "no pg_hba.conf entry",
-        "server does not support TLS",
-    ]
-    .iter()
-    .any(|m| text.contains(m));
+    // `err` already walks the causes into one text: classify that.
     match err(what, e) {
-        ClaimsError::Other(x) if by_code || by_text => ClaimsError::Usage(x.to_string()),
+        ClaimsError::Other(x) => {
+            let text = x.to_string();
+            let by_text = [
+                "invalid peer certificate",
+                "certificate not valid",
+                "password missing",
+                "no pg_hba.conf entry",
+                "server does not support TLS",
+            ]
+            .iter()
+            .any(|m| text.contains(m));
+            if by_code || by_text {
+                ClaimsError::Usage(text)
+            } else {
+                ClaimsError::Other(x)
+            }
+        }
         other => other,
     }
 }
@@ -278,58 +233,9 @@ impl PgSink {
         } else {
             format!("{described} (no TLS)")
         };
-        ensure_tables(&mut client, &described)?;
+        super::pg_schema::ensure_tables(&mut client, &described)?;
         Ok(PgSink { client, described })
     }
-}
-
-/// Creates the tables when missing (one process at a time: two first runs would race in
-/// PostgreSQL's catalog), and checks that existing ones have every column written. A role
-/// that may only write rows needs no CREATE right once the tables exist.
-fn ensure_tables(client: &mut Client, described: &str) -> Result<()> {
-    let present = |client: &mut Client| -> Result<bool> {
-        let row = client
-            .query_one(
-                "SELECT to_regclass('predictions') IS NOT NULL AND to_regclass('quarantine') IS NOT NULL",
-                &[],
-            )
-            .map_err(|e| err("look up tables", e))?;
-        Ok(row.get(0))
-    };
-    if !present(client)? {
-        let mut tx = client.transaction().map_err(|e| err("begin", e))?;
-        tx.execute(
-            "SELECT pg_advisory_xact_lock($1, $2)",
-            &[&LOCK_CLASS, &LOCK_SCHEMA],
-        )
-        .map_err(|e| err("lock", e))?;
-        tx.batch_execute(DDL)
-            .map_err(|e| setup_err("create tables (the role needs CREATE on the schema, or an owner creates them first)", e))?;
-        tx.commit().map_err(|e| err("create tables", e))?;
-    }
-    for (table, wanted) in COLUMNS {
-        let have: Vec<String> = client
-            .query(
-                "SELECT attname::text FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped",
-                &[&table],
-            )
-            .map_err(|e| err("read columns", e))?
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
-        let missing: Vec<&str> = wanted
-            .iter()
-            .copied()
-            .filter(|c| !have.iter().any(|h| h == c))
-            .collect();
-        if !missing.is_empty() {
-            return Err(ClaimsError::Usage(format!(
-                "postgres sink {described}: table '{table}' has no column {}: it was made by an older version or by hand (add the columns, or point the sink at another schema)",
-                missing.join(", ")
-            )));
-        }
-    }
-    Ok(())
 }
 
 /// An open PostgreSQL transaction replacing one date; each batch goes in with one COPY.

@@ -6,9 +6,10 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 
 pub use super::champion::{promote, rollback, rollback_target};
+pub use super::gate::{GateStatus, decide, gate_settings, gate_status};
 use serde::Serialize;
 
 use crate::config::{Config, GateConfig};
@@ -344,151 +345,6 @@ pub fn compare(
     })
 }
 
-/// Applies the gate to compared metrics.
-pub fn decide(gate: &GateConfig, rows: &[MetricRow], delong: Option<&DeLong>) -> Decision {
-    let mut reasons = vec![];
-    let mut ok = true;
-    let mut check = |pass: bool, text: String| {
-        ok &= pass;
-        reasons.push(format!("{} {text}", if pass { "PASS" } else { "FAIL" }));
-    };
-    let get = |m: &str| rows.iter().find(|r| r.metric == m);
-    match get(&gate.primary_metric) {
-        Some(r) if gate.mode == "non_inferiority" => {
-            check(
-                r.diff_ci.lo > -gate.non_inferiority_margin,
-                format!(
-                    "{} difference {:+.4} ({:.4} -> {:.4}), 95% interval [{:+.4}, {:+.4}]: lower end above -{} (non-inferiority margin)",
-                    r.metric,
-                    r.diff,
-                    r.champion,
-                    r.challenger,
-                    r.diff_ci.lo,
-                    r.diff_ci.hi,
-                    gate.non_inferiority_margin
-                ),
-            );
-        }
-        Some(r) => {
-            let rel = if r.champion != 0.0 {
-                r.diff / r.champion.abs()
-            } else {
-                f64::INFINITY
-            };
-            check(
-                r.diff > 0.0,
-                format!(
-                    "{} uplift {:+.4} ({:.4} -> {:.4}) must be positive",
-                    r.metric, r.diff, r.champion, r.challenger
-                ),
-            );
-            check(
-                r.diff >= gate.min_uplift,
-                format!(
-                    "{} uplift {:+.4} >= min_uplift {}",
-                    r.metric, r.diff, gate.min_uplift
-                ),
-            );
-            check(
-                rel >= gate.min_relative_uplift,
-                format!(
-                    "relative uplift {:+.2}% >= min_relative_uplift {:.2}%",
-                    100.0 * rel,
-                    100.0 * gate.min_relative_uplift
-                ),
-            );
-            let (p, how) = match (gate.primary_metric.as_str(), delong) {
-                ("roc_auc", Some(d)) => (d.p_value, format!("DeLong z {:.3}", d.z)),
-                _ => (r.p_value, "paired bootstrap".to_string()),
-            };
-            // Significance counts only for an improvement: a small p for a worse
-            // challenger says it is significantly worse.
-            check(
-                p <= gate.max_p_value && r.diff > 0.0,
-                if r.diff > 0.0 {
-                    format!("p-value {p:.4} ({how}) <= max_p_value {}", gate.max_p_value)
-                } else {
-                    format!("p-value {p:.4} ({how}) is for a difference that favours the champion")
-                },
-            );
-        }
-        None => check(
-            false,
-            format!("primary metric '{}' not computed", gate.primary_metric),
-        ),
-    }
-    for (m, tol) in &gate.max_worse {
-        if let Some(r) = get(m) {
-            check(
-                r.diff <= *tol,
-                format!(
-                    "{m} {:.4} -> {:.4} (worse by {:+.4}, tolerance {tol})",
-                    r.champion, r.challenger, r.diff
-                ),
-            );
-        }
-    }
-    Decision {
-        promote: ok,
-        reasons,
-    }
-}
-
-/// What the gate said about a version against the current champion.
-#[derive(Debug, Clone, PartialEq)]
-pub enum GateStatus {
-    /// There is no champion (the version would be the first).
-    NoChampion,
-    /// No comparison with the current champion was recorded.
-    NotCompared(u32),
-    /// The latest comparison passed: (champion, when, the gate's settings).
-    Passed(u32, String, String),
-    /// The latest comparison refused: (champion, when, the gate's settings).
-    Refused(u32, String, String),
-}
-
-/// The latest recorded gate decision on challenger `version` against the current champion.
-pub fn gate_status(reg: &Registry, version: u32) -> Result<GateStatus> {
-    let Some(champion) = reg.alias("champion")? else {
-        return Ok(GateStatus::NoChampion);
-    };
-    let latest: Option<(bool, String, Option<String>)> = reg
-        .conn
-        .query_row(
-            "SELECT promote, at, gate FROM decisions WHERE challenger = ?1 AND champion = ?2 ORDER BY id DESC LIMIT 1",
-            params![version, champion],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .optional()
-        .map_err(db::sql)?;
-    Ok(match latest {
-        None => GateStatus::NotCompared(champion),
-        Some((true, at, gate)) => GateStatus::Passed(champion, at, gate.unwrap_or_default()),
-        Some((false, at, gate)) => GateStatus::Refused(champion, at, gate.unwrap_or_default()),
-    })
-}
-
-/// The gate's settings in one line, as recorded with each decision.
-pub fn gate_settings(gate: &GateConfig) -> String {
-    let primary = if gate.mode == "non_inferiority" {
-        format!(
-            "non-inferiority on {}, margin {}",
-            gate.primary_metric, gate.non_inferiority_margin
-        )
-    } else {
-        format!(
-            "superiority on {}, max_p_value {}, min_uplift {}",
-            gate.primary_metric, gate.max_p_value, gate.min_uplift
-        )
-    };
-    let guards: Vec<String> = gate
-        .max_worse
-        .iter()
-        .map(|(m, t)| format!("{m} +{t}"))
-        .collect();
-    format!("{primary}; guards {}", guards.join(", "))
-}
-
 /// Records a gate decision.
 pub fn record_decision(
     reg: &Registry,
@@ -626,46 +482,5 @@ mod tests {
         assert_eq!(super::p_text(0.0004, 1000), "<0.001");
         assert_eq!(super::p_text(0.001, 1000), "0.0010");
         assert_eq!(super::p_text(0.2345, 1000), "0.2345");
-    }
-
-    /// A challenger as good as the champion (a tiny, insignificant loss): superiority
-    /// refuses it; non-inferiority promotes it when the interval's lower end is inside
-    /// the margin, and refuses it when not; a significantly worse one fails the p check.
-    #[test]
-    fn gate_modes() {
-        use super::*;
-        let row = |diff: f64, lo: f64, hi: f64, p: f64| MetricRow {
-            metric: "roc_auc".into(),
-            higher_is_better: true,
-            champion: 0.95,
-            champion_ci: Interval { lo: 0.94, hi: 0.96 },
-            challenger: 0.95 + diff,
-            challenger_ci: Interval { lo: 0.94, hi: 0.96 },
-            diff,
-            diff_ci: Interval { lo, hi },
-            p_value: p,
-        };
-        let gate = |toml: &str| Config::from_overlay(toml).unwrap().gate;
-        let level = [row(-0.001, -0.004, 0.002, 0.6)];
-        assert!(!decide(&gate(""), &level, None).promote);
-        let ni = gate("[gate]\nmode = \"non_inferiority\"\n");
-        let d = decide(&ni, &level, None);
-        assert!(d.promote, "{:?}", d.reasons);
-        assert!(
-            d.reasons[0].contains("non-inferiority margin"),
-            "{:?}",
-            d.reasons
-        );
-        let tight = gate("[gate]\nmode = \"non_inferiority\"\nnon_inferiority_margin = 0.003\n");
-        assert!(!decide(&tight, &level, None).promote);
-        let worse = [row(-0.02, -0.03, -0.01, 0.001)];
-        let d = decide(&gate(""), &worse, None);
-        assert!(
-            d.reasons
-                .iter()
-                .any(|r| r.starts_with("FAIL p-value") && r.contains("favours the champion")),
-            "{:?}",
-            d.reasons
-        );
     }
 }

@@ -320,6 +320,7 @@ pub fn run(cmd: Command, cfg: &Config, home: &Path) -> Result<Output> {
         }
         Command::Promote { version, reason } => {
             let mut reg = Registry::open(home)?;
+            reg.manifest(version)?; // a version that does not exist says so first
             // Promotion follows a passing gate; overriding a refusal, or promoting a version
             // never compared with the champion, needs a stated reason. The audit trail
             // records which it was, and under which gate settings.

@@ -85,8 +85,13 @@ pub fn split_url(url: &str) -> Result<(String, TlsSettings)> {
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     let (mut mode, mut root) = (None, None);
     let mut rest = url.to_string();
+    // The query starts at the first '?' after the user part (a password may hold a '?').
+    let host_from = url.rfind('@').map_or(0, |i| i + 1);
     if url.contains("://")
-        && let Some((base, query)) = url.split_once('?')
+        && let Some(q) = url[host_from..].find('?')
+        && let Some((base, query)) = url
+            .split_at_checked(host_from + q)
+            .map(|(b, q)| (b, &q[1..]))
     {
         let mut kept = vec![];
         for pair in query.split('&').filter(|p| !p.is_empty()) {
@@ -112,7 +117,11 @@ pub fn split_url(url: &str) -> Result<(String, TlsSettings)> {
         SslMode::Prefer => "prefer",
         _ => "require",
     };
-    let sep = if rest.contains('?') { '&' } else { '?' };
+    let sep = if rest[host_from.min(rest.len())..].contains('?') {
+        '&'
+    } else {
+        '?'
+    };
     let rest = if rest.contains("://") {
         format!("{rest}{sep}sslmode={driver_mode}")
     } else {
@@ -290,5 +299,8 @@ mod tests {
         let (url, _) = split_url("postgres://u@db/claims?sslmode=disable").unwrap();
         assert_eq!(url, "postgres://u@db/claims?sslmode=disable");
         assert!(split_url("postgres://u@db/c?sslmode=maybe").is_err());
+        // A '?' inside the password is not the query.
+        let (url, _) = split_url("postgres://u:se?cret@db/c?sslmode=disable").unwrap();
+        assert_eq!(url, "postgres://u:se?cret@db/c?sslmode=disable");
     }
 }

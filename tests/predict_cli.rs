@@ -873,3 +873,118 @@ fn postgres_tls_modes() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A run that finds another session writing its date waits, says who holds the date, and
+/// a SIGTERM during that wait stops it (recorded as cancelled, the date untouched) instead
+/// of being ignored until the other writer finishes.
+#[test]
+fn postgres_wait_for_a_held_date_names_the_holder_and_stops_on_sigterm() {
+    let Some(url) = pg_database("held") else {
+        return;
+    };
+    let env = Env::new();
+    train_small(&env);
+    let data = day_file(&env, "day.csv", 800, 71, 300_000, 0.0);
+    // Another writer of 2026-11-02, as the sink takes it: (class "clai", day number).
+    let mut holder = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let day =
+        chrono::Datelike::num_days_from_ce(&chrono::NaiveDate::from_ymd_opt(2026, 11, 2).unwrap());
+    holder
+        .execute("SELECT pg_advisory_lock($1, $2)", &[&0x636c_6169_i32, &day])
+        .unwrap();
+    let mut run = Command::new(assert_cmd::cargo::cargo_bin("claims"))
+        .arg("--home")
+        .arg(env.home())
+        .args(["predict", "--date", "2026-11-02", "--sink", &url, "--data"])
+        .arg(&data)
+        .env_remove("CLAIMS_HOME")
+        .env("CLAIMS_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(run.stderr.take().unwrap()).lines();
+    let waiting = lines
+        .by_ref()
+        .map_while(|l| l.ok())
+        .find(|l| l.contains("another run is writing 2026-11-02"))
+        .expect("a waiting message");
+    assert!(
+        waiting.contains("held by server pid") && waiting.contains("since"),
+        "{waiting}"
+    );
+    let t0 = std::time::Instant::now();
+    let sent = Command::new("kill")
+        .args(["-TERM", &run.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let rest: Vec<String> = lines.map_while(|l| l.ok()).collect();
+    let status = run.wait().unwrap();
+    assert!(
+        t0.elapsed() < std::time::Duration::from_secs(10),
+        "took {:?} to stop",
+        t0.elapsed()
+    );
+    assert_eq!(status.code(), Some(1), "{rest:?}");
+    let db = env.home().join("claims.db");
+    let conn = claims_ops::registry::db::open(&db).unwrap();
+    let last = claims_ops::registry::runs::list(&conn, 1)
+        .unwrap()
+        .remove(0);
+    assert_eq!(last.status, "failed");
+    assert!(
+        last.error
+            .as_deref()
+            .unwrap_or("")
+            .contains("cancelled while waiting"),
+        "{:?}",
+        last.error
+    );
+    let n: i64 = holder
+        .query_one(
+            "SELECT count(*) FROM predictions WHERE business_date = '2026-11-02'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 0);
+}
+
+/// A server that accepts the connection and never answers (a hung server, a wrong port
+/// behind a proxy) fails the run within the connect timeout, with exit 1 (worth a retry),
+/// instead of hanging it for ever. No PostgreSQL needed: a bare TCP listener plays it.
+#[test]
+fn a_postgres_server_that_never_answers_times_out() {
+    let env = Env::new();
+    train_small(&env);
+    let data = day_file(&env, "day.csv", 100, 72, 400_000, 0.0);
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let held = std::thread::spawn(move || {
+        // Keep every accepted connection open and unanswered until the test ends.
+        let mut kept = Vec::new();
+        for s in silent.incoming().take(4) {
+            kept.push(s);
+        }
+        std::thread::sleep(std::time::Duration::from_secs(30));
+    });
+    let url =
+        format!("postgres://claims@127.0.0.1:{port}/claims?connect_timeout=2&sslmode=disable");
+    let t0 = std::time::Instant::now();
+    let out = env
+        .claims()
+        .args(["predict", "--date", "2026-11-03", "--sink", &url, "--data"])
+        .arg(&data)
+        .timeout(std::time::Duration::from_secs(60))
+        .assert()
+        .code(1);
+    let took = t0.elapsed();
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        err.contains("accepted the connection but did not answer within 3 s"),
+        "{err}"
+    );
+    assert!(took < std::time::Duration::from_secs(20), "took {took:?}");
+    drop(held);
+}

@@ -345,7 +345,7 @@ fn run(
     // its writes would wait for this transaction.)
     let written = data.len() * n_roles;
     let streamed = ctx.stage("score", Some(data.len()), || {
-        let mut day = sink.begin_day(date)?;
+        let mut day = sink.begin_day(date, &ctx.cancel_flag())?;
         let out = score_and_stream(roles, data, date, &scored_at, &mut *day, ctx)?;
         let t0 = std::time::Instant::now();
         day.commit(&quarantine)?;

@@ -138,8 +138,13 @@ pub struct StoredScore {
 
 /// A prediction table.
 pub trait Sink: Send {
-    /// Starts replacing `date`'s rows (every role) and its quarantine rows.
-    fn begin_day<'s>(&'s mut self, date: &str) -> Result<Box<dyn DayWriter + 's>>;
+    /// Starts replacing `date`'s rows (every role) and its quarantine rows. A sink that
+    /// has to wait for another writer of `date` gives up when `cancel` is set.
+    fn begin_day<'s>(
+        &'s mut self,
+        date: &str,
+        cancel: &std::sync::atomic::AtomicBool,
+    ) -> Result<Box<dyn DayWriter + 's>>;
     /// The rows of `date`, ordered by role then application id.
     fn read_day(&mut self, date: &str) -> Result<Vec<PredictionRow>>;
     /// Whether `date` has champion rows (a backfill skips such dates).

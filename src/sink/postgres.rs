@@ -76,6 +76,64 @@ fn day(date: &str) -> Result<chrono::NaiveDate> {
 pub(super) const LOCK_CLASS: i32 = 0x636c_6169; // "clai"
 pub(super) const LOCK_SCHEMA: i32 = -1;
 
+/// Connects on a helper thread and waits at most the connect timeout per host (plus a
+/// grace second): the driver's own timeout covers only opening the socket, so a server
+/// that accepts and never answers would otherwise hang the run for ever.
+fn handshake(
+    cfg: postgres::Config,
+    tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
+    described: &str,
+) -> Result<Client> {
+    let per_host = cfg
+        .get_connect_timeout()
+        .copied()
+        .unwrap_or(std::time::Duration::from_secs(30));
+    let limit = per_host * cfg.get_hosts().len().max(1) as u32 + std::time::Duration::from_secs(1);
+    let (send, answer) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("claims-pg-connect".into())
+        .spawn(move || {
+            let connected = match tls {
+                Some(tls) => cfg.connect(tls),
+                None => cfg.connect(NoTls),
+            };
+            let _ = send.send(connected);
+        })
+        .map_err(|e| err("start the connection thread", e))?;
+    match answer.recv_timeout(limit) {
+        Ok(connected) => {
+            connected.map_err(|e| setup_err(&format!("cannot connect to {described}"), e))
+        }
+        // The thread stays blocked on the silent server; it ends with the process.
+        Err(_) => Err(ClaimsError::Other(anyhow::anyhow!(
+            "cannot connect to {described}: the server accepted the connection but did not answer within {} s (connect_timeout in the URL sets the limit)",
+            limit.as_secs()
+        ))),
+    }
+}
+
+/// Who holds the advisory lock on `day` (" (held by ..."), or "" if that cannot be read.
+fn lock_holder(tx: &mut postgres::Transaction<'_>, day: i32) -> String {
+    let row = tx.query_opt(
+        "SELECT a.pid, coalesce(a.application_name, ''), coalesce(host(a.client_addr), 'local'), \
+         coalesce(to_char(a.xact_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), '') \
+         FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+         WHERE l.locktype = 'advisory' AND l.granted AND l.classid::int = $1 AND l.objid::int = $2 \
+         LIMIT 1",
+        &[&LOCK_CLASS, &day],
+    );
+    match row {
+        Ok(Some(r)) => format!(
+            " (held by server pid {} '{}' from {}, since {} UTC)",
+            r.get::<_, i32>(0),
+            r.get::<_, String>(1),
+            r.get::<_, String>(2),
+            r.get::<_, String>(3)
+        ),
+        _ => String::new(),
+    }
+}
+
 /// PostgreSQL prediction tables.
 pub struct PgSink {
     client: Client,
@@ -177,11 +235,19 @@ impl PgSink {
         if cfg.get_application_name().is_none() {
             cfg.application_name("claims-ops");
         }
-        // A server that stops answering is noticed instead of waited on for ever.
+        // A server that stops answering is noticed instead of waited on for ever: the
+        // connect timeout (which `connect` below stretches over the handshake), TCP
+        // keepalives after a minute idle, and unacknowledged writes after a minute.
         if cfg.get_connect_timeout().is_none() {
             cfg.connect_timeout(std::time::Duration::from_secs(30));
         }
         cfg.keepalives(true);
+        if !driver_url.contains("keepalives_idle") {
+            cfg.keepalives_idle(std::time::Duration::from_secs(60));
+        }
+        if cfg.get_tcp_user_timeout().is_none() {
+            cfg.tcp_user_timeout(std::time::Duration::from_secs(60));
+        }
         if cfg.get_hosts().is_empty() {
             cfg.host(&env("PGHOST").unwrap_or_else(|| "localhost".into()));
         }
@@ -213,12 +279,7 @@ impl PgSink {
             cfg.get_ports().first().copied().unwrap_or(5432),
             cfg.get_dbname().unwrap_or(cfg.get_user().unwrap_or(""))
         );
-        let connected = match super::pg_tls::connector(&tls)? {
-            Some(tls) => cfg.connect(tls),
-            None => cfg.connect(NoTls),
-        };
-        let mut client =
-            connected.map_err(|e| setup_err(&format!("cannot connect to {described}"), e))?;
+        let mut client = handshake(cfg, super::pg_tls::connector(&tls)?, &described)?;
         // Say whether the session is encrypted (prefer falls back to plain text quietly).
         let encrypted: bool = client
             .query_opt(
@@ -322,27 +383,52 @@ impl DayWriter for PgDay<'_> {
 }
 
 impl Sink for PgSink {
-    fn begin_day<'s>(&'s mut self, date: &str) -> Result<Box<dyn DayWriter + 's>> {
+    fn begin_day<'s>(
+        &'s mut self,
+        date: &str,
+        cancel: &std::sync::atomic::AtomicBool,
+    ) -> Result<Box<dyn DayWriter + 's>> {
         let d = day(date)?;
         let mut tx = self.client.transaction().map_err(|e| err("begin", e))?;
         // One writer per date at a time, whatever home or host it runs from: a second run
         // waits for the first to commit, then replaces its rows (without the lock both
         // runs' rows would be left, as neither DELETE sees the other's uncommitted COPY).
         let day = chrono::Datelike::num_days_from_ce(&d);
-        let free: bool = tx
-            .query_one(
-                "SELECT pg_try_advisory_xact_lock($1, $2)",
-                &[&LOCK_CLASS, &day],
-            )
-            .map_err(|e| err("lock", e))?
-            .get(0);
-        if !free {
-            tracing::warn!(
-                "another run is writing {date} to {}: waiting for it to finish, then replacing its rows",
-                self.described
-            );
-            tx.execute("SELECT pg_advisory_xact_lock($1, $2)", &[&LOCK_CLASS, &day])
-                .map_err(|e| err("lock", e))?;
+        // Polled rather than waited on inside the server, so a stop signal (or the console's
+        // cancel) is seen while another run holds the date.
+        let mut waiting = None;
+        loop {
+            let free: bool = tx
+                .query_one(
+                    "SELECT pg_try_advisory_xact_lock($1, $2)",
+                    &[&LOCK_CLASS, &day],
+                )
+                .map_err(|e| err("lock", e))?
+                .get(0);
+            if free {
+                break;
+            }
+            if cancel.load(std::sync::atomic::Ordering::Relaxed) {
+                return Err(ClaimsError::Other(anyhow::anyhow!(
+                    "cancelled while waiting for another run writing {date} to {}",
+                    self.described
+                )));
+            }
+            let since = *waiting.get_or_insert_with(|| {
+                let holder = lock_holder(&mut tx, day);
+                tracing::warn!(
+                    "another run is writing {date} to {}{holder}: waiting for it to finish, then replacing its rows",
+                    self.described
+                );
+                std::time::Instant::now()
+            });
+            let waited = since.elapsed();
+            // Short polls at first, then a calmer pace for a long wait.
+            std::thread::sleep(std::time::Duration::from_millis(if waited.as_secs() < 10 {
+                100
+            } else {
+                1000
+            }));
         }
         tx.execute("DELETE FROM predictions WHERE business_date = $1", &[&d])
             .map_err(|e| err("delete", e))?;

@@ -125,7 +125,12 @@ impl DayWriter for SqliteDay<'_> {
 }
 
 impl Sink for SqliteSink {
-    fn begin_day<'s>(&'s mut self, date: &str) -> Result<Box<dyn DayWriter + 's>> {
+    fn begin_day<'s>(
+        &'s mut self,
+        date: &str,
+        // SQLite's own wait for a writer is bounded (busy timeout).
+        _cancel: &std::sync::atomic::AtomicBool,
+    ) -> Result<Box<dyn DayWriter + 's>> {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)

@@ -561,6 +561,25 @@ fn sqlite_and_postgres_get_identical_rows() {
         .champion_rows("2026-08-01", 100, Some("APP000701"))
         .unwrap();
     assert!(!found.is_empty() && found.iter().all(|r| r.application_id.contains("APP000701")));
+    // The console's source, through its worker thread: the same dates, rows and quarantine.
+    let mut days = claims_ops::tui::data::DaySource::new(&url);
+    assert_eq!(days.dates(&env.home()).unwrap(), lite.dates().unwrap());
+    let (rows, total) = days.load(&env.home(), "2026-08-01").unwrap();
+    assert_eq!(total, 1470);
+    assert_eq!(
+        strip(rows),
+        strip(lite.champion_rows("2026-08-01", 2000, None).unwrap().0)
+    );
+    assert_eq!(
+        days.quarantine(&env.home(), "2026-08-01").unwrap().len(),
+        30
+    );
+    assert_eq!(
+        days.find(&env.home(), "2026-08-01", "app000701")
+            .unwrap()
+            .len(),
+        found.len()
+    );
 }
 
 #[test]

@@ -95,7 +95,8 @@ pub const MAX_ROWS: usize = 2000;
 /// home opened read-only shows what was committed since.
 pub struct DaySource {
     url: String,
-    kept: Option<Box<dyn crate::sink::Sink>>,
+    /// For a sink on a server: the worker that talks to it (see [`super::remote`]).
+    remote: Option<super::remote::RemoteSink>,
 }
 
 impl DaySource {
@@ -103,48 +104,49 @@ impl DaySource {
     pub fn new(url: &str) -> Self {
         DaySource {
             url: url.to_string(),
-            kept: None,
+            remote: None,
         }
     }
 
-    fn with<T>(
+    /// Runs `f` on the sink. The home's SQLite is opened for each request (it answers
+    /// locally); a server's sink goes through a worker thread, so a silent server cannot
+    /// freeze the screen. `key` names the request (see [`super::remote::RemoteSink::ask`]).
+    fn with<T: Send + 'static>(
         &mut self,
         home: &Path,
-        f: impl FnOnce(&mut dyn crate::sink::Sink) -> Result<T>,
+        key: String,
+        f: impl FnOnce(&mut dyn crate::sink::Sink) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         if !self.url.starts_with("postgres") {
             let mut sink = crate::sink::open(&self.url, home)?;
             return f(sink.as_mut());
         }
-        let sink = match self.kept.take() {
-            Some(s) => s,
-            None => crate::sink::open(&self.url, home)?,
-        };
-        let mut sink = sink;
-        let out = f(sink.as_mut());
-        if out.is_ok() {
-            self.kept = Some(sink);
-        }
-        out
+        self.remote
+            .get_or_insert_with(|| super::remote::RemoteSink::new(&self.url, home))
+            .ask(key, f)
     }
 
     /// The dates with predictions, oldest first.
     pub fn dates(&mut self, home: &Path) -> Result<Vec<String>> {
-        self.with(home, |s| s.dates())
+        self.with(home, "dates".into(), |s| s.dates())
     }
 
     /// A date's champion predictions, highest score first (at most [`MAX_ROWS`]), and the
     /// date's total count.
     pub fn load(&mut self, home: &Path, date: &str) -> Result<(Vec<PredictionRow>, usize)> {
-        self.with(home, |s| s.champion_rows(date, MAX_ROWS, None))
+        let d = date.to_string();
+        self.with(home, format!("load {date}"), move |s| {
+            s.champion_rows(&d, MAX_ROWS, None)
+        })
     }
 
     /// A date's champion predictions whose id contains `text` (any case), highest score
     /// first (at most [`MAX_ROWS`]): the search behind a confirmed filter on a day larger
     /// than the rows loaded.
     pub fn find(&mut self, home: &Path, date: &str, text: &str) -> Result<Vec<PredictionRow>> {
-        self.with(home, |s| {
-            s.champion_rows(date, MAX_ROWS, Some(text))
+        let (d, t) = (date.to_string(), text.to_string());
+        self.with(home, format!("find {date} {text}"), move |s| {
+            s.champion_rows(&d, MAX_ROWS, Some(&t))
                 .map(|(rows, _)| rows)
         })
     }
@@ -152,8 +154,9 @@ impl DaySource {
     /// What identifies a date's scoring: its champion row count and the run that wrote its
     /// top row. It changes when the date is scored again.
     pub fn stamp(&mut self, home: &Path, date: &str) -> Result<(usize, String)> {
-        self.with(home, |s| {
-            let (top, total) = s.champion_rows(date, 1, None)?;
+        let d = date.to_string();
+        self.with(home, format!("stamp {date}"), move |s| {
+            let (top, total) = s.champion_rows(&d, 1, None)?;
             Ok((
                 total,
                 top.first().map(|r| r.run_id.clone()).unwrap_or_default(),
@@ -163,8 +166,9 @@ impl DaySource {
 
     /// A date's quarantined rows (row number, id, reasons), in file order.
     pub fn quarantine(&mut self, home: &Path, date: &str) -> Result<Vec<(i64, String, String)>> {
-        self.with(home, |s| {
-            Ok(s.read_quarantine(date)?
+        let d = date.to_string();
+        self.with(home, format!("quarantine {date}"), move |s| {
+            Ok(s.read_quarantine(&d)?
                 .into_iter()
                 .map(|q| (q.row_number, q.application_id.unwrap_or_default(), q.reason))
                 .collect())

@@ -8,6 +8,7 @@ pub mod data;
 mod day;
 pub mod keys;
 pub mod panes;
+mod remote;
 mod state;
 pub mod ui;
 

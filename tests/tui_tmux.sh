@@ -12,7 +12,8 @@
 # closes the help popup, launches a background training run from the Imbalance pane (t),
 # waits for "training finished", checks the Runs pane lists two succeeded train runs,
 # checks the "Quit?" confirmation while a run is in progress, cancels a run with Esc (the
-# screen must stay intact and the run be listed as failed), starts a fourth run and quits
+# screen must stay intact and the run be listed as failed), promotes v3 while another
+# process holds the database's write lock (keys must keep working), starts a fourth run and quits
 # with q, y (the run must be recorded as cancelled and register no model), and checks the
 # process exited 0 and left the terminal clean (normal screen, mouse reporting off,
 # cursor shown, no tab bar left on screen).
@@ -275,6 +276,35 @@ fi
 ok "the screen is intact after cancelling (tab bar on line 1, no stray log output)"
 keys 1
 expect "Runs lists the cancelled run as failed" 'train-[^ ]+ +train +failed' 10
+
+# ---------------------------------------------------------------- promote while the database is busy
+# A promotion waits for SQLite's write lock (held here by another process, as a long
+# predict would): the screen must keep answering keys meanwhile, and the promotion land
+# once the lock is released.
+if command -v python3 >/dev/null 2>&1; then
+    keys 4
+    expect "Champion/Challenger compares v1 with v3" 'v1 vs v3: gate (passes|refuses)' 30
+    python3 -c "
+import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute('BEGIN IMMEDIATE')
+open(sys.argv[2], 'w').close()
+time.sleep(4)
+" "$H/claims.db" "$TMP/locked" &
+    locker=$!
+    deadline=$((SECONDS + 10))
+    while [ ! -e "$TMP/locked" ] && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.1; done
+    keys p
+    expect "p asks to promote v3" 'Promote v3 to champion\?' 5
+    keys e2e Enter
+    expect "the promotion waits for the lock without freezing" 'promoting v3\.\.\.' 2
+    keys 1
+    expect "keys still work while it waits (1 shows Runs)" "$T_RUNS" 2
+    wait "$locker"
+    expect "the promotion lands once the lock is released" 'champion: v1 -> v3 \(e2e\)' 40
+else
+    ok "SKIPPED promote-while-busy: python3 not installed"
+fi
 
 # ---------------------------------------------------------------- quit during a run, leave a clean terminal
 # Quitting with y while a run is in progress cancels it and waits for it to record itself

@@ -224,22 +224,30 @@ fn start(app: &mut App, jobs: &mut Jobs, req: Request) {
             });
         }
         Request::Promote(version, reason) => {
-            let r = (|| -> Result<String> {
-                let mut reg = crate::registry::Registry::open(&home)?;
-                match version {
-                    Some(v) => {
-                        crate::pipeline::compare::promote(&mut reg, v, &reason).map(|from| {
-                            format!(
-                                "champion: {} -> v{v} ({reason})",
-                                from.map_or("none".into(), |f| format!("v{f}"))
-                            )
-                        })
+            // On a thread: the registry's write may wait (up to SQLite's busy timeout) for a
+            // run writing the home's database, and the screen must not freeze meanwhile.
+            app.status = match version {
+                Some(v) => format!("promoting v{v}..."),
+                None => "rolling back...".into(),
+            };
+            std::thread::spawn(move || {
+                let r = (|| -> Result<String> {
+                    let mut reg = crate::registry::Registry::open(&home)?;
+                    match version {
+                        Some(v) => {
+                            crate::pipeline::compare::promote(&mut reg, v, &reason).map(|from| {
+                                format!(
+                                    "champion: {} -> v{v} ({reason})",
+                                    from.map_or("none".into(), |f| format!("v{f}"))
+                                )
+                            })
+                        }
+                        None => crate::pipeline::compare::rollback(&mut reg, &reason)
+                            .map(|(a, b)| format!("rolled back: v{a} -> v{b} ({reason})")),
                     }
-                    None => crate::pipeline::compare::rollback(&mut reg, &reason)
-                        .map(|(a, b)| format!("rolled back: v{a} -> v{b} ({reason})")),
-                }
-            })();
-            let _ = tx.send(Msg::Moved(r.unwrap_or_else(|e| e.to_string())));
+                })();
+                let _ = tx.send(Msg::Moved(r.unwrap_or_else(|e| e.to_string())));
+            });
         }
     }
 }

@@ -20,16 +20,40 @@ fn shell_quote(s: &str) -> String {
     }
 }
 
-fn command(bin: &Path, home: &Path, config: Option<&Path>, job: Job) -> String {
+/// One word of a systemd `ExecStart=` line: systemd reads C escapes inside double quotes,
+/// expands `%` specifiers everywhere and `$` variables in the arguments (not in the
+/// executable's path), so those are doubled where systemd would expand them.
+fn systemd_word(s: &str, executable: bool) -> String {
+    let mut escaped = s.replace('%', "%%");
+    if !executable {
+        escaped = escaped.replace('$', "$$");
+    }
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-=:".contains(c))
+    {
+        escaped
+    } else {
+        format!("\"{}\"", escaped.replace('\\', "\\\\").replace('"', "\\\""))
+    }
+}
+
+/// The trigger command line; `quote(word, is_the_executable)` writes each path.
+fn command(
+    bin: &Path,
+    home: &Path,
+    config: Option<&Path>,
+    job: Job,
+    quote: fn(&str, bool) -> String,
+) -> String {
     let mut c = format!(
         "{} --home {}",
-        shell_quote(&bin.display().to_string()),
-        shell_quote(&home.display().to_string())
+        quote(&bin.display().to_string(), true),
+        quote(&home.display().to_string(), false)
     );
     if let Some(cfg) = config {
         c.push_str(&format!(
             " --config {}",
-            shell_quote(&cfg.display().to_string())
+            quote(&cfg.display().to_string(), false)
         ));
     }
     c.push_str(&format!(
@@ -50,7 +74,7 @@ pub fn crontab(cfg: &ScheduleConfig, bin: &Path, home: &Path, config: Option<&Pa
     for job in Job::ALL {
         let line = format!(
             "{} >> {} 2>&1",
-            command(bin, home, config, job),
+            command(bin, home, config, job, |w, _| shell_quote(w)),
             shell_quote(&log.display().to_string())
         );
         // cron turns an unescaped % into a newline.
@@ -156,6 +180,14 @@ pub fn systemd(
     home: &Path,
     config: Option<&Path>,
 ) -> Result<Vec<(String, String)>> {
+    // systemd refuses to start an executable whose path holds a quote, a backslash or a
+    // control character ("Executable name contains special characters").
+    let shown = bin.display().to_string();
+    if shown.chars().any(|c| "'\"\\".contains(c) || c.is_control()) {
+        return Err(ClaimsError::Usage(format!(
+            "systemd will not run an executable whose path holds a quote, a backslash or a control character: {shown}; install claims (or a link to it) at another path and run this again from there"
+        )));
+    }
     let mut out = vec![];
     for job in Job::ALL {
         let name = format!("claims-{}", job.name());
@@ -165,8 +197,7 @@ pub fn systemd(
                 "[Unit]\nDescription=claims-ops {} job\nAfter=network-online.target\nWants=network-online.target\n\n\
                  [Service]\nType=oneshot\nExecStart={}\n# Exit 4: another run holds the lock; not a failure of this unit.\nSuccessExitStatus=4\n",
                 job.name(),
-                // systemd expands %-specifiers in ExecStart.
-                command(bin, home, config, job).replace('%', "%%")
+                command(bin, home, config, job, systemd_word)
             ),
         ));
         out.push((
@@ -317,7 +348,61 @@ mod tests {
             .find(|(n, _)| n == "claims-predict.service")
             .unwrap()
             .1;
-        assert!(service.contains("'/srv/claims 100%%d/home'"), "{service}");
+        assert!(service.contains("\"/srv/claims 100%%d/home\""), "{service}");
+    }
+
+    /// Paths are written the way systemd reads ExecStart: C escapes in double quotes,
+    /// `%%`, and `$$` in the arguments. systemd's own parser (when `systemd-analyze` is
+    /// installed) finds the executable at an odd path; a path systemd refuses is refused.
+    #[test]
+    fn systemd_exec_start_quotes_paths_as_systemd_reads_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let odd = dir.path().join("odd; 50% $x");
+        std::fs::create_dir_all(&odd).unwrap();
+        let bin = odd.join("claims");
+        std::fs::write(&bin, "#!/bin/sh\n").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let home = Path::new("/srv/o'brien \"q\" \\ $HOME 5%");
+        let cfg = crate::config::Config::from_overlay("").unwrap().schedule;
+        let units = systemd(&cfg, &bin, home, None).unwrap();
+        let (_, service) = units
+            .iter()
+            .find(|(n, _)| n == "claims-predict.service")
+            .unwrap();
+        let exec = service
+            .lines()
+            .find_map(|l| l.strip_prefix("ExecStart="))
+            .unwrap();
+        let want = format!(
+            "\"{}/odd; 50%% $x/claims\" --home \"/srv/o'brien \\\"q\\\" \\\\ $$HOME 5%%\"",
+            dir.path().display()
+        );
+        assert!(exec.starts_with(&want), "{exec}\n{want}");
+        let analyze = std::process::Command::new("systemd-analyze")
+            .arg("--version")
+            .output();
+        if analyze.is_ok_and(|o| o.status.success()) {
+            let unit = dir.path().join("claims-predict.service");
+            std::fs::write(&unit, service).unwrap();
+            let out = std::process::Command::new("systemd-analyze")
+                .args(["verify", "--man=no"])
+                .arg(&unit)
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(!err.contains("claims is not executable"), "{err}");
+            assert!(!err.contains("special characters"), "{err}");
+        }
+        let quoted = Path::new("/opt/o'brien/claims");
+        let e = systemd(&cfg, quoted, home, None).unwrap_err().to_string();
+        assert!(
+            e.contains("systemd will not run") && e.contains("o'brien"),
+            "{e}"
+        );
     }
 
     /// A hook still running at its timeout is killed with every process it started: its

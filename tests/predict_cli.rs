@@ -1007,3 +1007,67 @@ fn a_postgres_server_that_never_answers_times_out() {
     assert!(took < std::time::Duration::from_secs(20), "took {took:?}");
     drop(held);
 }
+
+/// Tables made by hand or by an older version are checked before any scoring: every
+/// problem at once (a missing column, a type claims cannot use, a NOT NULL column it does
+/// not fill), exit 2. Reading a sink (the console, feedback) never creates its tables.
+#[test]
+fn postgres_tables_are_checked_and_reading_creates_nothing() {
+    let Some(url) = pg_database("tablecheck") else {
+        return;
+    };
+    let env = Env::new();
+    train_small(&env);
+    let data = day_file(&env, "day.csv", 300, 73, 500_000, 0.0);
+    // Reading first: a clear error, and still no tables.
+    let mut days = claims_ops::tui::data::DaySource::new(&url);
+    let e = days.dates(&env.home()).unwrap_err().to_string();
+    assert!(e.contains("no predictions or quarantine table yet"), "{e}");
+    let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let tables: i64 = c
+        .query_one(
+            "SELECT count(*) FROM pg_tables WHERE tablename IN ('predictions', 'quarantine')",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(tables, 0);
+    c.batch_execute(
+        "CREATE TABLE predictions(
+           business_date DATE NOT NULL, application_id VARCHAR(40) NOT NULL, model_version INTEGER NOT NULL,
+           role TEXT NOT NULL, score DOUBLE PRECISION NOT NULL, predicted_claim BOOLEAN NOT NULL,
+           threshold DOUBLE PRECISION NOT NULL, top_reasons JSONB NOT NULL, run_id TEXT NOT NULL,
+           scored_at TIMESTAMPTZ NOT NULL, reviewer TEXT NOT NULL,
+           PRIMARY KEY (business_date, application_id, role));
+         CREATE TABLE quarantine(
+           business_date DATE NOT NULL, source_file TEXT NOT NULL, row_number BIGINT NOT NULL,
+           application_id TEXT, reason TEXT NOT NULL, raw TEXT NOT NULL);",
+    )
+    .unwrap();
+    let predict = || {
+        env.claims()
+            .args(["predict", "--date", "2026-11-04", "--sink", &url, "--data"])
+            .arg(&data)
+            .assert()
+    };
+    let out = predict().code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    for want in [
+        "column predictions.model_version is integer, expected bigint",
+        "column predictions.reviewer is NOT NULL without a default",
+        "table 'quarantine' has no column run_id",
+    ] {
+        assert!(err.contains(want), "{want}: {err}");
+    }
+    // varchar and jsonb are fine: once the rest is fixed, the day goes in and reads back.
+    c.batch_execute(
+        "ALTER TABLE predictions ALTER model_version TYPE BIGINT;
+         ALTER TABLE predictions ALTER reviewer SET DEFAULT 'nobody';
+         ALTER TABLE quarantine ADD COLUMN run_id TEXT NOT NULL;",
+    )
+    .unwrap();
+    predict().success();
+    let (rows, total) = days.load(&env.home(), "2026-11-04").unwrap();
+    assert_eq!((rows.len(), total), (300, 300));
+    assert!(rows.iter().all(|r| r.top_reasons.starts_with('[')));
+}

@@ -145,7 +145,7 @@ pub fn feedback(
         }
         tx.commit().map_err(db::sql)?;
     }
-    let mut s = sink::open(sink_url, home)?;
+    let mut s = sink::open_to_read(sink_url, home)?;
     let new_ids: Vec<String> = new.keys().cloned().collect();
     // The champion's rows decide which dates the labels touch; a shadow challenger's rows of
     // those dates are measured beside them, so the two models compare on realised labels.

@@ -189,6 +189,15 @@ fn dates_sql(column: &str) -> String {
 
 /// Opens the sink named by `url` (`sqlite:PATH` or `postgres://...`); empty = the home DB.
 pub fn open(url: &str, home: &Path) -> Result<Box<dyn Sink>> {
+    open_with(url, home, true)
+}
+
+/// [`open`] for reading only: a PostgreSQL sink's tables are not created when missing.
+pub fn open_to_read(url: &str, home: &Path) -> Result<Box<dyn Sink>> {
+    open_with(url, home, false)
+}
+
+fn open_with(url: &str, home: &Path, create: bool) -> Result<Box<dyn Sink>> {
     if url.is_empty() {
         return Ok(Box::new(sqlite::SqliteSink::open(&home.join("claims.db"))?));
     }
@@ -211,7 +220,11 @@ pub fn open(url: &str, home: &Path) -> Result<Box<dyn Sink>> {
         return Ok(Box::new(sqlite::SqliteSink::open(Path::new(path))?));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Ok(Box::new(postgres::PgSink::connect(url)?));
+        return Ok(Box::new(if create {
+            postgres::PgSink::connect(url)?
+        } else {
+            postgres::PgSink::connect_to_read(url)?
+        }));
     }
     Err(ClaimsError::Usage(format!(
         "--sink '{}': expected sqlite:PATH or postgres://...",

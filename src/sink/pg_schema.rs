@@ -19,41 +19,51 @@ CREATE TABLE IF NOT EXISTS quarantine(
   PRIMARY KEY (business_date, source_file, row_number));
 ";
 
-/// The columns `claims` writes, per table (an older or hand-made table must have them).
-const COLUMNS: [(&str, &[&str]); 2] = [
+/// The columns `claims` writes and reads, per table, with their types as
+/// `format_type` names them (an older or hand-made table must have them).
+const COLUMNS: [(&str, &[(&str, &str)]); 2] = [
     (
         "predictions",
         &[
-            "business_date",
-            "application_id",
-            "model_version",
-            "role",
-            "score",
-            "predicted_claim",
-            "threshold",
-            "top_reasons",
-            "run_id",
-            "scored_at",
+            ("business_date", "date"),
+            ("application_id", "text"),
+            ("model_version", "bigint"),
+            ("role", "text"),
+            ("score", "double precision"),
+            ("predicted_claim", "boolean"),
+            ("threshold", "double precision"),
+            ("top_reasons", "json"),
+            ("run_id", "text"),
+            ("scored_at", "timestamp with time zone"),
         ],
     ),
     (
         "quarantine",
         &[
-            "business_date",
-            "source_file",
-            "row_number",
-            "application_id",
-            "reason",
-            "raw",
-            "run_id",
+            ("business_date", "date"),
+            ("source_file", "text"),
+            ("row_number", "bigint"),
+            ("application_id", "text"),
+            ("reason", "text"),
+            ("raw", "text"),
+            ("run_id", "text"),
         ],
     ),
 ];
 
-/// Creates the tables when missing (one process at a time: two first runs would race in
-/// PostgreSQL's catalog), and checks that existing ones have every column written. A role
+/// Whether a column of type `have` holds what `claims` writes as `want` and reads back as
+/// the same Rust type (a `varchar` reads as text, `jsonb` is read through `::text`).
+fn type_fits(want: &str, have: &str) -> bool {
+    have == want
+        || (want == "text" && have.starts_with("character varying"))
+        || (want == "json" && have == "jsonb")
+}
+
+/// Creates the tables when missing if `create` (one process at a time: two first runs
+/// would race in PostgreSQL's catalog), and checks that existing ones have every column
+/// `claims` uses, of a type it can use, and no NOT NULL column it does not fill. A role
 /// that may only write rows needs no CREATE right once the tables exist.
-pub(super) fn ensure_tables(client: &mut Client, described: &str) -> Result<()> {
+pub(super) fn ensure_tables(client: &mut Client, described: &str, create: bool) -> Result<()> {
     let present = |client: &mut Client| -> Result<bool> {
         let row = client
             .query_one(
@@ -64,6 +74,11 @@ pub(super) fn ensure_tables(client: &mut Client, described: &str) -> Result<()> 
         Ok(row.get(0))
     };
     if !present(client)? {
+        if !create {
+            return Err(ClaimsError::Usage(format!(
+                "postgres sink {described}: no predictions or quarantine table yet (the first `claims predict` into this sink creates them)"
+            )));
+        }
         let mut tx = client.transaction().map_err(|e| err("begin", e))?;
         tx.execute(
             "SELECT pg_advisory_xact_lock($1, $2)",
@@ -74,27 +89,46 @@ pub(super) fn ensure_tables(client: &mut Client, described: &str) -> Result<()> 
             .map_err(|e| setup_err("create tables (the role needs CREATE on the schema, or an owner creates them first)", e))?;
         tx.commit().map_err(|e| err("create tables", e))?;
     }
+    let mut problems = vec![];
     for (table, wanted) in COLUMNS {
-        let have: Vec<String> = client
+        let have: Vec<(String, String, bool)> = client
             .query(
-                "SELECT attname::text FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped",
+                "SELECT attname::text, format_type(atttypid, atttypmod), attnotnull AND NOT atthasdef \
+                 FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped",
                 &[&table],
             )
             .map_err(|e| err("read columns", e))?
             .iter()
-            .map(|r| r.get(0))
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
             .collect();
         let missing: Vec<&str> = wanted
             .iter()
-            .copied()
-            .filter(|c| !have.iter().any(|h| h == c))
+            .filter(|(c, _)| !have.iter().any(|(h, _, _)| h == c))
+            .map(|(c, _)| *c)
             .collect();
         if !missing.is_empty() {
-            return Err(ClaimsError::Usage(format!(
-                "postgres sink {described}: table '{table}' has no column {}: it was made by an older version or by hand (add the columns, or point the sink at another schema)",
+            problems.push(format!(
+                "table '{table}' has no column {}",
                 missing.join(", ")
-            )));
+            ));
         }
+        for (name, ty, required) in &have {
+            match wanted.iter().find(|(c, _)| c == name) {
+                Some((_, want)) if !type_fits(want, ty) => problems.push(format!(
+                    "column {table}.{name} is {ty}, expected {want}"
+                )),
+                None if *required => problems.push(format!(
+                    "column {table}.{name} is NOT NULL without a default, and claims does not write it"
+                )),
+                _ => {}
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(ClaimsError::Usage(format!(
+            "postgres sink {described}: {}: the tables were made by an older version or by hand (alter them, or point the sink at another schema)",
+            problems.join("; ")
+        )));
     }
     Ok(())
 }

@@ -209,6 +209,16 @@ fn copy_text(s: &str, out: &mut Vec<u8>) {
 impl PgSink {
     /// Connects with `url` plus `PG*` defaults and creates the tables if needed.
     pub fn connect(url: &str) -> Result<Self> {
+        Self::connect_with(url, true)
+    }
+
+    /// Connects to read: tables that do not exist yet are an error, not created (viewing a
+    /// sink must not change it).
+    pub fn connect_to_read(url: &str) -> Result<Self> {
+        Self::connect_with(url, false)
+    }
+
+    fn connect_with(url: &str, create: bool) -> Result<Self> {
         // More than one '@' before the host: the driver would split at the first one and
         // take the rest of the password for the host name (and print it).
         if let Some((_, rest)) = url.split_once("://")
@@ -294,7 +304,7 @@ impl PgSink {
         } else {
             format!("{described} (no TLS)")
         };
-        super::pg_schema::ensure_tables(&mut client, &described)?;
+        super::pg_schema::ensure_tables(&mut client, &described, create)?;
         Ok(PgSink { client, described })
     }
 }

@@ -83,7 +83,7 @@ impl RemoteSink {
             let run = |slot: &mut Option<Box<dyn Sink>>| -> Result<T> {
                 let sink = match slot {
                     Some(s) => s,
-                    None => slot.insert(crate::sink::open(&url, &home)?),
+                    None => slot.insert(crate::sink::open_to_read(&url, &home)?),
                 };
                 f(sink.as_mut())
             };

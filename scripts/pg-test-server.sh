@@ -22,9 +22,9 @@ if ! as_pg "$pgbin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
   rm -rf "$data" && mkdir -p "$data"
   [ "$(id -u)" = 0 ] && chown postgres "$data"
   as_pg "$pgbin/initdb" -D "$data" -A trust -U postgres >/dev/null 2>&1 || { say "initdb failed in $data"; exit 0; }
-  # TLS for the sslmode tests: a throwaway CA ($data/ca.crt) and a server certificate it
-  # signed for localhost and 127.0.0.1. Without openssl the server runs without TLS and
-  # those tests say they skipped.
+  # TLS for the sslmode tests: a throwaway CA ($data/ca.crt, key ca.key for the client
+  # certificate test) and a server certificate it signed for localhost and 127.0.0.1.
+  # Without openssl the server runs without TLS and those tests say they skipped.
   ssl=""
   if command -v openssl >/dev/null; then
     if ( cd "$data" \
@@ -34,7 +34,11 @@ if ! as_pg "$pgbin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
         && openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 3650 -extfile san.ext \
         && chmod 600 server.key && chmod 644 ca.crt \
         && { [ "$(id -u)" != 0 ] || chown postgres server.key server.crt; } ) >/dev/null 2>&1; then
-      ssl="-c ssl=on -c ssl_cert_file=$data/server.crt -c ssl_key_file=$data/server.key"
+      ssl="-c ssl=on -c ssl_cert_file=$data/server.crt -c ssl_key_file=$data/server.key -c ssl_ca_file=$data/ca.crt"
+      # Role claims_cert logs in with a client certificate only (CN=claims_cert, signed
+      # by the test CA): the first matching pg_hba line wins, so it goes on top.
+      as_pg sed -i '1i hostssl all claims_cert 127.0.0.1/32 cert' "$data/pg_hba.conf" \
+        || say "could not add the client-certificate line to pg_hba.conf"
     else
       say "could not make a test certificate: the server runs without TLS"
     fi

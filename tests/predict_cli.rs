@@ -1071,3 +1071,166 @@ fn postgres_tables_are_checked_and_reading_creates_nothing() {
     assert_eq!((rows.len(), total), (300, 300));
     assert!(rows.iter().all(|r| r.top_reasons.starts_with('[')));
 }
+
+/// A role that may log in only with a client certificate (`cert` in pg_hba): `sslcert` and
+/// `sslkey` get it in; without them the login is refused as the setup's problem (exit 2);
+/// a key file others can read is refused before connecting, as libpq does.
+#[test]
+fn postgres_client_certificate_login() {
+    let Some(url) = pg_database("clientcert") else {
+        return;
+    };
+    let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let ca_file: String = c.query_one("SHOW ssl_ca_file", &[]).unwrap().get(0);
+    let ca = std::path::PathBuf::from(&ca_file);
+    let ca_key = ca.with_file_name("ca.key");
+    let openssl = Command::new("openssl").arg("version").output();
+    if ca_file.is_empty() || !ca_key.is_file() || !openssl.is_ok_and(|o| o.status.success()) {
+        assert!(
+            std::env::var("CI").is_err(),
+            "the test server has no client-certificate setup in CI"
+        );
+        eprintln!("SKIPPED postgres_client_certificate_login: no ssl_ca_file / CA key / openssl");
+        return;
+    }
+    c.batch_execute(
+        "DO $$ BEGIN CREATE ROLE claims_cert LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;",
+    )
+    .unwrap();
+    let db = url.rsplit_once('/').unwrap().1;
+    c.batch_execute(&format!(
+        "GRANT ALL ON DATABASE {db} TO claims_cert; GRANT ALL ON SCHEMA public TO claims_cert"
+    ))
+    .unwrap();
+    let env = Env::new();
+    train_small(&env);
+    let day = day_file(&env, "day.csv", 200, 74, 600_000, 0.0);
+    let (crt, key) = (env.path("client.crt"), env.path("client.key"));
+    let ok = |args: &[&str]| {
+        let out = Command::new("openssl").args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let csr = env.path("client.csr");
+    ok(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        key.to_str().unwrap(),
+        "-out",
+        csr.to_str().unwrap(),
+        "-subj",
+        "/CN=claims_cert",
+    ]);
+    ok(&[
+        "x509",
+        "-req",
+        "-in",
+        csr.to_str().unwrap(),
+        "-CA",
+        &ca_file,
+        "-CAkey",
+        ca_key.to_str().unwrap(),
+        "-CAcreateserial",
+        "-out",
+        crt.to_str().unwrap(),
+        "-days",
+        "2",
+    ]);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let sign_v3 = || {
+        let ext = env.path("client.ext");
+        std::fs::write(&ext, "basicConstraints=CA:FALSE\n").unwrap();
+        ok(&[
+            "x509",
+            "-req",
+            "-in",
+            csr.to_str().unwrap(),
+            "-CA",
+            &ca_file,
+            "-CAkey",
+            ca_key.to_str().unwrap(),
+            "-CAcreateserial",
+            "-out",
+            crt.to_str().unwrap(),
+            "-days",
+            "2",
+            "-extfile",
+            ext.to_str().unwrap(),
+        ]);
+    };
+    let host = url.rsplit_once('@').unwrap().1.rsplit_once('/').unwrap().0;
+    let base =
+        format!("postgres://claims_cert@{host}/{db}?sslmode=verify-full&sslrootcert={ca_file}");
+    let run = |sink: &str| {
+        env.claims()
+            .args(["predict", "--date", "2026-11-05", "--data"])
+            .arg(&day)
+            .args(["--sink", sink])
+            .env_remove("PGSSLCERT")
+            .env_remove("PGSSLKEY")
+            .env("HOME", env.path("no-home"))
+            .output()
+            .unwrap()
+    };
+    let with_cert = format!("{base}&sslcert={}&sslkey={}", crt.display(), key.display());
+    // Signed as PostgreSQL's documentation shows (no extensions: X.509 v1): refused with
+    // a hint, since rustls takes v3 certificates only.
+    let out = run(&with_cert);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("X.509 v1 certificate"), "{err}");
+    sign_v3();
+    let out = run(&with_cert);
+    assert!(
+        out.status.success()
+            && String::from_utf8_lossy(&out.stdout).contains("(TLS, sslmode verify-full)"),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let n: i64 = c
+        .query_one(
+            "SELECT count(*) FROM predictions WHERE business_date = '2026-11-05'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 200);
+    // No certificate: pg_hba refuses the role, which no retry fixes.
+    let out = run(&base);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A key others may read: refused before connecting, naming the file.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let out = run(&with_cert);
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains("client.key") && err.contains("chmod 600"),
+            "{err}"
+        );
+    }
+    // A certificate without its key is a usage error.
+    let out = run(&format!("{base}&sslcert={}", crt.display()));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("without sslkey"));
+    c.batch_execute(&format!("DROP OWNED BY claims_cert"))
+        .unwrap();
+}

@@ -12,7 +12,10 @@
 //! | `verify-full` | yes | yes | yes |
 //!
 //! Certificates are checked against `sslrootcert` (PEM) when given, else the system's
-//! roots.
+//! roots. A client certificate (`sslcert` + `sslkey`, or `PGSSLCERT` + `PGSSLKEY`, or
+//! libpq's default `~/.postgresql/postgresql.crt` + `.key` when both exist) is offered to
+//! servers that ask for one (`cert` authentication, `clientcert=verify-ca`); as libpq, a
+//! key file others may read is refused.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -61,6 +64,8 @@ pub struct TlsSettings {
     pub mode: SslMode,
     /// `sslrootcert`: the CA certificates (PEM) to trust.
     pub root_cert: Option<PathBuf>,
+    /// `sslcert` and `sslkey`: the client's certificate chain and private key (PEM).
+    pub client: Option<(PathBuf, PathBuf)>,
 }
 
 fn mode_of(v: &str) -> Result<SslMode> {
@@ -83,7 +88,7 @@ fn mode_of(v: &str) -> Result<SslMode> {
 /// The driver is told only whether to use TLS (its own `sslmode`: disable/prefer/require).
 pub fn split_url(url: &str) -> Result<(String, TlsSettings)> {
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    let (mut mode, mut root) = (None, None);
+    let (mut mode, mut root, mut cert, mut key) = (None, None, None, None);
     let mut rest = url.to_string();
     // The query starts at the first '?' after the user part (a password may hold a '?').
     let host_from = url.rfind('@').map_or(0, |i| i + 1);
@@ -98,6 +103,8 @@ pub fn split_url(url: &str) -> Result<(String, TlsSettings)> {
             match pair.split_once('=') {
                 Some(("sslmode", v)) => mode = Some(v.to_string()),
                 Some(("sslrootcert", v)) => root = Some(percent_decode(v)),
+                Some(("sslcert", v)) => cert = Some(percent_decode(v)),
+                Some(("sslkey", v)) => key = Some(percent_decode(v)),
                 _ => kept.push(pair),
             }
         }
@@ -112,6 +119,27 @@ pub fn split_url(url: &str) -> Result<(String, TlsSettings)> {
         None => SslMode::Prefer,
     };
     let root_cert = root.or_else(|| env("PGSSLROOTCERT")).map(PathBuf::from);
+    let client = match (
+        cert.or_else(|| env("PGSSLCERT")),
+        key.or_else(|| env("PGSSLKEY")),
+    ) {
+        (Some(c), Some(k)) => Some((PathBuf::from(c), PathBuf::from(k))),
+        (Some(c), None) => {
+            return Err(ClaimsError::Usage(format!(
+                "postgres sink: sslcert '{c}' given without sslkey (the private key's file)"
+            )));
+        }
+        (None, Some(k)) => {
+            return Err(ClaimsError::Usage(format!(
+                "postgres sink: sslkey '{k}' given without sslcert (the certificate's file)"
+            )));
+        }
+        // libpq's default pair, used only when both files are there.
+        (None, None) => directories::BaseDirs::new()
+            .map(|d| d.home_dir().join(".postgresql"))
+            .map(|d| (d.join("postgresql.crt"), d.join("postgresql.key")))
+            .filter(|(c, k)| c.is_file() && k.is_file()),
+    };
     let driver_mode = match mode {
         SslMode::Disable => "disable",
         SslMode::Prefer => "prefer",
@@ -127,7 +155,14 @@ pub fn split_url(url: &str) -> Result<(String, TlsSettings)> {
     } else {
         rest
     };
-    Ok((rest, TlsSettings { mode, root_cert }))
+    Ok((
+        rest,
+        TlsSettings {
+            mode,
+            root_cert,
+            client,
+        },
+    ))
 }
 
 fn percent_decode(s: &str) -> String {
@@ -276,9 +311,70 @@ pub fn connector(t: &TlsSettings) -> Result<Option<tokio_postgres_rustls::MakeRu
         .with_safe_default_protocol_versions()
         .map_err(|e| ClaimsError::Usage(format!("postgres sink: TLS: {e}")))?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(verifier))
-        .with_no_client_auth();
+        .with_custom_certificate_verifier(Arc::new(verifier));
+    let config = match &t.client {
+        None => config.with_no_client_auth(),
+        Some((cert, key)) => {
+            let (chain, key_der) = client_identity(cert, key)?;
+            config.with_client_auth_cert(chain, key_der).map_err(|e| {
+                // `openssl x509 -req` without extensions (PostgreSQL's own example) makes
+                // an X.509 v1 certificate, which rustls does not take.
+                let hint = if format!("{e:?}").contains("UnsupportedCertVersion") {
+                    " (an X.509 v1 certificate: sign it again as v3, e.g. openssl x509 -req ... -extfile <(echo basicConstraints=CA:FALSE))"
+                } else {
+                    ""
+                };
+                ClaimsError::Usage(format!(
+                    "postgres sink: sslcert '{}' and sslkey '{}': {e}{hint}",
+                    cert.display(),
+                    key.display()
+                ))
+            })?
+        }
+    };
     Ok(Some(tokio_postgres_rustls::MakeRustlsConnect::new(config)))
+}
+
+/// The client certificate chain and private key (PEM files). As libpq, a key file that
+/// its group or others may read is refused.
+fn client_identity(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> Result<(
+    Vec<CertificateDer<'static>>,
+    rustls::pki_types::PrivateKeyDer<'static>,
+)> {
+    let bad = |path: &std::path::Path, what: &str, e: &dyn std::fmt::Display| {
+        ClaimsError::Usage(format!("postgres sink: {what} '{}': {e}", path.display()))
+    };
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| bad(cert, "sslcert", &e))?
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| bad(cert, "sslcert", &e))?;
+    if chain.is_empty() {
+        return Err(bad(cert, "sslcert", &"no PEM certificate in the file"));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(key).map_err(|e| bad(key, "sslkey", &e))?;
+        // libpq's rule: 0600 or less, or 0640 or less for a key root owns (shared
+        // through a group).
+        let allowed = if meta.uid() == 0 { 0o640 } else { 0o600 };
+        if meta.mode() & 0o777 & !allowed != 0 {
+            return Err(bad(
+                key,
+                "sslkey",
+                &format!(
+                    "its permissions are {:o}; a private key must not be readable by others (chmod 600)",
+                    meta.mode() & 0o777
+                ),
+            ));
+        }
+    }
+    let key_der =
+        rustls::pki_types::PrivateKeyDer::from_pem_file(key).map_err(|e| bad(key, "sslkey", &e))?;
+    Ok((chain, key_der))
 }
 
 #[cfg(test)]

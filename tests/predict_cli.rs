@@ -1231,6 +1231,5 @@ fn postgres_client_certificate_login() {
     let out = run(&format!("{base}&sslcert={}", crt.display()));
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("without sslkey"));
-    c.batch_execute(&format!("DROP OWNED BY claims_cert"))
-        .unwrap();
+    c.batch_execute("DROP OWNED BY claims_cert").unwrap();
 }

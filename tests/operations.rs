@@ -295,6 +295,22 @@ fn schedule_units_and_status() {
         text.contains("succeeded 20") && text.contains(" train-"),
         "{text}"
     );
+    // A scheduler's first start marks where it starts watching: not shown as an instant run.
+    {
+        let conn = claims_ops::registry::db::open(&env.home().join("claims.db")).unwrap();
+        claims_ops::schedule::init_state(
+            &conn,
+            claims_ops::schedule::Job::Predict,
+            chrono::Utc::now(),
+        )
+        .unwrap();
+    }
+    let out = env.claims().args(["schedule", "status"]).assert().success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(
+        text.contains("watching since 20") && text.contains("(nothing due yet)"),
+        "{text}"
+    );
     // A scheduled predict with no input is a recorded failure with a reason (a run in
     // `claims runs`, with the hook's run id), exit 2 as for the CLI, not a crash.
     let hook = env.path("hook.json");

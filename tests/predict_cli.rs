@@ -1233,3 +1233,57 @@ fn postgres_client_certificate_login() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("without sslkey"));
     c.batch_execute("DROP OWNED BY claims_cert").unwrap();
 }
+
+/// A backfill into PostgreSQL whose kept connection is cut between two dates (here by the
+/// alert hook of the first, drifted, date: as a server restart or failover would) connects
+/// again and scores the next date, instead of failing the rest of the backfill.
+#[test]
+fn postgres_backfill_connects_again_after_a_dropped_connection() {
+    let Some(url) = pg_database("reconnect") else {
+        return;
+    };
+    if Command::new("psql").arg("--version").output().is_err() {
+        assert!(std::env::var("CI").is_err(), "psql missing in CI");
+        eprintln!("SKIPPED postgres_backfill_connects_again: no psql");
+        return;
+    }
+    let env = Env::new();
+    train_small(&env);
+    day_file(&env, "day_2026-11-07.csv", 600, 7, 700_000, 1.0);
+    day_file(&env, "day_2026-11-08.csv", 600, 8, 710_000, 0.0);
+    let db = url.rsplit_once('/').unwrap().1;
+    let cfg = env.path("cut.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[hooks]\non_alert = \"psql -qtA '{url}' -c \\\"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db}' AND application_name = 'claims-ops'\\\" > '{}' 2>&1\"\n",
+            env.path("cut.log").display()
+        ),
+    )
+    .unwrap();
+    let out = env
+        .claims()
+        .arg("--config")
+        .arg(&cfg)
+        .args([
+            "predict",
+            "--from",
+            "2026-11-07",
+            "--to",
+            "2026-11-08",
+            "--sink",
+            &url,
+            "--input-pattern",
+        ])
+        .arg(env.path("day_{date}.csv"))
+        .args(["--json"])
+        .assert()
+        .success();
+    let j = last_json(&out.get_output().stdout);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert_eq!(j["done"].as_u64(), Some(2), "{j}\n{err}");
+    assert!(err.contains("connecting again"), "{err}");
+    // The hook cut exactly one session: the backfill's own (each date's run has closed its).
+    let cut = std::fs::read_to_string(env.path("cut.log")).unwrap_or_default();
+    assert_eq!(cut.trim(), "t", "the hook: {cut}");
+}

@@ -85,7 +85,19 @@ pub fn backfill(
             break;
         }
         let input = pattern.replace("{date}", &ds);
-        let (status, detail) = if !force && target.has_day(&ds)? {
+        let done = !force
+            && match target.has_day(&ds) {
+                Ok(done) => done,
+                // A server's connection may have dropped since the last date (a restart, a
+                // failover, an idle timeout): connect again once before giving up.
+                Err(e) if url.starts_with("postgres") => {
+                    tracing::warn!("{ds}: the sink did not answer ({e}); connecting again");
+                    target = crate::sink::open(&url, home)?;
+                    target.has_day(&ds)?
+                }
+                Err(e) => return Err(e),
+            };
+        let (status, detail) = if done {
             (
                 "skipped".to_string(),
                 "already done (use --force to rescore)".to_string(),
@@ -226,6 +238,10 @@ pub fn schedule(action: ScheduleAction, cfg: &Config, home: &Path) -> Result<Out
                         "{} interrupted (no scheduler is running it; it runs again when one starts)",
                         minute(f)
                     ),
+                    // The mark a scheduler's first start leaves: no instant has come yet.
+                    (Some(f), None) if st.last_run_id.is_none() => {
+                        format!("watching since {} (nothing due yet)", minute(f))
+                    }
                     (Some(f), o) => format!("{} {}", minute(f), o.as_deref().unwrap_or("-")),
                     (None, _) => "-".into(),
                 };

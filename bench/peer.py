@@ -12,7 +12,8 @@ package on the same files and the same default config (config/default.toml):
            stopping on validation -> F1-optimal threshold on validation -> test ROC AUC once
            -> model.json + meta.json (feature order, category dtypes, threshold).
   predict  read_csv with the saved category dtypes -> predict_proba -> (unless --no-reasons)
-           the top 3 positive TreeSHAP contributions per row (pred_contribs), as JSON text
+           the top 3 TreeSHAP contributions toward each row's decision (pred_contribs:
+           positive for a predicted claim, negative otherwise), as JSON text
            like the Rust side -> DataFrame.to_sql into a SQLite table with the same columns
            and primary key as the Rust sink, after deleting the business date's rows.
   import-rust-model
@@ -199,10 +200,13 @@ def shown(s):
     return out
 
 
-def reasons_json(contrib, names, Xb):
-    """Top positive contributions per row as JSON text: [{feature, value, contribution}]."""
+def reasons_json(contrib, names, Xb, claim):
+    """The reasons for each row's decision as JSON text: [{feature, value, contribution}].
+    For a predicted claim (`claim` true) the largest positive contributions, otherwise the
+    most negative ones (what kept the score down), with their sign, as `claims` stores them."""
     F = len(names)
-    c = contrib[:, :F]  # the last column is the bias
+    sign = np.where(claim, 1.0, -1.0).astype(np.float32)[:, None]
+    c = contrib[:, :F] * sign  # the last column is the bias; > 0: toward the decision
     k = min(TOP_REASONS, F)
     top = np.argpartition(-c, k - 1, axis=1)[:, :k]
     topv = np.take_along_axis(c, top, axis=1)
@@ -224,7 +228,7 @@ def reasons_json(contrib, names, Xb):
         for r in range(k):
             if topv[i, r] > 0:
                 lst.append({"feature": names[top[i, r]], "value": vals[r][i],
-                            "contribution": round(float(topv[i, r]), 4)})
+                            "contribution": round(float(topv[i, r] * sign[i, 0]), 4)})
         out.append(dumps(lst, separators=(",", ":"), sort_keys=True))
     return out
 
@@ -242,6 +246,7 @@ def predict(a):
     booster.load_model(os.path.join(a.model_dir, "model.json"))
     booster.set_param({"nthread": a.threads})
     scores = np.empty(len(X), dtype=np.float64)
+    threshold = meta["threshold"]
     reasons = []
     batch = 100_000
     for start in range(0, len(X), batch):
@@ -253,8 +258,7 @@ def predict(a):
             reasons.extend(["[]"] * (end - start))
         else:
             contrib = booster.predict(dm, pred_contribs=True)
-            reasons.extend(reasons_json(contrib, names, Xb))
-    threshold = meta["threshold"]
+            reasons.extend(reasons_json(contrib, names, Xb, scores[start:end] >= threshold))
     run_id = "peer-" + uuid.uuid4().hex[:8]
     out = pd.DataFrame({
         "business_date": a.date,

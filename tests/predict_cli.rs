@@ -60,17 +60,35 @@ fn rerun_replaces_the_date_and_reasons_are_stored() {
         800,
         "other dates untouched"
     );
-    // Reasons: up to 3 features pushing the score up, with positive contributions.
+    // Reasons: up to 3 features, explaining the decision: for a predicted claim what
+    // pushed the score up (positive contributions, largest first), otherwise what kept
+    // it down (negative ones, most negative first).
+    let mut directions = (0, 0);
     for r in &rows {
         let reasons: serde_json::Value = serde_json::from_str(&r.top_reasons).unwrap();
         let list = reasons.as_array().unwrap();
         assert!(list.len() <= 3);
-        assert!(
-            list.iter()
-                .all(|x| x["contribution"].as_f64().unwrap() > 0.0 && x["feature"].is_string())
-        );
         assert_eq!(r.predicted_claim, r.score >= r.threshold);
+        let c: Vec<f64> = list
+            .iter()
+            .map(|x| x["contribution"].as_f64().unwrap())
+            .collect();
+        assert!(list.iter().all(|x| x["feature"].is_string()));
+        if r.predicted_claim {
+            assert!(
+                c.iter().all(|&v| v > 0.0) && c.windows(2).all(|w| w[0] >= w[1]),
+                "{c:?}"
+            );
+            directions.0 += 1;
+        } else {
+            assert!(
+                c.iter().all(|&v| v < 0.0) && c.windows(2).all(|w| w[0] <= w[1]),
+                "{c:?}"
+            );
+            directions.1 += 1;
+        }
     }
+    assert!(directions.0 > 0 && directions.1 > 0, "{directions:?}");
     // `claims runs RUN_ID` shows the highest scores with their reasons.
     let shown = env
         .claims()

@@ -194,7 +194,7 @@ pub fn reasons_text(v: &serde_json::Value) -> String {
             a.iter()
                 .map(|r| {
                     format!(
-                        "{}={} (+{:.2})",
+                        "{}={} ({:+.2})",
                         r["feature"].as_str().unwrap_or(""),
                         r["value"].as_str().unwrap_or(""),
                         r["contribution"].as_f64().unwrap_or(0.0)

@@ -307,7 +307,7 @@ fn run(
     let data = &checked.data;
     let top_reasons = cfg.inference.top_reasons;
     let mut roles = vec![Role {
-        explainer: Explainer::new(model, data, top_reasons)?,
+        explainer: Explainer::new(model, data, top_reasons, threshold)?,
         version,
         role: "champion",
         threshold,
@@ -315,7 +315,7 @@ fn run(
     let shadow_version = shadow.as_ref().map(|(c, _)| *c);
     if let Some((c, (m, t))) = shadow {
         roles.push(Role {
-            explainer: Explainer::new(m, data, top_reasons)?,
+            explainer: Explainer::new(m, data, top_reasons, t)?,
             version: c,
             role: "challenger",
             threshold: t,

@@ -31,6 +31,9 @@ struct ReasonText {
     /// JSON string literal of every category value, per categorical column of the data.
     category_json: Vec<Vec<String>>,
     top: usize,
+    /// The model's decision threshold: a row at or above it is explained by what raised
+    /// its score, a row below by what lowered it.
+    threshold: f64,
 }
 
 /// A model ready to score and explain typed rows: the booster for the probability, its
@@ -95,19 +98,19 @@ impl ReasonText {
         }
     }
 
-    /// The top positive contributions of one row as a JSON list (keys in sorted order, as
-    /// `serde_json` writes them).
-    fn reasons(&self, data: &Dataset, row: usize, phi: &[f32], idx: &mut Vec<usize>) -> String {
-        // The `top` largest positive values, largest first, ties to the earlier feature:
-        // an insertion into a short sorted list (what a stable sort would give).
-        idx.clear();
-        for (j, &v) in phi.iter().enumerate() {
-            if v > 0.0 && (idx.len() < self.top || idx.last().is_some_and(|&l| v > phi[l])) {
-                let at = idx.partition_point(|&k| phi[k] >= v);
-                idx.insert(at, j);
-                idx.truncate(self.top);
-            }
-        }
+    /// The reasons for one row's decision as a JSON list (keys in sorted order, as
+    /// `serde_json` writes them): for a predicted claim (`up`) the largest positive
+    /// contributions, else the largest negative ones (what kept the score low), each with
+    /// its sign.
+    fn reasons(
+        &self,
+        data: &Dataset,
+        row: usize,
+        phi: &[f32],
+        up: bool,
+        idx: &mut Vec<usize>,
+    ) -> String {
+        pick_reasons(phi, up, self.top, idx);
         let mut out = String::with_capacity(80 * idx.len() + 2);
         let mut num = ryu::Buffer::new();
         out.push('[');
@@ -129,7 +132,12 @@ impl ReasonText {
 }
 
 impl Explainer {
-    pub(super) fn new(model: TrainedModel, data: &Dataset, top: usize) -> Result<Explainer> {
+    pub(super) fn new(
+        model: TrainedModel,
+        data: &Dataset,
+        top: usize,
+        threshold: f64,
+    ) -> Result<Explainer> {
         let names = model.pre.feature_names();
         let kinds = model.pre.feature_kinds();
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -158,6 +166,7 @@ impl Explainer {
                 .collect(),
             sources,
             top,
+            threshold,
         };
         let mut e = Explainer {
             model,
@@ -203,7 +212,9 @@ impl Explainer {
             let reasons = if shap {
                 // One index buffer per scoring thread, not one allocation per row.
                 thread_local!(static IDX: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) });
-                IDX.with_borrow_mut(|idx| text.reasons(data, rows.start + i, phi, idx))
+                // The decision as the table records it (score >= threshold, the same f64).
+                let up = f64::from(p) >= text.threshold;
+                IDX.with_borrow_mut(|idx| text.reasons(data, rows.start + i, phi, up, idx))
             } else {
                 "[]".to_string()
             };
@@ -367,6 +378,22 @@ pub(super) fn score_and_stream(
     })
 }
 
+/// Leaves in `idx` the features of the `top` largest contributions in the decision's
+/// direction (positive when `up`, else negative), largest first, ties to the earlier
+/// feature: an insertion into a short sorted list (what a stable sort would give).
+fn pick_reasons(phi: &[f32], up: bool, top: usize, idx: &mut Vec<usize>) {
+    let toward = |v: f32| if up { v } else { -v };
+    idx.clear();
+    for (j, &v) in phi.iter().enumerate() {
+        let v = toward(v);
+        if v > 0.0 && (idx.len() < top || idx.last().is_some_and(|&l| v > toward(phi[l]))) {
+            let at = idx.partition_point(|&k| toward(phi[k]) >= v);
+            idx.insert(at, j);
+            idx.truncate(top);
+        }
+    }
+}
+
 /// Keeps the `k` highest-scoring rows seen so far in `top` (highest first, ties to the
 /// earlier row); `scores` and `reasons` are rows `start..` of `data`.
 fn keep_top(
@@ -395,6 +422,31 @@ fn keep_top(
 
 #[cfg(test)]
 mod tests {
+    /// The reasons picked are what a stable sort of the contributions in the decision's
+    /// direction gives (positive ones for a claim, negative ones otherwise), on random
+    /// contributions with ties and zeros.
+    #[test]
+    fn reasons_follow_the_decision() {
+        let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(7);
+        let mut idx = vec![];
+        for case in 0..3000 {
+            let n = 1 + case % 12;
+            let phi: Vec<f32> = (0..n)
+                .map(|_| (rand::Rng::random_range(&mut rng, -4..=4) as f32) * 0.25)
+                .collect();
+            for up in [true, false] {
+                for top in [1, 3, 5] {
+                    super::pick_reasons(&phi, up, top, &mut idx);
+                    let sign = if up { 1.0 } else { -1.0 };
+                    let mut want: Vec<usize> = (0..n).filter(|&j| phi[j] * sign > 0.0).collect();
+                    want.sort_by(|&a, &b| (phi[b] * sign).total_cmp(&(phi[a] * sign)));
+                    want.truncate(top);
+                    assert_eq!(idx, want, "{phi:?} up={up} top={top}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn four_decimals_matches_format() {
         let mut checked = 0;

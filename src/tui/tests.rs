@@ -248,7 +248,11 @@ fn a_score_opens_in_full() {
     assert!(
         shown.contains(&top.application_id)
             && shown.contains(&format!("score {:.4} against threshold", top.score))
-            && shown.contains("top reasons for a claim (contribution to the log-odds):"),
+            && shown.contains(if top.predicted_claim {
+                "what raised the score most (contribution to the log-odds):"
+            } else {
+                "what kept the score down most (contribution to the log-odds):"
+            }),
         "{shown}"
     );
     assert!(matches!(a.popup, Some(Popup::Score(..))));

@@ -163,7 +163,7 @@ pub fn predictions(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             "application",
             "score",
             "claim",
-            "top reasons for a claim (+log-odds)",
+            "reasons for the decision (log-odds)",
         ])
         .style(theme.dim),
     )
@@ -204,7 +204,8 @@ pub fn predictions(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 }
 
 /// A row's stored reasons (JSON) as the console and the CLI show them:
-/// `feature=value (+contribution), ...`.
+/// `feature=value (+contribution), ...` (negative contributions for a row below the
+/// threshold: what kept its score down).
 pub fn reasons_shown(stored: &str) -> String {
     let v: serde_json::Value = serde_json::from_str(stored).unwrap_or_default();
     crate::headless::reasons_text(&v)
@@ -234,7 +235,11 @@ pub fn score_popup(r: &crate::sink::PredictionRow) -> crate::tui::state::Popup {
     let reasons: serde_json::Value = serde_json::from_str(&r.top_reasons).unwrap_or_default();
     match reasons.as_array().filter(|a| !a.is_empty()) {
         Some(a) => {
-            lines.push("top reasons for a claim (contribution to the log-odds):".into());
+            lines.push(if r.predicted_claim {
+                "what raised the score most (contribution to the log-odds):".into()
+            } else {
+                "what kept the score down most (contribution to the log-odds):".into()
+            });
             for x in a {
                 lines.push(format!(
                     "  {:<26} = {:<14} {:+.3}",

@@ -7,6 +7,7 @@
 
 mod pg_schema;
 mod pg_tls;
+mod pg_url;
 pub mod postgres;
 pub mod sqlite;
 

@@ -6,6 +6,7 @@
 pub mod app;
 pub mod data;
 mod day;
+mod jobs;
 pub mod keys;
 pub mod panes;
 mod remote;

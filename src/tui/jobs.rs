@@ -1,0 +1,102 @@
+//! Runs the console starts: training again on the latest training run's files (`t`) and
+//! rerunning a failed run with its recorded inputs (`r`). Each becomes a [`Request`] that
+//! the event loop hands to a worker thread.
+
+use std::path::PathBuf;
+
+use super::app::{App, Request};
+
+impl App {
+    /// The data files of the latest successful training run (what `t` retrains on).
+    pub fn training_data(&self) -> Option<Vec<PathBuf>> {
+        self.runs
+            .iter()
+            .filter(|r| r.kind == "train" && r.status == "succeeded")
+            .find_map(|r| {
+                let args: serde_json::Value = serde_json::from_str(r.args.as_deref()?).ok()?;
+                serde_json::from_value(args["data"].clone()).ok()
+            })
+    }
+
+    pub(super) fn train(&mut self) {
+        match self.training_data() {
+            Some(data) => {
+                let label = self.form.label();
+                if self.busy {
+                    self.status =
+                        format!("queued training with {label} (replaces any queued request)");
+                } else {
+                    self.status = format!("training with {label}...");
+                }
+                self.requests.retain(|r| !matches!(r, Request::Train(..)));
+                let req = crate::pipeline::train::TrainRequest {
+                    data,
+                    ..Default::default()
+                };
+                self.requests
+                    .push(Request::Train(req, label, self.form.cost_rule));
+            }
+            None => {
+                self.status =
+                    "no training data known yet: run `claims train --data FILE` once".into()
+            }
+        }
+    }
+
+    pub(super) fn rerun(&mut self) {
+        let Some(r) = self.runs.get(self.run_sel) else {
+            return;
+        };
+        if r.status != "failed" {
+            self.status = format!("{} reruns a failed run", self.key('r'));
+            return;
+        }
+        let args: serde_json::Value = r
+            .args
+            .as_deref()
+            .and_then(|a| serde_json::from_str(a).ok())
+            .unwrap_or_default();
+        if r.kind == "predict" {
+            match (args["data"].as_str(), args["date"].as_str()) {
+                (Some(data), Some(date)) => {
+                    // A recorded sink had its password taken out: the config's sink is the
+                    // same table when it reads the same once redacted; otherwise the
+                    // console cannot know the password, and says so (never the default).
+                    let sink = match args["sink"].as_str().filter(|s| !s.is_empty()) {
+                        Some(s) if s.contains("***") => {
+                            let own = &self.cfg.inference.sink;
+                            if crate::sink::postgres::redact(own) == s {
+                                Some(own.clone())
+                            } else {
+                                self.status = format!(
+                                    "{} wrote to {s}, whose password is not recorded: rerun with `claims predict --sink URL`",
+                                    r.run_id
+                                );
+                                return;
+                            }
+                        }
+                        s => s.map(str::to_string),
+                    };
+                    self.requests
+                        .push(Request::Predict(data.into(), date.to_string(), sink));
+                    self.status = format!("rerunning {} (predict {date})", r.run_id);
+                }
+                _ => self.status = "this run's inputs are not recorded".into(),
+            }
+            return;
+        }
+        // The same files, search size, folds, seed and imbalance as the failed run.
+        match serde_json::from_value::<crate::pipeline::train::TrainRequest>(args) {
+            Ok(req) if !req.data.is_empty() => {
+                let label = req
+                    .imbalance
+                    .as_ref()
+                    .map_or_else(|| self.form.label(), |i| i.label());
+                self.requests
+                    .push(Request::Train(req, label, self.form.cost_rule));
+                self.status = format!("rerunning {}", r.run_id);
+            }
+            _ => self.status = "this run's inputs are not recorded".into(),
+        }
+    }
+}

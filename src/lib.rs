@@ -19,11 +19,25 @@
 /// writes is one too, in the same shape as the tracing lines.
 pub static JSON_STDERR: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
+/// Whether the console owns the terminal: a line written to stderr then would land on its
+/// screen (and scroll it), so [`say_line`] sends it to the log file instead.
+pub static STDERR_IS_SCREEN: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
 /// Writes `text` as one stderr line at `level` (a plain line, or a JSON log line under
-/// `--log-format json`). A write that fails (a reader that went away, as in
-/// `claims predict ... 2>&1 | head -3`) is ignored: there is nowhere left to report it.
+/// `--log-format json`; the log file while the console is on screen). A write that fails
+/// (a reader that went away, as in `claims predict ... 2>&1 | head -3`) is ignored: there
+/// is nowhere left to report it.
 pub fn say_line(level: &str, text: &str) {
     use std::io::Write as _;
+    if STDERR_IS_SCREEN.load(std::sync::atomic::Ordering::Relaxed) {
+        match level {
+            "ERROR" => tracing::error!("{text}"),
+            "WARN" => tracing::warn!("{text}"),
+            _ => tracing::info!("{text}"),
+        }
+        return;
+    }
     let line = if JSON_STDERR.load(std::sync::atomic::Ordering::Relaxed) {
         serde_json::json!({
             "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),

@@ -52,10 +52,12 @@ pub fn run(cfg: Config, home: PathBuf) -> Result<()> {
         ));
     }
     let mut terminal = ratatui::init(); // also restores the terminal on panic
+    crate::STDERR_IS_SCREEN.store(true, Ordering::Relaxed);
     let _ = execute!(std::io::stdout(), EnableMouseCapture);
     let result = event_loop(&mut terminal, App::new(cfg, home));
     let _ = execute!(std::io::stdout(), DisableMouseCapture);
     ratatui::restore();
+    crate::STDERR_IS_SCREEN.store(false, Ordering::Relaxed);
     result
 }
 
@@ -203,6 +205,11 @@ fn start(app: &mut App, jobs: &mut Jobs, req: Request) {
                 };
                 let r = crate::pipeline::infer::predict(&cfg, &home, &req, Some(etx), cancel);
                 let _ = forward.join();
+                let alert = r
+                    .as_ref()
+                    .ok()
+                    .filter(|o| !o.drift_alerts.is_empty())
+                    .map(|o| serde_json::to_value(o).unwrap_or_default());
                 let _ = tx.send(Msg::Scored(
                     r.map(|o| {
                         format!(
@@ -212,6 +219,15 @@ fn start(app: &mut App, jobs: &mut Jobs, req: Request) {
                     })
                     .map_err(|e| e.to_string()),
                 ));
+                // Drift alerts concern the day's data whoever scored it: the alert hook runs
+                // as for a headless predict (after the screen is told, so it never waits).
+                if let Some(summary) = alert {
+                    crate::schedule::units::run_hook(
+                        &cfg.hooks.on_alert,
+                        &summary,
+                        cfg.hooks.timeout(),
+                    );
+                }
             });
         }
         Request::Compare => {

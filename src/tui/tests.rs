@@ -555,3 +555,50 @@ fn a_rescored_date_is_reloaded() {
     assert_eq!(a.predictions_total, before + 1);
     assert_eq!(a.predictions[0].application_id, "ZZZ-new");
 }
+
+/// A day scored from the console that raises drift alerts runs `hooks.on_alert` with the
+/// run's summary, as a headless predict does (the alert is about the data, whoever ran it).
+#[test]
+fn a_console_predict_with_drift_alerts_runs_the_alert_hook() {
+    let dir = home();
+    let got = dir.path().join("alert.json");
+    let c = Config::from_overlay(&format!(
+        "[drift]\nmin_rows = 100\n[hooks]\non_alert = \"cat > '{}'\"\n",
+        got.display()
+    ))
+    .unwrap();
+    let mut a = App::new(c, dir.path().join("home"));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut jobs = super::Jobs {
+        tx,
+        rx,
+        cancel: Arc::new(AtomicBool::new(false)),
+        queued: None,
+    };
+    super::start(
+        &mut a,
+        &mut jobs,
+        Request::Predict(dir.path().join("day.csv"), "2026-03-04".into(), None),
+    );
+    let scored = loop {
+        match jobs.rx.recv_timeout(std::time::Duration::from_secs(60)) {
+            Ok(super::Msg::Scored(r)) => break r,
+            Ok(_) => {}
+            Err(e) => panic!("no result: {e}"),
+        }
+    };
+    assert!(scored.is_ok(), "{scored:?}");
+    let t0 = std::time::Instant::now();
+    while !got.is_file() || std::fs::read_to_string(&got).unwrap_or_default().is_empty() {
+        assert!(t0.elapsed().as_secs() < 20, "the alert hook did not run");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&got).unwrap()).unwrap();
+    assert_eq!(summary["business_date"], "2026-03-04");
+    assert!(
+        !summary["drift_alerts"].as_array().unwrap().is_empty(),
+        "{summary}"
+    );
+}

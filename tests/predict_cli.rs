@@ -1295,3 +1295,46 @@ fn postgres_backfill_connects_again_after_a_dropped_connection() {
     let cut = std::fs::read_to_string(env.path("cut.log")).unwrap_or_default();
     assert_eq!(cut.trim(), "t", "the hook: {cut}");
 }
+
+/// Another session holding a lock on the table (an ALTER, a VACUUM FULL) fails the run
+/// after lock_timeout (set from the URL here; 10 minutes by default) with exit 1 and a
+/// hint, instead of holding a nightly job for ever; the date's old rows stay.
+#[test]
+fn postgres_table_lock_held_elsewhere_times_out() {
+    let Some(url) = pg_database("locktimeout") else {
+        return;
+    };
+    let env = Env::new();
+    train_small(&env);
+    let data = day_file(&env, "day.csv", 200, 75, 800_000, 0.0);
+    let predict = |sink: &str| {
+        env.claims()
+            .args(["predict", "--date", "2026-11-06", "--sink", sink, "--data"])
+            .arg(&data)
+            .output()
+            .unwrap()
+    };
+    assert!(predict(&url).status.success());
+    let mut holder = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let mut tx = holder.transaction().unwrap();
+    tx.batch_execute("LOCK TABLE predictions IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    let out = predict(&format!("{url}?options=-c%20lock_timeout%3D1500"));
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("lock_timeout") && err.contains("pg_locks"),
+        "{err}"
+    );
+    assert!(t0.elapsed() < std::time::Duration::from_secs(30));
+    tx.rollback().unwrap();
+    let n: i64 = holder
+        .query_one(
+            "SELECT count(*) FROM predictions WHERE business_date = '2026-11-06'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 200);
+}

@@ -81,7 +81,7 @@ fn lock_holder(tx: &mut postgres::Transaction<'_>, day: i32) -> String {
         "SELECT a.pid, coalesce(a.application_name, ''), coalesce(host(a.client_addr), 'local'), \
          coalesce(to_char(a.xact_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), '') \
          FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
-         WHERE l.locktype = 'advisory' AND l.granted AND l.classid::int = $1 AND l.objid::int = $2 \
+         WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 AND l.classid::int = $1 AND l.objid::int = $2 \
          LIMIT 1",
         &[&LOCK_CLASS, &day],
     );
@@ -96,6 +96,9 @@ fn lock_holder(tx: &mut postgres::Transaction<'_>, day: i32) -> String {
         _ => String::new(),
     }
 }
+
+/// How long a statement waits for a table or row lock another session holds (ms).
+const LOCK_TIMEOUT_MS: u32 = 600_000;
 
 /// PostgreSQL prediction tables.
 pub struct PgSink {
@@ -114,6 +117,11 @@ pub(super) fn err(what: &str, e: impl std::error::Error) -> ClaimsError {
             text.push_str(&format!(": {c_text}"));
         }
         cause = c.source();
+    }
+    if text.contains("lock timeout") {
+        text.push_str(
+            " (another session held a lock on the table past lock_timeout: see pg_locks; `options=-c lock_timeout=...` in the URL sets the wait)",
+        );
     }
     ClaimsError::Other(anyhow::anyhow!("postgres sink: {what}: {text}"))
 }
@@ -220,6 +228,13 @@ impl PgSink {
         }
         if cfg.get_tcp_user_timeout().is_none() {
             cfg.tcp_user_timeout(std::time::Duration::from_secs(60));
+        }
+        // A lock another session holds on the tables (an ALTER, a VACUUM FULL, a long
+        // transaction on the date's rows) fails the run after 10 minutes instead of
+        // holding a nightly job for ever; `options=-c lock_timeout=...` in the URL sets it.
+        let options = cfg.get_options().unwrap_or("").to_string();
+        if !options.contains("lock_timeout") {
+            cfg.options(format!("{options} -c lock_timeout={LOCK_TIMEOUT_MS}").trim());
         }
         if cfg.get_hosts().is_empty() {
             cfg.host(&env("PGHOST").unwrap_or_else(|| "localhost".into()));

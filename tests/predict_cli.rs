@@ -986,6 +986,23 @@ fn postgres_wait_for_a_held_date_names_the_holder_and_stops_on_sigterm() {
         .unwrap()
         .get(0);
     assert_eq!(n, 0);
+    // With a limit (the URL's lock_timeout), the wait gives up: exit 1, which the
+    // scheduler retries, naming the holder.
+    let t0 = std::time::Instant::now();
+    let out = env
+        .claims()
+        .args(["predict", "--date", "2026-11-02", "--data"])
+        .arg(&data)
+        .args(["--sink", &format!("{url}?options=-c%20lock_timeout%3D1500")])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("past lock_timeout") && err.contains("held by server pid"),
+        "{err}"
+    );
+    assert!(t0.elapsed() < std::time::Duration::from_secs(20));
 }
 
 /// A server that accepts the connection and never answers (a hung server, a wrong port
@@ -1235,6 +1252,84 @@ fn postgres_client_certificate_login() {
             "{err}"
         );
     }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    // A passphrase-protected key: said so, with the way out.
+    let enc = env.path("enc.key");
+    ok(&[
+        "pkey",
+        "-in",
+        key.to_str().unwrap(),
+        "-aes256",
+        "-passout",
+        "pass:hush",
+        "-out",
+        enc.to_str().unwrap(),
+    ]);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&enc, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let out = run(&format!(
+        "{base}&sslcert={}&sslkey={}",
+        crt.display(),
+        enc.display()
+    ));
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("passphrase-protected") && !err.contains("hush"),
+        "{err}"
+    );
+    // A certificate from a CA the server does not trust: the server's refusal of our
+    // certificate is the setup's problem (exit 2, not retried), and says whose it was.
+    let (other_key, other_ca) = (env.path("other-ca.key"), env.path("other-ca.crt"));
+    ok(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        other_key.to_str().unwrap(),
+        "-out",
+        other_ca.to_str().unwrap(),
+        "-days",
+        "2",
+        "-subj",
+        "/CN=not-the-servers-ca",
+    ]);
+    let stranger = env.path("stranger.crt");
+    let ext = env.path("client.ext");
+    ok(&[
+        "x509",
+        "-req",
+        "-in",
+        csr.to_str().unwrap(),
+        "-CA",
+        other_ca.to_str().unwrap(),
+        "-CAkey",
+        other_key.to_str().unwrap(),
+        "-CAcreateserial",
+        "-out",
+        stranger.to_str().unwrap(),
+        "-days",
+        "2",
+        "-extfile",
+        ext.to_str().unwrap(),
+    ]);
+    let out = run(&format!(
+        "{base}&sslcert={}&sslkey={}",
+        stranger.display(),
+        key.display()
+    ));
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("refused this client's certificate"), "{err}");
     // A certificate without its key is a usage error.
     let out = run(&format!("{base}&sslcert={}", crt.display()));
     assert_eq!(out.status.code(), Some(2));

@@ -64,19 +64,22 @@ fn type_fits(want: &str, have: &str) -> bool {
 /// `claims` uses, of a type it can use, and no NOT NULL column it does not fill. A role
 /// that may only write rows needs no CREATE right once the tables exist.
 pub(super) fn ensure_tables(client: &mut Client, described: &str, create: bool) -> Result<()> {
-    let present = |client: &mut Client| -> Result<bool> {
-        let row = client
-            .query_one(
-                "SELECT to_regclass('predictions') IS NOT NULL AND to_regclass('quarantine') IS NOT NULL",
-                &[],
-            )
-            .map_err(|e| err("look up tables", e))?;
-        Ok(row.get(0))
-    };
-    if !present(client)? {
+    let row = client
+        .query_one(
+            "SELECT to_regclass('predictions') IS NULL, to_regclass('quarantine') IS NULL",
+            &[],
+        )
+        .map_err(|e| err("look up tables", e))?;
+    let absent: Vec<&str> = [("predictions", row.get(0)), ("quarantine", row.get(1))]
+        .into_iter()
+        .filter(|&(_, gone)| gone)
+        .map(|(t, _)| t)
+        .collect();
+    if !absent.is_empty() {
         if !create {
             return Err(ClaimsError::Usage(format!(
-                "postgres sink {described}: no predictions or quarantine table yet (the first `claims predict` into this sink creates them)"
+                "postgres sink {described}: no {} table yet (the first `claims predict` into this sink creates what is missing)",
+                absent.join(" or ")
             )));
         }
         let mut tx = client.transaction().map_err(|e| err("begin", e))?;

@@ -319,16 +319,18 @@ pub fn connector(t: &TlsSettings) -> Result<Option<tokio_postgres_rustls::MakeRu
             config.with_client_auth_cert(chain, key_der).map_err(|e| {
                 // `openssl x509 -req` without extensions (PostgreSQL's own example) makes
                 // an X.509 v1 certificate, which rustls does not take.
-                let hint = if format!("{e:?}").contains("UnsupportedCertVersion") {
-                    " (an X.509 v1 certificate: sign it again as v3, e.g. openssl x509 -req ... -extfile <(echo basicConstraints=CA:FALSE))"
+                if format!("{e:?}").contains("UnsupportedCertVersion") {
+                    ClaimsError::Usage(format!(
+                        "postgres sink: sslcert '{}' is an X.509 v1 certificate, which claims (rustls) does not accept: sign it again as v3, e.g. openssl x509 -req ... -extfile <(echo basicConstraints=CA:FALSE)",
+                        cert.display()
+                    ))
                 } else {
-                    ""
-                };
-                ClaimsError::Usage(format!(
-                    "postgres sink: sslcert '{}' and sslkey '{}': {e}{hint}",
-                    cert.display(),
-                    key.display()
-                ))
+                    ClaimsError::Usage(format!(
+                        "postgres sink: sslcert '{}' and sslkey '{}' cannot be used together: {e}",
+                        cert.display(),
+                        key.display()
+                    ))
+                }
             })?
         }
     };
@@ -372,8 +374,18 @@ fn client_identity(
             ));
         }
     }
-    let key_der =
-        rustls::pki_types::PrivateKeyDer::from_pem_file(key).map_err(|e| bad(key, "sslkey", &e))?;
+    let key_der = rustls::pki_types::PrivateKeyDer::from_pem_file(key).map_err(|e| {
+        let text = std::fs::read_to_string(key).unwrap_or_default();
+        if text.contains("ENCRYPTED") {
+            bad(
+                key,
+                "sslkey",
+                &"a passphrase-protected key, which claims cannot unlock: write an unencrypted copy readable only by this user (openssl pkey -in KEY -out KEY.plain; chmod 600 KEY.plain)",
+            )
+        } else {
+            bad(key, "sslkey", &format!("no private key read ({e}); expected a PEM file with a PRIVATE KEY block"))
+        }
+    })?;
     Ok((chain, key_der))
 }
 

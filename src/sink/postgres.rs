@@ -39,9 +39,16 @@ fn day(date: &str) -> Result<chrono::NaiveDate> {
 pub(super) const LOCK_CLASS: i32 = 0x636c_6169; // "clai"
 pub(super) const LOCK_SCHEMA: i32 = -1;
 
+/// Connection attempts still waiting for a silent server, by server, since when.
+static IN_FLIGHT: std::sync::Mutex<Vec<(String, std::time::Instant)>> =
+    std::sync::Mutex::new(Vec::new());
+
 /// Connects on a helper thread and waits at most the connect timeout per host (plus a
 /// grace second): the driver's own timeout covers only opening the socket, so a server
-/// that accepts and never answers would otherwise hang the run for ever.
+/// that accepts and never answers would otherwise hang the run for ever. The driver gives
+/// no way to abandon that attempt, so its thread (and socket) stays until the server
+/// answers or drops it; while it does, no other attempt to that server starts (the
+/// console polls every second: it would pile up threads and sockets).
 fn handshake(
     cfg: postgres::Config,
     tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
@@ -51,26 +58,54 @@ fn handshake(
         .get_connect_timeout()
         .copied()
         .unwrap_or(std::time::Duration::from_secs(30));
-    let limit = per_host * cfg.get_hosts().len().max(1) as u32 + std::time::Duration::from_secs(1);
+    let hosts = cfg.get_hosts().len().max(1) as u32;
+    let limit = per_host * hosts + std::time::Duration::from_secs(1);
+    let key = described.to_string();
+    {
+        let mut waiting = IN_FLIGHT.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, since)) = waiting.iter().find(|(k, _)| *k == key) {
+            return Err(ClaimsError::Other(anyhow::anyhow!(
+                "cannot connect to {described}: an earlier attempt has had no answer for {} s (the server accepts connections but does not answer); no new attempt until it ends",
+                since.elapsed().as_secs()
+            )));
+        }
+        waiting.push((key.clone(), std::time::Instant::now()));
+    }
     let (send, answer) = std::sync::mpsc::channel();
-    std::thread::Builder::new()
+    let thread_key = key.clone();
+    let started = std::thread::Builder::new()
         .name("claims-pg-connect".into())
         .spawn(move || {
             let connected = match tls {
                 Some(tls) => cfg.connect(tls),
                 None => cfg.connect(NoTls),
             };
+            IN_FLIGHT
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .retain(|(k, _)| *k != thread_key);
             let _ = send.send(connected);
-        })
-        .map_err(|e| err("start the connection thread", e))?;
+        });
+    if let Err(e) = started {
+        IN_FLIGHT
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|(k, _)| *k != key);
+        return Err(err("start the connection thread", e));
+    }
     match answer.recv_timeout(limit) {
         Ok(connected) => {
             connected.map_err(|e| setup_err(&format!("cannot connect to {described}"), e))
         }
-        // The thread stays blocked on the silent server; it ends with the process.
         Err(_) => Err(ClaimsError::Other(anyhow::anyhow!(
-            "cannot connect to {described}: the server accepted the connection but did not answer within {} s (connect_timeout in the URL sets the limit)",
-            limit.as_secs()
+            "cannot connect to {described}: the server accepted the connection but did not answer within {} s (connect_timeout {} s{}, plus 1 s; connect_timeout in the URL sets it)",
+            limit.as_secs(),
+            per_host.as_secs(),
+            if hosts > 1 {
+                format!(" for each of {hosts} hosts")
+            } else {
+                String::new()
+            }
         ))),
     }
 }
@@ -87,7 +122,7 @@ fn lock_holder(tx: &mut postgres::Transaction<'_>, day: i32) -> String {
     );
     match row {
         Ok(Some(r)) => format!(
-            " (held by server pid {} '{}' from {}, since {} UTC)",
+            " (held by server pid {} '{}' from {}, in a transaction since {} UTC)",
             r.get::<_, i32>(0),
             r.get::<_, String>(1),
             r.get::<_, String>(2),
@@ -150,7 +185,31 @@ pub(super) fn setup_err(what: &str, e: postgres::Error) -> ClaimsError {
             ]
             .iter()
             .any(|m| text.contains(m));
-            if by_code || by_text {
+            // The server's TLS alert about our own certificate (sslcert): it does not
+            // trust the issuer, or finds the certificate bad or missing.
+            let refused_ours = [
+                "fatal alert: UnknownCA",
+                "fatal alert: BadCertificate",
+                "fatal alert: CertificateUnknown",
+                "fatal alert: CertificateRequired",
+                "fatal alert: CertificateExpired",
+                "fatal alert: CertificateRevoked",
+                "fatal alert: UnsupportedCertificate",
+            ]
+            .iter()
+            .find(|m| text.contains(*m));
+            if let Some(alert) = refused_ours {
+                ClaimsError::Usage(format!(
+                    "{text} (the server refused this client's certificate, sslcert: {}; a server that asks for a certificate must trust the CA that signed it)",
+                    match alert.trim_start_matches("fatal alert: ") {
+                        "UnknownCA" => "it does not trust its issuer",
+                        "CertificateRequired" => "it requires one and none was given",
+                        "CertificateExpired" => "it has expired",
+                        "CertificateRevoked" => "it was revoked",
+                        _ => "it is not acceptable",
+                    }
+                ))
+            } else if by_code || by_text {
                 ClaimsError::Usage(text)
             } else {
                 ClaimsError::Other(x)
@@ -402,15 +461,29 @@ impl Sink for PgSink {
                     self.described
                 )));
             }
-            let since = *waiting.get_or_insert_with(|| {
+            let described = &self.described;
+            let (since, limit, holder) = waiting.get_or_insert_with(|| {
                 let holder = lock_holder(&mut tx, day);
+                // As long as a table lock may be waited for (lock_timeout; 0 = no limit).
+                let limit: f64 = tx
+                    .query_one(
+                        "SELECT EXTRACT(EPOCH FROM current_setting('lock_timeout')::interval)::float8",
+                        &[],
+                    )
+                    .map_or(0.0, |r| r.get(0));
                 tracing::warn!(
-                    "another run is writing {date} to {}{holder}: waiting for it to finish, then replacing its rows",
-                    self.described
+                    "another run is writing {date} to {described}{holder}: waiting for it to finish (at most lock_timeout, {limit} s), then replacing its rows"
                 );
-                std::time::Instant::now()
+                (std::time::Instant::now(), limit, holder)
             });
             let waited = since.elapsed();
+            if *limit > 0.0 && waited.as_secs_f64() > *limit {
+                return Err(ClaimsError::Other(anyhow::anyhow!(
+                    "another run has been writing {date} to {}{holder} for {} s, past lock_timeout: gave up waiting (a retry, or the scheduler's, tries again; `options=-c lock_timeout=...` in the URL sets the wait)",
+                    self.described,
+                    waited.as_secs()
+                )));
+            }
             // Short polls at first, then a calmer pace for a long wait.
             std::thread::sleep(std::time::Duration::from_millis(if waited.as_secs() < 10 {
                 100
@@ -547,6 +620,48 @@ impl Sink for PgSink {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Against a server that accepts and never answers, one attempt at a time: the
+    /// first gives up after connect_timeout + 1 s, the next is refused at once while the
+    /// first still waits, and the server sees one connection, not one per retry (the
+    /// console retries every second).
+    #[test]
+    fn one_attempt_at_a_time_to_a_silent_server() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = silent.local_addr().unwrap().port();
+        let accepted = std::sync::Arc::new(AtomicUsize::new(0));
+        let count = accepted.clone();
+        std::thread::spawn(move || {
+            let mut kept = vec![];
+            for s in silent.incoming() {
+                count.fetch_add(1, Ordering::SeqCst);
+                kept.push(s);
+            }
+        });
+        let url = format!("postgres://u@127.0.0.1:{port}/d?connect_timeout=1&sslmode=disable");
+        let Err(first) = PgSink::connect(&url) else {
+            panic!("connected to a silent server")
+        };
+        assert!(
+            first.to_string().contains("did not answer within 2 s"),
+            "{first}"
+        );
+        for _ in 0..3 {
+            let t0 = std::time::Instant::now();
+            let Err(again) = PgSink::connect(&url) else {
+                panic!("connected to a silent server")
+            };
+            assert!(t0.elapsed() < std::time::Duration::from_millis(500));
+            assert!(
+                again
+                    .to_string()
+                    .contains("an earlier attempt has had no answer"),
+                "{again}"
+            );
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    }
 
     #[test]
     fn copy_text_escapes() {

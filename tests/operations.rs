@@ -307,8 +307,42 @@ fn schedule_units_and_status() {
     }
     let out = env.claims().args(["schedule", "status"]).assert().success();
     let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    // No scheduler runs here: said so, and the mark is not called "watching".
     assert!(
-        text.contains("watching since 20") && text.contains("(nothing due yet)"),
+        text.contains("first started 20")
+            && text.contains("(nothing has been due)")
+            && text.contains("built-in scheduler: not running"),
+        "{text}"
+    );
+    // While one runs, the status says so.
+    let mut sched = Command::new(assert_cmd::cargo::cargo_bin("claims"))
+        .arg("--home")
+        .arg(env.home())
+        .args(["schedule", "run"])
+        .env_remove("CLAIMS_HOME")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    let text = loop {
+        let out = env
+            .claims()
+            .args(["schedule", "status", "--json"])
+            .assert()
+            .success();
+        let j = last_json(&out.get_output().stdout);
+        if j["scheduler_running"] == true {
+            let out = env.claims().args(["schedule", "status"]).assert().success();
+            break String::from_utf8_lossy(&out.get_output().stdout).to_string();
+        }
+        assert!(t0.elapsed() < Duration::from_secs(20), "{j}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let _ = sched.kill();
+    let _ = sched.wait();
+    assert!(
+        text.contains("watching since 20") && text.contains("built-in scheduler: running"),
         "{text}"
     );
     // A scheduled predict with no input is a recorded failure with a reason (a run in

@@ -223,6 +223,7 @@ pub fn schedule(action: ScheduleAction, cfg: &Config, home: &Path) -> Result<Out
                 "last run (cron, systemd, CLI, console)",
                 "built-in scheduler (last instant, outcome)"
             );
+            let running = crate::schedule::lock::Presence::running(home);
             let mut jobs = vec![];
             for job in Job::ALL {
                 let next = Schedule::of(job, sc)?.next_after(chrono::Utc::now())?;
@@ -239,8 +240,11 @@ pub fn schedule(action: ScheduleAction, cfg: &Config, home: &Path) -> Result<Out
                         minute(f)
                     ),
                     // The mark a scheduler's first start leaves: no instant has come yet.
-                    (Some(f), None) if st.last_run_id.is_none() => {
+                    (Some(f), None) if st.last_run_id.is_none() && running => {
                         format!("watching since {} (nothing due yet)", minute(f))
+                    }
+                    (Some(f), None) if st.last_run_id.is_none() => {
+                        format!("first started {} (nothing has been due)", minute(f))
                     }
                     (Some(f), o) => format!("{} {}", minute(f), o.as_deref().unwrap_or("-")),
                     (None, _) => "-".into(),
@@ -262,9 +266,14 @@ pub fn schedule(action: ScheduleAction, cfg: &Config, home: &Path) -> Result<Out
                 "time zone {}; catch-up {}\n",
                 sc.timezone, sc.catch_up
             ));
+            text.push_str(if running {
+                "built-in scheduler: running on this home (`claims schedule run`)\n"
+            } else {
+                "built-in scheduler: not running on this home (cron or systemd run the jobs through `claims schedule trigger`, if set up)\n"
+            });
             Ok(Output::ok(
                 text,
-                json!({"command": "schedule-status", "jobs": jobs}),
+                json!({"command": "schedule-status", "jobs": jobs, "scheduler_running": running}),
             ))
         }
         ScheduleAction::Print {
@@ -368,6 +377,8 @@ pub fn schedule(action: ScheduleAction, cfg: &Config, home: &Path) -> Result<Out
             };
             let clock = SystemClock;
             let s = Scheduler::new(cfg, home, &clock, &exec, stop.clone())?;
+            // What `schedule status` looks at to say whether a scheduler runs here.
+            let _present = crate::schedule::lock::Presence::mark(home)?;
             crate::say!(
                 "scheduler running (train '{}', predict '{}', {}); SIGTERM or Ctrl-C stops it",
                 sc.train.cron,

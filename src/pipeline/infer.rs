@@ -362,7 +362,7 @@ fn run(
             out,
             Some(written),
             format!(
-                "{} rows scored, top {top_reasons} reasons{also}; {written} predictions + {} quarantined to {described}, one transaction (score {:.1} s | write {:.1} s | commit {:.1} s)",
+                "{} rows scored, up to {top_reasons} reasons each{also}; {written} predictions + {} quarantined to {described}, one transaction (score {:.1} s | write {:.1} s | commit {:.1} s)",
                 data.len(),
                 quarantine.len(),
                 scoring_s,

@@ -92,6 +92,51 @@ impl RunLock {
     }
 }
 
+/// A running built-in scheduler's mark on its home: a shared lock on
+/// `HOME/locks/scheduler.lock`, held while `schedule run` runs (several may run; each
+/// holds its share). The kernel drops it with the process.
+pub struct Presence {
+    _file: File,
+}
+
+/// The presence lock's file.
+fn presence_path(home: &Path) -> std::path::PathBuf {
+    home.join("locks").join("scheduler.lock")
+}
+
+impl Presence {
+    /// Marks a scheduler as running on `home` until the value is dropped.
+    pub fn mark(home: &Path) -> Result<Presence> {
+        let dir = home.join("locks");
+        std::fs::create_dir_all(&dir).map_err(|e| ClaimsError::io(&dir, e))?;
+        let path = presence_path(home);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| ClaimsError::io(&path, e))?;
+        file.lock_shared().map_err(|e| ClaimsError::io(&path, e))?;
+        Ok(Presence { _file: file })
+    }
+
+    /// Whether a scheduler runs on `home` now (tried with an exclusive lock, let go at
+    /// once; a process that cannot tell says no).
+    pub fn running(home: &Path) -> bool {
+        let Ok(file) = File::open(presence_path(home)) else {
+            return false;
+        };
+        match file.try_lock() {
+            Ok(()) => {
+                let _ = file.unlock();
+                false
+            }
+            Err(std::fs::TryLockError::WouldBlock) => true,
+            Err(std::fs::TryLockError::Error(_)) => false,
+        }
+    }
+}
+
 impl Drop for RunLock {
     fn drop(&mut self) {
         let _ = self.file.unlock();

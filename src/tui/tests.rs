@@ -249,9 +249,9 @@ fn a_score_opens_in_full() {
         shown.contains(&top.application_id)
             && shown.contains(&format!("score {:.4} against threshold", top.score))
             && shown.contains(if top.predicted_claim {
-                "what raised the score most (contribution to the log-odds):"
+                "what raised the score most, against an average applicant (log-odds):"
             } else {
-                "what kept the score down most (contribution to the log-odds):"
+                "what kept the score down most, against an average applicant (log-odds):"
             }),
         "{shown}"
     );

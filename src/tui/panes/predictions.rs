@@ -84,10 +84,13 @@ pub fn predictions(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         };
         f.render_widget(Line::styled(text, style), drift_line);
     }
-    let date = app
-        .date
-        .clone()
-        .unwrap_or_else(|| "no predictions yet".into());
+    // No date: none scored yet, or the sink cannot be read (its error in full here; the
+    // status line may cut it).
+    let date = app.date.clone().unwrap_or_else(|| {
+        app.status
+            .strip_prefix("predictions: ")
+            .map_or("no predictions yet".into(), str::to_string)
+    });
     let visible = app.visible_predictions();
     let height = list.height.saturating_sub(3) as usize;
     let first = app.pred_sel.saturating_sub(height.saturating_sub(1));
@@ -235,10 +238,16 @@ pub fn score_popup(r: &crate::sink::PredictionRow) -> crate::tui::state::Popup {
     let reasons: serde_json::Value = serde_json::from_str(&r.top_reasons).unwrap_or_default();
     match reasons.as_array().filter(|a| !a.is_empty()) {
         Some(a) => {
-            lines.push(if r.predicted_claim {
-                "what raised the score most (contribution to the log-odds):".into()
+            // Named by the contributions' sign (rows stored before reasons followed the
+            // decision hold positive ones whatever the decision), against the average
+            // applicant, which is what SHAP values measure from.
+            let signs: Vec<f64> = a.iter().filter_map(|x| x["contribution"].as_f64()).collect();
+            lines.push(if signs.iter().all(|&c| c >= 0.0) {
+                "what raised the score most, against an average applicant (log-odds):".into()
+            } else if signs.iter().all(|&c| c <= 0.0) {
+                "what kept the score down most, against an average applicant (log-odds):".into()
             } else {
-                "what kept the score down most (contribution to the log-odds):".into()
+                "reasons, against an average applicant (log-odds):".into()
             });
             for x in a {
                 lines.push(format!(
@@ -249,7 +258,10 @@ pub fn score_popup(r: &crate::sink::PredictionRow) -> crate::tui::state::Popup {
                 ));
             }
         }
-        None => lines.push("no reasons stored (inference.top_reasons = 0)".into()),
+        None => lines.push(
+            "no reasons stored (inference.top_reasons = 0, or no feature moved this score the decision's way)"
+                .into(),
+        ),
     }
     lines.push(String::new());
     lines.push("any key closes".into());

@@ -43,6 +43,18 @@ pub(super) const LOCK_SCHEMA: i32 = -1;
 static IN_FLIGHT: std::sync::Mutex<Vec<(String, std::time::Instant)>> =
     std::sync::Mutex::new(Vec::new());
 
+/// One attempt's entry in [`IN_FLIGHT`], taken out when the attempt ends (or never starts).
+struct Attempt(String);
+
+impl Drop for Attempt {
+    fn drop(&mut self) {
+        IN_FLIGHT
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|(k, _)| *k != self.0);
+    }
+}
+
 /// Connects on a helper thread and waits at most the connect timeout per host (plus a
 /// grace second): the driver's own timeout covers only opening the socket, so a server
 /// that accepts and never answers would otherwise hang the run for ever. The driver gives
@@ -60,39 +72,29 @@ fn handshake(
         .unwrap_or(std::time::Duration::from_secs(30));
     let hosts = cfg.get_hosts().len().max(1) as u32;
     let limit = per_host * hosts + std::time::Duration::from_secs(1);
-    let key = described.to_string();
-    {
+    let attempt = {
         let mut waiting = IN_FLIGHT.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((_, since)) = waiting.iter().find(|(k, _)| *k == key) {
+        if let Some((_, since)) = waiting.iter().find(|(k, _)| k == described) {
             return Err(ClaimsError::Other(anyhow::anyhow!(
                 "cannot connect to {described}: an earlier attempt has had no answer for {} s (the server accepts connections but does not answer); no new attempt until it ends",
                 since.elapsed().as_secs()
             )));
         }
-        waiting.push((key.clone(), std::time::Instant::now()));
-    }
+        waiting.push((described.to_string(), std::time::Instant::now()));
+        Attempt(described.to_string())
+    };
     let (send, answer) = std::sync::mpsc::channel();
-    let thread_key = key.clone();
-    let started = std::thread::Builder::new()
+    std::thread::Builder::new()
         .name("claims-pg-connect".into())
         .spawn(move || {
             let connected = match tls {
                 Some(tls) => cfg.connect(tls),
                 None => cfg.connect(NoTls),
             };
-            IN_FLIGHT
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .retain(|(k, _)| *k != thread_key);
+            drop(attempt);
             let _ = send.send(connected);
-        });
-    if let Err(e) = started {
-        IN_FLIGHT
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .retain(|(k, _)| *k != key);
-        return Err(err("start the connection thread", e));
-    }
+        })
+        .map_err(|e| err("start the connection thread", e))?;
     match answer.recv_timeout(limit) {
         Ok(connected) => {
             connected.map_err(|e| setup_err(&format!("cannot connect to {described}"), e))

@@ -10,10 +10,14 @@ use super::Job;
 use crate::config::ScheduleConfig;
 use crate::error::{ClaimsError, Result};
 
-fn shell_quote(s: &str) -> String {
-    if s.chars()
+/// Whether a word needs no quoting, for the shell or for systemd.
+fn plain(s: &str) -> bool {
+    s.chars()
         .all(|c| c.is_ascii_alphanumeric() || "/._-=:".contains(c))
-    {
+}
+
+fn shell_quote(s: &str) -> String {
+    if plain(s) {
         s.to_string()
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))
@@ -28,9 +32,7 @@ fn systemd_word(s: &str, executable: bool) -> String {
     if !executable {
         escaped = escaped.replace('$', "$$");
     }
-    if s.chars()
-        .all(|c| c.is_ascii_alphanumeric() || "/._-=:".contains(c))
-    {
+    if plain(s) {
         escaped
     } else {
         format!("\"{}\"", escaped.replace('\\', "\\\\").replace('"', "\\\""))

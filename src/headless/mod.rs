@@ -320,36 +320,7 @@ pub fn run(cmd: Command, cfg: &Config, home: &Path) -> Result<Output> {
         }
         Command::Promote { version, reason } => {
             let mut reg = Registry::open(home)?;
-            reg.manifest(version)?; // a version that does not exist says so first
-            // Promotion follows a passing gate; overriding a refusal, or promoting a version
-            // never compared with the champion, needs a stated reason. The audit trail
-            // records which it was, and under which gate settings.
-            use compare::GateStatus as G;
-            let status = compare::gate_status(&reg, version)?;
-            let reason = match (status, reason) {
-                (G::Refused(champion, at, _), None) => {
-                    return Err(ClaimsError::Usage(format!(
-                        "the promotion gate refused v{version} against v{champion} ({at}; see `claims compare`); to promote it anyway give --reason WHY"
-                    )));
-                }
-                (G::NotCompared(champion), None) if champion != version => {
-                    return Err(ClaimsError::Usage(format!(
-                        "v{version} was never compared with the champion v{champion}: run `claims compare --challenger v{version}` first, or give --reason WHY to promote without the gate"
-                    )));
-                }
-                (G::Passed(_, at, gate), None) => format!("gate passed ({at}; {gate})"),
-                (G::Passed(..), Some(r)) => r,
-                (G::Refused(champion, at, gate), Some(r)) => {
-                    format!(
-                        "override: the gate refused v{version} against v{champion} ({at}; {gate}): {r}"
-                    )
-                }
-                (G::NotCompared(champion), Some(r)) if champion != version => {
-                    format!("not compared with v{champion}: {r}")
-                }
-                (_, r) => r.unwrap_or_else(|| "manual promotion".into()),
-            };
-            let from = compare::promote(&mut reg, version, &reason)?;
+            let (from, reason) = compare::promote_audited(&mut reg, version, reason)?;
             let text = format!(
                 "champion: {} -> v{version} (by {}, reason: {reason})",
                 from.map_or("none".into(), |v| format!("v{v}")),

@@ -36,6 +36,44 @@ pub fn promote(reg: &mut Registry, version: u32, reason: &str) -> Result<Option<
     Ok(from)
 }
 
+/// Promotes `version` as `claims promote` and the console do: after a passing gate as it
+/// is; overriding a refusal, or promoting a version never compared with the current
+/// champion, only with a stated `reason` (else a usage error saying why). The audit trail
+/// records which it was, and under which gate settings. Returns the previous champion and
+/// the reason recorded.
+pub fn promote_audited(
+    reg: &mut Registry,
+    version: u32,
+    reason: Option<String>,
+) -> Result<(Option<u32>, String)> {
+    use super::gate::GateStatus as G;
+    reg.manifest(version)?; // a version that does not exist says so first
+    let status = super::gate::gate_status(reg, version)?;
+    let reason = match (status, reason) {
+        (G::Refused(champion, at, _), None) => {
+            return Err(ClaimsError::Usage(format!(
+                "the promotion gate refused v{version} against v{champion} ({at}; see `claims compare`); to promote it anyway give a reason (`--reason WHY`, or typed in the console)"
+            )));
+        }
+        (G::NotCompared(champion), None) if champion != version => {
+            return Err(ClaimsError::Usage(format!(
+                "v{version} was never compared with the champion v{champion}: compare them first (`claims compare --challenger v{version}`, or c in the console), or give a reason to promote without the gate (`--reason WHY`, or typed in the console)"
+            )));
+        }
+        (G::Passed(_, at, gate), None) => format!("gate passed ({at}; {gate})"),
+        (G::Passed(..), Some(r)) => r,
+        (G::Refused(champion, at, gate), Some(r)) => {
+            format!("override: the gate refused v{version} against v{champion} ({at}; {gate}): {r}")
+        }
+        (G::NotCompared(champion), Some(r)) if champion != version => {
+            format!("not compared with v{champion}: {r}")
+        }
+        (_, r) => r.unwrap_or_else(|| "manual promotion".into()),
+    };
+    let from = promote(reg, version, &reason)?;
+    Ok((from, reason))
+}
+
 /// How the audit trail marks a rollback.
 const ROLLBACK_PREFIX: &str = "rollback: ";
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::params;
 
-pub use super::champion::{promote, rollback, rollback_target};
+pub use super::champion::{promote, promote_audited, rollback, rollback_target};
 pub use super::gate::{GateStatus, decide, gate_settings, gate_status};
 use serde::Serialize;
 

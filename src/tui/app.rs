@@ -194,6 +194,15 @@ impl App {
                 .iter()
                 .find(|m| m.aliases.iter().any(|a| a == "champion"))
                 .map(|m| m.version);
+            // A comparison against a champion that is no longer one (a promotion or
+            // rollback, here or elsewhere) is not shown or used any more.
+            if self
+                .comparison
+                .as_ref()
+                .is_some_and(|c| Some(c.champion) != champion)
+            {
+                self.comparison = None;
+            }
             if champion != self.champion_test.as_ref().map(|c| c.0) {
                 self.champion_test = champion.and_then(|v| {
                     data::load_model_view(&self.home, v)
@@ -349,8 +358,16 @@ impl App {
                 .find(|m| m.aliases.iter().any(|a| a == "challenger"))
             {
                 Some(m) => {
-                    let (gate, needs_reason) =
-                        super::panes::compare::gate_lines(self.comparison.as_ref(), m.version);
+                    // Whether a reason is needed is the registry's record, as for
+                    // `claims promote`; the lines show the comparison on screen when it is
+                    // of this challenger against the current champion.
+                    let status = crate::registry::Registry::open(&self.home)
+                        .and_then(|reg| crate::pipeline::compare::gate_status(&reg, m.version));
+                    let (gate, needs_reason) = super::panes::compare::gate_lines(
+                        self.comparison.as_ref(),
+                        m.version,
+                        status.ok(),
+                    );
                     self.popup = Some(Popup::Confirm {
                         promote: Some(m.version),
                         reason: String::new(),
@@ -390,7 +407,9 @@ impl App {
                     promote, reason, ..
                 }) = self.popup.take()
                 {
-                    let reason = if reason.trim().is_empty() {
+                    // An empty reason: a promotion records the gate's pass, a rollback
+                    // "from the console".
+                    let reason = if reason.trim().is_empty() && promote.is_none() {
                         "from the console".to_string()
                     } else {
                         reason

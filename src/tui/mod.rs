@@ -232,10 +232,16 @@ fn start(app: &mut App, jobs: &mut Jobs, req: Request) {
         }
         Request::Compare => {
             std::thread::spawn(move || {
-                let r = (|| {
+                let r = (|| -> Result<crate::pipeline::compare::Comparison> {
                     let reg = crate::registry::Registry::open(&home)?;
                     let (a, b) = crate::pipeline::compare::resolve(&reg, None, None)?;
-                    crate::pipeline::compare::compare(&reg, a, b, &cfg.gate)
+                    let c = crate::pipeline::compare::compare(&reg, a, b, &cfg.gate)?;
+                    // Recorded as `claims compare` records it, so a promotion after it
+                    // counts as compared (a home this user can only read keeps none).
+                    if !reg.read_only() {
+                        crate::pipeline::compare::record_decision(&reg, None, &c, None)?;
+                    }
+                    Ok(c)
                 })();
                 let _ = tx.send(Msg::Compared(r.map_err(|e| e.to_string())));
             });
@@ -251,13 +257,18 @@ fn start(app: &mut App, jobs: &mut Jobs, req: Request) {
                 let r = (|| -> Result<String> {
                     let mut reg = crate::registry::Registry::open(&home)?;
                     match version {
+                        // The same audit as `claims promote`: gate passed, override of a
+                        // refusal, or not compared, with the gate's settings.
                         Some(v) => {
-                            crate::pipeline::compare::promote(&mut reg, v, &reason).map(|from| {
-                                format!(
-                                    "champion: {} -> v{v} ({reason})",
-                                    from.map_or("none".into(), |f| format!("v{f}"))
-                                )
-                            })
+                            let typed = Some(reason).filter(|r| !r.trim().is_empty());
+                            crate::pipeline::compare::promote_audited(&mut reg, v, typed).map(
+                                |(from, recorded)| {
+                                    format!(
+                                        "champion: {} -> v{v} ({recorded})",
+                                        from.map_or("none".into(), |f| format!("v{f}"))
+                                    )
+                                },
+                            )
                         }
                         None => crate::pipeline::compare::rollback(&mut reg, &reason)
                             .map(|(a, b)| format!("rolled back: v{a} -> v{b} ({reason})")),

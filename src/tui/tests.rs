@@ -602,3 +602,65 @@ fn a_console_predict_with_drift_alerts_runs_the_alert_hook() {
         "{summary}"
     );
 }
+
+/// What the console's c and p do is what `claims compare` and `claims promote` do: the
+/// comparison is recorded, the promotion's audit says which case it was (here an
+/// override of the gate's refusal, with the typed reason), and a comparison against a
+/// champion that has since changed is dropped from the screen.
+#[test]
+fn console_compare_and_promote_are_recorded_as_the_cli_records_them() {
+    let dir = home();
+    let h = dir.path().join("home");
+    let mut a = app(dir.path());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut jobs = super::Jobs {
+        tx,
+        rx,
+        cancel: Arc::new(AtomicBool::new(false)),
+        queued: None,
+    };
+    let wait = |jobs: &super::Jobs| loop {
+        match jobs.rx.recv_timeout(std::time::Duration::from_secs(60)) {
+            Ok(m @ (super::Msg::Compared(_) | super::Msg::Moved(_))) => break m,
+            Ok(_) => {}
+            Err(e) => panic!("no answer: {e}"),
+        }
+    };
+    let decisions = || {
+        let conn = crate::registry::db::open(&h.join("claims.db")).unwrap();
+        conn.query_row("SELECT count(*) FROM decisions", [], |r| r.get::<_, i64>(0))
+            .unwrap()
+    };
+    let before = decisions();
+    super::start(&mut a, &mut jobs, Request::Compare);
+    assert!(matches!(wait(&jobs), super::Msg::Compared(Ok(_))));
+    assert_eq!(decisions(), before + 1);
+    super::start(
+        &mut a,
+        &mut jobs,
+        Request::Promote(Some(2), "uat ok".into()),
+    );
+    let super::Msg::Moved(said) = wait(&jobs) else {
+        unreachable!()
+    };
+    assert!(said.contains("champion: v1 -> v2"), "{said}");
+    let conn = crate::registry::db::open(&h.join("claims.db")).unwrap();
+    let audit: String = conn
+        .query_row(
+            "SELECT reason FROM alias_history WHERE alias = 'champion' ORDER BY id DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        audit.starts_with("override: the gate refused v2 against v1")
+            && audit.ends_with(": uat ok"),
+        "{audit}"
+    );
+    assert!(a.comparison.is_some());
+    a.refresh();
+    assert!(
+        a.comparison.is_none(),
+        "a v1-vs-v2 comparison after v2 became champion"
+    );
+}

@@ -153,13 +153,22 @@ pub fn compare(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 pub fn gate_lines(
     comparison: Option<&crate::pipeline::compare::Comparison>,
     version: u32,
+    status: Option<crate::pipeline::compare::GateStatus>,
 ) -> (Vec<String>, bool) {
-    match comparison {
-        Some(c) if c.challenger == version && c.decision.promote => (
-            vec![format!("Gate: PROMOTE (v{version} passed every check)")],
-            false,
-        ),
-        Some(c) if c.challenger == version => {
+    use crate::pipeline::compare::GateStatus as G;
+    // A reason is needed unless the recorded gate passed (or there is no champion yet).
+    let needs_reason = !matches!(status, Some(G::Passed(..)) | Some(G::NoChampion));
+    let champion = match &status {
+        Some(G::Passed(ch, ..)) | Some(G::Refused(ch, ..)) | Some(G::NotCompared(ch)) => Some(*ch),
+        _ => None,
+    };
+    let on_screen = comparison
+        .filter(|c| c.challenger == version && champion.is_none_or(|ch| c.champion == ch));
+    let lines = match (on_screen, &status) {
+        (Some(c), _) if c.decision.promote => {
+            vec![format!("Gate: PROMOTE (v{version} passed every check)")]
+        }
+        (Some(c), _) => {
             let failed: Vec<&String> = c
                 .decision
                 .reasons
@@ -171,13 +180,23 @@ pub fn gate_lines(
                 failed.len()
             )];
             lines.extend(failed.iter().map(|r| format!("  {r}")));
-            (lines, true)
+            lines
         }
-        _ => (
-            vec![format!(
-                "Gate: not computed for v{version} yet; recompute on this pane to see it"
-            )],
-            true,
-        ),
-    }
+        (None, Some(G::Passed(ch, at, _))) => {
+            vec![format!("Gate: PROMOTE (v{version} against v{ch}, {at})")]
+        }
+        (None, Some(G::Refused(ch, at, _))) => vec![format!(
+            "Gate: REFUSE (v{version} against v{ch}, {at}); promoting overrides it"
+        )],
+        (None, Some(G::NotCompared(ch))) => vec![format!(
+            "Gate: v{version} not compared with the current champion v{ch}; c on this pane compares them"
+        )],
+        (None, Some(G::NoChampion)) => {
+            vec![format!("no champion yet: v{version} becomes the first")]
+        }
+        (None, None) => vec![format!(
+            "Gate: not computed for v{version} yet; recompute on this pane to see it"
+        )],
+    };
+    (lines, needs_reason)
 }

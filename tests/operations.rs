@@ -66,12 +66,30 @@ fn second_train_exits_4_and_a_killed_holder_leaves_no_stale_lock() {
     }
     first.kill().unwrap(); // SIGKILL
     first.wait().unwrap();
-    // Until then, the list says the "running" run has no process.
+    let killed_at = claims_ops::registry::db::now();
+    // Until then, the list says the "running" run has no process, and so do the run's own
+    // page and the schedule status (all three used to say "running").
     let out = env.claims().arg("runs").assert().success();
     let list = String::from_utf8_lossy(&out.get_output().stdout).to_string();
     assert!(
         list.contains("died?") && list.contains("no process holds the train lock"),
         "{list}"
+    );
+    let dead_id =
+        claims_ops::registry::runs::list(&claims_ops::registry::db::open(&db).unwrap(), 1)
+            .unwrap()
+            .remove(0)
+            .run_id;
+    let page = env.run_detail(&dead_id);
+    assert!(
+        page.contains("status died? (no process holds the train lock"),
+        "{page}"
+    );
+    let out = env.claims().args(["schedule", "status"]).assert().success();
+    let status = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(
+        status.contains("died? ") && status.contains(&dead_id),
+        "{status}"
     );
     env.claims()
         .arg("train")
@@ -94,6 +112,11 @@ fn second_train_exits_4_and_a_killed_holder_leaves_no_stale_lock() {
         error.starts_with("interrupted") && error.contains(&format!("(pid {})", first.id())),
         "{error}"
     );
+    // It ended at its last sign of life (its last stage's end, or its start), before the
+    // kill, not when the next run found it; the error says when that was.
+    let ended = runs[1].finished_at.clone().unwrap_or_default();
+    assert!(ended <= killed_at, "{ended} vs killed at {killed_at}");
+    assert!(error.contains("; found by the next run at "), "{error}");
 }
 
 #[test]

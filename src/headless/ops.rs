@@ -230,7 +230,12 @@ pub fn schedule(action: ScheduleAction, cfg: &Config, home: &Path) -> Result<Out
                 let st = state(&conn, job)?;
                 let last = crate::registry::runs::last_of_kind(&conn, job.name())?;
                 let last_text = last.as_ref().map_or("-".to_string(), |r| {
-                    format!("{} {} {}", r.status, minute(&r.started_at), r.run_id)
+                    let status = if crate::registry::runs::looks_dead(home, r) {
+                        "died?"
+                    } else {
+                        r.status.as_str()
+                    };
+                    format!("{status} {} {}", minute(&r.started_at), r.run_id)
                 });
                 // "running" with no scheduler handling it: killed during the run.
                 let dead = crate::schedule::interrupted(&conn, home, job).unwrap_or(false);

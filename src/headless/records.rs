@@ -114,11 +114,19 @@ pub(super) fn runs(home: &std::path::Path, run_id: Option<String>, limit: usize)
         Some(id) => {
             let r = runs::get(&conn, &id)?
                 .ok_or_else(|| ClaimsError::Usage(format!("no run '{id}' (see `claims runs`)")))?;
+            let status = if runs::looks_dead(home, &r) {
+                format!(
+                    "died? (no process holds the {} lock: killed? its last recorded stage is the last below; the next {} run records it as interrupted)",
+                    r.kind, r.kind
+                )
+            } else {
+                r.status.clone()
+            };
             let mut text = format!(
                 "run {}  kind {}  status {}\nstarted {}  finished {}\n\n",
                 r.run_id,
                 r.kind,
-                r.status,
+                status,
                 r.started_at,
                 r.finished_at.clone().unwrap_or("-".into())
             );
@@ -164,9 +172,7 @@ pub(super) fn runs(home: &std::path::Path, run_id: Option<String>, limit: usize)
             for r in &rs {
                 // "running" while no process holds the kind's lock: killed (kill -9, power
                 // loss); the next run of that kind records it as interrupted.
-                let dead =
-                    r.status == "running" && !crate::schedule::lock::RunLock::held(home, &r.kind);
-                let (status, gist) = if dead {
+                let (status, gist) = if runs::looks_dead(home, r) {
                     (
                         "died?".to_string(),
                         format!(

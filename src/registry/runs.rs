@@ -119,9 +119,19 @@ impl RunRecord {
 pub fn close_interrupted(conn: &Connection, kind: &str) -> Result<Vec<String>> {
     let mut st = conn
         .prepare(
-            "UPDATE runs SET status = 'failed', finished_at = ?2,
+            // Its end is the last sign of life the run left (the end of its last recorded
+            // stage, or its start), not when the next run found it: a run killed at 19:05
+            // and found the next evening did not take a day.
+            "UPDATE runs SET status = 'failed',
+               finished_at = COALESCE(
+                 (SELECT strftime('%Y-%m-%dT%H:%M:%fZ', s.started_at, '+' || (s.duration_ms / 1000.0) || ' seconds')
+                    FROM run_stages s WHERE s.run_id = runs.run_id ORDER BY s.seq DESC LIMIT 1),
+                 started_at),
                error = 'interrupted: the process' || COALESCE(' (pid ' || pid || ')', '') ||
-                       ' ended without recording an outcome (killed, or the machine stopped)'
+                       ' ended without recording an outcome (killed, or the machine stopped) after ' ||
+                       COALESCE((SELECT 'its ' || s.stage || ' stage' FROM run_stages s
+                                   WHERE s.run_id = runs.run_id ORDER BY s.seq DESC LIMIT 1), 'its start') ||
+                       '; found by the next run at ' || ?2
              WHERE kind = ?1 AND status = 'running' RETURNING run_id",
         )
         .map_err(sql)?;
@@ -129,6 +139,12 @@ pub fn close_interrupted(conn: &Connection, kind: &str) -> Result<Vec<String>> {
         .query_map(params![kind, now()], |r| r.get(0))
         .map_err(sql)?;
     ids.collect::<std::result::Result<_, _>>().map_err(sql)
+}
+
+/// Whether `r` says "running" while no process holds its kind's lock: it was killed (kill
+/// -9, power loss) and the next run of that kind records it as interrupted.
+pub fn looks_dead(home: &std::path::Path, r: &RunRecord) -> bool {
+    r.status == "running" && !crate::schedule::lock::RunLock::held(home, &r.kind)
 }
 
 /// Records the start of a run.

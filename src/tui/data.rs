@@ -37,13 +37,28 @@ struct Scores {
 /// Reads runs, newest first.
 pub fn load_runs(home: &Path, limit: usize) -> Result<Vec<RunRecord>> {
     let conn = db::open(&home.join("claims.db"))?;
-    runs::list(&conn, limit)
+    Ok(runs::list(&conn, limit)?
+        .into_iter()
+        .map(|r| mark_dead(home, r))
+        .collect())
 }
 
 /// One run with its stages.
 pub fn load_run(home: &Path, run_id: &str) -> Result<Option<RunRecord>> {
     let conn = db::open(&home.join("claims.db"))?;
-    runs::get(&conn, run_id)
+    Ok(runs::get(&conn, run_id)?.map(|r| mark_dead(home, r)))
+}
+
+/// A "running" run whose process is gone shows as `died?`, as in `claims runs`.
+fn mark_dead(home: &Path, mut r: RunRecord) -> RunRecord {
+    if runs::looks_dead(home, &r) {
+        r.status = "died?".into();
+        r.error = Some(format!(
+            "no process holds the {} lock: killed? the next {} run records it as interrupted",
+            r.kind, r.kind
+        ));
+    }
+    r
 }
 
 /// Model versions, newest first.

@@ -45,6 +45,7 @@ pub(super) fn status_style(s: &str, theme: &Theme) -> Style {
     match s {
         "failed" => theme.alert,
         "running" => theme.warn,
+        "died?" => theme.alert,
         _ => theme.good,
     }
 }

@@ -101,7 +101,13 @@ fn contract_message(v: &[Violation]) -> String {
         s.push_str(&x.to_string());
     }
     if v.len() > 20 {
-        s.push_str(&format!("\n  ... and {} more", v.len() - 20));
+        // Counted as the header counts: problems, not the summary line.
+        let shown = v
+            .iter()
+            .take(20)
+            .filter(|x| x.row.is_some() || x.column.is_some());
+        let more = n - if placed > 0 { shown.count() } else { 20 };
+        s.push_str(&format!("\n  ... and {more} more"));
     }
     s
 }
@@ -147,3 +153,32 @@ impl ClaimsError {
 
 /// Result alias used across the crate.
 pub type Result<T, E = ClaimsError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A summary line (the quarantine limit) next to row problems: the header counts the
+    /// problems, and "... and N more" counts the problems not listed, the same way.
+    #[test]
+    fn contract_message_counts_problems_not_the_summary() {
+        let v = |row: Option<usize>| Violation {
+            file: "day.csv".into(),
+            row,
+            column: row.map(|_| "age".into()),
+            reason: "x".into(),
+            line: None,
+        };
+        let mut all = vec![v(None)];
+        all.extend((1..=30).map(|r| v(Some(r))));
+        let text = contract_message(&all);
+        assert!(
+            text.starts_with("input violates the data contract (30 problem(s))"),
+            "{text}"
+        );
+        // 20 listed: the summary and 19 rows; 11 rows left.
+        assert!(text.ends_with("... and 11 more"), "{text}");
+        let rows_only: Vec<Violation> = (1..=25).map(|r| v(Some(r))).collect();
+        assert!(contract_message(&rows_only).ends_with("... and 5 more"));
+    }
+}

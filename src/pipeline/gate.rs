@@ -201,18 +201,31 @@ pub fn decide(gate: &GateConfig, rows: &[MetricRow], delong: Option<&DeLong>) ->
                     100.0 * gate.min_relative_uplift
                 ),
             );
-            let (p, how) = match (gate.primary_metric.as_str(), delong) {
-                ("roc_auc", Some(d)) => (d.p_value, format!("DeLong z {:.3}", d.z)),
-                _ => (r.p_value, "paired bootstrap".to_string()),
+            // Shown as the comparison's DeLong line and table show them (`<0.0001`, not
+            // `0.0000`).
+            let (p, how, shown) = match (gate.primary_metric.as_str(), delong) {
+                ("roc_auc", Some(d)) => (
+                    d.p_value,
+                    format!("DeLong z {:.3}", d.z),
+                    super::compare::p_text(d.p_value, 10_000),
+                ),
+                _ => (
+                    r.p_value,
+                    "paired bootstrap".to_string(),
+                    super::compare::p_text(r.p_value, gate.bootstrap_rounds),
+                ),
             };
             // Significance counts only for an improvement: a small p for a worse
             // challenger says it is significantly worse.
             check(
                 p <= gate.max_p_value && r.diff > 0.0,
                 if r.diff > 0.0 {
-                    format!("p-value {p:.4} ({how}) <= max_p_value {}", gate.max_p_value)
+                    format!(
+                        "p-value {shown} ({how}) <= max_p_value {}",
+                        gate.max_p_value
+                    )
                 } else {
-                    format!("p-value {p:.4} ({how}) is for a difference that favours the champion")
+                    format!("p-value {shown} ({how}) is for a difference that favours the champion")
                 },
             );
         }
@@ -225,10 +238,18 @@ pub fn decide(gate: &GateConfig, rows: &[MetricRow], delong: Option<&DeLong>) ->
         if let Some(r) = get(m) {
             check(
                 r.diff <= *tol,
-                format!(
-                    "{m} {:.4} -> {:.4} (worse by {:+.4}, tolerance {tol})",
-                    r.champion, r.challenger, r.diff
-                ),
+                // `diff` is how much worse the challenger is on this metric.
+                if r.diff > 0.0 {
+                    format!(
+                        "{m} {:.4} -> {:.4} (worse by {:.4}, tolerance {tol})",
+                        r.champion, r.challenger, r.diff
+                    )
+                } else {
+                    format!(
+                        "{m} {:.4} -> {:.4} (better by {:.4}; tolerance for worse {tol})",
+                        r.champion, r.challenger, -r.diff
+                    )
+                },
             );
         }
     }

@@ -286,7 +286,7 @@ fn run(
                 row: None,
                 column: None,
                 reason: format!(
-                    "{bad} of {rows_read} rows ({:.1}%) fail the contract, above the limit of {:.1}% (inference.quarantine_limit); nothing was written",
+                    "{bad} of {rows_read} rows ({:.1}%) fail the contract, above the limit of {:.1}% (inference.quarantine_limit); nothing was written: fix the file and run again, or, if that many bad rows are expected, raise inference.quarantine_limit (a --config file)",
                     100.0 * share,
                     100.0 * cfg.inference.quarantine_limit
                 ),
@@ -389,6 +389,18 @@ fn run(
         };
         Ok((rows, None, note))
     })?;
+    // Alerts at WARN, so a log filtered to warnings and errors (the console's L) keeps them.
+    let alerted: Vec<&str> = drift_rows
+        .iter()
+        .filter(|r| r.level == "alert")
+        .map(|r| r.feature.as_str())
+        .collect();
+    if !alerted.is_empty() && drift_not_judged(data.len(), cfg.drift.min_rows).is_none() {
+        tracing::warn!(
+            "drift alert on {date}: {} (see `claims drift --date {date}`)",
+            alerted.join(", ")
+        );
+    }
     // The day's rows are committed: a failure here must say so, and how to get the drift.
     store_drift(home, date, &ctx.run_id, version, &drift_rows).map_err(|e| {
         ClaimsError::Other(anyhow::anyhow!(

@@ -125,6 +125,18 @@ pub enum Command {
         #[arg(long)]
         fail_on_drift: bool,
     },
+    /// One application's stored scores and the reasons behind them (what a claims handler
+    /// asks about): every date it was scored on, or one date.
+    Explain {
+        /// The application id (exact; on a date, a part of it lists the matches).
+        id: String,
+        /// Business date YYYY-MM-DD (faster on a large table).
+        #[arg(long)]
+        date: Option<String>,
+        /// Where the predictions were written (default as for predict).
+        #[arg(long)]
+        sink: Option<String>,
+    },
     /// Record labels that arrived later (application_id, claim_status) and show realised
     /// performance per business date.
     Feedback {
@@ -195,6 +207,7 @@ impl Command {
             Command::Predict { .. } => "predict",
             Command::Drift { .. } => "drift",
             Command::Feedback { .. } => "feedback",
+            Command::Explain { .. } => "explain",
             Command::Compare { .. } => "compare",
             Command::Promote { .. } => "promote",
             Command::Rollback { .. } => "rollback",

@@ -89,6 +89,48 @@ fn rerun_replaces_the_date_and_reasons_are_stored() {
         }
     }
     assert!(directions.0 > 0 && directions.1 > 0, "{directions:?}");
+    // `claims explain ID`: a handler's lookup of one application, as the table holds it.
+    for r in [
+        rows.iter().find(|r| r.predicted_claim).unwrap(),
+        rows.iter().find(|r| !r.predicted_claim).unwrap(),
+    ] {
+        let out = env
+            .claims()
+            .args(["explain", &r.application_id, "--json"])
+            .assert()
+            .success();
+        let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+        let heading = if r.predicted_claim {
+            "what raised the score most"
+        } else {
+            "what kept the score down most"
+        };
+        assert!(
+            text.contains(&format!("score {:.4} against threshold", r.score))
+                && text.contains(heading),
+            "{text}"
+        );
+        let j = last_json(&out.get_output().stdout);
+        let dates: Vec<&str> = j["scores"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["business_date"].as_str().unwrap())
+            .collect();
+        assert_eq!(dates, ["2026-03-02"], "{j}");
+    }
+    // An unknown id: exit 2, with the ids that contain it on that date.
+    let part = &rows[0].application_id[..rows[0].application_id.len() - 1];
+    let out = env
+        .claims()
+        .args(["explain", part, "--date", "2026-03-02"])
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        err.contains("no champion score stored") && err.contains("ids containing it"),
+        "{err}"
+    );
     // `claims runs RUN_ID` shows the highest scores with their reasons.
     let shown = env
         .claims()
@@ -579,6 +621,22 @@ fn sqlite_and_postgres_get_identical_rows() {
         .champion_rows("2026-08-01", 100, Some("APP000701"))
         .unwrap();
     assert!(!found.is_empty() && found.iter().all(|r| r.application_id.contains("APP000701")));
+    // `claims explain` reads either sink the same way (run ids and times aside).
+    let id = &found[0].application_id;
+    let explain = |sink: Option<&str>| {
+        let mut c = env.claims();
+        c.args(["explain", id]);
+        if let Some(u) = sink {
+            c.args(["--sink", u]);
+        }
+        let out = c.assert().success();
+        String::from_utf8_lossy(&out.get_output().stdout)
+            .lines()
+            .filter(|l| !l.contains("run predict-") && !l.contains("scored at"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(explain(Some(url.as_str())), explain(None));
     // The console's source, through its worker thread: the same dates, rows and quarantine.
     let mut days = claims_ops::tui::data::DaySource::new(&url);
     assert_eq!(days.dates(&env.home()).unwrap(), lite.dates().unwrap());

@@ -16,8 +16,8 @@ mod text;
 /// What a headless run does on a first SIGINT/SIGTERM.
 const STOPPING: &str = "finishing the current step, then recording the run as cancelled";
 
-pub use text::reasons_text;
 use text::{compare_text, predict_text, train_text};
+pub use text::{reasons_text, score_lines};
 
 use crate::cli::Command;
 use crate::config::{Config, Imbalance};
@@ -342,6 +342,11 @@ pub fn run(cmd: Command, cfg: &Config, home: &Path) -> Result<Output> {
                 text,
                 json!({"command": "rollback", "from": from, "to": to, "reason": reason}),
             ))
+        }
+        Command::Explain { id, date, sink } => {
+            let url = sink.unwrap_or_else(|| cfg.inference.sink.clone());
+            let date = date.map(|d| parse_date(&d)).transpose()?;
+            records::explain(home, &url, &id, date.as_deref())
         }
         Command::Feedback { data, sink } => {
             let url = sink.unwrap_or_else(|| cfg.inference.sink.clone());

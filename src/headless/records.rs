@@ -1,5 +1,5 @@
-//! `claims models` and `claims runs`: the registry's versions and the run records, as
-//! text and JSON.
+//! `claims models`, `claims runs` and `claims explain`: the registry's versions, the run
+//! records and one application's stored scores, as text and JSON.
 
 use serde_json::json;
 
@@ -318,4 +318,68 @@ fn run_json(r: &runs::RunRecord) -> serde_json::Value {
         .and_then(|a| serde_json::from_str(a).ok())
         .unwrap_or(serde_json::Value::Null);
     run
+}
+
+/// `claims explain ID [--date D] [--sink URL]`: the application's champion scores with
+/// their decision and reasons, on every date it was scored (or on `date`).
+pub(super) fn explain(
+    home: &std::path::Path,
+    url: &str,
+    id: &str,
+    date: Option<&str>,
+) -> Result<Output> {
+    let mut sink = crate::sink::open_to_read(url, home)?;
+    let dates: Vec<String> = match date {
+        Some(d) => vec![d.to_string()],
+        None => {
+            let mut ds: Vec<String> = sink
+                .scores_of(&[id.to_string()])?
+                .into_iter()
+                .filter(|s| s.champion)
+                .map(|s| s.business_date)
+                .collect();
+            ds.dedup();
+            ds
+        }
+    };
+    let (mut found, mut near) = (vec![], vec![]);
+    for d in &dates {
+        let (rows, _) = sink.champion_rows(d, 50, Some(id))?;
+        for r in rows {
+            if r.application_id == id {
+                found.push(r);
+            } else {
+                near.push(r.application_id);
+            }
+        }
+    }
+    if found.is_empty() {
+        let on = date.map_or(String::new(), |d| format!(" on {d}"));
+        let hint = if near.is_empty() {
+            String::new()
+        } else {
+            near.truncate(10);
+            format!("; ids containing it: {}", near.join(", "))
+        };
+        return Err(ClaimsError::Usage(format!(
+            "no champion score stored for application '{id}'{on} in {}{hint}",
+            sink.describe()
+        )));
+    }
+    let mut text = String::new();
+    for r in &found {
+        text.push_str(&format!("application {}\n", r.application_id));
+        for line in super::text::score_lines(r) {
+            if !line.is_empty() {
+                text.push_str("  ");
+            }
+            text.push_str(&line);
+            text.push('\n');
+        }
+        text.push('\n');
+    }
+    Ok(Output::ok(
+        text,
+        json!({"command": "explain", "application_id": id, "scores": found}),
+    ))
 }

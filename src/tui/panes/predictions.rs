@@ -217,52 +217,7 @@ pub fn reasons_shown(stored: &str) -> String {
 /// The popup for one scored application: its score against the threshold, who scored it
 /// and when, and every stored reason with its value and contribution.
 pub fn score_popup(r: &crate::sink::PredictionRow) -> crate::tui::state::Popup {
-    let mut lines = vec![
-        format!(
-            "score {:.4} against threshold {:.4}: {}",
-            r.score,
-            r.threshold,
-            if r.predicted_claim {
-                "predicted claim"
-            } else {
-                "no claim predicted"
-            }
-        ),
-        format!(
-            "business date {}, {} v{}, run {}",
-            r.business_date, r.role, r.model_version, r.run_id
-        ),
-        format!("scored at {}", r.scored_at),
-        String::new(),
-    ];
-    let reasons: serde_json::Value = serde_json::from_str(&r.top_reasons).unwrap_or_default();
-    match reasons.as_array().filter(|a| !a.is_empty()) {
-        Some(a) => {
-            // Named by the contributions' sign (rows stored before reasons followed the
-            // decision hold positive ones whatever the decision), against the average
-            // applicant, which is what SHAP values measure from.
-            let signs: Vec<f64> = a.iter().filter_map(|x| x["contribution"].as_f64()).collect();
-            lines.push(if signs.iter().all(|&c| c >= 0.0) {
-                "what raised the score most, against an average applicant (log-odds):".into()
-            } else if signs.iter().all(|&c| c <= 0.0) {
-                "what kept the score down most, against an average applicant (log-odds):".into()
-            } else {
-                "reasons, against an average applicant (log-odds):".into()
-            });
-            for x in a {
-                lines.push(format!(
-                    "  {:<26} = {:<14} {:+.3}",
-                    x["feature"].as_str().unwrap_or(""),
-                    x["value"].as_str().unwrap_or(""),
-                    x["contribution"].as_f64().unwrap_or(f64::NAN)
-                ));
-            }
-        }
-        None => lines.push(
-            "no reasons stored (inference.top_reasons = 0, or no feature moved this score the decision's way)"
-                .into(),
-        ),
-    }
+    let mut lines = crate::headless::score_lines(r);
     lines.push(String::new());
     lines.push("any key closes".into());
     crate::tui::state::Popup::Score(r.application_id.clone(), lines)

@@ -397,7 +397,8 @@ fn promotion_without_a_gate_verdict_needs_a_reason_and_the_audit_says_which() {
         .args(["promote", "v2", "--reason", "UAT accepted"])
         .assert()
         .success();
-    train(&env, &data, 3, None); // compared with v2, the champion now
+    let j = train(&env, &data, 3, None); // compared with v2, the champion now
+    assert!(j["replaced_challenger"].is_null(), "{j}"); // v2 was the champion
     env.claims()
         .args(["rollback", "--reason", "back to v1"])
         .assert()
@@ -427,6 +428,36 @@ fn promotion_without_a_gate_verdict_needs_a_reason_and_the_audit_says_which() {
     let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
     assert!(
         text.contains("champion history") && text.contains("rollback: back to v1"),
+        "{text}"
+    );
+}
+
+/// A retrain while a challenger waits takes its alias: the output says which version it
+/// replaced (it keeps no alias, and can still be promoted by version).
+#[test]
+fn a_newer_challenger_says_which_one_it_replaced() {
+    let env = Env::new();
+    let data = env.generate("d.csv", 2000, 58);
+    // A passing gate would promote: keep each new version a challenger.
+    let keep = Some("[registry]\nauto_promote = false\n");
+    train(&env, &data, 1, keep);
+    assert!(train(&env, &data, 2, keep)["replaced_challenger"].is_null());
+    assert_eq!(train(&env, &data, 3, keep)["replaced_challenger"], 2);
+    let cfg = env.path("keep.toml");
+    std::fs::write(&cfg, "[registry]\nauto_promote = false\n").unwrap();
+    let out = env
+        .claims()
+        .arg("--config")
+        .arg(&cfg)
+        .args(["train", "--data"])
+        .arg(&data)
+        .args(["--search-iters", "4", "--folds", "3", "--seed", "4"])
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(
+        text.contains("model v4 registered as challenger")
+            && text.contains("it replaces v3 as challenger (v3 keeps no alias"),
         "{text}"
     );
 }

@@ -163,6 +163,7 @@ fn train_json(o: &TrainOutcome) -> serde_json::Value {
         "validation_roc_auc": o.validation_roc_auc,
         "test": o.test,
         "gate": o.gate,
+        "replaced_challenger": o.replaced_challenger,
     })
 }
 

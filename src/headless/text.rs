@@ -41,6 +41,15 @@ pub(super) fn train_text(o: &TrainOutcome) -> String {
         o.search.describe(),
         o.test.rows
     );
+    // Under the "registered" line: a newer retrain took the challenger alias.
+    if let (Some(p), Some(at)) = (o.replaced_challenger, s.find("\n\n")) {
+        s.insert_str(
+            at + 1,
+            &format!(
+                "it replaces v{p} as challenger (v{p} keeps no alias; `claims promote v{p}` still takes it)\n"
+            ),
+        );
+    }
     s.push_str(&o.test.table(&o.threshold_rule));
     // Weighting moves scores off the claim rate (undersampling is corrected): say so.
     if let Some(w) = o.scale_pos_weight {

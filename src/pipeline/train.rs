@@ -80,6 +80,9 @@ pub struct TrainOutcome {
     pub top_features: Vec<(String, f32)>,
     /// The promotion gate's verdict, when a champion existed.
     pub gate: Option<GateSummary>,
+    /// The challenger this version replaced (it keeps no alias; `claims promote` still
+    /// takes it).
+    pub replaced_challenger: Option<u32>,
 }
 
 fn violations_for_labels(files: &[String], y: &[u8], folds: usize) -> Option<ClaimsError> {
@@ -507,7 +510,7 @@ fn run(cfg: &Config, home: &Path, req: &TrainRequest, ctx: &RunCtx) -> Result<Tr
             ))
         })?;
 
-    let (version, role, dir) = ctx.stage("register", None, || {
+    let (version, role, dir, replaced_challenger) = ctx.stage("register", None, || {
         let mut reg = Registry::open(home)?;
         let model_json = booster.to_json()?;
         let xgb_config = booster.config_json()?;
@@ -582,6 +585,7 @@ fn run(cfg: &Config, home: &Path, req: &TrainRequest, ctx: &RunCtx) -> Result<Tr
             data_files: data_records.clone(),
             files: Default::default(),
         };
+        let previous_challenger = reg.alias("challenger")?;
         let (v, role) = reg.register(
             manifest,
             &files,
@@ -589,10 +593,14 @@ fn run(cfg: &Config, home: &Path, req: &TrainRequest, ctx: &RunCtx) -> Result<Tr
             &imbalance.label(),
             threshold)?;
         let dir = reg.model_dir(v).display().to_string();
+        let replaced = previous_challenger.filter(|&p| role == "challenger" && p != v);
+        let also = replaced.map_or(String::new(), |p| {
+            format!(" (replaces v{p}, which keeps no alias)")
+        });
         Ok((
-            (v, role.clone(), dir),
+            (v, role.clone(), dir, replaced),
             None,
-            format!("model v{v} registered as {role}"),
+            format!("model v{v} registered as {role}{also}"),
         ))
     })?;
 
@@ -631,5 +639,6 @@ fn run(cfg: &Config, home: &Path, req: &TrainRequest, ctx: &RunCtx) -> Result<Tr
         scale_pos_weight: spw,
         split_rows: [fit_rows.len(), va.len(), te.len()],
         top_features: importance.into_iter().take(10).collect(),
+        replaced_challenger,
     })
 }

@@ -368,6 +368,12 @@ fn schedule_units_and_status() {
         text.contains("watching since 20") && text.contains("built-in scheduler: running"),
         "{text}"
     );
+    // A predict left "running" by a killed process (made here: a record no process's
+    // lock stands behind) ...
+    {
+        let conn = claims_ops::registry::db::open(&env.home().join("claims.db")).unwrap();
+        claims_ops::registry::runs::start(&conn, "predict-killed", "predict", "{}").unwrap();
+    }
     // A scheduled predict with no input is a recorded failure with a reason (a run in
     // `claims runs`, with the hook's run id), exit 2 as for the CLI, not a crash.
     let hook = env.path("hook.json");
@@ -404,6 +410,12 @@ fn schedule_units_and_status() {
     assert!(
         shown.contains("status failed") && shown.contains("input for 2026-03-01 not found"),
         "{shown}"
+    );
+    // ... is closed as interrupted by it, as by a run that got further.
+    let killed = env.run_detail("predict-killed");
+    assert!(
+        killed.contains("status failed") && killed.contains("interrupted"),
+        "{killed}"
     );
     // Bad input found by the pattern: exit 3, as for the CLI.
     let incoming = env.home().join("incoming");

@@ -57,6 +57,11 @@ pub(super) fn models(home: &std::path::Path, verify: bool) -> Result<Output> {
             r.created_at
         ));
     }
+    if rows.len() > 1 {
+        text.push_str(
+            "(each test AUC is on that version's own test split: compare versions on the same rows with `claims compare`)\n",
+        );
+    }
     // Who moved the champion, when and why (the latest ten; the JSON has them all).
     let history: Vec<serde_json::Value> = {
         let mut st = reg

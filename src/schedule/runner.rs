@@ -407,6 +407,13 @@ impl PipelineExecutor<'_> {
         if matches!(e, ClaimsError::Locked(_)) {
             return None; // the holder's run is the one recorded
         }
+        // As a run that gets to its lock does: an earlier run of the job left "running" by
+        // a killed process is closed (the lock, taken for the moment, shows none is alive).
+        if let Ok(_lock) = crate::schedule::lock::RunLock::acquire(&self.home, job.name()) {
+            for id in runs::close_interrupted(&conn, job.name()).unwrap_or_default() {
+                tracing::warn!(run_id = %id, "an earlier {} run ended without an outcome; recorded as failed (interrupted)", job.name());
+            }
+        }
         let run_id = crate::pipeline::new_run_id(job.name());
         let args = serde_json::json!({"date": ds, "trigger": "schedule"}).to_string();
         let text = e.to_string();

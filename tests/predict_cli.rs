@@ -1491,3 +1491,49 @@ fn postgres_table_lock_held_elsewhere_times_out() {
         .get(0);
     assert_eq!(n, 200);
 }
+
+/// `claims explain` finds an id exactly even when other ids contain it (a file without an
+/// id column gets `noid:1`, `noid:10`, `noid:100`, ...), gives reasons as JSON values, and
+/// without `--date` still lists near matches for an unknown id.
+#[test]
+fn explain_finds_exact_ids_among_longer_ones() {
+    let env = Env::new();
+    train_small(&env);
+    let day = day_file(&env, "day.csv", 300, 76, 900_000, 0.0);
+    let text = std::fs::read_to_string(&day).unwrap();
+    let noid: String = text
+        .lines()
+        .map(|l| l.split_once(',').map_or(l, |(_, rest)| rest))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let file = env.path("noid.csv");
+    std::fs::write(&file, noid + "\n").unwrap();
+    env.claims()
+        .args(["predict", "--date", "2026-11-29", "--data"])
+        .arg(&file)
+        .assert()
+        .success();
+    for id in ["noid:1", "noid:10", "noid:300"] {
+        let out = env
+            .claims()
+            .args(["explain", id, "--json"])
+            .assert()
+            .success();
+        let j = last_json(&out.get_output().stdout);
+        let s = &j["scores"][0];
+        assert_eq!(s["application_id"], id, "{j}");
+        assert!(s["top_reasons"].is_array(), "{j}");
+    }
+    let out = env.claims().args(["explain", "noid:30"]).assert().success();
+    assert!(String::from_utf8_lossy(&out.get_output().stdout).contains("application noid:30\n"));
+    let out = env.claims().args(["explain", "noid:9999"]).assert().code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(err.contains("no champion score stored"), "{err}");
+    let out = env.claims().args(["explain", "oid:29"]).assert().code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    let listed = err.split("ids containing it: ").nth(1).unwrap_or("");
+    assert!(
+        !listed.is_empty() && listed.split(", ").all(|x| x.contains("oid:29")),
+        "{err}"
+    );
+}

@@ -347,23 +347,32 @@ pub(super) fn explain(
             ds
         }
     };
-    let (mut found, mut near) = (vec![], vec![]);
+    let mut found = vec![];
     for d in &dates {
-        let (rows, _) = sink.champion_rows(d, 50, Some(id))?;
-        for r in rows {
-            if r.application_id == id {
-                found.push(r);
-            } else {
-                near.push(r.application_id);
-            }
-        }
+        found.extend(sink.champion_row(d, id)?);
     }
     if found.is_empty() {
+        // Ids containing the text: on the date asked about, else on the latest three.
+        let searched: Vec<String> = match date {
+            Some(d) => vec![d.to_string()],
+            None => {
+                let all = sink.dates()?;
+                all[all.len().saturating_sub(3)..].to_vec()
+            }
+        };
+        let mut near = vec![];
+        for d in &searched {
+            let (rows, _) = sink.champion_rows(d, 10, Some(id))?;
+            near.extend(
+                rows.into_iter()
+                    .map(|r| format!("{} ({d})", r.application_id)),
+            );
+        }
+        near.truncate(10);
         let on = date.map_or(String::new(), |d| format!(" on {d}"));
         let hint = if near.is_empty() {
             String::new()
         } else {
-            near.truncate(10);
             format!("; ids containing it: {}", near.join(", "))
         };
         return Err(ClaimsError::Usage(format!(
@@ -383,8 +392,17 @@ pub(super) fn explain(
         }
         text.push('\n');
     }
+    // Reasons as JSON values, not text holding JSON.
+    let scores: Vec<serde_json::Value> = found
+        .iter()
+        .map(|r| {
+            let mut v = serde_json::to_value(r).unwrap_or_default();
+            v["top_reasons"] = serde_json::from_str(&r.top_reasons).unwrap_or_default();
+            v
+        })
+        .collect();
     Ok(Output::ok(
         text,
-        json!({"command": "explain", "application_id": id, "scores": found}),
+        json!({"command": "explain", "application_id": id, "scores": scores}),
     ))
 }

@@ -165,6 +165,8 @@ pub trait Sink: Send {
         limit: usize,
         id_part: Option<&str>,
     ) -> Result<(Vec<PredictionRow>, usize)>;
+    /// The champion row of application `id` (exactly) on `date`, if stored.
+    fn champion_row(&mut self, date: &str, id: &str) -> Result<Option<PredictionRow>>;
     /// Where the sink writes, without credentials.
     fn describe(&self) -> String;
     /// Finishes the sink's work and closes it (SQLite: checkpoints its write-ahead log).

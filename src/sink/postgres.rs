@@ -568,6 +568,20 @@ impl Sink for PgSink {
         Ok((rows.iter().map(prediction_row).collect(), total as usize))
     }
 
+    fn champion_row(&mut self, date: &str, id: &str) -> Result<Option<PredictionRow>> {
+        let d = day(date)?;
+        let row = self
+            .client
+            .query_opt(
+                &format!(
+                    "SELECT {ROW_COLUMNS} FROM predictions WHERE business_date = $1 AND application_id = $2 AND role = 'champion'"
+                ),
+                &[&d, &id],
+            )
+            .map_err(|e| err("read", e))?;
+        Ok(row.as_ref().map(prediction_row))
+    }
+
     fn read_quarantine(&mut self, date: &str) -> Result<Vec<QuarantineRow>> {
         let d = day(date)?;
         let rows = self

@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use rusqlite::OptionalExtension;
 use rusqlite::{Connection, params};
 
 use super::{DayWriter, PredictionBatch, PredictionRow, QuarantineRow, Sink};
@@ -209,6 +210,18 @@ impl Sink for SqliteSink {
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(err)?;
         Ok((rows, total as usize))
+    }
+
+    fn champion_row(&mut self, date: &str, id: &str) -> Result<Option<PredictionRow>> {
+        self.conn
+            .query_row(
+                "SELECT business_date, application_id, model_version, role, score, predicted_claim, threshold, top_reasons,
+                 run_id, scored_at FROM predictions WHERE business_date = ?1 AND application_id = ?2 AND role = 'champion'",
+                rusqlite::params![date, id],
+                prediction_row,
+            )
+            .optional()
+            .map_err(err)
     }
 
     fn has_day(&mut self, date: &str) -> Result<bool> {

@@ -186,7 +186,11 @@ fn weakened_challenger_refused_weakened_champion_promoted_and_rollback() {
         .collect();
     assert_eq!(reasons.len(), 4, "{reasons:?}");
     assert!(reasons[2].starts_with("rollback: UAT found an issue|"));
-    assert!(reasons[3].starts_with("fixed|"));
+    // A typed reason after a passing gate keeps the gate's pass in the record.
+    assert!(
+        reasons[3].starts_with("gate passed (") && reasons[3].contains("): fixed|"),
+        "{reasons:?}"
+    );
     // Rollbacks walk back through the promotions (v2 -> v1), then stop: they do not swap
     // back to the version just rolled back.
     env2.claims()

@@ -245,12 +245,16 @@ pub fn schedule(action: ScheduleAction, cfg: &Config, home: &Path) -> Result<Out
                         minute(f)
                     ),
                     // The mark a scheduler's first start leaves: no instant has come yet.
-                    (Some(f), None) if st.last_run_id.is_none() && running => {
-                        format!("watching since {} (nothing due yet)", minute(f))
-                    }
-                    (Some(f), None) if st.last_run_id.is_none() => {
-                        format!("first started {} (nothing has been due)", minute(f))
-                    }
+                    // (Its instant is a minute before the start, so a job due at the
+                    // start still runs; the start itself is when the mark was made.)
+                    (Some(f), None) if st.last_run_id.is_none() && running => format!(
+                        "watching since {} (nothing due yet)",
+                        minute(st.updated_at.as_deref().unwrap_or(f))
+                    ),
+                    (Some(f), None) if st.last_run_id.is_none() => format!(
+                        "first started {} (nothing has been due)",
+                        minute(st.updated_at.as_deref().unwrap_or(f))
+                    ),
                     (Some(f), o) => format!("{} {}", minute(f), o.as_deref().unwrap_or("-")),
                     (None, _) => "-".into(),
                 };

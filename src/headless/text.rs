@@ -119,11 +119,11 @@ pub(super) fn compare_text(c: &compare::Comparison, report: Option<&Path>) -> St
     }
     if let Some(d) = &c.delong {
         s.push_str(&format!(
-            "\nDeLong test, ROC AUC {:.4} vs {:.4}: z = {:.3}, p = {}\n",
+            "\nDeLong test, ROC AUC {:.4} vs {:.4}: z = {:.3}, p {}\n",
             d.auc_a,
             d.auc_b,
             d.z,
-            crate::pipeline::compare::p_text(d.p_value, 10_000)
+            crate::pipeline::compare::p_shown(d.p_value, 10_000)
         ));
     }
     s.push_str(&format!(

@@ -61,7 +61,7 @@ pub fn promote_audited(
             )));
         }
         (G::Passed(_, at, gate), None) => format!("gate passed ({at}; {gate})"),
-        (G::Passed(..), Some(r)) => r,
+        (G::Passed(_, at, gate), Some(r)) => format!("gate passed ({at}; {gate}): {r}"),
         (G::Refused(champion, at, gate), Some(r)) => {
             format!("override: the gate refused v{version} against v{champion} ({at}; {gate}): {r}")
         }

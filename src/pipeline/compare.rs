@@ -156,6 +156,15 @@ pub fn p_text(p: f64, resolution: usize) -> String {
     }
 }
 
+/// [`p_text`] after "p": `= 0.0123`, or `< 0.001` (never `= <0.001`).
+pub fn p_shown(p: f64, resolution: usize) -> String {
+    let t = p_text(p, resolution);
+    match t.strip_prefix('<') {
+        Some(floor) => format!("< {floor}"),
+        None => format!("= {t}"),
+    }
+}
+
 fn threshold_of(reg: &Registry, v: u32) -> Result<f64> {
     reg.conn
         .query_row(

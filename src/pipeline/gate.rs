@@ -241,7 +241,7 @@ pub fn decide(gate: &GateConfig, rows: &[MetricRow], delong: Option<&DeLong>) ->
                 // `diff` is how much worse the challenger is on this metric.
                 if r.diff > 0.0 {
                     format!(
-                        "{m} {:.4} -> {:.4} (worse by {:.4}, tolerance {tol})",
+                        "{m} {:.4} -> {:.4} (worse by {:.4}; tolerance for worse {tol})",
                         r.champion, r.challenger, r.diff
                     )
                 } else {

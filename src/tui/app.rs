@@ -202,6 +202,10 @@ impl App {
                 .is_some_and(|c| Some(c.champion) != champion)
             {
                 self.comparison = None;
+                // Its verdict on the status line went with it.
+                if self.status.contains(": gate passes") || self.status.contains(": gate refuses") {
+                    self.status.clear();
+                }
             }
             if champion != self.champion_test.as_ref().map(|c| c.0) {
                 self.champion_test = champion.and_then(|v| {

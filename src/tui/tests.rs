@@ -230,7 +230,8 @@ fn compare_pane_without_a_comparison_names_the_aliases() {
     press(&mut a, key('4'));
     let shown = render(&a, 120, 30);
     assert!(
-        shown.contains("champion v1   challenger v2") && shown.contains("c computes it"),
+        shown.contains("champion v1   challenger v2")
+            && shown.contains("no comparison on screen: c compares them"),
         "{shown}"
     );
 }

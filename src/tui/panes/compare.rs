@@ -27,10 +27,16 @@ pub fn compare(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 holder("challenger")
             )),
             Line::from(""),
-            Line::from(format!(
-                "no comparison yet: it needs a champion and a challenger ({} computes it; a new training run registers a challenger)",
-                app.key('c')
-            )),
+            Line::from(
+                if holder("champion") != "none" && holder("challenger") != "none" {
+                    format!("no comparison on screen: {} compares them", app.key('c'))
+                } else {
+                    format!(
+                        "no comparison yet: it needs a champion and a challenger ({} computes it; a new training run registers a challenger)",
+                        app.key('c')
+                    )
+                },
+            ),
             Line::from(format!(
                 "{} rolls the champion back to the one before it",
                 app.key('b')
@@ -101,11 +107,11 @@ pub fn compare(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let mut lines = vec![];
     if let Some(d) = &c.delong {
         lines.push(Line::from(format!(
-            "DeLong: AUC {:.4} vs {:.4}, z = {:.3}, p = {}",
+            "DeLong: AUC {:.4} vs {:.4}, z = {:.3}, p {}",
             d.auc_a,
             d.auc_b,
             d.z,
-            crate::pipeline::compare::p_text(d.p_value, 10_000)
+            crate::pipeline::compare::p_shown(d.p_value, 10_000)
         )));
     }
     lines.push(Line::styled(

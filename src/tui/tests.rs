@@ -89,6 +89,17 @@ fn app(dir: &Path) -> App {
     a
 }
 
+/// The event loop's job state, for tests that start jobs as the loop does.
+fn jobs() -> super::Jobs {
+    let (tx, rx) = std::sync::mpsc::channel();
+    super::Jobs {
+        tx,
+        rx,
+        cancel: Arc::new(AtomicBool::new(false)),
+        queued: None,
+    }
+}
+
 fn render(a: &App, w: u16, h: u16) -> String {
     let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
     t.draw(|f| ui::draw(f, a)).unwrap();
@@ -569,13 +580,7 @@ fn a_console_predict_with_drift_alerts_runs_the_alert_hook() {
     ))
     .unwrap();
     let mut a = App::new(c, dir.path().join("home"));
-    let (tx, rx) = std::sync::mpsc::channel();
-    let mut jobs = super::Jobs {
-        tx,
-        rx,
-        cancel: Arc::new(AtomicBool::new(false)),
-        queued: None,
-    };
+    let mut jobs = jobs();
     super::start(
         &mut a,
         &mut jobs,
@@ -613,13 +618,7 @@ fn console_compare_and_promote_are_recorded_as_the_cli_records_them() {
     let dir = home();
     let h = dir.path().join("home");
     let mut a = app(dir.path());
-    let (tx, rx) = std::sync::mpsc::channel();
-    let mut jobs = super::Jobs {
-        tx,
-        rx,
-        cancel: Arc::new(AtomicBool::new(false)),
-        queued: None,
-    };
+    let mut jobs = jobs();
     let wait = |jobs: &super::Jobs| loop {
         match jobs.rx.recv_timeout(std::time::Duration::from_secs(60)) {
             Ok(m @ (super::Msg::Compared(_) | super::Msg::Moved(_))) => break m,

@@ -5,6 +5,7 @@
 //! leaves the old rows or the new ones.
 //! Table and column names are fixed identifiers; values always go through parameters.
 
+mod pg_connect;
 mod pg_schema;
 mod pg_tls;
 mod pg_url;

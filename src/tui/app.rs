@@ -236,8 +236,12 @@ impl App {
             self.load_date();
         }
         if dates != self.dates {
+            // On the latest date, the view follows a newly scored later one; on an older
+            // date the user chose, it stays.
+            let was_latest = self.date.is_some() && self.date.as_ref() == self.dates.last();
             self.dates = dates;
-            if self.date.is_none()
+            if was_latest
+                || self.date.is_none()
                 || !self
                     .dates
                     .contains(self.date.as_ref().unwrap_or(&String::new()))

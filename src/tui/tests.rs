@@ -664,3 +664,38 @@ fn console_compare_and_promote_are_recorded_as_the_cli_records_them() {
         "a v1-vs-v2 comparison after v2 became champion"
     );
 }
+
+/// On the latest date, the Predictions pane moves to a newly scored later date; on an
+/// older date the user picked, it stays there.
+#[test]
+fn the_latest_date_is_followed_an_older_one_kept() {
+    let dir = home();
+    let mut a = app(dir.path());
+    press(&mut a, key('5'));
+    assert_eq!(a.date.as_deref(), Some("2026-03-02"));
+    let h = dir.path().join("home");
+    let score = |date: &str| {
+        let req = infer::PredictRequest {
+            data: dir.path().join("day.csv"),
+            date: Some(date.into()),
+            sink: None,
+        };
+        infer::predict(&cfg(), &h, &req, None, Arc::new(AtomicBool::new(false))).unwrap();
+    };
+    score("2026-03-03");
+    a.refresh();
+    assert_eq!(
+        a.date.as_deref(),
+        Some("2026-03-03"),
+        "follows the new latest date"
+    );
+    press(&mut a, key('h'));
+    assert_eq!(a.date.as_deref(), Some("2026-03-02"));
+    score("2026-03-04");
+    a.refresh();
+    assert_eq!(
+        a.date.as_deref(),
+        Some("2026-03-02"),
+        "stays on the date picked"
+    );
+}

@@ -699,3 +699,25 @@ fn the_latest_date_is_followed_an_older_one_kept() {
         "stays on the date picked"
     );
 }
+
+/// At 100 columns and more, the Runs list shows a failed run's cause beside it.
+#[test]
+fn the_runs_list_shows_a_failed_runs_cause() {
+    let dir = home();
+    let conn = crate::registry::db::open(&dir.path().join("home").join("claims.db")).unwrap();
+    crate::registry::runs::start(&conn, "predict-failed-x", "predict", "{}").unwrap();
+    crate::registry::runs::finish(
+        &conn,
+        "predict-failed-x",
+        Err("input for 2026-03-09 not found: incoming/applications_2026-03-09.csv"),
+    )
+    .unwrap();
+    let mut a = app(dir.path());
+    a.refresh();
+    let wide = render(&a, 120, 40);
+    assert!(
+        wide.contains("predict-failed-x") && wide.contains("input for 2026-03-09 not found"),
+        "{wide}"
+    );
+    assert!(!render(&a, 80, 24).contains("input for 2026-03-09"));
+}

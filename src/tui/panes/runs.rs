@@ -113,6 +113,15 @@ pub fn runs(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 Cell::from(rows_in),
                 Cell::from(rows_out),
             ]);
+            // A failed run's cause at a glance (its first line; Enter shows all of it).
+            if wide {
+                let cause = r
+                    .error
+                    .as_deref()
+                    .and_then(|e| e.lines().next())
+                    .unwrap_or("");
+                cells.push(Cell::from(Span::styled(cause.to_string(), theme.dim)));
+            }
             let row = Row::new(cells);
             if i == app.run_sel {
                 row.style(theme.selected)
@@ -137,6 +146,10 @@ pub fn runs(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Constraint::Length(8),
     ]);
     header.extend(["took", "rows in", "out"]);
+    if wide {
+        widths.push(Constraint::Min(10));
+        header.push("error");
+    }
     let t = Table::new(rows, widths)
         .header(Row::new(header).style(theme.dim))
         .block(block(

@@ -130,15 +130,25 @@ pub fn predictions(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     // A day larger than what is loaded says so: the top rows by score are shown, and a
     // confirmed filter searches every id of the day.
     let total = app.predictions_total.max(app.predictions.len());
+    // Key hints close the title only when they fit (`?` lists every key anyway).
+    let hinted = |base: String, hint: String| {
+        if base.chars().count() + hint.chars().count() + 4 <= list.width as usize {
+            format!("{base} {hint}")
+        } else {
+            base
+        }
+    };
     let title = match (app.filter.is_empty(), app.day_truncated()) {
-        (true, false) => format!(
-            "{date}: {total} applications{model} (h/l date, {} filter, Enter details)",
-            app.key('/')
+        (true, false) => hinted(
+            format!("{date}: {total} applications{model}"),
+            format!("(h/l date, {} filter, Enter details)", app.key('/')),
         ),
-        (true, true) => format!(
-            "{date}: {total} applications, top {} by score shown{model} ({} filter: Enter searches all ids)",
-            app.predictions.len(),
-            app.key('/')
+        (true, true) => hinted(
+            format!(
+                "{date}: {total} applications, top {} by score shown{model}",
+                app.predictions.len()
+            ),
+            format!("({} filter: Enter searches all ids)", app.key('/')),
         ),
         (false, truncated) if truncated && app.filtering => format!(
             "{date}: {} of the top {} match '{}' (Enter searches all {total} ids)",

@@ -1,0 +1,173 @@
+//! Console tests that run jobs as the event loop does (predict, compare, promote) and
+//! follow what the screen shows after the database changes.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use super::*;
+use crate::tui::app::{App, Request};
+
+/// The event loop's job state, for tests that start jobs as the loop does.
+fn jobs() -> crate::tui::Jobs {
+    let (tx, rx) = std::sync::mpsc::channel();
+    crate::tui::Jobs {
+        tx,
+        rx,
+        cancel: Arc::new(AtomicBool::new(false)),
+        queued: None,
+    }
+}
+
+/// A day scored from the console that raises drift alerts runs `hooks.on_alert` with the
+/// run's summary, as a headless predict does (the alert is about the data, whoever ran it).
+#[test]
+fn a_console_predict_with_drift_alerts_runs_the_alert_hook() {
+    let dir = home();
+    let got = dir.path().join("alert.json");
+    let c = Config::from_overlay(&format!(
+        "[drift]\nmin_rows = 100\n[hooks]\non_alert = \"cat > '{}'\"\n",
+        got.display()
+    ))
+    .unwrap();
+    let mut a = App::new(c, dir.path().join("home"));
+    let mut jobs = jobs();
+    crate::tui::start(
+        &mut a,
+        &mut jobs,
+        Request::Predict(dir.path().join("day.csv"), "2026-03-04".into(), None),
+    );
+    let scored = loop {
+        match jobs.rx.recv_timeout(std::time::Duration::from_secs(60)) {
+            Ok(crate::tui::Msg::Scored(r)) => break r,
+            Ok(_) => {}
+            Err(e) => panic!("no result: {e}"),
+        }
+    };
+    assert!(scored.is_ok(), "{scored:?}");
+    let t0 = std::time::Instant::now();
+    while !got.is_file() || std::fs::read_to_string(&got).unwrap_or_default().is_empty() {
+        assert!(t0.elapsed().as_secs() < 20, "the alert hook did not run");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&got).unwrap()).unwrap();
+    assert_eq!(summary["business_date"], "2026-03-04");
+    assert!(
+        !summary["drift_alerts"].as_array().unwrap().is_empty(),
+        "{summary}"
+    );
+}
+
+/// What the console's c and p do is what `claims compare` and `claims promote` do: the
+/// comparison is recorded, the promotion's audit says which case it was (here an
+/// override of the gate's refusal, with the typed reason), and a comparison against a
+/// champion that has since changed is dropped from the screen.
+#[test]
+fn console_compare_and_promote_are_recorded_as_the_cli_records_them() {
+    let dir = home();
+    let h = dir.path().join("home");
+    let mut a = app(dir.path());
+    let mut jobs = jobs();
+    let wait = |jobs: &crate::tui::Jobs| loop {
+        match jobs.rx.recv_timeout(std::time::Duration::from_secs(60)) {
+            Ok(m @ (crate::tui::Msg::Compared(_) | crate::tui::Msg::Moved(_))) => break m,
+            Ok(_) => {}
+            Err(e) => panic!("no answer: {e}"),
+        }
+    };
+    let decisions = || {
+        let conn = crate::registry::db::open(&h.join("claims.db")).unwrap();
+        conn.query_row("SELECT count(*) FROM decisions", [], |r| r.get::<_, i64>(0))
+            .unwrap()
+    };
+    let before = decisions();
+    crate::tui::start(&mut a, &mut jobs, Request::Compare);
+    assert!(matches!(wait(&jobs), crate::tui::Msg::Compared(Ok(_))));
+    assert_eq!(decisions(), before + 1);
+    crate::tui::start(
+        &mut a,
+        &mut jobs,
+        Request::Promote(Some(2), "uat ok".into()),
+    );
+    let crate::tui::Msg::Moved(said) = wait(&jobs) else {
+        unreachable!()
+    };
+    assert!(said.contains("champion: v1 -> v2"), "{said}");
+    let conn = crate::registry::db::open(&h.join("claims.db")).unwrap();
+    let audit: String = conn
+        .query_row(
+            "SELECT reason FROM alias_history WHERE alias = 'champion' ORDER BY id DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        audit.starts_with("override: the gate refused v2 against v1")
+            && audit.ends_with(": uat ok"),
+        "{audit}"
+    );
+    assert!(a.comparison.is_some());
+    a.refresh();
+    assert!(
+        a.comparison.is_none(),
+        "a v1-vs-v2 comparison after v2 became champion"
+    );
+}
+
+/// On the latest date, the Predictions pane moves to a newly scored later date; on an
+/// older date the user picked, it stays there.
+#[test]
+fn the_latest_date_is_followed_an_older_one_kept() {
+    let dir = home();
+    let mut a = app(dir.path());
+    press(&mut a, key('5'));
+    assert_eq!(a.date.as_deref(), Some("2026-03-02"));
+    let h = dir.path().join("home");
+    let score = |date: &str| {
+        let req = infer::PredictRequest {
+            data: dir.path().join("day.csv"),
+            date: Some(date.into()),
+            sink: None,
+        };
+        infer::predict(&cfg(), &h, &req, None, Arc::new(AtomicBool::new(false))).unwrap();
+    };
+    score("2026-03-03");
+    a.refresh();
+    assert_eq!(
+        a.date.as_deref(),
+        Some("2026-03-03"),
+        "follows the new latest date"
+    );
+    press(&mut a, key('h'));
+    assert_eq!(a.date.as_deref(), Some("2026-03-02"));
+    score("2026-03-04");
+    a.refresh();
+    assert_eq!(
+        a.date.as_deref(),
+        Some("2026-03-02"),
+        "stays on the date picked"
+    );
+}
+
+/// At 100 columns and more, the Runs list shows a failed run's cause beside it.
+#[test]
+fn the_runs_list_shows_a_failed_runs_cause() {
+    let dir = home();
+    let conn = crate::registry::db::open(&dir.path().join("home").join("claims.db")).unwrap();
+    crate::registry::runs::start(&conn, "predict-failed-x", "predict", "{}").unwrap();
+    crate::registry::runs::finish(
+        &conn,
+        "predict-failed-x",
+        Err("input for 2026-03-09 not found: incoming/applications_2026-03-09.csv"),
+    )
+    .unwrap();
+    let mut a = app(dir.path());
+    a.refresh();
+    let wide = render(&a, 120, 40);
+    assert!(
+        wide.contains("predict-failed-x") && wide.contains("input for 2026-03-09 not found"),
+        "{wide}"
+    );
+    assert!(!render(&a, 80, 24).contains("input for 2026-03-09"));
+}

@@ -11,6 +11,7 @@ pub mod infer;
 mod scoring;
 pub mod train;
 mod train_report;
+mod train_types;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;

@@ -3,12 +3,10 @@
 //! validation split) -> threshold (on validation) -> evaluate (test split, once) ->
 //! register. A contract violation fails the run with exit 3 and registers nothing.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::Sender;
-
-use serde::Serialize;
 
 pub use super::gate::GateSummary;
 use super::gate::{self, effective_toml};
@@ -17,7 +15,7 @@ use super::{PipelineEvent, RunCtx};
 use crate::config::{Config, Imbalance};
 use crate::data::{contract, load, split};
 use crate::error::{ClaimsError, Result, Violation};
-use crate::eval::{Evaluation, evaluate};
+use crate::eval::evaluate;
 use crate::features::Preprocessor;
 use crate::model::fit::{HeldOutRows, fit};
 use crate::model::params::{FitSettings, Hyperparams};
@@ -26,64 +24,7 @@ use crate::model::xgb;
 use crate::monitor::profile;
 use crate::registry::{DataFileRecord, Manifest, Registry, code_version, sha256_file};
 
-/// What to train on and how; `None` fields take the config's value.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
-pub struct TrainRequest {
-    /// Labelled input files (historical plus the month's new data).
-    pub data: Vec<PathBuf>,
-    /// Search candidates.
-    pub search_iters: Option<usize>,
-    /// CV folds.
-    pub folds: Option<usize>,
-    /// Imbalance strategy.
-    pub imbalance: Option<Imbalance>,
-    /// Seed.
-    pub seed: Option<u64>,
-}
-
-/// The result of a successful training run.
-#[derive(Debug, Clone, Serialize)]
-pub struct TrainOutcome {
-    /// Run id.
-    pub run_id: String,
-    /// Registered version.
-    pub model_version: u32,
-    /// "champion" or "challenger".
-    pub role: String,
-    /// Where the artifacts went.
-    pub model_dir: String,
-    /// Test-split metrics (the test split is scored once, here).
-    pub test: Evaluation,
-    /// Validation-split ROC AUC of the final model.
-    pub validation_roc_auc: f64,
-    /// Mean CV ROC AUC of the chosen candidate (over all folds).
-    pub cv_roc_auc: f64,
-    /// How the search spent its fits.
-    pub search: SearchSummary,
-    /// The chosen hyperparameters.
-    pub params: Hyperparams,
-    /// Boosting rounds kept after early stopping.
-    pub rounds: usize,
-    /// Boosting rounds run before early stopping (or the cap) ended the final fit.
-    pub rounds_run: usize,
-    /// Operating threshold.
-    pub threshold: f64,
-    /// How the threshold was chosen, in words.
-    pub threshold_rule: String,
-    /// Imbalance strategy used.
-    pub imbalance: String,
-    /// scale_pos_weight sent, if any.
-    pub scale_pos_weight: Option<f64>,
-    /// Rows in train/validation/test (train after undersampling).
-    pub split_rows: [usize; 3],
-    /// Top features by gain.
-    pub top_features: Vec<(String, f32)>,
-    /// The promotion gate's verdict, when a champion existed.
-    pub gate: Option<GateSummary>,
-    /// The challenger this version replaced (it keeps no alias; `claims promote` still
-    /// takes it).
-    pub replaced_challenger: Option<u32>,
-}
+pub use super::train_types::{TrainOutcome, TrainRequest};
 
 fn violations_for_labels(files: &[String], y: &[u8], folds: usize) -> Option<ClaimsError> {
     let pos = y.iter().filter(|&&v| v == 1).count();

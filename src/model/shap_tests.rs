@@ -100,6 +100,16 @@ fn probabilities_match_xgboost_predict() {
         let got = e.explain(&x, x.len() / w, 2, true, &|_, p, _| p);
         let fast = e.explain(&x, x.len() / w, 2, false, &|_, p, _| p);
         assert_eq!(got, fast, "depth {depth}: probabilities without SHAP");
+        // Rows come back in order, blocks and threads of any size (2,999 rows: 1,500 and
+        // 1,499 per thread, neither a whole number of blocks).
+        let n = x.len() / w - 1;
+        let order = e.explain(&x[..n * w], n, 2, false, &|i, p, _| (i, p));
+        assert!(
+            order
+                .iter()
+                .enumerate()
+                .all(|(k, &(i, p))| i == k && p == got[k])
+        );
         let same = got.iter().zip(&want).filter(|(g, t)| g == t).count();
         assert_eq!(same, want.len(), "depth {depth}: {got:?} vs {want:?}");
     }

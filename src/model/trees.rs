@@ -211,6 +211,16 @@ impl Tree {
         }
     }
 
+    /// The value of the leaf row `x` reaches.
+    #[inline]
+    pub(super) fn leaf_of(&self, x: &[f32]) -> f32 {
+        let mut node = 0;
+        while self.left[node] >= 0 {
+            node = self.next(node, x[self.feature[node] as usize]);
+        }
+        self.value[node]
+    }
+
     /// The child a row with value `v` goes to (XGBoost's `GetNextNode`).
     #[inline]
     pub(super) fn next(&self, node: usize, v: f32) -> usize {

@@ -14,7 +14,7 @@ CREATE TABLE IF NOT EXISTS predictions(
   role TEXT NOT NULL CHECK (role IN ('champion', 'challenger')), score REAL NOT NULL,
   predicted_claim INTEGER NOT NULL, threshold REAL NOT NULL, top_reasons TEXT NOT NULL,
   run_id TEXT NOT NULL, scored_at TEXT NOT NULL,
-  PRIMARY KEY (business_date, application_id, role));
+  PRIMARY KEY (business_date, application_id, role)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS quarantine(
   business_date TEXT NOT NULL, source_file TEXT NOT NULL, row_number INTEGER NOT NULL,
   application_id TEXT, reason TEXT NOT NULL, raw TEXT NOT NULL, run_id TEXT NOT NULL,

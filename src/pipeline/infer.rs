@@ -110,6 +110,9 @@ pub fn parse_date(s: &str) -> Result<String> {
 /// chunks are in flight (read, queued, checked, merged).
 const CHUNK_BYTES: usize = 2 << 20;
 
+/// Chunks checked at once (on their own threads) while the reader cuts the next one.
+const CHECKS_IN_FLIGHT: usize = 3;
+
 /// Loads version `v` for scoring (all cores for prediction) with its threshold.
 fn load_for_scoring(reg: &Registry, v: u32) -> Result<(TrainedModel, f64)> {
     let mut model = reg.load_model(v)?;
@@ -238,7 +241,8 @@ fn run(
                 .map_err(spawn_err)?;
             let rules = &*rules;
             type Checking<'a> = (Arc<load::RawFile>, usize, ScopedJoinHandle<'a, CheckedRows>);
-            let mut pending: Option<Checking> = None;
+            // Up to CHECKS_IN_FLIGHT chunks are checked at once, merged in file order.
+            let mut pending: std::collections::VecDeque<Checking> = Default::default();
             let mut next = Some(first);
             loop {
                 let started = match next.take() {
@@ -253,7 +257,12 @@ fn run(
                     }
                     None => None,
                 };
-                if let Some((chunk, offset, check)) = pending.take() {
+                let merge_now = if started.is_some() && pending.len() < CHECKS_IN_FLIGHT - 1 {
+                    None
+                } else {
+                    pending.pop_front()
+                };
+                if let Some((chunk, offset, check)) = merge_now {
                     let rows = check
                         .join()
                         .unwrap_or_else(|e| std::panic::resume_unwind(e));
@@ -262,10 +271,11 @@ fn run(
                     let seen = offset + chunk.rows();
                     ctx.emit("contract", None, format!("checked {seen} rows"));
                 }
-                if started.is_none() {
-                    return Ok(());
+                match started {
+                    Some(c) => pending.push_back(c),
+                    None if pending.is_empty() => return Ok(()),
+                    None => continue,
                 }
-                pending = started;
                 // A closed channel means the reader ended after sending its error or end.
                 next = rx.recv().unwrap_or(Ok(None))?;
             }

@@ -50,9 +50,13 @@ const ADDED_COLUMNS: [(&str, &str, &str); 1] = [("decisions", "gate", "TEXT")];
 /// user cannot write (a production home looked at by another account) opens read-only:
 /// reading commands work, and a write fails with [`sql`]'s "read-only" message.
 pub fn open(path: &Path) -> Result<Connection> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| ClaimsError::io(dir, e))?;
-    }
+    let risk = match path.parent() {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).map_err(|e| ClaimsError::io(dir, e))?;
+            warn_once_if_at_risk(dir)
+        }
+        None => None,
+    };
     let setup = || -> rusqlite::Result<Connection> {
         let conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
@@ -83,8 +87,24 @@ pub fn open(path: &Path) -> Result<Connection> {
             path.display(),
             crate::registry::current_user()
         ))),
-        Err(e) => Err(ClaimsError::Registry(format!("{}: {e}", path.display()))),
+        Err(e) => Err(ClaimsError::Registry(match risk {
+            Some(why) => format!("{}: {e} ({why})", path.display()),
+            None => format!("{}: {e}", path.display()),
+        })),
     }
+}
+
+/// Whether SQLite files in `dir` are at risk there (a network or FUSE mount), said once
+/// per folder and process as a warning.
+fn warn_once_if_at_risk(dir: &Path) -> Option<String> {
+    static WARNED: std::sync::Mutex<Vec<std::path::PathBuf>> = std::sync::Mutex::new(Vec::new());
+    let why = crate::registry::mounts::sqlite_risk(dir)?;
+    let mut warned = WARNED.lock().unwrap_or_else(|e| e.into_inner());
+    if !warned.iter().any(|d| d == dir) {
+        warned.push(dir.to_path_buf());
+        tracing::warn!("{why}");
+    }
+    Some(why)
 }
 
 fn cannot_write(e: &rusqlite::Error) -> bool {

@@ -5,6 +5,7 @@
 //! corrupt or edited artifact is refused.
 
 pub mod db;
+pub mod mounts;
 pub mod runs;
 
 use std::io::Write;

@@ -334,18 +334,11 @@ pub(super) fn explain(
     date: Option<&str>,
 ) -> Result<Output> {
     let mut sink = crate::sink::open_to_read(url, home)?;
+    // Every date is one key lookup (the table's key starts with the date), not a scan of
+    // the table for the id.
     let dates: Vec<String> = match date {
         Some(d) => vec![d.to_string()],
-        None => {
-            let mut ds: Vec<String> = sink
-                .scores_of(&[id.to_string()])?
-                .into_iter()
-                .filter(|s| s.champion)
-                .map(|s| s.business_date)
-                .collect();
-            ds.dedup();
-            ds
-        }
+        None => sink.dates()?,
     };
     let mut found = vec![];
     for d in &dates {

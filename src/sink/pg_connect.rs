@@ -6,19 +6,28 @@ use postgres::{Client, NoTls};
 use super::postgres::{err, setup_err};
 use crate::error::{ClaimsError, Result};
 
-/// Connection attempts still waiting for a silent server, by server, since when.
-static IN_FLIGHT: std::sync::Mutex<Vec<(String, std::time::Instant)>> =
-    std::sync::Mutex::new(Vec::new());
+/// A connection attempt under way: to which server, since when, and whether its caller
+/// has given up waiting for it (the server accepted and never answered).
+struct Entry {
+    id: u64,
+    server: String,
+    since: std::time::Instant,
+    timed_out: bool,
+}
+
+/// Connection attempts under way.
+static IN_FLIGHT: std::sync::Mutex<Vec<Entry>> = std::sync::Mutex::new(Vec::new());
+
+fn in_flight() -> std::sync::MutexGuard<'static, Vec<Entry>> {
+    IN_FLIGHT.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 /// One attempt's entry in [`IN_FLIGHT`], taken out when the attempt ends (or never starts).
-struct Attempt(String);
+struct Attempt(u64);
 
 impl Drop for Attempt {
     fn drop(&mut self) {
-        IN_FLIGHT
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .retain(|(k, _)| *k != self.0);
+        in_flight().retain(|e| e.id != self.0);
     }
 }
 
@@ -39,16 +48,28 @@ pub(super) fn handshake(
         .unwrap_or(std::time::Duration::from_secs(30));
     let hosts = cfg.get_hosts().len().max(1) as u32;
     let limit = per_host * hosts + std::time::Duration::from_secs(1);
+    static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let attempt = {
-        let mut waiting = IN_FLIGHT.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((_, since)) = waiting.iter().find(|(k, _)| k == described) {
+        let mut waiting = in_flight();
+        // Only an attempt that already outlived its deadline holds new ones back: attempts
+        // at the same time to a server that answers (a console poll and a run) both go on.
+        if let Some(e) = waiting
+            .iter()
+            .find(|e| e.server == described && e.timed_out)
+        {
             return Err(ClaimsError::Other(anyhow::anyhow!(
                 "cannot connect to {described}: an earlier attempt has had no answer for {} s (the server accepts connections but does not answer); no new attempt until it ends",
-                since.elapsed().as_secs()
+                e.since.elapsed().as_secs()
             )));
         }
-        waiting.push((described.to_string(), std::time::Instant::now()));
-        Attempt(described.to_string())
+        waiting.push(Entry {
+            id,
+            server: described.to_string(),
+            since: std::time::Instant::now(),
+            timed_out: false,
+        });
+        Attempt(id)
     };
     let (send, answer) = std::sync::mpsc::channel();
     std::thread::Builder::new()
@@ -66,16 +87,21 @@ pub(super) fn handshake(
         Ok(connected) => {
             connected.map_err(|e| setup_err(&format!("cannot connect to {described}"), e))
         }
-        Err(_) => Err(ClaimsError::Other(anyhow::anyhow!(
-            "cannot connect to {described}: the server accepted the connection but did not answer within {} s (connect_timeout {} s{}, plus 1 s; connect_timeout in the URL sets it)",
-            limit.as_secs(),
-            per_host.as_secs(),
-            if hosts > 1 {
-                format!(" for each of {hosts} hosts")
-            } else {
-                String::new()
+        Err(_) => {
+            if let Some(e) = in_flight().iter_mut().find(|e| e.id == id) {
+                e.timed_out = true;
             }
-        ))),
+            Err(ClaimsError::Other(anyhow::anyhow!(
+                "cannot connect to {described}: the server accepted the connection but did not answer within {} s (connect_timeout {} s{}, plus 1 s; connect_timeout in the URL sets it)",
+                limit.as_secs(),
+                per_host.as_secs(),
+                if hosts > 1 {
+                    format!(" for each of {hosts} hosts")
+                } else {
+                    String::new()
+                }
+            )))
+        }
     }
 }
 
@@ -121,5 +147,33 @@ mod tests {
             );
         }
         assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    }
+
+    /// Attempts at the same time (a console poll and a run) each get their own deadline:
+    /// one still under way does not refuse the other.
+    #[test]
+    fn attempts_at_the_same_time_both_go_on() {
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = silent.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let kept: Vec<_> = silent.incoming().take(2).collect();
+            std::thread::sleep(std::time::Duration::from_secs(30));
+            drop(kept);
+        });
+        let url = format!("postgres://u@127.0.0.1:{port}/d?connect_timeout=1&sslmode=disable");
+        let tries: Vec<_> = (0..2)
+            .map(|_| {
+                let url = url.clone();
+                std::thread::spawn(move || {
+                    crate::sink::postgres::PgSink::connect(&url)
+                        .err()
+                        .map(|e| e.to_string())
+                })
+            })
+            .collect();
+        for t in tries {
+            let e = t.join().unwrap().unwrap_or_default();
+            assert!(e.contains("did not answer within 2 s"), "{e}");
+        }
     }
 }

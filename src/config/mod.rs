@@ -441,6 +441,23 @@ mod tests {
             assert!(e.contains(want), "{keys}: {e}");
         }
         assert!(Config::from_overlay("[tui.keys]\nquit = \"?\"\nhelp = \"q\"\n").is_ok());
+        // A p-value bound the bootstrap can never reach (its p is at least 2 / (rounds + 1)).
+        let e = Config::from_overlay(
+            "[gate]\nprimary_metric = \"pr_auc\"\nmax_p_value = 0.001\nbootstrap_rounds = 1000",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("gate.max_p_value' = '0.001': cannot be met")
+                && e.contains("= 0.0020 with 1000 rounds")
+                && e.contains("bootstrap_rounds to at least 1999"),
+            "{e}"
+        );
+        let ok =
+            "[gate]\nprimary_metric = \"pr_auc\"\nmax_p_value = 0.001\nbootstrap_rounds = 2000";
+        assert!(Config::from_overlay(ok).is_ok());
+        // DeLong's p has no such floor.
+        assert!(Config::from_overlay("[gate]\nmax_p_value = 0.001").is_ok());
     }
 
     /// Schedule settings that cron, systemd or the scheduler would misread are refused with

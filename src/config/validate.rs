@@ -292,6 +292,25 @@ pub(super) fn validate(raw: Raw, merged_toml: String) -> Result<Config> {
             "must be in [100, 100000]",
         ));
     }
+    // A bootstrap p-value is never below 2 / (rounds + 1) (each tail counts as
+    // (1 + k) / (rounds + 1)): a stricter bound would refuse every challenger.
+    let floor = 2.0 / (g.bootstrap_rounds as f64 + 1.0);
+    if g.mode == "superiority" && g.primary_metric == "pr_auc" && g.max_p_value < floor {
+        let needed = (2.0 / g.max_p_value - 1.0).ceil();
+        let fix = if needed.is_finite() && needed <= 100_000.0 {
+            format!("raise gate.bootstrap_rounds to at least {needed} or gate.max_p_value")
+        } else {
+            "raise gate.max_p_value".to_string()
+        };
+        return Err(bad(
+            "gate.max_p_value",
+            g.max_p_value,
+            &format!(
+                "cannot be met with primary_metric pr_auc: its bootstrap p-value is at least 2 / (gate.bootstrap_rounds + 1) = {floor:.4} with {} rounds; {fix}",
+                g.bootstrap_rounds
+            ),
+        ));
+    }
     for (k, v) in &g.max_worse {
         if !["log_loss", "brier", "ece"].contains(&k.as_str()) {
             return Err(bad(

@@ -193,10 +193,11 @@ pub fn paired_bootstrap(
         vb.push(b);
         vd.push(b - a);
     }
-    let n = vd.iter().filter(|d| d.is_finite()).count() as f64;
-    let share = |k: usize| (1.0 + k as f64) / (n + 1.0);
-    let below = share(vd.iter().filter(|&&d| d <= 0.0).count());
-    let above = share(vd.iter().filter(|&&d| d >= 0.0).count());
+    // Resamples where a metric is undefined (NaN, infinite) count in neither tail nor n.
+    let finite: Vec<f64> = vd.iter().copied().filter(|d| d.is_finite()).collect();
+    let share = |k: usize| (1.0 + k as f64) / (finite.len() as f64 + 1.0);
+    let below = share(finite.iter().filter(|&&d| d <= 0.0).count());
+    let above = share(finite.iter().filter(|&&d| d >= 0.0).count());
     Paired {
         a: interval(va),
         b: interval(vb),

@@ -8,6 +8,17 @@ use crate::registry::{Registry, current_user, db, set_alias};
 
 /// Makes `version` the champion (recorded with who, when and why); returns the previous one.
 pub fn promote(reg: &mut Registry, version: u32, reason: &str) -> Result<Option<u32>> {
+    promote_from(reg, version, reason, None)
+}
+
+/// [`promote`], refusing when the champion is no longer `expected` (some: the champion the
+/// reason was written against; another promotion landed in between).
+fn promote_from(
+    reg: &mut Registry,
+    version: u32,
+    reason: &str,
+    expected: Option<Option<u32>>,
+) -> Result<Option<u32>> {
     reg.manifest(version)?;
     let tx = reg
         .conn
@@ -24,6 +35,14 @@ pub fn promote(reg: &mut Registry, version: u32, reason: &str) -> Result<Option<
     if from == Some(version) {
         return Err(ClaimsError::Usage(format!(
             "v{version} is already the champion"
+        )));
+    }
+    if let Some(expected) = expected.filter(|e| *e != from) {
+        let was = |v: Option<u32>| v.map_or("none".to_string(), |v| format!("v{v}"));
+        return Err(ClaimsError::Usage(format!(
+            "the champion changed from {} to {} while v{version} was being promoted (another promotion or rollback); nothing was changed: look at `claims models` and promote again if still wanted",
+            was(expected),
+            was(from)
         )));
     }
     set_alias(&tx, "champion", version, &current_user(), reason)?;
@@ -49,6 +68,10 @@ pub fn promote_audited(
     use super::gate::GateStatus as G;
     reg.manifest(version)?; // a version that does not exist says so first
     let status = super::gate::gate_status(reg, version)?;
+    let status_champion = match &status {
+        G::NoChampion => None,
+        G::NotCompared(c) | G::Passed(c, ..) | G::Refused(c, ..) => Some(*c),
+    };
     let reason = match (status, reason) {
         (G::Refused(champion, at, _), None) => {
             return Err(ClaimsError::Usage(format!(
@@ -70,7 +93,9 @@ pub fn promote_audited(
         }
         (_, r) => r.unwrap_or_else(|| "manual promotion".into()),
     };
-    let from = promote(reg, version, &reason)?;
+    // The reason speaks of the champion the status was read against: if another
+    // promotion lands before this one's transaction, refuse rather than record it wrongly.
+    let from = promote_from(reg, version, &reason, Some(status_champion))?;
     Ok((from, reason))
 }
 

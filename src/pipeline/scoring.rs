@@ -208,12 +208,20 @@ impl Explainer {
         let x = self.model.pre.transform_rows(data, rows.clone())?;
         let text = &self.text;
         let shap = text.top > 0;
+        // When XGBoost scores the rows (the explainer's own sums differ, or give no
+        // probability), its scores are the ones stored, so they pick the reasons too.
+        let theirs = if self.own_scores {
+            None
+        } else {
+            Some(self.xgboost_scores(&x, n)?)
+        };
         let out = self.trees.explain(&x, n, self.threads, shap, &|i, p, phi| {
             let reasons = if shap {
                 // One index buffer per scoring thread, not one allocation per row.
                 thread_local!(static IDX: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) });
                 // The decision as the table records it (score >= threshold, the same f64).
-                let up = f64::from(p) >= text.threshold;
+                let score = theirs.as_ref().map_or(f64::from(p), |t| t[i]);
+                let up = score >= text.threshold;
                 IDX.with_borrow_mut(|idx| text.reasons(data, rows.start + i, phi, up, idx))
             } else {
                 "[]".to_string()
@@ -221,10 +229,9 @@ impl Explainer {
             (p, reasons)
         });
         let (probs, reasons): (Vec<f32>, Vec<String>) = out.into_iter().unzip();
-        let scores = if self.own_scores {
-            probs.into_iter().map(f64::from).collect()
-        } else {
-            self.xgboost_scores(&x, n)?
+        let scores = match theirs {
+            Some(t) => t,
+            None => probs.into_iter().map(f64::from).collect(),
         };
         Ok((scores, reasons))
     }

@@ -35,7 +35,18 @@ fn systemd_word(s: &str, executable: bool) -> String {
     if plain(s) {
         escaped
     } else {
-        format!("\"{}\"", escaped.replace('\\', "\\\\").replace('"', "\\\""))
+        let mut quoted = String::from("\"");
+        for c in escaped.chars() {
+            match c {
+                '\\' => quoted.push_str("\\\\"),
+                '"' => quoted.push_str("\\\""),
+                // A newline would end the unit file's line: written as a C escape.
+                c if c.is_ascii_control() => quoted.push_str(&format!("\\x{:02x}", c as u32)),
+                c => quoted.push(c),
+            }
+        }
+        quoted.push('"');
+        quoted
     }
 }
 
@@ -306,6 +317,18 @@ pub fn run_hook(cmd: &str, summary: &serde_json::Value, timeout: std::time::Dura
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Control characters in an argument stay inside its quotes as C escapes: a raw
+    /// newline would end the `ExecStart=` line.
+    #[test]
+    fn systemd_words_escape_control_characters() {
+        assert_eq!(
+            systemd_word("/srv/a\nb\tc", false),
+            "\"/srv/a\\x0ab\\x09c\""
+        );
+        assert_eq!(systemd_word("/srv/x y", false), "\"/srv/x y\"");
+        assert_eq!(systemd_word("/srv/plain", false), "/srv/plain");
+    }
 
     /// A hook that exits but leaves a process holding its stderr (relayed as our own
     /// lines) does not hold the run past the timeout: the leftover is killed.

@@ -33,6 +33,19 @@ pub struct PredictRequest {
     pub date: Option<String>,
     /// Sink URL; default the config's, else SQLite in the home folder.
     pub sink: Option<String>,
+    /// Replace the date's rows even when an earlier run scored the date from another file.
+    pub replace: bool,
+}
+
+/// The rows a run replaced: a date scored again.
+#[derive(Debug, Clone, Serialize)]
+pub struct Replaced {
+    /// The run that had written them.
+    pub run_id: String,
+    /// Its champion rows.
+    pub rows: u64,
+    /// The file it scored, when that run is recorded in this home.
+    pub data: Option<PathBuf>,
 }
 
 /// One scored row shown in summaries.
@@ -77,6 +90,8 @@ pub struct PredictOutcome {
     pub drift_not_judged: Option<String>,
     /// The ten highest scores with their reasons.
     pub top_scored: Vec<Scored>,
+    /// The earlier run of the date whose rows this one replaced, if any.
+    pub replaced: Option<Replaced>,
 }
 
 /// Today's date in `tz`.
@@ -194,6 +209,7 @@ fn run(
         Ok(((v, model, profile, threshold, shadow), None, note))
     })?;
     let mut sink = sink::open(sink_url, home)?;
+    let replaced = earlier_run(home, &mut *sink, req, date)?;
 
     // Read and check the file in chunks: only the typed columns of the rows that pass
     // stay in memory, never the whole file as text.
@@ -447,7 +463,34 @@ fn run(
         drift_warnings: pick("warn"),
         drift_not_judged: drift_not_judged(data.len(), cfg.drift.min_rows),
         top_scored: streamed.top,
+        replaced,
     })
+}
+
+/// The run whose rows of `date` this one is about to replace, if any. Refuses (exit 2) when
+/// that run scored another file, unless the request says to replace: a mistyped `--date`
+/// must not quietly overwrite another day's scores. A rerun of the same file (a retry, a
+/// corrected file delivered again under its name) goes ahead.
+fn earlier_run(
+    home: &Path,
+    sink: &mut dyn sink::Sink,
+    req: &PredictRequest,
+    date: &str,
+) -> Result<Option<Replaced>> {
+    let Some((run_id, rows)) = sink.day_run(date)? else {
+        return Ok(None);
+    };
+    let conn = db::open(&home.join("claims.db"))?;
+    let data = crate::registry::runs::get(&conn, &run_id)?
+        .and_then(|r| r.args_json()["data"].as_str().map(PathBuf::from));
+    if let Some(earlier) = data.as_ref().filter(|d| **d != req.data && !req.replace) {
+        return Err(ClaimsError::Usage(format!(
+            "{date} already holds {rows} predictions from run {run_id}, which scored {}; this run scores {}. Nothing was written. If the date is right and this file should replace that day's scores, run again with --force; otherwise check --date",
+            earlier.display(),
+            req.data.display()
+        )));
+    }
+    Ok(Some(Replaced { run_id, rows, data }))
 }
 
 /// Why drift was not judged on a day of `rows` scored rows, if it was not.

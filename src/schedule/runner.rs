@@ -453,6 +453,7 @@ impl Executor for PipelineExecutor<'_> {
                         data: input,
                         date: Some(ds.clone()),
                         sink: None,
+                        replace: false,
                     };
                     crate::pipeline::infer::predict(self.cfg, &self.home, &req, None, cancel)
                         .and_then(|o| {

@@ -151,6 +151,9 @@ pub trait Sink: Send {
     fn read_day(&mut self, date: &str) -> Result<Vec<PredictionRow>>;
     /// Whether `date` has champion rows (a backfill skips such dates).
     fn has_day(&mut self, date: &str) -> Result<bool>;
+    /// The run that wrote `date`'s champion rows, and how many there are (`None` when the
+    /// date has none). A date is written whole by one run, so there is one.
+    fn day_run(&mut self, date: &str) -> Result<Option<(String, u64)>>;
     /// The quarantine rows of `date`, ordered by file and row.
     fn read_quarantine(&mut self, date: &str) -> Result<Vec<QuarantineRow>>;
     /// Every stored score of these applications on any date, by the champion and by a

@@ -84,7 +84,7 @@ pub(super) fn err(what: &str, e: impl std::error::Error) -> ClaimsError {
     }
     if text.contains("lock timeout") {
         text.push_str(
-            " (another session held a lock on the table past lock_timeout: see pg_locks; `options=-c lock_timeout=...` in the URL sets the wait)",
+            " (another session held a lock on the table past lock_timeout: see pg_locks; the URL's `options=-c lock_timeout=...` or the role's lock_timeout sets the wait)",
         );
     }
     ClaimsError::Other(anyhow::anyhow!("postgres sink: {what}: {text}"))
@@ -216,13 +216,6 @@ impl PgSink {
         }
         if cfg.get_tcp_user_timeout().is_none() {
             cfg.tcp_user_timeout(std::time::Duration::from_secs(60));
-        }
-        // A lock another session holds on the tables (an ALTER, a VACUUM FULL, a long
-        // transaction on the date's rows) fails the run after 10 minutes instead of
-        // holding a nightly job for ever; `options=-c lock_timeout=...` in the URL sets it.
-        let options = cfg.get_options().unwrap_or("").to_string();
-        if !options.contains("lock_timeout") {
-            cfg.options(format!("{options} -c lock_timeout={LOCK_TIMEOUT_MS}").trim());
         }
         if cfg.get_hosts().is_empty() {
             cfg.host(&env("PGHOST").unwrap_or_else(|| "localhost".into()));
@@ -367,6 +360,16 @@ impl Sink for PgSink {
     ) -> Result<Box<dyn DayWriter + 's>> {
         let d = day(date)?;
         let mut tx = self.client.transaction().map_err(|e| err("begin", e))?;
+        // A lock another session holds on the tables (an ALTER, a VACUUM FULL, a long
+        // transaction on the date's rows) fails the run after 10 minutes instead of holding
+        // a nightly job for ever, unless the session already has a lock_timeout (the URL's
+        // `options=-c lock_timeout=...`, or the role's or database's setting). Set for this
+        // transaction only, not as a startup option: poolers (PgBouncer, Neon) refuse those.
+        tx.query_opt(
+            "SELECT set_config('lock_timeout', $1, true) WHERE current_setting('lock_timeout') = '0'",
+            &[&LOCK_TIMEOUT_MS.to_string()],
+        )
+        .map_err(|e| err("begin", e))?;
         // One writer per date at a time, whatever home or host it runs from: a second run
         // waits for the first to commit, then replaces its rows (without the lock both
         // runs' rows would be left, as neither DELETE sees the other's uncommitted COPY).
@@ -409,7 +412,7 @@ impl Sink for PgSink {
             let waited = since.elapsed();
             if *limit > 0.0 && waited.as_secs_f64() > *limit {
                 return Err(ClaimsError::Other(anyhow::anyhow!(
-                    "another run has been writing {date} to {}{holder} for {} s, past lock_timeout: gave up waiting (a retry, or the scheduler's, tries again; `options=-c lock_timeout=...` in the URL sets the wait)",
+                    "another run has been writing {date} to {}{holder} for {} s, past lock_timeout: gave up waiting (a retry, or the scheduler's, tries again; the URL's `options=-c lock_timeout=...` or the role's lock_timeout sets the wait)",
                     self.described,
                     waited.as_secs()
                 )));
@@ -442,6 +445,19 @@ impl Sink for PgSink {
             )
             .map_err(|e| err("read", e))?;
         Ok(row.get(0))
+    }
+
+    fn day_run(&mut self, date: &str) -> Result<Option<(String, u64)>> {
+        let d = day(date)?;
+        let row = self
+            .client
+            .query_opt(
+                "SELECT run_id, (SELECT COUNT(*) FROM predictions WHERE business_date = $1 AND role = 'champion')
+                 FROM predictions WHERE business_date = $1 AND role = 'champion' LIMIT 1",
+                &[&d],
+            )
+            .map_err(|e| err("read", e))?;
+        Ok(row.map(|r| (r.get(0), r.get::<_, i64>(1) as u64)))
     }
 
     fn read_day(&mut self, date: &str) -> Result<Vec<PredictionRow>> {

@@ -234,6 +234,18 @@ impl Sink for SqliteSink {
             .map_err(err)
     }
 
+    fn day_run(&mut self, date: &str) -> Result<Option<(String, u64)>> {
+        self.conn
+            .query_row(
+                "SELECT run_id, (SELECT COUNT(*) FROM predictions WHERE business_date = ?1 AND role = 'champion')
+                 FROM predictions WHERE business_date = ?1 AND role = 'champion' LIMIT 1",
+                [date],
+                |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)),
+            )
+            .optional()
+            .map_err(err)
+    }
+
     fn read_quarantine(&mut self, date: &str) -> Result<Vec<QuarantineRow>> {
         let mut st = self
             .conn

@@ -129,6 +129,7 @@ fn the_latest_date_is_followed_an_older_one_kept() {
             data: dir.path().join("day.csv"),
             date: Some(date.into()),
             sink: None,
+            replace: false,
         };
         infer::predict(&cfg(), &h, &req, None, Arc::new(AtomicBool::new(false))).unwrap();
     };

@@ -202,6 +202,7 @@ fn start(app: &mut App, jobs: &mut Jobs, req: Request) {
                     data,
                     date: Some(date),
                     sink,
+                    replace: false,
                 };
                 let r = crate::pipeline::infer::predict(&cfg, &home, &req, Some(etx), cancel);
                 let _ = forward.join();

@@ -64,6 +64,7 @@ fn home() -> tempfile::TempDir {
         data: day,
         date: Some("2026-03-02".into()),
         sink: None,
+        replace: false,
     };
     infer::predict(&c, &h, &req, None, Arc::new(AtomicBool::new(false))).unwrap();
     let log = h.join("logs");
@@ -192,7 +193,7 @@ fn promote_confirm_and_cancel() {
     // The gate refused v2: the popup says so and why, and Enter needs a reason.
     let shown = render(&a, 100, 30);
     assert!(
-        shown.contains("Gate: REFUSE (4 check(s) failed)")
+        shown.contains("Gate: refused (4 check(s) failed)")
             && shown.contains("FAIL brier")
             && shown.contains("Reason (required): _"),
         "{shown}"
@@ -330,6 +331,7 @@ fn a_large_day_is_counted_and_searched_whole() {
         data: day,
         date: Some("2026-03-04".into()),
         sink: None,
+        replace: false,
     };
     let h = dir.path().join("home");
     infer::predict(&cfg(), &h, &req, None, Arc::new(AtomicBool::new(false))).unwrap();
@@ -339,7 +341,7 @@ fn a_large_day_is_counted_and_searched_whole() {
     let screen = render(&a, 120, 40);
     assert!(
         screen.contains(&format!(
-            "{rows} applications, top {} by score shown",
+            "{rows} scored, top {} by score shown",
             super::data::MAX_ROWS
         )),
         "{screen}"

@@ -45,7 +45,7 @@ fn lookalike_challenger_is_not_significant_and_refused() {
     let out = env.claims().arg("compare").assert().success();
     let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
     assert!(
-        text.contains("gate: REFUSE") && text.contains("FAIL p-value"),
+        text.contains("gate: refused: v2 stays challenger") && text.contains("FAIL p-value"),
         "{text}"
     );
     let out = env.claims().args(["compare", "--json"]).assert().success();
@@ -101,7 +101,7 @@ fn weakened_challenger_refused_weakened_champion_promoted_and_rollback() {
     let html = std::fs::read_to_string(page).unwrap();
     assert!(
         html.contains("DeLong")
-            && html.contains("REFUSE")
+            && html.contains("Gate: refused")
             && html.contains("data:image/png;base64,")
     );
     for f in [

@@ -156,6 +156,12 @@ pub fn p_text(p: f64, resolution: usize) -> String {
     }
 }
 
+/// The gate's verdict in one word: "passed" (the challenger may replace the champion; a
+/// promotion still has to be made unless auto_promote is on) or "refused".
+pub fn gate_word(promote: bool) -> &'static str {
+    if promote { "passed" } else { "refused" }
+}
+
 /// [`p_text`] after "p": `= 0.0123`, or `< 0.001` (never `= <0.001`).
 pub fn p_shown(p: f64, resolution: usize) -> String {
     let t = p_text(p, resolution);
@@ -459,14 +465,7 @@ pub fn write_report(reg: &Registry, dir: &Path, c: &Comparison) -> Result<PathBu
         });
     }
     tables.push(report::Table {
-        title: format!(
-            "Gate: {}",
-            if c.decision.promote {
-                "PROMOTE"
-            } else {
-                "REFUSE"
-            }
-        ),
+        title: format!("Gate: {}", gate_word(c.decision.promote)),
         header: vec!["check".into()],
         rows: c.decision.reasons.iter().map(|r| vec![r.clone()]).collect(),
     });

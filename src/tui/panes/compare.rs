@@ -117,11 +117,7 @@ pub fn compare(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     lines.push(Line::styled(
         format!(
             "gate: {}",
-            if c.decision.promote {
-                "PROMOTE"
-            } else {
-                "REFUSE"
-            }
+            crate::pipeline::compare::gate_word(c.decision.promote)
         ),
         if c.decision.promote {
             theme.good
@@ -172,7 +168,7 @@ pub fn gate_lines(
         .filter(|c| c.challenger == version && champion.is_none_or(|ch| c.champion == ch));
     let lines = match (on_screen, &status) {
         (Some(c), _) if c.decision.promote => {
-            vec![format!("Gate: PROMOTE (v{version} passed every check)")]
+            vec![format!("Gate: passed (v{version} passed every check)")]
         }
         (Some(c), _) => {
             let failed: Vec<&String> = c
@@ -182,17 +178,17 @@ pub fn gate_lines(
                 .filter(|r| r.starts_with("FAIL"))
                 .collect();
             let mut lines = vec![format!(
-                "Gate: REFUSE ({} check(s) failed); promoting overrides it",
+                "Gate: refused ({} check(s) failed); promoting overrides it",
                 failed.len()
             )];
             lines.extend(failed.iter().map(|r| format!("  {r}")));
             lines
         }
         (None, Some(G::Passed(ch, at, _))) => {
-            vec![format!("Gate: PROMOTE (v{version} against v{ch}, {at})")]
+            vec![format!("Gate: passed (v{version} against v{ch}, {at})")]
         }
         (None, Some(G::Refused(ch, at, _))) => vec![format!(
-            "Gate: REFUSE (v{version} against v{ch}, {at}); promoting overrides it"
+            "Gate: refused (v{version} against v{ch}, {at}); promoting overrides it"
         )],
         (None, Some(G::NotCompared(ch))) => vec![format!(
             "Gate: v{version} not compared with the current champion v{ch}; c on this pane compares them"

@@ -130,6 +130,11 @@ pub fn predictions(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     // A day larger than what is loaded says so: the top rows by score are shown, and a
     // confirmed filter searches every id of the day.
     let total = app.predictions_total.max(app.predictions.len());
+    // Scored, not "applications": quarantined ones were not scored (listed below).
+    let held = match app.quarantined.len() {
+        0 => String::new(),
+        q => format!(" ({q} quarantined)"),
+    };
     // Key hints close the title only when they fit (`?` lists every key anyway).
     let hinted = |base: String, hint: String| {
         if base.chars().count() + hint.chars().count() + 4 <= list.width as usize {
@@ -140,12 +145,12 @@ pub fn predictions(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     };
     let title = match (app.filter.is_empty(), app.day_truncated()) {
         (true, false) => hinted(
-            format!("{date}: {total} applications{model}"),
+            format!("{date}: {total} scored{held}{model}"),
             format!("(h/l date, {} filter, Enter details)", app.key('/')),
         ),
         (true, true) => hinted(
             format!(
-                "{date}: {total} applications, top {} by score shown{model}",
+                "{date}: {total} scored{held}, top {} by score shown{model}",
                 app.predictions.len()
             ),
             format!("({} filter: Enter searches all ids)", app.key('/')),

@@ -112,7 +112,8 @@ pub enum Command {
         /// Backfill: input file per date, with {date} for YYYY-MM-DD.
         #[arg(long, requires = "from")]
         input_pattern: Option<String>,
-        /// Backfill: rescore dates already done.
+        /// Replace a date that an earlier run scored from another file (without it, that
+        /// is refused); in a backfill, also rescore dates already done.
         #[arg(long)]
         force: bool,
     },
@@ -191,7 +192,8 @@ pub enum Command {
         #[command(subcommand)]
         action: ScheduleAction,
     },
-    /// The operations console (also: no command on a terminal).
+    /// The operations console (also `claims console`, or no command on a terminal).
+    #[command(visible_alias = "console")]
     Tui,
     /// Print where the user config file is read from.
     ConfigPath,

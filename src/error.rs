@@ -108,6 +108,19 @@ fn contract_message(v: &[Violation]) -> String {
             .filter(|x| x.row.is_some() || x.column.is_some());
         let more = n - if placed > 0 { shown.count() } else { 20 };
         s.push_str(&format!("\n  ... and {more} more"));
+        // Where the unlisted ones are: problems per column, most first.
+        let mut by: Vec<(&str, usize)> = vec![];
+        for c in v.iter().filter_map(|x| x.column.as_deref()) {
+            match by.iter_mut().find(|(k, _)| *k == c) {
+                Some((_, n)) => *n += 1,
+                None => by.push((c, 1)),
+            }
+        }
+        by.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        if !by.is_empty() {
+            let listed: Vec<String> = by.iter().map(|(c, n)| format!("{c} {n}")).collect();
+            s.push_str(&format!("\n  problems by column: {}", listed.join(", ")));
+        }
     }
     s
 }
@@ -176,9 +189,16 @@ mod tests {
             text.starts_with("input violates the data contract (30 problem(s))"),
             "{text}"
         );
-        // 20 listed: the summary and 19 rows; 11 rows left.
-        assert!(text.ends_with("... and 11 more"), "{text}");
-        let rows_only: Vec<Violation> = (1..=25).map(|r| v(Some(r))).collect();
-        assert!(contract_message(&rows_only).ends_with("... and 5 more"));
+        // 20 listed: the summary and 19 rows; 11 rows left, and where they are.
+        assert!(
+            text.ends_with("... and 11 more\n  problems by column: age 30"),
+            "{text}"
+        );
+        let mut rows_only: Vec<Violation> = (1..=25).map(|r| v(Some(r))).collect();
+        rows_only[3].column = Some("gender".into());
+        assert!(
+            contract_message(&rows_only)
+                .ends_with("... and 5 more\n  problems by column: age 24, gender 1")
+        );
     }
 }

@@ -110,7 +110,11 @@ fn main() {
             }
             if json {
                 // Schedulers read the last stdout line: a failure is a summary too.
-                let summary = serde_json::json!({"command": command, "ok": false, "exit_code": e.exit_code(), "error": e.to_string()});
+                let mut summary = serde_json::json!({"command": command, "ok": false, "exit_code": e.exit_code(), "error": e.to_string()});
+                // The run it recorded, when it got that far: `claims runs RUN_ID` has the rest.
+                if let Some(id) = claims_ops::pipeline::last_run_id() {
+                    summary["run_id"] = serde_json::json!(id);
+                }
                 emit(&format!("{summary}\n"));
             }
             e.exit_code()

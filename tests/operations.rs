@@ -411,6 +411,15 @@ fn schedule_units_and_status() {
         shown.contains("status failed") && shown.contains("input for 2026-03-01 not found"),
         "{shown}"
     );
+    // `schedule status` says why the job's last run failed, under its table.
+    let out = env.claims().args(["schedule", "status"]).assert().success();
+    let status = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(
+        status.contains("predict last failed: ")
+            && status.contains("input for 2026-03-01 not found")
+            && status.contains(&format!("(`claims runs {run_id}`)")),
+        "{status}"
+    );
     // ... is closed as interrupted by it, as by a run that got further.
     let killed = env.run_detail("predict-killed");
     assert!(

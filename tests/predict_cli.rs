@@ -36,16 +36,53 @@ fn rerun_replaces_the_date_and_reasons_are_stored() {
         .assert()
         .success();
     assert_eq!(sqlite_rows(&env, "2026-03-02").len(), 800);
-    // Same date again with other applications: the date holds exactly the new run's rows.
+    // The same file again (a retry): replaced, and the output says whose rows went.
+    let out = env
+        .claims()
+        .arg("predict")
+        .arg("--data")
+        .arg(&a)
+        .args(["--date", "2026-03-02"])
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(
+        text.contains("replaced: the date's 800 earlier predictions, from run predict-")
+            && text.contains(&format!("which scored {}", a.display())),
+        "{text}"
+    );
+    let first_run = sqlite_rows(&env, "2026-03-02")[0].run_id.clone();
+    // Another file on a scored date (a mistyped --date): refused, exit 2, nothing written.
     let out = env
         .claims()
         .arg("predict")
         .arg("--data")
         .arg(&b)
-        .args(["--date", "2026-03-02", "--json"])
+        .args(["--date", "2026-03-02"])
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        err.contains(&format!(
+            "2026-03-02 already holds 800 predictions from run {first_run}, which scored {}",
+            a.display()
+        )) && err.contains("--force"),
+        "{err}"
+    );
+    let kept = sqlite_rows(&env, "2026-03-02");
+    assert!(kept.len() == 800 && kept.iter().all(|r| r.run_id == first_run));
+    // With --force, the date holds exactly the new run's rows.
+    let out = env
+        .claims()
+        .arg("predict")
+        .arg("--data")
+        .arg(&b)
+        .args(["--date", "2026-03-02", "--force", "--json"])
         .assert()
         .success();
     let j = last_json(&out.get_output().stdout);
+    assert_eq!(j["result"]["replaced"]["run_id"], first_run.as_str(), "{j}");
+    assert_eq!(j["result"]["replaced"]["rows"], 800, "{j}");
     let rows = sqlite_rows(&env, "2026-03-02");
     assert_eq!(rows.len(), 600);
     assert!(
@@ -167,7 +204,7 @@ fn kill_9_while_rows_stream_in_leaves_the_old_rows() {
         .arg("predict")
         .arg("--data")
         .arg(&new)
-        .args(["--date", "2026-04-01"])
+        .args(["--date", "2026-04-01", "--force"])
         .env_remove("CLAIMS_HOME")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -201,7 +238,7 @@ fn kill_9_while_rows_stream_in_leaves_the_old_rows() {
         .arg("predict")
         .arg("--data")
         .arg(&new)
-        .args(["--date", "2026-04-01"])
+        .args(["--date", "2026-04-01", "--force"])
         .assert()
         .success();
     let rows = sqlite_rows(&env, "2026-04-01");
@@ -269,6 +306,23 @@ fn bad_rows_are_quarantined_and_the_rest_scored() {
     );
     assert!(q.iter().all(|r| r.raw.split(',').count() == 41));
     assert_eq!(sqlite_rows(&env, "2026-05-01").len(), 970);
+    // A handler asking about a quarantined application learns why it has no score.
+    let out = env
+        .claims()
+        .args(["explain", "APP00030005", "--json"])
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(
+        text.contains(&format!(
+            "2026-05-01: not scored, quarantined (row 6 of {}): age: value 'old' is not a number",
+            bad.display()
+        )),
+        "{text}"
+    );
+    let e = last_json(&out.get_output().stdout);
+    assert_eq!(e["quarantined"][0]["row_number"], 6, "{e}");
+    assert_eq!(e["scores"].as_array().map(Vec::len), Some(0), "{e}");
     // The run's details show its input and its quarantined rows with their reasons.
     let run_id = j["result"]["run_id"].as_str().unwrap();
     let shown = env.run_detail(run_id);
@@ -293,9 +347,12 @@ fn bad_rows_are_quarantined_and_the_rest_scored() {
         .arg("predict")
         .arg("--data")
         .arg(&worse)
-        .args(["--date", "2026-05-02"])
+        .args(["--date", "2026-05-02", "--json"])
         .assert()
         .code(3);
+    // The failure's JSON summary names the run it recorded.
+    let failed_json = last_json(&out.get_output().stdout);
+    assert_eq!(failed_json["ok"], false, "{failed_json}");
     let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
     assert!(
         err.contains("100 of 1000 rows (10.0%)")
@@ -310,6 +367,7 @@ fn bad_rows_are_quarantined_and_the_rest_scored() {
         .as_str()
         .unwrap()
         .to_string();
+    assert_eq!(failed_json["run_id"], failed.as_str());
     let shown = env.run_detail(&failed);
     assert!(
         shown.contains("contract") && shown.contains("FAILED: input violates the data contract"),
@@ -325,7 +383,7 @@ fn bad_rows_are_quarantined_and_the_rest_scored() {
     let list = String::from_utf8_lossy(&out.get_output().stdout).to_string();
     let line = list.lines().find(|l| l.starts_with(&failed)).unwrap_or("");
     assert!(
-        line.contains(" s  input violates the data contract (100 problem(s))"),
+        line.contains(" s  2026-05-02: input violates the data contract (100 problem(s)): "),
         "{list}"
     );
     assert!(list.contains("(2 most recent of "), "{list}");

@@ -249,11 +249,6 @@ pub fn run(cmd: Command, cfg: &Config, home: &Path) -> Result<Output> {
             input_pattern,
             force,
         } => {
-            if force && from.is_none() {
-                return Err(ClaimsError::Usage(
-                    "--force only applies to a backfill (--from, --to, --input-pattern); a single date is always rescored".into(),
-                ));
-            }
             if let (Some(from), Some(to), Some(pattern)) = (from, to, input_pattern) {
                 let opts = ops::BackfillOptions {
                     force,
@@ -268,7 +263,12 @@ pub fn run(cmd: Command, cfg: &Config, home: &Path) -> Result<Output> {
             })?;
             let (tx, rx) = mpsc::channel();
             let printer = spawn_printer(rx);
-            let req = PredictRequest { data, date, sink };
+            let req = PredictRequest {
+                data,
+                date,
+                sink,
+                replace: force,
+            };
             let o = predict(cfg, home, &req, Some(tx), signals::stop_flag(STOPPING));
             let _ = printer.join();
             let o = match o {
@@ -289,8 +289,9 @@ pub fn run(cmd: Command, cfg: &Config, home: &Path) -> Result<Output> {
             }
             if fail_on_drift && !o.drift_alerts.is_empty() {
                 out.then_fail = Some(ClaimsError::Drift(format!(
-                    "{} on {}",
+                    "{} on {} (the day's predictions are written; exit 5 is --fail-on-drift's signal, `claims drift --date {}` shows the table)",
                     o.drift_alerts.join(", "),
+                    o.business_date,
                     o.business_date
                 )));
             }
@@ -526,6 +527,7 @@ fn demo(cfg: &Config, home: &Path) -> Result<Output> {
         data: day.clone(),
         date: Some(date.clone()),
         sink: None,
+        replace: false,
     };
     let p = predict(cfg, home, &req, Some(tx), signals::stop_flag(STOPPING));
     let _ = printer.join();

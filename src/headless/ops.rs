@@ -111,6 +111,8 @@ pub fn backfill(
                 data: input.into(),
                 date: Some(ds.clone()),
                 sink: sink.clone(),
+                // A date done is skipped unless --force, which also replaces it.
+                replace: force,
             };
             match predict(
                 cfg,
@@ -197,7 +199,10 @@ pub fn backfill(
             "backfill stopped by a signal before {d}; rerun it to resume"
         )));
     } else if opts.fail_on_drift && !drifted.is_empty() {
-        out.then_fail = Some(ClaimsError::Drift(drifted.join("; ")));
+        out.then_fail = Some(ClaimsError::Drift(format!(
+            "{} (the dates' predictions are written; exit 5 is --fail-on-drift's signal)",
+            drifted.join("; ")
+        )));
     }
     Ok(out)
 }
@@ -225,6 +230,8 @@ pub fn schedule(action: ScheduleAction, cfg: &Config, home: &Path) -> Result<Out
             );
             let running = crate::schedule::lock::Presence::running(home);
             let mut jobs = vec![];
+            // A job whose last run failed: what went wrong, under the table.
+            let mut failures = vec![];
             for job in Job::ALL {
                 let next = Schedule::of(job, sc)?.next_after(chrono::Utc::now())?;
                 let st = state(&conn, job)?;
@@ -266,10 +273,21 @@ pub fn schedule(action: ScheduleAction, cfg: &Config, home: &Path) -> Result<Out
                     last_text,
                     sched
                 ));
-                let last_run = last.map(|r| json!({"run_id": r.run_id, "status": r.status, "started_at": r.started_at, "finished_at": r.finished_at}));
+                if let Some(r) = last.as_ref().filter(|r| r.status == "failed") {
+                    failures.push(format!(
+                        "{} last failed: {} (`claims runs {}`)\n",
+                        job.name(),
+                        super::records::run_gist(r),
+                        r.run_id
+                    ));
+                }
+                let last_run = last.map(|r| json!({"run_id": r.run_id, "status": r.status, "started_at": r.started_at, "finished_at": r.finished_at, "error": r.error}));
                 jobs.push(
                     json!({"job": job.name(), "cron": job.cron(sc), "next_due": next, "state": st, "last_run": last_run}),
                 );
+            }
+            for f in &failures {
+                text.push_str(f);
             }
             text.push_str(&format!(
                 "time zone {}; catch-up {}\n",

@@ -231,21 +231,33 @@ fn took(r: &runs::RunRecord) -> String {
 
 /// What a triager wants first: the error's first line for a failed run, else the business
 /// date (scoring) or the input files (training).
-fn run_gist(r: &runs::RunRecord) -> String {
-    if let Some(e) = &r.error {
-        let first = e.lines().next().unwrap_or("");
-        let short: String = first.chars().take(70).collect();
-        return if short.len() < first.len() {
-            format!("{short}...")
-        } else {
-            short
-        };
-    }
+pub(super) fn run_gist(r: &runs::RunRecord) -> String {
     let args: serde_json::Value = r
         .args
         .as_deref()
         .and_then(|a| serde_json::from_str(a).ok())
         .unwrap_or_default();
+    if let Some(e) = &r.error {
+        // The date it was for, the error, and for a contract failure its first problem:
+        // five failed runs must not all read "input violates the data contract".
+        let mut lines = e.lines();
+        let first = lines.next().unwrap_or("");
+        let mut gist = match args["date"].as_str() {
+            Some(d) => format!("{d}: {first}"),
+            None => first.to_string(),
+        };
+        if first.starts_with("input violates the data contract")
+            && let Some(p) = lines.map(str::trim).find(|l| !l.is_empty())
+        {
+            gist = format!("{gist}: {p}");
+        }
+        let short: String = gist.chars().take(110).collect();
+        return if short.len() < gist.len() {
+            format!("{short}...")
+        } else {
+            short
+        };
+    }
     match (&args["date"], &args["data"]) {
         (serde_json::Value::String(d), _) => d.clone(),
         (_, serde_json::Value::Array(files)) => files
@@ -335,24 +347,27 @@ pub(super) fn explain(
 ) -> Result<Output> {
     let mut sink = crate::sink::open_to_read(url, home)?;
     // Every date is one key lookup (the table's key starts with the date), not a scan of
-    // the table for the id.
-    let dates: Vec<String> = match date {
+    // the table for the id. Newest first: the current decision leads.
+    let mut dates: Vec<String> = match date {
         Some(d) => vec![d.to_string()],
         None => sink.dates()?,
     };
+    dates.reverse();
     let mut found = vec![];
+    // Where the application was quarantined instead of scored (a handler asking why it
+    // has no score that day gets the reason).
+    let mut quarantined = vec![];
     for d in &dates {
         found.extend(sink.champion_row(d, id)?);
+        quarantined.extend(
+            sink.read_quarantine(d)?
+                .into_iter()
+                .filter(|q| q.application_id.as_deref() == Some(id)),
+        );
     }
-    if found.is_empty() {
+    if found.is_empty() && quarantined.is_empty() {
         // Ids containing the text: on the date asked about, else on the latest three.
-        let searched: Vec<String> = match date {
-            Some(d) => vec![d.to_string()],
-            None => {
-                let all = sink.dates()?;
-                all[all.len().saturating_sub(3)..].to_vec()
-            }
-        };
+        let searched: Vec<String> = dates.iter().take(3).cloned().collect();
         let mut near = vec![];
         for d in &searched {
             let (rows, _) = sink.champion_rows(d, 10, Some(id))?;
@@ -373,17 +388,26 @@ pub(super) fn explain(
             sink.describe()
         )));
     }
+    // Date by date, newest first: the day's score, or why it had none.
     let mut text = String::new();
-    for r in &found {
-        text.push_str(&format!("application {}\n", r.application_id));
-        for line in super::text::score_lines(r) {
-            if !line.is_empty() {
-                text.push_str("  ");
+    for d in &dates {
+        for q in quarantined.iter().filter(|q| q.business_date == *d) {
+            text.push_str(&format!(
+                "application {id}\n  {d}: not scored, quarantined (row {} of {}): {}\n\n",
+                q.row_number, q.source_file, q.reason
+            ));
+        }
+        for r in found.iter().filter(|r| r.business_date == *d) {
+            text.push_str(&format!("application {}\n", r.application_id));
+            for line in super::text::score_lines(r) {
+                if !line.is_empty() {
+                    text.push_str("  ");
+                }
+                text.push_str(&line);
+                text.push('\n');
             }
-            text.push_str(&line);
             text.push('\n');
         }
-        text.push('\n');
     }
     // Reasons as JSON values, not text holding JSON.
     let scores: Vec<serde_json::Value> = found
@@ -396,6 +420,9 @@ pub(super) fn explain(
         .collect();
     Ok(Output::ok(
         text,
-        json!({"command": "explain", "application_id": id, "scores": scores}),
+        json!({"command": "explain", "application_id": id, "scores": scores,
+            "quarantined": quarantined.iter().map(|q| json!({
+                "business_date": q.business_date, "source_file": q.source_file,
+                "row_number": q.row_number, "reason": q.reason})).collect::<Vec<_>>()}),
     ))
 }

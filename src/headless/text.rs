@@ -81,6 +81,17 @@ pub(super) fn train_text(o: &TrainOutcome) -> String {
         for r in &g.reasons {
             s.push_str(&format!("  {r}\n"));
         }
+        // What to do next, when anything is left to do.
+        let v = o.model_version;
+        if g.passed && !g.promoted {
+            s.push_str(&format!(
+                "  next: v{v} stays challenger until promoted: `claims promote v{v}` (or p in the console)\n"
+            ));
+        } else if !g.passed {
+            s.push_str(&format!(
+                "  next: v{v} stays challenger; `claims compare` shows the comparison, `claims promote v{v} --reason WHY` overrides the gate\n"
+            ));
+        }
     }
     s.push_str("\ntop features by gain:\n");
     for (n, g) in o.top_features.iter().take(5) {
@@ -100,7 +111,7 @@ pub(super) fn compare_text(c: &compare::Comparison, report: Option<&Path>) -> St
         "champion [95% CI]",
         "challenger [95% CI]",
         "difference [95% CI]",
-        "p"
+        "boot. p"
     );
     for m in &c.metrics {
         let ci =
@@ -117,9 +128,13 @@ pub(super) fn compare_text(c: &compare::Comparison, report: Option<&Path>) -> St
             crate::pipeline::compare::p_text(m.p_value, c.bootstrap_rounds)
         ));
     }
+    s.push_str(&format!(
+        "(boot. p: paired bootstrap over {} resamples; lower is better for log_loss, brier and ece)\n",
+        c.bootstrap_rounds
+    ));
     if let Some(d) = &c.delong {
         s.push_str(&format!(
-            "\nDeLong test, ROC AUC {:.4} vs {:.4}: z = {:.3}, p {}\n",
+            "\nDeLong test, ROC AUC {:.4} vs {:.4}: z = {:.3}, p {} (the gate's test for roc_auc)\n",
             d.auc_a,
             d.auc_b,
             d.z,
@@ -129,9 +144,15 @@ pub(super) fn compare_text(c: &compare::Comparison, report: Option<&Path>) -> St
     s.push_str(&format!(
         "\ngate: {}\n",
         if c.decision.promote {
-            "PROMOTE"
+            format!(
+                "passed: v{} may replace v{} (`claims promote v{}`; nothing changes until then, unless auto_promote is on)",
+                c.challenger, c.champion, c.challenger
+            )
         } else {
-            "REFUSE"
+            format!(
+                "refused: v{} stays challenger (`claims promote v{} --reason WHY` overrides it)",
+                c.challenger, c.challenger
+            )
         }
     ));
     for r in &c.decision.reasons {
@@ -163,6 +184,16 @@ pub(super) fn predict_text(o: &PredictOutcome) -> String {
     if let Some(v) = o.shadow_version {
         s.push_str(&format!(
             "shadow: challenger v{v} scored the same rows (role 'challenger')\n"
+        ));
+    }
+    if let Some(r) = &o.replaced {
+        let from = match &r.data {
+            Some(d) => format!(", which scored {}", d.display()),
+            None => " (not recorded in this home)".to_string(),
+        };
+        s.push_str(&format!(
+            "replaced: the date's {} earlier predictions, from run {}{from}\n",
+            r.rows, r.run_id
         ));
     }
     if let Some(why) = &o.drift_not_judged {

@@ -46,6 +46,15 @@ pub fn new_run_id(kind: &str) -> String {
     )
 }
 
+/// The run this process started last (a failure's `--json` summary names it, so a
+/// scheduler can point at `claims runs RUN_ID`).
+static LAST_RUN: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// The id of the run this process started last, if any.
+pub fn last_run_id() -> Option<String> {
+    LAST_RUN.lock().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
 /// The context a running pipeline reports through.
 pub struct RunCtx {
     /// The run id.
@@ -75,6 +84,7 @@ impl RunCtx {
         }
         let run_id = new_run_id(kind);
         runs::start(&conn, &run_id, kind, args)?;
+        *LAST_RUN.lock().unwrap_or_else(|p| p.into_inner()) = Some(run_id.clone());
         tracing::info!(run_id = %run_id, kind, "run started");
         Ok(RunCtx {
             run_id,

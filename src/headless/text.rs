@@ -265,13 +265,20 @@ pub fn score_lines(r: &crate::sink::PredictionRow) -> Vec<String> {
                 "reasons, against an average applicant (log-odds):".into()
             });
             for x in a {
+                let c = x["contribution"].as_f64().unwrap_or(f64::NAN);
                 lines.push(format!(
-                    "  {:<26} = {:<14} {:+.3}",
+                    "  {:<26} = {:<14} {:+.3}  odds x{:.2}",
                     x["feature"].as_str().unwrap_or(""),
                     x["value"].as_str().unwrap_or(""),
-                    x["contribution"].as_f64().unwrap_or(f64::NAN)
+                    c,
+                    c.exp()
                 ));
             }
+            // For readers who do not think in log-odds (a UAT walkthrough).
+            lines.push(
+                "(each value moved the odds of a claim by the factor shown: x2 doubles them, x0.5 halves them)"
+                    .into(),
+            );
         }
         None => lines.push(
             "no reasons stored (inference.top_reasons = 0, or no feature moved this score the decision's way)"

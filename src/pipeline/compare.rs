@@ -222,7 +222,7 @@ pub fn resolve(
         Some(v) => v,
         None => reg.alias("challenger")?.ok_or_else(|| {
             ClaimsError::Usage(
-                "no challenger: train another model, or pass --challenger VERSION".into(),
+                "no challenger (a promotion or rollback leaves none): train another model (`claims train`, or t on the console's Imbalance pane), or name any version with `claims compare --challenger vN`".into(),
             )
         })?,
     };

@@ -15,6 +15,7 @@ fn jobs() -> crate::tui::Jobs {
         rx,
         cancel: Arc::new(AtomicBool::new(false)),
         queued: None,
+        unfinished: vec![],
     }
 }
 

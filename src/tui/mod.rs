@@ -66,6 +66,9 @@ struct Jobs {
     rx: Receiver<Msg>,
     cancel: Arc<AtomicBool>,
     queued: Option<Request>,
+    /// Threads that must not be cut off by quitting: promotions and rollbacks (which may
+    /// wait on SQLite's busy timeout) and a scored day's alert hook.
+    unfinished: Vec<std::thread::JoinHandle<()>>,
 }
 
 fn event_loop(terminal: &mut ratatui::DefaultTerminal, mut app: App) -> Result<()> {
@@ -75,6 +78,7 @@ fn event_loop(terminal: &mut ratatui::DefaultTerminal, mut app: App) -> Result<(
         rx,
         cancel: Arc::new(AtomicBool::new(false)),
         queued: None,
+        unfinished: vec![],
     };
     app.refresh();
     let mut last_poll = Instant::now();
@@ -123,6 +127,17 @@ fn event_loop(terminal: &mut ratatui::DefaultTerminal, mut app: App) -> Result<(
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
             }
+        }
+    }
+    // A promotion waiting for the database, or an alert hook, finishes before the console
+    // exits (within SQLite's busy timeout and the hook's own timeout).
+    jobs.unfinished.retain(|h| !h.is_finished());
+    if !jobs.unfinished.is_empty() {
+        app.status = "finishing a promotion or an alert hook before quitting...".into();
+        let _ = terminal.draw(|f| ui::draw(f, &app));
+        let deadline = Instant::now() + Duration::from_secs(35) + app.cfg.hooks.timeout();
+        while !jobs.unfinished.iter().all(|h| h.is_finished()) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
     Ok(())
@@ -188,7 +203,8 @@ fn start(app: &mut App, jobs: &mut Jobs, req: Request) {
             app.busy = true;
             jobs.cancel = Arc::new(AtomicBool::new(false));
             let cancel = jobs.cancel.clone();
-            std::thread::spawn(move || {
+            jobs.unfinished.retain(|h| !h.is_finished());
+            jobs.unfinished.push(std::thread::spawn(move || {
                 let (etx, erx) = mpsc::channel::<PipelineEvent>();
                 let fwd_tx = tx.clone();
                 let forward = std::thread::spawn(move || {
@@ -229,7 +245,7 @@ fn start(app: &mut App, jobs: &mut Jobs, req: Request) {
                         cfg.hooks.timeout(),
                     );
                 }
-            });
+            }));
         }
         Request::Compare => {
             std::thread::spawn(move || {
@@ -254,7 +270,8 @@ fn start(app: &mut App, jobs: &mut Jobs, req: Request) {
                 Some(v) => format!("promoting v{v}..."),
                 None => "rolling back...".into(),
             };
-            std::thread::spawn(move || {
+            jobs.unfinished.retain(|h| !h.is_finished());
+            jobs.unfinished.push(std::thread::spawn(move || {
                 let r = (|| -> Result<String> {
                     let mut reg = crate::registry::Registry::open(&home)?;
                     match version {
@@ -276,7 +293,7 @@ fn start(app: &mut App, jobs: &mut Jobs, req: Request) {
                     }
                 })();
                 let _ = tx.send(Msg::Moved(r.unwrap_or_else(|e| e.to_string())));
-            });
+            }));
         }
     }
 }

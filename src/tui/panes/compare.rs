@@ -32,7 +32,7 @@ pub fn compare(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     format!("no comparison on screen: {} compares them", app.key('c'))
                 } else {
                     format!(
-                        "no comparison yet: it needs a champion and a challenger ({} computes it; a new training run registers a challenger)",
+                        "no comparison yet: it needs a champion and a challenger (a new training run registers one: t on pane 3; then {} compares them)",
                         app.key('c')
                     )
                 },

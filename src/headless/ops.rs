@@ -277,7 +277,7 @@ pub fn schedule(action: ScheduleAction, cfg: &Config, home: &Path) -> Result<Out
                     failures.push(format!(
                         "{} last failed: {} (`claims runs {}`)\n",
                         job.name(),
-                        super::records::run_gist(r),
+                        r.gist(),
                         r.run_id
                     ));
                 }

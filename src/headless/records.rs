@@ -186,7 +186,7 @@ pub(super) fn runs(home: &std::path::Path, run_id: Option<String>, limit: usize)
                         ),
                     )
                 } else {
-                    (r.status.clone(), run_gist(r))
+                    (r.status.clone(), r.gist())
                 };
                 text.push_str(&format!(
                     "{:<32} {:<8} {:<10} {:<24} {:>8}  {}\n",
@@ -226,51 +226,6 @@ fn took(r: &runs::RunRecord) -> String {
             }
         }
         _ => "-".into(),
-    }
-}
-
-/// What a triager wants first: the error's first line for a failed run, else the business
-/// date (scoring) or the input files (training).
-pub(super) fn run_gist(r: &runs::RunRecord) -> String {
-    let args: serde_json::Value = r
-        .args
-        .as_deref()
-        .and_then(|a| serde_json::from_str(a).ok())
-        .unwrap_or_default();
-    if let Some(e) = &r.error {
-        // The date it was for, the error, and for a contract failure its first problem:
-        // five failed runs must not all read "input violates the data contract".
-        let mut lines = e.lines();
-        let first = lines.next().unwrap_or("");
-        let mut gist = match args["date"].as_str() {
-            Some(d) => format!("{d}: {first}"),
-            None => first.to_string(),
-        };
-        if first.starts_with("input violates the data contract")
-            && let Some(p) = lines.map(str::trim).find(|l| !l.is_empty())
-        {
-            gist = format!("{gist}: {p}");
-        }
-        let short: String = gist.chars().take(110).collect();
-        return if short.len() < gist.len() {
-            format!("{short}...")
-        } else {
-            short
-        };
-    }
-    match (&args["date"], &args["data"]) {
-        (serde_json::Value::String(d), _) => d.clone(),
-        (_, serde_json::Value::Array(files)) => files
-            .iter()
-            .filter_map(|f| f.as_str())
-            .map(|f| {
-                std::path::Path::new(f)
-                    .file_name()
-                    .map_or(f.into(), |n| n.to_string_lossy().into_owned())
-            })
-            .collect::<Vec<_>>()
-            .join(", "),
-        _ => String::new(),
     }
 }
 

@@ -48,6 +48,47 @@ pub struct RunRecord {
 }
 
 impl RunRecord {
+    /// What a list shows for the run: a failed run's date, error and first problem; a
+    /// scoring run's date; a training run's files.
+    pub fn gist(&self) -> String {
+        let args = self.args_json();
+        if let Some(e) = &self.error {
+            // The date it was for, the error, and for a contract failure its first problem:
+            // five failed runs must not all read "input violates the data contract".
+            let mut lines = e.lines();
+            let first = lines.next().unwrap_or("");
+            let mut gist = match args["date"].as_str() {
+                Some(d) if !first.contains(d) => format!("{d}: {first}"),
+                _ => first.to_string(),
+            };
+            if first.starts_with("input violates the data contract")
+                && let Some(p) = lines.map(str::trim).find(|l| !l.is_empty())
+            {
+                gist = format!("{gist}: {p}");
+            }
+            let short: String = gist.chars().take(110).collect();
+            return if short.len() < gist.len() {
+                format!("{short}...")
+            } else {
+                short
+            };
+        }
+        match (&args["date"], &args["data"]) {
+            (serde_json::Value::String(d), _) => d.clone(),
+            (_, serde_json::Value::Array(files)) => files
+                .iter()
+                .filter_map(|f| f.as_str())
+                .map(|f| {
+                    std::path::Path::new(f)
+                        .file_name()
+                        .map_or(f.into(), |n| n.to_string_lossy().into_owned())
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+            _ => String::new(),
+        }
+    }
+
     /// The stage table as text lines: a header, then one line per stage.
     pub fn stage_lines(&self) -> Vec<String> {
         let n = |v: Option<i64>| v.map_or("-".to_string(), |x| x.to_string());

@@ -152,12 +152,14 @@ fn the_latest_date_is_followed_an_older_one_kept() {
     );
 }
 
-/// At 100 columns and more, the Runs list shows a failed run's cause beside it.
+/// At 100 columns and more, the Runs list shows a failed run's date and cause beside it;
+/// narrower, its date.
 #[test]
 fn the_runs_list_shows_a_failed_runs_cause() {
     let dir = home();
     let conn = crate::registry::db::open(&dir.path().join("home").join("claims.db")).unwrap();
-    crate::registry::runs::start(&conn, "predict-failed-x", "predict", "{}").unwrap();
+    let args = r#"{"data":"/in/applications_2026-03-09.csv","date":"2026-03-09"}"#;
+    crate::registry::runs::start(&conn, "predict-failed-x", "predict", args).unwrap();
     crate::registry::runs::finish(
         &conn,
         "predict-failed-x",
@@ -168,8 +170,13 @@ fn the_runs_list_shows_a_failed_runs_cause() {
     a.refresh();
     let wide = render(&a, 120, 40);
     assert!(
-        wide.contains("predict-failed-x") && wide.contains("input for 2026-03-09 not found"),
+        wide.contains("predict-failed-x") && wide.contains(" input for 2026-03-09 not found"),
         "{wide}"
     );
-    assert!(!render(&a, 80, 24).contains("input for 2026-03-09"));
+    // Narrow: no room for the cause, but the date it was for is shown.
+    let narrow = render(&a, 80, 24);
+    assert!(
+        !narrow.contains("input for 2026-03-09") && narrow.contains(" 2026-03-09 "),
+        "{narrow}"
+    );
 }

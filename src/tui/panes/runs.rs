@@ -108,19 +108,24 @@ pub fn runs(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             if wide {
                 cells.push(Cell::from(short_time(&r.started_at)));
             }
-            cells.extend([
-                Cell::from(duration(r)),
-                Cell::from(rows_in),
-                Cell::from(rows_out),
-            ]);
-            // A failed run's cause at a glance (its first line; Enter shows all of it).
+            cells.push(Cell::from(duration(r)));
             if wide {
-                let cause = r
-                    .error
-                    .as_deref()
-                    .and_then(|e| e.lines().next())
-                    .unwrap_or("");
-                cells.push(Cell::from(Span::styled(cause.to_string(), theme.dim)));
+                cells.push(Cell::from(rows_in));
+            } else {
+                // Narrow: the business date a scoring run was for, instead of rows in.
+                let date = r.args_json()["date"].as_str().unwrap_or("-").to_string();
+                cells.push(Cell::from(date));
+            }
+            cells.push(Cell::from(rows_out));
+            // What the run was for, and a failed run's cause at a glance (as `claims runs`
+            // lists it; Enter shows all of it).
+            if wide {
+                let style = if r.error.is_some() {
+                    theme.alert
+                } else {
+                    theme.dim
+                };
+                cells.push(Cell::from(Span::styled(r.gist(), style)));
             }
             let row = Row::new(cells);
             if i == app.run_sel {
@@ -142,13 +147,13 @@ pub fn runs(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     }
     widths.extend([
         Constraint::Length(7),
-        Constraint::Length(8),
+        Constraint::Length(if wide { 8 } else { 10 }),
         Constraint::Length(8),
     ]);
-    header.extend(["took", "rows in", "out"]);
+    header.extend(["took", if wide { "rows in" } else { "date" }, "out"]);
     if wide {
         widths.push(Constraint::Min(10));
-        header.push("error");
+        header.push("date / error");
     }
     let t = Table::new(rows, widths)
         .header(Row::new(header).style(theme.dim))

@@ -51,6 +51,28 @@ fn rerun_replaces_the_date_and_reasons_are_stored() {
             && text.contains(&format!("which scored {}", a.display())),
         "{text}"
     );
+    // The same contents under another name go ahead (compared by SHA-256, not path) ...
+    let c = env.path("c.csv");
+    std::fs::copy(&a, &c).unwrap();
+    env.claims()
+        .arg("predict")
+        .arg("--data")
+        .arg(&c)
+        .args(["--date", "2026-03-02"])
+        .assert()
+        .success();
+    // ... and other contents at the same path (a drop file reused every day) do not.
+    std::fs::copy(&b, &c).unwrap();
+    let out = env
+        .claims()
+        .arg("predict")
+        .arg("--data")
+        .arg(&c)
+        .args(["--date", "2026-03-02"])
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(err.contains("is other contents at the same path"), "{err}");
     let first_run = sqlite_rows(&env, "2026-03-02")[0].run_id.clone();
     // Another file on a scored date (a mistyped --date): refused, exit 2, nothing written.
     let out = env
@@ -65,8 +87,11 @@ fn rerun_replaces_the_date_and_reasons_are_stored() {
     assert!(
         err.contains(&format!(
             "2026-03-02 already holds 800 predictions from run {first_run}, which scored {}",
-            a.display()
-        )) && err.contains("--force"),
+            c.display()
+        )) && err.contains(&format!(
+            "`claims predict --data {} --date 2026-03-02 --force`",
+            b.display()
+        )),
         "{err}"
     );
     let kept = sqlite_rows(&env, "2026-03-02");

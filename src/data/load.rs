@@ -254,6 +254,8 @@ pub struct Chunks {
     bytes: (usize, usize),
     /// Whether the first chunk was handed out.
     started: bool,
+    /// SHA-256 of the bytes read so far (the whole file once the last chunk is out).
+    hash: sha2::Sha256,
 }
 
 enum Source {
@@ -299,12 +301,16 @@ impl Chunks {
         use std::io::BufRead;
         let name = check_path(path)?;
         if is_parquet(path) {
+            let mut hash = <sha2::Sha256 as sha2::Digest>::new();
+            let bytes = std::fs::read(path).map_err(|e| ClaimsError::io(path, e))?;
+            sha2::Digest::update(&mut hash, &bytes);
             return Ok(Chunks {
                 source: Source::Whole(Some(read_file(path)?)),
                 name,
                 rows: 0,
                 bytes: (0, 0),
                 started: false,
+                hash,
             });
         }
         let f = std::fs::File::open(path).map_err(|e| ClaimsError::io(path, e))?;
@@ -327,6 +333,8 @@ impl Chunks {
             }
         }
         let columns = csv_header(&name, &header)?;
+        let mut hash = <sha2::Sha256 as sha2::Digest>::new();
+        sha2::Digest::update(&mut hash, &header);
         let size = std::fs::metadata(path).map_or(0, |m| m.len());
         let left = usize::try_from(size)
             .unwrap_or(usize::MAX)
@@ -346,7 +354,17 @@ impl Chunks {
             rows: 0,
             bytes: (0, left - 1),
             started: false,
+            hash,
         })
+    }
+
+    /// The hex SHA-256 of the whole file, once every chunk has been read (`None` before).
+    pub fn sha256(&self) -> Option<String> {
+        let done = match &self.source {
+            Source::Csv { eof, carry, .. } => *eof && carry.is_empty(),
+            Source::Whole(f) => f.is_none(),
+        };
+        done.then(|| hex::encode(sha2::Digest::finalize(self.hash.clone())))
     }
 
     /// About how many data rows the whole file holds, judged from the chunks so far.
@@ -397,6 +415,7 @@ impl Chunks {
                         .take(want as u64)
                         .read_to_end(carry)
                         .map_err(|e| ClaimsError::io(Path::new(&self.name), e))?;
+                    sha2::Digest::update(&mut self.hash, &carry[have..]);
                     *left = left.saturating_sub(read).max(1);
                     if read == 0 {
                         *eof = true;

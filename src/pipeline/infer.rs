@@ -92,6 +92,8 @@ pub struct PredictOutcome {
     pub top_scored: Vec<Scored>,
     /// The earlier run of the date whose rows this one replaced, if any.
     pub replaced: Option<Replaced>,
+    /// SHA-256 of the input file's bytes (a later run of the date compares it).
+    pub input_sha256: Option<String>,
 }
 
 /// Today's date in `tz`.
@@ -229,7 +231,7 @@ fn run(
         );
         Ok(((chunks, first), None, note))
     })?;
-    let checked = ctx.stage_counting("contract", || {
+    let (checked, input_sha256) = ctx.stage_counting("contract", || {
         let mut checker = contract::Checker::new(&cfg.schema, contract::Mode::Inference);
         let rules = checker.rules();
         checker.reserve(chunks.rows_hint());
@@ -238,12 +240,14 @@ fn run(
         // threads and the one before it is merged here.
         let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Option<(load::RawFile, usize)>>>(1);
         let mut n_chunks = 0;
-        std::thread::scope(|s| -> Result<()> {
+        let input_sha256 = std::thread::scope(|s| -> Result<Option<String>> {
             // Owned here, so an early return or a panic drops it before the scope joins the
             // reader, which a blocked `send` then releases (instead of waiting forever).
             let rx = rx;
             let spawn_err = |e: std::io::Error| ClaimsError::Other(e.into());
-            std::thread::Builder::new()
+            // The reader also hashes the file as it goes: the run records its SHA-256, so a
+            // later run of the date can tell another file's contents from a retry.
+            let reader = std::thread::Builder::new()
                 .name("claims-read".into())
                 .spawn_scoped(s, move || {
                     loop {
@@ -253,6 +257,7 @@ fn run(
                             break;
                         }
                     }
+                    chunks.sha256()
                 })
                 .map_err(spawn_err)?;
             let rules = &*rules;
@@ -289,7 +294,11 @@ fn run(
                 }
                 match started {
                     Some(c) => pending.push_back(c),
-                    None if pending.is_empty() => return Ok(()),
+                    None if pending.is_empty() => {
+                        return Ok(reader
+                            .join()
+                            .unwrap_or_else(|e| std::panic::resume_unwind(e)));
+                    }
                     None => continue,
                 }
                 // A closed channel means the reader ended after sending its error or end.
@@ -323,7 +332,7 @@ fn run(
         }
         let good = c.data.len();
         Ok((
-            c,
+            (c, input_sha256),
             Some(rows_read),
             Some(good),
             format!("{rows_read} rows read in {n_chunks} chunk(s): {good} pass, {bad} quarantined"),
@@ -464,13 +473,15 @@ fn run(
         drift_not_judged: drift_not_judged(data.len(), cfg.drift.min_rows),
         top_scored: streamed.top,
         replaced,
+        input_sha256,
     })
 }
 
 /// The run whose rows of `date` this one is about to replace, if any. Refuses (exit 2) when
-/// that run scored another file, unless the request says to replace: a mistyped `--date`
-/// must not quietly overwrite another day's scores. A rerun of the same file (a retry, a
-/// corrected file delivered again under its name) goes ahead.
+/// that run scored other contents (by SHA-256 of the file, or by path for a run that did
+/// not record one), or is not recorded in this home, unless the request says to replace:
+/// a mistyped `--date` must not quietly overwrite another day's scores. A rerun of the same
+/// contents (a retry, the same file delivered again) goes ahead, whatever its path.
 fn earlier_run(
     home: &Path,
     sink: &mut dyn sink::Sink,
@@ -481,16 +492,49 @@ fn earlier_run(
         return Ok(None);
     };
     let conn = db::open(&home.join("claims.db"))?;
-    let data = crate::registry::runs::get(&conn, &run_id)?
+    let earlier = crate::registry::runs::get(&conn, &run_id)?;
+    let data = earlier
+        .as_ref()
         .and_then(|r| r.args_json()["data"].as_str().map(PathBuf::from));
-    if let Some(earlier) = data.as_ref().filter(|d| **d != req.data && !req.replace) {
+    let replaced = Replaced {
+        run_id: run_id.clone(),
+        rows,
+        data: data.clone(),
+    };
+    if req.replace {
+        return Ok(Some(replaced));
+    }
+    let force = format!(
+        "Nothing was written. If the date is right and this file should replace that day's scores: `claims predict --data {} --date {date} --force`; otherwise check --date",
+        req.data.display()
+    );
+    let Some(earlier_data) = data else {
         return Err(ClaimsError::Usage(format!(
-            "{date} already holds {rows} predictions from run {run_id}, which scored {}; this run scores {}. Nothing was written. If the date is right and this file should replace that day's scores, run again with --force; otherwise check --date",
-            earlier.display(),
+            "{date} already holds {rows} predictions from run {run_id}, which is not recorded in this home (another home, or a --sink shared with one), so this run cannot tell whether it scored the same file. {force}"
+        )));
+    };
+    let recorded = earlier.as_ref().and_then(|r| {
+        r.summary_json()["input_sha256"]
+            .as_str()
+            .map(str::to_string)
+    });
+    let same = match &recorded {
+        Some(h) => crate::registry::sha256_file(&req.data)? == *h,
+        None => earlier_data == req.data,
+    };
+    if !same {
+        let how = if recorded.is_some() && earlier_data == req.data {
+            "other contents at the same path"
+        } else {
+            "another file"
+        };
+        return Err(ClaimsError::Usage(format!(
+            "{date} already holds {rows} predictions from run {run_id}, which scored {}; this run's {} is {how}. {force}",
+            earlier_data.display(),
             req.data.display()
         )));
     }
-    Ok(Some(Replaced { run_id, rows, data }))
+    Ok(Some(replaced))
 }
 
 /// Why drift was not judged on a day of `rows` scored rows, if it was not.

@@ -387,7 +387,8 @@ pub struct PipelineExecutor<'a> {
     pub home: PathBuf,
 }
 
-fn resolve(home: &Path, p: &str) -> PathBuf {
+/// A path from the config: absolute as given, else under the home folder.
+pub(crate) fn resolve(home: &Path, p: &str) -> PathBuf {
     let p = PathBuf::from(p);
     if p.is_absolute() { p } else { home.join(p) }
 }

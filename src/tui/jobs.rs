@@ -56,8 +56,21 @@ impl App {
             .as_deref()
             .and_then(|a| serde_json::from_str(a).ok())
             .unwrap_or_default();
+        // A scheduled run that failed before it started (its file was late) recorded only
+        // its date: rerunning it scores the file the schedule's pattern names for that date.
+        let scheduled_input = (args["trigger"] == "schedule")
+            .then(|| args["date"].as_str())
+            .flatten()
+            .map(|d| {
+                let pattern = &self.cfg.schedule.predict.input_pattern;
+                crate::schedule::runner::resolve(&self.home, &pattern.replace("{date}", d))
+            });
         if r.kind == "predict" {
-            match (args["data"].as_str(), args["date"].as_str()) {
+            let data = args["data"]
+                .as_str()
+                .map(str::to_string)
+                .or_else(|| scheduled_input.map(|p| p.display().to_string()));
+            match (data.as_deref(), args["date"].as_str()) {
                 (Some(data), Some(date)) => {
                     // A recorded sink had its password taken out: the config's sink is the
                     // same table when it reads the same once redacted; otherwise the

@@ -312,6 +312,48 @@ fn rerun_keeps_the_failed_runs_settings() {
     );
 }
 
+/// `r` on a scheduled scoring run that failed before it started (its file was late; only
+/// its date is recorded) scores the file the schedule's pattern names for that date.
+#[test]
+fn rerun_of_a_late_scheduled_file_uses_the_pattern() {
+    let dir = home();
+    let mut a = app(dir.path());
+    let args = r#"{"date":"2026-03-09","trigger":"schedule"}"#;
+    {
+        let conn = crate::registry::db::open(&dir.path().join("home").join("claims.db")).unwrap();
+        crate::registry::runs::start(&conn, "predict-late-x", "predict", args).unwrap();
+        crate::registry::runs::finish(
+            &conn,
+            "predict-late-x",
+            Err("input for 2026-03-09 not found"),
+        )
+        .unwrap();
+    }
+    a.refresh();
+    press(&mut a, key('1'));
+    a.run_sel = a
+        .runs
+        .iter()
+        .position(|r| r.run_id == "predict-late-x")
+        .unwrap();
+    a.requests.clear();
+    press(&mut a, key('r'));
+    let want = crate::schedule::runner::resolve(
+        &a.home,
+        &a.cfg
+            .schedule
+            .predict
+            .input_pattern
+            .replace("{date}", "2026-03-09"),
+    );
+    assert!(
+        matches!(&a.requests[..], [Request::Predict(data, date, None)] if *data == want && date == "2026-03-09"),
+        "{:?} {}",
+        a.requests,
+        a.status
+    );
+}
+
 /// A day larger than the console loads says so, and a confirmed filter finds an id
 /// beyond the loaded rows (it used to say the day had 2,000 rows and find nothing).
 #[test]

@@ -241,6 +241,13 @@ fn failure_hook_gets_the_json_summary_on_stdin() {
     assert_eq!(j["job"], "predict");
     assert_eq!(j["exit_code"], 2);
     assert!(j["error"].as_str().unwrap().contains("missing.csv"));
+    // The run it recorded, to look up with `claims runs RUN_ID`.
+    assert!(
+        j["run_id"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("predict-")),
+        "{j}"
+    );
 }
 
 #[test]

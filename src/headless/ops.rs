@@ -21,11 +21,12 @@ pub fn hook(hooks: &HooksConfig, job: &str, e: &ClaimsError) {
     if matches!(e, ClaimsError::Locked(_)) {
         return;
     }
-    units::run_hook(
-        &hooks.on_failure,
-        &json!({"job": job, "error": e.to_string(), "exit_code": e.exit_code()}),
-        hooks.timeout(),
-    );
+    // The run it recorded, when it got that far (as the scheduler's payload has it).
+    let mut payload = json!({"job": job, "error": e.to_string(), "exit_code": e.exit_code()});
+    if let Some(id) = crate::pipeline::last_run_id() {
+        payload["run_id"] = json!(id);
+    }
+    units::run_hook(&hooks.on_failure, &payload, hooks.timeout());
 }
 
 /// What a backfill does besides scoring.

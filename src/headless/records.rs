@@ -284,11 +284,13 @@ fn quarantine_lines(conn: &rusqlite::Connection, r: &runs::RunRecord) -> Result<
 /// A run as JSON, its arguments as an object rather than a JSON string inside JSON.
 fn run_json(r: &runs::RunRecord) -> serde_json::Value {
     let mut run = json!(r);
+    // Objects, not text holding JSON.
     run["args"] = r
         .args
         .as_deref()
         .and_then(|a| serde_json::from_str(a).ok())
         .unwrap_or(serde_json::Value::Null);
+    run["summary"] = r.summary_json();
     run
 }
 

@@ -276,7 +276,7 @@ pub fn score_lines(r: &crate::sink::PredictionRow) -> Vec<String> {
             }
             // For readers who do not think in log-odds (a UAT walkthrough).
             lines.push(
-                "(each value moved the odds of a claim by the factor shown: x2 doubles them, x0.5 halves them)"
+                "(odds x2: that value doubled the odds of a claim; x0.5: halved them)"
                     .into(),
             );
         }

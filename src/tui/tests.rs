@@ -254,8 +254,15 @@ fn a_score_opens_in_full() {
                 "what raised the score most, against an average applicant (log-odds):"
             } else {
                 "what kept the score down most, against an average applicant (log-odds):"
-            }),
+            })
+            && shown.contains("odds x"),
         "{shown}"
+    );
+    // At 80x24 the popup still fits its closing hint under the legend.
+    let small = render(&a, 80, 24);
+    assert!(
+        small.contains("(odds x2: that value doubled the odds of a claim; x0.5: halved them)"),
+        "{small}"
     );
     assert!(matches!(a.popup, Some(Popup::Score(..))));
     press(&mut a, key('x'));
@@ -273,6 +280,13 @@ fn quarantined_rows_show_under_the_scores() {
     assert!(
         shown.contains("1 row(s) quarantined, not scored:")
             && shown.contains("row 4      APP1          age: value 'abc' is not a number"),
+        "{shown}"
+    );
+    // Filtering for it says it was quarantined, not just "0 match".
+    a.filter = "app1".into();
+    let shown = render(&a, 120, 40);
+    assert!(
+        shown.contains("0 of 300 scored match 'app1'; APP1 was quarantined (row 4): age"),
         "{shown}"
     );
 }

@@ -193,7 +193,6 @@ pub fn help(pane: Pane, remap: &std::collections::HashMap<char, char>) -> Vec<St
             ),
             ("h / l".into(), "previous / next business date"),
             (key('/'), "filter by application id or reason"),
-            ("j / k".into(), "move"),
         ],
         Pane::Logs => vec![
             (key('f'), "follow the end on/off (scrolling up pauses it)"),

@@ -116,8 +116,17 @@ pub fn compare(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     }
     lines.push(Line::styled(
         format!(
-            "gate: {}",
-            crate::pipeline::compare::gate_word(c.decision.promote)
+            "gate: {} ({})",
+            crate::pipeline::compare::gate_word(c.decision.promote),
+            if c.decision.promote {
+                format!("{} promotes v{}", app.key('p'), c.challenger)
+            } else {
+                format!(
+                    "v{} stays challenger; {} overrides it with a reason",
+                    c.challenger,
+                    app.key('p')
+                )
+            }
         ),
         if c.decision.promote {
             theme.good

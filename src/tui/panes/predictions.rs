@@ -35,10 +35,13 @@ pub fn predictions(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         let mut lines = vec![Line::styled(
             format!(
                 "{q} row(s) quarantined, not scored{}:",
-                if q > 3 {
-                    " (the first 3; all in `claims runs RUN_ID` and table quarantine)"
-                } else {
-                    ""
+                match app.predictions.first().filter(|_| q > 3) {
+                    Some(p) => format!(
+                        " (the first 3; all in `claims runs {}` and table quarantine)",
+                        p.run_id
+                    ),
+                    None if q > 3 => " (the first 3; all in table quarantine)".to_string(),
+                    None => String::new(),
                 }
             ),
             theme.warn,
@@ -161,11 +164,26 @@ pub fn predictions(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             app.predictions.len(),
             app.filter
         ),
-        (false, _) => format!(
-            "{date}: {} of {total} match '{}'{model} (Esc clears)",
-            visible.len(),
-            app.filter
-        ),
+        (false, _) => {
+            // No scored row matches, but a quarantined one does: say so (a handler looking
+            // for an application would otherwise read that it does not exist).
+            let needle = app.filter.to_lowercase();
+            let held = app
+                .quarantined
+                .iter()
+                .find(|(_, id, _)| visible.is_empty() && id.to_lowercase().contains(&needle));
+            match held {
+                Some((row, id, why)) => format!(
+                    "{date}: 0 of {total} scored match '{}'; {id} was quarantined (row {row}): {why}",
+                    app.filter
+                ),
+                None => format!(
+                    "{date}: {} of {total} match '{}'{model} (Esc clears)",
+                    visible.len(),
+                    app.filter
+                ),
+            }
+        }
     };
     let t = Table::new(
         rows,

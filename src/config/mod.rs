@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 mod sections;
 mod validate;
+mod validate_gate;
 pub use sections::*;
 pub use validate::is_colour;
 use validate::validate;

@@ -32,7 +32,7 @@ fn not_standard_cron(expr: &str) -> Option<String> {
     None
 }
 
-fn bad(key: &str, value: impl std::fmt::Display, allowed: &str) -> ClaimsError {
+pub(super) fn bad(key: &str, value: impl std::fmt::Display, allowed: &str) -> ClaimsError {
     ClaimsError::Config(format!("key '{key}' = '{value}': {allowed}"))
 }
 
@@ -260,69 +260,7 @@ pub(super) fn validate(raw: Raw, merged_toml: String) -> Result<Config> {
             "expected \"\", sqlite:PATH or postgres://...",
         ));
     }
-    let g = &raw.gate;
-    if !["roc_auc", "pr_auc"].contains(&g.primary_metric.as_str()) {
-        return Err(bad(
-            "gate.primary_metric",
-            &g.primary_metric,
-            "expected roc_auc or pr_auc",
-        ));
-    }
-    if !["superiority", "non_inferiority"].contains(&g.mode.as_str()) {
-        return Err(bad(
-            "gate.mode",
-            &g.mode,
-            "expected superiority or non_inferiority",
-        ));
-    }
-    if !(0.0..=0.5).contains(&g.non_inferiority_margin) {
-        return Err(bad(
-            "gate.non_inferiority_margin",
-            g.non_inferiority_margin,
-            "must be in [0, 0.5]",
-        ));
-    }
-    if !(0.0..=1.0).contains(&g.max_p_value) {
-        return Err(bad("gate.max_p_value", g.max_p_value, "must be in [0, 1]"));
-    }
-    if !(100..=100_000).contains(&g.bootstrap_rounds) {
-        return Err(bad(
-            "gate.bootstrap_rounds",
-            g.bootstrap_rounds,
-            "must be in [100, 100000]",
-        ));
-    }
-    // A bootstrap p-value is never below 2 / (rounds + 1) (each tail counts as
-    // (1 + k) / (rounds + 1)): a stricter bound would refuse every challenger.
-    let floor = 2.0 / (g.bootstrap_rounds as f64 + 1.0);
-    if g.mode == "superiority" && g.primary_metric == "pr_auc" && g.max_p_value < floor {
-        let needed = (2.0 / g.max_p_value - 1.0).ceil();
-        let fix = if needed.is_finite() && needed <= 100_000.0 {
-            format!("raise gate.bootstrap_rounds to at least {needed} or gate.max_p_value")
-        } else {
-            "raise gate.max_p_value".to_string()
-        };
-        return Err(bad(
-            "gate.max_p_value",
-            g.max_p_value,
-            &format!(
-                "cannot be met with primary_metric pr_auc: its bootstrap p-value is at least 2 / (gate.bootstrap_rounds + 1) = {floor:.4} with {} rounds; {fix}",
-                g.bootstrap_rounds
-            ),
-        ));
-    }
-    for (k, v) in &g.max_worse {
-        if !["log_loss", "brier", "ece"].contains(&k.as_str()) {
-            return Err(bad(
-                &format!("gate.max_worse.{k}"),
-                v,
-                "guard metrics are log_loss, brier, ece",
-            ));
-        }
-        if v.is_nan() || *v < 0.0 {
-            return Err(bad(&format!("gate.max_worse.{k}"), v, "must be >= 0"));
-        }
-    }
+    super::validate_gate::gate(&raw.gate)?;
     let t = &raw.threshold;
     if !["f1", "cost"].contains(&t.rule.as_str()) {
         return Err(bad("threshold.rule", &t.rule, "expected f1 or cost"));

@@ -1,5 +1,5 @@
-//! Console tests that run jobs as the event loop does (predict, compare, promote) and
-//! follow what the screen shows after the database changes.
+//! Console tests that run jobs as the event loop does (predict, compare, promote, rerun)
+//! and follow what the screen shows after the database changes.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -178,5 +178,82 @@ fn the_runs_list_shows_a_failed_runs_cause() {
     assert!(
         !narrow.contains("input for 2026-03-09") && narrow.contains(" 2026-03-09 "),
         "{narrow}"
+    );
+}
+
+/// `r` on a failed training run reruns it with the same files, search size, folds, seed
+/// and imbalance, not the console's defaults.
+#[test]
+fn rerun_keeps_the_failed_runs_settings() {
+    let dir = home();
+    let mut a = app(dir.path());
+    let args = r#"{"data":["/data/t.csv"],"search_iters":5,"folds":3,"imbalance":{"Weight":2.0},"seed":7}"#;
+    {
+        let conn = crate::registry::db::open(&dir.path().join("home").join("claims.db")).unwrap();
+        crate::registry::runs::start(&conn, "train-failed-x", "train", args).unwrap();
+        crate::registry::runs::finish(&conn, "train-failed-x", Err("boom")).unwrap();
+    }
+    a.refresh();
+    press(&mut a, key('1'));
+    a.run_sel = a
+        .runs
+        .iter()
+        .position(|r| r.run_id == "train-failed-x")
+        .unwrap();
+    a.requests.clear();
+    press(&mut a, key('r'));
+    let want = crate::pipeline::train::TrainRequest {
+        data: vec!["/data/t.csv".into()],
+        search_iters: Some(5),
+        folds: Some(3),
+        imbalance: Some(crate::config::Imbalance::Weight(Some(2.0))),
+        seed: Some(7),
+    };
+    assert!(
+        matches!(&a.requests[..], [Request::Train(req, label, _)] if *req == want && label == "weight:2"),
+        "{:?}",
+        a.requests
+    );
+}
+
+/// `r` on a scheduled scoring run that failed before it started (its file was late; only
+/// its date is recorded) scores the file the schedule's pattern names for that date.
+#[test]
+fn rerun_of_a_late_scheduled_file_uses_the_pattern() {
+    let dir = home();
+    let mut a = app(dir.path());
+    let args = r#"{"date":"2026-03-09","trigger":"schedule"}"#;
+    {
+        let conn = crate::registry::db::open(&dir.path().join("home").join("claims.db")).unwrap();
+        crate::registry::runs::start(&conn, "predict-late-x", "predict", args).unwrap();
+        crate::registry::runs::finish(
+            &conn,
+            "predict-late-x",
+            Err("input for 2026-03-09 not found"),
+        )
+        .unwrap();
+    }
+    a.refresh();
+    press(&mut a, key('1'));
+    a.run_sel = a
+        .runs
+        .iter()
+        .position(|r| r.run_id == "predict-late-x")
+        .unwrap();
+    a.requests.clear();
+    press(&mut a, key('r'));
+    let want = crate::schedule::runner::resolve(
+        &a.home,
+        &a.cfg
+            .schedule
+            .predict
+            .input_pattern
+            .replace("{date}", "2026-03-09"),
+    );
+    assert!(
+        matches!(&a.requests[..], [Request::Predict(data, date, None)] if *data == want && date == "2026-03-09"),
+        "{:?} {}",
+        a.requests,
+        a.status
     );
 }

@@ -10,6 +10,16 @@ use std::process::{Command, Stdio};
 use claims_ops::sink::{self, Sink};
 use common::*;
 
+/// `claims predict --data FILE ARGS...`, asserted on by the caller.
+fn predict(env: &Env, data: &std::path::Path, args: &[&str]) -> assert_cmd::assert::Assert {
+    env.claims()
+        .arg("predict")
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .assert()
+}
+
 fn sqlite_rows(env: &Env, date: &str) -> Vec<claims_ops::sink::PredictionRow> {
     let mut s = sink::sqlite::SqliteSink::open(&env.home().join("claims.db")).unwrap();
     s.read_day(date).unwrap()
@@ -21,30 +31,11 @@ fn rerun_replaces_the_date_and_reasons_are_stored() {
     train_small(&env);
     let a = day_file(&env, "a.csv", 800, 1, 10_000, 0.0);
     let b = day_file(&env, "b.csv", 600, 2, 20_000, 0.0);
-    env.claims()
-        .arg("predict")
-        .arg("--data")
-        .arg(&a)
-        .args(["--date", "2026-03-02"])
-        .assert()
-        .success();
-    env.claims()
-        .arg("predict")
-        .arg("--data")
-        .arg(&a)
-        .args(["--date", "2026-03-03"])
-        .assert()
-        .success();
+    predict(&env, &a, &["--date", "2026-03-02"]).success();
+    predict(&env, &a, &["--date", "2026-03-03"]).success();
     assert_eq!(sqlite_rows(&env, "2026-03-02").len(), 800);
     // The same file again (a retry): replaced, and the output says whose rows went.
-    let out = env
-        .claims()
-        .arg("predict")
-        .arg("--data")
-        .arg(&a)
-        .args(["--date", "2026-03-02"])
-        .assert()
-        .success();
+    let out = predict(&env, &a, &["--date", "2026-03-02"]).success();
     let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
     assert!(
         text.contains("replaced: the date's 800 earlier predictions, from run predict-")
@@ -54,35 +45,15 @@ fn rerun_replaces_the_date_and_reasons_are_stored() {
     // The same contents under another name go ahead (compared by SHA-256, not path) ...
     let c = env.path("c.csv");
     std::fs::copy(&a, &c).unwrap();
-    env.claims()
-        .arg("predict")
-        .arg("--data")
-        .arg(&c)
-        .args(["--date", "2026-03-02"])
-        .assert()
-        .success();
+    predict(&env, &c, &["--date", "2026-03-02"]).success();
     // ... and other contents at the same path (a drop file reused every day) do not.
     std::fs::copy(&b, &c).unwrap();
-    let out = env
-        .claims()
-        .arg("predict")
-        .arg("--data")
-        .arg(&c)
-        .args(["--date", "2026-03-02"])
-        .assert()
-        .code(2);
+    let out = predict(&env, &c, &["--date", "2026-03-02"]).code(2);
     let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
     assert!(err.contains("is other contents at the same path"), "{err}");
     let first_run = sqlite_rows(&env, "2026-03-02")[0].run_id.clone();
     // Another file on a scored date (a mistyped --date): refused, exit 2, nothing written.
-    let out = env
-        .claims()
-        .arg("predict")
-        .arg("--data")
-        .arg(&b)
-        .args(["--date", "2026-03-02"])
-        .assert()
-        .code(2);
+    let out = predict(&env, &b, &["--date", "2026-03-02"]).code(2);
     let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
     assert!(
         err.contains(&format!(
@@ -97,14 +68,7 @@ fn rerun_replaces_the_date_and_reasons_are_stored() {
     let kept = sqlite_rows(&env, "2026-03-02");
     assert!(kept.len() == 800 && kept.iter().all(|r| r.run_id == first_run));
     // With --force, the date holds exactly the new run's rows.
-    let out = env
-        .claims()
-        .arg("predict")
-        .arg("--data")
-        .arg(&b)
-        .args(["--date", "2026-03-02", "--force", "--json"])
-        .assert()
-        .success();
+    let out = predict(&env, &b, &["--date", "2026-03-02", "--force", "--json"]).success();
     let j = last_json(&out.get_output().stdout);
     assert_eq!(j["result"]["replaced"]["run_id"], first_run.as_str(), "{j}");
     assert_eq!(j["result"]["replaced"]["rows"], 800, "{j}");

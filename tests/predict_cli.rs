@@ -60,7 +60,8 @@ fn rerun_replaces_the_date_and_reasons_are_stored() {
             "2026-03-02 already holds 800 predictions from run {first_run}, which scored {}",
             c.display()
         )) && err.contains(&format!(
-            "`claims predict --data {} --date 2026-03-02 --force`",
+            "`claims --home '{}' predict --data '{}' --date 2026-03-02 --force`",
+            env.home().display(),
             b.display()
         )),
         "{err}"

@@ -255,7 +255,14 @@ pub struct Chunks {
     /// Whether the first chunk was handed out.
     started: bool,
     /// SHA-256 of the bytes read so far (the whole file once the last chunk is out).
-    hash: sha2::Sha256,
+    hash: Hash,
+}
+
+/// The input's SHA-256: summed as CSV chunks are read, or taken whole (Parquet, streamed
+/// from the file rather than read into memory a second time).
+enum Hash {
+    Reading(sha2::Sha256),
+    Done(String),
 }
 
 enum Source {
@@ -301,16 +308,13 @@ impl Chunks {
         use std::io::BufRead;
         let name = check_path(path)?;
         if is_parquet(path) {
-            let mut hash = <sha2::Sha256 as sha2::Digest>::new();
-            let bytes = std::fs::read(path).map_err(|e| ClaimsError::io(path, e))?;
-            sha2::Digest::update(&mut hash, &bytes);
             return Ok(Chunks {
                 source: Source::Whole(Some(read_file(path)?)),
                 name,
                 rows: 0,
                 bytes: (0, 0),
                 started: false,
-                hash,
+                hash: Hash::Done(crate::registry::sha256_file(path)?),
             });
         }
         let f = std::fs::File::open(path).map_err(|e| ClaimsError::io(path, e))?;
@@ -335,6 +339,7 @@ impl Chunks {
         let columns = csv_header(&name, &header)?;
         let mut hash = <sha2::Sha256 as sha2::Digest>::new();
         sha2::Digest::update(&mut hash, &header);
+        let hash = Hash::Reading(hash);
         let size = std::fs::metadata(path).map_or(0, |m| m.len());
         let left = usize::try_from(size)
             .unwrap_or(usize::MAX)
@@ -364,7 +369,10 @@ impl Chunks {
             Source::Csv { eof, carry, .. } => *eof && carry.is_empty(),
             Source::Whole(f) => f.is_none(),
         };
-        done.then(|| hex::encode(sha2::Digest::finalize(self.hash.clone())))
+        done.then(|| match &self.hash {
+            Hash::Reading(h) => hex::encode(sha2::Digest::finalize(h.clone())),
+            Hash::Done(hex) => hex.clone(),
+        })
     }
 
     /// About how many data rows the whole file holds, judged from the chunks so far.
@@ -415,7 +423,9 @@ impl Chunks {
                         .take(want as u64)
                         .read_to_end(carry)
                         .map_err(|e| ClaimsError::io(Path::new(&self.name), e))?;
-                    sha2::Digest::update(&mut self.hash, &carry[have..]);
+                    if let Hash::Reading(h) = &mut self.hash {
+                        sha2::Digest::update(h, &carry[have..]);
+                    }
                     *left = left.saturating_sub(read).max(1);
                     if read == 0 {
                         *eof = true;

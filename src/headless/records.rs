@@ -311,17 +311,16 @@ pub(super) fn explain(
     };
     dates.reverse();
     let mut found = vec![];
-    // Where the application was quarantined instead of scored (a handler asking why it
-    // has no score that day gets the reason).
-    let mut quarantined = vec![];
     for d in &dates {
         found.extend(sink.champion_row(d, id)?);
-        quarantined.extend(
-            sink.read_quarantine(d)?
-                .into_iter()
-                .filter(|q| q.application_id.as_deref() == Some(id)),
-        );
     }
+    // Where the application was quarantined instead of scored (a handler asking why it
+    // has no score that day gets the reason): one query by id.
+    let quarantined: Vec<_> = sink
+        .quarantine_of(id)?
+        .into_iter()
+        .filter(|q| date.is_none_or(|d| q.business_date == d))
+        .collect();
     if found.is_empty() && quarantined.is_empty() {
         // Ids containing the text: on the date asked about, else on the latest three.
         let searched: Vec<String> = dates.iter().take(3).cloned().collect();
@@ -349,9 +348,13 @@ pub(super) fn explain(
     let mut text = String::new();
     for d in &dates {
         for q in quarantined.iter().filter(|q| q.business_date == *d) {
+            // The reason quotes the file's value: control characters are shown escaped, so
+            // a newline or an escape sequence in a bad file cannot reach the terminal raw.
             text.push_str(&format!(
                 "application {id}\n  {d}: not scored, quarantined (row {} of {}): {}\n\n",
-                q.row_number, q.source_file, q.reason
+                q.row_number,
+                q.source_file,
+                super::text::printable(&q.reason)
             ));
         }
         for r in found.iter().filter(|r| r.business_date == *d) {

@@ -288,6 +288,20 @@ pub fn score_lines(r: &crate::sink::PredictionRow) -> Vec<String> {
     lines
 }
 
+/// `s` with its control characters escaped (`\n`, `\u{1b}`): text quoted from an input
+/// file, printed without letting a newline or an escape sequence reach the terminal.
+pub fn printable(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 pub fn reasons_text(v: &serde_json::Value) -> String {
     v.as_array()
         .map(|a| {
@@ -304,4 +318,15 @@ pub fn reasons_text(v: &serde_json::Value) -> String {
                 .join(", ")
         })
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn printable_escapes_control_characters_only() {
+        assert_eq!(
+            super::printable("age: 'a\nb'\u{1b}[31m é"),
+            "age: 'a\\nb'\\u{1b}[31m é"
+        );
+    }
 }

@@ -13,7 +13,7 @@ pub fn promote(reg: &mut Registry, version: u32, reason: &str) -> Result<Option<
 
 /// [`promote`], refusing when the champion is no longer `expected` (some: the champion the
 /// reason was written against; another promotion landed in between).
-fn promote_from(
+pub(crate) fn promote_from(
     reg: &mut Registry,
     version: u32,
     reason: &str,

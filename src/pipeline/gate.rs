@@ -118,10 +118,23 @@ pub(super) fn run(
         }
     };
     compare::record_decision(&reg, Some(&ctx.run_id), &c, report.as_deref())?;
-    let promoted = c.decision.promote && cfg.registry.auto_promote;
-    if promoted {
-        compare::promote(&mut reg, version, "auto_promote: the gate passed")?;
-    }
+    // Only over the champion it was compared with: a promotion or rollback made while the
+    // comparison ran is not undone by one judged against the old champion (the version
+    // stays challenger, and the run says why).
+    let promoted = c.decision.promote
+        && cfg.registry.auto_promote
+        && match super::champion::promote_from(
+            &mut reg,
+            version,
+            "auto_promote: the gate passed",
+            Some(Some(champion)),
+        ) {
+            Ok(_) => true,
+            Err(e) => {
+                tracing::warn!("auto_promote skipped: {e}");
+                false
+            }
+        };
     let note = format!(
         "v{version} vs champion v{champion}: gate {}{}",
         if c.decision.promote {
@@ -131,6 +144,8 @@ pub(super) fn run(
         },
         if promoted {
             ", promoted (auto_promote)"
+        } else if c.decision.promote && cfg.registry.auto_promote {
+            " (auto_promote did not promote it: the champion changed meanwhile, see the log; `claims compare` then `claims promote`)"
         } else if c.decision.promote {
             " (auto_promote is off: `claims promote` to promote)"
         } else {

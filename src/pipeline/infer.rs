@@ -504,8 +504,14 @@ fn earlier_run(
     if req.replace {
         return Ok(Some(replaced));
     }
+    // The command that forces it, with this run's home and sink (a pasted command without
+    // them would write elsewhere); a --config given to this run must be given again.
+    let sink = req.sink.as_deref().map_or(String::new(), |s| {
+        format!(" --sink '{}'", sink::postgres::redact(s))
+    });
     let force = format!(
-        "Nothing was written. If the date is right and this file should replace that day's scores: `claims predict --data {} --date {date} --force`; otherwise check --date",
+        "Nothing was written. If the date is right and this file should replace that day's scores: `claims --home '{}' predict --data '{}' --date {date}{sink} --force` (with the same --config, if this run had one); otherwise check --date",
+        home.display(),
         req.data.display()
     );
     let Some(earlier_data) = data else {

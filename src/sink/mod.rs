@@ -156,6 +156,8 @@ pub trait Sink: Send {
     fn day_run(&mut self, date: &str) -> Result<Option<(String, u64)>>;
     /// The quarantine rows of `date`, ordered by file and row.
     fn read_quarantine(&mut self, date: &str) -> Result<Vec<QuarantineRow>>;
+    /// Every quarantine row of application `id`, newest date first.
+    fn quarantine_of(&mut self, id: &str) -> Result<Vec<QuarantineRow>>;
     /// Every stored score of these applications on any date, by the champion and by a
     /// shadow challenger.
     fn scores_of(&mut self, ids: &[String]) -> Result<Vec<StoredScore>>;

@@ -352,6 +352,41 @@ impl DayWriter for PgDay<'_> {
     }
 }
 
+/// Sets this transaction's lock_timeout to the default (10 minutes) unless the session has
+/// one (the URL's `options=-c lock_timeout=...`, or the role's or database's setting). Per
+/// transaction (`SET LOCAL`), not as a startup option or a session `SET`: poolers (PgBouncer,
+/// Neon) refuse startup options, and a session setting would outlive us on a pooled server.
+fn bound_lock_waits(tx: &mut postgres::Transaction) -> std::result::Result<(), postgres::Error> {
+    tx.query_opt(
+        "SELECT set_config('lock_timeout', $1, true) WHERE current_setting('lock_timeout') = '0'",
+        &[&LOCK_TIMEOUT_MS.to_string()],
+    )
+    .map(|_| ())
+}
+
+/// A quarantine row selected in table order.
+fn quarantine_row(r: &postgres::Row) -> QuarantineRow {
+    QuarantineRow {
+        business_date: r.get(0),
+        source_file: r.get(1),
+        row_number: r.get(2),
+        application_id: r.get(3),
+        reason: r.get(4),
+        raw: r.get(5),
+        run_id: r.get(6),
+    }
+}
+
+impl PgSink {
+    /// A transaction for one read: a table lock held elsewhere (an ALTER, a VACUUM FULL)
+    /// makes it wait at most lock_timeout, as the day's write does, instead of for ever.
+    fn read(&mut self) -> Result<postgres::Transaction<'_>> {
+        let mut tx = self.client.transaction().map_err(|e| err("read", e))?;
+        bound_lock_waits(&mut tx).map_err(|e| err("read", e))?;
+        Ok(tx)
+    }
+}
+
 impl Sink for PgSink {
     fn begin_day<'s>(
         &'s mut self,
@@ -361,15 +396,9 @@ impl Sink for PgSink {
         let d = day(date)?;
         let mut tx = self.client.transaction().map_err(|e| err("begin", e))?;
         // A lock another session holds on the tables (an ALTER, a VACUUM FULL, a long
-        // transaction on the date's rows) fails the run after 10 minutes instead of holding
-        // a nightly job for ever, unless the session already has a lock_timeout (the URL's
-        // `options=-c lock_timeout=...`, or the role's or database's setting). Set for this
-        // transaction only, not as a startup option: poolers (PgBouncer, Neon) refuse those.
-        tx.query_opt(
-            "SELECT set_config('lock_timeout', $1, true) WHERE current_setting('lock_timeout') = '0'",
-            &[&LOCK_TIMEOUT_MS.to_string()],
-        )
-        .map_err(|e| err("begin", e))?;
+        // transaction on the date's rows) fails the run after lock_timeout instead of
+        // holding a nightly job for ever.
+        bound_lock_waits(&mut tx).map_err(|e| err("begin", e))?;
         // One writer per date at a time, whatever home or host it runs from: a second run
         // waits for the first to commit, then replaces its rows (without the lock both
         // runs' rows would be left, as neither DELETE sees the other's uncommitted COPY).
@@ -438,7 +467,7 @@ impl Sink for PgSink {
     fn has_day(&mut self, date: &str) -> Result<bool> {
         let d = day(date)?;
         let row = self
-            .client
+            .read()?
             .query_one(
                 "SELECT EXISTS(SELECT 1 FROM predictions WHERE business_date = $1 AND role = 'champion')",
                 &[&d],
@@ -450,7 +479,7 @@ impl Sink for PgSink {
     fn day_run(&mut self, date: &str) -> Result<Option<(String, u64)>> {
         let d = day(date)?;
         let row = self
-            .client
+            .read()?
             .query_opt(
                 "SELECT run_id, (SELECT COUNT(*) FROM predictions WHERE business_date = $1 AND role = 'champion')
                  FROM predictions WHERE business_date = $1 AND role = 'champion' LIMIT 1",
@@ -463,7 +492,7 @@ impl Sink for PgSink {
     fn read_day(&mut self, date: &str) -> Result<Vec<PredictionRow>> {
         let d = day(date)?;
         let rows = self
-            .client
+            .read()?
             .query(
                 &format!(
                     "SELECT {ROW_COLUMNS} FROM predictions WHERE business_date = $1 ORDER BY role, application_id COLLATE \"C\""
@@ -476,7 +505,7 @@ impl Sink for PgSink {
 
     fn dates(&mut self) -> Result<Vec<String>> {
         let rows = self
-            .client
+            .read()?
             .query(&super::dates_sql("x::text"), &[])
             .map_err(|e| err("read", e))?;
         Ok(rows.iter().map(|r| r.get(0)).collect())
@@ -490,7 +519,7 @@ impl Sink for PgSink {
     ) -> Result<(Vec<PredictionRow>, usize)> {
         let d = day(date)?;
         let total: i64 = self
-            .client
+            .read()?
             .query_one(
                 "SELECT COUNT(*) FROM predictions WHERE business_date = $1 AND role = 'champion'",
                 &[&d],
@@ -499,7 +528,7 @@ impl Sink for PgSink {
             .get(0);
         let part = id_part.unwrap_or("").to_lowercase();
         let rows = self
-            .client
+            .read()?
             .query(
                 &format!(
                     "SELECT {ROW_COLUMNS} FROM predictions WHERE business_date = $1 AND role = 'champion'
@@ -515,7 +544,7 @@ impl Sink for PgSink {
     fn champion_row(&mut self, date: &str, id: &str) -> Result<Option<PredictionRow>> {
         let d = day(date)?;
         let row = self
-            .client
+            .read()?
             .query_opt(
                 &format!(
                     "SELECT {ROW_COLUMNS} FROM predictions WHERE business_date = $1 AND application_id = $2 AND role = 'champion'"
@@ -526,33 +555,35 @@ impl Sink for PgSink {
         Ok(row.as_ref().map(prediction_row))
     }
 
+    fn quarantine_of(&mut self, id: &str) -> Result<Vec<QuarantineRow>> {
+        let rows = self
+            .read()?
+            .query(
+                "SELECT business_date::text, source_file, row_number, application_id, reason, raw, run_id
+                 FROM quarantine WHERE application_id = $1
+                 ORDER BY business_date DESC, source_file COLLATE \"C\", row_number",
+                &[&id],
+            )
+            .map_err(|e| err("read", e))?;
+        Ok(rows.iter().map(quarantine_row).collect())
+    }
+
     fn read_quarantine(&mut self, date: &str) -> Result<Vec<QuarantineRow>> {
         let d = day(date)?;
         let rows = self
-            .client
+            .read()?
             .query(
                 "SELECT business_date::text, source_file, row_number, application_id, reason, raw, run_id
                  FROM quarantine WHERE business_date = $1 ORDER BY source_file COLLATE \"C\", row_number",
                 &[&d],
             )
             .map_err(|e| err("read", e))?;
-        Ok(rows
-            .iter()
-            .map(|r| QuarantineRow {
-                business_date: r.get(0),
-                source_file: r.get(1),
-                row_number: r.get(2),
-                application_id: r.get(3),
-                reason: r.get(4),
-                raw: r.get(5),
-                run_id: r.get(6),
-            })
-            .collect())
+        Ok(rows.iter().map(quarantine_row).collect())
     }
 
     fn scores_of(&mut self, ids: &[String]) -> Result<Vec<super::StoredScore>> {
         let rows = self
-            .client
+            .read()?
             .query(
                 "SELECT business_date::text, application_id, model_version, score, role FROM predictions
                  WHERE application_id = ANY($1)

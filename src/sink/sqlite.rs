@@ -53,6 +53,31 @@ fn err(e: rusqlite::Error) -> ClaimsError {
 }
 
 impl SqliteSink {
+    /// Quarantine rows matching `condition` (SQL after WHERE, with `?1` bound to `value`).
+    fn quarantine_where(&mut self, condition: &str, value: &str) -> Result<Vec<QuarantineRow>> {
+        let mut st = self
+            .conn
+            .prepare(&format!(
+                "SELECT business_date, source_file, row_number, application_id, reason, raw, run_id FROM quarantine
+                 WHERE {condition}"
+            ))
+            .map_err(err)?;
+        let rows = st
+            .query_map([value], |r| {
+                Ok(QuarantineRow {
+                    business_date: r.get(0)?,
+                    source_file: r.get(1)?,
+                    row_number: r.get(2)?,
+                    application_id: r.get(3)?,
+                    reason: r.get(4)?,
+                    raw: r.get(5)?,
+                    run_id: r.get(6)?,
+                })
+            })
+            .map_err(err)?;
+        rows.collect::<std::result::Result<_, _>>().map_err(err)
+    }
+
     /// Opens (creating if needed) the tables in the database at `path`.
     pub fn open(path: &Path) -> Result<Self> {
         let conn = crate::registry::db::open(path)?;
@@ -246,28 +271,15 @@ impl Sink for SqliteSink {
             .map_err(err)
     }
 
+    fn quarantine_of(&mut self, id: &str) -> Result<Vec<QuarantineRow>> {
+        self.quarantine_where(
+            "application_id = ?1 ORDER BY business_date DESC, source_file, row_number",
+            id,
+        )
+    }
+
     fn read_quarantine(&mut self, date: &str) -> Result<Vec<QuarantineRow>> {
-        let mut st = self
-            .conn
-            .prepare(
-                "SELECT business_date, source_file, row_number, application_id, reason, raw, run_id FROM quarantine
-                 WHERE business_date = ?1 ORDER BY source_file, row_number",
-            )
-            .map_err(err)?;
-        let rows = st
-            .query_map([date], |r| {
-                Ok(QuarantineRow {
-                    business_date: r.get(0)?,
-                    source_file: r.get(1)?,
-                    row_number: r.get(2)?,
-                    application_id: r.get(3)?,
-                    reason: r.get(4)?,
-                    raw: r.get(5)?,
-                    run_id: r.get(6)?,
-                })
-            })
-            .map_err(err)?;
-        rows.collect::<std::result::Result<_, _>>().map_err(err)
+        self.quarantine_where("business_date = ?1 ORDER BY source_file, row_number", date)
     }
 
     fn scores_of(&mut self, ids: &[String]) -> Result<Vec<super::StoredScore>> {

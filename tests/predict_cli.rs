@@ -847,7 +847,7 @@ fn feedback_records_realised_performance_per_date() {
 }
 
 /// PostgreSQL as a shared production table: two homes scoring the same date at once leave
-/// one run's rows, not both; a role that may only write rows (no CREATE) writes once the
+/// one run's rows, not both, and the other run says why and writes nothing; a role that may only write rows (no CREATE) writes once the
 /// tables exist; a table missing a column is refused up front (exit 2) naming it; and a
 /// password given as a URL parameter is never recorded.
 #[test]
@@ -875,15 +875,24 @@ fn postgres_shared_table_one_writer_per_date_least_privilege_and_no_secrets() {
         let tb = s.spawn(|| spawn(&b, &day_b));
         (ta.join().unwrap(), tb.join().unwrap())
     });
+    // One of them writes the date; the other, finding it written by a run it did not
+    // check (waiting on the date lock, or after), writes nothing and exits 2.
+    let (won, lost) = if ra.status.success() {
+        (&ra, &rb)
+    } else {
+        (&rb, &ra)
+    };
     assert!(
-        ra.status.success(),
+        won.status.success(),
         "{}",
-        String::from_utf8_lossy(&ra.stderr)
+        String::from_utf8_lossy(&won.stderr)
     );
+    let err = String::from_utf8_lossy(&lost.stderr);
+    assert_eq!(lost.status.code(), Some(2), "{err}");
     assert!(
-        rb.status.success(),
-        "{}",
-        String::from_utf8_lossy(&rb.stderr)
+        err.contains("wrote 2026-10-01 while this run was starting")
+            || err.contains("which is not recorded in this home"),
+        "{err}"
     );
     let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
     let runs: Vec<(String, i64)> = c

@@ -380,7 +380,10 @@ fn run(
     // its writes would wait for this transaction.)
     let written = data.len() * n_roles;
     let streamed = ctx.stage("score", Some(data.len()), || {
-        let mut day = sink.begin_day(date, &ctx.cancel_flag())?;
+        // Unless forced, the date must still hold what the rerun check saw when this run
+        // started (another run of the date may have committed since).
+        let expected = (!req.replace).then(|| replaced.as_ref().map(|r| r.run_id.as_str()));
+        let mut day = sink.begin_day(date, expected, &ctx.cancel_flag())?;
         let out = score_and_stream(roles, data, date, &scored_at, &mut *day, ctx)?;
         let t0 = std::time::Instant::now();
         day.commit(&quarantine)?;

@@ -141,10 +141,13 @@ pub struct StoredScore {
 /// A prediction table.
 pub trait Sink: Send {
     /// Starts replacing `date`'s rows (every role) and its quarantine rows. A sink that
-    /// has to wait for another writer of `date` gives up when `cancel` is set.
+    /// has to wait for another writer of `date` gives up when `cancel` is set. With
+    /// `expected` (`Some(run)`: the run whose rows the caller checked it may replace, `None`
+    /// inside: none), it refuses when, once it holds the date, another run wrote it since.
     fn begin_day<'s>(
         &'s mut self,
         date: &str,
+        expected: Option<Option<&str>>,
         cancel: &std::sync::atomic::AtomicBool,
     ) -> Result<Box<dyn DayWriter + 's>>;
     /// The rows of `date`, ordered by role then application id.
@@ -194,6 +197,22 @@ const DATES_SQL: &str = "WITH RECURSIVE d(x) AS (
 /// [`DATES_SQL`] with the date selected as `column`.
 fn dates_sql(column: &str) -> String {
     DATES_SQL.replace("{date}", column)
+}
+
+/// The refusal when `date` was written by run `now` (none: emptied) after this run checked
+/// it held `expected`'s rows: two runs of one date at the same moment.
+pub(crate) fn changed_since_checked(
+    date: &str,
+    expected: Option<Option<&str>>,
+    now: Option<&str>,
+) -> Result<()> {
+    match expected {
+        Some(e) if e != now => Err(ClaimsError::Usage(format!(
+            "another run ({}) wrote {date} while this run was starting; nothing was written by this run: look at `claims runs`, and run again (with --force to replace that run's rows)",
+            now.unwrap_or("one that removed its rows")
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// Opens the sink named by `url` (`sqlite:PATH` or `postgres://...`); empty = the home DB.

@@ -391,6 +391,7 @@ impl Sink for PgSink {
     fn begin_day<'s>(
         &'s mut self,
         date: &str,
+        expected: Option<Option<&str>>,
         cancel: &std::sync::atomic::AtomicBool,
     ) -> Result<Box<dyn DayWriter + 's>> {
         let d = day(date)?;
@@ -453,6 +454,15 @@ impl Sink for PgSink {
                 1000
             }));
         }
+        // Holding the date now: its writer is what the caller checked.
+        let now: Option<String> = tx
+            .query_opt(
+                "SELECT run_id FROM predictions WHERE business_date = $1 AND role = 'champion' LIMIT 1",
+                &[&d],
+            )
+            .map_err(|e| err("read", e))?
+            .map(|r| r.get(0));
+        super::changed_since_checked(date, expected, now.as_deref())?;
         tx.execute("DELETE FROM predictions WHERE business_date = $1", &[&d])
             .map_err(|e| err("delete", e))?;
         tx.execute("DELETE FROM quarantine WHERE business_date = $1", &[&d])

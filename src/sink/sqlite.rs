@@ -154,6 +154,7 @@ impl Sink for SqliteSink {
     fn begin_day<'s>(
         &'s mut self,
         date: &str,
+        expected: Option<Option<&str>>,
         // SQLite's own wait for a writer is bounded (busy timeout).
         _cancel: &std::sync::atomic::AtomicBool,
     ) -> Result<Box<dyn DayWriter + 's>> {
@@ -161,6 +162,16 @@ impl Sink for SqliteSink {
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(err)?;
+        // Holding the write lock now: the date's writer is what the caller checked.
+        let now: Option<String> = tx
+            .query_row(
+                "SELECT run_id FROM predictions WHERE business_date = ?1 AND role = 'champion' LIMIT 1",
+                [date],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(err)?;
+        super::changed_since_checked(date, expected, now.as_deref())?;
         tx.execute(
             "DELETE FROM predictions WHERE business_date = ?1",
             params![date],

@@ -12,6 +12,8 @@ use std::thread::ScopedJoinHandle;
 use rusqlite::params;
 use serde::Serialize;
 
+pub use super::rerun::Replaced;
+use super::rerun::earlier_run;
 use super::scoring::{Explainer, Role, score_and_stream};
 use super::{PipelineEvent, RunCtx};
 use crate::config::Config;
@@ -35,17 +37,6 @@ pub struct PredictRequest {
     pub sink: Option<String>,
     /// Replace the date's rows even when an earlier run scored the date from another file.
     pub replace: bool,
-}
-
-/// The rows a run replaced: a date scored again.
-#[derive(Debug, Clone, Serialize)]
-pub struct Replaced {
-    /// The run that had written them.
-    pub run_id: String,
-    /// Its champion rows.
-    pub rows: u64,
-    /// The file it scored, when that run is recorded in this home.
-    pub data: Option<PathBuf>,
 }
 
 /// One scored row shown in summaries.
@@ -478,72 +469,6 @@ fn run(
         replaced,
         input_sha256,
     })
-}
-
-/// The run whose rows of `date` this one is about to replace, if any. Refuses (exit 2) when
-/// that run scored other contents (by SHA-256 of the file, or by path for a run that did
-/// not record one), or is not recorded in this home, unless the request says to replace:
-/// a mistyped `--date` must not quietly overwrite another day's scores. A rerun of the same
-/// contents (a retry, the same file delivered again) goes ahead, whatever its path.
-fn earlier_run(
-    home: &Path,
-    sink: &mut dyn sink::Sink,
-    req: &PredictRequest,
-    date: &str,
-) -> Result<Option<Replaced>> {
-    let Some((run_id, rows)) = sink.day_run(date)? else {
-        return Ok(None);
-    };
-    let conn = db::open(&home.join("claims.db"))?;
-    let earlier = crate::registry::runs::get(&conn, &run_id)?;
-    let data = earlier
-        .as_ref()
-        .and_then(|r| r.args_json()["data"].as_str().map(PathBuf::from));
-    let replaced = Replaced {
-        run_id: run_id.clone(),
-        rows,
-        data: data.clone(),
-    };
-    if req.replace {
-        return Ok(Some(replaced));
-    }
-    // The command that forces it, with this run's home and sink (a pasted command without
-    // them would write elsewhere); a --config given to this run must be given again.
-    let sink = req.sink.as_deref().map_or(String::new(), |s| {
-        format!(" --sink '{}'", sink::postgres::redact(s))
-    });
-    let force = format!(
-        "Nothing was written. If the date is right and this file should replace that day's scores: `claims --home '{}' predict --data '{}' --date {date}{sink} --force` (with the same --config, if this run had one); otherwise check --date",
-        home.display(),
-        req.data.display()
-    );
-    let Some(earlier_data) = data else {
-        return Err(ClaimsError::Usage(format!(
-            "{date} already holds {rows} predictions from run {run_id}, which is not recorded in this home (another home, or a --sink shared with one), so this run cannot tell whether it scored the same file. {force}"
-        )));
-    };
-    let recorded = earlier.as_ref().and_then(|r| {
-        r.summary_json()["input_sha256"]
-            .as_str()
-            .map(str::to_string)
-    });
-    let same = match &recorded {
-        Some(h) => crate::registry::sha256_file(&req.data)? == *h,
-        None => earlier_data == req.data,
-    };
-    if !same {
-        let how = if recorded.is_some() && earlier_data == req.data {
-            "other contents at the same path"
-        } else {
-            "another file"
-        };
-        return Err(ClaimsError::Usage(format!(
-            "{date} already holds {rows} predictions from run {run_id}, which scored {}; this run's {} is {how}. {force}",
-            earlier_data.display(),
-            req.data.display()
-        )));
-    }
-    Ok(Some(replaced))
 }
 
 /// Why drift was not judged on a day of `rows` scored rows, if it was not.

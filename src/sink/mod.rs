@@ -6,6 +6,7 @@
 //! Table and column names are fixed identifiers; values always go through parameters.
 
 mod pg_connect;
+mod pg_copy;
 mod pg_schema;
 mod pg_tls;
 mod pg_url;

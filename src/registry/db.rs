@@ -94,17 +94,22 @@ pub fn open(path: &Path) -> Result<Connection> {
     }
 }
 
-/// Whether SQLite files in `dir` are at risk there (a network or FUSE mount), said once
-/// per folder and process as a warning.
+/// Whether SQLite files in `dir` are at risk there (a network or FUSE mount). Looked up
+/// (and warned about) once per folder and process: the console opens the database every
+/// second, and the mount table need not be read each time.
 fn warn_once_if_at_risk(dir: &Path) -> Option<String> {
-    static WARNED: std::sync::Mutex<Vec<std::path::PathBuf>> = std::sync::Mutex::new(Vec::new());
-    let why = crate::registry::mounts::sqlite_risk(dir)?;
-    let mut warned = WARNED.lock().unwrap_or_else(|e| e.into_inner());
-    if !warned.iter().any(|d| d == dir) {
-        warned.push(dir.to_path_buf());
-        tracing::warn!("{why}");
+    type Seen = Vec<(std::path::PathBuf, Option<String>)>;
+    static SEEN: std::sync::Mutex<Seen> = std::sync::Mutex::new(Vec::new());
+    let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, why)) = seen.iter().find(|(d, _)| d == dir) {
+        return why.clone();
     }
-    Some(why)
+    let why = crate::registry::mounts::sqlite_risk(dir);
+    if let Some(w) = &why {
+        tracing::warn!("{w}");
+    }
+    seen.push((dir.to_path_buf(), why.clone()));
+    why
 }
 
 fn cannot_write(e: &rusqlite::Error) -> bool {

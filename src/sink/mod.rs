@@ -200,6 +200,15 @@ fn dates_sql(column: &str) -> String {
     DATES_SQL.replace("{date}", column)
 }
 
+/// The run that wrote a date's champion rows (a date is written whole by one run). `$1` is
+/// the date; SQLite reads `$1` as its first parameter too, so both sinks share the text.
+const DATE_WRITER_SQL: &str =
+    "SELECT run_id FROM predictions WHERE business_date = $1 AND role = 'champion' LIMIT 1";
+
+/// [`DATE_WRITER_SQL`] with the number of the date's champion rows.
+const DATE_RUN_SQL: &str = "SELECT run_id, (SELECT COUNT(*) FROM predictions WHERE business_date = $1 AND role = 'champion')
+     FROM predictions WHERE business_date = $1 AND role = 'champion' LIMIT 1";
+
 /// The refusal when `date` was written by run `now` (none: emptied) after this run checked
 /// it held `expected`'s rows: two runs of one date at the same moment.
 pub(crate) fn changed_since_checked(

@@ -359,10 +359,7 @@ impl Sink for PgSink {
         }
         // Holding the date now: its writer is what the caller checked.
         let now: Option<String> = tx
-            .query_opt(
-                "SELECT run_id FROM predictions WHERE business_date = $1 AND role = 'champion' LIMIT 1",
-                &[&d],
-            )
+            .query_opt(super::DATE_WRITER_SQL, &[&d])
             .map_err(|e| err("read", e))?
             .map(|r| r.get(0));
         super::changed_since_checked(date, expected, now.as_deref())?;
@@ -389,11 +386,7 @@ impl Sink for PgSink {
         let d = day(date)?;
         let row = self
             .read()?
-            .query_opt(
-                "SELECT run_id, (SELECT COUNT(*) FROM predictions WHERE business_date = $1 AND role = 'champion')
-                 FROM predictions WHERE business_date = $1 AND role = 'champion' LIMIT 1",
-                &[&d],
-            )
+            .query_opt(super::DATE_RUN_SQL, &[&d])
             .map_err(|e| err("read", e))?;
         Ok(row.map(|r| (r.get(0), r.get::<_, i64>(1) as u64)))
     }

@@ -164,11 +164,7 @@ impl Sink for SqliteSink {
             .map_err(err)?;
         // Holding the write lock now: the date's writer is what the caller checked.
         let now: Option<String> = tx
-            .query_row(
-                "SELECT run_id FROM predictions WHERE business_date = ?1 AND role = 'champion' LIMIT 1",
-                [date],
-                |r| r.get(0),
-            )
+            .query_row(super::DATE_WRITER_SQL, [date], |r| r.get(0))
             .optional()
             .map_err(err)?;
         super::changed_since_checked(date, expected, now.as_deref())?;
@@ -272,12 +268,9 @@ impl Sink for SqliteSink {
 
     fn day_run(&mut self, date: &str) -> Result<Option<(String, u64)>> {
         self.conn
-            .query_row(
-                "SELECT run_id, (SELECT COUNT(*) FROM predictions WHERE business_date = ?1 AND role = 'champion')
-                 FROM predictions WHERE business_date = ?1 AND role = 'champion' LIMIT 1",
-                [date],
-                |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)),
-            )
+            .query_row(super::DATE_RUN_SQL, [date], |r| {
+                Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))
+            })
             .optional()
             .map_err(err)
     }

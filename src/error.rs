@@ -108,9 +108,14 @@ fn contract_message(v: &[Violation]) -> String {
             .filter(|x| x.row.is_some() || x.column.is_some());
         let more = n - if placed > 0 { shown.count() } else { 20 };
         s.push_str(&format!("\n  ... and {more} more"));
-        // Where the unlisted ones are: problems per column, most first.
+        // Where the unlisted ones are: row problems per column, most first (a file-level
+        // problem such as a missing column is its own line already).
         let mut by: Vec<(&str, usize)> = vec![];
-        for c in v.iter().filter_map(|x| x.column.as_deref()) {
+        for c in v
+            .iter()
+            .filter(|x| x.row.is_some())
+            .filter_map(|x| x.column.as_deref())
+        {
             match by.iter_mut().find(|(k, _)| *k == c) {
                 Some((_, n)) => *n += 1,
                 None => by.push((c, 1)),
@@ -173,6 +178,21 @@ mod tests {
 
     /// A summary line (the quarantine limit) next to row problems: the header counts the
     /// problems, and "... and N more" counts the problems not listed, the same way.
+    #[test]
+    fn missing_columns_get_no_per_column_counts() {
+        let missing: Vec<Violation> = (0..25)
+            .map(|k| Violation {
+                file: "day.csv".into(),
+                row: None,
+                column: Some(format!("c{k}")),
+                reason: "missing column".into(),
+                line: None,
+            })
+            .collect();
+        let text = contract_message(&missing);
+        assert!(text.ends_with("... and 5 more"), "{text}");
+    }
+
     #[test]
     fn contract_message_counts_problems_not_the_summary() {
         let v = |row: Option<usize>| Violation {

@@ -349,31 +349,36 @@ impl TreeExplainer {
 
     /// [`TreeExplainer::explain`] without SHAP values, on one thread: rows go through
     /// the trees in blocks, each tree taking the whole block before the next tree, so the
-    /// model is decoded once per block and the rows' sums do not wait on each other. Each
-    /// row still adds its leaf values in tree order, so its margin is the same f32.
+    /// model is decoded once per block and the rows' sums do not wait on each other. The
+    /// block is also laid out feature by feature, so a stump reads its feature's values
+    /// side by side and takes them in SIMD lanes. Each row still adds its leaf values in
+    /// tree order, so its margin is the same f32.
     fn margins_then<T>(
         &self,
         xs: &[f32],
         first: usize,
         f: &(dyn Fn(usize, f32, &[f32]) -> T + Sync),
     ) -> Vec<T> {
-        const BLOCK: usize = 16;
+        const BLOCK: usize = 32;
         let w = self.width;
         let zeros = vec![0f32; w];
         let mut out = Vec::with_capacity(xs.len() / w);
-        let mut m = [0f32; BLOCK];
+        // Feature j of the block's row i is columns[j][i]. Rows past the end of a short
+        // last block keep earlier values; their sums are never read.
+        let mut columns = vec![[0f32; BLOCK]; w];
+        let base = self.base_margin.unwrap_or(0.0);
         for block in xs.chunks(BLOCK * w) {
             let n = block.len() / w;
-            let m = &mut m[..n];
-            m.fill(self.base_margin.unwrap_or(0.0));
+            for (i, x) in block.chunks_exact(w).enumerate() {
+                for (column, &v) in columns.iter_mut().zip(x) {
+                    column[i] = v;
+                }
+            }
+            let mut m = [base; BLOCK];
             for kind in &self.kinds {
                 match *kind {
                     Kind::Leaf(v) => m.iter_mut().for_each(|mi| *mi += v),
-                    Kind::Stump(s) => {
-                        for (mi, x) in m.iter_mut().zip(block.chunks_exact(w)) {
-                            *mi += s.leaf[usize::from(s.goes_right(x))];
-                        }
-                    }
+                    Kind::Stump(s) => s.add_leaves(&columns[s.feature], &mut m),
                     Kind::Deep(i) => {
                         let tree = &self.trees[i];
                         for (mi, x) in m.iter_mut().zip(block.chunks_exact(w)) {
@@ -382,7 +387,7 @@ impl TreeExplainer {
                     }
                 }
             }
-            for &mi in m.iter() {
+            for &mi in &m[..n] {
                 let p = if self.base_margin.is_some() {
                     sigmoid(mi)
                 } else {

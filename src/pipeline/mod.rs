@@ -8,7 +8,7 @@ pub mod compare;
 pub mod feedback;
 mod gate;
 pub mod infer;
-mod rerun;
+pub(crate) mod rerun;
 mod scoring;
 pub mod train;
 mod train_report;

@@ -21,6 +21,18 @@ pub struct Replaced {
     pub data: Option<PathBuf>,
 }
 
+/// Words every refusal of [`earlier_run`] carries, by which the console knows that a failed
+/// run was refused because its date was already scored (and offers to replace the rows).
+const REFUSED_FOR_DATE: &str = "should replace that day's scores";
+
+/// Whether a run's error is [`earlier_run`]'s refusal; if so, what the date holds (the
+/// error's first sentence or two, without the CLI command that forces it).
+pub fn refused_for_date(error: &str) -> Option<&str> {
+    error
+        .contains(REFUSED_FOR_DATE)
+        .then(|| error.split(" Nothing was written.").next().unwrap_or(error))
+}
+
 /// The run whose rows of `date` this one is about to replace, if any. Refuses (exit 2) when
 /// that run scored other contents (by SHA-256 of the file, or by path for a run that did
 /// not record one), or is not recorded in this home, unless the request says to replace:
@@ -54,7 +66,7 @@ pub(super) fn earlier_run(
         format!(" --sink '{}'", sink::postgres::redact(s))
     });
     let force = format!(
-        "Nothing was written. If the date is right and this file should replace that day's scores: `claims --home '{}' predict --data '{}' --date {date}{sink} --force` (with the same --config, if this run had one); otherwise check --date",
+        "Nothing was written. If the date is right and this file {REFUSED_FOR_DATE}: `claims --home '{}' predict --data '{}' --date {date}{sink} --force` (with the same --config, if this run had one); otherwise check --date",
         home.display(),
         req.data.display()
     );

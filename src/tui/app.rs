@@ -401,6 +401,15 @@ impl App {
                     Err(e) => self.status = e.to_string(),
                 }
             }
+            Action::Confirm if matches!(self.popup, Some(Popup::Replace { .. })) => {
+                if let Some(Popup::Replace {
+                    data, date, sink, ..
+                }) = self.popup.take()
+                {
+                    self.status = format!("scoring {date} again, replacing its rows...");
+                    self.requests.push(Request::Predict(data, date, sink, true));
+                }
+            }
             Action::Confirm => {
                 if let Some(Popup::Confirm {
                     needs_reason: true,

@@ -35,7 +35,7 @@ fn a_console_predict_with_drift_alerts_runs_the_alert_hook() {
     crate::tui::start(
         &mut a,
         &mut jobs,
-        Request::Predict(dir.path().join("day.csv"), "2026-03-04".into(), None),
+        Request::Predict(dir.path().join("day.csv"), "2026-03-04".into(), None, false),
     );
     let scored = loop {
         match jobs.rx.recv_timeout(std::time::Duration::from_secs(60)) {
@@ -251,9 +251,89 @@ fn rerun_of_a_late_scheduled_file_uses_the_pattern() {
             .replace("{date}", "2026-03-09"),
     );
     assert!(
-        matches!(&a.requests[..], [Request::Predict(data, date, None)] if *data == want && date == "2026-03-09"),
+        matches!(&a.requests[..], [Request::Predict(data, date, None, false)] if *data == want && date == "2026-03-09"),
         "{:?} {}",
         a.requests,
         a.status
     );
+}
+
+/// `r` on a scoring run refused because its date already held another file's rows asks
+/// whether to replace them (the CLI's `--force`); Esc leaves everything as it was, Enter
+/// scores the file and replaces the rows.
+#[test]
+fn rerun_of_a_refused_date_asks_then_replaces() {
+    let dir = home();
+    let h = dir.path().join("home");
+    // 2026-03-02 holds day.csv's rows; another file for that date is refused.
+    let other = dir.path().join("other.csv");
+    crate::data::generate::write_csv(
+        &crate::data::generate::GenSpec {
+            rows: 200,
+            seed: 9,
+            with_labels: false,
+            id_offset: 70_000,
+            ..Default::default()
+        },
+        &other,
+    )
+    .unwrap();
+    let req = infer::PredictRequest {
+        data: other.clone(),
+        date: Some("2026-03-02".into()),
+        sink: None,
+        replace: false,
+    };
+    let refused = infer::predict(&cfg(), &h, &req, None, Arc::new(AtomicBool::new(false)));
+    assert!(refused.is_err());
+    let mut a = app(dir.path());
+    press(&mut a, key('1'));
+    a.run_sel = a.runs.iter().position(|r| r.status == "failed").unwrap();
+    a.requests.clear();
+    press(&mut a, key('r'));
+    let Some(Popup::Replace { lines, .. }) = &a.popup else {
+        panic!("no question: {:?} {}", a.popup, a.status)
+    };
+    let text = lines.join(" ");
+    assert!(
+        text.contains("2026-03-02 already holds 300 predictions")
+            && text.contains("Enter replaces them")
+            && !text.contains("claims --home"),
+        "{text}"
+    );
+    assert!(lines.iter().all(|l| l.chars().count() <= 76), "{lines:?}");
+    assert!(a.requests.is_empty(), "nothing runs before the answer");
+    press(&mut a, KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
+    assert!(a.popup.is_none() && a.requests.is_empty());
+    press(&mut a, key('r'));
+    press(&mut a, KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    assert!(
+        matches!(&a.requests[..], [Request::Predict(d, date, None, true)] if *d == other && date == "2026-03-02"),
+        "{:?}",
+        a.requests
+    );
+    let mut jobs = jobs();
+    let next = a.requests.remove(0);
+    crate::tui::start(&mut a, &mut jobs, next);
+    let scored = loop {
+        match jobs.rx.recv_timeout(std::time::Duration::from_secs(60)) {
+            Ok(crate::tui::Msg::Scored(r)) => break r,
+            Ok(_) => {}
+            Err(e) => panic!("no result: {e}"),
+        }
+    };
+    let said = scored.unwrap();
+    assert!(
+        said.starts_with("200 scored for 2026-03-02") && said.contains("replacing the 300 rows"),
+        "{said}"
+    );
+    let conn = crate::registry::db::open(&h.join("claims.db")).unwrap();
+    let rows: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM predictions WHERE business_date = '2026-03-02'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(rows, 200);
 }

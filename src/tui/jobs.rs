@@ -90,8 +90,33 @@ impl App {
                         }
                         s => s.map(str::to_string),
                     };
-                    self.requests
-                        .push(Request::Predict(data.into(), date.to_string(), sink));
+                    // Refused because the date was already scored from other contents: the
+                    // same rerun would be refused again, so ask whether to replace the rows.
+                    if let Some(holds) = r
+                        .error
+                        .as_deref()
+                        .and_then(crate::pipeline::rerun::refused_for_date)
+                    {
+                        let mut lines = wrap(holds, 72);
+                        lines.extend([
+                            String::new(),
+                            format!("Replace {date}'s scores with those of {data}?"),
+                            "Enter replaces them (as `claims predict --force`), Esc cancels".into(),
+                        ]);
+                        self.popup = Some(super::app::Popup::Replace {
+                            data: data.into(),
+                            date: date.to_string(),
+                            sink,
+                            lines,
+                        });
+                        return;
+                    }
+                    self.requests.push(Request::Predict(
+                        data.into(),
+                        date.to_string(),
+                        sink,
+                        false,
+                    ));
                     self.status = format!("rerunning {} (predict {date})", r.run_id);
                 }
                 _ => self.status = "this run's inputs are not recorded".into(),
@@ -112,4 +137,24 @@ impl App {
             _ => self.status = "this run's inputs are not recorded".into(),
         }
     }
+}
+
+/// `text` in lines of at most `width` characters, broken at spaces (a longer word has a
+/// line of its own).
+pub(super) fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = vec![];
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
 }

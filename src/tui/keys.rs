@@ -72,6 +72,7 @@ impl App {
                 (Popup::Help | Popup::Score(..), _) => Some(Action::Back),
                 (Popup::Quit, KeyCode::Char('y')) => Some(Action::ForceQuit),
                 (Popup::Quit, _) => Some(Action::Back),
+                (Popup::Replace { .. }, KeyCode::Enter) => Some(Action::Confirm),
                 (Popup::Confirm { .. }, KeyCode::Enter) => Some(Action::Confirm),
                 (Popup::Confirm { .. }, KeyCode::Backspace) => Some(Action::Erase),
                 (Popup::Confirm { .. }, KeyCode::Char(c)) => Some(Action::Type(c)),

@@ -199,7 +199,7 @@ fn start(app: &mut App, jobs: &mut Jobs, req: Request) {
             });
         }
         Request::Predict(..) if app.busy => jobs.queued = Some(req),
-        Request::Predict(data, date, sink) => {
+        Request::Predict(data, date, sink, replace) => {
             app.busy = true;
             jobs.cancel = Arc::new(AtomicBool::new(false));
             let cancel = jobs.cancel.clone();
@@ -218,7 +218,7 @@ fn start(app: &mut App, jobs: &mut Jobs, req: Request) {
                     data,
                     date: Some(date),
                     sink,
-                    replace: false,
+                    replace,
                 };
                 let r = crate::pipeline::infer::predict(&cfg, &home, &req, Some(etx), cancel);
                 let _ = forward.join();
@@ -229,12 +229,25 @@ fn start(app: &mut App, jobs: &mut Jobs, req: Request) {
                     .map(|o| serde_json::to_value(o).unwrap_or_default());
                 let _ = tx.send(Msg::Scored(
                     r.map(|o| {
+                        let replaced = o.replaced.as_ref().map_or(String::new(), |p| {
+                            format!(", replacing the {} rows of run {}", p.rows, p.run_id)
+                        });
                         format!(
-                            "{} scored for {} (run {})",
+                            "{} scored for {} (run {}){replaced}",
                             o.rows_scored, o.business_date, o.run_id
                         )
                     })
-                    .map_err(|e| e.to_string()),
+                    .map_err(|e| {
+                        let e = e.to_string();
+                        // The CLI command in a refusal is not the console's way: r on the
+                        // failed run asks whether to replace the date's rows.
+                        match crate::pipeline::rerun::refused_for_date(&e) {
+                            Some(holds) => format!(
+                                "{holds} Nothing was written; r on this run in Runs offers to replace them"
+                            ),
+                            None => e,
+                        }
+                    }),
                 ));
                 // Drift alerts concern the day's data whoever scored it: the alert hook runs
                 // as for a headless predict (after the screen is told, so it never waits).

@@ -116,6 +116,18 @@ pub enum Popup {
     },
     /// Confirm quitting while a run is in progress.
     Quit,
+    /// Confirm rerunning a scoring run that was refused because its date already held rows
+    /// from other contents: the rerun replaces them (`claims predict --force`).
+    Replace {
+        /// The file to score.
+        data: PathBuf,
+        /// The business date.
+        date: String,
+        /// The sink, when the run named one.
+        sink: Option<String>,
+        /// What the date holds now, wrapped to the popup's width.
+        lines: Vec<String>,
+    },
     /// One scored application in full (title, lines): score, decision, every reason.
     Score(String, Vec<String>),
 }
@@ -179,8 +191,9 @@ pub enum Request {
     /// Train: the request (data files; search size and seed when a rerun keeps them), the
     /// imbalance label, and whether the threshold rule is cost.
     Train(crate::pipeline::train::TrainRequest, String, bool),
-    /// Score a file for a date (rerun of a failed inference run).
-    Predict(PathBuf, String, Option<String>),
+    /// Score a file for a date (rerun of a failed inference run), replacing the date's rows
+    /// even when they came from other contents (`--force`) if the flag says so.
+    Predict(PathBuf, String, Option<String>, bool),
     /// Cancel the running job.
     Cancel,
     /// Compute the champion/challenger comparison.

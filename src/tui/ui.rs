@@ -111,6 +111,7 @@ pub fn draw(f: &mut Frame, app: &App) {
             ],
             &theme,
         ),
+        Some(Popup::Replace { lines, .. }) => popup(f, "Score the date again?", lines, &theme),
         Some(Popup::Confirm {
             promote,
             reason,

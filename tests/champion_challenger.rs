@@ -55,6 +55,51 @@ fn lookalike_challenger_is_not_significant_and_refused() {
         "{}",
         c["delong"]
     );
+    assert_eq!(
+        c["notes"],
+        serde_json::json!([]),
+        "a lookalike ranks as well as ever"
+    );
+    assert_eq!(j["warnings"], serde_json::json!([]));
+}
+
+/// A retrain on labels that say nothing (a third of them flipped, the rest unrelated to the
+/// features) is called close to chance, and the comparison says the champion's poor figures
+/// there come from the rows, not from the champion.
+#[test]
+fn a_model_trained_on_noise_is_called_out_and_so_are_the_rows_it_is_compared_on() {
+    let env = Env::new();
+    let data = env.generate("d.csv", 3000, 53);
+    train(&env, &data, 1, None);
+    let noisy = env.path("noisy.csv");
+    claims_ops::data::generate::write_csv(
+        &claims_ops::data::generate::GenSpec {
+            rows: 3000,
+            seed: 9,
+            signal: 0.0,
+            label_noise: 0.35,
+            ..Default::default()
+        },
+        &noisy,
+    )
+    .unwrap();
+    let j = train(&env, &noisy, 2, None);
+    let warnings = j["warnings"].to_string();
+    assert!(warnings.contains("is close to chance (0.5)"), "{warnings}");
+    let out = env.claims().args(["compare", "--json"]).assert().success();
+    let c = last_json(&out.get_output().stdout);
+    let notes = c["notes"].as_array().unwrap();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(
+        notes[0]
+            .as_str()
+            .unwrap()
+            .starts_with("v1 ranks these rows at ROC AUC"),
+        "{notes:?}"
+    );
+    let out = env.claims().arg("compare").assert().success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(text.contains("note: v1 ranks these rows"), "{text}");
 }
 
 #[test]

@@ -164,6 +164,7 @@ fn train_json(o: &TrainOutcome) -> serde_json::Value {
         "test": o.test,
         "gate": o.gate,
         "replaced_challenger": o.replaced_challenger,
+        "warnings": o.warnings,
     })
 }
 

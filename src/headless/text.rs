@@ -51,6 +51,9 @@ pub(super) fn train_text(o: &TrainOutcome) -> String {
         );
     }
     s.push_str(&o.test.table(&o.threshold_rule));
+    for w in &o.warnings {
+        s.push_str(&format!("warning: {w}\n"));
+    }
     // Weighting moves scores off the claim rate (undersampling is corrected): say so.
     if let Some(w) = o.scale_pos_weight {
         let (n, sum) = o.test.calibration.iter().fold((0usize, 0.0), |(n, s), b| {
@@ -80,6 +83,9 @@ pub(super) fn train_text(o: &TrainOutcome) -> String {
         }
         for r in &g.reasons {
             s.push_str(&format!("  {r}\n"));
+        }
+        for n in &g.notes {
+            s.push_str(&format!("  note: {n}\n"));
         }
         // What to do next, when anything is left to do.
         let v = o.model_version;
@@ -140,6 +146,9 @@ pub(super) fn compare_text(c: &compare::Comparison, report: Option<&Path>) -> St
             d.z,
             crate::pipeline::compare::p_shown(d.p_value, 10_000)
         ));
+    }
+    for n in &c.notes {
+        s.push_str(&format!("note: {n}\n"));
     }
     s.push_str(&format!(
         "\ngate: {}\n",

@@ -140,6 +140,10 @@ pub struct Comparison {
     pub decision: Decision,
     /// The gate's settings ([`gate_settings`]), recorded with the decision.
     pub gate: String,
+    /// A model that ranks these rows far worse than its own test split did: the rows (or
+    /// their labels) are not like what it was trained on, which a reader must know before
+    /// taking the other metrics at face value.
+    pub notes: Vec<String>,
     /// The scores, for charts (not serialised).
     #[serde(skip)]
     pub scored: (Vec<u8>, Vec<f64>, Vec<f64>, f64, f64),
@@ -179,6 +183,32 @@ fn threshold_of(reg: &Registry, v: u32) -> Result<f64> {
             |r| r.get(0),
         )
         .map_err(db::sql)
+}
+
+/// Below its registered test ROC AUC by more than this on the compared rows, a model gets a
+/// note.
+const AUC_DROP_NOTE: f64 = 0.05;
+
+/// Notes on models whose ROC AUC on the compared rows (`here`, per version) is well below
+/// their registered test ROC AUC.
+fn auc_drop_notes(reg: &Registry, here: &[(u32, f64)]) -> Result<Vec<String>> {
+    let mut notes = vec![];
+    for &(v, auc) in here {
+        let own: Option<f64> = reg
+            .conn
+            .query_row(
+                "SELECT test_roc_auc FROM models WHERE version = ?1",
+                [v],
+                |r| r.get(0),
+            )
+            .map_err(db::sql)?;
+        if let Some(own) = own.filter(|own| own - auc > AUC_DROP_NOTE) {
+            notes.push(format!(
+                "v{v} ranks these rows at ROC AUC {auc:.4}, against {own:.4} on its own test split: they are not like the data v{v} was trained on (new labels, a changed target or label noise), so read its other metrics here with that in mind"
+            ));
+        }
+    }
+    Ok(notes)
 }
 
 fn metric_value(name: &str, y: &[u8], p: &[f64], thr: f64) -> f64 {
@@ -337,6 +367,8 @@ pub fn compare(
         });
     }
     let delong = stats::delong(&y, &p_a, &p_b);
+    let auc = |p: &[f64]| metrics::roc_auc(&y, p);
+    let notes = auc_drop_notes(reg, &[(champion, auc(&p_a)), (challenger, auc(&p_b))])?;
     let mut decision = decide(gate, &rows, delong.as_ref());
     if let Some(why) = unverified {
         // Scores on rows the champion may have learned from favour it: no verdict.
@@ -356,6 +388,7 @@ pub fn compare(
         delong,
         decision,
         gate: gate_settings(gate),
+        notes,
         scored: (y, p_a, p_b, t_a, t_b),
     })
 }

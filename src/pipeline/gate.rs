@@ -30,6 +30,8 @@ pub struct GateSummary {
     pub rows_note: String,
     /// Every check in words.
     pub reasons: Vec<String>,
+    /// What to keep in mind reading them ([`compare::Comparison::notes`]).
+    pub notes: Vec<String>,
     /// The comparison report page, if written.
     pub report: Option<PathBuf>,
 }
@@ -100,6 +102,7 @@ pub(super) fn run(
                 reasons: vec![format!(
                     "FAIL the comparison could not be made: {e} (`claims compare` retries it; `claims promote v{version} --reason ...` decides by hand)"
                 )],
+                notes: vec![],
                 report: None,
             };
             return Ok((
@@ -158,6 +161,7 @@ pub(super) fn run(
         promoted,
         rows_note: c.rows_note.clone(),
         reasons: c.decision.reasons.clone(),
+        notes: c.notes.clone(),
         report,
     };
     Ok((summary, Some(c.rows), note))

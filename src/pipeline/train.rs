@@ -551,6 +551,10 @@ fn run(cfg: &Config, home: &Path, req: &TrainRequest, ctx: &RunCtx) -> Result<Tr
     // The promotion gate, after every retrain that produced a challenger. A comparison
     // that cannot be made (too few new held-out rows, say) is a refusal with its reason,
     // not a failed training run: the model is registered either way.
+    let warnings = super::train_report::quality_warnings(&test_eval);
+    warnings
+        .iter()
+        .for_each(|w| tracing::warn!("model v{version}: {w}"));
     let mut role = role;
     let gate = if role == "challenger" {
         Some(ctx.stage("gate", None, || gate::run(ctx, cfg, home, version))?)
@@ -581,5 +585,6 @@ fn run(cfg: &Config, home: &Path, req: &TrainRequest, ctx: &RunCtx) -> Result<Tr
         split_rows: [fit_rows.len(), va.len(), te.len()],
         top_features: importance.into_iter().take(10).collect(),
         replaced_challenger,
+        warnings,
     })
 }

@@ -109,3 +109,57 @@ pub(super) fn model_report(
     }
     Ok(out)
 }
+
+/// Below this test ROC AUC a model is called close to chance.
+const NEAR_CHANCE_AUC: f64 = 0.6;
+
+/// What a reviewer must know about a new model before promoting it, from its test
+/// evaluation: a ranking close to chance (the labels may be wrong or unrelated to the
+/// features), or a threshold that flags nearly every application or none.
+pub(super) fn quality_warnings(test: &Evaluation) -> Vec<String> {
+    let mut out = vec![];
+    if test.roc_auc < NEAR_CHANCE_AUC {
+        out.push(format!(
+            "test ROC AUC {:.4} is close to chance (0.5): this model barely tells claims from other applications; check the label column and the data before promoting it",
+            test.roc_auc
+        ));
+    }
+    let t = &test.at_threshold;
+    let flagged = (t.tp + t.fp) as f64 / test.rows.max(1) as f64;
+    if test.rows > 0 && (flagged >= 0.9 || t.tp + t.fp == 0) {
+        out.push(format!(
+            "at its threshold {:.4} it predicts a claim for {:.0}% of test rows (claim rate {:.1}%): its decisions would not sort applications",
+            t.threshold,
+            100.0 * flagged,
+            100.0 * test.positive_rate
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_model_near_chance_or_flagging_everyone_is_called_out() {
+        let y: Vec<u8> = (0..400).map(|i| u8::from(i % 6 == 0)).collect();
+        // Scores that follow the label: nothing to say.
+        let good: Vec<f64> = y
+            .iter()
+            .enumerate()
+            .map(|(i, &l)| 0.1 + 0.6 * f64::from(l) + (i % 7) as f64 * 0.01)
+            .collect();
+        assert!(quality_warnings(&crate::eval::evaluate(&y, &good, 0.5)).is_empty());
+        // Scores unrelated to the label, all above the threshold.
+        let noise: Vec<f64> = (0..400)
+            .map(|i| 0.5 + ((i * 37) % 101) as f64 / 1000.0)
+            .collect();
+        let w = quality_warnings(&crate::eval::evaluate(&y, &noise, 0.35));
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(
+            w[0].contains("close to chance") && w[1].contains("for 100% of test rows"),
+            "{w:?}"
+        );
+    }
+}

@@ -68,4 +68,7 @@ pub struct TrainOutcome {
     /// The challenger this version replaced (it keeps no alias; `claims promote` still
     /// takes it).
     pub replaced_challenger: Option<u32>,
+    /// What to check before promoting it (a test AUC close to chance, a threshold that flags
+    /// nearly everyone or no one); empty when nothing stands out.
+    pub warnings: Vec<String>,
 }

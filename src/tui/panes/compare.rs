@@ -114,6 +114,9 @@ pub fn compare(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             crate::pipeline::compare::p_shown(d.p_value, 10_000)
         )));
     }
+    for n in &c.notes {
+        lines.push(Line::styled(format!("note: {n}"), theme.warn));
+    }
     lines.push(Line::styled(
         format!(
             "gate: {} ({})",

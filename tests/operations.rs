@@ -819,3 +819,53 @@ fn mistyped_homes_dates_and_ok_summaries() {
         .assert()
         .code(2);
 }
+
+/// A scoring run whose date was scored again says so in `claims runs` (list and detail),
+/// and its quarantined rows and reasons stay with the run after the table's went with the
+/// replaced rows.
+#[test]
+fn a_replaced_run_says_so_and_keeps_its_quarantine_reasons() {
+    let env = Env::new();
+    train_small(&env);
+    let good = day_file(&env, "good.csv", 300, 1, 10_000, 0.0);
+    let bad = env.path("bad.csv");
+    let age = col(&good, "age");
+    edit_rows(&good, &bad, |i, f| {
+        if i == 4 || i == 8 {
+            f[age] = "old".into();
+        }
+    });
+    let run = |data: &std::path::Path, force: bool| {
+        let mut c = env.claims();
+        c.args(["predict", "--date", "2026-05-01", "--json", "--data"])
+            .arg(data);
+        if force {
+            c.arg("--force");
+        }
+        let out = c.assert().success();
+        last_json(&out.get_output().stdout)["result"]["run_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let first = run(&bad, false);
+    let second = run(&good, true);
+    let out = env.claims().arg("runs").assert().success();
+    let list = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(
+        list.contains(&format!("2026-05-01 (rows replaced by {second})")),
+        "{list}"
+    );
+    let out = env.claims().args(["runs", &first]).assert().success();
+    let detail = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(
+        detail.contains(&format!("its rows were replaced by run {second}"))
+            && detail.contains("2 row(s) quarantined (kept with the run)")
+            && detail.contains("row 5 (line 6)")
+            && detail.contains("age: value 'old' is not a number"),
+        "{detail}"
+    );
+    let out = env.claims().args(["runs", &second]).assert().success();
+    let detail = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(!detail.contains("replaced by run"), "{detail}");
+}

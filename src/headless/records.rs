@@ -136,6 +136,14 @@ pub(super) fn runs(home: &std::path::Path, run_id: Option<String>, limit: usize)
                 r.finished_at.clone().unwrap_or("-".into())
             );
             text.insert_str(text.len() - 1, &r.args_line().unwrap_or_default());
+            if let Some(by) = &r.replaced_by {
+                text.insert_str(
+                    text.len() - 1,
+                    &format!(
+                        "its rows were replaced by run {by}, which scored the date again (`claims runs {by}`)\n"
+                    ),
+                );
+            }
             for line in r.stage_lines() {
                 text.push_str(&line);
                 text.push('\n');
@@ -235,7 +243,7 @@ fn quarantine_lines(conn: &rusqlite::Connection, r: &runs::RunRecord) -> Result<
     if r.kind != "predict" || quarantined == 0 {
         return Ok(String::new());
     }
-    let rows: Vec<(i64, Option<String>, String)> = conn
+    let mut rows: Vec<(i64, Option<String>, String)> = conn
         .prepare(
             "SELECT row_number, application_id, reason FROM quarantine WHERE run_id = ?1
              ORDER BY row_number LIMIT 10",
@@ -245,13 +253,37 @@ fn quarantine_lines(conn: &rusqlite::Connection, r: &runs::RunRecord) -> Result<
                 .collect()
         })
         .unwrap_or_default();
+    let mut source = "table quarantine";
     if rows.is_empty() {
-        return Ok(format!(
-            "\n{quarantined} row(s) quarantined; the reasons are in the quarantine table of the run's sink\n"
-        ));
+        // Not in this database (another sink), or gone with the date's rows when a later
+        // run replaced them: the run's summary keeps the first ten.
+        rows = r.summary_json()["quarantined_rows"]
+            .as_array()
+            .map(|kept| {
+                kept.iter()
+                    .map(|q| {
+                        (
+                            q["row"].as_i64().unwrap_or(0),
+                            q["application_id"].as_str().map(str::to_string),
+                            q["reason"].as_str().unwrap_or("").to_string(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        source = "kept with the run";
+    }
+    if rows.is_empty() {
+        let where_ = match &r.replaced_by {
+            Some(by) => {
+                format!("their records went with the date's rows when run {by} replaced them")
+            }
+            None => "the reasons are in the quarantine table of the run's sink".into(),
+        };
+        return Ok(format!("\n{quarantined} row(s) quarantined; {where_}\n"));
     }
     let mut text = format!(
-        "\n{quarantined} row(s) quarantined (table quarantine){}:\n",
+        "\n{quarantined} row(s) quarantined ({source}){}:\n",
         if quarantined > 10 {
             ", the first 10"
         } else {

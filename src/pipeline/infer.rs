@@ -50,6 +50,21 @@ pub struct Scored {
     pub top_reasons: serde_json::Value,
 }
 
+/// A quarantined row as its run records it: the first ten stay with the run's summary,
+/// whatever later happens to the date's rows in the table.
+#[derive(Debug, Clone, Serialize)]
+pub struct QuarantinedRow {
+    /// Data row in the file (1-based, header not counted).
+    pub row: i64,
+    /// Its application id, when it had one.
+    pub application_id: Option<String>,
+    /// Every reason it failed the contract.
+    pub reason: String,
+}
+
+/// Quarantined rows kept in a run's summary.
+const QUARANTINE_KEPT: usize = 10;
+
 /// The result of an inference run.
 #[derive(Debug, Clone, Serialize)]
 pub struct PredictOutcome {
@@ -67,6 +82,9 @@ pub struct PredictOutcome {
     pub rows_scored: usize,
     /// Rows quarantined.
     pub rows_quarantined: usize,
+    /// The first quarantined rows and why (at most ten; every one is in the sink's
+    /// quarantine table until the date is scored again).
+    pub quarantined_rows: Vec<QuarantinedRow>,
     /// The challenger that also scored the rows (shadow mode).
     pub shadow_version: Option<u32>,
     /// Rows at or above the threshold.
@@ -460,6 +478,15 @@ fn run(
         rows_scored: data.len(),
         shadow_version,
         rows_quarantined: quarantine.len(),
+        quarantined_rows: quarantine
+            .iter()
+            .take(QUARANTINE_KEPT)
+            .map(|q| QuarantinedRow {
+                row: q.row_number,
+                application_id: q.application_id.clone(),
+                reason: q.reason.clone(),
+            })
+            .collect(),
         predicted_claims: streamed.predicted_claims,
         mean_score: scores.iter().sum::<f64>() / scores.len().max(1) as f64,
         drift_alerts: pick("alert"),

@@ -43,6 +43,9 @@ pub struct RunRecord {
     pub error: Option<String>,
     /// The result summary (JSON), when succeeded.
     pub summary: Option<String>,
+    /// For a scoring run: the later run that scored its date again and replaced its rows
+    /// (and quarantine records) in the table.
+    pub replaced_by: Option<String>,
     /// Stages in order.
     pub stages: Vec<StageRecord>,
 }
@@ -74,7 +77,10 @@ impl RunRecord {
             };
         }
         match (&args["date"], &args["data"]) {
-            (serde_json::Value::String(d), _) => d.clone(),
+            (serde_json::Value::String(d), _) => match &self.replaced_by {
+                Some(by) => format!("{d} (rows replaced by {by})"),
+                None => d.clone(),
+            },
             (_, serde_json::Value::Array(files)) => files
                 .iter()
                 .filter_map(|f| f.as_str())
@@ -246,7 +252,11 @@ fn stages(conn: &Connection, run_id: &str) -> Result<Vec<StageRecord>> {
     rows.collect::<std::result::Result<_, _>>().map_err(sql)
 }
 
-const COLS: &str = "run_id, kind, status, started_at, finished_at, args, error, summary";
+const COLS: &str = "run_id, kind, status, started_at, finished_at, args, error, summary,
+     CASE WHEN kind = 'predict' AND status = 'succeeded' THEN
+       (SELECT l.run_id FROM runs l WHERE l.kind = 'predict' AND l.started_at >= runs.started_at
+          AND json_valid(l.summary) AND json_extract(l.summary, '$.replaced.run_id') = runs.run_id
+        ORDER BY l.started_at LIMIT 1) END";
 
 fn row(r: &rusqlite::Row) -> rusqlite::Result<RunRecord> {
     Ok(RunRecord {
@@ -258,6 +268,7 @@ fn row(r: &rusqlite::Row) -> rusqlite::Result<RunRecord> {
         args: r.get(5)?,
         error: r.get(6)?,
         summary: r.get(7)?,
+        replaced_by: r.get(8)?,
         stages: vec![],
     })
 }

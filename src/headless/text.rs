@@ -288,6 +288,17 @@ pub fn score_lines(r: &crate::sink::PredictionRow) -> Vec<String> {
                 "(odds x2: that value doubled the odds of a claim; x0.5: halved them)"
                     .into(),
             );
+            // Only the decision's side is stored: a close call has weighty factors on the
+            // other side that are not shown, and the reader must know it.
+            if let Some(other) = match (signs.iter().all(|&c| c >= 0.0), signs.iter().all(|&c| c <= 0.0)) {
+                (true, false) => Some("lowered"),
+                (false, true) => Some("raised"),
+                _ => None,
+            } {
+                lines.push(format!(
+                    "(what {other} it is not listed: only reasons for the decision are kept)"
+                ));
+            }
         }
         None => lines.push(
             "no reasons stored (inference.top_reasons = 0, or no feature moved this score the decision's way)"

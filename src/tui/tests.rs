@@ -261,7 +261,12 @@ fn a_score_opens_in_full() {
     // At 80x24 the popup still fits its closing hint under the legend.
     let small = render(&a, 80, 24);
     assert!(
-        small.contains("(odds x2: that value doubled the odds of a claim; x0.5: halved them)"),
+        small.contains("(odds x2: that value doubled the odds of a claim; x0.5: halved them)")
+            && small.contains(if top.predicted_claim {
+                "(what lowered it is not listed: only reasons for the decision are kept)"
+            } else {
+                "(what raised it is not listed: only reasons for the decision are kept)"
+            }),
         "{small}"
     );
     assert!(matches!(a.popup, Some(Popup::Score(..))));

@@ -843,13 +843,22 @@ fn a_replaced_run_says_so_and_keeps_its_quarantine_reasons() {
             c.arg("--force");
         }
         let out = c.assert().success();
-        last_json(&out.get_output().stdout)["result"]["run_id"]
+        let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+        let id = last_json(&out.get_output().stdout)["result"]["run_id"]
             .as_str()
             .unwrap()
-            .to_string()
+            .to_string();
+        (id, text)
     };
-    let first = run(&bad, false);
-    let second = run(&good, true);
+    let (first, said) = run(&bad, false);
+    assert!(
+        said.contains(&format!(
+            "quarantined rows and their reasons: `claims runs {first}`"
+        )),
+        "{said}"
+    );
+    let (second, said) = run(&good, true);
+    assert!(!said.contains("quarantined rows and"), "{said}");
     let out = env.claims().arg("runs").assert().success();
     let list = String::from_utf8_lossy(&out.get_output().stdout).to_string();
     assert!(

@@ -190,6 +190,12 @@ pub(super) fn predict_text(o: &PredictOutcome) -> String {
         o.predicted_claims,
         o.mean_score
     );
+    if o.rows_quarantined > 0 {
+        s.push_str(&format!(
+            "quarantined rows and their reasons: `claims runs {}`\n",
+            o.run_id
+        ));
+    }
     if let Some(v) = o.shadow_version {
         s.push_str(&format!(
             "shadow: challenger v{v} scored the same rows (role 'challenger')\n"

@@ -218,8 +218,8 @@ pub fn predictions(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 };
                 Line::styled(
                     format!(
-                        "{:<22} {:>6.3} {shown}",
-                        d.feature.chars().take(22).collect::<String>(),
+                        "{:<23} {:>6.3} {shown}",
+                        d.feature.chars().take(23).collect::<String>(),
                         d.value,
                     ),
                     style,

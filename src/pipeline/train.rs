@@ -582,6 +582,7 @@ fn run(cfg: &Config, home: &Path, req: &TrainRequest, ctx: &RunCtx) -> Result<Tr
         threshold_rule,
         imbalance: imbalance.label(),
         scale_pos_weight: spw,
+        rows_read,
         split_rows: [fit_rows.len(), va.len(), te.len()],
         top_features: importance.into_iter().take(10).collect(),
         replaced_challenger,

@@ -59,6 +59,8 @@ pub struct TrainOutcome {
     pub imbalance: String,
     /// scale_pos_weight sent, if any.
     pub scale_pos_weight: Option<f64>,
+    /// Rows read from the files, before the contract check.
+    pub rows_read: usize,
     /// Rows in train/validation/test (train after undersampling).
     pub split_rows: [usize; 3],
     /// Top features by gain.

@@ -81,6 +81,8 @@ pub fn runs(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 .as_deref()
                 .and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok())
                 .map(|j| {
+                    // Rows read from the files (a training run from before it recorded them:
+                    // its training split).
                     let i = j["rows_read"].as_u64().or(j["split_rows"][0].as_u64());
                     let o = j["rows_scored"]
                         .as_u64()

@@ -37,7 +37,7 @@ pub enum Msg {
     /// A training job ended.
     Trained(std::result::Result<Trial, String>),
     /// A comparison ended.
-    Compared(std::result::Result<crate::pipeline::compare::Comparison, String>),
+    Compared(std::result::Result<Box<crate::pipeline::compare::Comparison>, String>),
     /// An alias move ended.
     Moved(String),
     /// An inference rerun ended.
@@ -164,7 +164,7 @@ fn handle(app: &mut App, jobs: &mut Jobs, msg: Msg) {
                     "refuses"
                 }
             );
-            app.comparison = Some(c);
+            app.comparison = Some(*c);
         }
         Msg::Compared(Err(e)) => app.status = format!("comparison: {e}"),
         Msg::Scored(r) => {
@@ -273,7 +273,7 @@ fn start(app: &mut App, jobs: &mut Jobs, req: Request) {
                     }
                     Ok(c)
                 })();
-                let _ = tx.send(Msg::Compared(r.map_err(|e| e.to_string())));
+                let _ = tx.send(Msg::Compared(r.map(Box::new).map_err(|e| e.to_string())));
             });
         }
         Request::Promote(version, reason) => {

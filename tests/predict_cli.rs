@@ -940,6 +940,21 @@ fn postgres_shared_table_one_writer_per_date_least_privilege_and_no_secrets() {
     );
     let log = std::fs::read_to_string(a.home().join("logs/claims.log")).unwrap();
     assert!(!log.contains("secret"));
+    // A right taken away: exit 2 (a scheduler does not retry it), naming what is needed.
+    c.batch_execute(&format!("REVOKE DELETE ON predictions FROM {role}"))
+        .unwrap();
+    let out = a
+        .claims()
+        .args(["predict", "--date", "2026-10-04", "--sink", &writer, "--data"])
+        .arg(&day_a)
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        err.contains("permission denied for table predictions")
+            && err.contains("needs SELECT, INSERT and DELETE"),
+        "{err}"
+    );
 
     // An older table without run_id: refused before any scoring.
     c.batch_execute("ALTER TABLE quarantine DROP COLUMN run_id")

@@ -69,7 +69,12 @@ pub struct PgSink {
     described: String,
 }
 
-pub(super) fn err(what: &str, e: impl std::error::Error) -> ClaimsError {
+pub(super) fn err(what: &str, e: impl std::error::Error + 'static) -> ClaimsError {
+    // A right the role lacks on a table (SQLSTATE 42501): no retry mends it (exit 2).
+    let denied = (&e as &dyn std::error::Error)
+        .downcast_ref::<postgres::Error>()
+        .and_then(|p| p.code())
+        .is_some_and(|c| *c == postgres::error::SqlState::INSUFFICIENT_PRIVILEGE);
     // The driver's own text is often generic ("error connecting to server"); the cause
     // ("Connection refused", "password authentication failed") is in its sources.
     let mut text = e.to_string();
@@ -85,6 +90,11 @@ pub(super) fn err(what: &str, e: impl std::error::Error) -> ClaimsError {
         text.push_str(
             " (another session held a lock on the table past lock_timeout: see pg_locks; the URL's `options=-c lock_timeout=...` or the role's lock_timeout sets the wait)",
         );
+    }
+    if denied {
+        return ClaimsError::Usage(format!(
+            "postgres sink: {what}: {text} (a scoring role needs SELECT, INSERT and DELETE on predictions and quarantine; no retry mends this)"
+        ));
     }
     ClaimsError::Other(anyhow::anyhow!("postgres sink: {what}: {text}"))
 }

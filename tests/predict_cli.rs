@@ -945,7 +945,14 @@ fn postgres_shared_table_one_writer_per_date_least_privilege_and_no_secrets() {
         .unwrap();
     let out = a
         .claims()
-        .args(["predict", "--date", "2026-10-04", "--sink", &writer, "--data"])
+        .args([
+            "predict",
+            "--date",
+            "2026-10-04",
+            "--sink",
+            &writer,
+            "--data",
+        ])
         .arg(&day_a)
         .assert()
         .code(2);

@@ -89,6 +89,9 @@ pub struct ScheduleConfig {
     pub retries: u32,
     /// First retry delay; doubles each time.
     pub retry_backoff_seconds: u64,
+    /// How long a scheduled run waits for another run of its job (a manual run, a
+    /// backfill) to release the home's lock before the date counts as failed.
+    pub lock_wait_minutes: u64,
     /// Monthly training.
     pub train: TrainJob,
     /// Daily inference.

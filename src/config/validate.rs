@@ -315,6 +315,13 @@ pub(super) fn validate(raw: Raw, merged_toml: String) -> Result<Config> {
             "must be from 1 to 86400 seconds",
         ));
     }
+    if sc.lock_wait_minutes > 1440 {
+        return Err(bad(
+            "schedule.lock_wait_minutes",
+            sc.lock_wait_minutes,
+            "must be at most 1440 (a day)",
+        ));
+    }
     if sc.train.data.is_empty() {
         return Err(bad(
             "schedule.train.data",

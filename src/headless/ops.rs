@@ -384,8 +384,9 @@ pub fn schedule(action: ScheduleAction, cfg: &Config, home: &Path) -> Result<Out
                 json!({"command": "schedule-trigger", "job": job.name(), "date": date, "attempts": attempts, "outcome": outcome}),
             );
             if !outcome.ok {
-                // The pipeline's own exit code (3 bad input, 4 lock held, ...), so a unit's
-                // SuccessExitStatus and a scheduler's alerting see what happened.
+                // The pipeline's own exit code (3 bad input, 4 the lock stayed held past
+                // schedule.lock_wait_minutes, ...), so a unit and a scheduler's alerting see
+                // what happened.
                 out.then_fail = Some(ClaimsError::Exit(
                     outcome.exit_code,
                     outcome.message.clone(),

@@ -77,9 +77,7 @@ pub fn failure_hook(
     attempts: u32,
     a: &Attempt,
 ) {
-    // A held lock is another run of the job at work, not a failure (the units count exit
-    // 4 as success too).
-    if a.ok || a.exit_code == crate::error::EXIT_LOCKED {
+    if a.ok {
         return;
     }
     let summary = serde_json::json!({
@@ -94,6 +92,15 @@ pub fn failure_hook(
 pub trait Executor: Sync {
     /// Runs `job` for `date`.
     fn execute(&self, job: Job, date: NaiveDate, cancel: Arc<AtomicBool>) -> Attempt;
+    /// Whether no other run of `job` holds the home's lock now.
+    fn lock_free(&self, _job: Job) -> bool {
+        true
+    }
+    /// Records that `job` for `date` was given up (`a`, after waiting for the lock); the
+    /// failed run's id, if one was recorded.
+    fn gave_up(&self, _job: Job, _date: NaiveDate, _a: &Attempt) -> Option<String> {
+        None
+    }
 }
 
 /// What the scheduler did with one instant.
@@ -343,9 +350,12 @@ impl<'a> Scheduler<'a> {
 }
 
 /// Runs `job` for `date`, retrying a transient failure up to `schedule.retries` times; the
-/// wait doubles from `retry_backoff_seconds` up to an hour (or the base, if longer). A stop
-/// ends the wait and the retries. Returns the attempts made and the last attempt. (The
-/// built-in scheduler and `schedule trigger` both retry through this.)
+/// wait doubles from `retry_backoff_seconds` up to an hour (or the base, if longer). A run
+/// turned away by the home's lock (another run of the job at work: a manual run, a
+/// backfill of other dates) waits for the lock, up to `schedule.lock_wait_minutes`, and
+/// tries again without using a retry; past that the date is given up, recorded and
+/// reported as failed. A stop ends the waits and the retries. Returns the attempts made and
+/// the last attempt. (The built-in scheduler and `schedule trigger` both run through this.)
 pub fn with_retries(
     sc: &crate::config::ScheduleConfig,
     exec: &dyn Executor,
@@ -354,16 +364,57 @@ pub fn with_retries(
     date: NaiveDate,
     stop: &Arc<AtomicBool>,
 ) -> (u32, Attempt) {
-    let mut n = 0;
+    let (mut n, mut turned_away) = (0, 0);
+    let mut lock_deadline = None;
     loop {
         n += 1;
         let a = exec.execute(job, date, stop.clone());
-        if a.ok || !a.transient || n > sc.retries || stop.load(Ordering::Relaxed) {
+        if a.exit_code == crate::error::EXIT_LOCKED && !stop.load(Ordering::Relaxed) {
+            turned_away += 1;
+            let deadline = *lock_deadline.get_or_insert_with(|| {
+                clock.now() + chrono::Duration::minutes(sc.lock_wait_minutes as i64)
+            });
+            if turned_away == 1 {
+                tracing::warn!(
+                    job = job.name(),
+                    date = %date,
+                    "waiting for the home's lock (up to {} min, schedule.lock_wait_minutes): {}",
+                    sc.lock_wait_minutes,
+                    a.message
+                );
+            }
+            // Polled: the lock's holder may be any process, and a stop must be seen.
+            loop {
+                if exec.lock_free(job) {
+                    break;
+                }
+                let now = clock.now();
+                if now >= deadline {
+                    let mut a = Attempt {
+                        message: format!(
+                            "{}; waited {} min for it (schedule.lock_wait_minutes), so {} for {date} did not run",
+                            a.message,
+                            sc.lock_wait_minutes,
+                            job.name()
+                        ),
+                        ..a
+                    };
+                    a.run_id = exec.gave_up(job, date, &a);
+                    return (n, a);
+                }
+                let poll = (now + chrono::Duration::seconds(5)).min(deadline);
+                if !clock.sleep_until(poll, stop) {
+                    return (n, a);
+                }
+            }
+            continue;
+        }
+        if a.ok || !a.transient || n - turned_away > sc.retries || stop.load(Ordering::Relaxed) {
             return (n, a);
         }
         let wait = sc
             .retry_backoff_seconds
-            .saturating_mul(1 << (n - 1).min(16))
+            .saturating_mul(1 << (n - turned_away - 1).min(16))
             .min(sc.retry_backoff_seconds.max(3600));
         tracing::warn!(
             job = job.name(),
@@ -399,15 +450,24 @@ impl PipelineExecutor<'_> {
     /// shows in `claims runs`, the console and the log like any other.
     fn failed_run(&self, job: Job, ds: &str, started: &str, e: &ClaimsError) -> Option<String> {
         use crate::registry::{db, runs};
+        if matches!(e, ClaimsError::Locked(_)) {
+            // The latest run is the holder's: this one is waited for, and recorded by
+            // `gave_up` if given up.
+            return None;
+        }
         let conn = db::open(&self.home.join("claims.db")).ok()?;
         if let Ok(Some(r)) = runs::last_of_kind(&conn, job.name())
             && r.started_at.as_str() >= started
         {
             return Some(r.run_id);
         }
-        if matches!(e, ClaimsError::Locked(_)) {
-            return None; // the holder's run is the one recorded
-        }
+        self.record_failed(job, ds, &e.to_string())
+    }
+
+    /// Records a failed run of `job` for date `ds` that never got to start, with `text`.
+    fn record_failed(&self, job: Job, ds: &str, text: &str) -> Option<String> {
+        use crate::registry::{db, runs};
+        let conn = db::open(&self.home.join("claims.db")).ok()?;
         // As a run that gets to its lock does: an earlier run of the job left "running" by
         // a killed process is closed (the lock, taken for the moment, shows none is alive).
         if let Ok(_lock) = crate::schedule::lock::RunLock::acquire(&self.home, job.name()) {
@@ -417,15 +477,22 @@ impl PipelineExecutor<'_> {
         }
         let run_id = crate::pipeline::new_run_id(job.name());
         let args = serde_json::json!({"date": ds, "trigger": "schedule"}).to_string();
-        let text = e.to_string();
         runs::start(&conn, &run_id, job.name(), &args).ok()?;
-        runs::finish(&conn, &run_id, Err(&text)).ok()?;
+        runs::finish(&conn, &run_id, Err(text)).ok()?;
         tracing::error!(target: crate::pipeline::RUN_OUTCOME, run_id = %run_id, "run failed: {text}");
         Some(run_id)
     }
 }
 
 impl Executor for PipelineExecutor<'_> {
+    fn lock_free(&self, job: Job) -> bool {
+        crate::schedule::lock::RunLock::acquire(&self.home, job.name()).is_ok()
+    }
+
+    fn gave_up(&self, job: Job, date: NaiveDate, a: &Attempt) -> Option<String> {
+        self.record_failed(job, &date.to_string(), &a.message)
+    }
+
     fn execute(&self, job: Job, date: NaiveDate, cancel: Arc<AtomicBool>) -> Attempt {
         let started = crate::registry::db::now();
         // {month}: the last whole month before the run date, the one whose labels a

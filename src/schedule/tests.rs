@@ -329,3 +329,101 @@ fn catch_up_none_runs_one_instant_per_tick() {
         .count();
     assert_eq!(predicts, 1, "{:?}", rec.runs());
 }
+
+/// Turned away by the home's lock `turned_away` times, then runs; the lock reads as held
+/// for `held_polls` polls.
+struct LockedThenFree {
+    turned_away: Mutex<u32>,
+    held_polls: Mutex<u32>,
+    ran: Mutex<u32>,
+    gave_up: Mutex<Option<String>>,
+}
+
+impl Executor for LockedThenFree {
+    fn execute(&self, _: Job, _: NaiveDate, _: Arc<AtomicBool>) -> Attempt {
+        let mut left = self.turned_away.lock().unwrap();
+        if *left > 0 {
+            *left -= 1;
+            return Attempt {
+                ok: false,
+                transient: false,
+                run_id: None,
+                message: "another run holds the lock: predict is already running (pid 7)".into(),
+                exit_code: crate::error::EXIT_LOCKED,
+            };
+        }
+        *self.ran.lock().unwrap() += 1;
+        Attempt {
+            ok: true,
+            transient: false,
+            run_id: Some("run-x".into()),
+            message: "ok".into(),
+            exit_code: 0,
+        }
+    }
+    fn lock_free(&self, _: Job) -> bool {
+        let mut held = self.held_polls.lock().unwrap();
+        if *held > 0 {
+            *held -= 1;
+            return false;
+        }
+        true
+    }
+    fn gave_up(&self, _: Job, date: NaiveDate, a: &Attempt) -> Option<String> {
+        *self.gave_up.lock().unwrap() = Some(format!("{date}: {}", a.message));
+        Some("failed-run".into())
+    }
+}
+
+/// A scheduled run that finds another run of its job at work (a manual run, a backfill)
+/// waits for the lock and then runs, without using a retry; a lock held past
+/// `schedule.lock_wait_minutes` gives the date up as a recorded failure, which fires the
+/// failure hook.
+#[test]
+fn a_held_lock_is_waited_for_then_given_up_as_a_failure() {
+    let c = Config::from_overlay("[schedule]\nretries = 0\nlock_wait_minutes = 10\n").unwrap();
+    let clock = FakeClock::at("2026-03-02T19:00:00Z");
+    let stop = Arc::new(AtomicBool::new(false));
+    let date: NaiveDate = "2026-03-02".parse().unwrap();
+    // Held for a minute (12 polls of 5 s), then free: it runs, with no retry left to use.
+    let exec = LockedThenFree {
+        turned_away: Mutex::new(2),
+        held_polls: Mutex::new(12),
+        ran: Mutex::new(0),
+        gave_up: Mutex::new(None),
+    };
+    let (attempts, a) = runner::with_retries(&c.schedule, &exec, &clock, Job::Predict, date, &stop);
+    assert!(a.ok, "{a:?}");
+    assert_eq!((attempts, *exec.ran.lock().unwrap()), (3, 1));
+    assert_eq!(clock.now(), t("2026-03-02T19:01:00Z"));
+    // Held for ever: given up at the deadline, recorded, exit 4.
+    let clock = FakeClock::at("2026-03-02T19:00:00Z");
+    let exec = LockedThenFree {
+        turned_away: Mutex::new(1),
+        held_polls: Mutex::new(u32::MAX),
+        ran: Mutex::new(0),
+        gave_up: Mutex::new(None),
+    };
+    let (_, a) = runner::with_retries(&c.schedule, &exec, &clock, Job::Predict, date, &stop);
+    assert!(!a.ok && a.exit_code == crate::error::EXIT_LOCKED, "{a:?}");
+    assert_eq!(clock.now(), t("2026-03-02T19:10:00Z"));
+    assert_eq!(a.run_id.as_deref(), Some("failed-run"));
+    let recorded = exec.gave_up.lock().unwrap().clone().unwrap();
+    assert!(
+        recorded.starts_with("2026-03-02: another run holds the lock")
+            && recorded.contains("waited 10 min for it (schedule.lock_wait_minutes), so predict for 2026-03-02 did not run"),
+        "{recorded}"
+    );
+    // Given up, it is a failure like any other: the hook runs.
+    let dir = tempfile::tempdir().unwrap();
+    let got = dir.path().join("hook.json");
+    let c = Config::from_overlay(&format!(
+        "[hooks]\non_failure = \"cat > '{}'\"\n",
+        got.display()
+    ))
+    .unwrap();
+    runner::failure_hook(&c, dir.path(), Job::Predict, date, 2, &a);
+    let hook: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&got).unwrap()).unwrap();
+    assert_eq!(hook["exit_code"], 4);
+}

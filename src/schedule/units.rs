@@ -208,7 +208,7 @@ pub fn systemd(
             format!("{name}.service"),
             format!(
                 "[Unit]\nDescription=claims-ops {} job\nAfter=network-online.target\nWants=network-online.target\n\n\
-                 [Service]\nType=oneshot\nExecStart={}\n# Exit 4: another run holds the lock; not a failure of this unit.\nSuccessExitStatus=4\n",
+                 [Service]\nType=oneshot\nExecStart={}\n",
                 job.name(),
                 command(bin, home, config, job, systemd_word)
             ),

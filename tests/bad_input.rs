@@ -354,3 +354,61 @@ fn bad_config_and_usage_exit_2() {
         .code(2);
     env.claims().args(["frobnicate"]).assert().code(2);
 }
+
+/// A SQLite sink file whose tables lack columns `claims` writes, or have a NOT NULL column
+/// it does not fill, is refused before scoring (exit 2, every problem named), as the
+/// PostgreSQL sink is; a new sink file gets the two prediction tables and nothing else.
+#[test]
+fn a_sqlite_sink_with_other_tables_is_refused_and_a_new_one_holds_only_its_own() {
+    let env = Env::new();
+    train_small(&env);
+    let day = day_file(&env, "day.csv", 200, 1, 10_000, 0.0);
+    let run = |db: &std::path::Path| {
+        env.claims()
+            .args(["predict", "--date", "2026-01-05", "--sink"])
+            .arg(format!("sqlite:{}", db.display()))
+            .arg("--data")
+            .arg(&day)
+            .assert()
+    };
+    let old = env.path("old.db");
+    rusqlite::Connection::open(&old)
+        .unwrap()
+        .execute_batch(
+            "CREATE TABLE predictions(business_date TEXT, application_id TEXT, score REAL)",
+        )
+        .unwrap();
+    let out = run(&old).code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        err.contains("table 'predictions' has no column model_version, role, predicted_claim, threshold, top_reasons, run_id, scored_at"),
+        "{err}"
+    );
+    let extra = env.path("extra.db");
+    rusqlite::Connection::open(&extra)
+        .unwrap()
+        .execute_batch(
+            "CREATE TABLE quarantine(business_date TEXT NOT NULL, source_file TEXT NOT NULL, row_number INTEGER NOT NULL,
+               application_id TEXT, reason TEXT NOT NULL, raw TEXT NOT NULL, run_id TEXT NOT NULL, owner TEXT NOT NULL)",
+        )
+        .unwrap();
+    let out = run(&extra).code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        err.contains(
+            "column quarantine.owner is NOT NULL without a default, and claims does not write it"
+        ),
+        "{err}"
+    );
+    let fresh = env.path("fresh.db");
+    run(&fresh).success();
+    let tables: Vec<String> = rusqlite::Connection::open(&fresh)
+        .unwrap()
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(tables, ["predictions", "quarantine"]);
+}

@@ -50,6 +50,16 @@ const ADDED_COLUMNS: [(&str, &str, &str); 1] = [("decisions", "gate", "TEXT")];
 /// user cannot write (a production home looked at by another account) opens read-only:
 /// reading commands work, and a write fails with [`sql`]'s "read-only" message.
 pub fn open(path: &Path) -> Result<Connection> {
+    open_with(path, true)
+}
+
+/// [`open`] without the home's tables: for a SQLite sink file other than the home database,
+/// which should hold the predictions tables and nothing else.
+pub fn open_plain(path: &Path) -> Result<Connection> {
+    open_with(path, false)
+}
+
+fn open_with(path: &Path, home_tables: bool) -> Result<Connection> {
     let risk = match path.parent() {
         Some(dir) => {
             std::fs::create_dir_all(dir).map_err(|e| ClaimsError::io(dir, e))?;
@@ -65,6 +75,9 @@ pub fn open(path: &Path) -> Result<Connection> {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        if !home_tables {
+            return Ok(conn);
+        }
         conn.execute_batch(SCHEMA)?;
         for (table, column, ty) in ADDED_COLUMNS {
             let has = conn

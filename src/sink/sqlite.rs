@@ -80,8 +80,9 @@ impl SqliteSink {
 
     /// Opens (creating if needed) the tables in the database at `path`.
     pub fn open(path: &Path) -> Result<Self> {
-        let conn = crate::registry::db::open(path)?;
+        let conn = crate::registry::db::open_plain(path)?;
         conn.execute_batch(DDL).map_err(err)?;
+        check_tables(&conn, path)?;
         // A day's commit should not also copy the whole log into the database file: that
         // is `close`'s job, which the pipeline runs alongside other work.
         conn.pragma_update(None, "wal_autocheckpoint", 0)
@@ -91,6 +92,61 @@ impl SqliteSink {
             path: path.display().to_string(),
         })
     }
+}
+
+/// The columns `claims` writes and reads, per table (an older or hand-made table must have
+/// them; SQLite's column types are loose, so only names are checked).
+const COLUMNS: [(&str, &str); 2] = [
+    ("predictions", PREDICTION_COLUMNS),
+    (
+        "quarantine",
+        "business_date, source_file, row_number, application_id, reason, raw, run_id",
+    ),
+];
+
+/// Checks that existing tables have every column `claims` uses and no NOT NULL column
+/// without a default that it does not fill: every problem in one message (exit 2), before
+/// anything is scored, as the PostgreSQL sink does.
+fn check_tables(conn: &rusqlite::Connection, path: &Path) -> Result<()> {
+    let mut problems = vec![];
+    for (table, wanted) in COLUMNS {
+        let wanted: Vec<&str> = wanted.split(',').map(str::trim).collect();
+        let have: Vec<(String, bool)> = conn
+            .prepare(&format!(
+                "SELECT name, \"notnull\" AND dflt_value IS NULL AND pk = 0 FROM pragma_table_info('{table}')"
+            ))
+            .and_then(|mut st| {
+                st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<rusqlite::Result<_>>()
+            })
+            .map_err(err)?;
+        let missing: Vec<&str> = wanted
+            .iter()
+            .filter(|c| !have.iter().any(|(h, _)| h == *c))
+            .copied()
+            .collect();
+        if !missing.is_empty() {
+            problems.push(format!(
+                "table '{table}' has no column {}",
+                missing.join(", ")
+            ));
+        }
+        for (name, required) in &have {
+            if *required && !wanted.contains(&name.as_str()) {
+                problems.push(format!(
+                    "column {table}.{name} is NOT NULL without a default, and claims does not write it"
+                ));
+            }
+        }
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(ClaimsError::Usage(format!(
+        "sqlite sink {}: {}: the tables were made by an older version or by hand (alter them, or point the sink at another file)",
+        path.display(),
+        problems.join("; ")
+    )))
 }
 
 /// An open SQLite transaction replacing one date.

@@ -369,6 +369,29 @@ fn schedule_units_and_status() {
         assert!(t0.elapsed() < Duration::from_secs(20), "{j}");
         std::thread::sleep(Duration::from_millis(100));
     };
+    // A second scheduler on the home says one already runs (stderr; it still starts: a
+    // standby is allowed).
+    let mut second = Command::new(assert_cmd::cargo::cargo_bin("claims"))
+        .arg("--home")
+        .arg(env.home())
+        .args(["schedule", "run"])
+        .env_remove("CLAIMS_HOME")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut said = String::new();
+    {
+        use std::io::BufRead;
+        let mut lines = std::io::BufReader::new(second.stderr.take().unwrap()).lines();
+        while !said.contains("scheduler running") {
+            said.push_str(&lines.next().unwrap().unwrap());
+            said.push('\n');
+        }
+    }
+    let _ = second.kill();
+    let _ = second.wait();
+    assert!(said.contains("another scheduler already runs on"), "{said}");
     let _ = sched.kill();
     let _ = sched.wait();
     assert!(

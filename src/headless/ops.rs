@@ -406,6 +406,14 @@ pub fn schedule(action: ScheduleAction, cfg: &Config, home: &Path) -> Result<Out
             };
             let clock = SystemClock;
             let s = Scheduler::new(cfg, home, &clock, &exec, stop.clone())?;
+            // Several may run (a standby): each instant still runs once, as the schedulers
+            // take turns through a lock per job. A second one is more often a mistake.
+            if crate::schedule::lock::Presence::running(home) {
+                tracing::warn!(
+                    "another scheduler already runs on {}: each scheduled instant still runs once (the schedulers take turns), but unless this one is meant as a standby, stop one (`claims schedule status` shows it)",
+                    home.display()
+                );
+            }
             // What `schedule status` looks at to say whether a scheduler runs here.
             let _present = crate::schedule::lock::Presence::mark(home)?;
             crate::say!(

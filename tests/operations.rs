@@ -901,3 +901,42 @@ fn a_replaced_run_says_so_and_keeps_its_quarantine_reasons() {
     let detail = String::from_utf8_lossy(&out.get_output().stdout).to_string();
     assert!(!detail.contains("replaced by run"), "{detail}");
 }
+
+/// A backfill date whose file is missing is a recorded failed run (in `claims runs`, with
+/// the file's absolute path), like a single `predict` of a missing file.
+#[test]
+fn a_backfill_date_with_no_file_is_a_recorded_failure() {
+    let env = Env::new();
+    train_small(&env);
+    day_file(&env, "applications_2026-02-01.csv", 100, 1, 1_000_000, 0.0);
+    let out = env
+        .claims()
+        .current_dir(env.path(""))
+        .args([
+            "predict",
+            "--from",
+            "2026-02-01",
+            "--to",
+            "2026-02-02",
+            "--input-pattern",
+            "applications_{date}.csv",
+        ])
+        .assert()
+        .code(2);
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    let missing = env.path("applications_2026-02-02.csv");
+    assert!(
+        text.contains(&format!(
+            "2026-02-02 failed: data file '{}' does not exist",
+            missing.display()
+        )),
+        "{text}"
+    );
+    let out = env.claims().arg("runs").assert().success();
+    let runs = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(
+        runs.lines()
+            .any(|l| l.contains("failed") && l.contains("2026-02-02")),
+        "{runs}"
+    );
+}

@@ -103,11 +103,9 @@ pub fn backfill(
                 "skipped".to_string(),
                 "already done (use --force to rescore)".to_string(),
             )
-        } else if !Path::new(&input).is_file() {
-            let why = crate::schedule::runner::not_a_file(Path::new(&input));
-            worst.get_or_insert(ClaimsError::Usage(format!("input for {ds} {why}: {input}")));
-            ("failed".to_string(), format!("input {why}: {input}"))
         } else {
+            // A missing input goes through `predict` too: it is refused there (exit 2, its
+            // absolute path named) and recorded as a failed run, as a single predict is.
             let req = PredictRequest {
                 data: input.into(),
                 date: Some(ds.clone()),

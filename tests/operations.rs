@@ -909,9 +909,19 @@ fn a_backfill_date_with_no_file_is_a_recorded_failure() {
     let env = Env::new();
     train_small(&env);
     day_file(&env, "applications_2026-02-01.csv", 100, 1, 1_000_000, 0.0);
+    // A gap in a range pages no one: the failure hook is not run for a missing file.
+    let hook = env.path("hook.json");
+    let hooks = env.path("hooks.toml");
+    std::fs::write(
+        &hooks,
+        format!("[hooks]\non_failure = \"cat >> '{}'\"\n", hook.display()),
+    )
+    .unwrap();
     let out = env
         .claims()
         .current_dir(env.path(""))
+        .arg("--config")
+        .arg(&hooks)
         .args([
             "predict",
             "--from",
@@ -939,4 +949,5 @@ fn a_backfill_date_with_no_file_is_a_recorded_failure() {
             .any(|l| l.contains("failed") && l.contains("2026-02-02")),
         "{runs}"
     );
+    assert!(!hook.exists(), "the hook ran for a missing file");
 }

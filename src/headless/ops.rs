@@ -105,7 +105,9 @@ pub fn backfill(
             )
         } else {
             // A missing input goes through `predict` too: it is refused there (exit 2, its
-            // absolute path named) and recorded as a failed run, as a single predict is.
+            // absolute path named) and recorded as a failed run, as a single predict is;
+            // but it fires no failure hook (a range with gaps would page once per gap).
+            let missing = !Path::new(&input).is_file();
             let req = PredictRequest {
                 data: input.into(),
                 date: Some(ds.clone()),
@@ -138,7 +140,9 @@ pub fn backfill(
                     )
                 }
                 Err(e) => {
-                    hook(&cfg.hooks, "predict", &e);
+                    if !missing {
+                        hook(&cfg.hooks, "predict", &e);
+                    }
                     let msg = e
                         .to_string()
                         .lines()

@@ -296,7 +296,13 @@ pub fn score_lines(r: &crate::sink::PredictionRow) -> Vec<String> {
             );
             // Only the decision's side is stored: a close call has weighty factors on the
             // other side that are not shown, and the reader must know it.
-            if let Some(other) = match (signs.iter().all(|&c| c >= 0.0), signs.iter().all(|&c| c <= 0.0)) {
+            // (Rows stored before reasons followed the decision hold raising reasons whatever
+            // the decision: no such note for them.)
+            let (up, down) = (
+                signs.iter().all(|&c| c >= 0.0),
+                signs.iter().all(|&c| c <= 0.0),
+            );
+            if let Some(other) = match (up && r.predicted_claim, down && !r.predicted_claim) {
                 (true, false) => Some("lowered"),
                 (false, true) => Some("raised"),
                 _ => None,

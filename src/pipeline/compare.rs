@@ -189,11 +189,13 @@ fn threshold_of(reg: &Registry, v: u32) -> Result<f64> {
 /// note.
 const AUC_DROP_NOTE: f64 = 0.05;
 
-/// Notes on models whose ROC AUC on the compared rows (`here`, per version) is well below
-/// their registered test ROC AUC.
-fn auc_drop_notes(reg: &Registry, here: &[(u32, f64)]) -> Result<Vec<String>> {
+/// Notes on models whose ROC AUC on the compared rows (`here`: version, AUC and the upper
+/// end of its 95% interval there) is well below their registered test ROC AUC: by more
+/// than [`AUC_DROP_NOTE`] and above the interval, so a small comparison's chance dip is
+/// not called a change in the data.
+fn auc_drop_notes(reg: &Registry, here: &[(u32, f64, f64)]) -> Result<Vec<String>> {
     let mut notes = vec![];
-    for &(v, auc) in here {
+    for &(v, auc, upper) in here {
         let own: Option<f64> = reg
             .conn
             .query_row(
@@ -202,7 +204,7 @@ fn auc_drop_notes(reg: &Registry, here: &[(u32, f64)]) -> Result<Vec<String>> {
                 |r| r.get(0),
             )
             .map_err(db::sql)?;
-        if let Some(own) = own.filter(|own| own - auc > AUC_DROP_NOTE) {
+        if let Some(own) = own.filter(|own| own - auc > AUC_DROP_NOTE && *own > upper) {
             notes.push(format!(
                 "v{v} ranks these rows at ROC AUC {auc:.4}, against {own:.4} on its own test split: they are not like the data v{v} was trained on (new labels, a changed target or label noise), so read its other metrics here with that in mind"
             ));
@@ -367,8 +369,16 @@ pub fn compare(
         });
     }
     let delong = stats::delong(&y, &p_a, &p_b);
-    let auc = |p: &[f64]| metrics::roc_auc(&y, p);
-    let notes = auc_drop_notes(reg, &[(champion, auc(&p_a)), (challenger, auc(&p_b))])?;
+    let notes = match rows.iter().find(|r| r.metric == "roc_auc") {
+        Some(r) => auc_drop_notes(
+            reg,
+            &[
+                (champion, r.champion, r.champion_ci.hi),
+                (challenger, r.challenger, r.challenger_ci.hi),
+            ],
+        )?,
+        None => vec![],
+    };
     let mut decision = decide(gate, &rows, delong.as_ref());
     if let Some(why) = unverified {
         // Scores on rows the champion may have learned from favour it: no verdict.

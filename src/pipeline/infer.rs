@@ -184,6 +184,19 @@ pub fn predict(
     let ctx = RunCtx::start(home, "predict", &args, events, cancel)?;
     let out = run(cfg, home, req, &date, &sink_url, &ctx);
     ctx.finish(&out)?;
+    // The run whose rows this one replaced says so from now on (`claims runs`, the console).
+    if let Ok(PredictOutcome {
+        run_id,
+        replaced: Some(r),
+        ..
+    }) = &out
+    {
+        let marked = db::open(&home.join("claims.db"))
+            .and_then(|conn| crate::registry::runs::mark_replaced(&conn, &r.run_id, run_id));
+        if let Err(e) = marked {
+            tracing::warn!("recording that {run_id} replaced {}'s rows: {e}", r.run_id);
+        }
+    }
     out
 }
 

@@ -43,7 +43,10 @@ CREATE TABLE IF NOT EXISTS decisions(id INTEGER PRIMARY KEY AUTOINCREMENT, at TE
 ";
 
 /// Columns added to a table after it first shipped: (table, column, type).
-const ADDED_COLUMNS: [(&str, &str, &str); 1] = [("decisions", "gate", "TEXT")];
+const ADDED_COLUMNS: [(&str, &str, &str); 2] = [
+    ("decisions", "gate", "TEXT"),
+    ("runs", "replaced_by", "TEXT"),
+];
 
 /// Opens (creating if needed) the database at `path` with WAL and a busy timeout, so a
 /// reader and a writer in different processes do not block each other. A database this

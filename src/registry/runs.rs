@@ -252,11 +252,31 @@ fn stages(conn: &Connection, run_id: &str) -> Result<Vec<StageRecord>> {
     rows.collect::<std::result::Result<_, _>>().map_err(sql)
 }
 
-const COLS: &str = "run_id, kind, status, started_at, finished_at, args, error, summary,
-     CASE WHEN kind = 'predict' AND status = 'succeeded' THEN
-       (SELECT l.run_id FROM runs l WHERE l.kind = 'predict' AND l.started_at >= runs.started_at
-          AND json_valid(l.summary) AND json_extract(l.summary, '$.replaced.run_id') = runs.run_id
-        ORDER BY l.started_at LIMIT 1) END";
+/// The columns [`row`] reads. `replaced_by` came later: a database opened read-only that
+/// has not had it added reads NULL.
+fn cols(conn: &Connection) -> &'static str {
+    const COLS: &str =
+        "run_id, kind, status, started_at, finished_at, args, error, summary, replaced_by";
+    const OLD: &str = "run_id, kind, status, started_at, finished_at, args, error, summary, NULL";
+    let has = conn
+        .query_row(
+            "SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'replaced_by'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .unwrap_or(0);
+    if has > 0 { COLS } else { OLD }
+}
+
+/// Records that scoring run `by` replaced the rows of run `replaced` (a date scored again).
+pub fn mark_replaced(conn: &Connection, replaced: &str, by: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE runs SET replaced_by = ?2 WHERE run_id = ?1",
+        params![replaced, by],
+    )
+    .map_err(sql)?;
+    Ok(())
+}
 
 fn row(r: &rusqlite::Row) -> rusqlite::Result<RunRecord> {
     Ok(RunRecord {
@@ -277,7 +297,7 @@ fn row(r: &rusqlite::Row) -> rusqlite::Result<RunRecord> {
 pub fn get(conn: &Connection, run_id: &str) -> Result<Option<RunRecord>> {
     let rec = conn
         .query_row(
-            &format!("SELECT {COLS} FROM runs WHERE run_id = ?1"),
+            &format!("SELECT {} FROM runs WHERE run_id = ?1", cols(conn)),
             [run_id],
             row,
         )
@@ -296,7 +316,8 @@ pub fn get(conn: &Connection, run_id: &str) -> Result<Option<RunRecord>> {
 pub fn list(conn: &Connection, limit: usize) -> Result<Vec<RunRecord>> {
     let mut st = conn
         .prepare(&format!(
-            "SELECT {COLS} FROM runs ORDER BY started_at DESC, rowid DESC LIMIT ?1"
+            "SELECT {} FROM runs ORDER BY started_at DESC, rowid DESC LIMIT ?1",
+            cols(conn)
         ))
         .map_err(sql)?;
     let rows = st.query_map([limit as i64], row).map_err(sql)?;
@@ -307,7 +328,8 @@ pub fn list(conn: &Connection, limit: usize) -> Result<Vec<RunRecord>> {
 pub fn last_of_kind(conn: &Connection, kind: &str) -> Result<Option<RunRecord>> {
     conn.query_row(
         &format!(
-            "SELECT {COLS} FROM runs WHERE kind = ?1 ORDER BY started_at DESC, rowid DESC LIMIT 1"
+            "SELECT {} FROM runs WHERE kind = ?1 ORDER BY started_at DESC, rowid DESC LIMIT 1",
+            cols(conn)
         ),
         [kind],
         row,

@@ -112,7 +112,7 @@ pub struct Fired {
     pub fire: DateTime<Utc>,
     /// Its business date.
     pub date: NaiveDate,
-    /// Attempts made (1 + retries).
+    /// Attempts made (1 + retries + tries the home's lock turned away).
     pub attempts: u32,
     /// The final attempt.
     pub outcome: Attempt,
@@ -369,7 +369,7 @@ pub fn with_retries(
     loop {
         n += 1;
         let a = exec.execute(job, date, stop.clone());
-        if a.exit_code == crate::error::EXIT_LOCKED && !stop.load(Ordering::Relaxed) {
+        if a.exit_code == crate::error::EXIT_LOCKED {
             turned_away += 1;
             let deadline = *lock_deadline.get_or_insert_with(|| {
                 clock.now() + chrono::Duration::minutes(sc.lock_wait_minutes as i64)
@@ -383,32 +383,45 @@ pub fn with_retries(
                     a.message
                 );
             }
+            // The date did not run: recorded as a failed run that says why.
+            let give_up = |why: String| {
+                let mut a = Attempt {
+                    message: format!(
+                        "{}; {why}, so {} for {date} did not run",
+                        a.message,
+                        job.name()
+                    ),
+                    ..a.clone()
+                };
+                a.run_id = exec.gave_up(job, date, &a);
+                (n, a)
+            };
+            let stopped = || "stopped while waiting for it".to_string();
             // Polled: the lock's holder may be any process, and a stop must be seen.
             loop {
+                if stop.load(Ordering::Relaxed) {
+                    return give_up(stopped());
+                }
                 if exec.lock_free(job) {
                     break;
                 }
                 let now = clock.now();
                 if now >= deadline {
-                    let mut a = Attempt {
-                        message: format!(
-                            "{}; waited {} min for it (schedule.lock_wait_minutes), so {} for {date} did not run",
-                            a.message,
-                            sc.lock_wait_minutes,
-                            job.name()
-                        ),
-                        ..a
-                    };
-                    a.run_id = exec.gave_up(job, date, &a);
-                    return (n, a);
+                    return give_up(format!(
+                        "waited {} min for it (schedule.lock_wait_minutes)",
+                        sc.lock_wait_minutes
+                    ));
                 }
                 let poll = (now + chrono::Duration::seconds(5)).min(deadline);
                 if !clock.sleep_until(poll, stop) {
-                    return (n, a);
+                    return give_up(stopped());
                 }
             }
             continue;
         }
+        // This attempt had the lock: a later wait (after a retry's backoff) has its own
+        // budget.
+        lock_deadline = None;
         if a.ok || !a.transient || n - turned_away > sc.retries || stop.load(Ordering::Relaxed) {
             return (n, a);
         }
@@ -486,7 +499,9 @@ impl PipelineExecutor<'_> {
 
 impl Executor for PipelineExecutor<'_> {
     fn lock_free(&self, job: Job) -> bool {
-        crate::schedule::lock::RunLock::acquire(&self.home, job.name()).is_ok()
+        // Looked at without taking it: taking it, even for a moment, would turn away a
+        // run starting then (a manual run, a backfill's next date).
+        !crate::schedule::lock::RunLock::held(&self.home, job.name())
     }
 
     fn gave_up(&self, job: Job, date: NaiveDate, a: &Attempt) -> Option<String> {

@@ -414,6 +414,21 @@ fn a_held_lock_is_waited_for_then_given_up_as_a_failure() {
             && recorded.contains("waited 10 min for it (schedule.lock_wait_minutes), so predict for 2026-03-02 did not run"),
         "{recorded}"
     );
+    // A stop while waiting gives the date up too, saying so (not as a lock failure).
+    let exec = LockedThenFree {
+        turned_away: Mutex::new(1),
+        held_polls: Mutex::new(u32::MAX),
+        ran: Mutex::new(0),
+        gave_up: Mutex::new(None),
+    };
+    let stopped = Arc::new(AtomicBool::new(true));
+    let (_, s) = runner::with_retries(&c.schedule, &exec, &clock, Job::Predict, date, &stopped);
+    assert!(
+        s.message
+            .ends_with("; stopped while waiting for it, so predict for 2026-03-02 did not run")
+            && exec.gave_up.lock().unwrap().is_some(),
+        "{s:?}"
+    );
     // Given up, it is a failure like any other: the hook runs.
     let dir = tempfile::tempdir().unwrap();
     let got = dir.path().join("hook.json");

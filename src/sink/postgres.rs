@@ -92,8 +92,14 @@ pub(super) fn err(what: &str, e: impl std::error::Error + 'static) -> ClaimsErro
         );
     }
     if denied {
+        // The server names what was denied (a table, the schema, the database).
+        let needs = if text.contains("for table") {
+            "a scoring role needs SELECT, INSERT and DELETE on predictions and quarantine"
+        } else {
+            "a right the role lacks"
+        };
         return ClaimsError::Usage(format!(
-            "postgres sink: {what}: {text} (a scoring role needs SELECT, INSERT and DELETE on predictions and quarantine; no retry mends this)"
+            "postgres sink: {what}: {text} ({needs}; no retry mends this)"
         ));
     }
     ClaimsError::Other(anyhow::anyhow!("postgres sink: {what}: {text}"))

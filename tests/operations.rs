@@ -739,7 +739,7 @@ fn a_backfill_raises_drift_like_predict() {
 
 /// SIGTERM while `schedule trigger` waits to retry ends the wait: no further attempt, and
 /// the process exits at once (it used to sleep out the backoff and try again; with the
-/// default waits systemd would kill it first). A held lock fires no failure hook.
+/// default waits systemd would kill it first).
 #[test]
 fn a_stop_during_the_retry_wait_ends_the_trigger() {
     let env = Env::new();

@@ -175,16 +175,6 @@ pub fn p_shown(p: f64, resolution: usize) -> String {
     }
 }
 
-fn threshold_of(reg: &Registry, v: u32) -> Result<f64> {
-    reg.conn
-        .query_row(
-            "SELECT threshold FROM models WHERE version = ?1",
-            [v],
-            |r| r.get(0),
-        )
-        .map_err(db::sql)
-}
-
 /// Below its registered test ROC AUC by more than this on the compared rows, a model gets a
 /// note.
 const AUC_DROP_NOTE: f64 = 0.05;
@@ -196,15 +186,10 @@ const AUC_DROP_NOTE: f64 = 0.05;
 fn auc_drop_notes(reg: &Registry, here: &[(u32, f64, f64)]) -> Result<Vec<String>> {
     let mut notes = vec![];
     for &(v, auc, upper) in here {
-        let own: Option<f64> = reg
-            .conn
-            .query_row(
-                "SELECT test_roc_auc FROM models WHERE version = ?1",
-                [v],
-                |r| r.get(0),
-            )
-            .map_err(db::sql)?;
-        if let Some(own) = own.filter(|own| own - auc > AUC_DROP_NOTE && *own > upper) {
+        if let Some(own) = reg
+            .test_roc_auc(v)?
+            .filter(|own| own - auc > AUC_DROP_NOTE && *own > upper)
+        {
             notes.push(format!(
                 "v{v} ranks these rows at ROC AUC {auc:.4}, against {own:.4} on its own test split: they are not like the data v{v} was trained on (new labels, a changed target or label noise), so read its other metrics here with that in mind"
             ));
@@ -340,7 +325,7 @@ pub fn compare(
     let y: Vec<u8> = eligible.iter().map(|&i| chal.y[i]).collect();
     let p_a = reg.load_model(champion)?.score(&data)?;
     let p_b = reg.load_model(challenger)?.score(&data)?;
-    let (t_a, t_b) = (threshold_of(reg, champion)?, threshold_of(reg, challenger)?);
+    let (t_a, t_b) = (reg.threshold(champion)?, reg.threshold(challenger)?);
 
     let mut rows = vec![];
     for (i, (name, higher)) in METRICS.iter().enumerate() {

@@ -144,15 +144,7 @@ fn load_for_scoring(reg: &Registry, v: u32) -> Result<(TrainedModel, f64)> {
     let mut model = reg.load_model(v)?;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     model.booster.set_param("nthread", &threads.to_string())?;
-    let threshold: f64 = reg
-        .conn
-        .query_row(
-            "SELECT threshold FROM models WHERE version = ?1",
-            [v],
-            |r| r.get(0),
-        )
-        .map_err(db::sql)?;
-    Ok((model, threshold))
+    Ok((model, reg.threshold(v)?))
 }
 
 /// Runs the inference pipeline and records the run.

@@ -220,6 +220,28 @@ impl Registry {
         }
     }
 
+    /// Version `v`'s decision threshold, as registered.
+    pub fn threshold(&self, v: u32) -> Result<f64> {
+        self.conn
+            .query_row(
+                "SELECT threshold FROM models WHERE version = ?1",
+                [v],
+                |r| r.get(0),
+            )
+            .map_err(sql)
+    }
+
+    /// Version `v`'s test ROC AUC, as registered (`None` for a model registered without one).
+    pub fn test_roc_auc(&self, v: u32) -> Result<Option<f64>> {
+        self.conn
+            .query_row(
+                "SELECT test_roc_auc FROM models WHERE version = ?1",
+                [v],
+                |r| r.get(0),
+            )
+            .map_err(sql)
+    }
+
     /// Reads and verifies the manifest of version `v`.
     pub fn manifest(&self, v: u32) -> Result<Manifest> {
         let expected: Option<String> = self

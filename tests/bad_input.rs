@@ -412,3 +412,30 @@ fn a_sqlite_sink_with_other_tables_is_refused_and_a_new_one_holds_only_its_own()
         .unwrap();
     assert_eq!(tables, ["predictions", "quarantine"]);
 }
+
+/// A PostgreSQL URL whose host has a character no host name has is exit 2 (a typo, not a
+/// failed lookup a scheduler would retry).
+#[test]
+fn a_postgres_host_with_a_space_is_a_usage_error() {
+    let env = Env::new();
+    train_small(&env);
+    let day = day_file(&env, "day.csv", 50, 1, 10_000, 0.0);
+    let out = env
+        .claims()
+        .args([
+            "predict",
+            "--date",
+            "2026-01-07",
+            "--sink",
+            "postgres://u@bad url/db",
+            "--data",
+        ])
+        .arg(&day)
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        err.contains("host 'bad url' is not a host name or address"),
+        "{err}"
+    );
+}

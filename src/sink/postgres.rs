@@ -203,6 +203,20 @@ impl PgSink {
                 redact(url)
             ))
         })?;
+        // A host name with a space or other character no host name or address has is a
+        // typo no retry mends (exit 2), not a failed lookup worth retrying (exit 1).
+        for h in cfg.get_hosts() {
+            if let postgres::config::Host::Tcp(name) = h
+                && !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || ".-_:[]%".contains(c))
+            {
+                return Err(ClaimsError::Usage(format!(
+                    "postgres sink: bad URL '{}': host '{name}' is not a host name or address",
+                    redact(url)
+                )));
+            }
+        }
         if cfg.get_application_name().is_none() {
             cfg.application_name("claims-ops");
         }

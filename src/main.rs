@@ -71,18 +71,36 @@ fn main() {
             } else {
                 0
             };
-            let _ = e.print();
-            if code != 0 && std::env::args().any(|a| a == "--json") {
-                // The message without clap's usage and help lines, on one line.
-                let text = e.to_string();
-                let message: Vec<&str> = text
-                    .lines()
-                    .map(str::trim)
-                    .take_while(|l| !l.starts_with("Usage:"))
-                    .filter(|l| !l.is_empty())
-                    .collect();
-                let message = message.join(" ");
-                let first = message.trim_start_matches("error: ");
+            // The message without clap's usage and help lines, on one line.
+            let text = e.to_string();
+            let message: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .take_while(|l| !l.starts_with("Usage:"))
+                .filter(|l| !l.is_empty())
+                .collect();
+            let message = message.join(" ");
+            let first = message.trim_start_matches("error: ");
+            // Under --log-format json, stderr carries JSON lines only (a log shipper reads
+            // them), so a bad argument is one JSON line there too.
+            let args: Vec<String> = std::env::args().collect();
+            let json_logs = args
+                .windows(2)
+                .any(|w| w[0] == "--log-format" && w[1] == "json")
+                || args.iter().any(|a| a == "--log-format=json");
+            if code != 0 && json_logs {
+                let line = serde_json::json!({
+                    "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                    "level": "ERROR",
+                    "fields": {"message": first, "exit_code": code},
+                    "target": "claims::error",
+                });
+                use std::io::Write as _;
+                let _ = writeln!(std::io::stderr(), "{line}");
+            } else {
+                let _ = e.print();
+            }
+            if code != 0 && args.iter().any(|a| a == "--json") {
                 let summary = serde_json::json!({"ok": false, "exit_code": code, "error": first});
                 emit(&format!("{summary}\n"));
             }

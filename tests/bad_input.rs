@@ -439,3 +439,28 @@ fn a_postgres_host_with_a_space_is_a_usage_error() {
         "{err}"
     );
 }
+
+/// Under `--log-format json` a bad argument is one JSON line on stderr, like every other
+/// line there (a log shipper reads them); stdout keeps the `--json` summary.
+#[test]
+fn a_bad_argument_under_json_logs_is_a_json_line() {
+    let env = Env::new();
+    let out = env
+        .claims()
+        .args(["--log-format", "json", "--json", "predict", "--bogus"])
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    let line: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+    assert_eq!(line["level"], "ERROR");
+    assert_eq!(
+        line["fields"]["message"],
+        "unexpected argument '--bogus' found"
+    );
+    assert_eq!(
+        json_error(&out.get_output().stdout, 2),
+        "unexpected argument '--bogus' found"
+    );
+}

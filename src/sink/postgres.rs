@@ -63,6 +63,11 @@ fn lock_holder(tx: &mut postgres::Transaction<'_>, day: i32) -> String {
 /// How long a statement waits for a table or row lock another session holds (ms).
 const LOCK_TIMEOUT_MS: u32 = 600_000;
 
+/// The same for a read (ms): a SELECT waits only behind an ALTER, TRUNCATE or VACUUM FULL,
+/// and a wait the driver cannot interrupt must stay inside systemd's 90 s stop timeout, so
+/// a stop signal is not ignored for ten minutes.
+const READ_LOCK_TIMEOUT_MS: u32 = 60_000;
+
 /// PostgreSQL prediction tables.
 pub struct PgSink {
     client: Client,
@@ -285,16 +290,24 @@ impl PgSink {
     }
 }
 
-/// Sets this transaction's lock_timeout to the default (10 minutes) unless the session has
-/// one (the URL's `options=-c lock_timeout=...`, or the role's or database's setting). Per
-/// transaction (`SET LOCAL`), not as a startup option or a session `SET`: poolers (PgBouncer,
-/// Neon) refuse startup options, and a session setting would outlive us on a pooled server.
-fn bound_lock_waits(tx: &mut postgres::Transaction) -> std::result::Result<(), postgres::Error> {
+/// Sets this transaction's lock_timeout to `ms` unless the session has one (the URL's
+/// `options=-c lock_timeout=...`, or the role's or database's setting). Per transaction
+/// (`SET LOCAL`), not as a startup option or a session `SET`: poolers (PgBouncer, Neon)
+/// refuse startup options, and a session setting would outlive us on a pooled server.
+fn bound_lock_waits_to(
+    tx: &mut postgres::Transaction,
+    ms: u32,
+) -> std::result::Result<(), postgres::Error> {
     tx.query_opt(
         "SELECT set_config('lock_timeout', $1, true) WHERE current_setting('lock_timeout') = '0'",
-        &[&LOCK_TIMEOUT_MS.to_string()],
+        &[&ms.to_string()],
     )
     .map(|_| ())
+}
+
+/// [`bound_lock_waits_to`] the write's default, 10 minutes.
+fn bound_lock_waits(tx: &mut postgres::Transaction) -> std::result::Result<(), postgres::Error> {
+    bound_lock_waits_to(tx, LOCK_TIMEOUT_MS)
 }
 
 /// A quarantine row selected in table order.
@@ -312,10 +325,11 @@ fn quarantine_row(r: &postgres::Row) -> QuarantineRow {
 
 impl PgSink {
     /// A transaction for one read: a table lock held elsewhere (an ALTER, a VACUUM FULL)
-    /// makes it wait at most lock_timeout, as the day's write does, instead of for ever.
+    /// makes it wait at most a minute ([`READ_LOCK_TIMEOUT_MS`]) unless the session sets
+    /// lock_timeout, instead of for ever.
     fn read(&mut self) -> Result<postgres::Transaction<'_>> {
         let mut tx = self.client.transaction().map_err(|e| err("read", e))?;
-        bound_lock_waits(&mut tx).map_err(|e| err("read", e))?;
+        bound_lock_waits_to(&mut tx, READ_LOCK_TIMEOUT_MS).map_err(|e| err("read", e))?;
         Ok(tx)
     }
 }

@@ -437,8 +437,16 @@ fn schedule_units_and_status() {
         (Some("predict"), Some(2))
     );
     let shown = env.run_detail(&run_id);
+    // It records the file the schedule's pattern names, which the console's rerun scores.
     assert!(
-        shown.contains("status failed") && shown.contains("input for 2026-03-01 not found"),
+        shown.contains("status failed")
+            && shown.contains("input for 2026-03-01 not found")
+            && shown.contains(&format!(
+                "data {}",
+                env.home()
+                    .join("incoming/applications_2026-03-01.csv")
+                    .display()
+            )),
         "{shown}"
     );
     // `schedule status` says why the job's last run failed, under its table.

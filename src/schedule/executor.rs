@@ -47,6 +47,12 @@ impl PipelineExecutor<'_> {
         self.record_failed(job, ds, &e.to_string())
     }
 
+    /// The input file the schedule's pattern names for date `ds`.
+    fn predict_input(&self, ds: &str) -> PathBuf {
+        let pattern = &self.cfg.schedule.predict.input_pattern;
+        resolve(&self.home, &pattern.replace("{date}", ds))
+    }
+
     /// Records a failed run of `job` for date `ds` that never got to start, with `text`.
     fn record_failed(&self, job: Job, ds: &str, text: &str) -> Option<String> {
         use crate::registry::{db, runs};
@@ -59,7 +65,13 @@ impl PipelineExecutor<'_> {
             }
         }
         let run_id = crate::pipeline::new_run_id(job.name());
-        let args = serde_json::json!({"date": ds, "trigger": "schedule"}).to_string();
+        let mut args = serde_json::json!({"date": ds, "trigger": "schedule"});
+        // The file the schedule's pattern names for the date: the console's rerun scores
+        // it, whatever --config the console itself was started with.
+        if job == Job::Predict {
+            args["data"] = serde_json::json!(self.predict_input(ds));
+        }
+        let args = args.to_string();
         runs::start(&conn, &run_id, job.name(), &args).ok()?;
         runs::finish(&conn, &run_id, Err(text)).ok()?;
         tracing::error!(target: crate::pipeline::RUN_OUTCOME, run_id = %run_id, "run failed: {text}");
@@ -86,15 +98,7 @@ impl Executor for PipelineExecutor<'_> {
         let (ds, month) = (date.to_string(), last_month.format("%Y-%m").to_string());
         let result: Result<serde_json::Value> = match job {
             Job::Predict => {
-                let input = resolve(
-                    &self.home,
-                    &self
-                        .cfg
-                        .schedule
-                        .predict
-                        .input_pattern
-                        .replace("{date}", &ds),
-                );
+                let input = self.predict_input(&ds);
                 if !input.is_file() {
                     Err(ClaimsError::Usage(format!(
                         "input for {ds} {}: {}",

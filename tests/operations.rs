@@ -406,13 +406,7 @@ fn schedule_units_and_status() {
     }
     // A scheduled predict with no input is a recorded failure with a reason (a run in
     // `claims runs`, with the hook's run id), exit 2 as for the CLI, not a crash.
-    let hook = env.path("hook.json");
-    let hooks = env.path("hooks.toml");
-    std::fs::write(
-        &hooks,
-        format!("[hooks]\non_failure = \"cat >> '{}'\"\n", hook.display()),
-    )
-    .unwrap();
+    let (hook, hooks) = env.failure_hook();
     let out = env
         .claims()
         .arg("--config")
@@ -918,13 +912,7 @@ fn a_backfill_date_with_no_file_is_a_recorded_failure() {
     train_small(&env);
     day_file(&env, "applications_2026-02-01.csv", 100, 1, 1_000_000, 0.0);
     // A gap in a range pages no one: the failure hook is not run for a missing file.
-    let hook = env.path("hook.json");
-    let hooks = env.path("hooks.toml");
-    std::fs::write(
-        &hooks,
-        format!("[hooks]\non_failure = \"cat >> '{}'\"\n", hook.display()),
-    )
-    .unwrap();
+    let (hook, hooks) = env.failure_hook();
     let out = env
         .claims()
         .current_dir(env.path(""))

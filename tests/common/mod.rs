@@ -39,6 +39,19 @@ impl Env {
         String::from_utf8_lossy(&out.get_output().stdout).to_string()
     }
     /// Writes a generated labelled file and returns its path.
+    /// A config file whose `hooks.on_failure` appends each summary to a file: (that file,
+    /// the config file).
+    pub fn failure_hook(&self) -> (PathBuf, PathBuf) {
+        let hook = self.path("hook.json");
+        let config = self.path("hooks.toml");
+        std::fs::write(
+            &config,
+            format!("[hooks]\non_failure = \"cat >> '{}'\"\n", hook.display()),
+        )
+        .unwrap();
+        (hook, config)
+    }
+
     pub fn generate(&self, name: &str, rows: usize, seed: u64) -> PathBuf {
         let p = self.path(name);
         write_csv(

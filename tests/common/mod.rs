@@ -38,7 +38,6 @@ impl Env {
         let out = self.claims().args(["runs", run_id]).assert().success();
         String::from_utf8_lossy(&out.get_output().stdout).to_string()
     }
-    /// Writes a generated labelled file and returns its path.
     /// A config file whose `hooks.on_failure` appends each summary to a file: (that file,
     /// the config file).
     pub fn failure_hook(&self) -> (PathBuf, PathBuf) {
@@ -52,6 +51,7 @@ impl Env {
         (hook, config)
     }
 
+    /// Writes a generated labelled file and returns its path.
     pub fn generate(&self, name: &str, rows: usize, seed: u64) -> PathBuf {
         let p = self.path(name);
         write_csv(

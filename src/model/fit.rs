@@ -60,9 +60,26 @@ pub fn fit(
     s: &FitSettings,
     cancel: &dyn Fn() -> bool,
 ) -> Result<Fitted> {
+    fit_lent(train, held_out, rows, s, cancel, &|| s.threads)
+}
+
+/// [`fit`], boosting each round with the thread count `lent` gives then (at least
+/// `s.threads`): a search lends an idle worker's cores to the fits still running. The result
+/// is the same whatever `lent` returns: XGBoost's `hist` builds the same trees with any thread
+/// count, and the held-out loss that decides the stop is reduced as `s.threads` threads
+/// would. Only when the loss is computed here; XGBoost's own value depends on its thread
+/// count, so a fit it evaluates keeps `s.threads`.
+pub fn fit_lent(
+    train: &DMatrix,
+    held_out: &DMatrix,
+    rows: Option<HeldOutRows>,
+    s: &FitSettings,
+    cancel: &dyn Fn() -> bool,
+    lent: &dyn Fn() -> usize,
+) -> Result<Fitted> {
     if let Some(rows) = rows.filter(|_| s.metric == "logloss" && !DISAGREED.load(Ordering::Relaxed))
     {
-        if let Some(f) = fit_evaluating_here(train, held_out, rows, s, cancel)? {
+        if let Some(f) = fit_evaluating_here(train, held_out, rows, s, cancel, lent)? {
             return Ok(f);
         }
         if !DISAGREED.swap(true, Ordering::Relaxed) {
@@ -174,6 +191,7 @@ fn fit_evaluating_here(
     rows: HeldOutRows,
     s: &FitSettings,
     cancel: &dyn Fn() -> bool,
+    lent: &dyn Fn() -> usize,
 ) -> Result<Option<Fitted>> {
     let n = rows.y.len();
     if n == 0 || !rows.x.len().is_multiple_of(n) {
@@ -188,12 +206,18 @@ fn fit_evaluating_here(
     let mut best = (0usize, f64::INFINITY);
     let mut done = 0;
     let mut stopped = false;
+    let mut threads = s.threads;
     while done < total && !stopped {
         // No stop can come before round best + patience: boost up to it unseen.
         let end = (best.0 + patience + 1).min(total);
         for it in done..end {
             if cancel() {
                 return Err(cancelled());
+            }
+            let now = lent().max(s.threads);
+            if now != threads {
+                b.set_param("nthread", &now.to_string())?;
+                threads = now;
             }
             b.update(train, it as i32)?;
         }
@@ -226,6 +250,10 @@ fn fit_evaluating_here(
                 stopped = true;
                 break;
             }
+        }
+        // XGBoost reduces with the booster's thread count at the time.
+        if threads != s.threads {
+            last = xgboost_logloss(&probs, rows.y, threads);
         }
         if b.eval(held_out, "valid", end as i32 - 1)? != last {
             return Ok(None);
@@ -331,6 +359,37 @@ mod tests {
             assert_eq!(p, predicted, "{what}");
         }
         // Some of these stop early and one runs to the end.
+        assert!(!DISAGREED.load(Ordering::Relaxed));
+    }
+
+    /// Threads lent mid-fit (here: changing every few rounds) change nothing in the result,
+    /// and XGBoost's check value (reduced with the threads of the moment) still agrees.
+    #[test]
+    fn lent_threads_change_nothing() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let (train, _) = matrix(&mut rng, 8_000);
+        let (valid, (vx, vy)) = matrix(&mut rng, 9_000);
+        for (depth, eta, subsample, patience) in [(4, 0.2, 0.7, 6), (6, 0.05, 1.0, 10)] {
+            let s = settings(150, eta, subsample, depth, 1, patience);
+            let rows = HeldOutRows { x: &vx, y: &vy };
+            let calls = std::cell::Cell::new(0usize);
+            let lent = || {
+                calls.set(calls.get() + 1);
+                1 + (calls.get() / 3) % 2
+            };
+            let moved = fit_lent(&train, &valid, Some(rows), &s, &|| false, &lent).unwrap();
+            let fixed = fit(&train, &valid, Some(rows), &s, &|| false).unwrap();
+            assert!(calls.get() > 20);
+            assert!(moved.held_out_probabilities.is_some(), "evaluated here");
+            assert_eq!(moved.best_iteration, fixed.best_iteration);
+            assert_eq!(moved.best_score, fixed.best_score);
+            assert_eq!(moved.rounds_run, fixed.rounds_run);
+            assert_eq!(moved.held_out_probabilities, fixed.held_out_probabilities);
+            assert_eq!(
+                moved.booster.predict(&valid).unwrap(),
+                fixed.booster.predict(&valid).unwrap()
+            );
+        }
         assert!(!DISAGREED.load(Ordering::Relaxed));
     }
 

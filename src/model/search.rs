@@ -17,13 +17,14 @@
 //! finished, and survivors are picked from complete rungs, so results do not depend on thread
 //! timing or on the number of workers.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::fit::{HeldOutRows, fit};
+use super::fit::{HeldOutRows, fit_lent};
 use super::params::{FitSettings, Hyperparams};
 pub use super::schedule::{Progress, Rung, SearchSummary, plan, planned_fits};
 use super::xgb::{DMatrix, FeatureKind};
@@ -238,11 +239,31 @@ struct Shared<'p> {
     state: Mutex<State>,
     wake: Condvar,
     plan: &'p [Rung],
+    /// Threads the search may use: workers x threads per fit.
+    budget: usize,
+    /// Workers not waiting for work (building matrices or fitting).
+    active: AtomicUsize,
 }
 
 impl Shared<'_> {
+    /// Threads for a running fit: the budget shared by the workers not waiting, so at a
+    /// rung's end the workers that have nothing left lend their cores to the fits still
+    /// going (never more threads than cores in use: OpenMP stalls when oversubscribed).
+    fn lent(&self) -> usize {
+        self.budget / self.active.load(Ordering::Relaxed).max(1)
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Counts a worker out of [`Shared::active`] when it ends.
+struct Leaving<'a>(&'a AtomicUsize);
+
+impl Drop for Leaving<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -299,11 +320,14 @@ pub fn run(
         .map(|r| r.candidates * r.folds.len())
         .max()
         .unwrap_or(0);
+    let budget = workers.max(1) * base.threads.max(1);
     let workers = workers.clamp(1, widest.max(1));
     let shared = Shared {
         state: Mutex::new(state),
         wake: Condvar::new(),
         plan: &plan,
+        budget,
+        active: AtomicUsize::new(workers),
     };
     std::thread::scope(|scope| {
         for _ in 0..workers {
@@ -339,6 +363,7 @@ fn worker(
     cancel: &(dyn Fn() -> bool + Sync),
 ) {
     let _stop = StopOnPanic(shared);
+    let _leaving = Leaving(&shared.active);
     let build = || -> Result<Vec<FoldMatrices>> {
         let mut mats = vec![];
         for (fit_rows, held) in data.folds {
@@ -380,7 +405,9 @@ fn worker(
                     let (c, f) = st.units[st.next - 1];
                     break (c, f, st.sample_rung);
                 }
+                shared.active.fetch_sub(1, Ordering::Relaxed);
                 st = shared.wake.wait(st).unwrap_or_else(PoisonError::into_inner);
+                shared.active.fetch_add(1, Ordering::Relaxed);
             }
         };
         let one = || -> Result<FoldResult> {
@@ -394,7 +421,7 @@ fn worker(
                 _ => t,
             };
             let rows = HeldOutRows { x: hx, y: hy };
-            let fitted = fit(t, h, Some(rows), &settings, cancel)?;
+            let fitted = fit_lent(t, h, Some(rows), &settings, cancel, &|| shared.lent())?;
             let p: Vec<f64> = match fitted.held_out_probabilities {
                 Some(p) => p.into_iter().map(f64::from).collect(),
                 None => fitted

@@ -7,6 +7,7 @@ use rand::Rng;
 use super::*;
 use crate::config::Config;
 use crate::data::split::k_folds;
+use crate::model::fit::fit;
 
 fn survivors(n: usize, folds: usize, strategy: SearchStrategy) -> Vec<usize> {
     plan(n, folds, strategy, false)

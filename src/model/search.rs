@@ -13,9 +13,11 @@
 //! (successive halving over rows, then folds). The chosen candidate is the best of those
 //! that ran all folds, so the final choice always rests on full k-fold CV.
 //!
-//! Candidates are drawn up front from the seed, a rung starts only when the previous one has
-//! finished, and survivors are picked from complete rungs, so results do not depend on thread
-//! timing or on the number of workers.
+//! Candidates are drawn up front from the seed and survivors are picked from complete rungs
+//! (by the folds of the rungs so far), so results do not depend on thread timing or on the
+//! number of workers. A worker with nothing left in a rung starts a next-rung fit of a
+//! candidate that survives whatever the rung's unfinished fits give (fewer than `keep`
+//! candidates can still rank above it), else lends its cores to the fits still running.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
@@ -175,6 +177,10 @@ struct State {
     next: usize,
     /// Units of the current rung not finished yet.
     pending: usize,
+    /// Next-rung units started before the current rung finished (certain survivors).
+    ahead: Vec<(usize, usize)>,
+    /// How many of `ahead` have finished.
+    ahead_done: usize,
     /// Fits finished in all.
     fits_done: usize,
     /// Per candidate, per fold.
@@ -197,14 +203,68 @@ impl State {
             .alive
             .iter()
             .flat_map(|&c| rung.folds.clone().map(move |f| (c, f)))
+            .filter(|u| !self.ahead.contains(u))
             .map(|(c, f)| (self.cost(c, candidates), (c, f)))
             .collect();
         units.sort_by(|a, b| b.0.total_cmp(&a.0));
         self.units = units.into_iter().map(|(_, u)| u).collect();
         self.sample_rung = rung.sample;
         self.next = 0;
-        self.pending = self.units.len();
-        self.done = self.units.is_empty();
+        // Units started ahead and still running finish as this rung's.
+        self.pending = self.units.len() + self.ahead.len() - self.ahead_done;
+        self.done = self.units.is_empty() && self.ahead.is_empty();
+        self.ahead.clear();
+        self.ahead_done = 0;
+    }
+
+    /// The current rung's ranking score of candidate `c`: its sampled fit's AUC in the
+    /// sampled rung, else its mean AUC over the folds of the rungs so far (not a next-rung
+    /// fold it ran ahead).
+    fn rank_score(&self, c: usize, plan: &[Rung], candidates: &[Hyperparams]) -> f64 {
+        let auc = if self.sample_rung {
+            self.sampled[c].map_or(f64::NAN, |r| r.0)
+        } else {
+            let upto = plan[self.rung].folds.end;
+            summarize(c, &candidates[c], &self.results[c][..upto], None).mean_auc
+        };
+        score(auc)
+    }
+
+    /// A next-rung unit to start now, before the current rung ends: one of a candidate that
+    /// survives whatever its unfinished fits give, because fewer than the next rung's
+    /// `candidates` can still rank above it (the finished ones ahead of it, ties to the
+    /// earlier draw, and every unfinished one).
+    fn take_ahead(&mut self, plan: &[Rung], candidates: &[Hyperparams]) -> Option<(usize, usize)> {
+        let next = plan.get(self.rung + 1)?;
+        if self.pending == 0 || plan[self.rung].folds.len() != 1 && !self.sample_rung {
+            return None;
+        }
+        let finished = |c: usize| {
+            if self.sample_rung {
+                self.sampled[c].is_some()
+            } else {
+                plan[self.rung]
+                    .folds
+                    .clone()
+                    .all(|f| self.results[c][f].is_some())
+            }
+        };
+        let unfinished = self.alive.iter().filter(|&&c| !finished(c)).count();
+        let mut ranked: Vec<(f64, usize)> = self
+            .alive
+            .iter()
+            .filter(|&&c| finished(c))
+            .map(|&c| (self.rank_score(c, plan, candidates), c))
+            .collect();
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        let certain = next.candidates.saturating_sub(unfinished);
+        let unit = ranked
+            .iter()
+            .take(certain)
+            .flat_map(|&(_, c)| next.folds.clone().map(move |f| (c, f)))
+            .find(|u| !self.ahead.contains(u))?;
+        self.ahead.push(unit);
+        Some(unit)
     }
 
     /// Expected cost of one more fit of candidate `c`: its rounds (the mean best round of
@@ -305,6 +365,8 @@ pub fn run(
         sample_rung: false,
         next: 0,
         pending: 0,
+        ahead: vec![],
+        ahead_done: 0,
         fits_done: 0,
         results: vec![vec![None; k]; n],
         sampled: vec![None; n],
@@ -394,7 +456,7 @@ fn worker(
         }
     };
     loop {
-        let (c, f, sample) = {
+        let (c, f, sample, rung) = {
             let mut st = shared.lock();
             loop {
                 if st.done {
@@ -403,7 +465,10 @@ fn worker(
                 if st.next < st.units.len() {
                     st.next += 1;
                     let (c, f) = st.units[st.next - 1];
-                    break (c, f, st.sample_rung);
+                    break (c, f, st.sample_rung, st.rung);
+                }
+                if let Some((c, f)) = st.take_ahead(shared.plan, candidates) {
+                    break (c, f, false, st.rung + 1);
                 }
                 shared.active.fetch_sub(1, Ordering::Relaxed);
                 st = shared.wake.wait(st).unwrap_or_else(PoisonError::into_inner);
@@ -452,25 +517,32 @@ fn worker(
             st.results[c][f] = Some(r);
         }
         st.fits_done += 1;
-        st.pending -= 1;
+        // A unit started ahead counts for its rung only once that rung has started.
+        let current = rung == st.rung;
+        if current {
+            st.pending -= 1;
+        } else {
+            st.ahead_done += 1;
+        }
         let completed = (!sample && st.results[c].iter().all(Option::is_some))
             .then(|| summarize(c, &candidates[c], &st.results[c], st.sampled[c]));
         on_fit(&Progress {
             fits_done: st.fits_done,
             fits_total,
-            rung: st.rung,
+            rung,
             rungs: shared.plan.len(),
-            rung_candidates: st.alive.len(),
+            rung_candidates: shared.plan[rung].candidates,
             candidate: c,
             fold: f,
             sample,
             auc: r.0,
             completed: completed.as_ref(),
         });
-        if st.pending == 0 {
+        if current && st.pending == 0 {
             advance(&mut st, shared.plan, candidates);
-            shared.wake.notify_all();
         }
+        // A new rung, or (with this result) a candidate now certain to survive.
+        shared.wake.notify_all();
     }
 }
 
@@ -484,14 +556,7 @@ fn advance(st: &mut State, plan: &[Rung], candidates: &[Hyperparams]) {
     let mut ranked: Vec<(f64, usize)> = st
         .alive
         .iter()
-        .map(|&c| {
-            let auc = if st.sample_rung {
-                st.sampled[c].map_or(f64::NAN, |r| r.0)
-            } else {
-                summarize(c, &candidates[c], &st.results[c], None).mean_auc
-            };
-            (score(auc), c)
-        })
+        .map(|&c| (st.rank_score(c, plan, candidates), c))
         .collect();
     ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     let mut keep: Vec<usize> = ranked
@@ -503,6 +568,10 @@ fn advance(st: &mut State, plan: &[Rung], candidates: &[Hyperparams]) {
     st.alive = keep;
     st.rung += 1;
     st.start_rung(next, candidates);
+    // Every unit of the new rung finished ahead: it is complete too.
+    if st.pending == 0 && !st.done {
+        advance(st, plan, candidates);
+    }
 }
 
 /// The chosen candidate: the highest mean AUC among the candidates that ran all `folds`

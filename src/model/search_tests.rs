@@ -379,3 +379,80 @@ fn best_only_picks_candidates_with_all_folds() {
     let tie = vec![c(0, vec![0.9, 0.8]), c(1, vec![0.9, 0.8])];
     assert_eq!(best(&tie, 2).unwrap().index, 0);
 }
+
+/// A worker with nothing left in a rung starts next-rung fits only of candidates no
+/// unfinished fit can push out, and the next rung's survivors are ranked by the folds of the
+/// rungs so far, not by a fold run ahead.
+#[test]
+fn only_certain_survivors_run_ahead() {
+    let plan = [
+        Rung {
+            folds: 0..1,
+            candidates: 4,
+            sample: false,
+        },
+        Rung {
+            folds: 1..2,
+            candidates: 2,
+            sample: false,
+        },
+        Rung {
+            folds: 2..3,
+            candidates: 2,
+            sample: false,
+        },
+    ];
+    let cands = draws(4);
+    let mut st = State {
+        rung: 0,
+        alive: (0..4).collect(),
+        units: vec![],
+        sample_rung: false,
+        next: 0,
+        pending: 0,
+        ahead: vec![],
+        ahead_done: 0,
+        fits_done: 0,
+        results: vec![vec![None; 3]; 4],
+        sampled: vec![None; 4],
+        done: false,
+        error: None,
+        patience: 10.0,
+    };
+    st.start_rung(&plan[0], &cands);
+    st.next = st.units.len();
+    // Candidates 0 and 2 tie at 0.9, 1 has 0.8; candidate 3 is still running.
+    for (c, auc) in [(0, 0.9), (1, 0.8), (2, 0.9)] {
+        st.results[c][0] = Some((auc, 10));
+    }
+    st.pending = 1;
+    // Two go on; candidate 3 may still beat both 0 and 2, but only one of them: 0 (the
+    // earlier draw of the tie) is certain, 2 is not.
+    assert_eq!(st.take_ahead(&plan, &cands), Some((0, 1)));
+    assert_eq!(st.take_ahead(&plan, &cands), None);
+    // Candidate 0's fold 2, run ahead, is poor; candidate 3 ends below 0 and 2.
+    st.results[0][1] = Some((0.1, 10));
+    st.ahead_done = 1;
+    st.results[3][0] = Some((0.85, 10));
+    st.pending = 0;
+    advance(&mut st, &plan, &cands);
+    assert_eq!(st.alive, vec![0, 2], "ranked on fold 1 only");
+    // Only candidate 2's fold 2 is left to run in rung 2.
+    assert_eq!(st.units, vec![(2, 1)]);
+    assert_eq!(st.pending, 1);
+    assert!(st.ahead.is_empty());
+    // Nothing runs ahead of the last rung.
+    st.rung = 2;
+    st.pending = 1;
+    assert_eq!(st.take_ahead(&plan, &cands), None);
+}
+
+#[test]
+fn many_workers_run_ahead_to_the_same_result() {
+    let p = problem(3);
+    let s = SearchStrategy::Halving { factor: 3 };
+    let one = search(&p, 12, s, 1);
+    for workers in [3, 5] {
+        assert!(same(&one, &search(&p, 12, s, workers)), "{workers} workers");
+    }
+}

@@ -195,6 +195,26 @@ struct State {
 }
 
 impl State {
+    /// Before the first rung: `n` candidates, `k` folds.
+    fn new(n: usize, k: usize, patience: f64) -> State {
+        State {
+            rung: 0,
+            alive: (0..n).collect(),
+            units: vec![],
+            sample_rung: false,
+            next: 0,
+            pending: 0,
+            ahead: vec![],
+            ahead_done: 0,
+            fits_done: 0,
+            results: vec![vec![None; k]; n],
+            sampled: vec![None; n],
+            done: true,
+            error: None,
+            patience,
+        }
+    }
+
     /// Queues the rung's fits, the expensive ones first, so that the workers finish the rung
     /// together instead of one waiting at its end for a long fit taken last (the order
     /// changes when a fit runs, never its result).
@@ -358,22 +378,7 @@ pub fn run(
     let n = candidates.len();
     let plan = plan(n, k, strategy, data.sample.is_some());
     let fits_total = planned_fits(&plan);
-    let mut state = State {
-        rung: 0,
-        alive: (0..n).collect(),
-        units: vec![],
-        sample_rung: false,
-        next: 0,
-        pending: 0,
-        ahead: vec![],
-        ahead_done: 0,
-        fits_done: 0,
-        results: vec![vec![None; k]; n],
-        sampled: vec![None; n],
-        done: true,
-        error: None,
-        patience: base.early_stopping_rounds as f64,
-    };
+    let mut state = State::new(n, k, base.early_stopping_rounds as f64);
     if let Some(first) = plan.first() {
         state.start_rung(first, candidates);
     }

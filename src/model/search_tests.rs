@@ -403,22 +403,7 @@ fn only_certain_survivors_run_ahead() {
         },
     ];
     let cands = draws(4);
-    let mut st = State {
-        rung: 0,
-        alive: (0..4).collect(),
-        units: vec![],
-        sample_rung: false,
-        next: 0,
-        pending: 0,
-        ahead: vec![],
-        ahead_done: 0,
-        fits_done: 0,
-        results: vec![vec![None; 3]; 4],
-        sampled: vec![None; 4],
-        done: false,
-        error: None,
-        patience: 10.0,
-    };
+    let mut st = State::new(4, 3, 10.0);
     st.start_rung(&plan[0], &cands);
     st.next = st.units.len();
     // Candidates 0 and 2 tie at 0.9, 1 has 0.8; candidate 3 is still running.

@@ -410,6 +410,51 @@ fn rows_the_champion_saw_are_known_by_content_and_too_few_left_is_a_refusal() {
     assert!(reasons.contains("too few to compare"), "{reasons}");
 }
 
+/// A file with repeated rows: training drops the copies (and says how many carry the other
+/// label), and `compare` rebuilds the split from the same rows, so a retrain on the same
+/// file is compared on its real test split and none of its training rows.
+#[test]
+fn repeated_rows_are_dropped_alike_in_training_and_in_the_comparison() {
+    let env = Env::new();
+    let full = env.generate("full.csv", 2000, 53);
+    let label = col(&full, "claim_status");
+    let text = std::fs::read_to_string(&full).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    for (i, l) in lines[1..151].iter().enumerate() {
+        let mut f: Vec<String> = l.split(',').map(str::to_string).collect();
+        f[0] = format!("COPY{i}");
+        if i < 20 {
+            f[label] = if f[label] == "0" { "1" } else { "0" }.into();
+        }
+        out.push(f.join(","));
+    }
+    let data = env.path("dup.csv");
+    std::fs::write(&data, out.join("\n") + "\n").unwrap();
+    let first = env
+        .claims()
+        .arg("train")
+        .arg("--data")
+        .arg(&data)
+        .args(["--search-iters", "3", "--folds", "3", "--seed", "1"])
+        .assert()
+        .success();
+    let err = String::from_utf8_lossy(&first.get_output().stderr).to_string();
+    assert!(
+        err.contains("150 repeated row(s) dropped")
+            && err.contains("20 of them with the other label"),
+        "{err}"
+    );
+    let j = train(&env, &data, 1, None);
+    assert_eq!(j["role"], "challenger", "{j}");
+    // v2 is v1 trained again: the same split, so v1 saw none of v2's 300 test rows.
+    assert_eq!(
+        j["gate"]["rows_note"],
+        "v2's test split: 300 rows, 0 left out because v1 trained or early-stopped on them, 300 compared",
+        "{j}"
+    );
+}
+
 /// A model folder left by a registration that was killed before its database commit does
 /// not block the next training run: it is moved aside and the version is reused.
 #[test]

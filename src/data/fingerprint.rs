@@ -100,6 +100,9 @@ pub struct Duplicates {
     pub within_files: Vec<(usize, usize)>,
     /// Later copies of a row of another file: (earlier row, copy).
     pub across_files: Vec<(usize, usize)>,
+    /// Set by [`training_rows`]: the copies within a file whose label differs from the
+    /// first row's, as (file, row of the first, row of the copy).
+    pub label_conflicts: Vec<(String, usize, usize)>,
 }
 
 impl Duplicates {
@@ -144,6 +147,36 @@ impl Duplicates {
         );
         Some(ClaimsError::Contract(crate::data::rows::with_lines(v)))
     }
+}
+
+/// The rows training learns from: `data` without the later copies of a row within a file
+/// (the first kept), with the copies dropped; rows repeated across files are refused. The
+/// training run and every rebuild of its splits (`compare`) go through this, so both index
+/// the same rows.
+pub fn training_rows(data: Dataset) -> Result<(Dataset, Duplicates), ClaimsError> {
+    let mut dups = duplicates(&data);
+    if let Some(e) = dups.refusal(&data) {
+        return Err(e);
+    }
+    dups.label_conflicts = dups
+        .within_files
+        .iter()
+        .filter(|&&(a, b)| data.labels.get(a) != data.labels.get(b))
+        .map(|&(a, b)| {
+            let (f, ra) = data.origin[a];
+            (
+                data.files[f as usize].clone(),
+                ra as usize,
+                data.origin[b].1 as usize,
+            )
+        })
+        .collect();
+    let data = if dups.within_files.is_empty() {
+        data
+    } else {
+        data.subset(&dups.keep)
+    };
+    Ok((data, dups))
 }
 
 /// Finds rows whose values repeat an earlier row's, by the same fingerprint as [`FILE`].

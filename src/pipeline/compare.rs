@@ -60,16 +60,30 @@ pub fn rebuild(reg: &Registry, v: u32) -> Result<Rebuilt> {
             "model v{v}'s training data no longer passes the contract: {first}"
         )));
     }
-    let y = c
-        .data
+    // The rows training split: repeated rows dropped as training dropped them.
+    let (data, _) = fingerprint::training_rows(c.data).map_err(|e| {
+        ClaimsError::Registry(format!("model v{v}'s training data no longer trains: {e}"))
+    })?;
+    let y = data
         .label_vec()
         .ok_or_else(|| ClaimsError::Registry(format!("model v{v}: labels missing")))?;
     let splits = split::train_val_test(&y, cfg.split.validation, cfg.split.test, m.seed);
-    Ok(Rebuilt {
-        data: c.data,
-        y,
-        splits,
-    })
+    // The rebuilt test split must hold no row the model trained or early-stopped on; if it
+    // did, a comparison would score the model on its own training rows.
+    if let Some(fp) = seen_rows(reg, v)? {
+        let hits = fp.contains(&data, &splits.2).map_err(|col| {
+            ClaimsError::Registry(format!(
+                "model v{v}: row fingerprints cover {col}, which its data lacks"
+            ))
+        })?;
+        let n = hits.iter().filter(|&&h| h).count();
+        if n > 0 {
+            return Err(ClaimsError::Registry(format!(
+                "model v{v}'s test split, rebuilt from its files, holds {n} row(s) it trained or early-stopped on: it cannot be compared on it"
+            )));
+        }
+    }
+    Ok(Rebuilt { data, y, splits })
 }
 
 /// The fingerprints of the rows version `v` trained or early-stopped on; `None` for a

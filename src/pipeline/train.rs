@@ -147,19 +147,24 @@ fn run(cfg: &Config, home: &Path, req: &TrainRequest, ctx: &RunCtx) -> Result<Tr
         }
         // A row repeated in two files (a month appended to history, then given again) would
         // sit in training and test at once: refused. Copies within one file are dropped.
-        let dups = crate::data::fingerprint::duplicates(&c.data);
-        if let Some(e) = dups.refusal(&c.data) {
-            return Err(e);
-        }
-        let (data, note) = if dups.within_files.is_empty() {
-            (c.data, "all rows pass the contract".to_string())
+        let (data, dups) = crate::data::fingerprint::training_rows(c.data)?;
+        let conflicts = &dups.label_conflicts;
+        let note = if dups.within_files.is_empty() {
+            "all rows pass the contract".to_string()
         } else {
             let n = dups.within_files.len();
             tracing::warn!("{n} row(s) repeat an earlier row of the same file: dropped, so no row is in two splits");
-            (
-                c.data.subset(&dups.keep),
-                format!("all rows pass the contract; {n} exact duplicate row(s) dropped"),
-            )
+            if let Some((file, first, copy)) = conflicts.first() {
+                tracing::warn!(
+                    "{} of them have a different label from the row they repeat (first: {file} row {copy} repeats row {first}): only the first row's label is learned; check how the file was labelled",
+                    conflicts.len()
+                );
+            }
+            let conflicting = match conflicts.len() {
+                0 => String::new(),
+                k => format!(", {k} of them with the other label"),
+            };
+            format!("all rows pass the contract; {n} repeated row(s) dropped (same values as an earlier row of the file{conflicting})")
         };
         let n = data.len();
         Ok((data, Some(n), note))

@@ -1,9 +1,13 @@
 //! Drift of a day's inputs and scores against a model's reference profile: PSI per
 //! feature (numeric: the training split's quantile bins; categorical: category shares with
 //! an "unseen" bucket; both with a missing bucket), a two-sample KS p-value for numeric
-//! features (against the profile's quantile sample, Kolmogorov's asymptotic distribution
-//! with Stephens' correction), a chi-square p-value for categorical features, and
-//! prediction drift (PSI of the score distribution, shift of the mean score). PSI levels
+//! features (the day against the training split, whose distribution the profile keeps as
+//! 1,000 quantiles, with the split's own row count as its sample size; Kolmogorov's
+//! asymptotic distribution with Stephens' correction), a chi-square test of homogeneity
+//! for categorical features (the day's counts against the training split's), and
+//! prediction drift (PSI of the score distribution, shift of the mean score). Both tests
+//! are two-sample: the training split is a sample too, so a day drawn from the same
+//! population gets a p-value spread over (0, 1], however many rows it has. PSI levels
 //! decide warnings and alerts; p-values are recorded for context (with large samples they
 //! flag differences too small to matter).
 
@@ -85,11 +89,13 @@ pub fn ks_two_sample(a: &[f64], b: &[f64]) -> (f64, f64) {
 }
 
 /// [`ks_two_sample`] of a sorted reference `sample` (without NaN) against `values` in any
-/// order (NaN skipped), without sorting the values. Between two sample points the sample's
+/// order (NaN skipped), without sorting the values; the p-value takes the reference's size
+/// as `reference_rows` (the rows the sample's points are quantiles of; `sample.len()` when
+/// the sample is the reference). Between two sample points the sample's
 /// CDF is flat while the values' rises, so the largest gap there is at the last value below
 /// the next point; counting the values per sample interval finds the same (i, j) pairs the
 /// merge in [`ks_two_sample`] maximises over, so the statistic is the same to the bit.
-pub fn ks_against_sample(sample: &[f64], values: &[f64]) -> (f64, f64) {
+pub fn ks_against_sample(sample: &[f64], values: &[f64], reference_rows: usize) -> (f64, f64) {
     let m = sample.len();
     // below[p]: values strictly between sample[p - 1] and sample[p]; equal[p]: values equal
     // to sample[p] (counted at the first point of a run of equal points).
@@ -120,9 +126,38 @@ pub fn ks_against_sample(sample: &[f64], values: &[f64]) -> (f64, f64) {
         d = d.max(gap(seen, p + run));
         p += run;
     }
-    let en = (m * n) as f64 / (m + n) as f64;
+    let r = reference_rows.max(1);
+    let en = (r * n) as f64 / (r + n) as f64;
     let lambda = (en.sqrt() + 0.12 + 0.11 / en.sqrt()) * d;
     (d, kolmogorov_sf(lambda))
+}
+
+/// Pearson's chi-square test of homogeneity of two samples' counts over the same buckets
+/// (buckets empty in both skipped): the statistic and its p-value, (0, 1) when either
+/// sample or all but one bucket is empty.
+pub fn chi2_homogeneity(a: &[f64], b: &[f64]) -> (f64, f64) {
+    let (na, nb): (f64, f64) = (a.iter().sum(), b.iter().sum());
+    let total = na + nb;
+    let (mut stat, mut buckets) = (0.0, 0usize);
+    for (&x, &y) in a.iter().zip(b) {
+        let col = x + y;
+        if col <= 0.0 {
+            continue;
+        }
+        buckets += 1;
+        let (ex, ey) = (na * col / total, nb * col / total);
+        if ex > 0.0 {
+            stat += (x - ex).powi(2) / ex;
+        }
+        if ey > 0.0 {
+            stat += (y - ey).powi(2) / ey;
+        }
+    }
+    if na <= 0.0 || nb <= 0.0 || buckets < 2 {
+        return (0.0, 1.0);
+    }
+    let p = ChiSquared::new((buckets - 1) as f64).map_or(f64::NAN, |d| d.sf(stat));
+    (stat, p)
 }
 
 fn level(value: f64, cfg: &DriftConfig) -> (bool, String) {
@@ -163,7 +198,14 @@ fn row(
     }
 }
 
-fn numeric_rows(p: &NumericProfile, values: &[f64], cfg: &DriftConfig, out: &mut Vec<DriftRow>) {
+/// PSI and KS rows of a numeric column against its profile from `reference_rows` rows.
+fn numeric_rows(
+    p: &NumericProfile,
+    values: &[f64],
+    reference_rows: usize,
+    cfg: &DriftConfig,
+    out: &mut Vec<DriftRow>,
+) {
     let missing = values.iter().filter(|v| v.is_nan()).count() as f64 / values.len().max(1) as f64;
     let mut expected: Vec<f64> = p.shares.iter().map(|s| s * (1.0 - p.missing)).collect();
     let mut actual: Vec<f64> = bin_shares(&p.edges, values)
@@ -173,13 +215,20 @@ fn numeric_rows(p: &NumericProfile, values: &[f64], cfg: &DriftConfig, out: &mut
     expected.push(p.missing);
     actual.push(missing);
     out.push(psi_row(&p.name, &expected, &actual, cfg));
-    let (_, pv) = ks_against_sample(&p.sample, values);
+    // The reference's present values, of which the sample's points are quantiles (a profile
+    // with no row count: the sample itself).
+    let present = match reference_rows {
+        0 => p.sample.len(),
+        r => (r as f64 * (1.0 - p.missing)).round() as usize,
+    };
+    let (_, pv) = ks_against_sample(&p.sample, values, present.max(p.sample.len()));
     out.push(row(&p.name, "ks_pvalue", pv, None, cfg));
 }
 
 /// [`numeric_rows`] of each job, on as many threads as there are cores; results in job order.
 fn numeric_rows_parallel(
     jobs: &[(&NumericProfile, &[f64])],
+    reference_rows: usize,
     cfg: &DriftConfig,
 ) -> Vec<Vec<DriftRow>> {
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -198,7 +247,7 @@ fn numeric_rows_parallel(
                             return mine;
                         };
                         let mut rows = vec![];
-                        numeric_rows(p, values, cfg, &mut rows);
+                        numeric_rows(p, values, reference_rows, cfg, &mut rows);
                         mine.push((i, rows));
                     }
                 })
@@ -236,7 +285,7 @@ pub fn measure(
         })
         .collect();
     jobs.push((&profile.score, scores));
-    let mut per_job = numeric_rows_parallel(&jobs, cfg);
+    let mut per_job = numeric_rows_parallel(&jobs, profile.rows, cfg);
     let score_rows = per_job.pop().unwrap_or_default();
     let mut out: Vec<DriftRow> = per_job.into_iter().flatten().collect();
     for p in &profile.categorical {
@@ -270,21 +319,13 @@ pub fn measure(
         expected.push(p.missing);
         let actual: Vec<f64> = counts.iter().map(|&c| c as f64 / n).collect();
         out.push(psi_row(&p.name, &expected, &actual, cfg));
-        // Chi-square goodness of fit over buckets the reference has (expected > 0), with
-        // unseen and missing values counted against a floor share.
-        let (mut stat, mut buckets) = (0.0, 0usize);
-        for (e, &o) in expected.iter().zip(&counts) {
-            if *e > 0.0 || o > 0 {
-                let ex = e.max(FLOOR) * n;
-                stat += (o as f64 - ex).powi(2) / ex;
-                buckets += 1;
-            }
-        }
-        let pv = if buckets > 1 {
-            ChiSquared::new((buckets - 1) as f64).map_or(f64::NAN, |d| d.sf(stat))
-        } else {
-            1.0
-        };
+        // The day's counts against the training split's (its shares times its rows).
+        let reference: Vec<f64> = expected
+            .iter()
+            .map(|e| (e * profile.rows as f64).round())
+            .collect();
+        let day: Vec<f64> = counts.iter().map(|&c| c as f64).collect();
+        let (_, pv) = chi2_homogeneity(&reference, &day);
         out.push(row(&p.name, "chi2_pvalue", pv, None, cfg));
     }
     out.extend(score_rows);
@@ -372,7 +413,7 @@ mod tests {
             }
             let mut sorted: Vec<f64> = values.iter().copied().filter(|v| !v.is_nan()).collect();
             sorted.sort_by(f64::total_cmp);
-            let (d, p) = ks_against_sample(&sample, &values);
+            let (d, p) = ks_against_sample(&sample, &values, sample.len());
             let (d0, p0) = ks_two_sample(&sample, &sorted);
             assert_eq!(
                 (d.to_bits(), p.to_bits()),
@@ -380,6 +421,39 @@ mod tests {
                 "case {case}"
             );
         }
+    }
+
+    /// The reference's size, not its sample's, sets the KS p-value: the same statistic.
+    #[test]
+    fn ks_p_value_uses_the_reference_size() {
+        let sample: Vec<f64> = (0..100).map(|i| i as f64).collect();
+        let values: Vec<f64> = (0..500).map(|i| i as f64 / 5.0 + 3.0).collect();
+        let (d, small) = ks_against_sample(&sample, &values, 100);
+        let (d2, large) = ks_against_sample(&sample, &values, 10_000);
+        assert_eq!(d, d2);
+        // scipy: ks_2samp(sample, values).statistic, then kstwobign.sf of Stephens' lambda
+        // with en = 100*500/600 and 10000*500/10500.
+        close(d, 0.038, 1e-12);
+        close(small, 0.9996641156480031, 1e-9);
+        close(large, 0.48997277324375477, 1e-9);
+    }
+
+    /// scipy.stats.chi2_contingency(table, correction=False), columns empty in both dropped.
+    const SCIPY_A: (f64, f64) = (5.207201542588864, 0.15723855792617286);
+    const SCIPY_B: (f64, f64) = (38.095238095238095, 6.73743601893275e-10);
+
+    /// scipy.stats.chi2_contingency(table, correction=False) on the same tables.
+    #[test]
+    fn chi2_homogeneity_matches_scipy() {
+        let (stat, p) =
+            chi2_homogeneity(&[120.0, 300.0, 80.0, 0.0], &[1300.0, 2900.0, 760.0, 40.0]);
+        close(stat, SCIPY_A.0, 1e-9);
+        close(p, SCIPY_A.1, 1e-12);
+        let (stat, p) = chi2_homogeneity(&[50.0, 50.0, 0.0], &[10.0, 90.0, 0.0]);
+        close(stat, SCIPY_B.0, 1e-9);
+        close(p, SCIPY_B.1, 1e-15);
+        assert_eq!(chi2_homogeneity(&[5.0, 0.0], &[7.0, 0.0]), (0.0, 1.0));
+        assert_eq!(chi2_homogeneity(&[0.0, 0.0], &[7.0, 3.0]), (0.0, 1.0));
     }
 
     /// A warning row names the warning level it crossed; an alert row the alert level.

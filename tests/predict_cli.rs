@@ -52,6 +52,16 @@ fn rerun_replaces_the_date_and_reasons_are_stored() {
     let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
     assert!(err.contains("is other contents at the same path"), "{err}");
     let first_run = sqlite_rows(&env, "2026-03-02")[0].run_id.clone();
+    // A missing file or a folder on a scored date: the same usage error (exit 2) as on a
+    // new date, not an I/O error a scheduler would retry.
+    for (path, says) in [
+        (env.path("gone.csv"), "does not exist"),
+        (env.home(), "is a folder"),
+    ] {
+        let out = predict(&env, &path, &["--date", "2026-03-02"]).code(2);
+        let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+        assert!(err.contains(says), "{err}");
+    }
     // Another file on a scored date (a mistyped --date): refused, exit 2, nothing written.
     let out = predict(&env, &b, &["--date", "2026-03-02"]).code(2);
     let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();

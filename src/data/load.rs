@@ -165,7 +165,7 @@ fn polars_err(name: &str, e: PolarsError) -> ClaimsError {
 }
 
 /// Checks that `path` is a non-empty file; returns its display name.
-fn check_path(path: &Path) -> Result<String> {
+pub fn check_path(path: &Path) -> Result<String> {
     let name = path.display().to_string();
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,

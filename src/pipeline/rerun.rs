@@ -44,6 +44,9 @@ pub(super) fn earlier_run(
     req: &PredictRequest,
     date: &str,
 ) -> Result<Option<Replaced>> {
+    // A missing or unreadable file is the same usage error whether or not the date holds
+    // rows (its hash below would otherwise fail as an I/O error, which schedulers retry).
+    crate::data::load::check_path(&req.data)?;
     let Some((run_id, rows)) = sink.day_run(date)? else {
         return Ok(None);
     };

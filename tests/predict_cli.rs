@@ -787,6 +787,20 @@ fn feedback_records_realised_performance_per_date() {
         .success();
     let j = last_json(&out.get_output().stdout);
     assert_eq!(j["result"]["labels"], 400);
+    // A mistyped SQLite sink to read from: exit 2, and no new empty database left behind.
+    let typo = env.path("nope.db");
+    let out = env
+        .claims()
+        .arg("feedback")
+        .arg("--data")
+        .arg(&rest)
+        .arg("--sink")
+        .arg(format!("sqlite:{}", typo.display()))
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(err.contains("no such database file"), "{err}");
+    assert!(!typo.exists());
     let dates = j["result"]["dates"].as_array().unwrap();
     assert_eq!(dates.len(), 1, "{j}");
     assert_eq!(
@@ -854,6 +868,22 @@ fn feedback_records_realised_performance_per_date() {
         text.contains("warning: 400 of these ids have predictions on more than one business date"),
         "{text}"
     );
+    // 2026-09-01 scored again from other rows (2026-09-02's file, 600 of them labelled): its
+    // realised performance is measured again on them, not left at its old 1,000 rows.
+    env.claims()
+        .arg("predict")
+        .arg("--data")
+        .arg(env.path("2026-09-02.csv"))
+        .args(["--date", "2026-09-01", "--force"])
+        .assert()
+        .success();
+    let all = claims_ops::pipeline::feedback::history(&env.home()).unwrap();
+    let first: Vec<i64> = all
+        .iter()
+        .filter(|r| r.business_date == "2026-09-01")
+        .map(|r| r.rows)
+        .collect();
+    assert_eq!(first, [600]);
 }
 
 /// PostgreSQL as a shared production table: two homes scoring the same date at once leave

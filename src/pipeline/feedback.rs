@@ -172,6 +172,42 @@ pub fn feedback(
             .insert(&r.business_date);
     }
     let on_several_dates = dates_of.values().filter(|d| d.len() > 1).count();
+    let dates = remeasure(&mut conn, &mut *s, &touched, &now)?;
+    Ok(FeedbackOutcome {
+        labels: new.len(),
+        unmatched,
+        on_several_dates,
+        dates,
+    })
+}
+
+/// After `date` was scored again: its realised performance, if it had any, measured again
+/// on its new rows (from every label received); `None` when it had none.
+pub fn refresh_date(home: &Path, sink_url: &str, date: &str) -> Result<Option<Vec<Realised>>> {
+    let mut conn = db::open(&home.join("claims.db"))?;
+    let measured: bool = conn
+        .query_row(
+            "SELECT count(*) > 0 FROM performance WHERE business_date = ?1",
+            [date],
+            |r| r.get(0),
+        )
+        .map_err(db::sql)?;
+    if !measured {
+        return Ok(None);
+    }
+    let mut s = sink::open_to_read(sink_url, home)?;
+    let touched = std::iter::once(date.to_string()).collect();
+    remeasure(&mut conn, &mut *s, &touched, &db::now()).map(Some)
+}
+
+/// Measures and stores the realised performance of the `touched` dates: every label
+/// received, joined to the dates' current rows (replacing the dates' earlier rows).
+fn remeasure(
+    conn: &mut rusqlite::Connection,
+    s: &mut dyn sink::Sink,
+    touched: &std::collections::BTreeSet<String>,
+    now: &str,
+) -> Result<Vec<Realised>> {
     // Every label received, joined to the current rows of the touched dates.
     let labels: HashMap<String, u8> = {
         let mut st = conn
@@ -214,7 +250,7 @@ pub fn feedback(
     let finite = |v: f64| if v.is_finite() { Some(v) } else { None };
     // A touched date's rows are replaced: a date rescored by another model keeps no row
     // for the model that no longer holds its predictions.
-    for d in &touched {
+    for d in touched {
         tx.execute("DELETE FROM performance WHERE business_date = ?1", [d])
             .map_err(db::sql)?;
     }
@@ -230,12 +266,7 @@ pub fn feedback(
         .map_err(db::sql)?;
     }
     tx.commit().map_err(db::sql)?;
-    Ok(FeedbackOutcome {
-        labels: new.len(),
-        unmatched,
-        on_several_dates,
-        dates,
-    })
+    Ok(dates)
 }
 
 /// Every recorded realised-performance row, oldest date first.

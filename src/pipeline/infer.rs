@@ -466,6 +466,23 @@ fn run(
         Ok(Err(e)) => tracing::warn!("closing the sink: {e}"),
         Err(_) => tracing::warn!("closing the sink: the thread panicked"),
     }
+    // A date already measured against late labels was scored again: measure it again on
+    // its new rows, so `claims performance` does not keep the replaced model's numbers.
+    if replaced.is_some() {
+        match crate::pipeline::feedback::refresh_date(home, sink_url, date) {
+            Ok(Some(d)) => tracing::info!(
+                "{date}'s realised performance measured again on the new rows ({})",
+                d.iter()
+                    .map(|r| format!("v{}: {} labelled rows", r.model_version, r.rows))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(
+                "{date}'s realised performance could not be measured again on the new rows: {e} (`claims feedback` with any of the date's labels does it)"
+            ),
+        }
+    }
 
     let pick = |lvl: &str| {
         drift_rows

@@ -230,7 +230,8 @@ pub fn open(url: &str, home: &Path) -> Result<Box<dyn Sink>> {
     open_with(url, home, true)
 }
 
-/// [`open`] for reading only: a PostgreSQL sink's tables are not created when missing.
+/// [`open`] for reading only: a sink's tables are not created when missing (nor, for
+/// SQLite, its file: a mistyped path is an error, not a new empty database).
 pub fn open_to_read(url: &str, home: &Path) -> Result<Box<dyn Sink>> {
     open_with(url, home, false)
 }
@@ -254,6 +255,9 @@ fn open_with(url: &str, home: &Path, create: bool) -> Result<Box<dyn Sink>> {
                 "--sink 'sqlite:{path}': folder '{}' does not exist (create it first)",
                 dir.display()
             )));
+        }
+        if !create {
+            return Ok(Box::new(sqlite::SqliteSink::open_to_read(Path::new(path))?));
         }
         return Ok(Box::new(sqlite::SqliteSink::open(Path::new(path))?));
     }

@@ -80,8 +80,39 @@ impl SqliteSink {
 
     /// Opens (creating if needed) the tables in the database at `path`.
     pub fn open(path: &Path) -> Result<Self> {
+        Self::open_as(path, true)
+    }
+
+    /// [`Self::open`] of a sink to read: the file and its predictions table must exist.
+    pub fn open_to_read(path: &Path) -> Result<Self> {
+        if !path.is_file() {
+            return Err(ClaimsError::Usage(format!(
+                "--sink 'sqlite:{}': no such database file (nothing was scored into it; check the path)",
+                path.display()
+            )));
+        }
+        Self::open_as(path, false)
+    }
+
+    fn open_as(path: &Path, create: bool) -> Result<Self> {
         let conn = crate::registry::db::open_plain(path)?;
-        conn.execute_batch(DDL).map_err(err)?;
+        if create {
+            conn.execute_batch(DDL).map_err(err)?;
+        } else {
+            let has: bool = conn
+                .query_row(
+                    "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'predictions'",
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(err)?;
+            if !has {
+                return Err(ClaimsError::Usage(format!(
+                    "--sink 'sqlite:{}': the database has no predictions table (nothing was scored into it; check the path)",
+                    path.display()
+                )));
+            }
+        }
         check_tables(&conn, path)?;
         // A day's commit should not also copy the whole log into the database file: that
         // is `close`'s job, which the pipeline runs alongside other work.

@@ -493,6 +493,26 @@ fn promotion_without_a_gate_verdict_needs_a_reason_and_the_audit_says_which() {
         .success();
     let j = train(&env, &data, 3, None); // compared with v2, the champion now
     assert!(j["replaced_challenger"].is_null(), "{j}"); // v2 was the champion
+    // A version whose model file was edited cannot become the champion, by rollback or by
+    // promotion: the champion stays, and scoring keeps working.
+    let model = env.home().join("models/v1/model.json");
+    let good = std::fs::read(&model).unwrap();
+    std::fs::write(&model, b"{}").unwrap();
+    for args in [
+        &["rollback", "--reason", "back to v1"][..],
+        &["promote", "v1", "--reason", "back to v1"][..],
+    ] {
+        let out = env.claims().args(args).assert().code(1);
+        let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+        assert!(
+            err.contains("v1 cannot become the champion") && err.contains("unchanged"),
+            "{err}"
+        );
+    }
+    let reg = claims_ops::registry::Registry::open(&env.home()).unwrap();
+    assert_eq!(reg.alias("champion").unwrap(), Some(2));
+    drop(reg);
+    std::fs::write(&model, good).unwrap();
     env.claims()
         .args(["rollback", "--reason", "back to v1"])
         .assert()

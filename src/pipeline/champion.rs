@@ -6,6 +6,24 @@ use rusqlite::OptionalExtension;
 use crate::error::{ClaimsError, Result};
 use crate::registry::{Registry, current_user, db, set_alias};
 
+/// Refuses to make `v` the champion unless the files scoring reads from it (model,
+/// preprocessor, threshold, drift profile) load and match their recorded hashes: an edited
+/// or corrupt version would otherwise fail every scoring run after the promotion.
+fn check_servable(reg: &Registry, v: u32) -> Result<()> {
+    let check = || -> Result<()> {
+        reg.load_model(v)?;
+        reg.threshold(v)?;
+        let m = reg.manifest(v)?;
+        reg.artifact(v, &m, "profile.json")?;
+        Ok(())
+    };
+    check().map_err(|e| {
+        ClaimsError::Registry(format!(
+            "v{v} cannot become the champion: scoring could not load it ({e}); the champion is unchanged (`claims models --verify` lists every file that differs)"
+        ))
+    })
+}
+
 /// Makes `version` the champion (recorded with who, when and why); returns the previous one.
 pub fn promote(reg: &mut Registry, version: u32, reason: &str) -> Result<Option<u32>> {
     promote_from(reg, version, reason, None)
@@ -20,6 +38,7 @@ pub(crate) fn promote_from(
     expected: Option<Option<u32>>,
 ) -> Result<Option<u32>> {
     reg.manifest(version)?;
+    check_servable(reg, version)?;
     let tx = reg
         .conn
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
@@ -149,11 +168,18 @@ pub fn rollback_target(conn: &rusqlite::Connection) -> Result<(u32, u32)> {
 /// Moves the champion back to the version it replaced (again: to the one before that);
 /// returns (from, to).
 pub fn rollback(reg: &mut Registry, reason: &str) -> Result<(u32, u32)> {
+    let (_, target) = rollback_target(&reg.conn)?;
+    check_servable(reg, target)?;
     let tx = reg
         .conn
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
         .map_err(db::sql)?;
     let (current, previous) = rollback_target(&tx)?;
+    if previous != target {
+        return Err(ClaimsError::Usage(format!(
+            "the champion moved while rollback was checking v{target}: run it again"
+        )));
+    }
     set_alias(
         &tx,
         "champion",

@@ -597,6 +597,13 @@ fn shifted_data_raises_psi_alerts_on_the_shifted_features_only() {
         text.contains("drift: not judged: 60 rows scored, fewer than drift.min_rows (500)"),
         "{text}"
     );
+    // Without --date, drift means today; none today points to the latest date that has it.
+    let out = env.claims().arg("drift").assert().code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        err.contains("the latest date with drift is 2026-07-03: `claims drift --date 2026-07-03`"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -406,14 +406,29 @@ pub fn run(cmd: Command, cfg: &Config, home: &Path) -> Result<Output> {
             date,
             fail_on_drift,
         } => {
+            let given = date.is_some();
             let date = match date {
                 Some(d) => parse_date(&d)?,
                 None => today(&cfg.inference.timezone)?,
             };
             let rows = read_drift(home, &date)?;
             if rows.is_empty() {
+                let today = if given {
+                    String::new()
+                } else {
+                    format!(
+                        " (today in {}; --date picks another)",
+                        cfg.inference.timezone
+                    )
+                };
+                let latest = match crate::pipeline::infer::latest_drift_date(home)? {
+                    Some(l) => {
+                        format!("; the latest date with drift is {l}: `claims drift --date {l}`")
+                    }
+                    None => String::new(),
+                };
                 return Err(ClaimsError::Usage(format!(
-                    "no drift recorded for {date} (run `claims predict --date {date}` first)"
+                    "no drift recorded for {date}{today} (run `claims predict --date {date}` first){latest}"
                 )));
             }
             let mut text = format!(

@@ -553,6 +553,13 @@ fn store_drift(
 }
 
 /// The stored drift rows of `date` (latest run), alerts first.
+/// The latest business date with drift recorded, if any.
+pub fn latest_drift_date(home: &Path) -> Result<Option<String>> {
+    let conn = db::open(&home.join("claims.db"))?;
+    conn.query_row("SELECT max(business_date) FROM drift", [], |r| r.get(0))
+        .map_err(db::sql)
+}
+
 pub fn read_drift(home: &Path, date: &str) -> Result<Vec<DriftRow>> {
     let conn = db::open(&home.join("claims.db"))?;
     let mut st = conn

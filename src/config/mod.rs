@@ -413,6 +413,14 @@ mod tests {
             e.contains("imbalance.strategy") && e.contains("smote") && e.contains("undersample"),
             "{e}"
         );
+        // A bad weight is refused even while the strategy does not use it.
+        let e = Config::from_overlay("[imbalance]\nscale_pos_weight = \"autoo\"")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("imbalance.scale_pos_weight") && e.contains("autoo"),
+            "{e}"
+        );
         let e = Config::from_overlay("[search]\nfoldz = 3")
             .unwrap_err()
             .to_string();

@@ -178,32 +178,24 @@ pub(super) fn validate(raw: Raw, merged_toml: String) -> Result<Config> {
             "must be a number > 0",
         ));
     }
-    let imbalance = match ri.strategy.as_str() {
-        "none" => Imbalance::None,
-        "weight" => match &ri.scale_pos_weight {
-            toml::Value::String(s) if s == "auto" => Imbalance::Weight(None),
-            v => match v.as_float().or_else(|| v.as_integer().map(|i| i as f64)) {
-                Some(w) if w > 0.0 && w.is_finite() => Imbalance::Weight(Some(w)),
-                _ => {
-                    return Err(bad(
-                        "imbalance.scale_pos_weight",
-                        v,
-                        "expected \"auto\" or a number > 0",
-                    ));
-                }
-            },
-        },
-        "undersample" => {
-            let r = ri.undersample_ratio;
-            if !(r > 0.0 && r.is_finite()) {
+    // Checked whatever the strategy: a typo in a setting not used yet surfaces when it is.
+    let weight = match &ri.scale_pos_weight {
+        toml::Value::String(s) if s == "auto" => None,
+        v => match v.as_float().or_else(|| v.as_integer().map(|i| i as f64)) {
+            Some(w) if w > 0.0 && w.is_finite() => Some(w),
+            _ => {
                 return Err(bad(
-                    "imbalance.undersample_ratio",
-                    r,
-                    "must be a number > 0",
+                    "imbalance.scale_pos_weight",
+                    v,
+                    "expected \"auto\" or a number > 0",
                 ));
             }
-            Imbalance::Undersample(r)
-        }
+        },
+    };
+    let imbalance = match ri.strategy.as_str() {
+        "none" => Imbalance::None,
+        "weight" => Imbalance::Weight(weight),
+        "undersample" => Imbalance::Undersample(undersample_ratio),
         other => {
             return Err(bad(
                 "imbalance.strategy",

@@ -405,7 +405,7 @@ fn rows_repeated_across_training_files_are_refused() {
     let j = last_json(&out.get_output().stdout);
     let detail = env.run_detail(j["run_id"].as_str().unwrap());
     assert!(
-        detail.contains("100 exact duplicate row(s) dropped"),
+        detail.contains("100 repeated row(s) dropped (same values as an earlier row of the file)"),
         "{detail}"
     );
 }

@@ -206,10 +206,20 @@ pub(super) fn predict_text(o: &PredictOutcome) -> String {
             Some(d) => format!(", which scored {}", d.display()),
             None => " (not recorded in this home)".to_string(),
         };
+        // A retry after a promotion rescores the date with another model: say so.
+        let model = match r.model_version {
+            Some(v) if v != o.model_version => {
+                format!(" (scored by v{v}; now by champion v{})", o.model_version)
+            }
+            _ => String::new(),
+        };
         s.push_str(&format!(
-            "replaced: the date's {} earlier predictions, from run {}{from}\n",
+            "replaced: the date's {} earlier predictions{model}, from run {}{from}\n",
             r.rows, r.run_id
         ));
+    }
+    for w in &o.warnings {
+        s.push_str(&format!("warning: {w}\n"));
     }
     if let Some(why) = &o.drift_not_judged {
         s.push_str(&format!("drift: {why}\n"));

@@ -103,6 +103,9 @@ pub struct PredictOutcome {
     pub replaced: Option<Replaced>,
     /// SHA-256 of the input file's bytes (a later run of the date compares it).
     pub input_sha256: Option<String>,
+    /// Signs of a mistyped date (a date after today; the same contents standing on another
+    /// date).
+    pub warnings: Vec<String>,
 }
 
 /// Today's date in `tz`.
@@ -484,6 +487,17 @@ fn run(
         }
     }
 
+    let warnings =
+        super::rerun::date_warnings(home, date, input_sha256.as_deref(), &cfg.inference.timezone)
+            .unwrap_or_else(|e| {
+                vec![format!(
+                    "could not check the date against earlier runs: {e}"
+                )]
+            });
+    for w in &warnings {
+        tracing::warn!("{w}");
+    }
+
     let pick = |lvl: &str| {
         drift_rows
             .iter()
@@ -516,6 +530,7 @@ fn run(
         drift_not_judged: drift_not_judged(data.len(), cfg.drift.min_rows),
         top_scored: streamed.top,
         replaced,
+        warnings,
         input_sha256,
     })
 }

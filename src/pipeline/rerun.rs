@@ -19,6 +19,8 @@ pub struct Replaced {
     pub rows: u64,
     /// The file it scored, when that run is recorded in this home.
     pub data: Option<PathBuf>,
+    /// The champion version it scored with, when recorded.
+    pub model_version: Option<u32>,
 }
 
 /// Words every refusal of [`earlier_run`] carries, by which the console knows that a failed
@@ -59,6 +61,10 @@ pub(super) fn earlier_run(
         run_id: run_id.clone(),
         rows,
         data: data.clone(),
+        model_version: earlier
+            .as_ref()
+            .and_then(|r| r.summary_json()["model_version"].as_u64())
+            .map(|v| v as u32),
     };
     if req.replace {
         return Ok(Some(replaced));
@@ -100,4 +106,46 @@ pub(super) fn earlier_run(
         )));
     }
     Ok(Some(replaced))
+}
+
+/// Warnings about a scored date that looks mistyped: a date after today in `tz`, and other
+/// dates whose standing rows came from the same contents (`sha256`), which scoring a file
+/// twice counts twice in drift and feedback.
+pub(super) fn date_warnings(
+    home: &Path,
+    date: &str,
+    sha256: Option<&str>,
+    tz: &str,
+) -> Result<Vec<String>> {
+    let mut out = vec![];
+    let today = super::infer::today(tz)?;
+    if date > today.as_str() {
+        out.push(format!(
+            "{date} is after today ({today} in {tz}): was --date mistyped?"
+        ));
+    }
+    if let Some(sha) = sha256 {
+        let conn = db::open(&home.join("claims.db"))?;
+        let mut st = conn
+            .prepare(
+                "SELECT json_extract(args, '$.date'), run_id FROM runs
+                 WHERE kind = 'predict' AND status = 'succeeded' AND replaced_by IS NULL
+                   AND json_extract(summary, '$.input_sha256') = ?1
+                   AND json_extract(args, '$.date') <> ?2
+                 ORDER BY started_at",
+            )
+            .map_err(db::sql)?;
+        let rows = st
+            .query_map([sha, date], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
+            .map_err(db::sql)?;
+        for r in rows {
+            let (other, run) = r.map_err(db::sql)?;
+            out.push(format!(
+                "the same file contents were scored for {other} too (run {run}): each of its applications now counts on both dates in drift and feedback; if {date} was a mistyped --date, score the right file for it with --force"
+            ));
+        }
+    }
+    Ok(out)
 }

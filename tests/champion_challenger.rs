@@ -475,6 +475,12 @@ fn an_orphan_model_folder_is_moved_aside() {
         .collect();
     assert_eq!(aside.len(), 1);
     env.claims().args(["models", "--verify"]).assert().success();
+    // The same training again is registered, and said to be identical; its gate lines read
+    // "unchanged", not "better by -0.0000".
+    let j = train(&env, &data, 3, None);
+    assert_eq!(j["model_version"], 3, "{j}");
+    assert!(j["warnings"].to_string().contains("identical to v2"), "{j}");
+    assert!(!j["gate"].to_string().contains("-0.0000"), "{j}");
 }
 
 /// Promotion follows the gate: a version never compared with the current champion needs a
@@ -487,10 +493,31 @@ fn promotion_without_a_gate_verdict_needs_a_reason_and_the_audit_says_which() {
     train(&env, &data, 1, None);
     let j = train(&env, &data, 2, None);
     assert_eq!(j["gate"]["passed"], false, "{j}");
+    let day = day_file(&env, "day.csv", 300, 5, 70_000, 0.0);
+    let score = |env: &Env| {
+        let out = env
+            .claims()
+            .arg("predict")
+            .arg("--data")
+            .arg(&day)
+            .args(["--date", "2026-04-01"])
+            .assert()
+            .success();
+        String::from_utf8_lossy(&out.get_output().stdout).to_string()
+    };
+    score(&env);
     env.claims()
         .args(["promote", "v2", "--reason", "UAT accepted"])
         .assert()
         .success();
+    // A retry of the date after the promotion rescores it with the new champion: said.
+    let text = score(&env);
+    assert!(
+        text.contains(
+            "replaced: the date's 300 earlier predictions (scored by v1; now by champion v2)"
+        ),
+        "{text}"
+    );
     let j = train(&env, &data, 3, None); // compared with v2, the champion now
     assert!(j["replaced_challenger"].is_null(), "{j}"); // v2 was the champion
     // A version whose model file was edited cannot become the champion, by rollback or by

@@ -263,10 +263,15 @@ pub fn decide(gate: &GateConfig, rows: &[MetricRow], delong: Option<&DeLong>) ->
                         "{m} {:.4} -> {:.4} (worse by {:.4}; tolerance for worse {tol})",
                         r.champion, r.challenger, r.diff
                     )
-                } else {
+                } else if r.diff < 0.0 {
                     format!(
                         "{m} {:.4} -> {:.4} (better by {:.4}; tolerance for worse {tol})",
                         r.champion, r.challenger, -r.diff
+                    )
+                } else {
+                    format!(
+                        "{m} {:.4} -> {:.4} (unchanged; tolerance for worse {tol})",
+                        r.champion, r.challenger
                     )
                 },
             );
@@ -373,6 +378,47 @@ mod tests {
             d.reasons
                 .iter()
                 .any(|r| r.starts_with("FAIL p-value") && r.contains("favours the champion")),
+            "{:?}",
+            d.reasons
+        );
+    }
+
+    /// A retrain identical to the champion: its tolerance lines say "unchanged", not
+    /// "better by -0.0000".
+    #[test]
+    fn identical_metrics_read_unchanged() {
+        use super::*;
+        use crate::eval::stats::Interval;
+        use crate::pipeline::compare::MetricRow;
+        let same = |metric: &str, higher: bool, diff: f64| MetricRow {
+            metric: metric.into(),
+            higher_is_better: higher,
+            champion: 0.05,
+            champion_ci: Interval { lo: 0.04, hi: 0.06 },
+            challenger: 0.05,
+            challenger_ci: Interval { lo: 0.04, hi: 0.06 },
+            diff,
+            diff_ci: Interval { lo: 0.0, hi: 0.0 },
+            p_value: 1.0,
+        };
+        let rows = [
+            same("roc_auc", true, 0.0),
+            same("brier", false, -0.0),
+            same("ece", false, 0.0),
+            same("log_loss", false, -0.0),
+        ];
+        let gate = Config::from_overlay("").unwrap().gate;
+        let d = decide(&gate, &rows, None);
+        assert!(!d.promote, "{:?}", d.reasons);
+        assert!(
+            d.reasons.iter().all(|r| !r.contains("-0.0000")),
+            "{:?}",
+            d.reasons
+        );
+        assert!(
+            d.reasons
+                .iter()
+                .any(|r| r == "PASS brier 0.0500 -> 0.0500 (unchanged; tolerance for worse 0.01)"),
             "{:?}",
             d.reasons
         );

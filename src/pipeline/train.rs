@@ -556,7 +556,10 @@ fn run(cfg: &Config, home: &Path, req: &TrainRequest, ctx: &RunCtx) -> Result<Tr
     // The promotion gate, after every retrain that produced a challenger. A comparison
     // that cannot be made (too few new held-out rows, say) is a refusal with its reason,
     // not a failed training run: the model is registered either way.
-    let warnings = super::train_report::quality_warnings(&test_eval);
+    let mut warnings = super::train_report::quality_warnings(&test_eval);
+    warnings.extend(Registry::open(home)?.identical_to(version)?.first().map(|o| {
+        format!("identical to v{o} (the same model and preprocessing files): this training changed nothing")
+    }));
     warnings
         .iter()
         .for_each(|w| tracing::warn!("model v{version}: {w}"));

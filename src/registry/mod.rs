@@ -255,7 +255,7 @@ impl Registry {
             .map_err(sql)?;
         let expected = expected.ok_or_else(|| {
             ClaimsError::Usage(format!(
-                "model version '{v}' does not exist (see `claims models`)"
+                "model version v{v} does not exist (see `claims models`)"
             ))
         })?;
         let path = self.model_dir(v).join("manifest.json");
@@ -325,6 +325,22 @@ impl Registry {
             })
             .collect();
         (m.files.len() + 1, problems)
+    }
+
+    /// Earlier versions whose model and preprocessing files are byte for byte those of
+    /// version `v` (a retrain that changed nothing). Versions whose manifest cannot be
+    /// read are skipped.
+    pub fn identical_to(&self, v: u32) -> Result<Vec<u32>> {
+        let key =
+            |m: &Manifest| ["model.json", "preprocessor.json"].map(|f| m.files.get(f).cloned());
+        let this = key(&self.manifest(v)?);
+        Ok(self
+            .list()?
+            .into_iter()
+            .map(|m| m.version)
+            .filter(|&o| o < v)
+            .filter(|&o| self.manifest(o).is_ok_and(|m| key(&m) == this))
+            .collect())
     }
 
     /// The version an alias points at.

@@ -172,6 +172,21 @@ fn missing_and_extra_columns_exit_3() {
         3,
         &["extra.csv", "column 'surprise'", "unexpected column"],
     );
+    // A header name with a space before it, or other capitals: named as the missing
+    // column's likely spelling, not as an unexpected column besides.
+    let header = text.lines().next().unwrap().to_string();
+    let renamed = header
+        .replacen(",age,", ", age,", 1)
+        .replacen(",income,", ",Income,", 1);
+    let p = env.path("spaced.csv");
+    std::fs::write(&p, text.replacen(&header, &renamed, 1)).unwrap();
+    let err = train_err(&env, &[&p], 3);
+    assert!(
+        err.contains("the header has ' age' (spaces around the name); rename it to 'age'")
+            && err.contains("the header has 'Income' (other capitals); rename it to 'income'")
+            && !err.contains("unexpected column"),
+        "{err}"
+    );
     assert_nothing_registered(&env);
 }
 

@@ -91,12 +91,32 @@ pub fn check_columns(schema: &Schema, f: &RawFile, mode: Mode) -> Vec<Violation>
     if mode == Mode::Training {
         expected.push(&schema.target);
     }
+    // A header name that differs from an expected one only by surrounding spaces or case
+    // (" age", "Age"): named in the missing column's violation instead of as unexpected.
+    let near = |c: &str| {
+        f.columns
+            .iter()
+            .find(|x| x.as_str() != c && x.trim().eq_ignore_ascii_case(c))
+    };
+    let mut renamed = vec![];
     for c in expected {
         if !has(c) {
-            out.push(violation(&f.name, None, Some(c), "missing column".into()));
+            let reason = match near(c) {
+                Some(x) => {
+                    renamed.push(x.clone());
+                    let how = if x.trim() == c {
+                        "spaces around the name"
+                    } else {
+                        "other capitals"
+                    };
+                    format!("missing column: the header has '{x}' ({how}); rename it to '{c}'")
+                }
+                None => "missing column".into(),
+            };
+            out.push(violation(&f.name, None, Some(c), reason));
         }
     }
-    for c in &f.columns {
+    for c in f.columns.iter().filter(|c| !renamed.contains(c)) {
         let known = schema.numeric.iter().any(|(n, _)| n == c)
             || schema.categorical.iter().any(|(n, _)| n == c)
             || *c == schema.target

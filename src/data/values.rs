@@ -155,11 +155,13 @@ pub(super) fn category(
 
 /// A label (`None` when empty), and why it fails the contract, if it does.
 pub(super) fn label(v: Option<&str>, mode: Mode) -> (Option<u8>, Option<String>) {
+    // Scoring does not use a label column a file happens to have: its values are not
+    // checked, and a bad one does not quarantine the row.
+    if mode == Mode::Inference {
+        return (None, None);
+    }
     match v {
-        None => (
-            None,
-            (mode == Mode::Training).then(|| "missing label (null target)".to_string()),
-        ),
+        None => (None, Some("missing label (null target)".to_string())),
         Some("0") | Some("0.0") => (Some(0), None),
         Some("1") | Some("1.0") => (Some(1), None),
         Some(s) => (None, Some(format!("label {} is not 0 or 1", show(s)))),

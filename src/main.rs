@@ -169,12 +169,14 @@ fn real_main(cli: Cli) -> Result<i32, ClaimsError> {
     };
     let home = headless::resolve_home(cli.home)?;
     {
-        // Commands that only look at a home's state: a mistyped --home is an error, not
-        // a new empty home (with a database and a log folder) created in its place.
+        // Commands that only look at a home's state, or need its champion: a mistyped
+        // --home is an error, not a new empty home (with a database and a log folder)
+        // created in its place.
         use claims_ops::cli::{Command as C, ScheduleAction};
         let reads = matches!(
             command,
             C::Drift { .. }
+                | C::Predict { .. }
                 | C::Feedback { .. }
                 | C::Compare { .. }
                 | C::Promote { .. }
@@ -185,7 +187,10 @@ fn real_main(cli: Cli) -> Result<i32, ClaimsError> {
                     action: ScheduleAction::Status
                 }
         );
-        if reads && !home.join("claims.db").is_file() {
+        // `explain` reads the home's table unless a sink is given (option or config).
+        let explains_home = matches!(&command, C::Explain { sink: None, .. })
+            && Config::load(cli.config.as_deref()).is_ok_and(|c| c.inference.sink.is_empty());
+        if (reads || explains_home) && !home.join("claims.db").is_file() {
             return Err(ClaimsError::Usage(format!(
                 "home '{}' has no claims.db: no model or run is recorded there (check --home or CLAIMS_HOME; `claims train` or `claims demo` start a home)",
                 home.display()

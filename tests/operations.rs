@@ -609,6 +609,20 @@ fn generated_ids_differ_by_seed() {
     assert_eq!(first_id("5", &[]), "APP05000000");
     assert_eq!(first_id("6", &[]), "APP06000000");
     assert_eq!(first_id("6", &["--id-offset", "0"]), "APP00000000");
+    // A folder for --out is a usage error that names it (it used to fail at the rename).
+    let folder = env.path("gen.csv");
+    std::fs::create_dir_all(&folder).unwrap();
+    let out = env
+        .claims()
+        .args(["generate", "--rows", "3", "--out"])
+        .arg(&folder)
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(err.contains("gen.csv' is a folder"), "{err}");
+    // `runs --limit 0` is refused by name (it used to list nothing and say "0 most recent").
+    let out = env.claims().args(["runs", "--limit", "0"]).assert().code(2);
+    assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("--limit"));
     // config-path is how a user finds a broken user config: it works with one.
     let xdg = env.path("xdg");
     std::fs::create_dir_all(xdg.join("claims-ops")).unwrap();

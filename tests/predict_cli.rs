@@ -32,7 +32,15 @@ fn rerun_replaces_the_date_and_reasons_are_stored() {
     let a = day_file(&env, "a.csv", 800, 1, 10_000, 0.0);
     let b = day_file(&env, "b.csv", 600, 2, 20_000, 0.0);
     predict(&env, &a, &["--date", "2026-03-02"]).success();
-    predict(&env, &a, &["--date", "2026-03-03"]).success();
+    // The same file for a second date is scored, with a warning naming the first.
+    let out = predict(&env, &a, &["--date", "2026-03-03"]).success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(
+        text.contains(
+            "warning: the same file contents were scored for 2026-03-02 too (run predict-"
+        ),
+        "{text}"
+    );
     assert_eq!(sqlite_rows(&env, "2026-03-02").len(), 800);
     // The same file again (a retry): replaced, and the output says whose rows went.
     let out = predict(&env, &a, &["--date", "2026-03-02"]).success();
@@ -78,6 +86,12 @@ fn rerun_replaces_the_date_and_reasons_are_stored() {
     );
     let kept = sqlite_rows(&env, "2026-03-02");
     assert!(kept.len() == 800 && kept.iter().all(|r| r.run_id == first_run));
+    // A date after today is scored, with a warning.
+    let c = day_file(&env, "c.csv", 50, 3, 90_000, 0.0);
+    let out = predict(&env, &c, &["--date", "2099-01-01", "--json"]).success();
+    let j = last_json(&out.get_output().stdout);
+    let w = j["result"]["warnings"].to_string();
+    assert!(w.contains("2099-01-01 is after today"), "{w}");
     // With --force, the date holds exactly the new run's rows.
     let out = predict(&env, &b, &["--date", "2026-03-02", "--force", "--json"]).success();
     let j = last_json(&out.get_output().stdout);
@@ -306,6 +320,20 @@ fn bad_rows_are_quarantined_and_the_rest_scored() {
     );
     assert!(q.iter().all(|r| r.raw.split(',').count() == 41));
     assert_eq!(sqlite_rows(&env, "2026-05-01").len(), 970);
+    // A labelled file scored as is: its label column is not used, so a bad label is not a
+    // reason to quarantine the row.
+    let labelled = env.generate("labelled.csv", 200, 9);
+    let label = col(&labelled, "claim_status");
+    let odd = env.path("labelled_odd.csv");
+    edit_rows(&labelled, &odd, |i, f| {
+        if i < 3 {
+            f[label] = ["yes", "", "2"][i].into();
+        }
+    });
+    let out = predict(&env, &odd, &["--date", "2026-05-09", "--json"]).success();
+    let lj = last_json(&out.get_output().stdout);
+    assert_eq!(lj["result"]["rows_quarantined"], 0, "{lj}");
+    assert_eq!(lj["result"]["rows_scored"], 200, "{lj}");
     // A handler asking about a quarantined application learns why it has no score.
     let out = env
         .claims()
@@ -522,7 +550,13 @@ fn unusable_files_exit_3_or_2() {
         .arg(&good)
         .assert()
         .code(2);
-    assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("no champion model"));
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(err.contains("has no claims.db"), "{err}");
+    let out = fresh.claims().args(["explain", "APP1"]).assert().code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(err.contains("has no claims.db"), "{err}");
+    // A mistyped --home is not created (it used to get a database, a log and a failed run).
+    assert!(!fresh.home().exists());
 }
 
 #[test]
@@ -808,6 +842,21 @@ fn feedback_records_realised_performance_per_date() {
     let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
     assert!(err.contains("no such database file"), "{err}");
     assert!(!typo.exists());
+    // Labels none of which this home scored (a mistyped --home): said, not just counted.
+    let strangers = env.path("strangers.csv");
+    std::fs::write(&strangers, "application_id,claim_status\nZZZ1,1\nZZZ2,0\n").unwrap();
+    let out = env
+        .claims()
+        .arg("feedback")
+        .arg("--data")
+        .arg(&strangers)
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(
+        text.contains("warning: none of these ids has a stored champion prediction in "),
+        "{text}"
+    );
     let dates = j["result"]["dates"].as_array().unwrap();
     assert_eq!(dates.len(), 1, "{j}");
     assert_eq!(

@@ -231,6 +231,13 @@ pub fn write_csv(spec: &GenSpec, out: &Path) -> Result<()> {
             spec.label_noise
         )));
     }
+    if out.is_dir() {
+        return Err(ClaimsError::Usage(format!(
+            "--out '{}' is a folder: give the CSV file's name (e.g. {})",
+            out.display(),
+            out.join("applications.csv").display()
+        )));
+    }
     let ext = out.extension().and_then(|e| e.to_str()).unwrap_or("");
     if ["parquet", "pq"].contains(&ext.to_ascii_lowercase().as_str()) {
         return Err(ClaimsError::Usage(format!(

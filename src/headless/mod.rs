@@ -364,6 +364,12 @@ pub fn run(cmd: Command, cfg: &Config, home: &Path) -> Result<Output> {
                 "{} labels read, {} without a stored champion prediction\n",
                 o.labels, o.unmatched
             );
+            if o.labels > 0 && o.unmatched == o.labels {
+                text.push_str(&format!(
+                    "warning: none of these ids has a stored champion prediction in {url}: is this the home and sink that scored them (--home, --sink)? (the labels are kept in this home)\n",
+                    url = if url.is_empty() { format!("{}", home.join("claims.db").display()) } else { crate::sink::postgres::redact(&url) }
+                ));
+            }
             if o.on_several_dates > 0 {
                 text.push_str(&format!(
                     "warning: {} of these ids have predictions on more than one business date (the same application scored on several days, or ids reused across files); each of those dates counts the label\n",
@@ -460,7 +466,7 @@ pub fn run(cmd: Command, cfg: &Config, home: &Path) -> Result<Output> {
             Ok(out)
         }
         Command::Models { verify } => records::models(home, verify),
-        Command::Runs { run_id, limit } => records::runs(home, run_id, limit),
+        Command::Runs { run_id, limit } => records::runs(home, run_id, limit as usize),
         Command::ConfigPath => Ok(config_path()),
     }
 }

@@ -238,7 +238,15 @@ pub fn open_to_read(url: &str, home: &Path) -> Result<Box<dyn Sink>> {
 
 fn open_with(url: &str, home: &Path, create: bool) -> Result<Box<dyn Sink>> {
     if url.is_empty() {
-        return Ok(Box::new(sqlite::SqliteSink::open(&home.join("claims.db"))?));
+        let db = home.join("claims.db");
+        // Reading the home's table (`explain` without --sink) creates no home.
+        if !create && !db.is_file() {
+            return Err(ClaimsError::Usage(format!(
+                "home '{}' has no claims.db: nothing was scored there (check --home or CLAIMS_HOME, or give --sink)",
+                home.display()
+            )));
+        }
+        return Ok(Box::new(sqlite::SqliteSink::open(&db)?));
     }
     if let Some(path) = url.strip_prefix("sqlite:") {
         if path.is_empty() {

@@ -191,10 +191,15 @@ fn real_main(cli: Cli) -> Result<i32, ClaimsError> {
         let explains_home = matches!(&command, C::Explain { sink: None, .. })
             && Config::load(cli.config.as_deref()).is_ok_and(|c| c.inference.sink.is_empty());
         if (reads || explains_home) && !home.join("claims.db").is_file() {
-            return Err(ClaimsError::Usage(format!(
+            let e = ClaimsError::Usage(format!(
                 "home '{}' has no claims.db: no model or run is recorded there (check --home or CLAIMS_HOME; `claims train` or `claims demo` start a home)",
                 home.display()
-            )));
+            ));
+            // A scheduled predict on an unmounted or mistyped home still pages.
+            if let (C::Predict { .. }, Ok(cfg)) = (&command, Config::load(cli.config.as_deref())) {
+                headless::failure_hook(&cfg.hooks, "predict", &e);
+            }
+            return Err(e);
         }
     }
     let is_tui = matches!(command, claims_ops::cli::Command::Tui);

@@ -475,12 +475,18 @@ fn an_orphan_model_folder_is_moved_aside() {
         .collect();
     assert_eq!(aside.len(), 1);
     env.claims().args(["models", "--verify"]).assert().success();
-    // The same training again is registered, and said to be identical; its gate lines read
-    // "unchanged", not "better by -0.0000".
+    // The same training again, against v2 as the champion: registered, and said to be
+    // identical; its gate's tolerance lines read "unchanged", not "better by -0.0000".
+    env.claims()
+        .args(["promote", "v2", "--reason", "identical retrain check"])
+        .assert()
+        .success();
     let j = train(&env, &data, 3, None);
     assert_eq!(j["model_version"], 3, "{j}");
     assert!(j["warnings"].to_string().contains("identical to v2"), "{j}");
-    assert!(!j["gate"].to_string().contains("-0.0000"), "{j}");
+    let gate = j["gate"].to_string();
+    assert!(gate.contains("(unchanged; tolerance for worse"), "{gate}");
+    assert!(!gate.contains("-0.0000"), "{gate}");
 }
 
 /// Promotion follows the gate: a version never compared with the current champion needs a

@@ -41,6 +41,11 @@ fn rerun_replaces_the_date_and_reasons_are_stored() {
         ),
         "{text}"
     );
+    // Into another sink (a trial table) it counts nowhere twice: no warning.
+    let trial = format!("sqlite:{}", env.path("trial.db").display());
+    let out = predict(&env, &a, &["--date", "2026-03-04", "--sink", &trial]).success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(!text.contains("warning:"), "{text}");
     assert_eq!(sqlite_rows(&env, "2026-03-02").len(), 800);
     // The same file again (a retry): replaced, and the output says whose rows went.
     let out = predict(&env, &a, &["--date", "2026-03-02"]).success();
@@ -555,6 +560,22 @@ fn unusable_files_exit_3_or_2() {
     let out = fresh.claims().args(["explain", "APP1"]).assert().code(2);
     let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
     assert!(err.contains("has no claims.db"), "{err}");
+    // A scheduled predict on a mistyped or unmounted home still runs the failure hook.
+    let (hook, config) = fresh.failure_hook();
+    fresh
+        .claims()
+        .arg("--config")
+        .arg(&config)
+        .arg("predict")
+        .arg("--data")
+        .arg(&good)
+        .assert()
+        .code(2);
+    let payload = std::fs::read_to_string(&hook).unwrap_or_default();
+    assert!(
+        payload.contains("\"job\":\"predict\"") && payload.contains("has no claims.db"),
+        "{payload}"
+    );
     // A mistyped --home is not created (it used to get a database, a log and a failed run).
     assert!(!fresh.home().exists());
 }

@@ -104,10 +104,10 @@ pub fn check_columns(schema: &Schema, f: &RawFile, mode: Mode) -> Vec<Violation>
             let reason = match near(c) {
                 Some(x) => {
                     renamed.push(x.clone());
-                    let how = if x.trim() == c {
-                        "spaces around the name"
-                    } else {
-                        "other capitals"
+                    let how = match (x.trim() == x.as_str(), x.trim() == c) {
+                        (false, true) => "spaces around the name",
+                        (true, _) => "other capitals",
+                        (false, false) => "spaces around the name and other capitals",
                     };
                     format!("missing column: the header has '{x}' ({how}); rename it to '{c}'")
                 }

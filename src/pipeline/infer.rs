@@ -487,13 +487,18 @@ fn run(
         }
     }
 
-    let warnings =
-        super::rerun::date_warnings(home, date, input_sha256.as_deref(), &cfg.inference.timezone)
-            .unwrap_or_else(|e| {
-                vec![format!(
-                    "could not check the date against earlier runs: {e}"
-                )]
-            });
+    let warnings = super::rerun::date_warnings(
+        home,
+        date,
+        input_sha256.as_deref(),
+        &sink::postgres::redact(sink_url),
+        &[&cfg.inference.timezone, &cfg.schedule.timezone],
+    )
+    .unwrap_or_else(|e| {
+        vec![format!(
+            "could not check the date against earlier runs: {e}"
+        )]
+    });
     for w in &warnings {
         tracing::warn!("{w}");
     }

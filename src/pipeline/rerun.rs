@@ -108,18 +108,28 @@ pub(super) fn earlier_run(
     Ok(Some(replaced))
 }
 
-/// Warnings about a scored date that looks mistyped: a date after today in `tz`, and other
-/// dates whose standing rows came from the same contents (`sha256`), which scoring a file
-/// twice counts twice in drift and feedback.
+/// Warnings about a scored date that looks mistyped: a date after today in every one of
+/// `zones` (the inference and schedule time zones), and other dates of the same sink
+/// (`sink`, as the runs record it) whose standing rows came from the same contents
+/// (`sha256`), which scoring a file twice counts twice in drift and feedback.
 pub(super) fn date_warnings(
     home: &Path,
     date: &str,
     sha256: Option<&str>,
-    tz: &str,
+    sink: &str,
+    zones: &[&str],
 ) -> Result<Vec<String>> {
     let mut out = vec![];
-    let today = super::infer::today(tz)?;
-    if date > today.as_str() {
+    let mut latest: Option<(String, &str)> = None;
+    for tz in zones {
+        let today = super::infer::today(tz)?;
+        if latest.as_ref().is_none_or(|(t, _)| today > *t) {
+            latest = Some((today, tz));
+        }
+    }
+    if let Some((today, tz)) = latest
+        && date > today.as_str()
+    {
         out.push(format!(
             "{date} is after today ({today} in {tz}): was --date mistyped?"
         ));
@@ -132,11 +142,12 @@ pub(super) fn date_warnings(
                  WHERE kind = 'predict' AND status = 'succeeded' AND replaced_by IS NULL
                    AND json_extract(summary, '$.input_sha256') = ?1
                    AND json_extract(args, '$.date') <> ?2
+                   AND json_extract(args, '$.sink') = ?3
                  ORDER BY started_at",
             )
             .map_err(db::sql)?;
         let rows = st
-            .query_map([sha, date], |r| {
+            .query_map([sha, date, sink], |r| {
                 Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
             })
             .map_err(db::sql)?;

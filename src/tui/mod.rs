@@ -230,10 +230,17 @@ fn start(app: &mut App, jobs: &mut Jobs, req: Request) {
                 let _ = tx.send(Msg::Scored(
                     r.map(|o| {
                         let replaced = o.replaced.as_ref().map_or(String::new(), |p| {
-                            format!(", replacing the {} rows of run {}", p.rows, p.run_id)
+                            let by = match p.model_version {
+                                Some(v) if v != o.model_version => format!(" (scored by v{v})"),
+                                _ => String::new(),
+                            };
+                            format!(", replacing the {} rows{by} of run {}", p.rows, p.run_id)
                         });
+                        // A date that looks mistyped is said here too, not only in the log.
+                        let warned: String =
+                            o.warnings.iter().map(|w| format!("; warning: {w}")).collect();
                         format!(
-                            "{} scored for {} (run {}){replaced}",
+                            "{} scored for {} (run {}){replaced}{warned}",
                             o.rows_scored, o.business_date, o.run_id
                         )
                     })

@@ -535,6 +535,23 @@ fn demo_refuses_a_home_in_use() {
     assert!(!env.home().join("demo").exists());
     let registry = claims_ops::registry::Registry::open(&env.home()).unwrap();
     assert_eq!(registry.list().unwrap().len(), 1);
+    drop(registry);
+    // A home database emptied to 0 bytes beside its model folders is refused by every
+    // command, and stays as it is (it used to get a fresh schema: "no models yet", and the
+    // next training moved v1 aside).
+    let db = env.home().join("claims.db");
+    std::fs::write(&db, b"").unwrap();
+    for args in [&["models"][..], &["runs"], &["train", "--data", "x.csv"]] {
+        let out = env.claims().args(args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.contains("the database is empty (0 bytes)") && err.contains("model folders v1"),
+            "{err}"
+        );
+        assert_eq!(std::fs::metadata(&db).unwrap().len(), 0);
+    }
+    assert!(env.home().join("models").join("v1").is_dir());
 }
 
 /// Ctrl-C (SIGINT) or SIGTERM during a headless train: the run stops at its next boosting

@@ -63,6 +63,9 @@ pub fn open_plain(path: &Path) -> Result<Connection> {
 }
 
 fn open_with(path: &Path, home_tables: bool) -> Result<Connection> {
+    if home_tables {
+        refuse_emptied(path)?;
+    }
     let risk = match path.parent() {
         Some(dir) => {
             std::fs::create_dir_all(dir).map_err(|e| ClaimsError::io(dir, e))?;
@@ -103,11 +106,51 @@ fn open_with(path: &Path, home_tables: bool) -> Result<Connection> {
             path.display(),
             crate::registry::current_user()
         ))),
+        // A sink path that names some other file (a CSV, say): a usage error, not a
+        // registry failure a scheduler would retry.
+        Err(e)
+            if !home_tables && e.sqlite_error_code() == Some(rusqlite::ErrorCode::NotADatabase) =>
+        {
+            Err(ClaimsError::Usage(format!(
+                "{}: not a SQLite database ({e}); check the sink path",
+                path.display()
+            )))
+        }
         Err(e) => Err(ClaimsError::Registry(match risk {
             Some(why) => format!("{}: {e} ({why})", path.display()),
             None => format!("{}: {e}", path.display()),
         })),
     }
+}
+
+/// A home database emptied to 0 bytes (a full disk, a half-finished restore) beside model
+/// folders: refused, instead of a fresh schema that makes the home look new (and the next
+/// training move its models aside).
+fn refuse_emptied(path: &Path) -> Result<()> {
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() == 0) {
+        return Ok(());
+    }
+    let models = path.with_file_name("models");
+    let mut versions: Vec<String> = std::fs::read_dir(&models)
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .filter(|n| {
+                    n.len() > 1 && n.starts_with('v') && n[1..].bytes().all(|b| b.is_ascii_digit())
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if versions.is_empty() {
+        return Ok(());
+    }
+    versions.sort_by_key(|n| n[1..].parse::<u64>().unwrap_or(0));
+    Err(ClaimsError::Registry(format!(
+        "{}: the database is empty (0 bytes), but {} holds model folders {}: it was truncated or replaced; restore it from a backup (nothing was changed)",
+        path.display(),
+        models.display(),
+        versions.join(", ")
+    )))
 }
 
 /// Whether SQLite files in `dir` are at risk there (a network or FUSE mount). Looked up

@@ -177,7 +177,9 @@ pub fn predict(
     let args = serde_json::json!({"data": req.data, "date": date, "sink": sink::postgres::redact(&sink_url)}).to_string();
     let _lock = crate::schedule::lock::RunLock::acquire(home, "predict")?;
     let ctx = RunCtx::start(home, "predict", &args, events, cancel)?;
+    let created = sink::sqlite::NewFile::of(&sink_url);
     let out = run(cfg, home, req, &date, &sink_url, &ctx);
+    created.remove_if_failed(out.is_err());
     ctx.finish(&out)?;
     // The run whose rows this one replaced says so from now on (`claims runs`, the console).
     if let Ok(PredictOutcome {
@@ -493,15 +495,7 @@ fn run(
         input_sha256.as_deref(),
         &sink::postgres::redact(sink_url),
         &[&cfg.inference.timezone, &cfg.schedule.timezone],
-    )
-    .unwrap_or_else(|e| {
-        vec![format!(
-            "could not check the date against earlier runs: {e}"
-        )]
-    });
-    for w in &warnings {
-        tracing::warn!("{w}");
-    }
+    );
 
     let pick = |lvl: &str| {
         drift_rows

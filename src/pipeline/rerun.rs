@@ -111,8 +111,26 @@ pub(super) fn earlier_run(
 /// Warnings about a scored date that looks mistyped: a date after today in every one of
 /// `zones` (the inference and schedule time zones), and other dates of the same sink
 /// (`sink`, as the runs record it) whose standing rows came from the same contents
-/// (`sha256`), which scoring a file twice counts twice in drift and feedback.
+/// (`sha256`), which scoring a file twice counts twice in drift and feedback. Logged too.
 pub(super) fn date_warnings(
+    home: &Path,
+    date: &str,
+    sha256: Option<&str>,
+    sink: &str,
+    zones: &[&str],
+) -> Vec<String> {
+    let warnings = mistyped_date(home, date, sha256, sink, zones).unwrap_or_else(|e| {
+        vec![format!(
+            "could not check the date against earlier runs: {e}"
+        )]
+    });
+    for w in &warnings {
+        tracing::warn!("{w}");
+    }
+    warnings
+}
+
+fn mistyped_date(
     home: &Path,
     date: &str,
     sha256: Option<&str>,

@@ -97,6 +97,9 @@ impl SqliteSink {
     fn open_as(path: &Path, create: bool) -> Result<Self> {
         let conn = crate::registry::db::open_plain(path)?;
         if create {
+            // The tables there are checked before the missing ones are made: a refused sink
+            // gets no new table.
+            check_tables(&conn, path)?;
             conn.execute_batch(DDL).map_err(err)?;
         } else {
             let has: bool = conn
@@ -135,6 +138,43 @@ const COLUMNS: [(&str, &str); 2] = [
     ),
 ];
 
+/// A SQLite sink file that a scoring run is about to create (it does not exist yet).
+pub struct NewFile(Option<std::path::PathBuf>);
+
+impl NewFile {
+    /// For the sink at `url` (a `sqlite:PATH` URL whose file does not exist yet).
+    pub fn of(url: &str) -> NewFile {
+        NewFile(
+            url.strip_prefix("sqlite:")
+                .map(std::path::PathBuf::from)
+                .filter(|p| !p.as_os_str().is_empty() && !p.exists()),
+        )
+    }
+
+    /// After a failed run: the file it created is removed again (with SQLite's -wal and
+    /// -shm files) when it holds no rows, so a mistyped path leaves no empty database that
+    /// a later read would take for a real sink.
+    pub fn remove_if_failed(self, failed: bool) {
+        let Some(path) = self.0.filter(|p| failed && p.is_file()) else {
+            return;
+        };
+        let rows = rusqlite::Connection::open(&path).and_then(|c| {
+            c.query_row(
+                "SELECT (SELECT count(*) FROM predictions) + (SELECT count(*) FROM quarantine)",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+        });
+        if matches!(rows, Ok(0)) {
+            for suffix in ["", "-wal", "-shm"] {
+                let mut p = path.clone().into_os_string();
+                p.push(suffix);
+                let _ = std::fs::remove_file(p);
+            }
+        }
+    }
+}
+
 /// Checks that existing tables have every column `claims` uses and no NOT NULL column
 /// without a default that it does not fill: every problem in one message (exit 2), before
 /// anything is scored, as the PostgreSQL sink does.
@@ -151,6 +191,9 @@ fn check_tables(conn: &rusqlite::Connection, path: &Path) -> Result<()> {
                     .collect::<rusqlite::Result<_>>()
             })
             .map_err(err)?;
+        if have.is_empty() {
+            continue; // not there (yet): `open` makes it
+        }
         let missing: Vec<&str> = wanted
             .iter()
             .filter(|c| !have.iter().any(|(h, _)| h == *c))

@@ -206,6 +206,24 @@ fn empty_header_only_and_missing_files() {
     let only = env.path("header_only.csv");
     std::fs::write(&only, header + "\n").unwrap();
     refuse(&env, &only, 3, &["header_only.csv", "no data rows"]);
+    // Not CSV text at all: said by what it is, not as a parser's "invalid utf-8".
+    let gz = env.path("day.csv.gz");
+    std::fs::write(&gz, [0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00]).unwrap();
+    refuse(&env, &gz, 3, &["day.csv.gz", "gzip-compressed"]);
+    let utf16 = env.path("utf16.csv");
+    let mut bytes = vec![0xff, 0xfe];
+    bytes.extend(
+        "application_id,age\n"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes),
+    );
+    std::fs::write(&utf16, bytes).unwrap();
+    refuse(
+        &env,
+        &utf16,
+        3,
+        &["utf16.csv", "UTF-16 text: save it as UTF-8"],
+    );
     refuse(
         &env,
         &env.path("nope.csv"),
@@ -368,6 +386,31 @@ fn bad_config_and_usage_exit_2() {
         .assert()
         .code(2);
     env.claims().args(["frobnicate"]).assert().code(2);
+    // Mistyped options are refused before a run is recorded: they are not a scheduled
+    // job's failure in `schedule status`.
+    for bad in [["--folds", "1"], ["--search-iters", "0"]] {
+        env.claims()
+            .arg("train")
+            .arg("--data")
+            .arg(&data)
+            .args(bad)
+            .assert()
+            .code(2);
+    }
+    let runs = claims_ops::registry::db::open(&env.home().join("claims.db"))
+        .and_then(|c| claims_ops::registry::runs::list(&c, 50))
+        .unwrap();
+    assert!(
+        runs.iter().all(
+            |r| !r.error.as_deref().unwrap_or("").contains("--folds '1'")
+                && !r
+                    .error
+                    .as_deref()
+                    .unwrap_or("")
+                    .contains("--search-iters '0'")
+        ),
+        "{runs:?}"
+    );
 }
 
 /// A SQLite sink file whose tables lack columns `claims` writes, or have a NOT NULL column
@@ -415,17 +458,42 @@ fn a_sqlite_sink_with_other_tables_is_refused_and_a_new_one_holds_only_its_own()
         ),
         "{err}"
     );
+    let tables = |db: &std::path::Path| -> Vec<String> {
+        rusqlite::Connection::open(db)
+            .unwrap()
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    // A refused sink gets no table besides its own (each used to get the other table).
+    assert_eq!(tables(&old), ["predictions"]);
+    assert_eq!(tables(&extra), ["quarantine"]);
+    // A run that fails leaves no new, empty database behind (a later read would take it
+    // for a real sink): a file over the bad-row limit, a missing data file.
+    let bad = env.path("bad.csv");
+    let age = col(&day, "age");
+    edit_rows(&day, &bad, |i, f| {
+        if i % 5 == 0 {
+            f[age] = "x".into()
+        }
+    });
+    let never = env.path("never.db");
+    for data in [&bad, &env.path("missing.csv")] {
+        env.claims()
+            .args(["predict", "--date", "2026-01-06", "--sink"])
+            .arg(format!("sqlite:{}", never.display()))
+            .arg("--data")
+            .arg(data)
+            .assert()
+            .failure();
+        assert!(!never.exists() && !env.path("never.db-wal").exists());
+    }
     let fresh = env.path("fresh.db");
     run(&fresh).success();
-    let tables: Vec<String> = rusqlite::Connection::open(&fresh)
-        .unwrap()
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    assert_eq!(tables, ["predictions", "quarantine"]);
+    assert_eq!(tables(&fresh), ["predictions", "quarantine"]);
 }
 
 /// A PostgreSQL URL whose host has a character no host name has is exit 2 (a typo, not a

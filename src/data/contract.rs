@@ -278,6 +278,15 @@ struct Problem {
     reason: String,
 }
 
+/// Field `k` of one CSV row's text (quotes understood), when not empty.
+fn field_of(raw: &str, k: usize) -> Option<String> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(raw.as_bytes());
+    let rec = rdr.records().next()?.ok()?;
+    rec.get(k).filter(|v| !v.is_empty()).map(str::to_string)
+}
+
 /// Where each schema column is among a file's columns (`None`: not in the file).
 struct Layout {
     numeric: Vec<Option<usize>>,
@@ -353,7 +362,16 @@ fn check_rows(
             part.nums.iter_mut().for_each(|c| c.push(f64::NAN));
             part.cats.iter_mut().for_each(|c| c.push(MISSING_CODE));
             part.labels.push(None);
-            part.ids.push(None);
+            // A row whose bytes are not UTF-8 in another column still names its
+            // application (a claims handler looks it up by id); a row of the wrong width
+            // does not say which field is the id.
+            let readable = m.column.is_some() && m.column.as_deref() != schema.id_column.as_deref();
+            part.ids.push(
+                layout
+                    .id
+                    .filter(|_| readable)
+                    .and_then(|c| field_of(&m.raw, c)),
+            );
             continue;
         }
         let mut bad = |order: usize, column: &str, reason: String| {

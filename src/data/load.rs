@@ -4,7 +4,7 @@
 //! into per-column text buffers (see [`Chunks`] and the README's note on why).
 
 use super::rows::scan;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
@@ -164,6 +164,24 @@ fn polars_err(name: &str, e: PolarsError) -> ClaimsError {
     ClaimsError::contract_file(name, format!("cannot read the file: {e}"))
 }
 
+/// Refuses a file given twice (as `a.csv` and `./a.csv`, or through a link): it would
+/// report every row as a duplicate id of itself.
+pub fn refuse_repeats(paths: &[PathBuf]) -> Result<()> {
+    let same = |a: &Path, b: &Path| match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    };
+    for (i, p) in paths.iter().enumerate() {
+        if paths[..i].iter().any(|q| same(p, q)) {
+            return Err(ClaimsError::Usage(format!(
+                "--data '{}' is given twice (each file once)",
+                p.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Checks that `path` is a non-empty file; returns its display name.
 pub fn check_path(path: &Path) -> Result<String> {
     let name = path.display().to_string();
@@ -183,6 +201,28 @@ pub fn check_path(path: &Path) -> Result<String> {
     }
     if meta.len() == 0 {
         return Err(ClaimsError::contract_file(&name, "the file is empty"));
+    }
+    // Files that are not text CSV at all, known by their first bytes: said plainly, not as
+    // a CSV parser's "invalid utf-8 in field 0".
+    let mut head = [0u8; 4];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+        .map_err(|e| ClaimsError::io(path, e))?;
+    let what = match &head[..n] {
+        [0x1f, 0x8b, ..] => Some("it is gzip-compressed: decompress it first (gunzip)"),
+        [b'P', b'K', 3, 4] => {
+            Some("it is a zip archive (an .xlsx workbook?): save or extract it as CSV")
+        }
+        [0xff, 0xfe, ..] | [0xfe, 0xff, ..] => Some("it is UTF-16 text: save it as UTF-8 CSV"),
+        _ => None,
+    };
+    if let Some(what) = what
+        && !is_parquet(path)
+    {
+        return Err(ClaimsError::contract_file(
+            &name,
+            format!("not a CSV file: {what}"),
+        ));
     }
     Ok(name)
 }

@@ -71,18 +71,17 @@ pub fn train(
         data: req.data.iter().map(|p| super::absolute(p)).collect(),
         ..req.clone()
     };
-    // The same file twice would report every row as a duplicate id of itself.
-    let same = |a: &Path, b: &Path| match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
-        (Ok(x), Ok(y)) => x == y,
-        _ => a == b,
-    };
-    for (i, p) in req.data.iter().enumerate() {
-        if req.data[..i].iter().any(|q| same(p, q)) {
-            return Err(ClaimsError::Usage(format!(
-                "--data '{}' is given twice (each file once)",
-                p.display()
-            )));
-        }
+    load::refuse_repeats(&req.data)?;
+    // A mistyped option is refused before a run is recorded (it would read as the
+    // scheduled job's failure in `schedule status`).
+    let folds = req.folds.unwrap_or(cfg.search.folds);
+    let iters = req.search_iters.unwrap_or(cfg.search.iterations);
+    if !(2..=20).contains(&folds) || iters == 0 {
+        return Err(ClaimsError::Usage(if iters == 0 {
+            "--search-iters '0': must be at least 1".to_string()
+        } else {
+            format!("--folds '{folds}': must be in [2, 20]")
+        }));
     }
     let _lock = crate::schedule::lock::RunLock::acquire(home, "train")?;
     let args = serde_json::to_string(req).unwrap_or_default();
@@ -96,13 +95,6 @@ fn run(cfg: &Config, home: &Path, req: &TrainRequest, ctx: &RunCtx) -> Result<Tr
     let seed = req.seed.unwrap_or(cfg.seed);
     let folds = req.folds.unwrap_or(cfg.search.folds);
     let iters = req.search_iters.unwrap_or(cfg.search.iterations);
-    if !(2..=20).contains(&folds) || iters == 0 {
-        return Err(ClaimsError::Usage(if iters == 0 {
-            "--search-iters '0': must be at least 1".to_string()
-        } else {
-            format!("--folds '{folds}': must be in [2, 20]")
-        }));
-    }
     let imbalance = req
         .imbalance
         .clone()

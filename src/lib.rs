@@ -19,6 +19,10 @@
 /// writes is one too, in the same shape as the tracing lines.
 pub static JSON_STDERR: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
+/// With `--json`, the command's name: a second stop signal, which quits at once, still
+/// ends stdout with the failure summary a scheduler reads.
+pub static JSON_SUMMARY_FOR: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+
 /// Whether the console owns the terminal: a line written to stderr then would land on its
 /// screen (and scroll it), so [`say_line`] sends it to the log file instead.
 pub static STDERR_IS_SCREEN: std::sync::atomic::AtomicBool =

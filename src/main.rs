@@ -110,6 +110,9 @@ fn main() {
     let json = cli.json;
     let json_logs = cli.log_format == LogFormat::Json;
     let command = cli.command.as_ref().map(|c| c.name());
+    if let (true, Some(c)) = (json, command) {
+        let _ = claims_ops::JSON_SUMMARY_FOR.set(c);
+    }
     let code = match real_main(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -176,7 +179,6 @@ fn real_main(cli: Cli) -> Result<i32, ClaimsError> {
         let reads = matches!(
             command,
             C::Drift { .. }
-                | C::Predict { .. }
                 | C::Feedback { .. }
                 | C::Compare { .. }
                 | C::Promote { .. }
@@ -187,16 +189,19 @@ fn real_main(cli: Cli) -> Result<i32, ClaimsError> {
                     action: ScheduleAction::Status
                 }
         );
+        // A scheduled scoring run needs the home's champion as `predict` does.
+        let scores = matches!(&command, C::Predict { .. })
+            || matches!(&command, C::Schedule { action: ScheduleAction::Trigger { job, .. } } if job == "predict");
         // `explain` reads the home's table unless a sink is given (option or config).
         let explains_home = matches!(&command, C::Explain { sink: None, .. })
             && Config::load(cli.config.as_deref()).is_ok_and(|c| c.inference.sink.is_empty());
-        if (reads || explains_home) && !home.join("claims.db").is_file() {
+        if (reads || scores || explains_home) && !home.join("claims.db").is_file() {
             let e = ClaimsError::Usage(format!(
                 "home '{}' has no claims.db: no model or run is recorded there (check --home or CLAIMS_HOME; `claims train` or `claims demo` start a home)",
                 home.display()
             ));
             // A scheduled predict on an unmounted or mistyped home still pages.
-            if let (C::Predict { .. }, Ok(cfg)) = (&command, Config::load(cli.config.as_deref())) {
+            if let (true, Ok(cfg)) = (scores, Config::load(cli.config.as_deref())) {
                 headless::failure_hook(&cfg.hooks, "predict", &e);
             }
             return Err(e);

@@ -482,8 +482,30 @@ fn malformed_rows_are_quarantined_not_fatal() {
         q[0].raw.ends_with(",extra") && q[1].raw.contains('\u{fffd}'),
         "{q:?}"
     );
-    // Their ids could not be read: NULL, not a stand-in made from the row number.
-    assert!(q.iter().all(|r| r.application_id.is_none()), "{q:?}");
+    // The row of the wrong width has no readable id: NULL, not a stand-in made from the
+    // row number. The row with a bad byte in another column keeps its id, so `explain`
+    // finds it (it used to be NULL too).
+    let row20 = String::from_utf8_lossy(&lines[20])
+        .split(',')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(q[0].application_id.is_none(), "{q:?}");
+    assert_eq!(
+        q[1].application_id.as_deref(),
+        Some(row20.as_str()),
+        "{q:?}"
+    );
+    let out = env
+        .claims()
+        .args(["explain", &row20, "--date", "2026-05-03"])
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(
+        text.contains("not scored, quarantined (row 20 of"),
+        "{text}"
+    );
     // Row 21 is scored under its own id.
     let row21 = String::from_utf8_lossy(&lines[21])
         .split(',')
@@ -547,6 +569,20 @@ fn unusable_files_exit_3_or_2() {
     let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
     assert!(err.contains("no-such-folder' does not exist"), "{err}");
     assert!(!env.path("no-such-folder").exists());
+    // A sink path naming the data file itself: exit 2, and the file is untouched.
+    let before = std::fs::read(&good).unwrap();
+    let out = env
+        .claims()
+        .arg("predict")
+        .arg("--data")
+        .arg(&good)
+        .arg("--sink")
+        .arg(format!("sqlite:{}", good.display()))
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(err.contains("not a SQLite database"), "{err}");
+    assert_eq!(std::fs::read(&good).unwrap(), before);
     let fresh = Env::new();
     let out = fresh
         .claims()
@@ -576,6 +612,14 @@ fn unusable_files_exit_3_or_2() {
         payload.contains("\"job\":\"predict\"") && payload.contains("has no claims.db"),
         "{payload}"
     );
+    // So does a scheduled scoring run (it used to create the home and blame the input).
+    let out = fresh
+        .claims()
+        .args(["schedule", "trigger", "predict"])
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(err.contains("has no claims.db"), "{err}");
     // A mistyped --home is not created (it used to get a database, a log and a failed run).
     assert!(!fresh.home().exists());
 }

@@ -55,6 +55,17 @@ async fn listen(flag: Arc<AtomicBool>, what: &str) {
         }
         if n > 0 {
             crate::say!("second stop signal: quitting now");
+            if let Some(command) = crate::JSON_SUMMARY_FOR.get() {
+                let mut summary = serde_json::json!({"command": command, "ok": false, "exit_code": 130,
+                    "error": "a second stop signal quit at once; the run's record stays open until the next run of its kind closes it"});
+                if let Some(id) = crate::pipeline::last_run_id() {
+                    summary["run_id"] = serde_json::json!(id);
+                }
+                use std::io::Write as _;
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{summary}");
+                let _ = out.flush();
+            }
             std::process::exit(130);
         }
         flag.store(true, Ordering::SeqCst);

@@ -556,31 +556,25 @@ fn unusable_files_exit_3_or_2() {
         .args(["--sink", "mysql://x"])
         .assert()
         .code(2);
-    let typo = env.path("no-such-folder").join("out.db");
-    let out = env
-        .claims()
-        .arg("predict")
-        .arg("--data")
-        .arg(&good)
-        .arg("--sink")
-        .arg(format!("sqlite:{}", typo.display()))
-        .assert()
-        .code(2);
-    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    // A refused SQLite sink path: exit 2, and its stderr.
+    let refused_sink = |path: &std::path::Path| {
+        let out = env
+            .claims()
+            .arg("predict")
+            .arg("--data")
+            .arg(&good)
+            .arg("--sink")
+            .arg(format!("sqlite:{}", path.display()))
+            .assert()
+            .code(2);
+        String::from_utf8_lossy(&out.get_output().stderr).to_string()
+    };
+    let err = refused_sink(&env.path("no-such-folder").join("out.db"));
     assert!(err.contains("no-such-folder' does not exist"), "{err}");
     assert!(!env.path("no-such-folder").exists());
     // A sink path naming the data file itself: exit 2, and the file is untouched.
     let before = std::fs::read(&good).unwrap();
-    let out = env
-        .claims()
-        .arg("predict")
-        .arg("--data")
-        .arg(&good)
-        .arg("--sink")
-        .arg(format!("sqlite:{}", good.display()))
-        .assert()
-        .code(2);
-    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    let err = refused_sink(&good);
     assert!(err.contains("not a SQLite database"), "{err}");
     assert_eq!(std::fs::read(&good).unwrap(), before);
     let fresh = Env::new();

@@ -202,7 +202,10 @@ fn real_main(cli: Cli) -> Result<i32, ClaimsError> {
             ));
             // A scheduled predict on an unmounted or mistyped home still pages.
             if let (true, Ok(cfg)) = (scores, Config::load(cli.config.as_deref())) {
-                headless::failure_hook(&cfg.hooks, "predict", &e);
+                let payload = serde_json::json!({"ok": false, "job": "predict", "error": e.to_string(),
+                    "exit_code": e.exit_code(), "home": home});
+                let hooks = &cfg.hooks;
+                claims_ops::schedule::units::run_hook(&hooks.on_failure, &payload, hooks.timeout());
             }
             return Err(e);
         }

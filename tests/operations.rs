@@ -551,6 +551,19 @@ fn demo_refuses_a_home_in_use() {
         );
         assert_eq!(std::fs::metadata(&db).unwrap().len(), 0);
     }
+    // Nor does reading the home's table (explain) give it a schema behind the check's back.
+    env.claims().args(["explain", "APP1"]).assert().code(1);
+    assert_eq!(std::fs::metadata(&db).unwrap().len(), 0);
+    // A claims.db that is gone beside model folders is refused too.
+    std::fs::remove_file(&db).unwrap();
+    let out = env
+        .claims()
+        .args(["train", "--data", "x.csv"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("the database is missing"), "{err}");
+    assert!(!db.exists());
     assert!(env.home().join("models").join("v1").is_dir());
 }
 

@@ -284,7 +284,11 @@ fn field_of(raw: &str, k: usize) -> Option<String> {
         .has_headers(false)
         .from_reader(raw.as_bytes());
     let rec = rdr.records().next()?.ok()?;
-    rec.get(k).filter(|v| !v.is_empty()).map(str::to_string)
+    // Trimmed as `cell` does; an id with bytes that are not UTF-8 is not read.
+    rec.get(k)
+        .map(str::trim)
+        .filter(|v| !v.is_empty() && !v.contains('\u{fffd}'))
+        .map(str::to_string)
 }
 
 /// Where each schema column is among a file's columns (`None`: not in the file).

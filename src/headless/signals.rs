@@ -57,14 +57,21 @@ async fn listen(flag: Arc<AtomicBool>, what: &str) {
             crate::say!("second stop signal: quitting now");
             if let Some(command) = crate::JSON_SUMMARY_FOR.get() {
                 let mut summary = serde_json::json!({"command": command, "ok": false, "exit_code": 130,
-                    "error": "a second stop signal quit at once; the run's record stays open until the next run of its kind closes it"});
+                    "error": "quit at once by a second stop signal (`claims runs` shows what was recorded)"});
                 if let Some(id) = crate::pipeline::last_run_id() {
                     summary["run_id"] = serde_json::json!(id);
                 }
-                use std::io::Write as _;
-                let mut out = std::io::stdout().lock();
-                let _ = writeln!(out, "{summary}");
-                let _ = out.flush();
+                // Written from another thread, waited for briefly: stdout may be held by a
+                // write to a full pipe, and a second Ctrl-C must quit whatever happens.
+                let (tx, rx) = std::sync::mpsc::channel();
+                std::thread::spawn(move || {
+                    use std::io::Write as _;
+                    let mut out = std::io::stdout().lock();
+                    let _ = writeln!(out, "{summary}");
+                    let _ = out.flush();
+                    let _ = tx.send(());
+                });
+                let _ = rx.recv_timeout(std::time::Duration::from_millis(300));
             }
             std::process::exit(130);
         }

@@ -63,7 +63,9 @@ pub fn open_plain(path: &Path) -> Result<Connection> {
 }
 
 fn open_with(path: &Path, home_tables: bool) -> Result<Connection> {
-    if home_tables {
+    // The home database, whichever way it is opened (as the registry, or as the default
+    // sink by `explain`, a backfill or the console).
+    if home_tables || path.file_name().is_some_and(|n| n == "claims.db") {
         refuse_emptied(path)?;
     }
     let risk = match path.parent() {
@@ -123,13 +125,15 @@ fn open_with(path: &Path, home_tables: bool) -> Result<Connection> {
     }
 }
 
-/// A home database emptied to 0 bytes (a full disk, a half-finished restore) beside model
-/// folders: refused, instead of a fresh schema that makes the home look new (and the next
-/// training move its models aside).
+/// A home database emptied to 0 bytes or gone (a full disk, a half-finished restore)
+/// beside model folders: refused, instead of a fresh schema that makes the home look new
+/// (and the next training move its models aside).
 fn refuse_emptied(path: &Path) -> Result<()> {
-    if !std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() == 0) {
-        return Ok(());
-    }
+    let state = match std::fs::metadata(path) {
+        Ok(m) if m.is_file() && m.len() == 0 => "is empty (0 bytes)",
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => "is missing",
+        _ => return Ok(()),
+    };
     let models = path.with_file_name("models");
     let mut versions: Vec<String> = std::fs::read_dir(&models)
         .map(|d| {
@@ -146,7 +150,7 @@ fn refuse_emptied(path: &Path) -> Result<()> {
     }
     versions.sort_by_key(|n| n[1..].parse::<u64>().unwrap_or(0));
     Err(ClaimsError::Registry(format!(
-        "{}: the database is empty (0 bytes), but {} holds model folders {}: it was truncated or replaced; restore it from a backup (nothing was changed)",
+        "{}: the database {state}, but {} holds model folders {}: it was truncated, removed or replaced; restore it from a backup (nothing was changed)",
         path.display(),
         models.display(),
         versions.join(", ")

@@ -99,7 +99,7 @@ impl SqliteSink {
         if create {
             // The tables there are checked before the missing ones are made: a refused sink
             // gets no new table.
-            check_tables(&conn, path)?;
+            check_tables(&conn, path, true)?;
             conn.execute_batch(DDL).map_err(err)?;
         } else {
             let has: bool = conn
@@ -116,7 +116,7 @@ impl SqliteSink {
                 )));
             }
         }
-        check_tables(&conn, path)?;
+        check_tables(&conn, path, false)?;
         // A day's commit should not also copy the whole log into the database file: that
         // is `close`'s job, which the pipeline runs alongside other work.
         conn.pragma_update(None, "wal_autocheckpoint", 0)
@@ -158,14 +158,18 @@ impl NewFile {
         let Some(path) = self.0.filter(|p| failed && p.is_file()) else {
             return;
         };
-        let rows = rusqlite::Connection::open(&path).and_then(|c| {
-            c.query_row(
+        // Only when no other connection has it open (a second home scoring into the same
+        // new file): leaving WAL mode needs the file to itself, and fails at once if not.
+        let unused_and_empty = rusqlite::Connection::open(&path).and_then(|c| {
+            let rows: i64 = c.query_row(
                 "SELECT (SELECT count(*) FROM predictions) + (SELECT count(*) FROM quarantine)",
                 [],
-                |r| r.get::<_, i64>(0),
-            )
+                |r| r.get(0),
+            )?;
+            let mode: String = c.query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0))?;
+            Ok(rows == 0 && mode == "delete")
         });
-        if matches!(rows, Ok(0)) {
+        if matches!(unused_and_empty, Ok(true)) {
             for suffix in ["", "-wal", "-shm"] {
                 let mut p = path.clone().into_os_string();
                 p.push(suffix);
@@ -178,7 +182,7 @@ impl NewFile {
 /// Checks that existing tables have every column `claims` uses and no NOT NULL column
 /// without a default that it does not fill: every problem in one message (exit 2), before
 /// anything is scored, as the PostgreSQL sink does.
-fn check_tables(conn: &rusqlite::Connection, path: &Path) -> Result<()> {
+fn check_tables(conn: &rusqlite::Connection, path: &Path, creating: bool) -> Result<()> {
     let mut problems = vec![];
     for (table, wanted) in COLUMNS {
         let wanted: Vec<&str> = wanted.split(',').map(str::trim).collect();
@@ -191,8 +195,8 @@ fn check_tables(conn: &rusqlite::Connection, path: &Path) -> Result<()> {
                     .collect::<rusqlite::Result<_>>()
             })
             .map_err(err)?;
-        if have.is_empty() {
-            continue; // not there (yet): `open` makes it
+        if have.is_empty() && creating {
+            continue; // not there yet: `open` makes it
         }
         let missing: Vec<&str> = wanted
             .iter()

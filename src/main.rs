@@ -171,45 +171,7 @@ fn real_main(cli: Cli) -> Result<i32, ClaimsError> {
         }
     };
     let home = headless::resolve_home(cli.home)?;
-    {
-        // Commands that only look at a home's state, or need its champion: a mistyped
-        // --home is an error, not a new empty home (with a database and a log folder)
-        // created in its place.
-        use claims_ops::cli::{Command as C, ScheduleAction};
-        let reads = matches!(
-            command,
-            C::Drift { .. }
-                | C::Feedback { .. }
-                | C::Compare { .. }
-                | C::Promote { .. }
-                | C::Rollback { .. }
-                | C::Models { .. }
-                | C::Runs { .. }
-                | C::Schedule {
-                    action: ScheduleAction::Status
-                }
-        );
-        // A scheduled scoring run needs the home's champion as `predict` does.
-        let scores = matches!(&command, C::Predict { .. })
-            || matches!(&command, C::Schedule { action: ScheduleAction::Trigger { job, .. } } if job == "predict");
-        // `explain` reads the home's table unless a sink is given (option or config).
-        let explains_home = matches!(&command, C::Explain { sink: None, .. })
-            && Config::load(cli.config.as_deref()).is_ok_and(|c| c.inference.sink.is_empty());
-        if (reads || scores || explains_home) && !home.join("claims.db").is_file() {
-            let e = ClaimsError::Usage(format!(
-                "home '{}' has no claims.db: no model or run is recorded there (check --home or CLAIMS_HOME; `claims train` or `claims demo` start a home)",
-                home.display()
-            ));
-            // A scheduled predict on an unmounted or mistyped home still pages.
-            if let (true, Ok(cfg)) = (scores, Config::load(cli.config.as_deref())) {
-                let payload = serde_json::json!({"ok": false, "job": "predict", "error": e.to_string(),
-                    "exit_code": e.exit_code(), "home": home});
-                let hooks = &cfg.hooks;
-                claims_ops::schedule::units::run_hook(&hooks.on_failure, &payload, hooks.timeout());
-            }
-            return Err(e);
-        }
-    }
+    headless::refuse_missing_home(&command, &home, cli.config.as_deref())?;
     let is_tui = matches!(command, claims_ops::cli::Command::Tui);
     init_logging(cli.log_format, Some(&home), !is_tui);
     if cli.log_format == LogFormat::Json {

@@ -16,6 +16,7 @@ mod text;
 /// What a headless run does on a first SIGINT/SIGTERM.
 const STOPPING: &str = "finishing the current step, then recording the run as cancelled (a run whose rows are written or model registered finishes instead)";
 
+pub use ops::refuse_missing_home;
 use text::{compare_text, predict_text, train_text};
 pub use text::{reasons_text, score_lines};
 

@@ -432,3 +432,47 @@ pub fn schedule(action: ScheduleAction, cfg: &Config, home: &Path) -> Result<Out
         }
     }
 }
+
+/// Commands that only look at a home's state, or need its champion, on a home without
+/// `claims.db`: refused before anything (a database, a log folder) is created there, so a
+/// mistyped --home is an error, not a new empty home.
+pub fn refuse_missing_home(
+    command: &crate::cli::Command,
+    home: &Path,
+    config: Option<&Path>,
+) -> Result<()> {
+    use crate::cli::Command as C;
+    let reads = matches!(
+        command,
+        C::Drift { .. }
+            | C::Feedback { .. }
+            | C::Compare { .. }
+            | C::Promote { .. }
+            | C::Rollback { .. }
+            | C::Models { .. }
+            | C::Runs { .. }
+            | C::Schedule {
+                action: ScheduleAction::Status
+            }
+    );
+    // A scheduled scoring run needs the home's champion as `predict` does.
+    let scores = matches!(&command, C::Predict { .. })
+        || matches!(&command, C::Schedule { action: ScheduleAction::Trigger { job, .. } } if job == "predict");
+    // `explain` reads the home's table unless a sink is given (option or config).
+    let explains_home = matches!(&command, C::Explain { sink: None, .. })
+        && Config::load(config).is_ok_and(|c| c.inference.sink.is_empty());
+    if (reads || scores || explains_home) && !home.join("claims.db").is_file() {
+        let e = ClaimsError::Usage(format!(
+            "home '{}' has no claims.db: no model or run is recorded there (check --home or CLAIMS_HOME; `claims train` or `claims demo` start a home)",
+            home.display()
+        ));
+        // A scheduled predict on an unmounted or mistyped home still pages.
+        if let (true, Ok(cfg)) = (scores, Config::load(config)) {
+            let payload = json!({"ok": false, "job": "predict", "error": e.to_string(),
+                "exit_code": e.exit_code(), "home": home});
+            units::run_hook(&cfg.hooks.on_failure, &payload, cfg.hooks.timeout());
+        }
+        return Err(e);
+    }
+    Ok(())
+}

@@ -484,9 +484,16 @@ fn an_orphan_model_folder_is_moved_aside() {
     let j = train(&env, &data, 3, None);
     assert_eq!(j["model_version"], 3, "{j}");
     assert!(j["warnings"].to_string().contains("identical to v2"), "{j}");
+    let v3_threshold = j["threshold"].clone();
     let gate = j["gate"].to_string();
     assert!(gate.contains("(unchanged; tolerance for worse"), "{gate}");
     assert!(!gate.contains("-0.0000"), "{gate}");
+    // The same trees under another threshold rule decide differently: not "identical".
+    let cost =
+        "[threshold]\nrule = \"cost\"\ncost_false_negative = 20.0\ncost_false_positive = 1.0\n";
+    let j = train(&env, &data, 3, Some(cost));
+    assert_ne!(j["threshold"], v3_threshold, "{j}");
+    assert!(!j["warnings"].to_string().contains("identical"), "{j}");
 }
 
 /// Promotion follows the gate: a version never compared with the current champion needs a

@@ -549,8 +549,10 @@ fn run(cfg: &Config, home: &Path, req: &TrainRequest, ctx: &RunCtx) -> Result<Tr
     // that cannot be made (too few new held-out rows, say) is a refusal with its reason,
     // not a failed training run: the model is registered either way.
     let mut warnings = super::train_report::quality_warnings(&test_eval);
-    warnings.extend(Registry::open(home)?.identical_to(version)?.first().map(|o| {
-        format!("identical to v{o} (the same model and preprocessing files): this training changed nothing")
+    // The model is registered: this check's failure must not keep it from the gate.
+    let same = Registry::open(home).and_then(|r| r.identical_to(version));
+    warnings.extend(same.unwrap_or_default().first().map(|o| {
+        format!("identical to v{o} (the same model and preprocessing files and threshold): this training changed nothing")
     }));
     warnings
         .iter()

@@ -328,18 +328,20 @@ impl Registry {
     }
 
     /// Earlier versions whose model and preprocessing files are byte for byte those of
-    /// version `v` (a retrain that changed nothing). Versions whose manifest cannot be
-    /// read are skipped.
+    /// version `v`, with the same threshold (a retrain that changed nothing), newest
+    /// first. Versions whose manifest cannot be read are skipped.
     pub fn identical_to(&self, v: u32) -> Result<Vec<u32>> {
         let key =
             |m: &Manifest| ["model.json", "preprocessor.json"].map(|f| m.files.get(f).cloned());
         let this = key(&self.manifest(v)?);
+        let threshold = self.threshold(v)?;
         Ok(self
             .list()?
             .into_iter()
             .map(|m| m.version)
             .filter(|&o| o < v)
             .filter(|&o| self.manifest(o).is_ok_and(|m| key(&m) == this))
+            .filter(|&o| self.threshold(o).is_ok_and(|t| t == threshold))
             .collect())
     }
 

@@ -117,12 +117,12 @@ pub fn delong(y: &[u8], p_a: &[f64], p_b: &[f64]) -> Option<DeLong> {
     })
 }
 
-/// A 95% percentile interval.
+/// A 95% bootstrap interval: bias-corrected percentiles (see [`interval`]).
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
 pub struct Interval {
-    /// 2.5th percentile.
+    /// Lower end.
     pub lo: f64,
-    /// 97.5th percentile.
+    /// Upper end.
     pub hi: f64,
 }
 
@@ -141,7 +141,15 @@ pub struct Paired {
     pub p_value: f64,
 }
 
-fn interval(mut v: Vec<f64>) -> Interval {
+/// The 95% bias-corrected percentile interval (Efron 1981; BCa without acceleration) of
+/// the resampled values `v` around the full sample's `estimate`: z0 = Phi^-1(share of
+/// resamples below the estimate, ties counting half), then the Phi(2 z0 -+ 1.96) quantiles.
+/// With no median bias (z0 = 0) it is the plain 2.5-97.5 percentile interval. A biased
+/// metric moves it: ECE over fixed bins comes out higher on nearly every resample, so its
+/// plain percentile interval could lie wholly above the estimate; this one contains the
+/// estimate whenever the estimate is not in the outer 2.5% of its own resamples. The
+/// share is kept within [1/(n+1), n/(n+1)] so z0 stays finite.
+fn interval(mut v: Vec<f64>, estimate: f64) -> Interval {
     v.retain(|x| x.is_finite());
     v.sort_by(f64::total_cmp);
     if v.is_empty() {
@@ -150,10 +158,22 @@ fn interval(mut v: Vec<f64>) -> Interval {
             hi: f64::NAN,
         };
     }
-    let q = |f: f64| v[((f * (v.len() - 1) as f64).round() as usize).min(v.len() - 1)];
+    let n = v.len() as f64;
+    let q = |f: f64| v[((f * (n - 1.0)).round() as usize).min(v.len() - 1)];
+    let normal = Normal::new(0.0, 1.0).expect("the standard normal");
+    let (lo_f, hi_f) = if estimate.is_finite() {
+        let below = v.partition_point(|&x| x < estimate) as f64;
+        let equal = v.partition_point(|&x| x <= estimate) as f64 - below;
+        let share = ((below + equal / 2.0) / n).clamp(1.0 / (n + 1.0), n / (n + 1.0));
+        let z0 = normal.inverse_cdf(share);
+        let z = normal.inverse_cdf(0.975);
+        (normal.cdf(2.0 * z0 - z), normal.cdf(2.0 * z0 + z))
+    } else {
+        (0.025, 0.975)
+    };
     Interval {
-        lo: q(0.025),
-        hi: q(0.975),
+        lo: q(lo_f),
+        hi: q(hi_f),
     }
 }
 
@@ -198,10 +218,11 @@ pub fn paired_bootstrap(
     let share = |k: usize| (1.0 + k as f64) / (finite.len() as f64 + 1.0);
     let below = share(finite.iter().filter(|&&d| d <= 0.0).count());
     let above = share(finite.iter().filter(|&&d| d >= 0.0).count());
+    let (a, b) = (metric(y, p_a, 0), metric(y, p_b, 1));
     Paired {
-        a: interval(va),
-        b: interval(vb),
-        diff: interval(vd),
+        a: interval(va, a),
+        b: interval(vb, b),
+        diff: interval(vd, b - a),
         p_value: (2.0 * below.min(above)).min(1.0),
     }
 }
@@ -251,6 +272,66 @@ mod tests {
         assert_eq!(r1, r2);
         assert!(r1.a.lo <= 0.857 && 0.857 <= r1.a.hi);
         assert!(r1.diff.lo < 0.0 && r1.diff.hi > 0.0 && r1.p_value > 0.3);
+    }
+
+    #[test]
+    fn interval_is_bias_corrected_like_the_reference() {
+        // Values computed with scipy.stats.norm (ppf, cdf) and the same quantile rule:
+        // z0 = ppf(share below the estimate), ends at cdf(2 z0 -+ ppf(0.975)).
+        let v: Vec<f64> = (0..1000).map(|i| (f64::from(i) / 999.0).powi(2)).collect();
+        let near = |a: f64, b: f64| (a - b).abs() < 1e-12;
+        // The median: no bias, the plain 2.5-97.5 percentiles.
+        let i = interval(v.clone(), 0.25);
+        assert!(near(i.lo, 0.0006262518775031288) && near(i.hi, 0.9505762018274531));
+        // An estimate below the resamples' median (z0 = -0.4789) moves both ends down.
+        let i = interval(v.clone(), 0.1);
+        assert!(near(i.lo, 4.008012016020024e-06) && near(i.hi, 0.7086976866756647));
+        // An estimate below nearly every resample (the share is held at 1/1001).
+        let i = interval(v.clone(), 0.0001);
+        assert!(
+            near(i.lo, 0.0) && near(i.hi, 1.6032048064080095e-05),
+            "{i:?}"
+        );
+    }
+
+    #[test]
+    fn a_biased_metric_keeps_its_estimate_inside() {
+        // A calibrated model's ECE over ten bins rises on resamples (duplicated rows add
+        // error to every bin). On this claims-like sample (most scores near 0) nearly every
+        // resample is above the estimate, so the plain 2.5-97.5 percentile interval lies
+        // above it; the bias-corrected one holds it.
+        let mut rng = ChaCha8Rng::seed_from_u64(26);
+        let p: Vec<f64> = (0..3000)
+            .map(|_| rng.random_range(0.0f64..1.0).powi(4))
+            .collect();
+        let y: Vec<u8> = p.iter().map(|&q| u8::from(rng.random_bool(q))).collect();
+        let ece = |y: &[u8], p: &[f64], _: usize| crate::eval::metrics::calibration(y, p, 10).1;
+        let est = ece(&y, &p, 0);
+        let r = paired_bootstrap(&y, &p, &p, 1000, 3, &ece);
+        assert!(r.a.lo <= est && est <= r.a.hi, "{est} {:?}", r.a);
+        let mut plain = Vec::new();
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let pos: Vec<usize> = (0..y.len()).filter(|&i| y[i] == 1).collect();
+        let neg: Vec<usize> = (0..y.len()).filter(|&i| y[i] == 0).collect();
+        for _ in 0..1000 {
+            let idx: Vec<usize> = [&pos, &neg]
+                .iter()
+                .flat_map(|c| {
+                    (0..c.len())
+                        .map(|_| c[rng.random_range(0..c.len())])
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            let ys: Vec<u8> = idx.iter().map(|&i| y[i]).collect();
+            let ps: Vec<f64> = idx.iter().map(|&i| p[i]).collect();
+            plain.push(ece(&ys, &ps, 0));
+        }
+        plain.sort_by(f64::total_cmp);
+        assert!(
+            plain[25] > est,
+            "the plain interval would hold {est}: {}",
+            plain[25]
+        );
     }
 
     #[test]

@@ -940,17 +940,26 @@ fn feedback_records_realised_performance_per_date() {
     let bad = env.path("bad_labels.csv");
     std::fs::write(
         &bad,
-        "application_id,claim_status\nAPP00080000,yes\nAPP00080001,1,extra\n",
+        "application_id,claim_status\nAPP00080000,yes\nAPP00080001,1,extra\nAPP00080002,\n",
     )
     .unwrap();
+    // Given relative to where it runs, the file is named absolute, as training names it.
     let out = env
         .claims()
+        .current_dir(bad.parent().unwrap())
         .arg("feedback")
         .arg("--data")
-        .arg(&bad)
+        .arg("bad_labels.csv")
         .assert()
         .code(3);
     let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        err.contains(&format!(
+            "{}: row 3 (line 4), column 'claim_status': missing label (null target)",
+            bad.display()
+        )),
+        "{err}"
+    );
     assert!(
         err.contains("row 1 (line 2), column 'claim_status': label 'yes' is not 0 or 1"),
         "{err}"

@@ -10,7 +10,7 @@ pub mod generate;
 pub mod load;
 pub mod rows;
 pub mod split;
-mod values;
+pub(crate) mod values;
 
 use crate::config::Schema;
 

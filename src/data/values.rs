@@ -154,7 +154,7 @@ pub(super) fn category(
 }
 
 /// A label (`None` when empty), and why it fails the contract, if it does.
-pub(super) fn label(v: Option<&str>, mode: Mode) -> (Option<u8>, Option<String>) {
+pub(crate) fn label(v: Option<&str>, mode: Mode) -> (Option<u8>, Option<String>) {
     // Scoring does not use a label column a file happens to have: its values are not
     // checked, and a bad one does not quarantine the row.
     if mode == Mode::Inference {

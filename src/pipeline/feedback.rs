@@ -89,14 +89,13 @@ fn read_labels(path: &Path, id_col: &str, target: &str) -> Result<HashMap<String
             continue;
         }
         let id = ids[i].map(str::trim).unwrap_or("");
-        let y = match ys[i].map(str::trim) {
-            Some("0") | Some("0.0") => 0u8,
-            Some("1") | Some("1.0") => 1u8,
-            other => {
-                problems.push(v(
-                    target,
-                    format!("label '{}' is not 0 or 1", other.unwrap_or("")),
-                ));
+        // Training's rule and wording ("missing label", "label 'yes' is not 0 or 1").
+        let label = ys[i].map(str::trim).filter(|y| !y.is_empty());
+        let y = match crate::data::values::label(label, crate::data::contract::Mode::Training) {
+            (Some(y), None) => y,
+            (_, why) => {
+                let why = why.unwrap_or_else(|| "missing label".into());
+                problems.push(v(target, why));
                 continue;
             }
         };
@@ -123,6 +122,8 @@ pub fn feedback(
     id_col: &str,
     target: &str,
 ) -> Result<FeedbackOutcome> {
+    // Named absolute in errors and in `labels.source_file`, as training names its files.
+    let path = &crate::pipeline::absolute(path);
     let new = read_labels(path, id_col, target)?;
     let mut conn = db::open(&home.join("claims.db"))?;
     let now = db::now();
@@ -138,7 +139,7 @@ pub fn feedback(
                      received_at = excluded.received_at",
                 )
                 .map_err(db::sql)?;
-            let file = crate::pipeline::absolute(path).display().to_string();
+            let file = path.display().to_string();
             for (id, y) in &new {
                 ins.execute(params![id, y, file, now]).map_err(db::sql)?;
             }

@@ -233,27 +233,68 @@ struct SqliteDay<'c> {
     date: String,
 }
 
-const INSERT_PREDICTION: &str = "INSERT INTO predictions(business_date, application_id, model_version, role, score,
-     predicted_claim, threshold, top_reasons, run_id, scored_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+/// Rows per multi-row `INSERT`: one statement keeps its cursor on the table's last leaf
+/// from row to row, so a row that sorts after the one before skips the descent from the
+/// root (one execution per row opens the cursor afresh each time).
+const ROWS_PER_INSERT: usize = 64;
+
+/// An `INSERT` of `rows` rows: the values every row shares are parameters 1-6 (date,
+/// model version, role, threshold, run id, time), each row's own four follow.
+fn insert_predictions_sql(rows: usize) -> String {
+    let tuples: Vec<String> = (0..rows)
+        .map(|k| {
+            let p = 7 + 4 * k;
+            format!(
+                "(?1, ?{p}, ?2, ?3, ?{}, ?{}, ?4, ?{}, ?5, ?6)",
+                p + 1,
+                p + 2,
+                p + 3
+            )
+        })
+        .collect();
+    format!(
+        "INSERT INTO predictions(business_date, application_id, model_version, role, score,
+     predicted_claim, threshold, top_reasons, run_id, scored_at) VALUES {}",
+        tuples.join(", ")
+    )
+}
 
 impl DayWriter for SqliteDay<'_> {
     fn predictions(&mut self, b: &PredictionBatch) -> Result<()> {
-        let mut ins = self.tx.prepare_cached(INSERT_PREDICTION).map_err(err)?;
-        // The shared values are bound once; SQLite keeps bindings across executions.
-        ins.raw_bind_parameter(1, b.business_date).map_err(err)?;
-        ins.raw_bind_parameter(3, b.model_version).map_err(err)?;
-        ins.raw_bind_parameter(4, b.role).map_err(err)?;
-        ins.raw_bind_parameter(7, b.threshold).map_err(err)?;
-        ins.raw_bind_parameter(9, b.run_id).map_err(err)?;
-        ins.raw_bind_parameter(10, b.scored_at).map_err(err)?;
-        for i in 0..b.len() {
-            ins.raw_bind_parameter(2, b.ids[i].as_str()).map_err(err)?;
-            ins.raw_bind_parameter(5, b.scores[i]).map_err(err)?;
-            ins.raw_bind_parameter(6, b.scores[i] >= b.threshold)
+        let mut start = 0;
+        while start < b.len() {
+            let rows = if b.len() - start >= ROWS_PER_INSERT {
+                ROWS_PER_INSERT
+            } else {
+                1
+            };
+            let mut ins = self
+                .tx
+                .prepare_cached(&insert_predictions_sql(rows))
                 .map_err(err)?;
-            ins.raw_bind_parameter(8, b.reasons[i].as_str())
-                .map_err(err)?;
-            ins.raw_execute().map_err(err)?;
+            // The shared values are bound once; SQLite keeps bindings across executions.
+            ins.raw_bind_parameter(1, b.business_date).map_err(err)?;
+            ins.raw_bind_parameter(2, b.model_version).map_err(err)?;
+            ins.raw_bind_parameter(3, b.role).map_err(err)?;
+            ins.raw_bind_parameter(4, b.threshold).map_err(err)?;
+            ins.raw_bind_parameter(5, b.run_id).map_err(err)?;
+            ins.raw_bind_parameter(6, b.scored_at).map_err(err)?;
+            while b.len() - start >= rows {
+                for k in 0..rows {
+                    let (i, p) = (start + k, 7 + 4 * k);
+                    ins.raw_bind_parameter(p, b.ids[i].as_str()).map_err(err)?;
+                    ins.raw_bind_parameter(p + 1, b.scores[i]).map_err(err)?;
+                    ins.raw_bind_parameter(p + 2, b.scores[i] >= b.threshold)
+                        .map_err(err)?;
+                    ins.raw_bind_parameter(p + 3, b.reasons[i].as_str())
+                        .map_err(err)?;
+                }
+                ins.raw_execute().map_err(err)?;
+                start += rows;
+                if rows == 1 {
+                    break;
+                }
+            }
         }
         Ok(())
     }
@@ -468,5 +509,53 @@ impl Sink for SqliteSink {
             .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
             .map_err(err)?;
         self.conn.close().map_err(|(_, e)| err(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sink::{PredictionBatch, Sink};
+
+    #[test]
+    fn multi_row_inserts_write_every_row_as_given() {
+        // Two full 64-row statements and three single rows, ids out of key order (the
+        // cursor's last-leaf shortcut does not apply to them), then a second batch.
+        let dir = tempfile::tempdir().unwrap();
+        let mut sink = SqliteSink::open(&dir.path().join("s.db")).unwrap();
+        let n = 2 * ROWS_PER_INSERT + 3;
+        let ids: Vec<String> = (0..n).map(|i| format!("A{:05}", (i * 37) % n)).collect();
+        let scores: Vec<f64> = (0..n).map(|i| i as f64 / n as f64).collect();
+        let reasons: Vec<String> = (0..n).map(|i| format!("[\"r{i}\"]")).collect();
+        let batch = |k: usize| PredictionBatch {
+            business_date: "2026-01-02",
+            model_version: 3,
+            role: if k == 0 { "champion" } else { "challenger" },
+            threshold: 0.5,
+            run_id: "run-1",
+            scored_at: "2026-01-02T00:00:00Z",
+            ids: &ids,
+            scores: &scores,
+            reasons: &reasons,
+        };
+        let flag = std::sync::atomic::AtomicBool::new(false);
+        let mut day = sink.begin_day("2026-01-02", None, &flag).unwrap();
+        day.predictions(&batch(0)).unwrap();
+        day.predictions(&batch(1)).unwrap();
+        day.commit(&[]).unwrap();
+        let rows = sink.read_day("2026-01-02").unwrap();
+        assert_eq!(rows.len(), 2 * n);
+        for r in rows {
+            let i = ids.iter().position(|id| *id == r.application_id).unwrap();
+            assert_eq!(r.score, scores[i]);
+            assert_eq!(r.predicted_claim, scores[i] >= 0.5);
+            assert_eq!(r.top_reasons, reasons[i]);
+            assert_eq!(
+                (r.model_version, r.threshold, r.run_id.as_str()),
+                (3, 0.5, "run-1")
+            );
+            assert_eq!(r.scored_at, "2026-01-02T00:00:00Z");
+            assert!(r.role == "champion" || r.role == "challenger");
+        }
     }
 }

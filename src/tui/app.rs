@@ -526,10 +526,11 @@ impl App {
     fn adjust(&mut self, d: i32) {
         match self.pane {
             Pane::Metrics => {
-                self.threshold = ((self.threshold + 0.01 * d as f64) * 100.0)
-                    .round()
-                    .clamp(1.0, 99.0)
-                    / 100.0
+                let trained = self
+                    .model_view
+                    .as_ref()
+                    .map(|v| v.test.at_threshold.threshold);
+                self.threshold = step_threshold(self.threshold, d, trained);
             }
             Pane::Imbalance => match self.form.field {
                 0 => self.form.strategy = (self.form.strategy as i32 + d).rem_euclid(3) as usize,
@@ -556,5 +557,29 @@ impl App {
     /// The key bound to what `default` does by default (see `[tui.keys]`).
     pub fn key(&self, default: char) -> char {
         super::keys::shown(&self.remap, default)
+    }
+}
+
+/// The explored threshold one step (`d` = +1 or -1) along the 0.01 grid from `t`, stopping
+/// at the `trained` threshold on the way, so the version's own operating point can be
+/// reached again after moving off it.
+pub(crate) fn step_threshold(t: f64, d: i32, trained: Option<f64>) -> f64 {
+    let grid = |x: f64| (x * 100.0).round() / 100.0;
+    // The next grid value in that direction (from off the grid, the nearest one past t).
+    let next = if d > 0 {
+        let g = grid(t);
+        if g > t + 1e-9 { g } else { grid(g + 0.01) }
+    } else {
+        let g = grid(t);
+        if g < t - 1e-9 { g } else { grid(g - 0.01) }
+    }
+    .clamp(0.01, 0.99);
+    match trained {
+        Some(tr)
+            if (d > 0 && tr > t + 1e-9 && tr < next) || (d < 0 && tr < t - 1e-9 && tr > next) =>
+        {
+            tr
+        }
+        _ => next,
     }
 }

@@ -167,7 +167,30 @@ fn threshold_moves_update_the_confusion_matrix() {
         after.tp + after.fp + after.tn + after.fn_,
         before.tp + before.fp + before.tn + before.fn_
     );
-    assert!(render(&a, 120, 40).contains(&format!("threshold {:.2}", after.threshold)));
+    assert!(render(&a, 120, 40).contains(&format!("threshold {:.4}", after.threshold)));
+    // Back down, the steps stop at the trained threshold: its own numbers, labelled so.
+    for _ in 0..10 {
+        press(&mut a, key('h'));
+    }
+    let back = a.at_threshold().unwrap();
+    assert_eq!(back, before, "the trained threshold's matrix again");
+    assert!(render(&a, 120, 40).contains(&format!("threshold {:.4}  (trained", before.threshold)));
+}
+
+#[test]
+fn threshold_steps_follow_the_grid_and_stop_at_the_trained_one() {
+    use super::app::step_threshold;
+    let near = |a: f64, b: f64| (a - b).abs() < 1e-9;
+    // From the trained 0.6162: up to 0.62 (not 0.63), down to 0.61.
+    assert!(near(step_threshold(0.6162, 1, Some(0.6162)), 0.62));
+    assert!(near(step_threshold(0.6162, -1, Some(0.6162)), 0.61));
+    // Crossing it on the way back stops there.
+    assert!(near(step_threshold(0.62, -1, Some(0.6162)), 0.6162));
+    assert!(near(step_threshold(0.61, 1, Some(0.6162)), 0.6162));
+    // On the grid and away from it: plain 0.01 steps, within 0.01-0.99.
+    assert!(near(step_threshold(0.50, 1, Some(0.6162)), 0.51));
+    assert!(near(step_threshold(0.01, -1, None), 0.01));
+    assert!(near(step_threshold(0.99, 1, None), 0.99));
 }
 
 #[test]

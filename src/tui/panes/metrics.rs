@@ -58,10 +58,14 @@ pub fn metrics(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         )),
         Line::from(""),
         Line::styled(
-            format!(
-                "threshold {:.2}  (h/l; trained at {:.4})",
-                app.threshold, e.at_threshold.threshold
-            ),
+            if (app.threshold - e.at_threshold.threshold).abs() < 1e-9 {
+                format!("threshold {:.4}  (trained; h/l to explore)", app.threshold)
+            } else {
+                format!(
+                    "threshold {:.4}  (h/l; trained at {:.4})",
+                    app.threshold, e.at_threshold.threshold
+                )
+            },
             theme.accent,
         ),
         Line::from(format!(

@@ -568,3 +568,34 @@ fn a_rescored_date_is_reloaded() {
 
 #[path = "job_tests.rs"]
 mod job_tests;
+
+/// With wrap on, the pane fills from the end: the last log line shows whole, however many
+/// rows the lines before it wrap to.
+#[test]
+fn wrapped_logs_show_the_last_line() {
+    let dir = home();
+    let mut a = app(dir.path());
+    a.logs = (0..60)
+        .map(|i| super::data::LogLine {
+            time: "2026-03-02T19:00:01.000Z".into(),
+            level: if i == 59 { "ERROR" } else { "INFO" }.into(),
+            run_id: "predict-x".into(),
+            stage: "contract".into(),
+            message: format!(
+                "line {i}: {} end-of-line-{i}",
+                "a long message that wraps onto more rows ".repeat(3)
+            ),
+        })
+        .collect();
+    press(&mut a, key('6'));
+    assert_eq!(a.pane, Pane::Logs);
+    let plain = render(&a, 80, 24);
+    press(&mut a, key('w'));
+    assert!(a.wrap);
+    for (w, h) in [(80, 24), (120, 40), (60, 15)] {
+        let shown = render(&a, w, h);
+        assert!(shown.contains("end-of-line-59"), "{w}x{h}:\n{shown}");
+        assert!(!shown.contains("end-of-line-10 "), "{w}x{h}:\n{shown}");
+    }
+    assert!(plain.contains("line 59"));
+}

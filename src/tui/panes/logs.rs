@@ -16,33 +16,47 @@ pub fn logs(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let lines = app.visible_logs();
     let height = area.height.saturating_sub(2) as usize;
     let end = lines.len().saturating_sub(app.log_scroll);
-    let start = end.saturating_sub(height);
-    let text: Vec<Line> = lines[start..end]
-        .iter()
-        .map(|l| {
-            let style = match l.level.as_str() {
-                "ERROR" => theme.alert,
-                "WARN" => theme.warn,
-                _ => Style::default(),
-            };
-            Line::from(vec![
-                Span::styled(
-                    format!("{} ", l.time.get(11..19).unwrap_or(&l.time)),
-                    theme.dim,
-                ),
-                Span::styled(format!("{:<5} ", l.level), style),
-                Span::styled(
-                    if l.stage.is_empty() {
-                        String::new()
-                    } else {
-                        format!("[{}] ", l.stage)
-                    },
-                    theme.accent,
-                ),
-                Span::raw(l.message.clone()),
-            ])
-        })
-        .collect();
+    let line = |l: &crate::tui::data::LogLine| {
+        let style = match l.level.as_str() {
+            "ERROR" => theme.alert,
+            "WARN" => theme.warn,
+            _ => Style::default(),
+        };
+        Line::from(vec![
+            Span::styled(
+                format!("{} ", l.time.get(11..19).unwrap_or(&l.time)),
+                theme.dim,
+            ),
+            Span::styled(format!("{:<5} ", l.level), style),
+            Span::styled(
+                if l.stage.is_empty() {
+                    String::new()
+                } else {
+                    format!("[{}] ", l.stage)
+                },
+                theme.accent,
+            ),
+            Span::raw(l.message.clone()),
+        ])
+    };
+    // Wrapped, a line can take several rows: take lines back from the end until they fill
+    // the pane, and skip the first one's rows that do not fit, so the last line shows.
+    let (text, skip): (Vec<Line>, usize) = if app.wrap {
+        let width = area.width.saturating_sub(2).max(1);
+        let (mut rows, mut start) = (0, end);
+        while start > 0 && rows < height {
+            start -= 1;
+            rows += Paragraph::new(line(lines[start]))
+                .wrap(Wrap { trim: false })
+                .line_count(width)
+                .max(1);
+        }
+        let text = lines[start..end].iter().map(|l| line(l)).collect();
+        (text, rows.saturating_sub(height))
+    } else {
+        let start = end.saturating_sub(height);
+        (lines[start..end].iter().map(|l| line(l)).collect(), 0)
+    };
     let title = format!(
         "log {}{}{} ({} follow, {} search, {} level, {} wrap)",
         if app.follow { "[follow]" } else { "[paused]" },
@@ -63,7 +77,9 @@ pub fn logs(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     );
     let mut p = Paragraph::new(text).block(block(&title, theme));
     if app.wrap {
-        p = p.wrap(Wrap { trim: false });
+        p = p
+            .wrap(Wrap { trim: false })
+            .scroll((u16::try_from(skip).unwrap_or(u16::MAX), 0));
     }
     f.render_widget(p, area);
 }

@@ -164,8 +164,13 @@ impl App {
     /// Reloads everything from the database, registry and log (the 1 s poll).
     pub fn refresh(&mut self) {
         if let Ok(r) = data::load_runs(&self.home, 200) {
+            // The selection stays on its run when new runs arrive above it.
+            let selected = self.runs.get(self.run_sel).map(|r| r.run_id.clone());
             self.runs = r;
-            self.run_sel = self.run_sel.min(self.runs.len().saturating_sub(1));
+            self.run_sel = selected
+                .and_then(|id| self.runs.iter().position(|r| r.run_id == id))
+                .unwrap_or(self.run_sel)
+                .min(self.runs.len().saturating_sub(1));
         }
         if let Some(d) = &self.run_detail
             && let Ok(Some(r)) = data::load_run(&self.home, &d.run_id)

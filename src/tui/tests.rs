@@ -599,3 +599,19 @@ fn wrapped_logs_show_the_last_line() {
     }
     assert!(plain.contains("line 59"));
 }
+
+/// A run started elsewhere lands at the top of the list; the selection stays on its run.
+#[test]
+fn runs_selection_stays_on_its_run_when_runs_arrive() {
+    let dir = home();
+    let mut a = app(dir.path());
+    press(&mut a, key('1'));
+    press(&mut a, key('j'));
+    let chosen = a.runs[a.run_sel].run_id.clone();
+    assert_eq!(a.run_sel, 1);
+    let conn = crate::registry::db::open(&dir.path().join("home").join("claims.db")).unwrap();
+    crate::registry::runs::start(&conn, "predict-zzzz-new", "predict", "{}").unwrap();
+    a.refresh();
+    assert_eq!(a.runs[0].run_id, "predict-zzzz-new");
+    assert_eq!(a.runs[a.run_sel].run_id, chosen);
+}

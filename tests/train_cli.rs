@@ -200,6 +200,13 @@ fn imbalance_strategies_reach_the_model() {
             .parse()
             .unwrap();
     assert!((learner_spw - spw).abs() < 1e-4);
+    // `claims models` says which weight the automatic setting came to.
+    let out = env.claims().arg("models").assert().success();
+    let listed = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(
+        listed.contains(&format!("weight:auto={spw:.4}")),
+        "{listed}"
+    );
 
     let out = env
         .claims()

@@ -24,6 +24,7 @@ use crate::model::xgb;
 use crate::monitor::profile;
 use crate::registry::{DataFileRecord, Manifest, Registry, code_version, sha256_file};
 
+use super::train_types::registered_label;
 pub use super::train_types::{TrainOutcome, TrainRequest};
 
 fn violations_for_labels(files: &[String], y: &[u8], folds: usize) -> Option<ClaimsError> {
@@ -528,7 +529,7 @@ fn run(cfg: &Config, home: &Path, req: &TrainRequest, ctx: &RunCtx) -> Result<Tr
             manifest,
             &files,
             test_eval.roc_auc,
-            &imbalance.label(),
+            &registered_label(&imbalance, spw),
             threshold)?;
         let dir = reg.model_dir(v).display().to_string();
         let replaced = previous_challenger.filter(|&p| role == "challenger" && p != v);

@@ -348,8 +348,16 @@ fn train_job(
     let out = crate::pipeline::train::train(&cfg, home, &req, Some(etx), cancel);
     let _ = forward.join();
     let o = out.map_err(|e| e.to_string())?;
+    // What was used: an automatic weight's value, and a cost threshold rule.
+    let mut settings = match o.scale_pos_weight {
+        Some(w) if label == "weight" => format!("weight:auto={w:.4}"),
+        _ => label.to_string(),
+    };
+    if cost_rule {
+        settings.push_str(", cost");
+    }
     Ok(Trial {
-        settings: label.to_string(),
+        settings,
         version: o.model_version,
         roc_auc: o.test.roc_auc,
         pr_auc: o.test.pr_auc,

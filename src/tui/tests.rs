@@ -615,3 +615,28 @@ fn runs_selection_stays_on_its_run_when_runs_arrive() {
     assert_eq!(a.runs[0].run_id, "predict-zzzz-new");
     assert_eq!(a.runs[a.run_sel].run_id, chosen);
 }
+
+/// A training started from the Imbalance pane lists what it used: an automatic weight's
+/// value and a cost threshold rule.
+#[test]
+fn console_trials_name_the_weight_and_rule_used() {
+    let dir = home();
+    let req = train::TrainRequest {
+        data: vec![dir.path().join("train.csv")],
+        seed: Some(5),
+        ..Default::default()
+    };
+    let (tx, _rx) = std::sync::mpsc::channel();
+    let h = dir.path().join("home");
+    let t = super::train_job(cfg(), &h, req, "weight", true, tx, Arc::default()).unwrap();
+    let reg = crate::registry::Registry::open(&h).unwrap();
+    let m = reg
+        .list()
+        .unwrap()
+        .into_iter()
+        .find(|m| m.version == t.version)
+        .unwrap();
+    let w = m.imbalance.clone().unwrap();
+    assert!(w.starts_with("weight:auto="), "{w}");
+    assert_eq!(t.settings, format!("{w}, cost"));
+}

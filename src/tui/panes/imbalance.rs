@@ -114,7 +114,8 @@ pub fn imbalance(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let t = Table::new(
         rows,
         [
-            Constraint::Length(24),
+            // Room for "weight:auto=5.7050 (champion)" where the columns fit beside it.
+            Constraint::Length(if results.width < 100 { 24 } else { 31 }),
             Constraint::Length(6),
             Constraint::Length(8),
             Constraint::Length(8),

@@ -640,3 +640,38 @@ fn console_trials_name_the_weight_and_rule_used() {
     assert!(w.starts_with("weight:auto="), "{w}");
     assert_eq!(t.settings, format!("{w}, cost"));
 }
+
+/// A scoring run's details list the quarantined rows it kept, with their reasons, and
+/// where to find the rest.
+#[test]
+fn run_details_list_quarantined_rows() {
+    let dir = home();
+    let mut a = app(dir.path());
+    press(&mut a, key('1'));
+    let mut r = a.runs[0].clone();
+    r.summary = Some(
+        serde_json::json!({
+            "rows_quarantined": 12,
+            "quarantined_rows": [
+                {"row": 4, "application_id": "APP14000029", "reason": "gender: unknown category '7'"},
+                {"row": 9, "application_id": null, "reason": "row has 3 fields, expected 41"}
+            ]
+        })
+        .to_string(),
+    );
+    let id = r.run_id.clone();
+    a.run_detail = Some(r);
+    let shown = render(&a, 120, 40);
+    assert!(
+        shown.contains("row 4  APP14000029  gender: unknown category '7'"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("row 9  (no id)  row has 3 fields"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains(&format!("(the first 2; all of them: `claims runs {id}`)")),
+        "{shown}"
+    );
+}

@@ -49,6 +49,29 @@ pub fn runs(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         let summary = r.summary_json();
         if let Some(q) = summary["rows_quarantined"].as_u64() {
             lines.push(Line::from(format!("quarantined rows: {q}")));
+            // The rows and reasons the run kept (its first ten), as `claims runs ID` shows.
+            let kept = summary["quarantined_rows"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            for k in &kept {
+                lines.push(Line::from(format!(
+                    "  row {}  {}  {}",
+                    k["row"].as_i64().unwrap_or(0),
+                    k["application_id"].as_str().unwrap_or("(no id)"),
+                    k["reason"].as_str().unwrap_or("")
+                )));
+            }
+            if (kept.len() as u64) < q {
+                lines.push(Line::styled(
+                    format!(
+                        "  (the first {}; all of them: `claims runs {}`)",
+                        kept.len(),
+                        r.run_id
+                    ),
+                    theme.dim,
+                ));
+            }
         }
         if let Some(a) = summary["drift_alerts"].as_array().filter(|a| !a.is_empty()) {
             let names: Vec<&str> = a.iter().filter_map(|v| v.as_str()).collect();

@@ -64,10 +64,23 @@ impl RunRecord {
                 Some(d) if !first.contains(d) => format!("{d}: {first}"),
                 _ => first.to_string(),
             };
-            if first.starts_with("input violates the data contract")
+            // Narrow lists cut the end: the problem goes first, without the file's path
+            // (the run's inputs name it): "data contract, 2 problem(s): row 3 (line 4), ...".
+            if let Some(n) = first
+                .strip_prefix("input violates the data contract (")
+                .and_then(|r| r.strip_suffix(')'))
                 && let Some(p) = lines.map(str::trim).find(|l| !l.is_empty())
             {
-                gist = format!("{gist}: {p}");
+                let p = p.trim_start_matches("- ");
+                let p = match p.split_once(": ") {
+                    Some((file, rest)) if !file.contains('\'') && !file.starts_with("row ") => rest,
+                    _ => p,
+                };
+                let head = format!("data contract, {n}: {p}");
+                gist = match args["date"].as_str() {
+                    Some(d) => format!("{d}: {head}"),
+                    None => head,
+                };
             }
             let short: String = gist.chars().take(110).collect();
             return if short.len() < gist.len() {
@@ -336,4 +349,42 @@ pub fn last_of_kind(conn: &Connection, kind: &str) -> Result<Option<RunRecord>> 
     )
     .optional()
     .map_err(sql)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RunRecord;
+
+    fn failed(args: &str, error: &str) -> RunRecord {
+        RunRecord {
+            run_id: "predict-x".into(),
+            kind: "predict".into(),
+            status: "failed".into(),
+            started_at: String::new(),
+            finished_at: None,
+            args: Some(args.into()),
+            error: Some(error.into()),
+            summary: None,
+            replaced_by: None,
+            stages: vec![],
+        }
+    }
+
+    #[test]
+    fn a_contract_failure_lists_its_first_problem_first() {
+        let r = failed(
+            r#"{"date": "2026-11-25", "data": "/srv/claims/incoming/day.csv"}"#,
+            "input violates the data contract (2 problem(s))\n  - /srv/claims/incoming/day.csv: column 'income': missing column\n  - /srv/claims/incoming/day.csv: column 'age': missing column",
+        );
+        assert_eq!(
+            r.gist(),
+            "2026-11-25: data contract, 2 problem(s): column 'income': missing column"
+        );
+        // Other failures keep their first line after the date.
+        let r = failed(
+            r#"{"date": "2026-11-25"}"#,
+            "no champion model in /h yet\ncause",
+        );
+        assert_eq!(r.gist(), "2026-11-25: no champion model in /h yet");
+    }
 }

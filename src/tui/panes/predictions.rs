@@ -125,7 +125,7 @@ pub fn predictions(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .collect();
     let model = app.predictions.first().map_or(String::new(), |p| {
         format!(
-            ", {} v{}, threshold {:.3}",
+            ", {} v{}, threshold {:.4}",
             p.role, p.model_version, p.threshold
         )
     });
@@ -148,12 +148,13 @@ pub fn predictions(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     };
     let title = match (app.filter.is_empty(), app.day_truncated()) {
         (true, false) => hinted(
-            format!("{date}: {total} scored{held}{model}"),
+            // Who scored it and at which threshold first: a narrow title cuts the end.
+            format!("{date}{model}: {total} scored{held}"),
             format!("(h/l date, {} filter, Enter details)", app.key('/')),
         ),
         (true, true) => hinted(
             format!(
-                "{date}: {total} scored{held}, top {} by score shown{model}",
+                "{date}{model}: {total} scored{held}, top {} by score shown",
                 app.predictions.len()
             ),
             format!("({} filter: Enter searches all ids)", app.key('/')),

@@ -224,6 +224,15 @@ fn promote_confirm_and_cancel() {
     press(&mut a, KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
     assert!(a.requests.is_empty() && a.popup.is_some());
     assert!(a.status.contains("type a reason first"), "{}", a.status);
+    // The popup itself says why Enter did nothing, under the reason (the status line can
+    // be hidden behind it).
+    let shown = render(&a, 100, 30);
+    let lines: Vec<&str> = shown.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.contains("Reason (required): _"))
+        .unwrap();
+    assert!(lines[at + 1].contains("type a reason first"), "{shown}");
     for c in "uat ok".chars() {
         press(&mut a, key(c));
     }

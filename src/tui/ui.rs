@@ -132,11 +132,14 @@ pub fn draw(f: &mut Frame, app: &App) {
             } else {
                 "Reason"
             };
-            lines.extend([
-                format!("{label}: {reason}_"),
-                String::new(),
-                "Enter confirms, Esc cancels".into(),
-            ]);
+            lines.push(format!("{label}: {reason}_"));
+            // Enter without one: said here, where the eyes are (the popup can hide the
+            // status line).
+            if *needs_reason && reason.trim().is_empty() && app.status.starts_with("type a reason")
+            {
+                lines.push(app.status.clone());
+            }
+            lines.extend([String::new(), "Enter confirms, Esc cancels".into()]);
             popup(f, "Confirm", &lines, &theme);
         }
         None => {}

@@ -684,3 +684,31 @@ fn run_details_list_quarantined_rows() {
         "{shown}"
     );
 }
+
+/// A drift panel shorter than the list keeps the score, the alerts and the highest PSI,
+/// and says how many lower ones it leaves out.
+#[test]
+fn drift_panel_keeps_what_matters_when_short() {
+    let dir = home();
+    let mut a = app(dir.path());
+    press(&mut a, key('5'));
+    let row = |feature: &str, value: f64, level: &str| crate::monitor::drift::DriftRow {
+        feature: feature.into(),
+        metric: "psi".into(),
+        value,
+        threshold: Some(0.25),
+        breached: level == "alert",
+        level: level.into(),
+    };
+    a.drift = (0..40)
+        .map(|i| row(&format!("feature_{i:02}"), f64::from(i) / 1000.0, "ok"))
+        .collect();
+    a.drift.push(row("score", 0.001, "ok"));
+    a.drift.push(row("zz_alerted", 0.4, "alert"));
+    let shown = render(&a, 120, 30);
+    assert!(shown.contains("score "), "{shown}");
+    assert!(shown.contains("zz_alerted"), "{shown}");
+    assert!(shown.contains("feature_39"), "{shown}");
+    assert!(!shown.contains("feature_00"), "{shown}");
+    assert!(shown.contains("lower (claims drift --date D)"), "{shown}");
+}

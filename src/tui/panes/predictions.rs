@@ -207,9 +207,31 @@ pub fn predictions(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     .block(block(&title, theme));
     f.render_widget(t, list);
     if side > 0 {
-        let lines: Vec<Line> = app
-            .drift
-            .iter()
+        // The score's drift first, then alerts, warnings and the highest PSI: when the
+        // panel is shorter than the list, what it cuts is what matters least.
+        let rank = |d: &&crate::monitor::drift::DriftRow| {
+            let level = match d.level.as_str() {
+                "alert" => 0,
+                "warn" => 1,
+                _ => 2,
+            };
+            (d.feature != "score", level)
+        };
+        let mut shown_rows: Vec<&crate::monitor::drift::DriftRow> = app.drift.iter().collect();
+        shown_rows.sort_by(|a, b| {
+            rank(a).cmp(&rank(b)).then(
+                b.value
+                    .partial_cmp(&a.value)
+                    .unwrap_or(std::cmp::Ordering::Equal),
+            )
+        });
+        let room = drift.height.saturating_sub(2) as usize;
+        let more = shown_rows.len().saturating_sub(room);
+        if more > 0 {
+            shown_rows.truncate(room.saturating_sub(1));
+        }
+        let mut lines: Vec<Line> = shown_rows
+            .into_iter()
             .map(|d| {
                 let (style, shown) = match d.level.as_str() {
                     "alert" => (theme.alert, "alert"),
@@ -227,6 +249,12 @@ pub fn predictions(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 )
             })
             .collect();
+        if more > 0 {
+            lines.push(Line::styled(
+                format!("+{} lower (claims drift --date D)", more + 1),
+                theme.dim,
+            ));
+        }
         let title = if app
             .drift
             .iter()

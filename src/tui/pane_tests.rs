@@ -1,0 +1,144 @@
+//! Console tests of what the panes show and keep (this session's review of the console):
+//! wrapped logs, a stable run selection, trial labels, quarantined rows in run details and
+//! a short drift panel. Helpers come from `tests.rs`.
+
+use std::sync::Arc;
+
+use super::{app, cfg, home, key, press, render};
+use crate::pipeline::train;
+use crate::tui::app::Pane;
+
+/// With wrap on, the pane fills from the end: the last log line shows whole, however many
+/// rows the lines before it wrap to.
+#[test]
+fn wrapped_logs_show_the_last_line() {
+    let dir = home();
+    let mut a = app(dir.path());
+    a.logs = (0..60)
+        .map(|i| crate::tui::data::LogLine {
+            time: "2026-03-02T19:00:01.000Z".into(),
+            level: if i == 59 { "ERROR" } else { "INFO" }.into(),
+            run_id: "predict-x".into(),
+            stage: "contract".into(),
+            message: format!(
+                "line {i}: {} end-of-line-{i}",
+                "a long message that wraps onto more rows ".repeat(3)
+            ),
+        })
+        .collect();
+    press(&mut a, key('6'));
+    assert_eq!(a.pane, Pane::Logs);
+    let plain = render(&a, 80, 24);
+    press(&mut a, key('w'));
+    assert!(a.wrap);
+    for (w, h) in [(80, 24), (120, 40), (60, 15)] {
+        let shown = render(&a, w, h);
+        assert!(shown.contains("end-of-line-59"), "{w}x{h}:\n{shown}");
+        assert!(!shown.contains("end-of-line-10 "), "{w}x{h}:\n{shown}");
+    }
+    assert!(plain.contains("line 59"));
+}
+
+/// A run started elsewhere lands at the top of the list; the selection stays on its run.
+#[test]
+fn runs_selection_stays_on_its_run_when_runs_arrive() {
+    let dir = home();
+    let mut a = app(dir.path());
+    press(&mut a, key('1'));
+    press(&mut a, key('j'));
+    let chosen = a.runs[a.run_sel].run_id.clone();
+    assert_eq!(a.run_sel, 1);
+    let conn = crate::registry::db::open(&dir.path().join("home").join("claims.db")).unwrap();
+    crate::registry::runs::start(&conn, "predict-zzzz-new", "predict", "{}").unwrap();
+    a.refresh();
+    assert_eq!(a.runs[0].run_id, "predict-zzzz-new");
+    assert_eq!(a.runs[a.run_sel].run_id, chosen);
+}
+
+/// A training started from the Imbalance pane lists what it used: an automatic weight's
+/// value and a cost threshold rule.
+#[test]
+fn console_trials_name_the_weight_and_rule_used() {
+    let dir = home();
+    let req = train::TrainRequest {
+        data: vec![dir.path().join("train.csv")],
+        seed: Some(5),
+        ..Default::default()
+    };
+    let (tx, _rx) = std::sync::mpsc::channel();
+    let h = dir.path().join("home");
+    let t = crate::tui::train_job(cfg(), &h, req, "weight", true, tx, Arc::default()).unwrap();
+    let reg = crate::registry::Registry::open(&h).unwrap();
+    let m = reg
+        .list()
+        .unwrap()
+        .into_iter()
+        .find(|m| m.version == t.version)
+        .unwrap();
+    let w = m.imbalance.clone().unwrap();
+    assert!(w.starts_with("weight:auto="), "{w}");
+    assert_eq!(t.settings, format!("{w}, cost"));
+}
+
+/// A scoring run's details list the quarantined rows it kept, with their reasons, and
+/// where to find the rest.
+#[test]
+fn run_details_list_quarantined_rows() {
+    let dir = home();
+    let mut a = app(dir.path());
+    press(&mut a, key('1'));
+    let mut r = a.runs[0].clone();
+    r.summary = Some(
+        serde_json::json!({
+            "rows_quarantined": 12,
+            "quarantined_rows": [
+                {"row": 4, "application_id": "APP14000029", "reason": "gender: unknown category '7'"},
+                {"row": 9, "application_id": null, "reason": "row has 3 fields, expected 41"}
+            ]
+        })
+        .to_string(),
+    );
+    let id = r.run_id.clone();
+    a.run_detail = Some(r);
+    let shown = render(&a, 120, 40);
+    assert!(
+        shown.contains("row 4  APP14000029  gender: unknown category '7'"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("row 9  (no id)  row has 3 fields"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains(&format!("(the first 2; all of them: `claims runs {id}`)")),
+        "{shown}"
+    );
+}
+
+/// A drift panel shorter than the list keeps the score, the alerts and the highest PSI,
+/// and says how many lower ones it leaves out.
+#[test]
+fn drift_panel_keeps_what_matters_when_short() {
+    let dir = home();
+    let mut a = app(dir.path());
+    press(&mut a, key('5'));
+    let row = |feature: &str, value: f64, level: &str| crate::monitor::drift::DriftRow {
+        feature: feature.into(),
+        metric: "psi".into(),
+        value,
+        threshold: Some(0.25),
+        breached: level == "alert",
+        level: level.into(),
+    };
+    a.drift = (0..40)
+        .map(|i| row(&format!("feature_{i:02}"), f64::from(i) / 1000.0, "ok"))
+        .collect();
+    a.drift.push(row("score", 0.001, "ok"));
+    a.drift.push(row("zz_alerted", 0.4, "alert"));
+    let shown = render(&a, 120, 30);
+    assert!(shown.contains("score "), "{shown}");
+    assert!(shown.contains("zz_alerted"), "{shown}");
+    assert!(shown.contains("feature_39"), "{shown}");
+    assert!(!shown.contains("feature_00"), "{shown}");
+    assert!(shown.contains("lower (claims drift --date D)"), "{shown}");
+}

@@ -143,7 +143,7 @@ T_RUNS='runs \([0-9]+\), Enter for details'
 T_METRICS='evaluation \(test split\)'
 T_IMBALANCE='imbalance settings \(j/k field, h/l value\)'
 T_COMPARE='(champion / challenger|held-out rows, 95% CI)'
-T_PREDICTIONS='2026-03-02: [0-9]+ scored'
+T_PREDICTIONS='2026-03-02, champion v[0-9]+, threshold [0-9.]+: [0-9]+ scored'
 T_LOGS='log \[(follow|paused)\]'
 TRAIN_OK='train-[^ ]+ +train +succeeded'
 

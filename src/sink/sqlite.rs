@@ -259,19 +259,26 @@ fn insert_predictions_sql(rows: usize) -> String {
     )
 }
 
+/// The 64-row statement's text, built once.
+static INSERT_MANY: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| insert_predictions_sql(ROWS_PER_INSERT));
+
+/// The one-row statement's text, for a batch's last rows.
+static INSERT_ONE: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| insert_predictions_sql(1));
+
 impl DayWriter for SqliteDay<'_> {
     fn predictions(&mut self, b: &PredictionBatch) -> Result<()> {
-        let mut start = 0;
-        while start < b.len() {
-            let rows = if b.len() - start >= ROWS_PER_INSERT {
-                ROWS_PER_INSERT
-            } else {
-                1
-            };
-            let mut ins = self
-                .tx
-                .prepare_cached(&insert_predictions_sql(rows))
-                .map_err(err)?;
+        let full = b.len() - b.len() % ROWS_PER_INSERT;
+        let parts = [
+            (ROWS_PER_INSERT, &*INSERT_MANY, 0..full),
+            (1, &*INSERT_ONE, full..b.len()),
+        ];
+        for (rows, sql, range) in parts {
+            if range.is_empty() {
+                continue;
+            }
+            let mut ins = self.tx.prepare_cached(sql).map_err(err)?;
             // The shared values are bound once; SQLite keeps bindings across executions.
             ins.raw_bind_parameter(1, b.business_date).map_err(err)?;
             ins.raw_bind_parameter(2, b.model_version).map_err(err)?;
@@ -279,7 +286,7 @@ impl DayWriter for SqliteDay<'_> {
             ins.raw_bind_parameter(4, b.threshold).map_err(err)?;
             ins.raw_bind_parameter(5, b.run_id).map_err(err)?;
             ins.raw_bind_parameter(6, b.scored_at).map_err(err)?;
-            while b.len() - start >= rows {
+            for start in range.step_by(rows) {
                 for k in 0..rows {
                     let (i, p) = (start + k, 7 + 4 * k);
                     ins.raw_bind_parameter(p, b.ids[i].as_str()).map_err(err)?;
@@ -290,10 +297,6 @@ impl DayWriter for SqliteDay<'_> {
                         .map_err(err)?;
                 }
                 ins.raw_execute().map_err(err)?;
-                start += rows;
-                if rows == 1 {
-                    break;
-                }
             }
         }
         Ok(())

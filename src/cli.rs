@@ -64,8 +64,8 @@ pub enum Command {
         /// Leave out the claim_status column (as a day's new applications).
         #[arg(long)]
         no_label: bool,
-        /// First application number [default: 1,000,000 x (seed mod 1000), so files made
-        /// with different seeds do not share ids]
+        /// First application number [default: 1,000,000 x (seed mod 1000): files of fewer
+        /// than 1,000,000 rows from seeds below 1000 do not share ids]
         #[arg(long)]
         id_offset: Option<usize>,
     },
@@ -162,7 +162,8 @@ pub enum Command {
         /// The model version, as 3 or v3.
         #[arg(value_parser = model_version)]
         version: u32,
-        /// Why (kept in the audit trail). Required when the gate refused this version.
+        /// Why (kept in the audit trail). Required when the gate refused this version or it
+        /// was never compared with the current champion.
         #[arg(long)]
         reason: Option<String>,
     },

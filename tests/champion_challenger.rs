@@ -45,7 +45,7 @@ fn lookalike_challenger_is_not_significant_and_refused() {
     let out = env.claims().arg("compare").assert().success();
     let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
     assert!(
-        text.contains("gate: refused: v2 stays challenger") && text.contains("FAIL p-value"),
+        text.contains("gate: refused: v2 is not promoted") && text.contains("FAIL p-value"),
         "{text}"
     );
     let out = env.claims().args(["compare", "--json"]).assert().success();

@@ -442,6 +442,11 @@ mod tests {
                 "tui.keys.quit' = 'ab': expected one character",
             ),
             ("help = \"q\"", "'q' is already the key of 'quit'"),
+            // Named after the key the user set, not the default it clashes with.
+            (
+                "quit = \"r\"",
+                "tui.keys.quit' = 'r': 'r' is already the key of 'rerun'",
+            ),
             ("train = \"j\"", "1-6, h, j, k and l are fixed"),
         ] {
             let e = Config::from_overlay(&format!("[tui.keys]\n{keys}\n"))

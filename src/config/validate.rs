@@ -426,6 +426,13 @@ fn validate_keys(keys: &std::collections::BTreeMap<String, String>) -> Result<()
             ));
         }
         if let Some((other, _)) = bound[..i].iter().find(|(_, d)| d == c) {
+            // Named after the setting the user wrote (`quit = "r"` clashes with rerun's
+            // default key, and is the one to change).
+            let (action, other) = if keys.contains_key(*action) {
+                (action, other)
+            } else {
+                (other, action)
+            };
             return Err(bad(
                 &format!("tui.keys.{action}"),
                 c,

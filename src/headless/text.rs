@@ -159,7 +159,7 @@ pub(super) fn compare_text(c: &compare::Comparison, report: Option<&Path>) -> St
             )
         } else {
             format!(
-                "refused: v{} stays challenger (`claims promote v{} --reason WHY` overrides it)",
+                "refused: v{} is not promoted (`claims promote v{} --reason WHY` overrides the gate)",
                 c.challenger, c.challenger
             )
         }

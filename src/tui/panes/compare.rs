@@ -125,7 +125,7 @@ pub fn compare(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 format!("{} promotes v{}", app.key('p'), c.challenger)
             } else {
                 format!(
-                    "v{} stays challenger; {} overrides it with a reason",
+                    "v{} is not promoted; {} overrides it with a reason",
                     c.challenger,
                     app.key('p')
                 )

@@ -148,7 +148,8 @@ pub struct Paired {
 /// metric moves it: ECE over fixed bins comes out higher on nearly every resample, so its
 /// plain percentile interval could lie wholly above the estimate; this one contains the
 /// estimate whenever the estimate is not in the outer 2.5% of its own resamples. The
-/// share is kept within [1/(n+1), n/(n+1)] so z0 stays finite.
+/// share is kept within [1/(n+1), n/(n+1)] so z0 stays finite. A NaN `estimate` gives the
+/// plain percentile interval.
 fn interval(mut v: Vec<f64>, estimate: f64) -> Interval {
     v.retain(|x| x.is_finite());
     v.sort_by(f64::total_cmp);
@@ -222,7 +223,10 @@ pub fn paired_bootstrap(
     Paired {
         a: interval(va, a),
         b: interval(vb, b),
-        diff: interval(vd, b - a),
+        // The difference keeps the plain percentile interval: pairing cancels most of a
+        // metric's bias, and it stays consistent with `p_value` (both read the same tails
+        // around 0), which the gate's non-inferiority check and superiority test rely on.
+        diff: interval(vd, f64::NAN),
         p_value: (2.0 * below.min(above)).min(1.0),
     }
 }
@@ -272,6 +276,30 @@ mod tests {
         assert_eq!(r1, r2);
         assert!(r1.a.lo <= 0.857 && 0.857 <= r1.a.hi);
         assert!(r1.diff.lo < 0.0 && r1.diff.hi > 0.0 && r1.p_value > 0.3);
+    }
+
+    #[test]
+    fn the_difference_interval_agrees_with_the_p_value() {
+        // Small, skewed samples (AUC near 1 on 40 rows) move a bias-corrected interval away
+        // from the tails the p-value counts; the difference's plain interval excludes 0
+        // exactly when the p-value is small.
+        let auc = |y: &[u8], p: &[f64], _: usize| crate::eval::metrics::roc_auc(y, p);
+        for seed in 0..40u64 {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let y: Vec<u8> = (0..40).map(|i| u8::from(i % 6 == 0)).collect();
+            let a: Vec<f64> = y
+                .iter()
+                .map(|&t| f64::from(t) * 0.3 + rng.random_range(0.0..1.0))
+                .collect();
+            let b: Vec<f64> = y
+                .iter()
+                .map(|&t| f64::from(t) * 0.9 + rng.random_range(0.0..1.0))
+                .collect();
+            let r = paired_bootstrap(&y, &a, &b, 1000, seed, &auc);
+            let excludes = r.diff.lo > 0.0 || r.diff.hi < 0.0;
+            assert!(!excludes || r.p_value <= 0.06, "{seed}: {r:?}");
+            assert!(excludes || r.p_value >= 0.04, "{seed}: {r:?}");
+        }
     }
 
     #[test]

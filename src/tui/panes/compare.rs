@@ -55,6 +55,8 @@ pub fn compare(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Constraint::Min(3),
     ])
     .areas(area);
+    // Wide enough: each difference's interval and bootstrap p, as `claims compare` prints.
+    let wide = table.width >= 110;
     let rows: Vec<Row> = c
         .metrics
         .iter()
@@ -75,9 +77,18 @@ pub fn compare(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     m.challenger, m.challenger_ci.lo, m.challenger_ci.hi
                 )),
                 Cell::from(Span::styled(
-                    format!("{:+.4}", m.diff),
+                    if wide {
+                        format!("{:+.4} [{:+.3},{:+.3}]", m.diff, m.diff_ci.lo, m.diff_ci.hi)
+                    } else {
+                        format!("{:+.4}", m.diff)
+                    },
                     if better { theme.good } else { theme.warn },
                 )),
+                Cell::from(if wide {
+                    crate::pipeline::compare::p_text(m.p_value, c.bootstrap_rounds)
+                } else {
+                    String::new()
+                }),
             ])
         })
         .collect();
@@ -87,7 +98,8 @@ pub fn compare(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             Constraint::Length(20),
             Constraint::Length(22),
             Constraint::Length(22),
-            Constraint::Length(9),
+            Constraint::Length(if wide { 24 } else { 9 }),
+            Constraint::Length(if wide { 8 } else { 0 }),
         ],
     )
     .header(
@@ -95,7 +107,8 @@ pub fn compare(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             String::from("metric"),
             format!("v{} champion", c.champion),
             format!("v{} challenger", c.challenger),
-            "diff".into(),
+            if wide { "diff [95% CI]" } else { "diff" }.into(),
+            if wide { "boot. p" } else { "" }.into(),
         ])
         .style(theme.dim),
     )
@@ -147,6 +160,9 @@ pub fn compare(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             },
         ));
     }
+    // Whose rows these are (each model's test AUC on the Metrics pane is on its own split);
+    // last, so a short terminal cuts it before the gate's reasons.
+    lines.push(Line::styled(format!("rows: {}", c.rows_note), theme.dim));
     // The keys ride in the title, which a short terminal does not cut off.
     let title = format!(
         "test and decision ({} promote, {} roll back, {} recompute)",

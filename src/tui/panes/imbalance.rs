@@ -12,7 +12,8 @@ use super::block;
 
 /// Imbalance: the settings form, the training job, and each setting's results side by side.
 pub fn imbalance(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let [form, results] = Layout::vertical([Constraint::Length(9), Constraint::Min(3)]).areas(area);
+    let [form, results] =
+        Layout::vertical([Constraint::Length(10), Constraint::Min(3)]).areas(area);
     let fm = &app.form;
     let fields = [
         ("strategy", STRATEGIES[fm.strategy].to_string()),
@@ -51,7 +52,14 @@ pub fn imbalance(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         format!(
             "{} trains with --imbalance {} on the last training data",
             app.key('t'),
-            fm.label()
+            fm.label(),
+        ),
+        theme.dim,
+    ));
+    lines.push(Line::styled(
+        format!(
+            "  search: {} candidates x {} folds (the config's, not the last run's)",
+            app.cfg.search.iterations, app.cfg.search.folds
         ),
         theme.dim,
     ));

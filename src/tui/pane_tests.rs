@@ -142,3 +142,21 @@ fn drift_panel_keeps_what_matters_when_short() {
     assert!(!shown.contains("feature_00"), "{shown}");
     assert!(shown.contains("lower (claims drift --date D)"), "{shown}");
 }
+
+/// The Scores title says how many of the day's applications the model flagged as claims.
+#[test]
+fn scores_title_counts_the_flagged() {
+    let dir = home();
+    let mut a = app(dir.path());
+    press(&mut a, key('5'));
+    let flagged = a.predictions.iter().filter(|p| p.predicted_claim).count();
+    assert!(flagged > 0);
+    let shown = render(&a, 120, 40);
+    assert!(
+        shown.contains(&format!(
+            "{} scored, {flagged} flagged",
+            a.predictions.len()
+        )),
+        "{shown}"
+    );
+}

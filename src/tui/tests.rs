@@ -355,6 +355,18 @@ fn a_large_day_is_counted_and_searched_whole() {
     press(&mut a, key('5'));
     assert_eq!(a.date.as_deref(), Some("2026-03-04"));
     let screen = render(&a, 120, 40);
+    // The flagged count of a day larger than what is loaded is its scoring run's.
+    let run = a
+        .runs
+        .iter()
+        .find(|r| r.run_id == a.predictions[0].run_id)
+        .unwrap();
+    let flagged = run.summary_json()["predicted_claims"].as_u64().unwrap();
+    let wide = render(&a, 160, 40);
+    assert!(
+        wide.contains(&format!("by score shown, {flagged} flagged")),
+        "{wide}"
+    );
     assert!(
         screen.contains(&format!(
             "{rows} scored, top {} by score shown",

@@ -138,6 +138,29 @@ pub fn predictions(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         0 => String::new(),
         q => format!(" ({q} quarantined)"),
     };
+    // How many the model flagged as claims: counted from the rows when all are loaded, else
+    // the scoring run's own count (as `claims predict` printed it).
+    let flagged = if app.day_truncated() {
+        app.predictions.first().and_then(|p| {
+            let run = app.runs.iter().find(|r| r.run_id == p.run_id)?;
+            run.summary_json()["predicted_claims"].as_u64()
+        })
+    } else {
+        Some(app.predictions.iter().filter(|p| p.predicted_claim).count() as u64)
+    };
+    let held = match flagged {
+        Some(n) if total > 0 => format!(", {n} flagged{held}"),
+        _ => held,
+    };
+    // A partial list says so before the counts a narrow title may cut.
+    let scored = if app.day_truncated() {
+        format!(
+            "{total} scored, top {} by score shown{held}",
+            app.predictions.len()
+        )
+    } else {
+        format!("{total} scored{held}")
+    };
     // Key hints close the title only when they fit (`?` lists every key anyway).
     let hinted = |base: String, hint: String| {
         if base.chars().count() + hint.chars().count() + 4 <= list.width as usize {
@@ -149,14 +172,11 @@ pub fn predictions(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let title = match (app.filter.is_empty(), app.day_truncated()) {
         (true, false) => hinted(
             // Who scored it and at which threshold first: a narrow title cuts the end.
-            format!("{date}{model}: {total} scored{held}"),
+            format!("{date}{model}: {scored}"),
             format!("(h/l date, {} filter, Enter details)", app.key('/')),
         ),
         (true, true) => hinted(
-            format!(
-                "{date}{model}: {total} scored{held}, top {} by score shown",
-                app.predictions.len()
-            ),
+            format!("{date}{model}: {scored}"),
             format!("({} filter: Enter searches all ids)", app.key('/')),
         ),
         (false, truncated) if truncated && app.filtering => format!(

@@ -24,7 +24,7 @@ use crate::model::xgb;
 use crate::monitor::profile;
 use crate::registry::{DataFileRecord, Manifest, Registry, code_version, sha256_file};
 
-use super::train_types::registered_label;
+pub use super::train_types::registered_label;
 pub use super::train_types::{TrainOutcome, TrainRequest};
 
 fn violations_for_labels(files: &[String], y: &[u8], folds: usize) -> Option<ClaimsError> {

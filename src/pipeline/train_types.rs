@@ -77,7 +77,7 @@ pub struct TrainOutcome {
 
 /// The imbalance setting as `claims models` and the console show it: an automatic weight
 /// with the value it came to (`weight:auto=5.7050`), else the setting's own label.
-pub(super) fn registered_label(imbalance: &Imbalance, spw: Option<f64>) -> String {
+pub fn registered_label(imbalance: &Imbalance, spw: Option<f64>) -> String {
     match (imbalance, spw) {
         (Imbalance::Weight(None), Some(w)) => format!("weight:auto={w:.4}"),
         _ => imbalance.label(),

@@ -342,17 +342,15 @@ fn train_job(
         }
     });
     let req = crate::pipeline::train::TrainRequest {
-        imbalance: Some(imbalance),
+        imbalance: Some(imbalance.clone()),
         ..req
     };
     let out = crate::pipeline::train::train(&cfg, home, &req, Some(etx), cancel);
     let _ = forward.join();
     let o = out.map_err(|e| e.to_string())?;
-    // What was used: an automatic weight's value, and a cost threshold rule.
-    let mut settings = match o.scale_pos_weight {
-        Some(w) if label == "weight" => format!("weight:auto={w:.4}"),
-        _ => label.to_string(),
-    };
+    // What was used, as the registry records it (an automatic weight's value), and a cost
+    // threshold rule.
+    let mut settings = crate::pipeline::train::registered_label(&imbalance, o.scale_pos_weight);
     if cost_rule {
         settings.push_str(", cost");
     }

@@ -72,10 +72,17 @@ impl RunRecord {
                 && let Some(p) = lines.map(str::trim).find(|l| !l.is_empty())
             {
                 let p = p.trim_start_matches("- ");
-                let p = match p.split_once(": ") {
-                    Some((file, rest)) if !file.contains('\'') && !file.starts_with("row ") => rest,
-                    _ => p,
+                // The problem names one of the run's input files first ("FILE: row 3 ...",
+                // "FILE, column 'age': ..."): the run's inputs already name it.
+                let files: Vec<&str> = match &args["data"] {
+                    serde_json::Value::String(f) => vec![f.as_str()],
+                    serde_json::Value::Array(a) => a.iter().filter_map(|f| f.as_str()).collect(),
+                    _ => vec![],
                 };
+                let p = files
+                    .iter()
+                    .find_map(|f| p.strip_prefix(f))
+                    .map_or(p, |rest| rest.trim_start_matches([',', ':']).trim_start());
                 let head = format!("data contract, {n}: {p}");
                 gist = match args["date"].as_str() {
                     Some(d) => format!("{d}: {head}"),
@@ -374,11 +381,20 @@ mod tests {
     fn a_contract_failure_lists_its_first_problem_first() {
         let r = failed(
             r#"{"date": "2026-11-25", "data": "/srv/claims/incoming/day.csv"}"#,
-            "input violates the data contract (2 problem(s))\n  - /srv/claims/incoming/day.csv: column 'income': missing column\n  - /srv/claims/incoming/day.csv: column 'age': missing column",
+            "input violates the data contract (2 problem(s))\n  - /srv/claims/incoming/day.csv, column 'income': missing column\n  - /srv/claims/incoming/day.csv, column 'age': missing column",
         );
         assert_eq!(
             r.gist(),
             "2026-11-25: data contract, 2 problem(s): column 'income': missing column"
+        );
+        // A row's problem, in a training run of two files.
+        let r = failed(
+            r#"{"data": ["/h/history.csv", "/h/new: month.csv"]}"#,
+            "input violates the data contract (1 problem(s))\n  - /h/new: month.csv: row 3 (line 4), column 'claim_status': missing label (null target)",
+        );
+        assert_eq!(
+            r.gist(),
+            "data contract, 1 problem(s): row 3 (line 4), column 'claim_status': missing label (null target)"
         );
         // Other failures keep their first line after the date.
         let r = failed(

@@ -416,7 +416,9 @@ fn bad_rows_are_quarantined_and_the_rest_scored() {
     let list = String::from_utf8_lossy(&out.get_output().stdout).to_string();
     let line = list.lines().find(|l| l.starts_with(&failed)).unwrap_or("");
     assert!(
-        line.contains(" s  2026-05-02: data contract, 100 problem(s): 100 of 1000 rows (10.0%) fail the contract, above the limit"),
+        line.contains(
+            " s  2026-05-02: 100 of 1000 rows (10.0%) fail the contract, above the limit"
+        ),
         "{list}"
     );
     assert!(list.contains("(2 most recent of "), "{list}");

@@ -65,7 +65,7 @@ impl RunRecord {
                 _ => first.to_string(),
             };
             // Narrow lists cut the end: the problem goes first, without the file's path
-            // (the run's inputs name it): "data contract, 2 problem(s): row 3 (line 4), ...".
+            // (the run's inputs name it): "2026-11-25: row 3 (line 4), ... (the first of 2 problem(s))".
             if let Some(n) = first
                 .strip_prefix("input violates the data contract (")
                 .and_then(|r| r.strip_suffix(')'))
@@ -83,7 +83,11 @@ impl RunRecord {
                     .iter()
                     .find_map(|f| p.strip_prefix(f))
                     .map_or(p, |rest| rest.trim_start_matches([',', ':']).trim_start());
-                let head = format!("data contract, {n}: {p}");
+                // The problem itself first: a narrow column (the console's) cuts the end.
+                let head = match n {
+                    "1 problem(s)" => p.to_string(),
+                    _ => format!("{p} (the first of {n})"),
+                };
                 gist = match args["date"].as_str() {
                     Some(d) => format!("{d}: {head}"),
                     None => head,
@@ -385,7 +389,7 @@ mod tests {
         );
         assert_eq!(
             r.gist(),
-            "2026-11-25: data contract, 2 problem(s): column 'income': missing column"
+            "2026-11-25: column 'income': missing column (the first of 2 problem(s))"
         );
         // A row's problem, in a training run of two files.
         let r = failed(
@@ -394,7 +398,7 @@ mod tests {
         );
         assert_eq!(
             r.gist(),
-            "data contract, 1 problem(s): row 3 (line 4), column 'claim_status': missing label (null target)"
+            "row 3 (line 4), column 'claim_status': missing label (null target)"
         );
         // Other failures keep their first line after the date.
         let r = failed(

@@ -235,7 +235,11 @@ struct SqliteDay<'c> {
 
 /// Rows per multi-row `INSERT`: one statement keeps its cursor on the table's last leaf
 /// from row to row, so a row that sorts after the one before skips the descent from the
-/// root (one execution per row opens the cursor afresh each time).
+/// root (one execution per row opens the cursor afresh each time). The statements are
+/// `INSERT OR FAIL`: a plain (`ABORT`) multi-row `INSERT` copies every page it touches
+/// into a statement journal first, so that a failure can undo just that statement (1.2 GB
+/// of temporary-file writes per million rows). Any failure here rolls back the whole day's
+/// transaction instead, so the statement journal bought nothing.
 const ROWS_PER_INSERT: usize = 64;
 
 /// An `INSERT` of `rows` rows: the values every row shares are parameters 1-6 (date,
@@ -253,7 +257,7 @@ fn insert_predictions_sql(rows: usize) -> String {
         })
         .collect();
     format!(
-        "INSERT INTO predictions(business_date, application_id, model_version, role, score,
+        "INSERT OR FAIL INTO predictions(business_date, application_id, model_version, role, score,
      predicted_claim, threshold, top_reasons, run_id, scored_at) VALUES {}",
         tuples.join(", ")
     )
@@ -560,5 +564,42 @@ mod tests {
             assert_eq!(r.scored_at, "2026-01-02T00:00:00Z");
             assert!(r.role == "champion" || r.role == "challenger");
         }
+    }
+
+    #[test]
+    fn a_failed_insert_leaves_the_committed_day_as_it_was() {
+        // The statements are `INSERT OR FAIL` (no statement journal): a row that breaks a
+        // constraint stops its statement with the rows before it inserted, so the day's
+        // transaction must be what undoes them.
+        let dir = tempfile::tempdir().unwrap();
+        let mut sink = SqliteSink::open(&dir.path().join("s.db")).unwrap();
+        let flag = std::sync::atomic::AtomicBool::new(false);
+        let write = |sink: &mut SqliteSink, ids: &[String], run: &str| -> Result<()> {
+            let scores = vec![0.25; ids.len()];
+            let reasons = vec![String::new(); ids.len()];
+            let mut day = sink.begin_day("2026-01-02", None, &flag)?;
+            day.predictions(&PredictionBatch {
+                business_date: "2026-01-02",
+                model_version: 1,
+                role: "champion",
+                threshold: 0.5,
+                run_id: run,
+                scored_at: "2026-01-02T00:00:00Z",
+                ids,
+                scores: &scores,
+                reasons: &reasons,
+            })?;
+            day.commit(&[])
+        };
+        let first: Vec<String> = (0..10).map(|i| format!("A{i}")).collect();
+        write(&mut sink, &first, "run-1").unwrap();
+        // Row 41 of the second run repeats row 40's id, inside the first 64-row statement.
+        let mut second: Vec<String> = (0..ROWS_PER_INSERT + 5).map(|i| format!("B{i}")).collect();
+        second[41] = second[40].clone();
+        let e = write(&mut sink, &second, "run-2").unwrap_err().to_string();
+        assert!(e.contains("UNIQUE"), "{e}");
+        let rows = sink.read_day("2026-01-02").unwrap();
+        assert_eq!(rows.len(), 10);
+        assert!(rows.iter().all(|r| r.run_id == "run-1"));
     }
 }

@@ -849,6 +849,7 @@ fn mistyped_homes_dates_and_ok_summaries() {
         vec!["models"],
         vec!["drift"],
         vec!["schedule", "status"],
+        vec!["schedule", "run"],
     ] {
         let out = env.claims().args(&args).assert().code(2);
         let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();

@@ -461,6 +461,20 @@ pub fn refuse_missing_home(
     // `explain` reads the home's table unless a sink is given (option or config).
     let explains_home = matches!(&command, C::Explain { sink: None, .. })
         && Config::load(config).is_ok_and(|c| c.inference.sink.is_empty());
+    // A scheduler started on a mistyped or unmounted home would otherwise make a new, empty
+    // one and run its jobs there for as long as it runs.
+    if matches!(
+        &command,
+        C::Schedule {
+            action: ScheduleAction::Run
+        }
+    ) && !home.join("claims.db").is_file()
+    {
+        return Err(ClaimsError::Usage(format!(
+            "schedule run: home '{}' has no claims.db, so the scheduler would start a new, empty home and run its jobs there (check --home or CLAIMS_HOME; to start this home, train first: `claims train --data FILE` or `claims schedule trigger train`)",
+            home.display()
+        )));
+    }
     if (reads || scores || explains_home) && !home.join("claims.db").is_file() {
         let e = ClaimsError::Usage(format!(
             "home '{}' has no claims.db: no model or run is recorded there (check --home or CLAIMS_HOME; `claims train` or `claims demo` start a home)",

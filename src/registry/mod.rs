@@ -262,7 +262,7 @@ impl Registry {
         let bytes = std::fs::read(&path).map_err(|e| ClaimsError::io(&path, e))?;
         if sha256_hex(&bytes) != expected {
             return Err(ClaimsError::Registry(format!(
-                "{}: manifest was changed or is corrupt (sha256 differs from the registry's record); refusing to load model v{v}",
+                "{}: manifest was changed or is corrupt (sha256 differs from the registry's record), so model v{v} is not used: restore the file, or promote or train another version",
                 path.display()
             )));
         }
@@ -281,7 +281,7 @@ impl Registry {
         let got = sha256_hex(&bytes);
         if &got != expected {
             return Err(ClaimsError::Registry(format!(
-                "{}: artifact was changed or is corrupt (sha256 {got}, manifest says {expected}); refusing to load model v{v}",
+                "{}: artifact was changed or is corrupt (sha256 {got}, manifest says {expected}), so model v{v} is not used: restore the file, or promote or train another version",
                 path.display()
             )));
         }

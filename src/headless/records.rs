@@ -223,18 +223,7 @@ pub(super) fn runs(home: &std::path::Path, run_id: Option<String>, limit: usize)
 
 /// How long a finished run took ("-" while running).
 fn took(r: &runs::RunRecord) -> String {
-    let at = |s: &str| chrono::DateTime::parse_from_rfc3339(s).ok();
-    match (at(&r.started_at), r.finished_at.as_deref().and_then(at)) {
-        (Some(a), Some(b)) => {
-            let s = (b - a).num_milliseconds() as f64 / 1000.0;
-            if s < 60.0 {
-                format!("{s:.1} s")
-            } else {
-                format!("{:.1} min", s / 60.0)
-            }
-        }
-        _ => "-".into(),
-    }
+    r.took().unwrap_or_else(|| "-".into())
 }
 
 /// A scoring run's quarantined rows and why (first 10), when they are in the home database.

@@ -51,6 +51,22 @@ pub struct RunRecord {
 }
 
 impl RunRecord {
+    /// How long a finished run took, as lists show it ("0.04 s", "3.2 s", "1.5 min"), or
+    /// `None` while it runs. Under 0.1 s two decimals, so a short run is not "0.0 s".
+    pub fn took(&self) -> Option<String> {
+        let at = |s: &str| chrono::DateTime::parse_from_rfc3339(s).ok();
+        let s = (at(self.finished_at.as_deref()?)? - at(&self.started_at)?).num_milliseconds()
+            as f64
+            / 1000.0;
+        Some(if s < 0.1 {
+            format!("{s:.2} s")
+        } else if s < 60.0 {
+            format!("{s:.1} s")
+        } else {
+            format!("{:.1} min", s / 60.0)
+        })
+    }
+
     /// What a list shows for the run: a failed run's date, error and first problem; a
     /// scoring run's date; a training run's files.
     pub fn gist(&self) -> String {
@@ -378,6 +394,22 @@ mod tests {
             summary: None,
             replaced_by: None,
             stages: vec![],
+        }
+    }
+
+    #[test]
+    fn took_keeps_a_short_run_off_zero() {
+        let mut r = failed("{}", "x");
+        assert_eq!(r.took(), None);
+        r.started_at = "2026-11-29T04:58:58.500Z".into();
+        for (end, shown) in [
+            ("2026-11-29T04:58:58.540Z", "0.04 s"),
+            ("2026-11-29T04:58:58.900Z", "0.4 s"),
+            ("2026-11-29T04:59:10.800Z", "12.3 s"),
+            ("2026-11-29T05:00:28.500Z", "1.5 min"),
+        ] {
+            r.finished_at = Some(end.into());
+            assert_eq!(r.took().as_deref(), Some(shown), "{end}");
         }
     }
 

@@ -123,7 +123,7 @@ fn every_pane_at_80x24_and_120x40() {
     let mut settings = insta::Settings::clone_current();
     settings.add_filter(r"(train|predict)-\d{8}T\d{6}-[0-9a-f]{4}", "[run-id]");
     settings.add_filter(r"\d{2}-\d{2} \d{2}:\d{2}", "[time]");
-    settings.add_filter(r"\d+\.\ds\b", "[dur]");
+    settings.add_filter(r"\d+\.\d+ (s|min)\b", "[dur]");
     settings.bind(|| {
         for pane in Pane::ALL {
             a.apply(Action::Show(pane));

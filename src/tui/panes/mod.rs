@@ -31,14 +31,7 @@ pub(super) fn short_time(s: &str) -> String {
 }
 
 pub(super) fn duration(r: &crate::registry::runs::RunRecord) -> String {
-    let parse = |s: &str| chrono::DateTime::parse_from_rfc3339(s).ok();
-    match (
-        parse(&r.started_at),
-        r.finished_at.as_deref().and_then(parse),
-    ) {
-        (Some(a), Some(b)) => format!("{:.1}s", (b - a).num_milliseconds() as f64 / 1000.0),
-        _ => "-".into(),
-    }
+    r.took().unwrap_or_else(|| "-".into())
 }
 
 pub(super) fn status_style(s: &str, theme: &Theme) -> Style {

@@ -107,19 +107,13 @@ pub fn runs(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     // Rows read from the files (a training run from before it recorded them:
                     // its training split).
                     let i = j["rows_read"].as_u64().or(j["split_rows"][0].as_u64());
-                    let o = j["rows_scored"]
-                        .as_u64()
-                        .or(j["model_version"].as_u64().map(|_| 1));
-                    (
-                        i.map_or("-".into(), |v| v.to_string()),
-                        o.map_or("-".into(), |v| {
-                            if j["rows_scored"].is_null() {
-                                "model".into()
-                            } else {
-                                v.to_string()
-                            }
-                        }),
-                    )
+                    // Out: the rows a scoring run wrote, the version a training run registered.
+                    let o = match (j["rows_scored"].as_u64(), j["model_version"].as_u64()) {
+                        (Some(n), _) => n.to_string(),
+                        (None, Some(v)) => format!("v{v}"),
+                        (None, None) => "-".into(),
+                    };
+                    (i.map_or("-".into(), |v| v.to_string()), o)
                 })
                 .unwrap_or(("-".into(), "-".into()));
             let mut cells = vec![
@@ -171,7 +165,7 @@ pub fn runs(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         header.push("started");
     }
     widths.extend([
-        Constraint::Length(7),
+        Constraint::Length(8),
         Constraint::Length(if wide { 8 } else { 10 }),
         Constraint::Length(8),
     ]);

@@ -63,40 +63,11 @@ pub(super) fn models(home: &std::path::Path, verify: bool) -> Result<Output> {
         );
     }
     // Who moved the champion, when and why (the latest ten; the JSON has them all).
-    let history: Vec<serde_json::Value> = {
-        let mut st = reg
-            .conn
-            .prepare(
-                "SELECT at, from_version, to_version, by_user, reason FROM alias_history
-                 WHERE alias = 'champion' ORDER BY id",
-            )
-            .map_err(db::sql)?;
-        st.query_map([], |r| {
-            Ok(json!({
-                "at": r.get::<_, String>(0)?,
-                "from": r.get::<_, Option<u32>>(1)?,
-                "to": r.get::<_, u32>(2)?,
-                "by": r.get::<_, String>(3)?,
-                "reason": r.get::<_, String>(4)?,
-            }))
-        })
-        .map_err(db::sql)?
-        .collect::<std::result::Result<_, _>>()
-        .map_err(db::sql)?
-    };
+    let history = reg.champion_history()?;
     if !history.is_empty() {
         text.push_str("\nchampion history (latest last):\n");
         for h in history.iter().skip(history.len().saturating_sub(10)) {
-            text.push_str(&format!(
-                "  {}  {} -> v{}  by {}: {}\n",
-                h["at"].as_str().unwrap_or(""),
-                h["from"]
-                    .as_u64()
-                    .map_or("none".into(), |v| format!("v{v}")),
-                h["to"],
-                h["by"].as_str().unwrap_or(""),
-                h["reason"].as_str().unwrap_or("")
-            ));
+            text.push_str(&format!("  {}\n", h.line()));
         }
     }
     if rows.is_empty() {

@@ -385,6 +385,58 @@ impl Registry {
             .map_err(sql)?;
         rows.collect::<std::result::Result<_, _>>().map_err(sql)
     }
+
+    /// Every move of the champion alias, oldest first: who moved it, when and why.
+    pub fn champion_history(&self) -> Result<Vec<ChampionMove>> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT at, from_version, to_version, by_user, reason FROM alias_history
+                 WHERE alias = 'champion' ORDER BY id",
+            )
+            .map_err(sql)?;
+        let rows = st
+            .query_map([], |r| {
+                Ok(ChampionMove {
+                    at: r.get(0)?,
+                    from: r.get(1)?,
+                    to: r.get(2)?,
+                    by: r.get(3)?,
+                    reason: r.get(4)?,
+                })
+            })
+            .map_err(sql)?;
+        rows.collect::<std::result::Result<_, _>>().map_err(sql)
+    }
+}
+
+/// One move of the champion alias (a promotion or a rollback).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChampionMove {
+    /// When (UTC).
+    pub at: String,
+    /// The champion before (`None`: there was none).
+    pub from: Option<u32>,
+    /// The champion after.
+    pub to: u32,
+    /// Who moved it.
+    pub by: String,
+    /// The reason given (a rollback's starts with "rollback: ").
+    pub reason: String,
+}
+
+impl ChampionMove {
+    /// As lists show it: "2026-11-29T05:01:02Z  v1 -> v2  by ana: reason".
+    pub fn line(&self) -> String {
+        format!(
+            "{}  {} -> v{}  by {}: {}",
+            self.at,
+            self.from.map_or("none".into(), |v| format!("v{v}")),
+            self.to,
+            self.by,
+            self.reason
+        )
+    }
 }
 
 /// Who is acting, for the alias history.

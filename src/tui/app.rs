@@ -56,6 +56,8 @@ pub struct App {
     pub trials: Vec<Trial>,
     /// The comparison (text lines and decision), once computed.
     pub comparison: Option<crate::pipeline::compare::Comparison>,
+    /// Every move of the champion, oldest first, and the version a rollback goes back to.
+    pub champions: data::Champions,
     /// Where the days' predictions are read (the configured sink).
     pub days: data::DaySource,
     /// The shown date's row count and top row's run, to notice it being scored again.
@@ -141,6 +143,7 @@ impl App {
             form,
             trials: vec![],
             comparison: None,
+            champions: data::Champions::default(),
             days,
             day_stamp: None,
             dates: vec![],
@@ -176,6 +179,9 @@ impl App {
             && let Ok(Some(r)) = data::load_run(&self.home, &d.run_id)
         {
             self.run_detail = Some(r);
+        }
+        if let Ok(c) = data::load_champions(&self.home) {
+            self.champions = c;
         }
         if let Ok(m) = data::load_models(&self.home) {
             // A new version, or an alias moved (a promote here or elsewhere).

@@ -66,6 +66,25 @@ pub fn load_models(home: &Path) -> Result<Vec<ModelRow>> {
     Registry::open(home)?.list()
 }
 
+/// The champion's moves and where a rollback would take it.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Champions {
+    /// Every promotion and rollback, oldest first.
+    pub history: Vec<crate::registry::ChampionMove>,
+    /// The version `b` rolls back to (`None`: no earlier champion).
+    pub rollback_to: Option<u32>,
+}
+
+pub fn load_champions(home: &Path) -> Result<Champions> {
+    let reg = Registry::open(home)?;
+    Ok(Champions {
+        history: reg.champion_history()?,
+        rollback_to: crate::pipeline::compare::rollback_target(&reg.conn)
+            .ok()
+            .map(|(_, to)| to),
+    })
+}
+
 /// The evaluation view of a version (verified artifacts).
 pub fn load_model_view(home: &Path, v: u32) -> Result<ModelView> {
     let reg = Registry::open(home)?;

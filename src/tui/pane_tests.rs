@@ -160,3 +160,31 @@ fn scores_title_counts_the_flagged() {
         "{shown}"
     );
 }
+
+/// The Champion/Challenger pane lists who moved the champion, latest first, and names the
+/// version `b` goes back to (or that there is none).
+#[test]
+fn champion_history_and_the_rollback_target_show() {
+    let dir = home();
+    let mut a = app(dir.path());
+    a.comparison = None;
+    press(&mut a, key('4'));
+    let shown = render(&a, 120, 30);
+    assert!(
+        shown.contains("no earlier champion to roll back to")
+            && shown.contains("champion history (latest first):")
+            && shown.contains("none -> v1"),
+        "{shown}"
+    );
+    let mut reg = crate::registry::Registry::open(&dir.path().join("home")).unwrap();
+    crate::pipeline::compare::promote(&mut reg, 2, "UAT sign-off CLM-12").unwrap();
+    a.refresh();
+    let shown = render(&a, 120, 30);
+    let (new, old) = (
+        shown.find("v1 -> v2").expect(&shown),
+        shown.find("none -> v1").expect(&shown),
+    );
+    assert!(new < old, "latest first:\n{shown}");
+    assert!(shown.contains(": UAT sign-off CLM-12"), "{shown}");
+    assert!(shown.contains("b rolls the champion back to v1"), "{shown}");
+}

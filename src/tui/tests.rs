@@ -122,6 +122,9 @@ fn every_pane_at_80x24_and_120x40() {
     let mut a = app(dir.path());
     let mut settings = insta::Settings::clone_current();
     settings.add_filter(r"(train|predict)-\d{8}T\d{6}-[0-9a-f]{4}", "[run-id]");
+    // The champion history's times and user.
+    settings.add_filter(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z", "[at]");
+    settings.add_filter(r"  by \S+: ", "  by [user]: ");
     settings.add_filter(r"\d{2}-\d{2} \d{2}:\d{2}", "[time]");
     settings.add_filter(r"\d+\.\d+ (s|min)\b", "[dur]");
     settings.bind(|| {

@@ -20,7 +20,7 @@ pub fn compare(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 .find(|m| m.aliases.iter().any(|a| a == alias))
                 .map_or("none".to_string(), |m| format!("v{}", m.version))
         };
-        let lines = vec![
+        let mut lines = vec![
             Line::from(format!(
                 "champion {}   challenger {}",
                 holder("champion"),
@@ -37,11 +37,12 @@ pub fn compare(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     )
                 },
             ),
-            Line::from(format!(
-                "{} rolls the champion back to the one before it",
-                app.key('b')
-            )),
+            Line::from(match app.champions.rollback_to {
+                Some(v) => format!("{} rolls the champion back to v{v}", app.key('b')),
+                None => "no earlier champion to roll back to".into(),
+            }),
         ];
+        lines.extend(history_lines(app, theme));
         f.render_widget(
             Paragraph::new(lines)
                 .wrap(Wrap { trim: true })
@@ -163,6 +164,8 @@ pub fn compare(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     // Whose rows these are (each model's test AUC on the Metrics pane is on its own split);
     // last, so a short terminal cuts it before the gate's reasons.
     lines.push(Line::styled(format!("rows: {}", c.rows_note), theme.dim));
+    // Below everything else: a short terminal cuts it first.
+    lines.extend(history_lines(app, theme));
     // The keys ride in the title, which a short terminal does not cut off.
     let title = format!(
         "test and decision ({} promote, {} roll back, {} recompute)",
@@ -176,6 +179,20 @@ pub fn compare(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             .block(block(&title, theme)),
         verdict,
     );
+}
+
+/// Who moved the champion, when and why, latest first (what `claims models` ends with).
+fn history_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
+    let h = &app.champions.history;
+    if h.is_empty() {
+        return vec![];
+    }
+    let mut lines = vec![
+        Line::from(""),
+        Line::styled("champion history (latest first):", theme.dim),
+    ];
+    lines.extend(h.iter().rev().map(|m| Line::from(m.line())));
+    lines
 }
 
 /// What the promotion gate said of challenger `version`, for the confirm popup, and

@@ -91,6 +91,30 @@ fn second_train_exits_4_and_a_killed_holder_leaves_no_stale_lock() {
         status.contains("died? ") && status.contains(&dead_id),
         "{status}"
     );
+    // And so does the JSON a scheduler polls: still "running" as recorded, with looks_dead.
+    let out = env.claims().args(["--json", "runs"]).assert().success();
+    let j = last_json(&out.get_output().stdout);
+    assert_eq!(
+        (&j["runs"][0]["status"], &j["runs"][0]["looks_dead"]),
+        (&serde_json::json!("running"), &serde_json::json!(true)),
+        "{j}"
+    );
+    let out = env
+        .claims()
+        .args(["--json", "runs", &dead_id])
+        .assert()
+        .success();
+    assert_eq!(
+        last_json(&out.get_output().stdout)["run"]["looks_dead"],
+        true
+    );
+    let out = env
+        .claims()
+        .args(["--json", "schedule", "status"])
+        .assert()
+        .success();
+    let j = last_json(&out.get_output().stdout);
+    assert_eq!(j["jobs"][0]["last_run"]["looks_dead"], true, "{j}");
     env.claims()
         .arg("train")
         .arg("--data")

@@ -284,7 +284,10 @@ pub fn schedule(action: ScheduleAction, cfg: &Config, home: &Path) -> Result<Out
                         r.run_id
                     ));
                 }
-                let last_run = last.map(|r| json!({"run_id": r.run_id, "status": r.status, "started_at": r.started_at, "finished_at": r.finished_at, "error": r.error}));
+                let last_run = last.map(|r| {
+                    let dead = crate::registry::runs::looks_dead(home, &r);
+                    json!({"run_id": r.run_id, "status": r.status, "looks_dead": dead, "started_at": r.started_at, "finished_at": r.finished_at, "error": r.error})
+                });
                 jobs.push(
                     json!({"job": job.name(), "cron": job.cron(sc), "next_due": next, "state": st, "last_run": last_run}),
                 );

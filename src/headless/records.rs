@@ -141,7 +141,7 @@ pub(super) fn runs(home: &std::path::Path, run_id: Option<String>, limit: usize)
             Ok(Output {
                 then_fail: None,
                 text,
-                json: json!({"command": "runs", "run": run_json(&r)}),
+                json: json!({"command": "runs", "run": run_json(home, &r)}),
             })
         }
         None => {
@@ -186,7 +186,7 @@ pub(super) fn runs(home: &std::path::Path, run_id: Option<String>, limit: usize)
             Ok(Output {
                 then_fail: None,
                 text,
-                json: json!({"command": "runs", "runs": rs.iter().map(run_json).collect::<Vec<_>>()}),
+                json: json!({"command": "runs", "runs": rs.iter().map(|r| run_json(home, r)).collect::<Vec<_>>()}),
             })
         }
     }
@@ -273,9 +273,12 @@ fn quarantine_lines(conn: &rusqlite::Connection, r: &runs::RunRecord) -> Result<
     Ok(text)
 }
 
-/// A run as JSON, its arguments as an object rather than a JSON string inside JSON.
-fn run_json(r: &runs::RunRecord) -> serde_json::Value {
+/// A run as JSON, its arguments as an object rather than a JSON string inside JSON, and
+/// `looks_dead`: recorded as running while no process holds its kind's lock (what the
+/// text shows as `died?`), so a scheduler polling the JSON does not wait on it for ever.
+fn run_json(home: &std::path::Path, r: &runs::RunRecord) -> serde_json::Value {
     let mut run = json!(r);
+    run["looks_dead"] = runs::looks_dead(home, r).into();
     // Objects, not text holding JSON.
     run["args"] = r
         .args

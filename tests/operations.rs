@@ -258,12 +258,22 @@ fn failure_hook_gets_the_json_summary_on_stdin() {
         .arg("predict")
         .arg("--data")
         .arg(env.path("missing.csv"))
+        .args(["--date", "2026-03-04"])
         .assert()
         .code(2);
     let j: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&got).unwrap()).unwrap();
     assert_eq!(j["job"], "predict");
     assert_eq!(j["exit_code"], 2);
+    // Which day of which home, as the scheduler's payload says it.
+    assert_eq!(
+        (&j["ok"], &j["date"]),
+        (&false.into(), &"2026-03-04".into())
+    );
+    assert_eq!(
+        j["home"].as_str().map(std::path::PathBuf::from),
+        Some(env.home())
+    );
     assert!(j["error"].as_str().unwrap().contains("missing.csv"));
     // The run it recorded, to look up with `claims runs RUN_ID`.
     assert!(

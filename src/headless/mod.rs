@@ -175,7 +175,7 @@ fn run_train(cfg: &Config, home: &Path, req: TrainRequest) -> Result<TrainOutcom
     let out = train(cfg, home, &req, Some(tx), signals::stop_flag(STOPPING));
     let _ = printer.join();
     if let Err(e) = &out {
-        ops::hook(&cfg.hooks, "train", e);
+        ops::hook(&cfg.hooks, "train", e, home, None);
     }
     out
 }
@@ -276,7 +276,12 @@ pub fn run(cmd: Command, cfg: &Config, home: &Path) -> Result<Output> {
             let o = match o {
                 Ok(o) => o,
                 Err(e) => {
-                    ops::hook(&cfg.hooks, "predict", &e);
+                    // The business date it was for (given, or today's as predict takes it).
+                    let day = req
+                        .date
+                        .clone()
+                        .or_else(|| crate::pipeline::infer::today(&cfg.inference.timezone).ok());
+                    ops::hook(&cfg.hooks, "predict", &e, home, day.as_deref());
                     return Err(e);
                 }
             };

@@ -16,13 +16,18 @@ use crate::schedule::runner::{PipelineExecutor, Scheduler, SystemClock};
 use crate::schedule::{Job, Schedule, state, units};
 
 /// Runs the failure hook for a failed command (not for a held lock: another run of the
-/// job is at work).
-pub fn hook(hooks: &HooksConfig, job: &str, e: &ClaimsError) {
+/// job is at work). The payload has what the scheduler's has (`ok`, the job, its business
+/// date for a scoring run, the home), so an alert can say which day of which home failed.
+pub fn hook(hooks: &HooksConfig, job: &str, e: &ClaimsError, home: &Path, date: Option<&str>) {
     if matches!(e, ClaimsError::Locked(_)) {
         return;
     }
     // The run it recorded, when it got that far (as the scheduler's payload has it).
-    let mut payload = json!({"job": job, "error": e.to_string(), "exit_code": e.exit_code()});
+    let mut payload = json!({"ok": false, "job": job, "error": e.to_string(),
+        "exit_code": e.exit_code(), "home": crate::pipeline::absolute(home)});
+    if let Some(d) = date {
+        payload["date"] = json!(d);
+    }
     if let Some(id) = crate::pipeline::last_run_id() {
         payload["run_id"] = json!(id);
     }
@@ -141,7 +146,7 @@ pub fn backfill(
                 }
                 Err(e) => {
                     if !missing {
-                        hook(&cfg.hooks, "predict", &e);
+                        hook(&cfg.hooks, "predict", &e, home, Some(&ds));
                     }
                     let msg = e
                         .to_string()

@@ -507,8 +507,15 @@ fn schedule_units_and_status() {
         .args(["schedule", "trigger", "train", "--date", "2026-12-01"])
         .assert()
         .code(2);
+    // The outcome on stdout, the error once on stderr (it used to be glued into both).
     let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
-    assert!(text.contains("labelled_2026-11.csv"), "{text}");
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        text.starts_with("train 2026-12-01: failed after 1 attempt(s) (run train-"),
+        "{text}"
+    );
+    assert!(!text.contains("labelled_2026-11.csv"), "{text}");
+    assert!(err.contains("labelled_2026-11.csv"), "{err}");
 }
 
 /// `claims schedule print --cron | head -1`: the reader leaving early is not a crash (it

@@ -380,10 +380,11 @@ pub fn schedule(action: ScheduleAction, cfg: &Config, home: &Path) -> Result<Out
             let (attempts, outcome) =
                 crate::schedule::runner::with_retries(sc, &exec, &SystemClock, job, date, &stop);
             crate::schedule::runner::failure_hook(cfg, home, job, date, attempts, &outcome);
+            // The error itself follows on stderr as `error: ...` (once, not glued in here).
             let text = format!(
                 "{} {date}: {} after {attempts} attempt(s){}",
                 job.name(),
-                outcome.message,
+                if outcome.ok { "succeeded" } else { "failed" },
                 outcome
                     .run_id
                     .as_ref()

@@ -172,7 +172,7 @@ fn mistyped_date(
         for r in rows {
             let (other, run) = r.map_err(db::sql)?;
             out.push(format!(
-                "the same file contents were scored for {other} too (run {run}): each of its applications now counts on both dates in drift and feedback; if {date} was a mistyped --date, score the right file for it with --force"
+                "the same file contents were scored for {other} too (run {run}): each of its applications now counts on both dates in drift and feedback; if this file is not {date}'s (a mistyped --date, or a wrong file in a backfill), score the right file for {date} with --force"
             ));
         }
     }

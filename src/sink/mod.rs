@@ -251,7 +251,7 @@ fn open_with(url: &str, home: &Path, create: bool) -> Result<Box<dyn Sink>> {
     if let Some(path) = url.strip_prefix("sqlite:") {
         if path.is_empty() {
             return Err(ClaimsError::Usage(
-                "--sink 'sqlite:': give a path, e.g. sqlite:/data/claims.db".into(),
+                "sink 'sqlite:' (--sink, or inference.sink in a config): give a path, e.g. sqlite:/data/claims.db".into(),
             ));
         }
         // A typo in a folder name should not quietly start a new database elsewhere.
@@ -260,7 +260,7 @@ fn open_with(url: &str, home: &Path, create: bool) -> Result<Box<dyn Sink>> {
             && !dir.is_dir()
         {
             return Err(ClaimsError::Usage(format!(
-                "--sink 'sqlite:{path}': folder '{}' does not exist (create it first)",
+                "sink 'sqlite:{path}' (--sink, or inference.sink in a config): folder '{}' does not exist (create it first)",
                 dir.display()
             )));
         }
@@ -277,7 +277,7 @@ fn open_with(url: &str, home: &Path, create: bool) -> Result<Box<dyn Sink>> {
         }));
     }
     Err(ClaimsError::Usage(format!(
-        "--sink '{}': expected sqlite:PATH or postgres://...",
+        "sink '{}' (--sink, or inference.sink in a config): expected sqlite:PATH or postgres://...",
         postgres::redact(url)
     )))
 }

@@ -87,7 +87,7 @@ impl SqliteSink {
     pub fn open_to_read(path: &Path) -> Result<Self> {
         if !path.is_file() {
             return Err(ClaimsError::Usage(format!(
-                "--sink 'sqlite:{}': no such database file (nothing was scored into it; check the path)",
+                "sink 'sqlite:{}' (--sink, or inference.sink in a config): no such database file (nothing was scored into it; check the path)",
                 path.display()
             )));
         }
@@ -111,7 +111,7 @@ impl SqliteSink {
                 .map_err(err)?;
             if !has {
                 return Err(ClaimsError::Usage(format!(
-                    "--sink 'sqlite:{}': the database has no predictions table (nothing was scored into it; check the path)",
+                    "sink 'sqlite:{}' (--sink, or inference.sink in a config): the database has no predictions table (nothing was scored into it; check the path)",
                     path.display()
                 )));
             }

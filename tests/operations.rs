@@ -1033,3 +1033,39 @@ fn a_backfill_date_with_no_file_is_a_recorded_failure() {
     );
     assert!(!hook.exists(), "the hook ran for a missing file");
 }
+
+/// A backfill range that is mostly without inputs (a mistyped year) is refused before
+/// anything runs, instead of recording a failed run for each date.
+#[test]
+fn a_backfill_range_mostly_without_inputs_is_refused() {
+    let env = Env::new();
+    train_small(&env);
+    day_file(&env, "applications_2026-02-01.csv", 100, 1, 1_000_000, 0.0);
+    let runs_before = claims_ops::registry::runs::list(
+        &claims_ops::registry::db::open(&env.home().join("claims.db")).unwrap(),
+        1000,
+    )
+    .unwrap()
+    .len();
+    let out = env
+        .claims()
+        .current_dir(env.path(""))
+        .args(["predict", "--from", "2016-02-01", "--to", "2026-02-01"])
+        .args(["--input-pattern", "applications_{date}.csv"])
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        err.contains("3653 of the 3654 dates from 2016-02-01 to 2026-02-01 have no input file")
+            && err.contains("applications_2016-02-01.csv")
+            && err.contains("nothing was scored or recorded"),
+        "{err}"
+    );
+    let runs_after = claims_ops::registry::runs::list(
+        &claims_ops::registry::db::open(&env.home().join("claims.db")).unwrap(),
+        1000,
+    )
+    .unwrap()
+    .len();
+    assert_eq!(runs_after, runs_before);
+}

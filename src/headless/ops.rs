@@ -42,6 +42,10 @@ pub struct BackfillOptions {
     pub fail_on_drift: bool,
 }
 
+/// A backfill refuses a range where more than this many dates, and most of them, have no
+/// input (a mistyped year or pattern), instead of recording a failed run for each.
+const MOSTLY_MISSING_MIN: usize = 31;
+
 /// Scores every date from `from` to `to` (inclusive) whose input exists, skipping dates
 /// already done unless `force`; a failed date does not stop the others. Rerunning resumes.
 /// A date with drift alerts runs the alert hook, as a single `predict` does.
@@ -73,6 +77,25 @@ pub fn backfill(
         return Err(ClaimsError::Usage(
             "a backfill covers at most 10 years".into(),
         ));
+    }
+    // A mistyped year or pattern would otherwise record a failed run for every date of the
+    // range (missing inputs are recorded, as for a single predict): when most of a long
+    // range has no input, nothing is started. Gaps (weekends, holidays) stay below this.
+    let dates: Vec<NaiveDate> = a.iter_days().take_while(|d| *d <= b).collect();
+    let absent: Vec<&NaiveDate> = dates
+        .iter()
+        .filter(|d| !Path::new(&pattern.replace("{date}", &d.to_string())).is_file())
+        .collect();
+    if absent.len() > MOSTLY_MISSING_MIN && 2 * absent.len() > dates.len() {
+        return Err(ClaimsError::Usage(format!(
+            "{} of the {} dates from {from} to {to} have no input file matching --input-pattern '{pattern}' (the first: {}): check the range and the pattern; nothing was scored or recorded",
+            absent.len(),
+            dates.len(),
+            crate::pipeline::absolute(Path::new(
+                &pattern.replace("{date}", &absent[0].to_string())
+            ))
+            .display()
+        )));
     }
     // "Done" means the target table has the date's rows (a date deleted there, or a new
     // sink, is scored again).

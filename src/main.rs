@@ -188,7 +188,23 @@ fn real_main(cli: Cli) -> Result<i32, ClaimsError> {
         }
         return Ok(0);
     }
-    let cfg = Config::load(cli.config.as_deref())?;
+    let cfg = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        // The run and model records no setting changes: a broken config (perhaps the very
+        // thing being fixed after a failed night) does not hide them.
+        Err(e)
+            if matches!(
+                command,
+                claims_ops::cli::Command::Runs { .. } | claims_ops::cli::Command::Models { .. }
+            ) =>
+        {
+            claims_ops::say!(
+                "warning: {e}\n(the run and model records are shown anyway: they do not depend on the config; other commands refuse it until it is fixed)"
+            );
+            Config::built_in()?
+        }
+        Err(e) => return Err(e),
+    };
     claims_ops::model::xgb::Booster::set_global_verbosity(1)?;
     if let claims_ops::cli::Command::Tui = command {
         claims_ops::tui::run(cfg, home)?;

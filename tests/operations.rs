@@ -1069,3 +1069,42 @@ fn a_backfill_range_mostly_without_inputs_is_refused() {
     .len();
     assert_eq!(runs_after, runs_before);
 }
+
+/// A broken config does not hide the home's run and model records (what someone fixing it
+/// needs to see); the commands that use the config still refuse it.
+#[test]
+fn a_broken_config_still_shows_runs_and_models() {
+    let env = Env::new();
+    train_small(&env);
+    let bad = env.path("bad.toml");
+    std::fs::write(&bad, "[inference]\ntop_reason = 3\n").unwrap();
+    for cmd in ["runs", "models"] {
+        let out = env
+            .claims()
+            .arg("--config")
+            .arg(&bad)
+            .arg(cmd)
+            .assert()
+            .success();
+        let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+        let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+        assert!(
+            text.contains("train-") || text.contains("v1"),
+            "{cmd}: {text}"
+        );
+        assert!(
+            err.contains("warning: ") && err.contains("top_reason"),
+            "{cmd}: {err}"
+        );
+    }
+    let out = env
+        .claims()
+        .arg("--config")
+        .arg(&bad)
+        .args(["predict", "--data"])
+        .arg(env.path("train.csv"))
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(err.contains("top_reason"), "{err}");
+}

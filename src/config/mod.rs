@@ -315,6 +315,14 @@ fn has_key(table: &toml::Table, key: &str) -> bool {
 }
 
 impl Config {
+    /// The built-in defaults alone (no user or extra file).
+    pub fn built_in() -> Result<Config> {
+        Self::from_table(
+            parse_table(DEFAULT_TOML, "built-in default config")?,
+            &|_| "built-in default config".to_string(),
+        )
+    }
+
     /// Loads the default, then the user's file (if present), then `extra` (must exist).
     pub fn load(extra: Option<&Path>) -> Result<Config> {
         let mut files = vec![];

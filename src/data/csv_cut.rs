@@ -23,10 +23,34 @@ pub(super) fn csv_header(name: &str, line: &[u8]) -> Result<Vec<String>> {
             .map(|c| c.trim_end_matches('\r').to_string())
             .collect()),
         Ok(false) => Err(ClaimsError::contract_file(name, "the file has no header")),
+        Err(e) if matches!(e.kind(), csv::ErrorKind::Utf8 { .. }) => {
+            Err(ClaimsError::contract_file(name, header_not_utf8(line)))
+        }
         Err(e) => Err(ClaimsError::contract_file(
             name,
             format!("cannot read the header: {e}"),
         )),
+    }
+}
+
+/// Which header name has bytes that are not UTF-8, and what to do (the csv crate's own
+/// message named a record, a field number and a byte offset).
+fn header_not_utf8(line: &[u8]) -> String {
+    let mut rec = csv::ByteRecord::new();
+    let bad = match csv_reader(line).read_byte_record(&mut rec) {
+        Ok(true) => rec
+            .iter()
+            .enumerate()
+            .find(|(_, f)| std::str::from_utf8(f).is_err()),
+        _ => None,
+    };
+    match bad {
+        Some((k, f)) => format!(
+            "header column {} ('{}' as read) is not UTF-8 text: save the file as UTF-8 (it may be Latin-1 or Windows-1252)",
+            k + 1,
+            String::from_utf8_lossy(f).trim_end_matches('\r')
+        ),
+        None => "the header is not UTF-8 text: save the file as UTF-8".into(),
     }
 }
 
@@ -393,6 +417,22 @@ fn cut_quoted(bytes: &[u8], mut out: ColumnsBuilder) -> Result<Cut> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_header_name_that_is_not_utf8_is_named() {
+        // "income" with a Latin-1 e-acute: the column and its name as read, not the csv
+        // crate's record and byte offsets.
+        let e = csv_header("day.csv", b"application_id,age,incom\xe9\r\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("day.csv")
+                && e.contains("header column 3 ('incom\u{fffd}' as read) is not UTF-8 text")
+                && e.contains("save the file as UTF-8"),
+            "{e}"
+        );
+        assert!(!e.contains("byte"), "{e}");
+    }
 
     #[test]
     fn the_plain_cut_equals_the_csv_crate() {

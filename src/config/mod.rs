@@ -509,6 +509,16 @@ mod tests {
                 "never fires",
             ),
             (
+                "[schedule.predict]\ncron = \"0 25 * * *\"",
+                "schedule.predict.cron",
+                "not a cron expression (the hour field: ",
+            ),
+            (
+                "[schedule.train]\ncron = \"0 0 1 13 *\"",
+                "schedule.train.cron",
+                "(the month field: ",
+            ),
+            (
                 "[schedule]\nretries = 100000",
                 "schedule.retries",
                 "at most 20",

@@ -4,6 +4,24 @@
 use super::*;
 use crate::error::{ClaimsError, Result};
 
+/// Which field of a five-field cron expression croner refuses: the first one whose
+/// replacement by `*` makes the expression parse (croner's own error names no field).
+fn cron_field_at_fault(expr: &str) -> Option<&'static str> {
+    const FIELDS: [&str; 5] = ["minute", "hour", "day-of-month", "month", "day-of-week"];
+    let fields: Vec<&str> = expr.split_whitespace().collect();
+    if fields.len() != 5 {
+        return None;
+    }
+    (0..5).find_map(|k| {
+        let mut f = fields.clone();
+        f[k] = "*";
+        f.join(" ")
+            .parse::<croner::Cron>()
+            .is_ok()
+            .then_some(FIELDS[k])
+    })
+}
+
 /// Why `expr` is not a five-field cron expression that crontab and systemd read alike.
 fn not_standard_cron(expr: &str) -> Option<String> {
     const NAMES: [&str; 19] = [
@@ -284,7 +302,15 @@ pub(super) fn validate(raw: Raw, merged_toml: String) -> Result<Config> {
         ("schedule.predict.cron", &sc.predict.cron),
     ] {
         if let Err(e) = expr.parse::<croner::Cron>() {
-            return Err(bad(key, expr, &format!("not a cron expression ({e})")));
+            let field =
+                cron_field_at_fault(expr).map_or(String::new(), |f| format!("the {f} field: "));
+            return Err(bad(
+                key,
+                expr,
+                &format!(
+                    "not a cron expression ({field}{e}; fields: minute hour day-of-month month day-of-week)"
+                ),
+            ));
         }
         // The same expression goes into crontab lines and systemd timers: five standard
         // fields only (no seconds or year field, no L, W or #).

@@ -308,7 +308,8 @@ pub(super) fn validate(raw: Raw, merged_toml: String) -> Result<Config> {
                 key,
                 expr,
                 &format!(
-                    "not a cron expression ({field}{e}; fields: minute hour day-of-month month day-of-week)"
+                    "not a cron expression ({field}{}; fields: minute hour day-of-month month day-of-week)",
+                    e.to_string().trim_end_matches('.')
                 ),
             ));
         }

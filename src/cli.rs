@@ -183,8 +183,8 @@ pub enum Command {
     Runs {
         /// A run id to show in full.
         run_id: Option<String>,
-        /// How many runs to list (at least 1).
-        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
+        /// How many runs to list (1 to 1000000).
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
         limit: u64,
     },
     /// The built-in scheduler, and units for cron or systemd.

@@ -345,6 +345,12 @@ pub fn schedule(action: ScheduleAction, cfg: &Config, home: &Path) -> Result<Out
             let bin =
                 std::env::current_exe().map_err(|e| ClaimsError::io("current executable", e))?;
             let home = std::path::absolute(home).unwrap_or_else(|_| home.to_path_buf());
+            if !home.join("claims.db").is_file() {
+                crate::say!(
+                    "warning: home '{}' has no claims.db yet: these units would run their jobs there (check --home or CLAIMS_HOME; train once to start the home)",
+                    home.display()
+                );
+            }
             if cron {
                 let text = units::crontab(sc, &bin, &home, cfg.extra_file.as_deref());
                 return Ok(Output::ok(

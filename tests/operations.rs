@@ -1068,6 +1068,40 @@ fn a_backfill_range_mostly_without_inputs_is_refused() {
     .unwrap()
     .len();
     assert_eq!(runs_after, runs_before);
+    // Dates already done whose files were archived since do not count as missing: a
+    // resumed backfill of 40 days skips them all.
+    let days: Vec<String> = (1..=40)
+        .map(|k| {
+            (chrono::NaiveDate::from_ymd_opt(2026, 3, 1).unwrap() + chrono::Days::new(k))
+                .to_string()
+        })
+        .collect();
+    for (k, d) in days.iter().enumerate() {
+        day_file(
+            &env,
+            &format!("applications_{d}.csv"),
+            20,
+            k as u64,
+            2_000_000 + 100 * k,
+            0.0,
+        );
+    }
+    let range = ["--from", &days[0], "--to", &days[39]];
+    let backfill = || {
+        env.claims()
+            .current_dir(env.path(""))
+            .arg("predict")
+            .args(range)
+            .args(["--input-pattern", "applications_{date}.csv"])
+            .assert()
+    };
+    backfill().success();
+    for d in &days {
+        std::fs::remove_file(env.path(&format!("applications_{d}.csv"))).unwrap();
+    }
+    let out = backfill().success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(text.contains("0 done, 40 skipped, 0 failed"), "{text}");
 }
 
 /// A broken config does not hide the home's run and model records (what someone fixing it

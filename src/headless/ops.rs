@@ -78,15 +78,32 @@ pub fn backfill(
             "a backfill covers at most 10 years".into(),
         ));
     }
+    // "Done" means the target table has the date's rows (a date deleted there, or a new
+    // sink, is scored again).
+    let url = sink.clone().unwrap_or_else(|| cfg.inference.sink.clone());
+    let mut opened = None;
     // A mistyped year or pattern would otherwise record a failed run for every date of the
     // range (missing inputs are recorded, as for a single predict): when most of a long
-    // range has no input, nothing is started. Gaps (weekends, holidays) stay below this.
+    // range has no input, nothing is started. Gaps (weekends, holidays) stay below this, and
+    // so do dates already done whose files were since archived (a resumed backfill).
     let dates: Vec<NaiveDate> = a.iter_days().take_while(|d| *d <= b).collect();
-    let absent: Vec<&NaiveDate> = dates
+    let mut absent: Vec<&NaiveDate> = dates
         .iter()
         .filter(|d| !Path::new(&pattern.replace("{date}", &d.to_string())).is_file())
         .collect();
-    if absent.len() > MOSTLY_MISSING_MIN && 2 * absent.len() > dates.len() {
+    let mostly_absent = |n: usize| n > MOSTLY_MISSING_MIN && 2 * n > dates.len();
+    // (A sink file not made yet has no date done, and is not made for a refusal.)
+    if mostly_absent(absent.len()) && !force && !crate::sink::sqlite::NewFile::of(&url).is_new() {
+        let target = opened.insert(crate::sink::open(&url, home)?);
+        let mut not_done = Vec::with_capacity(absent.len());
+        for d in absent {
+            if !target.has_day(&d.to_string())? {
+                not_done.push(d);
+            }
+        }
+        absent = not_done;
+    }
+    if mostly_absent(absent.len()) {
         return Err(ClaimsError::Usage(format!(
             "{} of the {} dates from {from} to {to} have no input file matching --input-pattern '{pattern}' (the first: {}): check the range and the pattern; nothing was scored or recorded",
             absent.len(),
@@ -97,10 +114,10 @@ pub fn backfill(
             .display()
         )));
     }
-    // "Done" means the target table has the date's rows (a date deleted there, or a new
-    // sink, is scored again).
-    let url = sink.clone().unwrap_or_else(|| cfg.inference.sink.clone());
-    let mut target = crate::sink::open(&url, home)?;
+    let mut target = match opened {
+        Some(t) => t,
+        None => crate::sink::open(&url, home)?,
+    };
     let mut results = vec![];
     let mut worst: Option<ClaimsError> = None;
     let mut stopped_before: Option<String> = None;

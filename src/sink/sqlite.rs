@@ -151,6 +151,11 @@ impl NewFile {
         )
     }
 
+    /// Whether the file does not exist yet.
+    pub fn is_new(&self) -> bool {
+        self.0.is_some()
+    }
+
     /// After a failed run: the file it created is removed again (with SQLite's -wal and
     /// -shm files) when it holds no rows, so a mistyped path leaves no empty database that
     /// a later read would take for a real sink.

@@ -202,6 +202,9 @@ fn fit_evaluating_here(
     let (total, patience) = (s.params.n_estimators, s.early_stopping_rounds);
     let mut margins: Vec<f32> = vec![];
     let mut probs = vec![0f32; n];
+    // The probabilities the served model would give (see `FitSettings::held_out_offset`).
+    let offset = s.held_out_offset;
+    let mut served = if offset == 0.0 { vec![] } else { vec![0f32; n] };
     let mut best_probs: Vec<f32> = vec![];
     let mut best = (0usize, f64::INFINITY);
     let mut done = 0;
@@ -231,6 +234,8 @@ fn fit_evaluating_here(
             };
             margins = vec![base; n];
         }
+        // The held-out log loss of the stretch's last round as XGBoost computes it (no
+        // offset), to check against XGBoost's own value.
         let mut last = f64::NAN;
         for t in 0..trees.len() {
             let it = done + t;
@@ -242,9 +247,17 @@ fn fit_evaluating_here(
                 *m += trees.leaf(t, x);
                 *pr = TreeExplainer::probability(*m);
             }
-            last = xgboost_logloss(&probs, rows.y, s.threads);
-            if last < best.1 {
-                best = (it, last);
+            let loss = if offset == 0.0 {
+                last = xgboost_logloss(&probs, rows.y, s.threads);
+                last
+            } else {
+                for (c, m) in served.iter_mut().zip(&margins) {
+                    *c = TreeExplainer::probability(*m + offset);
+                }
+                xgboost_logloss(&served, rows.y, s.threads)
+            };
+            if loss < best.1 {
+                best = (it, loss);
                 best_probs.clone_from(&probs);
             } else if it - best.0 >= patience {
                 stopped = true;
@@ -252,7 +265,7 @@ fn fit_evaluating_here(
             }
         }
         // XGBoost reduces with the booster's thread count at the time.
-        if threads != s.threads {
+        if threads != s.threads || offset != 0.0 {
             last = xgboost_logloss(&probs, rows.y, threads);
         }
         if b.eval(held_out, "valid", end as i32 - 1)? != last {
@@ -328,7 +341,64 @@ mod tests {
             seed: 5,
             metric: "logloss".into(),
             early_stopping_rounds: patience,
+            held_out_offset: 0.0,
         }
+    }
+
+    /// With an offset (undersampling's log-odds, taken back out of the served scores),
+    /// early stopping keeps the round whose held-out log loss of the served scores is
+    /// lowest, found here against each round's XGBoost prediction shifted by the offset; the
+    /// check against XGBoost's own (offset-free) value still holds along the way.
+    #[test]
+    fn early_stopping_watches_the_served_scores() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        let (train, _) = matrix(&mut rng, 4_000);
+        let (valid, (vx, vy)) = matrix(&mut rng, 3_000);
+        let rounds = 120;
+        let rows = HeldOutRows { x: &vx, y: &vy };
+        let plain_settings = settings(rounds, 0.3, 0.8, 4, 1, 8);
+        let plain = fit(&train, &valid, Some(rows), &plain_settings, &|| false).unwrap();
+        let offset = -1.2f32;
+        let s = FitSettings {
+            held_out_offset: offset,
+            ..plain_settings.clone()
+        };
+        let f = fit(&train, &valid, Some(rows), &s, &|| false).unwrap();
+        assert!(f.held_out_probabilities.is_some(), "not evaluated here");
+        // Every round's served log loss, from XGBoost's own predictions of the same
+        // boosting (same parameters, seed and thread).
+        let mut b = Booster::new(&[&train, &valid], &s.xgb_params()).unwrap();
+        let mut served_loss = vec![];
+        for it in 0..f.rounds_run {
+            b.update(&train, it as i32).unwrap();
+            let p = b.predict(&valid).unwrap();
+            let loss = p
+                .iter()
+                .zip(&vy)
+                .map(|(&p, &y)| {
+                    let m = (f64::from(p) / (1.0 - f64::from(p))).ln() + f64::from(offset);
+                    let q = 1.0 / (1.0 + (-m).exp());
+                    -(if y == 1 { q.ln() } else { (1.0 - q).ln() })
+                })
+                .sum::<f64>()
+                / vy.len() as f64;
+            served_loss.push(loss);
+        }
+        let min = served_loss.iter().copied().fold(f64::INFINITY, f64::min);
+        assert!(
+            served_loss[f.best_iteration] <= min + 1e-6,
+            "kept round {} at {}, the lowest is {min}",
+            f.best_iteration,
+            served_loss[f.best_iteration]
+        );
+        assert!(
+            (f.best_score - min).abs() < 1e-4,
+            "{} vs {min}",
+            f.best_score
+        );
+        // The offset moves the round kept (else this test would not tell the two apart).
+        assert_ne!(f.best_iteration, plain.best_iteration);
+        assert!(!DISAGREED.load(Ordering::Relaxed));
     }
 
     /// Early stopping evaluated here gives XGBoost's rounds, scores and model exactly (and

@@ -63,6 +63,12 @@ pub struct FitSettings {
     pub metric: String,
     /// Rounds without improvement before stopping.
     pub early_stopping_rounds: usize,
+    /// Added to every held-out margin before early stopping's log loss is taken: the
+    /// log-odds undersampling added to the fitted model, which the served scores take back
+    /// out (0 otherwise). So the rounds kept are the best ones for the scores served, not
+    /// for the uncorrected ones. Used where the log loss is computed here ([`super::fit`]);
+    /// XGBoost's own evaluation (another metric, or after a disagreement) does not take it.
+    pub held_out_offset: f32,
 }
 
 impl FitSettings {

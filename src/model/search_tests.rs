@@ -116,6 +116,7 @@ fn base() -> FitSettings {
         seed: 4,
         metric: "logloss".into(),
         early_stopping_rounds: 5,
+        held_out_offset: 0.0,
     }
 }
 

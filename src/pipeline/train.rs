@@ -264,6 +264,9 @@ fn run(cfg: &Config, home: &Path, req: &TrainRequest, ctx: &RunCtx) -> Result<Tr
         seed,
         metric: cfg.search.metric.clone(),
         early_stopping_rounds: cfg.search.early_stopping_rounds,
+        // Every fit early-stops on natural-prevalence rows (held-out folds, validation)
+        // for the scores served: undersampling's log-odds taken back out.
+        held_out_offset: prior_offset as f32,
     };
 
     let (candidates, search_summary) = ctx.stage("search", Some(tr.len()), || {

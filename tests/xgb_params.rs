@@ -56,6 +56,7 @@ fn settings() -> FitSettings {
         seed: 99,
         metric: "logloss".into(),
         early_stopping_rounds: 10,
+        held_out_offset: 0.0,
     }
 }
 

@@ -455,7 +455,7 @@ pub fn schedule(action: ScheduleAction, cfg: &Config, home: &Path) -> Result<Out
             // SIGTERM/SIGINT: stop taking work; the running pipeline sees the flag at its next
             // stage boundary or boosting round and records itself as cancelled.
             let stop = super::signals::stop_flag(
-                "the scheduler finishes the current step, records it as cancelled and stops",
+                "the scheduler stops (a job running now stops at its next step and is recorded as cancelled)",
             );
             let exec = PipelineExecutor {
                 cfg,

@@ -161,15 +161,21 @@ fn scores_title_counts_the_flagged() {
     );
 }
 
-/// The Champion/Challenger pane lists who moved the champion, latest first, and names the
-/// version `b` goes back to (or that there is none).
+/// Without a comparison (e.g. right after a promotion) the Champion/Challenger pane says
+/// who holds which alias and how to get a comparison, lists who moved the champion, latest
+/// first, and names the version `b` goes back to (or that there is none).
 #[test]
-fn champion_history_and_the_rollback_target_show() {
+fn compare_pane_without_a_comparison_names_aliases_history_and_rollback() {
     let dir = home();
     let mut a = app(dir.path());
     a.comparison = None;
     press(&mut a, key('4'));
     let shown = render(&a, 120, 30);
+    assert!(
+        shown.contains("champion v1   challenger v2")
+            && shown.contains("no comparison on screen: c compares them"),
+        "{shown}"
+    );
     assert!(
         shown.contains("no earlier champion to roll back to")
             && shown.contains("champion history (latest first):")

@@ -256,22 +256,6 @@ fn promote_confirm_and_cancel() {
     ));
 }
 
-/// Without a comparison (e.g. right after a promotion) the pane still says who holds
-/// which alias and how to get a comparison.
-#[test]
-fn compare_pane_without_a_comparison_names_the_aliases() {
-    let dir = home();
-    let mut a = app(dir.path());
-    a.comparison = None;
-    press(&mut a, key('4'));
-    let shown = render(&a, 120, 30);
-    assert!(
-        shown.contains("champion v1   challenger v2")
-            && shown.contains("no comparison on screen: c compares them"),
-        "{shown}"
-    );
-}
-
 /// Enter on a score opens it in full: the decision against the threshold and every reason
 /// with its value and contribution; any key closes it.
 #[test]

@@ -138,11 +138,34 @@ impl DMatrix {
     pub fn rows(&self) -> usize {
         self.rows
     }
+
+    /// A new matrix of the rows at `indices` (labels, weights and feature types come along).
+    pub fn slice_rows(&self, indices: &[usize]) -> Result<DMatrix> {
+        let idx = indices
+            .iter()
+            .map(|&i| {
+                i32::try_from(i)
+                    .ok()
+                    .filter(|_| i < self.rows)
+                    .ok_or_else(|| ClaimsError::Xgboost(format!("row {i} is not in the matrix")))
+            })
+            .collect::<Result<Vec<i32>>>()?;
+        let mut handle = ptr::null_mut();
+        // SAFETY: idx holds idx.len() row numbers below `rows`; handle is written on success.
+        check(unsafe {
+            sys::XGDMatrixSliceDMatrix(self.handle, idx.as_ptr(), idx.len() as u64, &mut handle)
+        })?;
+        Ok(DMatrix {
+            handle,
+            rows: idx.len(),
+        })
+    }
 }
 
 impl Drop for DMatrix {
     fn drop(&mut self) {
-        // SAFETY: handle was created by XGDMatrixCreateFromMat and is freed once.
+        // SAFETY: handle was created by XGDMatrixCreateFromMat or XGDMatrixSliceDMatrix and
+        // is freed once.
         unsafe {
             sys::XGDMatrixFree(self.handle);
         }

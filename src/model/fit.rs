@@ -460,6 +460,27 @@ mod tests {
         assert!(!DISAGREED.load(Ordering::Relaxed));
     }
 
+    /// The check catches a held-out value computed here that XGBoost does not get: one
+    /// checked row whose features differ from the matrix's makes the fit give up (`None`;
+    /// `fit` then starts over with XGBoost evaluating), with all rows checked and with 4,096
+    /// of 10,000 (row 0 is always among them).
+    #[test]
+    fn a_disagreement_on_a_checked_row_is_caught() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+        let (train, _) = matrix(&mut rng, 5_000);
+        for n in [3_000, 10_000] {
+            let (valid, (mut vx, vy)) = matrix(&mut rng, n);
+            let s = settings(40, 0.3, 1.0, 4, 1, 5);
+            let rows = HeldOutRows { x: &vx, y: &vy };
+            let agreed = fit_evaluating_here(&train, &valid, rows, &s, &|| false, &|| 1).unwrap();
+            assert!(agreed.is_some(), "{n} rows");
+            vx[..4].copy_from_slice(&[50.0, -50.0, 50.0, -50.0]);
+            let rows = HeldOutRows { x: &vx, y: &vy };
+            let caught = fit_evaluating_here(&train, &valid, rows, &s, &|| false, &|| 1).unwrap();
+            assert!(caught.is_none(), "{n} rows");
+        }
+    }
+
     /// Threads lent mid-fit (here: changing every few rounds) change nothing in the result,
     /// and XGBoost's check value (reduced with the threads of the moment) still agrees.
     #[test]

@@ -12,6 +12,7 @@ use std::thread::ScopedJoinHandle;
 use rusqlite::params;
 use serde::Serialize;
 
+pub use super::dates::{parse_date, today};
 pub use super::rerun::Replaced;
 use super::rerun::earlier_run;
 use super::scoring::{Explainer, Role, score_and_stream};
@@ -106,33 +107,6 @@ pub struct PredictOutcome {
     /// Signs of a mistyped date (a date after today; the same contents standing on another
     /// date).
     pub warnings: Vec<String>,
-}
-
-/// Today's date in `tz`.
-pub fn today(tz: &str) -> Result<String> {
-    let tz: chrono_tz::Tz = tz.parse().map_err(|_| {
-        ClaimsError::Config(format!(
-            "key 'inference.timezone' = '{tz}': unknown time zone"
-        ))
-    })?;
-    Ok(chrono::Utc::now()
-        .with_timezone(&tz)
-        .date_naive()
-        .to_string())
-}
-
-/// Checks a YYYY-MM-DD date.
-pub fn parse_date(s: &str) -> Result<String> {
-    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .map(|d| d.to_string())
-        .map_err(|e| {
-            let why = if s.len() == 10 && s.as_bytes()[4] == b'-' && s.as_bytes()[7] == b'-' {
-                format!("not a calendar date ({e})")
-            } else {
-                "expected YYYY-MM-DD".to_string()
-            };
-            ClaimsError::Usage(format!("--date '{s}': {why}"))
-        })
 }
 
 /// Bytes of CSV text per chunk read (about 8,000 rows of the reference schema); up to four

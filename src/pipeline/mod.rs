@@ -5,6 +5,7 @@
 
 mod champion;
 pub mod compare;
+pub mod dates;
 pub mod feedback;
 mod gate;
 pub mod infer;
@@ -217,7 +218,7 @@ impl RunCtx {
             Err(e) => {
                 runs::finish(&*self.lock()?, &self.run_id, Err(&error_chain(e)))?;
                 // The command prints the error itself: this line goes to the log file (and
-                // to JSON logs), not to a person's terminal a second time.
+                // to the scheduler's stderr), not to stderr a second time.
                 tracing::error!(target: RUN_OUTCOME, run_id = %self.run_id, "run failed: {e}");
                 self.emit("failed", None, e.to_string());
             }

@@ -315,6 +315,17 @@ fn tampered_artifact_is_refused() {
     assert!(err.contains("2 file(s) differ"), "{err}");
     let reg = claims_ops::registry::Registry::open(&env.home()).unwrap();
     assert!(reg.load_model(1).is_err());
+    // A missing file is a registry error too (not an I/O error a scheduler would retry).
+    std::fs::remove_file(&model).unwrap();
+    let Err(e) = reg.load_model(1) else {
+        panic!("v1 loaded without its model.json")
+    };
+    assert!(
+        matches!(e, claims_ops::error::ClaimsError::Registry(_))
+            && e.to_string()
+                .contains("model.json: missing, so model v1 is not used"),
+        "{e}"
+    );
 }
 
 /// A relative --data path is recorded absolute (run arguments, the model's lineage), so

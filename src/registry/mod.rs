@@ -108,6 +108,18 @@ pub fn code_version() -> String {
     )
 }
 
+/// Reads a file of model version `v`. A missing file is a registry problem (it fails the
+/// same way on every retry, so a scheduler must not retry it); other I/O errors may pass.
+fn read_model_file(path: &Path, v: u32) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => ClaimsError::Registry(format!(
+            "{}: missing, so model v{v} is not used: restore the file (the whole models/v{v} folder from a backup), or promote or train another version",
+            path.display()
+        )),
+        _ => ClaimsError::io(path, e),
+    })
+}
+
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut f = std::fs::File::create(path).map_err(|e| ClaimsError::io(path, e))?;
     f.write_all(bytes).map_err(|e| ClaimsError::io(path, e))?;
@@ -259,7 +271,7 @@ impl Registry {
             ))
         })?;
         let path = self.model_dir(v).join("manifest.json");
-        let bytes = std::fs::read(&path).map_err(|e| ClaimsError::io(&path, e))?;
+        let bytes = read_model_file(&path, v)?;
         if sha256_hex(&bytes) != expected {
             return Err(ClaimsError::Registry(format!(
                 "{}: manifest was changed or is corrupt (sha256 differs from the registry's record), so model v{v} is not used: restore the file, or promote or train another version",
@@ -277,7 +289,7 @@ impl Registry {
             .files
             .get(name)
             .ok_or_else(|| ClaimsError::Registry(format!("model v{v} has no artifact '{name}'")))?;
-        let bytes = std::fs::read(&path).map_err(|e| ClaimsError::io(&path, e))?;
+        let bytes = read_model_file(&path, v)?;
         let got = sha256_hex(&bytes);
         if &got != expected {
             return Err(ClaimsError::Registry(format!(

@@ -411,7 +411,7 @@ fn rows_the_champion_saw_are_known_by_content_and_too_few_left_is_a_refusal() {
 }
 
 /// A file with repeated rows: training drops the copies (and says how many carry the other
-/// label), and `compare` rebuilds the split from the same rows, so a retrain on the same
+/// label, as a warning of the run), and `compare` rebuilds the split from the same rows, so a retrain on the same
 /// file is compared on its real test split and none of its training rows.
 #[test]
 fn repeated_rows_are_dropped_alike_in_training_and_in_the_comparison() {
@@ -447,6 +447,12 @@ fn repeated_rows_are_dropped_alike_in_training_and_in_the_comparison() {
     );
     let j = train(&env, &data, 1, None);
     assert_eq!(j["role"], "challenger", "{j}");
+    // The labelling problem is one of the run's warnings, not only a log line.
+    let warnings = j["warnings"].to_string();
+    assert!(
+        warnings.contains("20 repeated row(s) have a different label"),
+        "{warnings}"
+    );
     // v2 is v1 trained again: the same split, so v1 saw none of v2's 300 test rows.
     assert_eq!(
         j["gate"]["rows_note"],

@@ -128,7 +128,7 @@ fn run(cfg: &Config, home: &Path, req: &TrainRequest, ctx: &RunCtx) -> Result<Tr
         })
         .collect::<Result<_>>()?;
 
-    let data = ctx.stage("contract", Some(rows_read), || {
+    let (data, label_warning) = ctx.stage("contract", Some(rows_read), || {
         let c = contract::check(&cfg.schema, &files, contract::Mode::Training);
         if !c.file_violations.is_empty() {
             return Err(ClaimsError::Contract(c.file_violations));
@@ -142,17 +142,16 @@ fn run(cfg: &Config, home: &Path, req: &TrainRequest, ctx: &RunCtx) -> Result<Tr
         // sit in training and test at once: refused. Copies within one file are dropped.
         let (data, dups) = crate::data::fingerprint::training_rows(c.data)?;
         let conflicts = &dups.label_conflicts;
+        // A labelling problem: also a warning of the run's result (text, --json).
+        let label_warning = conflicts.first().map(|(file, first, copy)| {
+            format!("{} repeated row(s) have a different label from the row they repeat (first: {file} row {copy} repeats row {first}): only the first row's label is learned; check how the file was labelled", conflicts.len())
+        });
         let note = if dups.within_files.is_empty() {
             "all rows pass the contract".to_string()
         } else {
             let n = dups.within_files.len();
             tracing::warn!("{n} row(s) repeat an earlier row of the same file: dropped, so no row is in two splits");
-            if let Some((file, first, copy)) = conflicts.first() {
-                tracing::warn!(
-                    "{} of them have a different label from the row they repeat (first: {file} row {copy} repeats row {first}): only the first row's label is learned; check how the file was labelled",
-                    conflicts.len()
-                );
-            }
+            label_warning.iter().for_each(|w| tracing::warn!("{w}"));
             let conflicting = match conflicts.len() {
                 0 => String::new(),
                 k => format!(", {k} of them with the other label"),
@@ -160,7 +159,7 @@ fn run(cfg: &Config, home: &Path, req: &TrainRequest, ctx: &RunCtx) -> Result<Tr
             format!("all rows pass the contract; {n} repeated row(s) dropped (same values as an earlier row of the file{conflicting})")
         };
         let n = data.len();
-        Ok((data, Some(n), note))
+        Ok(((data, label_warning), Some(n), note))
     })?;
     drop(files);
     let y = data.label_vec().ok_or_else(|| {
@@ -552,15 +551,16 @@ fn run(cfg: &Config, home: &Path, req: &TrainRequest, ctx: &RunCtx) -> Result<Tr
     // The promotion gate, after every retrain that produced a challenger. A comparison
     // that cannot be made (too few new held-out rows, say) is a refusal with its reason,
     // not a failed training run: the model is registered either way.
-    let mut warnings = super::train_report::quality_warnings(&test_eval);
+    let mut model_warnings = super::train_report::quality_warnings(&test_eval);
     // The model is registered: this check's failure must not keep it from the gate.
     let same = Registry::open(home).and_then(|r| r.identical_to(version));
-    warnings.extend(same.unwrap_or_default().first().map(|o| {
+    model_warnings.extend(same.unwrap_or_default().first().map(|o| {
         format!("identical to v{o} (the same model and preprocessing files and threshold): this training changed nothing")
     }));
-    warnings
+    model_warnings
         .iter()
         .for_each(|w| tracing::warn!("model v{version}: {w}"));
+    let warnings: Vec<String> = label_warning.into_iter().chain(model_warnings).collect();
     let mut role = role;
     let gate = if role == "challenger" {
         Some(ctx.stage("gate", None, || gate::run(ctx, cfg, home, version))?)

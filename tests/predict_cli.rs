@@ -818,6 +818,63 @@ fn sqlite_and_postgres_get_identical_rows() {
     );
 }
 
+/// Labels received before their date was scored count once it is: the next feedback run
+/// (with any file) measures the date from them.
+#[test]
+fn labels_received_before_scoring_are_measured_by_the_next_feedback() {
+    let env = Env::new();
+    train_small(&env);
+    let labelled = env.path("labelled.csv");
+    let spec = claims_ops::data::generate::GenSpec {
+        rows: 500,
+        seed: 44,
+        id_offset: 70_000,
+        ..Default::default()
+    };
+    claims_ops::data::generate::write_csv(&spec, &labelled).unwrap();
+    let mut text = String::from("application_id,claim_status\n");
+    for l in std::fs::read_to_string(&labelled).unwrap().lines().skip(1) {
+        let mut it = l.split(',');
+        text.push_str(&format!("{},{}\n", it.next().unwrap(), it.next().unwrap()));
+    }
+    let labels = env.path("labels.csv");
+    std::fs::write(&labels, text).unwrap();
+    let feedback = |file: &std::path::Path| {
+        let out = env
+            .claims()
+            .arg("feedback")
+            .arg("--data")
+            .arg(file)
+            .arg("--json")
+            .assert()
+            .success();
+        last_json(&out.get_output().stdout)["result"].clone()
+    };
+    let early = feedback(&labels);
+    assert_eq!(
+        (early["labels"].as_i64(), early["unmatched"].as_i64()),
+        (Some(500), Some(500))
+    );
+    assert_eq!(early["dates"].as_array().unwrap().len(), 0, "{early}");
+    let day = day_file(&env, "day.csv", 500, 44, 70_000, 0.0);
+    env.claims()
+        .arg("predict")
+        .arg("--data")
+        .arg(&day)
+        .args(["--date", "2026-10-01"])
+        .assert()
+        .success();
+    let strangers = env.path("strangers.csv");
+    std::fs::write(&strangers, "application_id,claim_status\nZZZ1,1\n").unwrap();
+    let later = feedback(&strangers);
+    let dates = later["dates"].as_array().unwrap();
+    assert_eq!(dates.len(), 1, "{later}");
+    assert_eq!(dates[0]["business_date"], "2026-10-01", "{later}");
+    assert_eq!(dates[0]["rows"], 500, "{later}");
+    // Measured once: a further run does not list it again.
+    assert_eq!(feedback(&strangers)["dates"].as_array().unwrap().len(), 0);
+}
+
 #[test]
 fn feedback_records_realised_performance_per_date() {
     let env = Env::new();

@@ -138,6 +138,11 @@ fn spawn_printer(rx: mpsc::Receiver<PipelineEvent>) -> std::thread::JoinHandle<(
 /// Resolves the home folder: `--home`, `CLAIMS_HOME`, or the platform data folder.
 pub fn resolve_home(home: Option<PathBuf>) -> Result<PathBuf> {
     match home {
+        // A file where the home folder should be (a data file given to --home by mistake).
+        Some(h) if h.exists() && !h.is_dir() => Err(ClaimsError::Usage(format!(
+            "home '{}' (--home or CLAIMS_HOME) is a file, not a folder",
+            h.display()
+        ))),
         // Absolute, so summaries, run records and generated units name the same folder
         // from anywhere.
         Some(h) => Ok(crate::pipeline::absolute(&h)),
@@ -372,7 +377,7 @@ pub fn run(cmd: Command, cfg: &Config, home: &Path) -> Result<Output> {
             );
             if o.labels > 0 && o.unmatched == o.labels {
                 text.push_str(&format!(
-                    "warning: none of these ids has a stored champion prediction in {url}: is this the home and sink that scored them (--home, --sink)? (the labels are kept in this home)\n",
+                    "warning: none of these ids has a stored champion prediction in {url}: is this the home and sink that scored them (--home, --sink)? (the labels are kept in this home: the next `claims feedback` measures the dates they match once those are scored)\n",
                     url = if url.is_empty() { format!("{}", home.join("claims.db").display()) } else { crate::sink::postgres::redact(&url) }
                 ));
             }

@@ -4,6 +4,8 @@
 //! business date and model version in the `performance` table, so concept drift shows as a metric over time. Each feedback run recomputes the
 //! dates its labels touch from *every* label received for them, so labels may arrive in
 //! any number of files, and a date rescored by another model is measured for that model.
+//! It also measures every date that labels received earlier match but that has no
+//! measure yet (labels loaded before their date was scored).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -48,7 +50,8 @@ pub struct FeedbackOutcome {
     /// Labels whose id has champion predictions on more than one business date (the same
     /// application scored on several days, or ids reused across files): each date counts it.
     pub on_several_dates: usize,
-    /// The dates these labels touched, recomputed from every label received for them.
+    /// The dates measured, from every label received for them: those these labels touched,
+    /// and those that earlier labels match but that had no measure yet.
     pub dates: Vec<Realised>,
 }
 
@@ -173,7 +176,7 @@ pub fn feedback(
             .insert(&r.business_date);
     }
     let on_several_dates = dates_of.values().filter(|d| d.len() > 1).count();
-    let dates = remeasure(&mut conn, &mut *s, &touched, &now)?;
+    let dates = remeasure(&mut conn, &mut *s, &touched, &now, true)?;
     Ok(FeedbackOutcome {
         labels: new.len(),
         unmatched,
@@ -198,16 +201,18 @@ pub fn refresh_date(home: &Path, sink_url: &str, date: &str) -> Result<Option<Ve
     }
     let mut s = sink::open_to_read(sink_url, home)?;
     let touched = std::iter::once(date.to_string()).collect();
-    remeasure(&mut conn, &mut *s, &touched, &db::now()).map(Some)
+    remeasure(&mut conn, &mut *s, &touched, &db::now(), false).map(Some)
 }
 
-/// Measures and stores the realised performance of the `touched` dates: every label
+/// Measures and stores the realised performance of the `touched` dates (and with
+/// `unmeasured`, of every date with labelled champion rows and no measure yet): every label
 /// received, joined to the dates' current rows (replacing the dates' earlier rows).
 fn remeasure(
     conn: &mut rusqlite::Connection,
     s: &mut dyn sink::Sink,
     touched: &std::collections::BTreeSet<String>,
     now: &str,
+    unmeasured: bool,
 ) -> Result<Vec<Realised>> {
     // Every label received, joined to the current rows of the touched dates.
     let labels: HashMap<String, u8> = {
@@ -221,8 +226,25 @@ fn remeasure(
             .map_err(db::sql)?
     };
     let all_ids: Vec<String> = labels.keys().cloned().collect();
-    let scored: Vec<sink::StoredScore> = s
-        .scores_of(&all_ids)?
+    let labelled = s.scores_of(&all_ids)?;
+    let mut touched = touched.clone();
+    if unmeasured {
+        let measured: std::collections::HashSet<String> = {
+            let mut st = conn
+                .prepare("SELECT DISTINCT business_date FROM performance")
+                .map_err(db::sql)?;
+            let rows = st.query_map([], |r| r.get(0)).map_err(db::sql)?;
+            rows.collect::<std::result::Result<_, _>>()
+                .map_err(db::sql)?
+        };
+        touched.extend(
+            labelled
+                .iter()
+                .filter(|r| r.champion && !measured.contains(&r.business_date))
+                .map(|r| r.business_date.clone()),
+        );
+    }
+    let scored: Vec<sink::StoredScore> = labelled
         .into_iter()
         .filter(|r| touched.contains(&r.business_date))
         .collect();
@@ -251,7 +273,7 @@ fn remeasure(
     let finite = |v: f64| if v.is_finite() { Some(v) } else { None };
     // A touched date's rows are replaced: a date rescored by another model keeps no row
     // for the model that no longer holds its predictions.
-    for d in touched {
+    for d in &touched {
         tx.execute("DELETE FROM performance WHERE business_date = ?1", [d])
             .map_err(db::sql)?;
     }

@@ -10,7 +10,15 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::prelude::*;
 
-fn init_logging(format: LogFormat, home: Option<&std::path::Path>, console_on: bool) {
+/// `run_outcomes`: whether a run's "run failed" line goes to stderr too (for the scheduler,
+/// whose failed jobs print no error of their own); every other command prints its error
+/// itself, once, so there the line goes to the log file only.
+fn init_logging(
+    format: LogFormat,
+    home: Option<&std::path::Path>,
+    console_on: bool,
+    run_outcomes: bool,
+) {
     let default = if format == LogFormat::Json {
         "info"
     } else {
@@ -28,7 +36,11 @@ fn init_logging(format: LogFormat, home: Option<&std::path::Path>, console_on: b
             .json()
             .with_writer(std::io::stderr)
             .with_filter(filter)
+            .with_filter(tracing_subscriber::filter::filter_fn(move |m| {
+                run_outcomes || m.target() != claims_ops::pipeline::RUN_OUTCOME
+            }))
             .boxed(),
+        // In text mode a person reads stderr: the scheduler's own line says a job failed.
         LogFormat::Text => tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
             .with_ansi(std::io::stderr().is_terminal())
@@ -173,7 +185,14 @@ fn real_main(cli: Cli) -> Result<i32, ClaimsError> {
     let home = headless::resolve_home(cli.home)?;
     headless::refuse_missing_home(&command, &home, cli.config.as_deref())?;
     let is_tui = matches!(command, claims_ops::cli::Command::Tui);
-    init_logging(cli.log_format, Some(&home), !is_tui);
+    let daemon = matches!(
+        command,
+        claims_ops::cli::Command::Schedule {
+            action: claims_ops::cli::ScheduleAction::Run,
+            ..
+        }
+    );
+    init_logging(cli.log_format, Some(&home), !is_tui, daemon);
     if cli.log_format == LogFormat::Json {
         headless::progress_as_json_logs();
         claims_ops::JSON_STDERR.store(true, std::sync::atomic::Ordering::Relaxed);

@@ -73,7 +73,7 @@ fn contract_violations_exit_3_with_file_row_column_reason() {
             vec![
                 "row 10",
                 "column 'age'",
-                "out of the allowed range [18, 120]",
+                "value '300' is out of the allowed range [18, 120]",
             ],
         ),
         (
@@ -520,6 +520,54 @@ fn a_postgres_host_with_a_space_is_a_usage_error() {
     assert!(
         err.contains("host 'bad url' is not a host name or address"),
         "{err}"
+    );
+}
+
+/// A file given as the home folder: a usage error (exit 2) naming it, and the file is
+/// left as it was.
+#[test]
+fn a_file_as_home_is_a_usage_error() {
+    let env = Env::new();
+    let file = env.generate("day.csv", 50, 1);
+    let before = std::fs::read(&file).unwrap();
+    let out = assert_cmd::Command::cargo_bin("claims")
+        .unwrap()
+        .arg("--home")
+        .arg(&file)
+        .args(["models"])
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(err.contains("is a file, not a folder"), "{err}");
+    assert_eq!(std::fs::read(&file).unwrap(), before);
+}
+
+/// A run that fails under `--log-format json` prints its error once on stderr: one ERROR
+/// line carrying the exit code (the run's own "run failed" line goes to the log file only).
+#[test]
+fn a_failed_run_under_json_logs_has_one_error_line() {
+    let env = Env::new();
+    let full = env.generate("full.csv", 300, 3);
+    let data = env.path("no_age.csv");
+    std::fs::write(&data, without_column(&full, "age")).unwrap();
+    let out = env
+        .claims()
+        .args(["--log-format", "json", "train", "--data"])
+        .arg(&data)
+        .assert()
+        .code(3);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    let errors: Vec<serde_json::Value> = err
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
+        .filter(|l: &serde_json::Value| l["level"] == "ERROR")
+        .collect();
+    assert_eq!(errors.len(), 1, "{err}");
+    assert_eq!(errors[0]["fields"]["exit_code"], 3, "{err}");
+    let log = std::fs::read_to_string(env.home().join("logs").join("claims.log")).unwrap();
+    assert!(
+        log.contains("run failed: input violates the data contract"),
+        "{log}"
     );
 }
 

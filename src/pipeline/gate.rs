@@ -243,6 +243,10 @@ pub fn decide(gate: &GateConfig, rows: &[MetricRow], delong: Option<&DeLong>) ->
                         "p-value {shown} ({how}) <= max_p_value {}",
                         gate.max_p_value
                     )
+                } else if r.diff == 0.0 {
+                    format!(
+                        "p-value {shown} ({how}): no difference between the models (the challenger must improve on the champion)"
+                    )
                 } else {
                     format!("p-value {shown} ({how}) is for a difference that favours the champion")
                 },
@@ -419,6 +423,14 @@ mod tests {
             d.reasons
                 .iter()
                 .any(|r| r == "PASS brier 0.0500 -> 0.0500 (unchanged; tolerance for worse 0.01)"),
+            "{:?}",
+            d.reasons
+        );
+        // No difference favours neither model.
+        assert!(
+            d.reasons.iter().any(|r| r.starts_with("FAIL p-value")
+                && r.contains("no difference between the models")
+                && !r.contains("favours")),
             "{:?}",
             d.reasons
         );

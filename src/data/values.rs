@@ -127,9 +127,12 @@ pub(super) fn number(v: Option<&str>, range: &NumericRange) -> std::result::Resu
                 show(s)
             )),
             Ok(x) if x >= range.min && x <= range.max => Ok(x),
-            Ok(x) => Err(format!(
-                "value {x} is out of the allowed range [{}, {}]",
-                range.min, range.max
+            // The file's text, as the other reasons quote it (1e400 would read as "inf").
+            Ok(_) => Err(format!(
+                "value {} is out of the allowed range [{}, {}]",
+                show(s),
+                range.min,
+                range.max
             )),
             Err(_) => Err(format!("value {} is not a number", show(s))),
         },
@@ -143,14 +146,28 @@ pub(super) fn category(
     allowed: &[String],
 ) -> std::result::Result<u32, String> {
     let s = v.ok_or("missing required value")?;
-    lookup.get(s).ok_or_else(|| {
-        let list = if allowed.len() > 8 {
-            format!("{}..{}", allowed[0], allowed[allowed.len() - 1])
-        } else {
-            allowed.join(", ")
-        };
-        format!("unknown category {} (allowed: {list})", show(s))
-    })
+    // A whole number written as a float ("1.0", as pandas writes an integer column that
+    // has gaps) is that number's category, as it is when read from Parquet.
+    fn whole(s: &str) -> Option<&str> {
+        let (int, frac) = s.split_once('.')?;
+        let digits = int.strip_prefix('-').unwrap_or(int);
+        (!digits.is_empty()
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && !frac.is_empty()
+            && frac.bytes().all(|b| b == b'0'))
+        .then_some(int)
+    }
+    lookup
+        .get(s)
+        .or_else(|| whole(s).and_then(|w| lookup.get(w)))
+        .ok_or_else(|| {
+            let list = if allowed.len() > 8 {
+                format!("{}..{}", allowed[0], allowed[allowed.len() - 1])
+            } else {
+                allowed.join(", ")
+            };
+            format!("unknown category {} (allowed: {list})", show(s))
+        })
 }
 
 /// A label (`None` when empty), and why it fails the contract, if it does.
@@ -177,6 +194,43 @@ fn show(v: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::Lookup;
+
+    /// Out-of-range values are quoted as the file has them: 1e400 is not shown as "inf".
+    #[test]
+    fn out_of_range_values_quote_the_text() {
+        let range = crate::config::NumericRange {
+            min: 0.0,
+            max: 1e9,
+            nullable: false,
+        };
+        for (text, shown) in [("1e400", "'1e400'"), ("-inf", "'-inf'"), ("2e9", "'2e9'")] {
+            let e = super::number(Some(text), &range).unwrap_err();
+            assert_eq!(
+                e,
+                format!("value {shown} is out of the allowed range [0, 1000000000]")
+            );
+        }
+        assert_eq!(super::number(Some("1e3"), &range), Ok(1000.0));
+    }
+
+    /// A category code written as a whole float ("1.0") is that code; other texts are not.
+    #[test]
+    fn whole_float_texts_are_their_category() {
+        let allowed: Vec<String> = ["0", "1", "-1", "A"].map(String::from).to_vec();
+        let lookup = Lookup::new(&allowed);
+        let code = |s: &str| super::category(Some(s), &lookup, &allowed);
+        assert_eq!(code("1.0"), code("1"));
+        assert_eq!(code("0.000"), code("0"));
+        assert_eq!(code("-1.0"), code("-1"));
+        assert!(code("1").is_ok() && code("-1").is_ok());
+        for bad in ["1.5", "1.", ".0", "01.0", "A.0", "1.0e0", "-.0", "2.0"] {
+            let e = code(bad).unwrap_err();
+            assert!(
+                e.starts_with(&format!("unknown category '{bad}'")),
+                "{bad}: {e}"
+            );
+        }
+    }
 
     /// The word table finds exactly what a map of the values finds, for values that differ
     /// only by a trailing NUL, a prefix, case or length past 8 bytes; sets it cannot hold

@@ -356,6 +356,19 @@ fn bad_rows_are_quarantined_and_the_rest_scored() {
     let e = last_json(&out.get_output().stdout);
     assert_eq!(e["quarantined"][0]["row_number"], 6, "{e}");
     assert_eq!(e["scores"].as_array().map(Vec::len), Some(0), "{e}");
+    // An id on two rows: the second is quarantined, and the score shown is the first's.
+    let out = env
+        .claims()
+        .args(["explain", "APP00030000", "--date", "2026-05-01"])
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(
+        text.contains("duplicate id 'APP00030000'")
+            && text.contains("; the score below is the id's other row")
+            && text.contains("score "),
+        "{text}"
+    );
     // The run's details show its input and its quarantined rows with their reasons.
     let run_id = j["result"]["run_id"].as_str().unwrap();
     let shown = env.run_detail(run_id);

@@ -342,11 +342,17 @@ pub(super) fn explain(
     // Date by date, newest first: the day's score, or why it had none.
     let mut text = String::new();
     for d in &dates {
+        // The id also scored that day (another row of the file had it): say whose score.
+        let also = if found.iter().any(|r| r.business_date == *d) {
+            "; the score below is the id's other row"
+        } else {
+            ""
+        };
         for q in quarantined.iter().filter(|q| q.business_date == *d) {
             // The reason quotes the file's value: control characters are shown escaped, so
             // a newline or an escape sequence in a bad file cannot reach the terminal raw.
             text.push_str(&format!(
-                "application {id}\n  {d}: not scored, quarantined (row {} of {}): {}\n\n",
+                "application {id}\n  {d}: not scored, quarantined (row {} of {}): {}{also}\n\n",
                 q.row_number,
                 q.source_file,
                 super::text::printable(&q.reason)

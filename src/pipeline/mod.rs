@@ -161,6 +161,8 @@ impl RunCtx {
         let _enter = span.enter();
         self.emit(name, Some(0.0), format!("{name}: started"));
         let started_at = db::now();
+        // Where a killed run died: the next run of its kind names this stage.
+        runs::begin_stage(&*self.lock()?, &self.run_id, name, &started_at)?;
         let t0 = Instant::now();
         let (value, rows_in, rows_out, note) = match f() {
             Ok(v) => v,

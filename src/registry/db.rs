@@ -43,9 +43,12 @@ CREATE TABLE IF NOT EXISTS decisions(id INTEGER PRIMARY KEY AUTOINCREMENT, at TE
 ";
 
 /// Columns added to a table after it first shipped: (table, column, type).
-const ADDED_COLUMNS: [(&str, &str, &str); 2] = [
+const ADDED_COLUMNS: [(&str, &str, &str); 4] = [
     ("decisions", "gate", "TEXT"),
     ("runs", "replaced_by", "TEXT"),
+    // The stage a run is in and when it started it (a killed run's last sign of life).
+    ("runs", "current_stage", "TEXT"),
+    ("runs", "current_stage_at", "TEXT"),
 ];
 
 /// Opens (creating if needed) the database at `path` with WAL and a busy timeout, so a

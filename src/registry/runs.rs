@@ -209,15 +209,22 @@ pub fn close_interrupted(conn: &Connection, kind: &str) -> Result<Vec<String>> {
             // Its end is the last sign of life the run left (the end of its last recorded
             // stage, or its start), not when the next run found it: a run killed at 19:05
             // and found the next evening did not take a day.
+            // A stage it started and never recorded is the one it died in: named, and its
+            // start is the last sign of life.
             "UPDATE runs SET status = 'failed',
                finished_at = COALESCE(
-                 (SELECT strftime('%Y-%m-%dT%H:%M:%fZ', s.started_at, '+' || (s.duration_ms / 1000.0) || ' seconds')
-                    FROM run_stages s WHERE s.run_id = runs.run_id ORDER BY s.seq DESC LIMIT 1),
+                 (SELECT max(e) FROM (
+                    SELECT strftime('%Y-%m-%dT%H:%M:%fZ', s.started_at, '+' || (s.duration_ms / 1000.0) || ' seconds') AS e
+                      FROM run_stages s WHERE s.run_id = runs.run_id
+                    UNION ALL SELECT runs.current_stage_at)),
                  started_at),
                error = 'interrupted: the process' || COALESCE(' (pid ' || pid || ')', '') ||
-                       ' ended without recording an outcome (killed, or the machine stopped) after ' ||
-                       COALESCE((SELECT 'its ' || s.stage || ' stage' FROM run_stages s
-                                   WHERE s.run_id = runs.run_id ORDER BY s.seq DESC LIMIT 1), 'its start') ||
+                       ' ended without recording an outcome (killed, or the machine stopped) ' ||
+                       CASE WHEN current_stage IS NOT NULL AND NOT EXISTS (SELECT 1 FROM run_stages s
+                              WHERE s.run_id = runs.run_id AND s.stage = runs.current_stage)
+                            THEN 'during its ' || current_stage || ' stage, started at ' || current_stage_at
+                            ELSE 'after ' || COALESCE((SELECT 'its ' || s.stage || ' stage' FROM run_stages s
+                                   WHERE s.run_id = runs.run_id ORDER BY s.seq DESC LIMIT 1), 'its start') END ||
                        '; found by the next run at ' || ?2
              WHERE kind = ?1 AND status = 'running' RETURNING run_id",
         )
@@ -232,6 +239,16 @@ pub fn close_interrupted(conn: &Connection, kind: &str) -> Result<Vec<String>> {
 /// -9, power loss) and the next run of that kind records it as interrupted.
 pub fn looks_dead(home: &std::path::Path, r: &RunRecord) -> bool {
     r.status == "running" && !crate::schedule::lock::RunLock::held(home, &r.kind)
+}
+
+/// Records that run `run_id` started stage `stage` at `at`.
+pub fn begin_stage(conn: &Connection, run_id: &str, stage: &str, at: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE runs SET current_stage = ?2, current_stage_at = ?3 WHERE run_id = ?1",
+        params![run_id, stage, at],
+    )
+    .map_err(sql)?;
+    Ok(())
 }
 
 /// Records the start of a run.
@@ -395,6 +412,45 @@ mod tests {
             replaced_by: None,
             stages: vec![],
         }
+    }
+
+    /// A killed run is closed as interrupted in the stage it had started and not recorded,
+    /// ending at that stage's start; without one, after its last recorded stage.
+    #[test]
+    fn a_killed_run_is_closed_in_the_stage_it_died_in() {
+        use super::*;
+        let dir = tempfile::tempdir().unwrap();
+        let conn = crate::registry::db::open(&dir.path().join("claims.db")).unwrap();
+        let record = |stage: &str, at: &str| StageRecord {
+            stage: stage.into(),
+            started_at: at.into(),
+            duration_ms: 1500,
+            rows_in: None,
+            rows_out: None,
+            note: None,
+        };
+        for id in ["train-a", "train-b"] {
+            start(&conn, id, "train", "{}").unwrap();
+            begin_stage(&conn, id, "load", "2026-11-29T19:00:00.000Z").unwrap();
+            stage(&conn, id, &record("load", "2026-11-29T19:00:00.000Z")).unwrap();
+        }
+        begin_stage(&conn, "train-a", "search", "2026-11-29T19:00:01.600Z").unwrap();
+        let mut closed = close_interrupted(&conn, "train").unwrap();
+        closed.sort();
+        assert_eq!(closed, ["train-a", "train-b"]);
+        let runs = list(&conn, 10).unwrap();
+        let run = |id: &str| runs.iter().find(|r| r.run_id == id).unwrap();
+        let a = run("train-a");
+        let error = a.error.as_deref().unwrap();
+        assert!(
+            error.contains("during its search stage, started at 2026-11-29T19:00:01.600Z"),
+            "{error}"
+        );
+        assert_eq!(a.finished_at.as_deref(), Some("2026-11-29T19:00:01.600Z"));
+        let b = run("train-b");
+        let error = b.error.as_deref().unwrap();
+        assert!(error.contains("stopped) after its load stage;"), "{error}");
+        assert_eq!(b.finished_at.as_deref(), Some("2026-11-29T19:00:01.500Z"));
     }
 
     #[test]

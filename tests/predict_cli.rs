@@ -844,14 +844,8 @@ fn labels_received_before_scoring_are_measured_by_the_next_feedback() {
         id_offset: 70_000,
         ..Default::default()
     };
+    // The applications with their labels (feedback reads only the id and label columns).
     claims_ops::data::generate::write_csv(&spec, &labelled).unwrap();
-    let mut text = String::from("application_id,claim_status\n");
-    for l in std::fs::read_to_string(&labelled).unwrap().lines().skip(1) {
-        let mut it = l.split(',');
-        text.push_str(&format!("{},{}\n", it.next().unwrap(), it.next().unwrap()));
-    }
-    let labels = env.path("labels.csv");
-    std::fs::write(&labels, text).unwrap();
     let feedback = |file: &std::path::Path| {
         let out = env
             .claims()
@@ -863,7 +857,7 @@ fn labels_received_before_scoring_are_measured_by_the_next_feedback() {
             .success();
         last_json(&out.get_output().stdout)["result"].clone()
     };
-    let early = feedback(&labels);
+    let early = feedback(&labelled);
     assert_eq!(
         (early["labels"].as_i64(), early["unmatched"].as_i64()),
         (Some(500), Some(500))

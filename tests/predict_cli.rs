@@ -41,6 +41,11 @@ fn rerun_replaces_the_date_and_reasons_are_stored() {
         ),
         "{text}"
     );
+    // Printed once: in the result, not again as a log line on stderr (the log file has it).
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(!err.contains("the same file contents"), "{err}");
+    let log = std::fs::read_to_string(env.home().join("logs").join("claims.log")).unwrap();
+    assert!(log.contains("the same file contents were scored for 2026-03-02"));
     // Into another sink (a trial table) it counts nowhere twice: no warning.
     let trial = format!("sqlite:{}", env.path("trial.db").display());
     let out = predict(&env, &a, &["--date", "2026-03-04", "--sink", &trial]).success();

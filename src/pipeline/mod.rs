@@ -247,6 +247,11 @@ pub fn error_chain(e: &ClaimsError) -> String {
 /// The tracing target of a run's failure line, which the text console log leaves out.
 pub const RUN_OUTCOME: &str = "claims::run_outcome";
 
+/// The tracing target of a warning that is also part of the command's result (its
+/// `warning:` lines and `--json` `warnings`): the text console log leaves it out, so a
+/// person reads it once; the log file and JSON logs keep it.
+pub const RESULT_WARNING: &str = "claims::result_warning";
+
 /// `path` made absolute against the current folder (not resolving links), so that what a
 /// run records (its arguments, a model's lineage) still names the same file when read from
 /// another folder: a retry from the console, `compare` rebuilding a model's splits.

@@ -125,7 +125,7 @@ pub(super) fn date_warnings(
         )]
     });
     for w in &warnings {
-        tracing::warn!("{w}");
+        tracing::warn!(target: super::RESULT_WARNING, "{w}");
     }
     warnings
 }

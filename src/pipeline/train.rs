@@ -151,7 +151,7 @@ fn run(cfg: &Config, home: &Path, req: &TrainRequest, ctx: &RunCtx) -> Result<Tr
         } else {
             let n = dups.within_files.len();
             tracing::warn!("{n} row(s) repeat an earlier row of the same file: dropped, so no row is in two splits");
-            label_warning.iter().for_each(|w| tracing::warn!("{w}"));
+            label_warning.iter().for_each(|w| tracing::warn!(target: super::RESULT_WARNING, "{w}"));
             let conflicting = match conflicts.len() {
                 0 => String::new(),
                 k => format!(", {k} of them with the other label"),
@@ -559,7 +559,7 @@ fn run(cfg: &Config, home: &Path, req: &TrainRequest, ctx: &RunCtx) -> Result<Tr
     }));
     model_warnings
         .iter()
-        .for_each(|w| tracing::warn!("model v{version}: {w}"));
+        .for_each(|w| tracing::warn!(target: super::RESULT_WARNING, "model v{version}: {w}"));
     let warnings: Vec<String> = label_warning.into_iter().chain(model_warnings).collect();
     let mut role = role;
     let gate = if role == "challenger" {

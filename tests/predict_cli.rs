@@ -678,6 +678,17 @@ fn shifted_data_raises_psi_alerts_on_the_shifted_features_only() {
         .args(["drift", "--date", "2026-07-01", "--fail-on-drift"])
         .assert()
         .code(5);
+    // The run succeeded (its rows are written), and the schedule status says it had alerts.
+    let out = env.claims().args(["schedule", "status"]).assert().success();
+    let status = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(
+        status.contains(&format!(
+            "predict last run: {} drift alert(s) on 2026-07-01 (`claims drift --date 2026-07-01`, run {})",
+            expected.len(),
+            j["result"]["run_id"].as_str().unwrap()
+        )),
+        "{status}"
+    );
 
     let calm = day_file(&env, "calm.csv", 4000, 8, 60_000, 0.0);
     let out = env

@@ -329,9 +329,30 @@ pub fn schedule(action: ScheduleAction, cfg: &Config, home: &Path) -> Result<Out
                         r.run_id
                     ));
                 }
+                // A scoring run that succeeded with drift alerts (exit 5 under
+                // --fail-on-drift): "succeeded" alone would hide them.
+                let summary: Option<serde_json::Value> = last
+                    .as_ref()
+                    .and_then(|r| r.summary.as_deref())
+                    .and_then(|s| serde_json::from_str(s).ok());
+                let alerts = summary
+                    .as_ref()
+                    .and_then(|v| v["drift_alerts"].as_array())
+                    .map_or(0, Vec::len);
+                if let Some(r) = last.as_ref().filter(|_| alerts > 0) {
+                    let date = summary
+                        .as_ref()
+                        .and_then(|v| v["business_date"].as_str())
+                        .unwrap_or("?");
+                    failures.push(format!(
+                        "{} last run: {alerts} drift alert(s) on {date} (`claims drift --date {date}`, run {})\n",
+                        job.name(),
+                        r.run_id
+                    ));
+                }
                 let last_run = last.map(|r| {
                     let dead = crate::registry::runs::looks_dead(home, &r);
-                    json!({"run_id": r.run_id, "status": r.status, "looks_dead": dead, "started_at": r.started_at, "finished_at": r.finished_at, "error": r.error})
+                    json!({"run_id": r.run_id, "status": r.status, "looks_dead": dead, "started_at": r.started_at, "finished_at": r.finished_at, "error": r.error, "drift_alerts": alerts})
                 });
                 jobs.push(
                     json!({"job": job.name(), "cron": job.cron(sc), "next_due": next, "state": st, "last_run": last_run}),

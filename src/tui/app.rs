@@ -34,8 +34,11 @@ pub struct App {
     pub runs: Vec<RunRecord>,
     /// Selected run.
     pub run_sel: usize,
-    /// Open run details.
+    /// Open run details, how many rows they are scrolled down, and the most they can be
+    /// (set when drawn, at the pane's size).
     pub run_detail: Option<RunRecord>,
+    pub detail_scroll: u16,
+    pub detail_max: std::cell::Cell<u16>,
     /// The latest event of the job running in this console.
     pub live: Option<PipelineEvent>,
     /// Whether a job launched here is running.
@@ -133,6 +136,8 @@ impl App {
             runs: vec![],
             run_sel: 0,
             run_detail: None,
+            detail_scroll: 0,
+            detail_max: Default::default(),
             live: None,
             busy: false,
             models: vec![],
@@ -280,28 +285,6 @@ impl App {
         (!v.y.is_empty()).then(|| at_threshold(&v.y, &v.p, self.threshold))
     }
 
-    /// Log lines passing the level and text filters.
-    pub fn visible_logs(&self) -> Vec<&LogLine> {
-        let rank = |l: &str| match l {
-            "ERROR" => 3,
-            "WARN" => 2,
-            "INFO" => 1,
-            _ => 0,
-        };
-        let min = rank(self.level);
-        let f = self.filter.to_lowercase();
-        self.logs
-            .iter()
-            .filter(|l| rank(&l.level) >= min)
-            .filter(|l| {
-                f.is_empty()
-                    || format!("{} {} {} {}", l.level, l.run_id, l.stage, l.message)
-                        .to_lowercase()
-                        .contains(&f)
-            })
-            .collect()
-    }
-
     /// Handles a pipeline event from a job started here.
     pub fn on_event(&mut self, ev: PipelineEvent) {
         self.status = format!("{}: {}", ev.run_id, ev.message);
@@ -363,6 +346,7 @@ impl App {
             Action::Open => {
                 if let Some(r) = self.runs.get(self.run_sel) {
                     self.run_detail = data::load_run(&self.home, &r.run_id).ok().flatten();
+                    self.detail_scroll = 0;
                 }
             }
             Action::Adjust(d) => self.adjust(d),
@@ -512,6 +496,11 @@ impl App {
             (sel as i32 + d).clamp(0, len.saturating_sub(1) as i32) as usize
         };
         match self.pane {
+            // Open details scroll; the list under them (what `r` reruns) stays put.
+            Pane::Runs if self.run_detail.is_some() => {
+                let max = i32::from(self.detail_max.get());
+                self.detail_scroll = (i32::from(self.detail_scroll) + d).clamp(0, max) as u16
+            }
             Pane::Runs => self.run_sel = step(self.run_sel, self.runs.len()),
             Pane::Metrics => {
                 let before = self.model_sel;

@@ -115,6 +115,48 @@ fn run_details_list_quarantined_rows() {
     );
 }
 
+/// Run details longer than the pane scroll with the list keys, and the list under them
+/// (what `r` would rerun) stays on the run whose details are open.
+#[test]
+fn run_details_scroll_and_the_list_stays() {
+    let dir = home();
+    let mut a = app(dir.path());
+    press(&mut a, key('1'));
+    let mut r = a.runs[0].clone();
+    let rows: Vec<serde_json::Value> = (0..10)
+        .map(|i| serde_json::json!({"row": i, "application_id": format!("APP{i}"), "reason": format!("reason-{i}")}))
+        .collect();
+    r.summary = Some(
+        serde_json::json!({"rows_quarantined": 10, "quarantined_rows": rows, "drift_alerts": ["age"]})
+            .to_string(),
+    );
+    r.error = Some(
+        (0..12)
+            .map(|i| format!("error line {i}"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    );
+    a.run_detail = Some(r);
+    let sel = a.run_sel;
+    let top = render(&a, 80, 24);
+    assert!(top.contains("run details (Esc closes; j/k scroll"), "{top}");
+    assert!(!top.contains("error line 11"), "{top}");
+    press(&mut a, key('j'));
+    assert_eq!((a.detail_scroll, a.run_sel), (1, sel));
+    press(
+        &mut a,
+        ratatui::crossterm::event::KeyEvent::from(ratatui::crossterm::event::KeyCode::End),
+    );
+    let end = render(&a, 80, 24);
+    assert!(
+        end.contains("error line 11") && !end.contains("started "),
+        "{end}"
+    );
+    assert_eq!((a.detail_scroll, a.run_sel), (a.detail_max.get(), sel));
+    press(&mut a, key('k'));
+    assert_eq!(a.detail_scroll, a.detail_max.get() - 1);
+}
+
 /// A drift panel shorter than the list keeps the score, the alerts and the highest PSI,
 /// and says how many lower ones it leaves out.
 #[test]

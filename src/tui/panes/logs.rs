@@ -7,9 +7,34 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
 use crate::tui::app::App;
+use crate::tui::data::LogLine;
 use crate::tui::ui::Theme;
 
 use super::block;
+
+impl App {
+    /// Log lines passing the level and text filters.
+    pub fn visible_logs(&self) -> Vec<&LogLine> {
+        let rank = |l: &str| match l {
+            "ERROR" => 3,
+            "WARN" => 2,
+            "INFO" => 1,
+            _ => 0,
+        };
+        let min = rank(self.level);
+        let f = self.filter.to_lowercase();
+        self.logs
+            .iter()
+            .filter(|l| rank(&l.level) >= min)
+            .filter(|l| {
+                f.is_empty()
+                    || format!("{} {} {} {}", l.level, l.run_id, l.stage, l.message)
+                        .to_lowercase()
+                        .contains(&f)
+            })
+            .collect()
+    }
+}
 
 /// Logs: the structured log's tail, following by default.
 pub fn logs(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {

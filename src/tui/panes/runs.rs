@@ -85,10 +85,24 @@ pub fn runs(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             lines.push(Line::styled("error:", theme.alert));
             lines.extend(e.lines().map(|l| Line::from(l.to_string())));
         }
+        // Scrolled by j/k, PgDn/PgUp, Home/End, at most until the last line is at the bottom.
+        let text = Paragraph::new(lines).wrap(Wrap { trim: false });
+        let rows = text.line_count(list.width.saturating_sub(2).max(1));
+        let fits = usize::from(list.height.saturating_sub(2));
+        let max = rows.saturating_sub(fits);
+        app.detail_max.set(u16::try_from(max).unwrap_or(u16::MAX));
+        let scroll = usize::from(app.detail_scroll).min(max);
+        let title = if max == 0 {
+            "run details (Esc closes)".to_string()
+        } else {
+            format!(
+                "run details (Esc closes; j/k scroll: {}/{} rows)",
+                (scroll + fits).min(rows),
+                rows
+            )
+        };
         f.render_widget(
-            Paragraph::new(lines)
-                .wrap(Wrap { trim: false })
-                .block(block("run details (Esc closes)", theme)),
+            text.scroll((scroll as u16, 0)).block(block(&title, theme)),
             list,
         );
         return;

@@ -172,6 +172,14 @@ fn weakened_challenger_refused_weakened_champion_promoted_and_rollback() {
         .assert()
         .success();
     env.claims().args(["rollback"]).assert().success();
+    // Both changes of champion are in the log (the console's Logs pane reads it).
+    let log = std::fs::read_to_string(env.home().join("logs").join("claims.log")).unwrap();
+    assert!(
+        log.contains("champion: v1 -> v2 (promoted: override: the gate refused v2")
+            && log.contains("UAT accepted the trade-off)")
+            && log.contains("champion: v2 -> v1 (rolled back: manual rollback)"),
+        "{log}"
+    );
     // The new model's own charts live in its version folder (hashed in its manifest).
     let dir = std::path::Path::new(weak["model_dir"].as_str().unwrap());
     for f in [

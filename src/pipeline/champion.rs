@@ -71,6 +71,9 @@ pub(crate) fn promote_from(
     )
     .map_err(db::sql)?;
     tx.commit().map_err(db::sql)?;
+    // In the log too, so the Logs pane and a log reader see which model scores from now.
+    let was = from.map_or("none".to_string(), |v| format!("v{v}"));
+    tracing::info!(from = ?from, to = version, user = %current_user(), "champion: {was} -> v{version} (promoted: {reason})");
     Ok(from)
 }
 
@@ -188,5 +191,6 @@ pub fn rollback(reg: &mut Registry, reason: &str) -> Result<(u32, u32)> {
         &format!("{ROLLBACK_PREFIX}{reason}"),
     )?;
     tx.commit().map_err(db::sql)?;
+    tracing::info!(from = current, to = previous, user = %current_user(), "champion: v{current} -> v{previous} (rolled back: {reason})");
     Ok((current, previous))
 }

@@ -177,12 +177,16 @@ fn drift_panel_keeps_what_matters_when_short() {
         .collect();
     a.drift.push(row("score", 0.001, "ok"));
     a.drift.push(row("zz_alerted", 0.4, "alert"));
+    a.date = Some("2026-03-02".into());
     let shown = render(&a, 120, 30);
     assert!(shown.contains("score "), "{shown}");
     assert!(shown.contains("zz_alerted"), "{shown}");
     assert!(shown.contains("feature_39"), "{shown}");
     assert!(!shown.contains("feature_00"), "{shown}");
-    assert!(shown.contains("lower (claims drift --date D)"), "{shown}");
+    assert!(
+        shown.contains("lower: claims drift") && shown.contains("  --date 2026-03-02"),
+        "{shown}"
+    );
 }
 
 /// The Scores title says how many of the day's applications the model flagged as claims.

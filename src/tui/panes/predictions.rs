@@ -247,8 +247,9 @@ pub fn predictions(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         });
         let room = drift.height.saturating_sub(2) as usize;
         let more = shown_rows.len().saturating_sub(room);
+        // What is left out takes two lines: how many, and the command that lists them.
         if more > 0 {
-            shown_rows.truncate(room.saturating_sub(1));
+            shown_rows.truncate(room.saturating_sub(2));
         }
         let mut lines: Vec<Line> = shown_rows
             .into_iter()
@@ -270,8 +271,13 @@ pub fn predictions(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             })
             .collect();
         if more > 0 {
+            let hidden = app.drift.len() - lines.len();
             lines.push(Line::styled(
-                format!("+{} lower (claims drift --date D)", more + 1),
+                format!("+{hidden} lower: claims drift"),
+                theme.dim,
+            ));
+            lines.push(Line::styled(
+                format!("  --date {}", app.date.as_deref().unwrap_or("DATE")),
                 theme.dim,
             ));
         }

@@ -891,6 +891,7 @@ fn mistyped_homes_dates_and_ok_summaries() {
         vec!["drift"],
         vec!["schedule", "status"],
         vec!["schedule", "run"],
+        vec!["tui"],
     ] {
         let out = env.claims().args(&args).assert().code(2);
         let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();

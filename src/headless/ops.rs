@@ -530,6 +530,8 @@ pub fn refuse_missing_home(
             | C::Schedule {
                 action: ScheduleAction::Status
             }
+            // The console too: on a mistyped home it would show an empty new one.
+            | C::Tui
     );
     // A scheduled scoring run needs the home's champion as `predict` does.
     let scores = matches!(&command, C::Predict { .. })

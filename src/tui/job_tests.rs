@@ -296,7 +296,9 @@ fn rerun_of_a_refused_date_asks_then_replaces() {
     };
     let text = lines.join(" ");
     assert!(
-        text.contains("2026-03-02 already holds 300 predictions")
+        text.contains("When predict-")
+            && text.contains(": 2026-03-02 already holds 300 predictions")
+            && text.contains("(whichever run wrote them)")
             && text.contains("Enter replaces them")
             && !text.contains("claims --home"),
         "{text}"

@@ -97,12 +97,16 @@ impl App {
                         .as_deref()
                         .and_then(crate::pipeline::rerun::refused_for_date)
                     {
-                        let mut lines = wrap(holds, 72);
-                        lines.extend([
-                            String::new(),
-                            format!("Replace {date}'s scores with those of {data}?"),
+                        // What the date held then: a later run may have scored it since.
+                        let mut lines = wrap(&format!("When {} ran: {holds}", r.run_id), 72);
+                        lines.push(String::new());
+                        lines.extend(wrap(
+                            &format!("Replace {date}'s scores (whichever run wrote them) with those of {data}?"),
+                            72,
+                        ));
+                        lines.push(
                             "Enter replaces them (as `claims predict --force`), Esc cancels".into(),
-                        ]);
+                        );
                         self.popup = Some(super::app::Popup::Replace {
                             data: data.into(),
                             date: date.to_string(),

@@ -500,7 +500,18 @@ fn schedule_units_and_status() {
         .args(["schedule", "trigger", "predict", "--date", "2026-03-02"])
         .assert()
         .code(3);
-    // The monthly retrain on December 1 reads November's labelled file.
+    // The monthly retrain on December 1 reads November's labelled file. With neither
+    // file there, the error names both at once.
+    let out = env
+        .claims()
+        .args(["schedule", "trigger", "train", "--date", "2026-12-01"])
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        err.contains("history.csv") && err.contains("labelled_2026-11.csv"),
+        "{err}"
+    );
     std::fs::copy(env.path("train.csv"), incoming.join("history.csv")).unwrap();
     let out = env
         .claims()
@@ -515,7 +526,20 @@ fn schedule_units_and_status() {
         "{text}"
     );
     assert!(!text.contains("labelled_2026-11.csv"), "{text}");
-    assert!(err.contains("labelled_2026-11.csv"), "{err}");
+    assert!(
+        err.contains("labelled_2026-11.csv") && !err.contains("history.csv"),
+        "{err}"
+    );
+    // The failed run records the files it would have trained on (the console reruns it).
+    let conn = claims_ops::registry::db::open(&env.home().join("claims.db")).unwrap();
+    let last = claims_ops::registry::runs::last_of_kind(&conn, "train")
+        .unwrap()
+        .unwrap();
+    let args = last.args.unwrap_or_default();
+    assert!(
+        args.contains("history.csv") && args.contains("labelled_2026-11.csv"),
+        "{args}"
+    );
 }
 
 /// `claims schedule print --cron | head -1`: the reader leaving early is not a crash (it

@@ -47,6 +47,17 @@ impl PipelineExecutor<'_> {
         self.record_failed(job, ds, &e.to_string())
     }
 
+    /// The training files the schedule's patterns name for run date `date` (`{month}`: the
+    /// last whole month before it, whose labels a retrain on the 1st has: December 1 trains
+    /// on November's file).
+    fn train_inputs(&self, date: NaiveDate) -> Vec<PathBuf> {
+        let last_month = date.with_day(1).and_then(|d| d.pred_opt()).unwrap_or(date);
+        let (ds, month) = (date.to_string(), last_month.format("%Y-%m").to_string());
+        let fill = |p: &String| p.replace("{date}", &ds).replace("{month}", &month);
+        let data = &self.cfg.schedule.train.data;
+        data.iter().map(|p| resolve(&self.home, &fill(p))).collect()
+    }
+
     /// The input file the schedule's pattern names for date `ds`.
     fn predict_input(&self, ds: &str) -> PathBuf {
         let pattern = &self.cfg.schedule.predict.input_pattern;
@@ -70,6 +81,9 @@ impl PipelineExecutor<'_> {
         // it, whatever --config the console itself was started with.
         if job == Job::Predict {
             args["data"] = serde_json::json!(self.predict_input(ds));
+        } else if let Ok(date) = ds.parse::<NaiveDate>() {
+            // The files it would have trained on: the console's rerun trains on them.
+            args["data"] = serde_json::json!(self.train_inputs(date));
         }
         let args = args.to_string();
         runs::start(&conn, &run_id, job.name(), &args).ok()?;
@@ -92,10 +106,7 @@ impl Executor for PipelineExecutor<'_> {
 
     fn execute(&self, job: Job, date: NaiveDate, cancel: Arc<AtomicBool>) -> Attempt {
         let started = crate::registry::db::now();
-        // {month}: the last whole month before the run date, the one whose labels a
-        // retrain on the 1st has (December 1 trains on November's file).
-        let last_month = date.with_day(1).and_then(|d| d.pred_opt()).unwrap_or(date);
-        let (ds, month) = (date.to_string(), last_month.format("%Y-%m").to_string());
+        let ds = date.to_string();
         let result: Result<serde_json::Value> = match job {
             Job::Predict => {
                 let input = self.predict_input(&ds);
@@ -119,26 +130,19 @@ impl Executor for PipelineExecutor<'_> {
                 }
             }
             Job::Train => {
-                let data: Vec<PathBuf> = self
-                    .cfg
-                    .schedule
-                    .train
-                    .data
+                let data = self.train_inputs(date);
+                // Every missing file at once, not one per attempt.
+                let missing: Vec<String> = data
                     .iter()
-                    .map(|p| {
-                        resolve(
-                            &self.home,
-                            &p.replace("{date}", &ds).replace("{month}", &month),
-                        )
-                    })
+                    .filter(|p| !p.is_file())
+                    .map(|p| format!("{}: {}", not_a_file(p), p.display()))
                     .collect();
-                match data.iter().find(|p| !p.is_file()) {
-                    Some(missing) => Err(ClaimsError::Usage(format!(
-                        "training input for {ds} {}: {}",
-                        not_a_file(missing),
-                        missing.display()
+                match missing.is_empty() {
+                    false => Err(ClaimsError::Usage(format!(
+                        "training input for {ds} {}",
+                        missing.join("; ")
                     ))),
-                    None => {
+                    true => {
                         let req = crate::pipeline::train::TrainRequest {
                             data,
                             ..Default::default()

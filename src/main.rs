@@ -10,16 +10,11 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::prelude::*;
 
-/// `run_outcomes`: whether a run's "run failed" line (JSON logs) and the warnings of its
-/// result (text logs) go to stderr too: for the scheduler, whose jobs print no error or
-/// result of their own; every other command prints them itself, once, so there those lines
-/// go to the log file (and JSON logs) only.
-fn init_logging(
-    format: LogFormat,
-    home: Option<&std::path::Path>,
-    console_on: bool,
-    run_outcomes: bool,
-) {
+/// A run's "run failed" line goes to the log file only: a command prints its error itself,
+/// once, and the scheduler logs each job's outcome (an error line with the run and exit
+/// code). `daemon`: the scheduler, whose jobs print no result, so the warnings of their
+/// results go to stderr in text mode too (every other command prints them in its result).
+fn init_logging(format: LogFormat, home: Option<&std::path::Path>, console_on: bool, daemon: bool) {
     let default = if format == LogFormat::Json {
         "info"
     } else {
@@ -37,19 +32,17 @@ fn init_logging(
             .json()
             .with_writer(std::io::stderr)
             .with_filter(filter)
-            .with_filter(tracing_subscriber::filter::filter_fn(move |m| {
-                run_outcomes || m.target() != claims_ops::pipeline::RUN_OUTCOME
+            .with_filter(tracing_subscriber::filter::filter_fn(|m| {
+                m.target() != claims_ops::pipeline::RUN_OUTCOME
             }))
             .boxed(),
-        // In text mode a person reads stderr: the scheduler's own line says a job failed,
-        // and a command's result prints its warnings (the scheduler prints no result).
         LogFormat::Text => tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
             .with_ansi(std::io::stderr().is_terminal())
             .with_filter(filter)
             .with_filter(tracing_subscriber::filter::filter_fn(move |m| {
                 m.target() != claims_ops::pipeline::RUN_OUTCOME
-                    && (run_outcomes || m.target() != claims_ops::pipeline::RESULT_WARNING)
+                    && (daemon || m.target() != claims_ops::pipeline::RESULT_WARNING)
             }))
             .boxed(),
     };

@@ -219,8 +219,8 @@ impl RunCtx {
             }
             Err(e) => {
                 runs::finish(&*self.lock()?, &self.run_id, Err(&error_chain(e)))?;
-                // The command prints the error itself: this line goes to the log file (and
-                // to the scheduler's stderr), not to stderr a second time.
+                // The command prints the error itself (the scheduler logs the job's
+                // outcome): this line goes to the log file, not to stderr a second time.
                 tracing::error!(target: RUN_OUTCOME, run_id = %self.run_id, "run failed: {e}");
                 self.emit("failed", None, e.to_string());
             }

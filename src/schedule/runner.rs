@@ -328,7 +328,14 @@ impl<'a> Scheduler<'a> {
                 }
             };
             for f in fired {
-                tracing::info!(job = f.job.name(), date = %f.date, ok = f.outcome.ok, attempts = f.attempts, "{}", f.outcome.message);
+                let o = &f.outcome;
+                let run_id = o.run_id.as_deref().unwrap_or("-");
+                if o.ok {
+                    tracing::info!(job = f.job.name(), date = %f.date, ok = true, attempts = f.attempts, run_id, "{}", o.message);
+                } else {
+                    // A failed job is an error in the log, with what a reader needs to act.
+                    tracing::error!(job = f.job.name(), date = %f.date, ok = false, attempts = f.attempts, run_id, exit_code = o.exit_code, "{}", o.message);
+                }
                 crate::say!(
                     "scheduler: {} {}: {} ({} attempt(s))",
                     f.job.name(),

@@ -34,8 +34,8 @@ pub struct App {
     pub runs: Vec<RunRecord>,
     /// Selected run.
     pub run_sel: usize,
-    /// Open run details, how many rows they are scrolled down, and the most they can be
-    /// (set when drawn, at the pane's size).
+    /// Open run details; how many rows they (or the Champion/Challenger pane's test and
+    /// decision) are scrolled down, and the most they can be (set when drawn).
     pub run_detail: Option<RunRecord>,
     pub detail_scroll: u16,
     pub detail_max: std::cell::Cell<u16>,
@@ -481,6 +481,7 @@ impl App {
         if p != self.pane {
             // A message belongs to the pane it was said on (the log keeps them all).
             self.status.clear();
+            self.detail_scroll = 0;
         }
         self.pane = p;
         self.filtering = false;
@@ -495,12 +496,14 @@ impl App {
         let step = |sel: usize, len: usize| {
             (sel as i32 + d).clamp(0, len.saturating_sub(1) as i32) as usize
         };
+        // Open run details and the Champion/Challenger text scroll; the run list under the
+        // details (what `r` reruns) stays put.
+        if self.pane == Pane::Compare || (self.pane == Pane::Runs && self.run_detail.is_some()) {
+            let max = i32::from(self.detail_max.get());
+            self.detail_scroll = (i32::from(self.detail_scroll) + d).clamp(0, max) as u16;
+            return;
+        }
         match self.pane {
-            // Open details scroll; the list under them (what `r` reruns) stays put.
-            Pane::Runs if self.run_detail.is_some() => {
-                let max = i32::from(self.detail_max.get());
-                self.detail_scroll = (i32::from(self.detail_scroll) + d).clamp(0, max) as u16
-            }
             Pane::Runs => self.run_sel = step(self.run_sel, self.runs.len()),
             Pane::Metrics => {
                 let before = self.model_sel;

@@ -240,3 +240,25 @@ fn compare_pane_without_a_comparison_names_aliases_history_and_rollback() {
     assert!(shown.contains(": UAT sign-off CLM-12"), "{shown}");
     assert!(shown.contains("b rolls the champion back to v1"), "{shown}");
 }
+
+/// At 80x24 the Champion/Challenger pane's test and decision scroll with j/k, down to the
+/// champion history at the end.
+#[test]
+fn compare_pane_scrolls_to_its_history() {
+    let dir = home();
+    let mut a = app(dir.path());
+    press(&mut a, key('4'));
+    assert!(a.comparison.is_some());
+    let top = render(&a, 80, 24);
+    assert!(
+        top.contains("j/k scroll") && !top.contains("champion history"),
+        "{top}"
+    );
+    press(
+        &mut a,
+        ratatui::crossterm::event::KeyEvent::from(ratatui::crossterm::event::KeyCode::End),
+    );
+    let end = render(&a, 80, 24);
+    assert!(end.contains("champion history (latest first):"), "{end}");
+    assert_eq!(a.detail_scroll, a.detail_max.get());
+}

@@ -166,17 +166,22 @@ pub fn compare(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     lines.push(Line::styled(format!("rows: {}", c.rows_note), theme.dim));
     // Below everything else: a short terminal cuts it first.
     lines.extend(history_lines(app, theme));
+    // Scrolled by j/k (PgDn/PgUp, Home/End) when taller than the pane.
+    let text = Paragraph::new(lines).wrap(Wrap { trim: false });
+    let rows = text.line_count(verdict.width.saturating_sub(2).max(1));
+    let max = rows.saturating_sub(usize::from(verdict.height.saturating_sub(2)));
+    app.detail_max.set(u16::try_from(max).unwrap_or(u16::MAX));
+    let scroll = usize::from(app.detail_scroll).min(max);
     // The keys ride in the title, which a short terminal does not cut off.
     let title = format!(
-        "test and decision ({} promote, {} roll back, {} recompute)",
+        "test and decision ({} promote, {} roll back, {} recompute{})",
         app.key('p'),
         app.key('b'),
-        app.key('c')
+        app.key('c'),
+        if max > 0 { ", j/k scroll" } else { "" }
     );
     f.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(block(&title, theme)),
+        text.scroll((scroll as u16, 0)).block(block(&title, theme)),
         verdict,
     );
 }

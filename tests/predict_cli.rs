@@ -79,6 +79,16 @@ fn rerun_replaces_the_date_and_reasons_are_stored() {
         let out = predict(&env, &path, &["--date", "2026-03-02"]).code(2);
         let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
         assert!(err.contains(says), "{err}");
+        // The run's stage rows end with the stage it failed in.
+        let conn = claims_ops::registry::db::open(&env.home().join("claims.db")).unwrap();
+        let last = claims_ops::registry::runs::list(&conn, 1)
+            .unwrap()
+            .remove(0);
+        let page = env.run_detail(&last.run_id);
+        assert!(
+            page.contains("load ") && page.contains("FAILED: ") && page.contains(says),
+            "{page}"
+        );
     }
     // Another file on a scored date (a mistyped --date): refused, exit 2, nothing written.
     let out = predict(&env, &b, &["--date", "2026-03-02"]).code(2);

@@ -203,12 +203,13 @@ fn run(
         };
         Ok(((v, model, profile, threshold, shadow), None, note))
     })?;
-    let mut sink = sink::open(sink_url, home)?;
-    let replaced = earlier_run(home, &mut *sink, req, date)?;
-
     // Read and check the file in chunks: only the typed columns of the rows that pass
-    // stay in memory, never the whole file as text.
-    let (mut chunks, first) = ctx.stage("load", None, || {
+    // stay in memory, never the whole file as text. The sink and the date's earlier run
+    // come first (a missing file is found there), inside the stage, so a failure shows on
+    // the run's stage rows.
+    let (mut sink, replaced, mut chunks, first) = ctx.stage("load", None, || {
+        let mut sink = sink::open(sink_url, home)?;
+        let replaced = earlier_run(home, &mut *sink, req, date)?;
         let mut chunks = load::Chunks::open(&req.data, CHUNK_BYTES)?;
         let first = chunks
             .next_chunk()?
@@ -222,7 +223,7 @@ fn run(
             first.0.columns.len(),
             req.data.display()
         );
-        Ok(((chunks, first), None, note))
+        Ok(((sink, replaced, chunks, first), None, note))
     })?;
     let (checked, input_sha256) = ctx.stage_counting("contract", || {
         let mut checker = contract::Checker::new(&cfg.schema, contract::Mode::Inference);

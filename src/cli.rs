@@ -74,18 +74,19 @@ pub enum Command {
         /// Labelled input files (CSV or Parquet); repeat for historical + new data.
         #[arg(long = "data", value_name = "FILE", required = true)]
         data: Vec<PathBuf>,
-        /// Random-search candidates.
-        #[arg(long)]
+        /// Random-search candidates (1 to 100000, as search.iterations).
+        #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000))]
         search_iters: Option<usize>,
-        /// Cross-validation folds.
-        #[arg(long)]
+        /// Cross-validation folds (2 to 20, as search.folds).
+        #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(2..=20))]
         folds: Option<usize>,
         /// none | weight | weight:W | undersample | undersample:R (alone: the config's
         /// imbalance.undersample_ratio)
         #[arg(long)]
         imbalance: Option<String>,
-        /// Seed for splits, search and XGBoost.
-        #[arg(long)]
+        /// Seed for splits, search and XGBoost (at most 9223372036854775807: XGBoost takes a
+        /// signed 64-bit seed).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(..=i64::MAX as u64))]
         seed: Option<u64>,
     },
     /// Score a day's applications with the champion and write them to the predictions table;

@@ -523,6 +523,30 @@ fn a_postgres_host_with_a_space_is_a_usage_error() {
     );
 }
 
+/// Training flags out of range are refused before any run starts (exit 2, the range named):
+/// a huge --search-iters crashed on memory, a seed above i64::MAX failed at the search.
+#[test]
+fn training_flags_out_of_range_are_usage_errors() {
+    let env = Env::new();
+    let data = env.generate("t.csv", 50, 1);
+    for (flag, value, range) in [
+        ("--search-iters", "1000000000", "1..=100000"),
+        ("--folds", "1", "2..=20"),
+        ("--seed", "18446744073709551615", "0..=9223372036854775807"),
+    ] {
+        let out = env
+            .claims()
+            .args(["train", "--data"])
+            .arg(&data)
+            .args([flag, value])
+            .assert()
+            .code(2);
+        let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+        assert!(err.contains(flag) && err.contains(range), "{flag}: {err}");
+    }
+    assert!(!env.home().join("claims.db").exists());
+}
+
 /// A file given as the home folder: a usage error (exit 2) naming it, and the file is
 /// left as it was.
 #[test]

@@ -103,6 +103,33 @@ pub fn stratified_share(labels: &[u8], rows: &[usize], factor: usize, seed: u64)
     out
 }
 
+/// [`train_val_test`], refusing fractions (config keys `split.validation`, `split.test`)
+/// that leave the validation or test split without both classes (empty, or too small to
+/// hold a claim): early stopping and the test metrics need both. The error names the key,
+/// the rows and the claims the split got.
+pub fn checked_splits(
+    labels: &[u8],
+    validation: f64,
+    test: f64,
+    seed: u64,
+) -> crate::error::Result<(Vec<usize>, Vec<usize>, Vec<usize>)> {
+    let (tr, va, te) = train_val_test(labels, validation, test, seed);
+    for (key, fraction, rows) in [
+        ("split.validation", validation, &va),
+        ("split.test", test, &te),
+    ] {
+        let claims = rows.iter().filter(|&&i| labels[i] == 1).count();
+        if claims == 0 || claims == rows.len() {
+            return Err(crate::error::ClaimsError::Config(format!(
+                "key '{key}' = '{fraction}': leaves {} rows with {claims} claims of {} in the data: the split needs both classes (raise {key})",
+                rows.len(),
+                labels.iter().filter(|&&v| v == 1).count()
+            )));
+        }
+    }
+    Ok((tr, va, te))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,5 +191,25 @@ mod tests {
         assert!(a.iter().all(|i| rows.contains(i)));
         assert_eq!(a, stratified_share(&y, &rows, 3, 7));
         assert_ne!(a, stratified_share(&y, &rows, 3, 8));
+    }
+
+    /// A test or validation split without both classes is refused, naming the key.
+    #[test]
+    fn one_class_splits_are_refused() {
+        let labels: Vec<u8> = (0..4000).map(|i| u8::from(i % 6 == 0)).collect();
+        for (validation, test, key) in [
+            (0.15, 0.0003, "split.test"),
+            (0.0001, 0.15, "split.validation"),
+        ] {
+            let e = checked_splits(&labels, validation, test, 1)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains(&format!("key '{key}'")) && e.contains(&format!("(raise {key})")),
+                "{e}"
+            );
+        }
+        let (tr, va, te) = checked_splits(&labels, 0.15, 0.15, 1).unwrap();
+        assert_eq!((tr, va, te), train_val_test(&labels, 0.15, 0.15, 1));
     }
 }

@@ -170,7 +170,7 @@ fn run(cfg: &Config, home: &Path, req: &TrainRequest, ctx: &RunCtx) -> Result<Tr
     }
 
     let (tr, va, te) = ctx.stage("split", Some(data.len()), || {
-        let (tr, va, te) = split::train_val_test(&y, cfg.split.validation, cfg.split.test, seed);
+        let (tr, va, te) = split::checked_splits(&y, cfg.split.validation, cfg.split.test, seed)?;
         let note = format!(
             "train {} / validation {} / test {} (stratified, seed {seed})",
             tr.len(),

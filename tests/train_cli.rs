@@ -221,7 +221,7 @@ fn imbalance_strategies_reach_the_model() {
     // Metrics stay on the untouched test distribution.
     assert!((j["test"]["positive_rate"].as_f64().unwrap() - 0.16).abs() < 0.03);
     let shown = env.run_detail(j["run_id"].as_str().unwrap());
-    assert!(shown.contains("majority:minority = 1:1"), "{shown}");
+    assert!(shown.contains("majority:minority = 1.00:1, asked 1:1"), "{shown}");
     // Scores are corrected back to the real claim rate (odds x share of negatives kept);
     // without the correction they sit far above it.
     let mean_test_score = |dir: &str| {
@@ -276,7 +276,7 @@ fn imbalance_strategies_reach_the_model() {
         .success();
     let j = last_json(&out.get_output().stdout);
     let shown = env.run_detail(j["run_id"].as_str().unwrap());
-    assert!(shown.contains("majority:minority = 2:1"), "{shown}");
+    assert!(shown.contains("majority:minority = 2.00:1, asked 2:1"), "{shown}");
 }
 
 #[test]

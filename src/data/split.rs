@@ -88,6 +88,42 @@ pub fn undersample(labels: &[u8], rows: &[usize], ratio: f64, seed: u64) -> Vec<
     out
 }
 
+/// [`undersample`] for the training split, with the note its stage records: the ratio
+/// applied (which differs from `ratio` when the split holds fewer majority rows than asked
+/// for, and then no row is dropped). A ratio that keeps no majority row is refused (exit 2):
+/// the model would see a single class.
+pub fn undersample_noted(
+    labels: &[u8],
+    rows: &[usize],
+    ratio: f64,
+    seed: u64,
+) -> crate::error::Result<(Vec<usize>, String)> {
+    let kept = undersample(labels, rows, ratio, seed);
+    let count = |r: &[usize]| r.iter().filter(|&&i| labels[i] == 1).count();
+    let (pos, kept_pos) = (count(rows), count(&kept));
+    let minority = pos.min(rows.len() - pos);
+    let majority_kept = kept.len() - minority;
+    if majority_kept == 0 || kept_pos == 0 || kept_pos == kept.len() {
+        return Err(crate::error::ClaimsError::Usage(format!(
+            "undersampling at majority:minority = {ratio}:1 keeps no majority row ({minority} minority rows in the training split): use a ratio of at least {:.3} (--imbalance undersample:R or imbalance.undersample_ratio)",
+            1.0 / minority.max(1) as f64
+        )));
+    }
+    let applied = majority_kept as f64 / minority as f64;
+    let note = if kept.len() == rows.len() {
+        format!(
+            "kept all {} training rows: majority:minority is {applied:.2}:1, not above the {ratio}:1 asked (no row dropped)",
+            rows.len()
+        )
+    } else {
+        format!(
+            "undersampled training split to {} rows (majority:minority = {applied:.2}:1, asked {ratio}:1)",
+            kept.len()
+        )
+    };
+    Ok((kept, note))
+}
+
 /// A stratified random `1/factor` of `rows` (each class keeps `ceil(len / factor)` of its
 /// rows), in row order.
 pub fn stratified_share(labels: &[u8], rows: &[usize], factor: usize, seed: u64) -> Vec<usize> {
@@ -211,5 +247,32 @@ mod tests {
         }
         let (tr, va, te) = checked_splits(&labels, 0.15, 0.15, 1).unwrap();
         assert_eq!((tr, va, te), train_val_test(&labels, 0.15, 0.15, 1));
+    }
+
+    /// The undersampling note gives the ratio applied; a ratio that keeps no majority row
+    /// is refused.
+    #[test]
+    fn undersampling_notes_the_ratio_applied() {
+        let labels: Vec<u8> = (0..600).map(|i| u8::from(i % 6 == 0)).collect();
+        let rows: Vec<usize> = (0..600).collect();
+        let (kept, note) = undersample_noted(&labels, &rows, 2.0, 1).unwrap();
+        assert_eq!(kept.len(), 300);
+        assert!(
+            note.contains("300 rows (majority:minority = 2.00:1, asked 2:1)"),
+            "{note}"
+        );
+        let (kept, note) = undersample_noted(&labels, &rows, 1000.0, 1).unwrap();
+        assert_eq!(kept.len(), 600);
+        assert!(
+            note.contains("is 5.00:1, not above the 1000:1 asked (no row dropped)"),
+            "{note}"
+        );
+        let e = undersample_noted(&labels, &rows, 1e-9, 1)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("keeps no majority row (100 minority rows"),
+            "{e}"
+        );
     }
 }

@@ -215,13 +215,8 @@ fn run(cfg: &Config, home: &Path, req: &TrainRequest, ctx: &RunCtx) -> Result<Tr
                 )
             }
             Imbalance::Undersample(r) => {
-                let rows = split::undersample(&y_tr, &train_local, *r, seed);
-                let n = rows.len();
-                (
-                    rows,
-                    None,
-                    format!("undersampled training split to {n} rows (majority:minority = {r}:1)"),
-                )
+                let (rows, note) = split::undersample_noted(&y_tr, &train_local, *r, seed)?;
+                (rows, None, note)
             }
         };
         let n = rows.len();

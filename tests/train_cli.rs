@@ -391,6 +391,8 @@ fn rows_repeated_across_training_files_are_refused() {
     let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
     assert!(
         err.contains("600 row(s) repeat a row of another training file")
+            && err.contains("(600 problem(s))")
+            && err.contains("... and 581 more")
             && err.contains("month.csv: row 1 (line 2): the same values as")
             && err.contains("history.csv row 1501"),
         "{err}"

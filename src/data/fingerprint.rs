@@ -116,10 +116,10 @@ impl Duplicates {
             let (f, r) = data.origin[i];
             (data.files[f as usize].clone(), r as usize)
         };
+        // Every repeated row (the message lists the first 20 and counts the rest).
         let mut v: Vec<Violation> = self
             .across_files
             .iter()
-            .take(20)
             .map(|&(first, copy)| {
                 let (ff, fr) = at(first);
                 let (cf, cr) = at(copy);

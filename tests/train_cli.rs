@@ -221,7 +221,10 @@ fn imbalance_strategies_reach_the_model() {
     // Metrics stay on the untouched test distribution.
     assert!((j["test"]["positive_rate"].as_f64().unwrap() - 0.16).abs() < 0.03);
     let shown = env.run_detail(j["run_id"].as_str().unwrap());
-    assert!(shown.contains("majority:minority = 1.00:1, asked 1:1"), "{shown}");
+    assert!(
+        shown.contains("majority:minority = 1.00:1, asked 1:1"),
+        "{shown}"
+    );
     // Scores are corrected back to the real claim rate (odds x share of negatives kept);
     // without the correction they sit far above it.
     let mean_test_score = |dir: &str| {
@@ -276,7 +279,10 @@ fn imbalance_strategies_reach_the_model() {
         .success();
     let j = last_json(&out.get_output().stdout);
     let shown = env.run_detail(j["run_id"].as_str().unwrap());
-    assert!(shown.contains("majority:minority = 2.00:1, asked 2:1"), "{shown}");
+    assert!(
+        shown.contains("majority:minority = 2.00:1, asked 2:1"),
+        "{shown}"
+    );
 }
 
 #[test]
@@ -427,5 +433,11 @@ fn rows_repeated_across_training_files_are_refused() {
     assert!(
         detail.contains("100 repeated row(s) dropped (same values as an earlier row of the file)"),
         "{detail}"
+    );
+    // A warning of the run too, so a scheduler reading --json sees the data shrank.
+    let warnings = j["warnings"].to_string();
+    assert!(
+        warnings.contains("100 row(s) repeat an earlier row of the same file: dropped"),
+        "{warnings}"
     );
 }

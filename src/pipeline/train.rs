@@ -128,7 +128,7 @@ fn run(cfg: &Config, home: &Path, req: &TrainRequest, ctx: &RunCtx) -> Result<Tr
         })
         .collect::<Result<_>>()?;
 
-    let (data, label_warning) = ctx.stage("contract", Some(rows_read), || {
+    let (data, data_warnings) = ctx.stage("contract", Some(rows_read), || {
         let c = contract::check(&cfg.schema, &files, contract::Mode::Training);
         if !c.file_violations.is_empty() {
             return Err(ClaimsError::Contract(c.file_violations));
@@ -142,16 +142,17 @@ fn run(cfg: &Config, home: &Path, req: &TrainRequest, ctx: &RunCtx) -> Result<Tr
         // sit in training and test at once: refused. Copies within one file are dropped.
         let (data, dups) = crate::data::fingerprint::training_rows(c.data)?;
         let conflicts = &dups.label_conflicts;
-        // A labelling problem: also a warning of the run's result (text, --json).
-        let label_warning = conflicts.first().map(|(file, first, copy)| {
-            format!("{} repeated row(s) have a different label from the row they repeat (first: {file} row {copy} repeats row {first}): only the first row's label is learned; check how the file was labelled", conflicts.len())
-        });
+        // Rows dropped and labelling problems: warnings of the run's result (text, --json).
+        let mut warnings: Vec<String> = vec![];
         let note = if dups.within_files.is_empty() {
             "all rows pass the contract".to_string()
         } else {
             let n = dups.within_files.len();
-            tracing::warn!("{n} row(s) repeat an earlier row of the same file: dropped, so no row is in two splits");
-            label_warning.iter().for_each(|w| tracing::warn!(target: super::RESULT_WARNING, "{w}"));
+            warnings.push(format!("{n} row(s) repeat an earlier row of the same file: dropped, so no row is in two splits"));
+            warnings.extend(conflicts.first().map(|(file, first, copy)| {
+                format!("{} repeated row(s) have a different label from the row they repeat (first: {file} row {copy} repeats row {first}): only the first row's label is learned; check how the file was labelled", conflicts.len())
+            }));
+            warnings.iter().for_each(|w| tracing::warn!(target: super::RESULT_WARNING, "{w}"));
             let conflicting = match conflicts.len() {
                 0 => String::new(),
                 k => format!(", {k} of them with the other label"),
@@ -159,7 +160,7 @@ fn run(cfg: &Config, home: &Path, req: &TrainRequest, ctx: &RunCtx) -> Result<Tr
             format!("all rows pass the contract; {n} repeated row(s) dropped (same values as an earlier row of the file{conflicting})")
         };
         let n = data.len();
-        Ok(((data, label_warning), Some(n), note))
+        Ok(((data, warnings), Some(n), note))
     })?;
     drop(files);
     let y = data.label_vec().ok_or_else(|| {
@@ -555,7 +556,7 @@ fn run(cfg: &Config, home: &Path, req: &TrainRequest, ctx: &RunCtx) -> Result<Tr
     model_warnings
         .iter()
         .for_each(|w| tracing::warn!(target: super::RESULT_WARNING, "model v{version}: {w}"));
-    let warnings: Vec<String> = label_warning.into_iter().chain(model_warnings).collect();
+    let warnings: Vec<String> = data_warnings.into_iter().chain(model_warnings).collect();
     let mut role = role;
     let gate = if role == "challenger" {
         Some(ctx.stage("gate", None, || gate::run(ctx, cfg, home, version))?)

@@ -192,12 +192,27 @@ pub fn cost_optimal_threshold(y: &[u8], p: &[f64], c_fn: f64, c_fp: f64) -> (f64
 pub fn lift_at(y: &[u8], p: &[f64], share: f64) -> (f64, f64) {
     let n = y.len();
     let k = ((n as f64 * share).ceil() as usize).clamp(1, n.max(1));
-    let idx = order_desc(p);
-    let top_pos = idx[..k].iter().filter(|&&i| y[i] == 1).count() as f64;
     let all_pos = y.iter().filter(|&&v| v == 1).count() as f64;
-    if all_pos == 0.0 {
+    if all_pos == 0.0 || n == 0 {
         return (f64::NAN, f64::NAN);
     }
+    // Rows tied with the k-th score count in the top share in proportion: the expected
+    // value over every order of the ties (a stable sort would credit the file's order).
+    let mut by_score = p.to_vec();
+    let cut = *by_score
+        .select_nth_unstable_by(k - 1, |a, b| b.total_cmp(a))
+        .1;
+    let (mut above, mut pos_above, mut tied, mut pos_tied) = (0usize, 0usize, 0usize, 0usize);
+    for (&v, &s) in y.iter().zip(p) {
+        if s > cut {
+            above += 1;
+            pos_above += usize::from(v == 1);
+        } else if s == cut {
+            tied += 1;
+            pos_tied += usize::from(v == 1);
+        }
+    }
+    let top_pos = pos_above as f64 + (k - above) as f64 * pos_tied as f64 / tied as f64;
     let lift = (top_pos / k as f64) / (all_pos / n as f64);
     (lift, top_pos / all_pos)
 }
@@ -316,6 +331,25 @@ mod tests {
         let (lift, capture) = lift_at(&Y, &P, 0.1);
         close(lift, 1.0 / 0.3);
         close(capture, 2.0 / 6.0);
+    }
+
+    /// Scores tied at the cut count in proportion, whatever the rows' order: a constant
+    /// score has lift 1 (a stable sort gave 10 when the one claim came first).
+    #[test]
+    fn lift_with_ties_at_the_cut() {
+        for at in [0, 7, 19] {
+            let mut yy = [0u8; 20];
+            yy[at] = 1;
+            let (lift, capture) = lift_at(&yy, &[0.4; 20], 0.1);
+            close(lift, 1.0);
+            close(capture, 0.1);
+        }
+        // 0.9 (a claim) above the cut; 0.5 tied four ways (one claim) for the one place left.
+        let p = [0.9, 0.5, 0.5, 0.5, 0.5, 0.1, 0.1, 0.1, 0.1, 0.1];
+        let y = [1, 0, 1, 0, 0, 0, 0, 0, 0, 1];
+        let (lift, capture) = lift_at(&y, &p, 0.2);
+        close(capture, 1.25 / 3.0);
+        close(lift, (1.25 / 2.0) / 0.3);
     }
 
     #[test]

@@ -61,6 +61,26 @@ fn lookalike_challenger_is_not_significant_and_refused() {
         "a lookalike ranks as well as ever"
     );
     assert_eq!(j["warnings"], serde_json::json!([]));
+    // Every metric reads the same resamples: Gini's intervals are ROC AUC's, doubled, and
+    // their bootstrap p-values are the same.
+    let metric = |name: &str| {
+        c["metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["metric"] == name)
+            .unwrap()
+            .clone()
+    };
+    let (roc, gini) = (metric("roc_auc"), metric("gini"));
+    for (key, end) in [("diff_ci", "lo"), ("diff_ci", "hi")] {
+        let (r, g) = (
+            roc[key][end].as_f64().unwrap(),
+            gini[key][end].as_f64().unwrap(),
+        );
+        assert!((2.0 * r - g).abs() < 1e-9, "{roc} {gini}");
+    }
+    assert_eq!(roc["p_value"], gini["p_value"], "{roc} {gini}");
 }
 
 /// A retrain on labels that say nothing (a third of them flipped, the rest unrelated to the
@@ -577,6 +597,38 @@ fn promotion_without_a_gate_verdict_needs_a_reason_and_the_audit_says_which() {
         err.contains("v3 was never compared with the champion v1"),
         "{err}"
     );
+    // A pass under a looser gate than the config's (`compare --config loose.toml`) is no
+    // pass for a plain `promote`: it must be compared under the config, or given a reason.
+    let loose = env.path("loose.toml");
+    std::fs::write(
+        &loose,
+        "[gate]\nmode = \"non_inferiority\"\nnon_inferiority_margin = 0.5\nmin_class_rows = 2\n[gate.max_worse]\nlog_loss = 10.0\nbrier = 1.0\nece = 1.0\n",
+    )
+    .unwrap();
+    let out = env
+        .claims()
+        .arg("--config")
+        .arg(&loose)
+        .args(["compare", "--challenger", "v3", "--json"])
+        .assert()
+        .success();
+    let j = last_json(&out.get_output().stdout);
+    assert_eq!(j["decision"]["promote"], true, "{j}");
+    let out = env.claims().args(["promote", "v3"]).assert().code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        err.contains("v3 passed the gate against v1")
+            && err.contains("under other settings than this config's")
+            && err.contains("non-inferiority on roc_auc, margin 0.5")
+            && err.contains("at least 2 of each class"),
+        "{err}"
+    );
+    env.claims()
+        .arg("--config")
+        .arg(&loose)
+        .args(["promote", "v3"])
+        .assert()
+        .success();
     let reg = claims_ops::registry::Registry::open(&env.home()).unwrap();
     let reasons: Vec<String> = reg
         .conn
@@ -590,6 +642,10 @@ fn promotion_without_a_gate_verdict_needs_a_reason_and_the_audit_says_which() {
         reasons[1].starts_with("override: the gate refused v2 against v1")
             && reasons[1].contains("superiority on roc_auc, max_p_value 0.05")
             && reasons[1].ends_with(": UAT accepted"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons[3].starts_with("gate passed (") && reasons[3].contains("margin 0.5"),
         "{reasons:?}"
     );
     let out = env.claims().arg("models").assert().success();

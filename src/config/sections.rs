@@ -59,6 +59,8 @@ pub struct GateConfig {
     pub max_p_value: f64,
     /// Bootstrap resamples for the confidence intervals.
     pub bootstrap_rounds: usize,
+    /// Fewest claims, and fewest non-claims, the compared rows must hold for a verdict.
+    pub min_class_rows: usize,
     /// Guard metrics (lower is better) and how much worse the challenger may be.
     pub max_worse: BTreeMap<String, f64>,
 }

@@ -37,6 +37,13 @@ pub(super) fn gate(g: &GateConfig) -> Result<()> {
             "must be in [100, 100000]",
         ));
     }
+    if !(2..=1_000_000).contains(&g.min_class_rows) {
+        return Err(bad(
+            "gate.min_class_rows",
+            g.min_class_rows,
+            "must be in [2, 1000000]",
+        ));
+    }
     // A bootstrap p-value is never below 2 / (rounds + 1) (each tail counts as
     // (1 + k) / (rounds + 1)): a stricter bound would refuse every challenger.
     let floor = 2.0 / (g.bootstrap_rounds as f64 + 1.0);

@@ -334,7 +334,7 @@ pub fn run(cmd: Command, cfg: &Config, home: &Path) -> Result<Output> {
         }
         Command::Promote { version, reason } => {
             let mut reg = Registry::open(home)?;
-            let (from, reason) = compare::promote_audited(&mut reg, version, reason)?;
+            let (from, reason) = compare::promote_audited(&mut reg, version, reason, &cfg.gate)?;
             let text = format!(
                 "champion: {} -> v{version} (by {}, reason: {reason})",
                 from.map_or("none".into(), |v| format!("v{v}")),

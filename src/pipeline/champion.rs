@@ -80,16 +80,19 @@ pub(crate) fn promote_from(
 /// Promotes `version` as `claims promote` and the console do: after a passing gate as it
 /// is; overriding a refusal, or promoting a version never compared with the current
 /// champion, only with a stated `reason` (else a usage error saying why). The audit trail
-/// records which it was, and under which gate settings. Returns the previous champion and
-/// the reason recorded.
+/// records which it was, and under which gate settings. A pass recorded under other gate
+/// settings than `gate` (a `claims compare --config` with a looser gate) needs a reason
+/// too. Returns the previous champion and the reason recorded.
 pub fn promote_audited(
     reg: &mut Registry,
     version: u32,
     reason: Option<String>,
+    gate: &crate::config::GateConfig,
 ) -> Result<(Option<u32>, String)> {
     use super::gate::GateStatus as G;
     reg.manifest(version)?; // a version that does not exist says so first
     let status = super::gate::gate_status(reg, version)?;
+    let current = super::gate::gate_settings(gate);
     let status_champion = match &status {
         G::NoChampion => None,
         G::NotCompared(c) | G::Passed(c, ..) | G::Refused(c, ..) => Some(*c),
@@ -104,6 +107,16 @@ pub fn promote_audited(
             return Err(ClaimsError::Usage(format!(
                 "v{version} was never compared with the champion v{champion}: compare them first (`claims compare --challenger v{version}`, or c in the console), or give a reason to promote without the gate (`--reason WHY`, or typed in the console)"
             )));
+        }
+        (G::Passed(champion, at, used), None) if used != current => {
+            return Err(ClaimsError::Usage(format!(
+                "v{version} passed the gate against v{champion} ({at}) under other settings than this config's: '{used}', where this config's are '{current}'; compare them under this config (`claims compare --challenger v{version}`), or give a reason (`--reason WHY`, or typed in the console)"
+            )));
+        }
+        (G::Passed(_, at, used), Some(r)) if used != current => {
+            format!(
+                "gate passed under other settings than this config's ({at}; {used}; this config: {current}): {r}"
+            )
         }
         (G::Passed(_, at, gate), None) => format!("gate passed ({at}; {gate})"),
         (G::Passed(_, at, gate), Some(r)) => format!("gate passed ({at}; {gate}): {r}"),

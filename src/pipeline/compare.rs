@@ -342,22 +342,17 @@ pub fn compare(
     let (t_a, t_b) = (reg.threshold(champion)?, reg.threshold(challenger)?);
 
     let mut rows = vec![];
-    for (i, (name, higher)) in METRICS.iter().enumerate() {
+    // Every metric reads the same resamples, so their intervals agree (Gini's is exactly
+    // ROC AUC's, doubled) and the guards are judged on the draws the primary metric was.
+    for (name, higher) in METRICS {
         let f = |ys: &[u8], ps: &[f64], which: usize| {
             metric_value(name, ys, ps, if which == 0 { t_a } else { t_b })
         };
-        let b = stats::paired_bootstrap(
-            &y,
-            &p_a,
-            &p_b,
-            gate.bootstrap_rounds,
-            seed.wrapping_add(i as u64),
-            &f,
-        );
+        let b = stats::paired_bootstrap(&y, &p_a, &p_b, gate.bootstrap_rounds, seed, &f);
         let (va, vb) = (f(&y, &p_a, 0), f(&y, &p_b, 1));
         rows.push(MetricRow {
             metric: name.to_string(),
-            higher_is_better: *higher,
+            higher_is_better: higher,
             champion: va,
             champion_ci: b.a,
             challenger: vb,
@@ -378,7 +373,8 @@ pub fn compare(
         )?,
         None => vec![],
     };
-    let mut decision = decide(gate, &rows, delong.as_ref());
+    let claims = y.iter().filter(|&&v| v == 1).count();
+    let mut decision = decide(gate, &rows, delong.as_ref(), (claims, y.len() - claims));
     if let Some(why) = unverified {
         // Scores on rows the champion may have learned from favour it: no verdict.
         decision.promote = false;

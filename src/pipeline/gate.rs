@@ -167,14 +167,29 @@ pub(super) fn run(
     Ok((summary, Some(c.rows), note))
 }
 
-/// Applies the gate to compared metrics.
-pub fn decide(gate: &GateConfig, rows: &[MetricRow], delong: Option<&DeLong>) -> Decision {
+/// Applies the gate to metrics compared on rows holding `claims` claims and `others`
+/// non-claims.
+pub fn decide(
+    gate: &GateConfig,
+    rows: &[MetricRow],
+    delong: Option<&DeLong>,
+    (claims, others): (usize, usize),
+) -> Decision {
     let mut reasons = vec![];
     let mut ok = true;
     let mut check = |pass: bool, text: String| {
         ok &= pass;
         reasons.push(format!("{} {text}", if pass { "PASS" } else { "FAIL" }));
     };
+    // With a handful of claims neither test holds its level: a verdict needs enough of
+    // each class (a test split with one claim once promoted a constant-score model).
+    check(
+        claims >= gate.min_class_rows && others >= gate.min_class_rows,
+        format!(
+            "the compared rows hold {claims} claim(s) and {others} non-claim(s): at least min_class_rows {} of each",
+            gate.min_class_rows
+        ),
+    );
     let get = |m: &str| rows.iter().find(|r| r.metric == m);
     match get(&gate.primary_metric) {
         Some(r) if gate.mode == "non_inferiority" => {
@@ -228,6 +243,9 @@ pub fn decide(gate: &GateConfig, rows: &[MetricRow], delong: Option<&DeLong>) ->
                     format!("DeLong z {:.3}", d.z),
                     super::compare::p_text(d.p_value, 10_000),
                 ),
+                // Not the bootstrap in its place: DeLong is missing only when a class has
+                // fewer than 2 rows, where no p-value means anything.
+                ("roc_auc", None) => (f64::NAN, String::new(), String::new()),
                 _ => (
                     r.p_value,
                     "paired bootstrap".to_string(),
@@ -238,7 +256,9 @@ pub fn decide(gate: &GateConfig, rows: &[MetricRow], delong: Option<&DeLong>) ->
             // challenger says it is significantly worse.
             check(
                 p <= gate.max_p_value && r.diff > 0.0,
-                if r.diff > 0.0 {
+                if p.is_nan() {
+                    "no p-value: DeLong's test needs at least 2 claims and 2 non-claims".to_string()
+                } else if r.diff > 0.0 {
                     format!(
                         "p-value {shown} ({how}) <= max_p_value {}",
                         gate.max_p_value
@@ -339,7 +359,11 @@ pub fn gate_settings(gate: &GateConfig) -> String {
         .iter()
         .map(|(m, t)| format!("{m} +{t}"))
         .collect();
-    format!("{primary}; guards {}", guards.join(", "))
+    format!(
+        "{primary}; guards {}; at least {} of each class",
+        guards.join(", "),
+        gate.min_class_rows
+    )
 }
 
 #[cfg(test)]
@@ -365,19 +389,56 @@ mod tests {
         };
         let gate = |toml: &str| Config::from_overlay(toml).unwrap().gate;
         let level = [row(-0.001, -0.004, 0.002, 0.6)];
-        assert!(!decide(&gate(""), &level, None).promote);
+        assert!(!decide(&gate(""), &level, None, (100, 500)).promote);
         let ni = gate("[gate]\nmode = \"non_inferiority\"\n");
-        let d = decide(&ni, &level, None);
+        let d = decide(&ni, &level, None, (100, 500));
         assert!(d.promote, "{:?}", d.reasons);
         assert!(
-            d.reasons[0].contains("non-inferiority margin"),
+            d.reasons[1].contains("non-inferiority margin"),
             "{:?}",
             d.reasons
         );
         let tight = gate("[gate]\nmode = \"non_inferiority\"\nnon_inferiority_margin = 0.003\n");
-        assert!(!decide(&tight, &level, None).promote);
+        assert!(!decide(&tight, &level, None, (100, 500)).promote);
+        // Too few claims among the compared rows: no verdict, in either mode.
+        let d = decide(&ni, &level, None, (9, 500));
+        assert!(!d.promote, "{:?}", d.reasons);
+        assert_eq!(
+            d.reasons[0],
+            "FAIL the compared rows hold 9 claim(s) and 500 non-claim(s): at least min_class_rows 10 of each"
+        );
+        assert!(!decide(&ni, &level, None, (500, 9)).promote);
+        assert!(decide(&ni, &level, None, (10, 10)).promote);
+        // A clear gain, but on roc_auc without DeLong's test (a class with under 2 rows):
+        // no p-value stands in for it.
+        let gain = [row(0.03, 0.01, 0.05, 0.002)];
+        let delong = DeLong {
+            auc_a: 0.95,
+            auc_b: 0.98,
+            var_diff: 1e-4,
+            z: 3.0,
+            p_value: 0.0027,
+        };
+        let lenient = gate("[gate]\nmin_class_rows = 2\n");
+        assert!(decide(&lenient, &gain, Some(&delong), (2, 500)).promote);
+        let d = decide(&lenient, &gain, None, (2, 500));
+        assert!(!d.promote, "{:?}", d.reasons);
+        assert!(
+            d.reasons.contains(
+                &"FAIL no p-value: DeLong's test needs at least 2 claims and 2 non-claims"
+                    .to_string()
+            ),
+            "{:?}",
+            d.reasons
+        );
         let worse = [row(-0.02, -0.03, -0.01, 0.001)];
-        let d = decide(&gate(""), &worse, None);
+        let significant = DeLong {
+            auc_b: 0.93,
+            z: -3.3,
+            p_value: 0.001,
+            ..delong
+        };
+        let d = decide(&gate(""), &worse, Some(&significant), (100, 500));
         assert!(
             d.reasons
                 .iter()
@@ -412,7 +473,14 @@ mod tests {
             same("log_loss", false, -0.0),
         ];
         let gate = Config::from_overlay("").unwrap().gate;
-        let d = decide(&gate, &rows, None);
+        let delong = crate::eval::stats::DeLong {
+            auc_a: 0.05,
+            auc_b: 0.05,
+            var_diff: 0.0,
+            z: 0.0,
+            p_value: 1.0,
+        };
+        let d = decide(&gate, &rows, Some(&delong), (100, 500));
         assert!(!d.promote, "{:?}", d.reasons);
         assert!(
             d.reasons.iter().all(|r| !r.contains("-0.0000")),

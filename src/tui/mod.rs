@@ -299,14 +299,13 @@ fn start(app: &mut App, jobs: &mut Jobs, req: Request) {
                         // refusal, or not compared, with the gate's settings.
                         Some(v) => {
                             let typed = Some(reason).filter(|r| !r.trim().is_empty());
-                            crate::pipeline::compare::promote_audited(&mut reg, v, typed).map(
-                                |(from, recorded)| {
+                            crate::pipeline::compare::promote_audited(&mut reg, v, typed, &cfg.gate)
+                                .map(|(from, recorded)| {
                                     format!(
                                         "champion: {} -> v{v} ({recorded})",
                                         from.map_or("none".into(), |f| format!("v{f}"))
                                     )
-                                },
-                            )
+                                })
                         }
                         None => crate::pipeline::compare::rollback(&mut reg, &reason)
                             .map(|(a, b)| format!("rolled back: v{a} -> v{b} ({reason})")),

@@ -221,7 +221,7 @@ fn promote_confirm_and_cancel() {
     // The gate refused v2: the popup says so and why, and Enter needs a reason.
     let shown = render(&a, 100, 30);
     assert!(
-        shown.contains("Gate: refused (4 check(s) failed)")
+        shown.contains("Gate: refused (5 check(s) failed)")
             && shown.contains("FAIL brier")
             && shown.contains("Reason (required): _"),
         "{shown}"

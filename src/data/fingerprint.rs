@@ -13,6 +13,113 @@ use crate::error::{ClaimsError, Violation};
 pub const FILE: &str = "seen_rows.bin";
 const MAGIC: &str = "claims-seen-rows 1";
 
+/// The model folder's file of the application ids it trained or early-stopped on: a row
+/// re-exported with rounded values, or corrected, has another fingerprint but the same
+/// application (and label). Only ids read from an id column count; one made from a file's
+/// name and row names no application.
+pub const IDS_FILE: &str = "seen_ids.bin";
+const IDS_MAGIC: &str = "claims-seen-ids 1";
+
+/// The files a model keeps of the rows it learned from (`rows` of `data`): the rows'
+/// fingerprints, and their application ids when the data has any.
+pub fn seen_files(
+    data: &Dataset,
+    rows: impl IntoIterator<Item = usize> + Clone,
+) -> Vec<(&'static str, Vec<u8>)> {
+    let mut out = vec![(FILE, Fingerprints::of(data, rows.clone()).to_bytes())];
+    let ids = SeenIds::of(data, rows);
+    if !ids.0.is_empty() {
+        out.push((IDS_FILE, ids.to_bytes()));
+    }
+    out
+}
+
+/// Hashed application ids (sorted), of the rows whose id was given.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeenIds(Vec<u64>);
+
+fn id_hash(id: &str) -> u64 {
+    let d = Sha256::digest(id.as_bytes());
+    u64::from_le_bytes(d[..8].try_into().unwrap_or_default())
+}
+
+/// Row `i`'s id when it was read from the file, `None` when it was made from the file's
+/// name and the row (`day:12`).
+fn given_id(data: &Dataset, i: usize) -> Option<&str> {
+    let id = data.ids.get(i)?;
+    let (f, row) = *data.origin.get(i)?;
+    let stem = std::path::Path::new(data.files.get(f as usize)?)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())?;
+    let made = id
+        .strip_prefix(stem.as_str())
+        .and_then(|r| r.strip_prefix(':'))
+        .is_some_and(|n| n == row.to_string());
+    (!made).then_some(id.as_str())
+}
+
+impl SeenIds {
+    /// The given ids of `rows` of `data`.
+    pub fn of(data: &Dataset, rows: impl IntoIterator<Item = usize>) -> SeenIds {
+        let mut h: Vec<u64> = rows
+            .into_iter()
+            .filter_map(|r| given_id(data, r).map(id_hash))
+            .collect();
+        h.sort_unstable();
+        h.dedup();
+        SeenIds(h)
+    }
+
+    /// Which of `rows` of `data` have a given id among these.
+    pub fn contains(&self, data: &Dataset, rows: &[usize]) -> Vec<bool> {
+        rows.iter()
+            .map(|&r| {
+                given_id(data, r).is_some_and(|id| self.0.binary_search(&id_hash(id)).is_ok())
+            })
+            .collect()
+    }
+
+    /// The file's bytes: a text line, a JSON line with the count, then the sorted hashes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = format!(
+            "{IDS_MAGIC}\n{}\n",
+            serde_json::json!({ "ids": self.0.len() })
+        )
+        .into_bytes();
+        for h in &self.0 {
+            out.extend_from_slice(&h.to_le_bytes());
+        }
+        out
+    }
+
+    /// Reads [`Self::to_bytes`]' format.
+    pub fn from_bytes(bytes: &[u8]) -> Result<SeenIds, String> {
+        let mut lines = bytes.splitn(3, |&b| b == b'\n');
+        if lines.next() != Some(IDS_MAGIC.as_bytes()) {
+            return Err(format!("not a '{IDS_MAGIC}' file"));
+        }
+        #[derive(Deserialize)]
+        struct Header {
+            ids: usize,
+        }
+        let header: Header = serde_json::from_slice(lines.next().unwrap_or_default())
+            .map_err(|e| format!("header: {e}"))?;
+        let body = lines.next().unwrap_or_default();
+        if body.len() != 8 * header.ids {
+            return Err(format!(
+                "{} bytes of ids, the header says {}",
+                body.len(),
+                header.ids
+            ));
+        }
+        Ok(SeenIds(
+            body.chunks_exact(8)
+                .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
+                .collect(),
+        ))
+    }
+}
+
 /// One hashed column.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

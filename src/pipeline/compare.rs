@@ -99,6 +99,19 @@ pub fn seen_rows(reg: &Registry, v: u32) -> Result<Option<Fingerprints>> {
         .map_err(|e| ClaimsError::Registry(format!("model v{v}: {}: {e}", fingerprint::FILE)))
 }
 
+/// The application ids model `v` trained or early-stopped on (`None`: a model from before
+/// they were kept, or trained on files without ids).
+fn seen_ids(reg: &Registry, v: u32) -> Result<Option<fingerprint::SeenIds>> {
+    let m = reg.manifest(v)?;
+    if !m.files.contains_key(fingerprint::IDS_FILE) {
+        return Ok(None);
+    }
+    let bytes = reg.artifact(v, &m, fingerprint::IDS_FILE)?;
+    fingerprint::SeenIds::from_bytes(&bytes)
+        .map(Some)
+        .map_err(|e| ClaimsError::Registry(format!("model v{v}: {}: {e}", fingerprint::IDS_FILE)))
+}
+
 /// One metric for both models.
 #[derive(Debug, Clone, Serialize)]
 pub struct MetricRow {
@@ -303,17 +316,31 @@ pub fn compare(
             Err(e) => Err(e.to_string()),
         },
     };
+    // And rows of an application the champion learned from under other values (a
+    // re-export with rounded values, a corrected row): by the ids it kept, where it has.
+    let by_id = match seen_ids(reg, champion)? {
+        Some(ids) => ids.contains(&chal.data, test),
+        None => vec![false; test.len()],
+    };
     let (eligible, excluded, rows_note, unverified) = match seen {
         Ok(hit) => {
             let eligible: Vec<usize> = test
                 .iter()
-                .zip(&hit)
-                .filter(|(_, h)| !**h)
+                .zip(hit.iter().zip(&by_id))
+                .filter(|(_, (h, id))| !**h && !**id)
                 .map(|(&i, _)| i)
                 .collect();
             let excluded = test.len() - eligible.len();
+            let id_only = hit.iter().zip(&by_id).filter(|&(h, id)| !h && *id).count();
+            let of_them = if id_only > 0 {
+                format!(
+                    " ({id_only} of them by application id alone: the same applications with other values, re-exported or corrected)"
+                )
+            } else {
+                String::new()
+            };
             let note = format!(
-                "v{challenger}'s test split: {} rows, {excluded} left out because v{champion} trained or early-stopped on them, {} compared",
+                "v{challenger}'s test split: {} rows, {excluded} left out because v{champion} trained or early-stopped on them{of_them}, {} compared",
                 test.len(),
                 eligible.len()
             );

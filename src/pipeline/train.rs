@@ -507,8 +507,8 @@ fn run(cfg: &Config, home: &Path, req: &TrainRequest, ctx: &RunCtx) -> Result<Tr
         ];
         files.extend(charts.iter().map(|(n, b)| (n.as_str(), b.clone())));
         // What this model learned from, by content: a later comparison leaves these rows out.
-        let seen = crate::data::fingerprint::Fingerprints::of(&data, tr.iter().chain(&va).copied());
-        files.push((crate::data::fingerprint::FILE, seen.to_bytes()));
+        let seen = tr.iter().chain(&va).copied();
+        files.extend(crate::data::fingerprint::seen_files(&data, seen));
         // Test-split labels and scores: the console moves the threshold over them live.
         files.push(("test_scores.json", json(&serde_json::json!({ "y": y_te, "p": p_te }))?));
         let manifest = Manifest {

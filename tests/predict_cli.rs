@@ -1498,6 +1498,49 @@ fn postgres_tables_are_checked_and_reading_creates_nothing() {
     let (rows, total) = days.load(&env.home(), "2026-11-04").unwrap();
     assert_eq!((rows.len(), total), (300, 300));
     assert!(rows.iter().all(|r| r.top_reasons.starts_with('[')));
+    // A varchar(n) id column takes ids up to n characters; a longer id is quarantined with
+    // the reason, not left to fail the day's write after scoring. A varchar quarantine.raw
+    // (claims writes rows of any length there) is refused up front.
+    c.batch_execute("ALTER TABLE predictions ALTER application_id TYPE VARCHAR(11);")
+        .unwrap();
+    let long = env.path("long.csv");
+    let k = col(&data, "application_id");
+    edit_rows(&data, &long, |i, f| {
+        if i == 4 {
+            f[k] = "APP-TWELVE-1".into();
+        }
+    });
+    let out = env
+        .claims()
+        .args([
+            "predict",
+            "--date",
+            "2026-11-05",
+            "--sink",
+            &url,
+            "--json",
+            "--data",
+        ])
+        .arg(&long)
+        .assert()
+        .success();
+    let j = last_json(&out.get_output().stdout);
+    assert_eq!(j["result"]["rows_quarantined"], 1, "{j}");
+    assert!(
+        j["result"]["quarantined_rows"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("is 12 characters long; the sink's application_id column holds at most 11"),
+        "{j}"
+    );
+    c.batch_execute("ALTER TABLE quarantine ALTER raw TYPE VARCHAR(100000);")
+        .unwrap();
+    let out = predict().code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        err.contains("column quarantine.raw is character varying(100000), but claims writes text of any length there"),
+        "{err}"
+    );
 }
 
 /// A role that may log in only with a client certificate (`cert` in pg_hba): `sslcert` and

@@ -61,27 +61,6 @@ fn violation(file: &str, row: Option<usize>, column: Option<&str>, reason: Strin
 /// Checks a file's header (for a chunked file, its first chunk) against the schema: missing,
 /// unexpected and repeated columns. Empty when the columns are right.
 pub fn check_columns(schema: &Schema, f: &RawFile, mode: Mode) -> Vec<Violation> {
-    let mut out = vec![];
-    // One column holding separators other than commas: a file written with another
-    // delimiter (every expected column would be reported missing).
-    if let [only] = f.columns.as_slice()
-        && let Some(sep) = [';', '\t', '|'].into_iter().find(|s| only.contains(*s))
-    {
-        let name = match sep {
-            '\t' => "tabs".to_string(),
-            s => format!("'{s}'"),
-        };
-        out.push(violation(
-            &f.name,
-            None,
-            None,
-            format!(
-                "the header is one column with {name} in it: the file seems separated by {name}; save it comma-separated"
-            ),
-        ));
-        return out;
-    }
-    let has = |c: &str| f.columns.iter().any(|x| x == c);
     let mut expected: Vec<&str> = schema
         .numeric
         .iter()
@@ -91,58 +70,14 @@ pub fn check_columns(schema: &Schema, f: &RawFile, mode: Mode) -> Vec<Violation>
     if mode == Mode::Training {
         expected.push(&schema.target);
     }
-    // A header name that differs from an expected one only by surrounding spaces or case
-    // (" age", "Age"): named in the missing column's violation instead of as unexpected.
-    let near = |c: &str| {
-        f.columns
-            .iter()
-            .find(|x| x.as_str() != c && x.trim().eq_ignore_ascii_case(c))
-    };
-    let mut renamed = vec![];
-    for c in expected {
-        if !has(c) {
-            let reason = match near(c) {
-                Some(x) => {
-                    renamed.push(x.clone());
-                    let how = match (x.trim() == x.as_str(), x.trim() == c) {
-                        (false, true) => "spaces around the name",
-                        (true, _) => "other capitals",
-                        (false, false) => "spaces around the name and other capitals",
-                    };
-                    format!("missing column: the header has '{x}' ({how}); rename it to '{c}'")
-                }
-                None => "missing column".into(),
-            };
-            out.push(violation(&f.name, None, Some(c), reason));
-        }
-    }
-    for c in f.columns.iter().filter(|c| !renamed.contains(c)) {
-        let known = schema.numeric.iter().any(|(n, _)| n == c)
+    let known = |c: &str| {
+        schema.numeric.iter().any(|(n, _)| n == c)
             || schema.categorical.iter().any(|(n, _)| n == c)
-            || *c == schema.target
-            || schema.id_column.as_deref() == Some(c.as_str())
-            || schema.drop.iter().any(|d| d == c);
-        if !known {
-            out.push(violation(
-                &f.name,
-                None,
-                Some(c),
-                "unexpected column (not in the schema or its drop list)".into(),
-            ));
-        }
-    }
-    let mut seen = std::collections::HashSet::new();
-    for c in &f.columns {
-        if !seen.insert(c) {
-            out.push(violation(
-                &f.name,
-                None,
-                Some(c),
-                "column appears twice in the header".into(),
-            ));
-        }
-    }
-    out
+            || c == schema.target
+            || schema.id_column.as_deref() == Some(c)
+            || schema.drop.iter().any(|d| d == c)
+    };
+    super::header::problems(f, &expected, Some(&known))
 }
 
 /// Checks `files` against `schema`; ids must be unique across all files.
@@ -171,6 +106,8 @@ pub struct Rules<'s> {
     schema: &'s Schema,
     mode: Mode,
     lookups: Vec<Lookup<'s>>,
+    /// The most characters the sink's id column holds (a `varchar(n)`), when it has a bound.
+    id_chars: Option<usize>,
 }
 
 /// A chunk's rows checked by [`Rules::check`], not yet merged.
@@ -187,6 +124,7 @@ impl<'s> Rules<'s> {
                 .iter()
                 .map(|(_, vals)| Lookup::new(vals))
                 .collect(),
+            id_chars: None,
         }
     }
 
@@ -195,10 +133,9 @@ impl<'s> Rules<'s> {
     pub fn check(&self, f: &RawFile) -> CheckedRows {
         let n = f.rows();
         let layout = Layout::of(self.schema, f);
-        let (schema, mode, lookups) = (self.schema, self.mode, &self.lookups);
         let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
         if n < 4096 || threads == 1 {
-            return CheckedRows(vec![check_rows(schema, lookups, mode, f, &layout, 0..n)]);
+            return CheckedRows(vec![check_rows(self, f, &layout, 0..n)]);
         }
         let share = n.div_ceil(threads);
         CheckedRows(std::thread::scope(|s| {
@@ -207,7 +144,7 @@ impl<'s> Rules<'s> {
                 .map(|a| {
                     let layout = &layout;
                     let rows = a..(a + share).min(n);
-                    s.spawn(move || check_rows(schema, lookups, mode, f, layout, rows))
+                    s.spawn(move || check_rows(self, f, layout, rows))
                 })
                 .collect();
             workers
@@ -331,14 +268,8 @@ struct Part {
 
 /// Checks `rows` of `f` row by row: every value is parsed and checked where it lies, in
 /// the order the row's reasons are reported.
-fn check_rows(
-    schema: &Schema,
-    lookups: &[Lookup],
-    mode: Mode,
-    f: &RawFile,
-    layout: &Layout,
-    rows: std::ops::Range<usize>,
-) -> Part {
+fn check_rows(rules: &Rules, f: &RawFile, layout: &Layout, rows: std::ops::Range<usize>) -> Part {
+    let (schema, lookups, mode) = (rules.schema, &rules.lookups, rules.mode);
     let n = rows.len();
     let nn = schema.numeric.len();
     let label_order = nn + schema.categorical.len();
@@ -412,17 +343,35 @@ fn check_rows(
             value
         }));
         part.ids.push(layout.id.and_then(|c| {
-            let id = cell(f, i, c).map(str::to_string);
-            if id.is_none() {
-                bad(label_order + 1, id_name, "missing id".into());
+            let id = cell(f, i, c);
+            let problem = match id {
+                None => Some("missing id".to_string()),
+                Some(id) => super::values::id_problem(id, rules.id_chars),
+            };
+            match problem {
+                // The row is set aside under an id made from its file and row, so no
+                // table stores a control character or a megabyte key.
+                Some(reason) => {
+                    bad(label_order + 1, id_name, reason);
+                    None
+                }
+                None => id.map(str::to_string),
             }
-            id
         }));
     }
     part
 }
 
 impl<'s> Checker<'s> {
+    /// Ids longer than `chars` characters (the sink's `varchar(n)` id column) go to
+    /// quarantine, rather than failing the day's write after scoring. Before any row.
+    pub fn limit_id_chars(mut self, chars: Option<usize>) -> Self {
+        if let Some(rules) = std::sync::Arc::get_mut(&mut self.rules) {
+            rules.id_chars = chars;
+        }
+        self
+    }
+
     /// A new check against `schema`.
     pub fn new(schema: &'s Schema, mode: Mode) -> Self {
         Checker {
@@ -541,8 +490,10 @@ impl<'s> Checker<'s> {
                 row,
                 id: ids[i - start].clone(),
                 id_given: !stand_in[i - start],
-                reason,
-                raw: f.raw_row(i),
+                // A NUL byte is kept as the text \x00, the same in every sink
+                // (PostgreSQL's text cannot hold one).
+                reason: reason.replace('\0', "\\x00"),
+                raw: f.raw_row(i).replace('\0', "\\x00"),
             });
             bad[i - start] = true;
         }

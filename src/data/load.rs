@@ -160,8 +160,19 @@ impl RawFile {
     }
 }
 
-fn polars_err(name: &str, e: PolarsError) -> ClaimsError {
-    ClaimsError::contract_file(name, format!("cannot read the file: {e}"))
+/// A whole file read by polars (every column as text) as a [`RawFile`].
+pub(super) fn raw_file(name: String, frame: DataFrame) -> RawFile {
+    let columns = frame
+        .get_column_names()
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    RawFile {
+        name,
+        columns,
+        body: Body::Frame(frame),
+        malformed: vec![],
+    }
 }
 
 /// Refuses a file given twice (as `a.csv` and `./a.csv`, or through a link): it would
@@ -199,6 +210,11 @@ pub fn check_path(path: &Path) -> Result<String> {
             "data file '{name}' is a folder"
         )));
     }
+    if !meta.is_file() {
+        return Err(ClaimsError::Usage(format!(
+            "data file '{name}' is not a regular file (a pipe or a device?): write the data to a file and give that"
+        )));
+    }
     if meta.len() == 0 {
         return Err(ClaimsError::contract_file(&name, "the file is empty"));
     }
@@ -214,6 +230,7 @@ pub fn check_path(path: &Path) -> Result<String> {
             Some("it is a zip archive (an .xlsx workbook?): save or extract it as CSV")
         }
         [0xff, 0xfe, ..] | [0xfe, 0xff, ..] => Some("it is UTF-16 text: save it as UTF-8 CSV"),
+        b"PAR1" => Some("it is a Parquet file: name it .parquet to read it as one"),
         _ => None,
     };
     if let Some(what) = what
@@ -238,34 +255,13 @@ pub(super) fn is_parquet(path: &Path) -> bool {
     )
 }
 
-fn raw_file(name: String, frame: DataFrame) -> RawFile {
-    let columns = frame
-        .get_column_names()
-        .iter()
-        .map(|c| c.to_string())
-        .collect();
-    RawFile {
-        name,
-        columns,
-        body: Body::Frame(frame),
-        malformed: vec![],
-    }
-}
-
 /// Reads a CSV or Parquet file (by extension) into string columns. CSV goes through the
 /// same parser as daily files (one chunk), so a ragged row or a bad byte is reported the
 /// same way in training and in scoring.
 pub fn read_file(path: &Path) -> Result<RawFile> {
     let name = check_path(path)?;
     let file = if is_parquet(path) {
-        let f = std::fs::File::open(path).map_err(|e| ClaimsError::io(path, e))?;
-        let df = ParquetReader::new(f)
-            .finish()
-            .map_err(|e| polars_err(&name, e))?;
-        raw_file(
-            name.clone(),
-            to_strings(df).map_err(|e| polars_err(&name, e))?,
-        )
+        super::parquet::read(path, &name)?.0
     } else {
         let mut chunks = Chunks::open(path, usize::MAX)?;
         let (file, _) = chunks
@@ -313,6 +309,10 @@ enum Source {
         target_bytes: usize,
         /// Bytes of the file not read yet (as its size said at the start), plus one.
         left: usize,
+        /// Bytes after the header: as the file's size said when it was opened (`None` for
+        /// a file that is not a regular file), and as read so far.
+        expected: Option<u64>,
+        got: u64,
         eof: bool,
     },
     Whole(Option<RawFile>),
@@ -348,13 +348,20 @@ impl Chunks {
         use std::io::BufRead;
         let name = check_path(path)?;
         if is_parquet(path) {
+            let (file, sha) = super::parquet::read(path, &name)?;
+            if file.rows() == 0 {
+                return Err(ClaimsError::contract_file(
+                    &name,
+                    "the file has a header but no data rows",
+                ));
+            }
             return Ok(Chunks {
-                source: Source::Whole(Some(read_file(path)?)),
+                source: Source::Whole(Some(file)),
                 name,
                 rows: 0,
                 bytes: (0, 0),
                 started: false,
-                hash: Hash::Done(crate::registry::sha256_file(path)?),
+                hash: Hash::Done(sha),
             });
         }
         let f = std::fs::File::open(path).map_err(|e| ClaimsError::io(path, e))?;
@@ -376,11 +383,22 @@ impl Chunks {
                 break;
             }
         }
+        // Lines ending in CR alone (classic Mac): the whole file would read as one header.
+        if header.windows(2).any(|w| w[0] == b'\r' && w[1] != b'\n') {
+            return Err(ClaimsError::contract_file(
+                &name,
+                "lines end in CR alone (an old Mac format): save it with LF or CRLF line ends",
+            ));
+        }
         let columns = csv_header(&name, &header)?;
         let mut hash = <sha2::Sha256 as sha2::Digest>::new();
         sha2::Digest::update(&mut hash, &header);
         let hash = Hash::Reading(hash);
-        let size = std::fs::metadata(path).map_or(0, |m| m.len());
+        let meta = std::fs::metadata(path).ok();
+        let size = meta.as_ref().map_or(0, |m| m.len());
+        let expected = meta
+            .filter(|m| m.is_file())
+            .map(|m| m.len().saturating_sub(header.len() as u64));
         let left = usize::try_from(size)
             .unwrap_or(usize::MAX)
             .saturating_sub(header.len())
@@ -394,6 +412,8 @@ impl Chunks {
                 carry: Vec::with_capacity(target_bytes.saturating_add(1 << 16).min(left)),
                 left,
                 target_bytes,
+                expected,
+                got: 0,
                 eof: false,
             },
             rows: 0,
@@ -442,6 +462,8 @@ impl Chunks {
                 carry,
                 target_bytes,
                 left,
+                expected,
+                got,
                 eof,
             } => {
                 if *eof && carry.is_empty() && self.started {
@@ -467,8 +489,21 @@ impl Chunks {
                         sha2::Digest::update(h, &carry[have..]);
                     }
                     *left = left.saturating_sub(read).max(1);
+                    *got += read as u64;
                     if read == 0 {
                         *eof = true;
+                        // Cut short or grown while being read (a copy still being written,
+                        // or rotated): the rows read are not the file's, so nothing is
+                        // scored or trained on. A retry reads it again.
+                        if let Some(size) = expected.filter(|&s| s != *got) {
+                            return Err(ClaimsError::io(
+                                Path::new(&self.name),
+                                std::io::Error::other(format!(
+                                    "the file changed while it was read: {size} bytes after the header when it was opened, {got} read (is another process still writing it?)",
+                                    got = *got
+                                )),
+                            ));
+                        }
                     }
                     if carry.len() >= *target_bytes || *eof {
                         let sc = scan(carry);
@@ -527,36 +562,6 @@ impl Chunks {
             (c, offset)
         }))
     }
-}
-
-/// Casts every column to text; whole floats print without a fraction so that a category
-/// code stored as 3.0 in Parquet reads as "3", as it would in CSV.
-fn to_strings(df: DataFrame) -> PolarsResult<DataFrame> {
-    let mut cols = Vec::with_capacity(df.width());
-    for c in df.columns() {
-        let s = c.as_materialized_series();
-        let out = if s.dtype().is_float() {
-            let f = s.cast(&DataType::Float64)?;
-            let vals: StringChunked = f
-                .f64()?
-                .iter()
-                .map(|v| {
-                    v.map(|x| {
-                        if x.fract() == 0.0 && x.abs() < 1e15 {
-                            format!("{}", x as i64)
-                        } else {
-                            format!("{x}")
-                        }
-                    })
-                })
-                .collect();
-            vals.with_name(s.name().clone()).into_series()
-        } else {
-            s.cast(&DataType::String)?
-        };
-        cols.push(out.into_column());
-    }
-    DataFrame::new(df.height(), cols)
 }
 
 #[cfg(test)]

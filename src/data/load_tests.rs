@@ -156,3 +156,135 @@ fn an_unclosed_quote_refuses_the_file_and_names_the_row() {
     let f = read_file(&path).unwrap();
     assert_eq!((f.rows(), f.malformed.len()), (5000, 0));
 }
+
+/// A file cut short or grown between opening and the end of reading (a copy still being
+/// written) is an error, not a day of the rows that happened to be there.
+#[test]
+fn a_file_that_changes_while_it_is_read_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("day.csv");
+    let spec = GenSpec {
+        rows: 12_000,
+        seed: 3,
+        with_labels: false,
+        ..GenSpec::default()
+    };
+    write_csv(&spec, &path).unwrap();
+    // Larger than the reader's 1 MiB buffer, so the change is met after the first chunk.
+    let full = std::fs::read(&path).unwrap();
+    assert!(full.len() > 2 << 20);
+    let read_all = |change: &dyn Fn()| -> Result<usize> {
+        let mut chunks = Chunks::open(&path, 1 << 16)?;
+        let mut rows = chunks.next_chunk()?.map_or(0, |(c, _)| c.rows());
+        change();
+        while let Some((c, _)) = chunks.next_chunk()? {
+            rows += c.rows();
+        }
+        Ok(rows)
+    };
+    assert_eq!(read_all(&|| {}).unwrap(), 12_000);
+    for (what, change) in [
+        (
+            "cut short",
+            &(|| std::fs::write(&path, &full[..full.len() / 2]).unwrap()) as &dyn Fn(),
+        ),
+        ("grown", &|| {
+            let mut more = full.clone();
+            more.extend_from_slice(&full[full.len() / 2..]);
+            std::fs::write(&path, more).unwrap();
+        }),
+    ] {
+        std::fs::write(&path, &full).unwrap();
+        let err = read_all(change).unwrap_err().to_string();
+        assert!(
+            err.contains("day.csv") && err.contains("the file changed while it was read"),
+            "{what}: {err}"
+        );
+    }
+}
+
+/// Parquet as pandas and Spark write it: narrow integers (`downcast="integer"`) and
+/// decimals read as the numbers they hold (a decimal crashed the program, a UInt8 was
+/// refused without naming its column); a type `claims` does not read is named with its
+/// column.
+#[test]
+fn parquet_narrow_integers_and_decimals_read_as_numbers() {
+    let cfg = Config::from_overlay("").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("day.csv");
+    let spec = GenSpec {
+        rows: 200,
+        seed: 4,
+        with_labels: false,
+        ..GenSpec::default()
+    };
+    write_csv(&spec, &csv).unwrap();
+    let mut frame = CsvReadOptions::default()
+        .with_has_header(true)
+        .try_into_reader_with_file_path(Some(csv.clone()))
+        .and_then(|r| r.finish())
+        .unwrap();
+    let cast = |frame: &DataFrame, name: &str, t: DataType| {
+        frame
+            .column(name)
+            .unwrap()
+            .as_materialized_series()
+            .cast(&t)
+            .unwrap()
+    };
+    let age = cast(&frame, "age", DataType::UInt8);
+    let income = cast(&frame, "income", DataType::Decimal(14, 2));
+    let gender = cast(&frame, "gender", DataType::Int8);
+    for s in [age, income, gender] {
+        frame.with_column(s.into()).unwrap();
+    }
+    let pq = dir.path().join("day.parquet");
+    ParquetWriter::new(std::fs::File::create(&pq).unwrap())
+        .finish(&mut frame)
+        .unwrap();
+    let from_csv = contract::check(&cfg.schema, &[read_file(&csv).unwrap()], Mode::Inference);
+    let from_pq = contract::check(&cfg.schema, &[read_file(&pq).unwrap()], Mode::Inference);
+    assert!(from_pq.bad_rows.is_empty(), "{:?}", from_pq.bad_rows);
+    let k = |name: &str| {
+        cfg.schema
+            .numeric
+            .iter()
+            .position(|(n, _)| n == name)
+            .unwrap()
+    };
+    assert_eq!(
+        from_pq.data.numeric[k("age")],
+        from_csv.data.numeric[k("age")]
+    );
+    let (a, b) = (
+        &from_pq.data.numeric[k("income")],
+        &from_csv.data.numeric[k("income")],
+    );
+    assert!(
+        a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 0.005),
+        "{a:?} {b:?}"
+    );
+    assert_eq!(from_pq.data.categorical, from_csv.data.categorical);
+    // The sha256 is of the file's bytes, as for CSV.
+    let mut chunks = Chunks::open(&pq, 1 << 16).unwrap();
+    assert!(chunks.next_chunk().unwrap().is_some());
+    assert_eq!(
+        chunks.sha256(),
+        Some(crate::registry::sha256_file(&pq).unwrap())
+    );
+    use crate::data::parquet::{parquet_type_name, parquet_type_readable};
+    use polars::prelude::ArrowDataType as T;
+    assert!(parquet_type_readable(&T::Decimal(10, 2)) && parquet_type_readable(&T::UInt8));
+    for (t, name) in [
+        (T::Date32, "date"),
+        (T::Float16, "half-precision float"),
+        (T::BinaryView, "binary"),
+        (
+            T::Timestamp(polars::prelude::ArrowTimeUnit::Second, None),
+            "timestamp",
+        ),
+    ] {
+        assert!(!parquet_type_readable(&t));
+        assert_eq!(parquet_type_name(&t), name);
+    }
+}

@@ -185,6 +185,45 @@ pub(crate) fn label(v: Option<&str>, mode: Mode) -> (Option<u8>, Option<String>)
     }
 }
 
+/// The longest application id accepted (bytes): ids are keys in the predictions table.
+pub const MAX_ID_BYTES: usize = 256;
+
+/// Why `id` cannot be an application id, if it cannot: longer than [`MAX_ID_BYTES`] or
+/// than the sink's id column holds (`chars`), or holding a control character
+/// (PostgreSQL's text cannot store a NUL byte, and a tab or a newline in a key breaks every
+/// export of the table).
+pub fn id_problem(id: &str, chars: Option<usize>) -> Option<String> {
+    if id.len() > MAX_ID_BYTES {
+        return Some(format!(
+            "id {} is {} bytes long; at most {MAX_ID_BYTES}",
+            show(id),
+            id.len()
+        ));
+    }
+    if let Some(most) = chars.filter(|&m| id.chars().count() > m) {
+        return Some(format!(
+            "id {} is {} characters long; the sink's application_id column holds at most {most}",
+            show(id),
+            id.chars().count()
+        ));
+    }
+    id.chars().find(|c| c.is_control()).map(|c| {
+        format!(
+            "id '{}' holds a control character (U+{:04X}); ids must be printable text",
+            id.escape_debug(),
+            c as u32
+        )
+    })
+}
+
+/// A name as shown in a message: at most 40 characters, and "..." when cut.
+pub fn short(v: &str) -> String {
+    match v.char_indices().nth(40) {
+        Some((at, _)) => format!("{}...", &v[..at]),
+        None => v.to_string(),
+    }
+}
+
 /// A value as quoted in a reason (at most 40 characters).
 fn show(v: &str) -> String {
     let v: String = v.chars().take(40).collect();
@@ -194,6 +233,35 @@ fn show(v: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::Lookup;
+
+    /// Ids a table can key on: printable, at most 256 bytes; names cut at 40 characters.
+    #[test]
+    fn ids_and_long_names() {
+        use super::{id_problem, short};
+        assert_eq!(id_problem("APP00000001", None), None);
+        assert_eq!(id_problem("Zoë-7", None), None);
+        assert_eq!(
+            id_problem("APP\u{0}X", None).unwrap(),
+            "id 'APP\\0X' holds a control character (U+0000); ids must be printable text"
+        );
+        assert!(id_problem("a\tb", None).unwrap().contains("U+0009"));
+        let long = "9".repeat(257);
+        assert!(
+            id_problem(&long, None)
+                .unwrap()
+                .ends_with("is 257 bytes long; at most 256")
+        );
+        assert_eq!(id_problem(&"9".repeat(256), None), None);
+        assert!(
+            id_problem("APP0000001", Some(8)).unwrap().ends_with(
+                "is 10 characters long; the sink's application_id column holds at most 8"
+            )
+        );
+        assert_eq!(id_problem("Zoë-7", Some(5)), None);
+        assert_eq!(short("age"), "age");
+        assert_eq!(short(&"x".repeat(41)), format!("{}...", "x".repeat(40)));
+        assert_eq!(short(&"é".repeat(50)).chars().count(), 43);
+    }
 
     /// Out-of-range values are quoted as the file has them: 1e400 is not shown as "inf".
     #[test]

@@ -57,24 +57,16 @@ pub struct FeedbackOutcome {
 
 fn read_labels(path: &Path, id_col: &str, target: &str) -> Result<HashMap<String, u8>> {
     let f = load::read_file(path)?;
-    let mut problems = vec![];
-    for c in [id_col, target] {
-        if !f.columns.iter().any(|x| x == c) {
-            problems.push(Violation {
-                file: f.name.clone(),
-                row: None,
-                column: Some(c.into()),
-                reason: "missing column".into(),
-                line: None,
-            });
-        }
-    }
+    // As training and scoring check theirs (another delimiter, " claim_status", a column
+    // twice); other columns are allowed in a labels export.
+    let mut problems = crate::data::header::problems(&f, &[id_col, target], None);
     if !problems.is_empty() {
         return Err(ClaimsError::Contract(problems));
     }
     let (ids, ys): (Vec<Option<&str>>, Vec<Option<&str>>) =
         (f.values(id_col)?.collect(), f.values(target)?.collect());
     let mut out = HashMap::new();
+    let mut first_row: HashMap<&str, usize> = HashMap::new();
     for i in 0..f.rows() {
         let v = |c: &str, reason: String| Violation {
             file: f.name.clone(),
@@ -104,8 +96,14 @@ fn read_labels(path: &Path, id_col: &str, target: &str) -> Result<HashMap<String
         };
         if id.is_empty() {
             problems.push(v(id_col, "missing id".into()));
-        } else if out.insert(id.to_string(), y).is_some() {
-            problems.push(v(id_col, format!("duplicate id '{id}'")));
+        } else if let Some(first) = first_row.get(id) {
+            problems.push(v(
+                id_col,
+                format!("duplicate id '{id}' (first seen in row {first})"),
+            ));
+        } else {
+            first_row.insert(id, i + 1);
+            out.insert(id.to_string(), y);
         }
     }
     if problems.is_empty() {
@@ -128,6 +126,9 @@ pub fn feedback(
     // Named absolute in errors and in `labels.source_file`, as training names its files.
     let path = &crate::pipeline::absolute(path);
     let new = read_labels(path, id_col, target)?;
+    // The sink first: a mistyped or unreachable sink fails the command before any label
+    // is stored.
+    let mut s = sink::open_to_read(sink_url, home)?;
     let mut conn = db::open(&home.join("claims.db"))?;
     let now = db::now();
     // Keep the labels first: every label received so far is the basis of the metrics.
@@ -149,7 +150,6 @@ pub fn feedback(
         }
         tx.commit().map_err(db::sql)?;
     }
-    let mut s = sink::open_to_read(sink_url, home)?;
     let new_ids: Vec<String> = new.keys().cloned().collect();
     // The champion's rows decide which dates the labels touch; a shadow challenger's rows of
     // those dates are measured beside them, so the two models compare on realised labels.

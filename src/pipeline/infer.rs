@@ -226,7 +226,8 @@ fn run(
         Ok(((sink, replaced, chunks, first), None, note))
     })?;
     let (checked, input_sha256) = ctx.stage_counting("contract", || {
-        let mut checker = contract::Checker::new(&cfg.schema, contract::Mode::Inference);
+        let mut checker = contract::Checker::new(&cfg.schema, contract::Mode::Inference)
+            .limit_id_chars(sink.id_chars());
         let rules = checker.rules();
         checker.reserve(chunks.rows_hint());
         let name = chunks.name().to_string();

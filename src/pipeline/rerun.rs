@@ -71,11 +71,19 @@ pub(super) fn earlier_run(
     }
     // The command that forces it, with this run's home and sink (a pasted command without
     // them would write elsewhere); a --config given to this run must be given again.
-    let sink = req.sink.as_deref().map_or(String::new(), |s| {
-        format!(" --sink '{}'", sink::postgres::redact(s))
+    // Without the sink's password (a pasted `***` would fail to log in): PGPASSWORD or
+    // ~/.pgpass gives it.
+    let (sink, had_password) = req.sink.as_deref().map_or((String::new(), false), |s| {
+        let (url, had) = sink::postgres::without_password(s);
+        (format!(" --sink '{url}'"), had)
     });
+    let password = if had_password {
+        " and the sink's password in PGPASSWORD or ~/.pgpass"
+    } else {
+        ""
+    };
     let force = format!(
-        "Nothing was written. If the date is right and this file {REFUSED_FOR_DATE}: `claims --home '{}' predict --data '{}' --date {date}{sink} --force` (with the same --config, if this run had one); otherwise check --date",
+        "Nothing was written. If the date is right and this file {REFUSED_FOR_DATE}: `claims --home '{}' predict --data '{}' --date {date}{sink} --force` (with the same --config, if this run had one{password}); otherwise check --date",
         home.display(),
         req.data.display()
     );

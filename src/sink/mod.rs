@@ -179,6 +179,11 @@ pub trait Sink: Send {
     fn champion_row(&mut self, date: &str, id: &str) -> Result<Option<PredictionRow>>;
     /// Where the sink writes, without credentials.
     fn describe(&self) -> String;
+    /// The most characters its application_id columns hold, when they have a bound (a
+    /// PostgreSQL `varchar(n)`): longer ids are quarantined before scoring.
+    fn id_chars(&self) -> Option<usize> {
+        None
+    }
     /// Finishes the sink's work and closes it (SQLite: checkpoints its write-ahead log).
     fn close(self: Box<Self>) -> Result<()> {
         Ok(())

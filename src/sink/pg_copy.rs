@@ -8,11 +8,14 @@ use super::postgres::err;
 use super::{DayWriter, PredictionBatch, QuarantineRow};
 use crate::error::Result;
 
-/// COPY text format: backslash, tab, newline and carriage return escaped.
+/// COPY text format: backslash, tab, newline and carriage return escaped. A NUL byte,
+/// which PostgreSQL's text cannot hold (a quarantined row's raw line may have one), is
+/// stored as the four characters `\x00`, as `claims` shows it.
 fn copy_text(s: &str, out: &mut Vec<u8>) {
     for b in s.bytes() {
         match b {
             b'\\' => out.extend_from_slice(b"\\\\"),
+            0 => out.extend_from_slice(b"\\\\x00"),
             b'\t' => out.extend_from_slice(b"\\t"),
             b'\n' => out.extend_from_slice(b"\\n"),
             b'\r' => out.extend_from_slice(b"\\r"),
@@ -124,5 +127,8 @@ mod tests {
         let mut b = vec![];
         copy_text("a\tb\\c\nd", &mut b);
         assert_eq!(b, b"a\\tb\\\\c\\nd");
+        b.clear();
+        copy_text("4\x002", &mut b);
+        assert_eq!(b, b"4\\\\x002", "COPY reads it back as the text 4\\x002");
     }
 }

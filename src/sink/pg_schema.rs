@@ -51,19 +51,64 @@ const COLUMNS: [(&str, &[(&str, &str)]); 2] = [
     ),
 ];
 
-/// Whether a column of type `have` holds what `claims` writes as `want` and reads back as
-/// the same Rust type (a `varchar` reads as text, `jsonb` is read through `::text`).
-fn type_fits(want: &str, have: &str) -> bool {
-    have == want
-        || (want == "text" && have.starts_with("character varying"))
-        || (want == "json" && have == "jsonb")
+/// The longest text `claims` writes to a column, where it has a bound (run ids are about 30
+/// characters): a `varchar(n)` at least that long takes every value. Other text columns
+/// (paths, reasons, raw rows, reasons' JSON) have no bound; application ids take the
+/// column's own (see [`varchar_bound`]).
+fn longest_text(column: &str) -> Option<usize> {
+    match column {
+        "application_id" => Some(1),
+        "role" => Some("challenger".len()),
+        "run_id" => Some(64),
+        _ => None,
+    }
+}
+
+/// The n of a `character varying(n)` type.
+fn varchar_bound(have: &str) -> Option<usize> {
+    have.strip_prefix("character varying(")?
+        .strip_suffix(')')?
+        .parse()
+        .ok()
+}
+
+/// Whether a column `column` of type `have` holds what `claims` writes as `want` and reads
+/// back as the same Rust type (a `varchar` reads as text, `jsonb` is read through
+/// `::text`). A `varchar(n)` fits only where every value `claims` writes is at most n
+/// characters: a shorter one fails the day's write after scoring.
+fn type_fits(column: &str, want: &str, have: &str) -> bool {
+    let varchar_fits = || {
+        have == "character varying"
+            || matches!((varchar_bound(have), longest_text(column)), (Some(n), Some(most)) if n >= most)
+    };
+    have == want || (want == "text" && varchar_fits()) || (want == "json" && have == "jsonb")
 }
 
 /// Creates the tables when missing if `create` (one process at a time: two first runs
 /// would race in PostgreSQL's catalog), and checks that existing ones have every column
 /// `claims` uses, of a type it can use, and no NOT NULL column it does not fill. A role
-/// that may only write rows needs no CREATE right once the tables exist.
-pub(super) fn ensure_tables(client: &mut Client, described: &str, create: bool) -> Result<()> {
+/// that may only write rows needs no CREATE right once the tables exist. Returns the
+/// bound of the application_id columns, when they are `varchar(n)`.
+pub(super) fn ensure_tables(
+    client: &mut Client,
+    described: &str,
+    create: bool,
+) -> Result<Option<usize>> {
+    let mut id_chars: Option<usize> = None;
+    // A search_path naming no schema that exists (a typo in the URL's options): said as
+    // such, not as missing tables or a missing CREATE right (exit 2, not retried).
+    let row = client
+        .query_one(
+            "SELECT current_schema() IS NULL, current_setting('search_path')",
+            &[],
+        )
+        .map_err(|e| err("look up the schema", e))?;
+    if row.get::<_, bool>(0) {
+        return Err(ClaimsError::Usage(format!(
+            "postgres sink {described}: no schema of search_path '{}' exists in the database (create it, or correct the URL's `options=-c search_path=...` or the role's search_path)",
+            row.get::<_, String>(1)
+        )));
+    }
     let row = client
         .query_one(
             "SELECT to_regclass('predictions') IS NULL, to_regclass('quarantine') IS NULL",
@@ -75,25 +120,9 @@ pub(super) fn ensure_tables(client: &mut Client, described: &str, create: bool) 
         .filter(|&(_, gone)| gone)
         .map(|(t, _)| t)
         .collect();
-    if !absent.is_empty() {
-        if !create {
-            return Err(ClaimsError::Usage(format!(
-                "postgres sink {described}: no {} table yet (the first `claims predict` into this sink creates what is missing)",
-                absent.join(" or ")
-            )));
-        }
-        let mut tx = client.transaction().map_err(|e| err("begin", e))?;
-        tx.execute(
-            "SELECT pg_advisory_xact_lock($1, $2)",
-            &[&LOCK_CLASS, &LOCK_SCHEMA],
-        )
-        .map_err(|e| err("lock", e))?;
-        tx.batch_execute(DDL)
-            .map_err(|e| setup_err("create tables (the role needs CREATE on the schema, or an owner creates them first)", e))?;
-        tx.commit().map_err(|e| err("create tables", e))?;
-    }
     let mut problems = vec![];
-    for (table, wanted) in COLUMNS {
+    // Existing tables first: a sink whose tables are refused gets no new table.
+    for (table, wanted) in COLUMNS.iter().filter(|(t, _)| !absent.contains(t)) {
         let have: Vec<(String, String, bool)> = client
             .query(
                 "SELECT attname::text, format_type(atttypid, atttypmod), attnotnull AND NOT atthasdef \
@@ -116,10 +145,25 @@ pub(super) fn ensure_tables(client: &mut Client, described: &str, create: bool) 
             ));
         }
         for (name, ty, required) in &have {
+            if name == "application_id"
+                && let Some(n) = varchar_bound(ty)
+            {
+                id_chars = Some(id_chars.map_or(n, |m| m.min(n)));
+            }
             match wanted.iter().find(|(c, _)| c == name) {
-                Some((_, want)) if !type_fits(want, ty) => problems.push(format!(
-                    "column {table}.{name} is {ty}, expected {want}"
-                )),
+                Some((_, want)) if !type_fits(name, want, ty) => {
+                    problems.push(match longest_text(name) {
+                        _ if !ty.starts_with("character varying(") => {
+                            format!("column {table}.{name} is {ty}, expected {want}")
+                        }
+                        Some(most) => format!(
+                            "column {table}.{name} is {ty}, shorter than what claims writes there (up to {most} characters): expected text, or varchar({most}) or longer"
+                        ),
+                        None => format!(
+                            "column {table}.{name} is {ty}, but claims writes text of any length there: expected text, or varchar without a length"
+                        ),
+                    })
+                }
                 None if *required => problems.push(format!(
                     "column {table}.{name} is NOT NULL without a default, and claims does not write it"
                 )),
@@ -133,5 +177,22 @@ pub(super) fn ensure_tables(client: &mut Client, described: &str, create: bool) 
             problems.join("; ")
         )));
     }
-    Ok(())
+    if !absent.is_empty() {
+        if !create {
+            return Err(ClaimsError::Usage(format!(
+                "postgres sink {described}: no {} table yet (the first `claims predict` into this sink creates what is missing)",
+                absent.join(" or ")
+            )));
+        }
+        let mut tx = client.transaction().map_err(|e| err("begin", e))?;
+        tx.execute(
+            "SELECT pg_advisory_xact_lock($1, $2)",
+            &[&LOCK_CLASS, &LOCK_SCHEMA],
+        )
+        .map_err(|e| err("lock", e))?;
+        tx.batch_execute(DDL)
+            .map_err(|e| setup_err("create tables (the role needs CREATE on the schema, or an owner creates them first)", e))?;
+        tx.commit().map_err(|e| err("create tables", e))?;
+    }
+    Ok(id_chars)
 }

@@ -20,6 +20,44 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// `url` with its password left out (user part and `password=` parameters), for a command
+/// to paste: the password then comes from PGPASSWORD or ~/.pgpass. The flag says whether
+/// there was one.
+pub fn without_password(url: &str) -> (String, bool) {
+    let shown = redact(url);
+    if shown == url {
+        return (shown, false);
+    }
+    let is_password = |kv: &str| kv.to_ascii_lowercase().starts_with("password=");
+    let out = match shown.split_once("://") {
+        Some((scheme, rest)) => {
+            let rest = match rest.rsplit_once('@') {
+                Some((auth, host)) => {
+                    format!("{}@{host}", auth.strip_suffix(":***").unwrap_or(auth))
+                }
+                None => rest.to_string(),
+            };
+            match rest.split_once('?') {
+                Some((base, query)) => {
+                    let kept: Vec<&str> = query.split('&').filter(|kv| !is_password(kv)).collect();
+                    if kept.is_empty() {
+                        format!("{scheme}://{base}")
+                    } else {
+                        format!("{scheme}://{base}?{}", kept.join("&"))
+                    }
+                }
+                None => format!("{scheme}://{rest}"),
+            }
+        }
+        None => shown
+            .split(' ')
+            .filter(|kv| !is_password(kv))
+            .collect::<Vec<_>>()
+            .join(" "),
+    };
+    (out, true)
+}
+
 fn redact_password_params(url: &str) -> String {
     let mut out = String::with_capacity(url.len());
     let mut rest = url;
@@ -42,6 +80,39 @@ fn redact_password_params(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_password_is_left_out_of_a_command_to_paste() {
+        for (url, want, had) in [
+            (
+                "postgres://bob:s3cret@db:5432/claims",
+                "postgres://bob@db:5432/claims",
+                true,
+            ),
+            (
+                "postgres://bob@db/claims",
+                "postgres://bob@db/claims",
+                false,
+            ),
+            (
+                "postgres://bob@db/claims?sslmode=require&password=s3%40cret&x=1",
+                "postgres://bob@db/claims?sslmode=require&x=1",
+                true,
+            ),
+            (
+                "postgres://o:W@R/x@db/c?Password=P",
+                "postgres://o@db/c",
+                true,
+            ),
+            (
+                "host=db user=bob password=s3cret dbname=claims",
+                "host=db user=bob dbname=claims",
+                true,
+            ),
+        ] {
+            assert_eq!(without_password(url), (want.to_string(), had), "{url}");
+        }
+    }
 
     #[test]
     fn passwords_are_redacted() {

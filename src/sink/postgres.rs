@@ -9,7 +9,7 @@ use super::pg_copy::PgDay;
 use super::{DayWriter, PredictionRow, QuarantineRow, Sink};
 use crate::error::{ClaimsError, Result};
 
-pub use super::pg_url::redact;
+pub use super::pg_url::{redact, without_password};
 
 /// A prediction row's columns as text where SQLite keeps text (dates, JSON, times).
 const ROW_COLUMNS: &str = "business_date::text, application_id, model_version, role, score, predicted_claim, threshold,
@@ -72,14 +72,20 @@ const READ_LOCK_TIMEOUT_MS: u32 = 60_000;
 pub struct PgSink {
     client: Client,
     described: String,
+    /// The `varchar(n)` bound of its application_id columns, if any.
+    id_chars: Option<usize>,
 }
 
 pub(super) fn err(what: &str, e: impl std::error::Error + 'static) -> ClaimsError {
     // A right the role lacks on a table (SQLSTATE 42501): no retry mends it (exit 2).
-    let denied = (&e as &dyn std::error::Error)
+    let code = (&e as &dyn std::error::Error)
         .downcast_ref::<postgres::Error>()
         .and_then(|p| p.code())
-        .is_some_and(|c| *c == postgres::error::SqlState::INSUFFICIENT_PRIVILEGE);
+        .cloned();
+    let denied = code == Some(postgres::error::SqlState::INSUFFICIENT_PRIVILEGE);
+    // A value longer than a column's varchar(n) (SQLSTATE 22001): the table, not the
+    // moment, is at fault.
+    let too_long = code == Some(postgres::error::SqlState::STRING_DATA_RIGHT_TRUNCATION);
     // The driver's own text is often generic ("error connecting to server"); the cause
     // ("Connection refused", "password authentication failed") is in its sources.
     let mut text = e.to_string();
@@ -95,6 +101,11 @@ pub(super) fn err(what: &str, e: impl std::error::Error + 'static) -> ClaimsErro
         text.push_str(
             " (another session held a lock on the table past lock_timeout: see pg_locks; the URL's `options=-c lock_timeout=...` or the role's lock_timeout sets the wait)",
         );
+    }
+    if too_long {
+        return ClaimsError::Usage(format!(
+            "postgres sink: {what}: {text} (a column of the table is shorter than a value claims writes: make it text; no retry mends this)"
+        ));
     }
     if denied {
         // The server names what was denied (a table, the schema, the database).
@@ -203,8 +214,16 @@ impl PgSink {
             } else {
                 ""
             };
+            // The driver's text is "invalid connection string"; what is wrong ("unknown
+            // option `sslmod`", "invalid value for option `port`") is in its source.
+            let mut why = e.to_string();
+            let mut cause = std::error::Error::source(&e);
+            while let Some(c) = cause {
+                why.push_str(&format!(": {c}"));
+                cause = c.source();
+            }
             ClaimsError::Usage(format!(
-                "postgres sink: bad URL '{}': {e}{hint}",
+                "postgres sink: bad URL '{}': {why}{hint}",
                 redact(url)
             ))
         })?;
@@ -285,8 +304,12 @@ impl PgSink {
         } else {
             format!("{described} (no TLS)")
         };
-        super::pg_schema::ensure_tables(&mut client, &described, create)?;
-        Ok(PgSink { client, described })
+        let id_chars = super::pg_schema::ensure_tables(&mut client, &described, create)?;
+        Ok(PgSink {
+            client,
+            described,
+            id_chars,
+        })
     }
 }
 
@@ -551,5 +574,9 @@ impl Sink for PgSink {
 
     fn describe(&self) -> String {
         self.described.clone()
+    }
+
+    fn id_chars(&self) -> Option<usize> {
+        self.id_chars
     }
 }

@@ -65,8 +65,8 @@ pub enum Command {
         #[arg(long)]
         no_label: bool,
         /// First application number [default: 1,000,000 x (seed mod 1000): files of fewer
-        /// than 1,000,000 rows from seeds below 1000 do not share ids]
-        #[arg(long)]
+        /// than 1,000,000 rows from seeds below 1000 do not share ids]; at most 10^15
+        #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=1_000_000_000_000_000))]
         id_offset: Option<usize>,
     },
     /// Run the training pipeline and register a new model version.

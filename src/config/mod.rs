@@ -326,10 +326,24 @@ impl Config {
     /// Loads the default, then the user's file (if present), then `extra` (must exist).
     pub fn load(extra: Option<&Path>) -> Result<Config> {
         let mut files = vec![];
-        if let Some(p) = user_config_path().filter(|p| p.is_file()) {
-            files.push(p);
+        if let Some(p) = user_config_path() {
+            if p.is_dir() {
+                return Err(ClaimsError::Config(format!(
+                    "user config '{}' is a folder, not a TOML file (move it away; `claims config-path` prints where the file is read from)",
+                    p.display()
+                )));
+            }
+            if p.is_file() {
+                files.push(p);
+            }
         }
         if let Some(p) = extra {
+            if p.is_dir() {
+                return Err(ClaimsError::Config(format!(
+                    "--config '{}' is a folder; give the TOML file in it",
+                    p.display()
+                )));
+            }
             if !p.is_file() {
                 return Err(ClaimsError::Config(format!(
                     "--config '{}': no such file",
@@ -341,7 +355,14 @@ impl Config {
         let mut table = parse_table(DEFAULT_TOML, "built-in default config")?;
         let mut layers = vec![];
         for f in &files {
-            let text = std::fs::read_to_string(f).map_err(|e| ClaimsError::io(f, e))?;
+            let text = std::fs::read_to_string(f).map_err(|e| match e.kind() {
+                // Saved as UTF-16 or in a legacy code page: the file's fault (exit 2).
+                std::io::ErrorKind::InvalidData => ClaimsError::Config(format!(
+                    "config '{}' is not UTF-8 text (saved as UTF-16 or in another encoding?); save it as UTF-8",
+                    f.display()
+                )),
+                _ => ClaimsError::io(f, e),
+            })?;
             let origin = f.display().to_string();
             let layer = parse_table(&text, &origin)?;
             merge(&mut table, layer.clone());

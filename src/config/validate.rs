@@ -513,11 +513,25 @@ fn validate_schema(rs: RawSchema) -> Result<Schema> {
     if rs.target.trim().is_empty() {
         return Err(bad("schema.target", "", "must name the label column"));
     }
-    let mut seen = std::collections::HashSet::new();
+    if rs.id_column.as_deref().is_some_and(|c| c.trim().is_empty()) {
+        return Err(bad(
+            "schema.id_column",
+            "",
+            "must name the id column, or be left out (ids are then made from file and row)",
+        ));
+    }
+    // Each name once; a second use names both keys (`target = "age"` is the target's
+    // mistake as much as schema.numeric's).
+    let mut seen: std::collections::HashMap<String, String> = std::collections::HashMap::new();
     let mut check_name = |key: &str, name: &str| -> Result<()> {
-        if !seen.insert(name.to_string()) {
-            return Err(bad(key, name, "column named twice in the schema"));
+        if let Some(first) = seen.get(name) {
+            return Err(bad(
+                key,
+                name,
+                &format!("column named twice in the schema (also in {first})"),
+            ));
         }
+        seen.insert(name.to_string(), key.to_string());
         Ok(())
     };
     check_name("schema.target", &rs.target)?;

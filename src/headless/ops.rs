@@ -143,6 +143,10 @@ pub fn backfill(
                 }
                 Err(e) => return Err(e),
             };
+        // A date's warnings (its file's contents scored for another date too, a date after
+        // today): the mistakes of a backfill with a wrong file, so they are printed, listed
+        // at the end and carried in --json.
+        let mut warnings: Vec<String> = vec![];
         let (status, detail) = if done {
             (
                 "skipped".to_string(),
@@ -168,6 +172,7 @@ pub fn backfill(
                 super::signals::stop_flag(super::STOPPING),
             ) {
                 Ok(o) => {
+                    warnings.clone_from(&o.warnings);
                     let alerts = if o.drift_alerts.is_empty() {
                         String::new()
                     } else {
@@ -202,7 +207,10 @@ pub fn backfill(
             }
         };
         crate::say!("  {ds}: {status} {detail}");
-        results.push(json!({"date": ds, "status": status, "detail": detail}));
+        for w in &warnings {
+            crate::say!("    warning: {w}");
+        }
+        results.push(json!({"date": ds, "status": status, "detail": detail, "warnings": warnings}));
         match d.succ_opt() {
             Some(n) => d = n,
             None => break,
@@ -234,6 +242,15 @@ pub fn backfill(
     }
     if !drifted.is_empty() {
         text.push_str(&format!("drift alerts: {}\n", drifted.join("; ")));
+    }
+    for r in &results {
+        for w in r["warnings"].as_array().into_iter().flatten() {
+            text.push_str(&format!(
+                "warning for {}: {}\n",
+                r["date"].as_str().unwrap_or(""),
+                w.as_str().unwrap_or("")
+            ));
+        }
     }
     let mut out = Output::ok(
         text,

@@ -230,7 +230,81 @@ fn empty_header_only_and_missing_files() {
         2,
         &["nope.csv", "does not exist"],
     );
+    // A Parquet file under a .csv name, lines ending in CR alone (old Mac), a pipe.
+    let pq = env.path("export.csv");
+    std::fs::write(&pq, b"PAR1\x15\x04\x15").unwrap();
+    refuse(
+        &env,
+        &pq,
+        3,
+        &["export.csv", "it is a Parquet file: name it .parquet"],
+    );
+    let cr = env.path("mac.csv");
+    let text = std::fs::read_to_string(&good).unwrap().replace('\n', "\r");
+    std::fs::write(&cr, text).unwrap();
+    refuse(&env, &cr, 3, &["mac.csv", "lines end in CR alone"]);
+    let fifo = env.path("pipe.csv");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    if made.is_ok_and(|s| s.success()) {
+        refuse(&env, &fifo, 2, &["pipe.csv", "is not a regular file"]);
+    }
     assert_nothing_registered(&env);
+}
+
+/// A labels file gets the header checks training's files get, and a mistyped sink stores
+/// no label (they were kept before the sink was found missing).
+#[test]
+fn a_labels_file_with_a_bad_header_or_sink_stores_nothing() {
+    let env = Env::new();
+    train_small(&env);
+    let labels = env.path("labels.csv");
+    let count = |env: &Env| -> i64 {
+        let conn = claims_ops::registry::db::open(&env.home().join("claims.db")).unwrap();
+        conn.query_row("SELECT count(*) FROM labels", [], |r| r.get(0))
+            .unwrap()
+    };
+    for (text, want) in [
+        (
+            "application_id,claim_status,claim_status\nAPP1,0,1\n",
+            "column 'claim_status': column appears twice in the header",
+        ),
+        (
+            "application_id;claim_status\nAPP1;0\n",
+            "the file seems separated by ';'",
+        ),
+        (
+            "application_id,Claim_Status\nAPP1,0\n",
+            "the header has 'Claim_Status' (other capitals); rename it to 'claim_status'",
+        ),
+        (
+            "application_id,claim_status\nAPP1,0\nAPP1,1\n",
+            "duplicate id 'APP1' (first seen in row 1)",
+        ),
+    ] {
+        std::fs::write(&labels, text).unwrap();
+        let out = env
+            .claims()
+            .args(["feedback", "--data"])
+            .arg(&labels)
+            .assert()
+            .code(3);
+        let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+        assert!(err.contains(want), "{want}: {err}");
+    }
+    std::fs::write(&labels, "application_id,claim_status\nAPP1,0\n").unwrap();
+    let nowhere = format!("sqlite:{}", env.path("nope.db").display());
+    env.claims()
+        .args(["feedback", "--sink", &nowhere, "--data"])
+        .arg(&labels)
+        .assert()
+        .code(2);
+    assert_eq!(count(&env), 0, "labels stored by a failed feedback");
+    env.claims()
+        .args(["feedback", "--data"])
+        .arg(&labels)
+        .assert()
+        .success();
+    assert_eq!(count(&env), 1);
 }
 
 #[test]
@@ -342,6 +416,23 @@ fn bad_config_and_usage_exit_2() {
         ("[threads]\nper_fit = 0\n", vec!["threads.per_fit", "'0'"]),
         ("seed = \"x\"\n", vec!["seed"]),
         ("this is not toml", vec!["invalid TOML"]),
+        // The key at fault is named, not only the one that came second.
+        (
+            "[schema]\ntarget = \"age\"\n",
+            vec![
+                "schema.numeric",
+                "'age'",
+                "named twice",
+                "also in schema.target",
+            ],
+        ),
+        (
+            "[schema]\nid_column = \"\"\n",
+            vec![
+                "schema.id_column",
+                "must name the id column, or be left out",
+            ],
+        ),
     ];
     for (i, (text, needles)) in cases.iter().enumerate() {
         let cfg = env.path(&format!("c{i}.toml"));
@@ -369,6 +460,27 @@ fn bad_config_and_usage_exit_2() {
         .arg("models")
         .assert()
         .code(2);
+    // A folder, and a file saved as UTF-16: exit 2 with what is wrong (was "no such
+    // file", and exit 1 "stream did not contain valid UTF-8").
+    let folder = env.path("cfg.toml");
+    std::fs::create_dir(&folder).unwrap();
+    let utf16 = env.path("utf16.toml");
+    let mut bytes = vec![0xff, 0xfe];
+    bytes.extend("seed = 3\n".encode_utf16().flat_map(u16::to_le_bytes));
+    std::fs::write(&utf16, bytes).unwrap();
+    for (cfg, want) in [(&folder, "is a folder"), (&utf16, "is not UTF-8 text")] {
+        let out = env
+            .claims()
+            .arg("--config")
+            .arg(cfg)
+            .arg("train")
+            .arg("--data")
+            .arg(&data)
+            .assert()
+            .code(2);
+        let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+        assert!(err.contains(want), "{want}: {err}");
+    }
     let out = env
         .claims()
         .arg("train")

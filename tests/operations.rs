@@ -1059,6 +1059,41 @@ fn a_backfill_date_with_no_file_is_a_recorded_failure() {
     assert!(!hook.exists(), "the hook ran for a missing file");
 }
 
+/// A backfill whose pattern finds one day's file under two dates (a copy under the wrong
+/// name) scores both, and says so for the second date: in its line, in the summary and in
+/// `--json` (the warning was only in that run's record).
+#[test]
+fn a_backfill_says_when_a_file_was_scored_for_another_date_too() {
+    let env = Env::new();
+    train_small(&env);
+    let first = day_file(&env, "applications_2026-02-01.csv", 100, 1, 1_000_000, 0.0);
+    std::fs::copy(&first, env.path("applications_2026-02-02.csv")).unwrap();
+    let out = env
+        .claims()
+        .current_dir(env.path(""))
+        .args([
+            "predict",
+            "--from",
+            "2026-02-01",
+            "--to",
+            "2026-02-02",
+            "--input-pattern",
+            "applications_{date}.csv",
+            "--json",
+        ])
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(
+        stdout.contains("warning for 2026-02-02: ") && stdout.contains("2026-02-01"),
+        "{stdout}"
+    );
+    let j = last_json(&out.get_output().stdout);
+    let warned = j["dates"][1]["warnings"].to_string();
+    assert!(warned.contains("2026-02-01"), "{j}");
+    assert_eq!(j["dates"][0]["warnings"], serde_json::json!([]), "{j}");
+}
+
 /// A backfill range that is mostly without inputs (a mistyped year) is refused before
 /// anything runs, instead of recording a failed run for each date.
 #[test]

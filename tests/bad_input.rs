@@ -789,3 +789,20 @@ fn unkeyable_ids_and_nul_bytes_are_quarantined_alike_in_both_sinks() {
         );
     }
 }
+
+/// A missing day file is named as such even when the sink cannot be reached (it was the
+/// connection error, exit 1, which the scheduler retried).
+#[test]
+fn a_missing_file_is_named_even_when_the_sink_is_down() {
+    let env = Env::new();
+    train_small(&env);
+    let out = env
+        .claims()
+        .args(["predict", "--date", "2026-05-02", "--data"])
+        .arg(env.path("nope.csv"))
+        .args(["--sink", "postgres://claims@127.0.0.1:1/claims"])
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(err.contains("nope.csv' does not exist"), "{err}");
+}

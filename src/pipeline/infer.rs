@@ -208,6 +208,8 @@ fn run(
     // come first (a missing file is found there), inside the stage, so a failure shows on
     // the run's stage rows.
     let (mut sink, replaced, mut chunks, first) = ctx.stage("load", None, || {
+        // A missing file is named as such even when the sink is down too.
+        load::check_path(&req.data)?;
         let mut sink = sink::open(sink_url, home)?;
         let replaced = earlier_run(home, &mut *sink, req, date)?;
         let mut chunks = load::Chunks::open(&req.data, CHUNK_BYTES)?;

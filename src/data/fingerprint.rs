@@ -81,43 +81,60 @@ impl SeenIds {
 
     /// The file's bytes: a text line, a JSON line with the count, then the sorted hashes.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = format!(
-            "{IDS_MAGIC}\n{}\n",
-            serde_json::json!({ "ids": self.0.len() })
+        hashes_file(
+            IDS_MAGIC,
+            &serde_json::json!({ "rows": self.0.len() }),
+            &self.0,
         )
-        .into_bytes();
-        for h in &self.0 {
-            out.extend_from_slice(&h.to_le_bytes());
-        }
-        out
     }
 
     /// Reads [`Self::to_bytes`]' format.
     pub fn from_bytes(bytes: &[u8]) -> Result<SeenIds, String> {
-        let mut lines = bytes.splitn(3, |&b| b == b'\n');
-        if lines.next() != Some(IDS_MAGIC.as_bytes()) {
-            return Err(format!("not a '{IDS_MAGIC}' file"));
-        }
         #[derive(Deserialize)]
         struct Header {
-            ids: usize,
+            rows: usize,
         }
-        let header: Header = serde_json::from_slice(lines.next().unwrap_or_default())
-            .map_err(|e| format!("header: {e}"))?;
-        let body = lines.next().unwrap_or_default();
-        if body.len() != 8 * header.ids {
-            return Err(format!(
-                "{} bytes of ids, the header says {}",
-                body.len(),
-                header.ids
-            ));
-        }
-        Ok(SeenIds(
-            body.chunks_exact(8)
-                .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
-                .collect(),
-        ))
+        let (_, hashes) = read_hashes_file::<Header>(bytes, IDS_MAGIC, |h| h.rows)?;
+        Ok(SeenIds(hashes))
     }
+}
+
+/// A file of sorted 64-bit hashes: a text line naming the format, a JSON header line, then
+/// the hashes as little-endian u64.
+fn hashes_file(magic: &str, header: &serde_json::Value, hashes: &[u64]) -> Vec<u8> {
+    let mut out = format!("{magic}\n{header}\n").into_bytes();
+    out.reserve(8 * hashes.len());
+    for h in hashes {
+        out.extend_from_slice(&h.to_le_bytes());
+    }
+    out
+}
+
+/// Reads [`hashes_file`]'s format: the header, and the hashes, as many as `rows` of it says.
+fn read_hashes_file<H: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    magic: &str,
+    rows: impl Fn(&H) -> usize,
+) -> Result<(H, Vec<u64>), String> {
+    let mut lines = bytes.splitn(3, |&b| b == b'\n');
+    if lines.next() != Some(magic.as_bytes()) {
+        return Err(format!("not a '{magic}' file"));
+    }
+    let header: H = serde_json::from_slice(lines.next().unwrap_or_default())
+        .map_err(|e| format!("header: {e}"))?;
+    let body = lines.next().unwrap_or_default();
+    if body.len() != 8 * rows(&header) {
+        return Err(format!(
+            "{} bytes of hashes, the header says {} rows",
+            body.len(),
+            rows(&header)
+        ));
+    }
+    let hashes = body
+        .chunks_exact(8)
+        .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
+        .collect();
+    Ok((header, hashes))
 }
 
 /// One hashed column.
@@ -351,39 +368,17 @@ impl Fingerprints {
     /// hashes as little-endian u64.
     pub fn to_bytes(&self) -> Vec<u8> {
         let header = serde_json::json!({ "columns": self.columns, "rows": self.hashes.len() });
-        let mut out = format!("{MAGIC}\n{header}\n").into_bytes();
-        out.reserve(8 * self.hashes.len());
-        for h in &self.hashes {
-            out.extend_from_slice(&h.to_le_bytes());
-        }
-        out
+        hashes_file(MAGIC, &header, &self.hashes)
     }
 
     /// Reads [`Self::to_bytes`]' format.
     pub fn from_bytes(bytes: &[u8]) -> Result<Fingerprints, String> {
-        let mut lines = bytes.splitn(3, |&b| b == b'\n');
-        if lines.next() != Some(MAGIC.as_bytes()) {
-            return Err(format!("not a '{MAGIC}' file"));
-        }
         #[derive(Deserialize)]
         struct Header {
             columns: Vec<Column>,
             rows: usize,
         }
-        let header: Header = serde_json::from_slice(lines.next().unwrap_or_default())
-            .map_err(|e| format!("header: {e}"))?;
-        let body = lines.next().unwrap_or_default();
-        if body.len() != 8 * header.rows {
-            return Err(format!(
-                "{} bytes of fingerprints, the header says {} rows",
-                body.len(),
-                header.rows
-            ));
-        }
-        let hashes = body
-            .chunks_exact(8)
-            .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
-            .collect();
+        let (header, hashes) = read_hashes_file::<Header>(bytes, MAGIC, |h| h.rows)?;
         Ok(Fingerprints {
             columns: header.columns,
             hashes,
@@ -436,5 +431,40 @@ mod tests {
         let err = back.contains(&moved, &[0]).unwrap_err();
         assert!(err.starts_with("numeric column"), "{err}");
         assert!(Fingerprints::from_bytes(&seen.to_bytes()[..40]).is_err());
+    }
+
+    /// Ids read from the file are kept and found again whatever the values; ids made from
+    /// the file's name and row are not kept (another file of the same name would match).
+    #[test]
+    fn seen_ids_are_the_given_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("train.csv");
+        let spec = GenSpec {
+            rows: 100,
+            seed: 6,
+            ..GenSpec::default()
+        };
+        write_csv(&spec, &path).unwrap();
+        let cfg = Config::from_overlay("").unwrap();
+        let data = contract::check(&cfg.schema, &[read_file(&path).unwrap()], Mode::Training).data;
+        let seen = SeenIds::of(&data, 0..50);
+        let back = SeenIds::from_bytes(&seen.to_bytes()).unwrap();
+        assert_eq!(back, seen);
+        let mut changed = data.clone();
+        changed.numeric[0].iter_mut().for_each(|v| *v += 0.5);
+        let hit = back.contains(&changed, &(0..100).collect::<Vec<_>>());
+        assert_eq!(hit.iter().filter(|&&h| h).count(), 50);
+        assert!(hit[..50].iter().all(|&h| h));
+        assert!(SeenIds::from_bytes(&seen.to_bytes()[..30]).is_err());
+        // The same file without its id column: ids are train:1, train:2, ...
+        let mut made = data.clone();
+        made.ids = (1..=100).map(|r| format!("train:{r}")).collect();
+        assert_eq!(SeenIds::of(&made, 0..50).0.len(), 0);
+        assert_eq!(
+            seen_files(&made, 0..50).len(),
+            1,
+            "no seen_ids.bin without ids"
+        );
+        assert_eq!(seen_files(&data, 0..50).len(), 2);
     }
 }

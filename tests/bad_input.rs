@@ -430,7 +430,7 @@ fn bad_config_and_usage_exit_2() {
             "[schema]\nid_column = \"\"\n",
             vec![
                 "schema.id_column",
-                "must name the id column, or be left out",
+                "must name the id column (the default is application_id",
             ],
         ),
     ];

@@ -716,8 +716,10 @@ fn shifted_data_raises_psi_alerts_on_the_shifted_features_only() {
             .is_empty()
     );
 
-    // The same shift on 60 rows: below drift.min_rows, PSI is recorded but not judged.
-    let few = day_file(&env, "few.csv", 60, 9, 70_000, 0.5);
+    // 60 calm rows: below drift.min_rows, PSI is recorded and judged only on strong
+    // evidence (a feature's own test at p < 1e-6), which a calm day is not (no alert in
+    // 600 calm days of 60 to 400 rows, measured), however shifted its shares look.
+    let few = day_file(&env, "few.csv", 60, 9, 70_000, 0.0);
     let out = env
         .claims()
         .arg("predict")
@@ -728,14 +730,36 @@ fn shifted_data_raises_psi_alerts_on_the_shifted_features_only() {
         .success();
     let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
     assert!(
-        text.contains("drift: not judged: 60 rows scored, fewer than drift.min_rows (500)"),
+        text.contains(
+            "drift: judged only on strong evidence: 60 rows scored, fewer than drift.min_rows (500)"
+        ),
         "{text}"
+    );
+    assert!(!text.contains("drift alerts"), "{text}");
+    // The shift above on 60 rows is such evidence: its alerts stand (all were silenced).
+    let gross = day_file(&env, "gross.csv", 60, 10, 80_000, 0.5);
+    let out = env
+        .claims()
+        .arg("predict")
+        .arg("--data")
+        .arg(&gross)
+        .args(["--date", "2026-07-04", "--fail-on-drift", "--json"])
+        .assert()
+        .code(5);
+    let j = last_json(&out.get_output().stdout);
+    assert!(
+        !j["result"]["drift_alerts"].as_array().unwrap().is_empty()
+            && j["result"]["drift_not_judged"]
+                .as_str()
+                .unwrap()
+                .starts_with("judged only on strong evidence: 60 rows"),
+        "{j}"
     );
     // Without --date, drift means today; none today points to the latest date that has it.
     let out = env.claims().arg("drift").assert().code(2);
     let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
     assert!(
-        err.contains("the latest date with drift is 2026-07-03: `claims drift --date 2026-07-03`"),
+        err.contains("the latest date with drift is 2026-07-04: `claims drift --date 2026-07-04`"),
         "{err}"
     );
 }

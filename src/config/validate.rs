@@ -513,11 +513,11 @@ fn validate_schema(rs: RawSchema) -> Result<Schema> {
     if rs.target.trim().is_empty() {
         return Err(bad("schema.target", "", "must name the label column"));
     }
-    if rs.id_column.as_deref().is_some_and(|c| c.trim().is_empty()) {
+    if let Some(c) = rs.id_column.as_deref().filter(|c| c.trim().is_empty()) {
         return Err(bad(
             "schema.id_column",
-            "",
-            "must name the id column, or be left out (ids are then made from file and row)",
+            c,
+            "must name the id column (the default is application_id; a file without the id column gets ids made from its name and row)",
         ));
     }
     // Each name once; a second use names both keys (`target = "age"` is the target's

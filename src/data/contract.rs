@@ -77,7 +77,14 @@ pub fn check_columns(schema: &Schema, f: &RawFile, mode: Mode) -> Vec<Violation>
             || schema.id_column.as_deref() == Some(c)
             || schema.drop.iter().any(|d| d == c)
     };
-    super::header::problems(f, &expected, Some(&known))
+    let mut out = super::header::problems(f, &expected, Some(&known));
+    out.extend(
+        schema
+            .id_column
+            .as_deref()
+            .and_then(|c| super::header::unreadable(f, c)),
+    );
+    out
 }
 
 /// Checks `files` against `schema`; ids must be unique across all files.

@@ -21,17 +21,16 @@ pub const IDS_FILE: &str = "seen_ids.bin";
 const IDS_MAGIC: &str = "claims-seen-ids 1";
 
 /// The files a model keeps of the rows it learned from (`rows` of `data`): the rows'
-/// fingerprints, and their application ids when the data has any.
+/// fingerprints, and their application ids (none when the data has no id column; the file
+/// is kept anyway, so that its absence marks a model from before ids were kept).
 pub fn seen_files(
     data: &Dataset,
     rows: impl IntoIterator<Item = usize> + Clone,
 ) -> Vec<(&'static str, Vec<u8>)> {
-    let mut out = vec![(FILE, Fingerprints::of(data, rows.clone()).to_bytes())];
-    let ids = SeenIds::of(data, rows);
-    if !ids.0.is_empty() {
-        out.push((IDS_FILE, ids.to_bytes()));
-    }
-    out
+    vec![
+        (FILE, Fingerprints::of(data, rows.clone()).to_bytes()),
+        (IDS_FILE, SeenIds::of(data, rows).to_bytes()),
+    ]
 }
 
 /// Hashed application ids (sorted), of the rows whose id was given.
@@ -460,11 +459,8 @@ mod tests {
         let mut made = data.clone();
         made.ids = (1..=100).map(|r| format!("train:{r}")).collect();
         assert_eq!(SeenIds::of(&made, 0..50).0.len(), 0);
-        assert_eq!(
-            seen_files(&made, 0..50).len(),
-            1,
-            "no seen_ids.bin without ids"
-        );
-        assert_eq!(seen_files(&data, 0..50).len(), 2);
+        let files = seen_files(&made, 0..50);
+        assert_eq!(files[1].0, IDS_FILE);
+        assert_eq!(SeenIds::from_bytes(&files[1].1).unwrap().0.len(), 0);
     }
 }

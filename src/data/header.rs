@@ -15,6 +15,19 @@ fn violation(f: &RawFile, column: Option<&str>, reason: String) -> Violation {
     }
 }
 
+/// Column `c` of a Parquet file when it is of a type `claims` does not read (it stands
+/// empty in `f`): the problem, for a column the schema uses.
+pub fn unreadable(f: &RawFile, c: &str) -> Option<Violation> {
+    let (_, t) = f.unreadable.iter().find(|(u, _)| u == c)?;
+    Some(violation(
+        f,
+        Some(c),
+        format!(
+            "a column of type {t} in this Parquet file; claims reads numbers (integers, floats, decimals up to 38 digits), text and booleans: cast it"
+        ),
+    ))
+}
+
 /// The problems of `f`'s header: a column of `expected` missing, a column named twice, and,
 /// with `known`, a column it does not know. Empty when the header is right.
 pub fn problems(
@@ -51,6 +64,7 @@ pub fn problems(
     };
     let mut renamed = vec![];
     for &c in expected {
+        out.extend(unreadable(f, c));
         if !has(c) {
             let reason = match near(c) {
                 Some(x) => {

@@ -22,6 +22,9 @@ pub struct RawFile {
     body: Body,
     /// Rows that could not be read as the header's columns, in row order.
     malformed: Vec<Malformed>,
+    /// Columns of a Parquet file of a type `claims` does not read (a date, a list), with
+    /// the type's name: read as empty, and refused where the schema uses them.
+    pub unreadable: Vec<(String, String)>,
 }
 
 enum Body {
@@ -172,6 +175,7 @@ pub(super) fn raw_file(name: String, frame: DataFrame) -> RawFile {
         columns,
         body: Body::Frame(frame),
         malformed: vec![],
+        unreadable: vec![],
     }
 }
 
@@ -553,6 +557,7 @@ impl Chunks {
                     columns: columns.clone(),
                     body,
                     malformed: cut.malformed,
+                    unreadable: vec![],
                 })
             }
         };

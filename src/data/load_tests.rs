@@ -235,7 +235,11 @@ fn parquet_narrow_integers_and_decimals_read_as_numbers() {
     let age = cast(&frame, "age", DataType::UInt8);
     let income = cast(&frame, "income", DataType::Decimal(14, 2));
     let gender = cast(&frame, "gender", DataType::Int8);
-    for s in [age, income, gender] {
+    // A dropped column of a type claims does not read: ignored, as it would be in any type.
+    let n = frame.height();
+    let lists: Vec<Series> = (0..n).map(|i| Series::new("".into(), [i as i64])).collect();
+    let dropped = Series::new("employment_type".into(), lists);
+    for s in [age, income, gender, dropped] {
         frame.with_column(s.into()).unwrap();
     }
     let pq = dir.path().join("day.parquet");
@@ -266,6 +270,23 @@ fn parquet_narrow_integers_and_decimals_read_as_numbers() {
     );
     assert_eq!(from_pq.data.categorical, from_csv.data.categorical);
     // The sha256 is of the file's bytes, as for CSV.
+    // The same list type where the schema reads a value: refused, naming the column.
+    let lists: Vec<Series> = (0..n).map(|i| Series::new("".into(), [i as i64])).collect();
+    frame
+        .with_column(Series::new("age".into(), lists).into())
+        .unwrap();
+    let bad = dir.path().join("bad.parquet");
+    ParquetWriter::new(std::fs::File::create(&bad).unwrap())
+        .finish(&mut frame)
+        .unwrap();
+    let v = contract::check_columns(&cfg.schema, &read_file(&bad).unwrap(), Mode::Inference);
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert_eq!(v[0].column.as_deref(), Some("age"));
+    assert!(
+        v[0].reason
+            .starts_with("a column of type list in this Parquet file"),
+        "{v:?}"
+    );
     let mut chunks = Chunks::open(&pq, 1 << 16).unwrap();
     assert!(chunks.next_chunk().unwrap().is_some());
     assert_eq!(

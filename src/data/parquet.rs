@@ -1,6 +1,8 @@
 //! Parquet files: read once (hashed and parsed from the same bytes), every column cast to
 //! the text the contract checks, as CSV's fields are. Columns of a type `claims` does not
-//! read are named before polars is asked to decode them.
+//! read (a date, a list) are not decoded: they stand empty, named in
+//! [`RawFile::unreadable`], and the header check refuses them where the schema uses them
+//! (a dropped or unexpected one is what it would be in any type).
 
 use std::path::Path;
 
@@ -15,29 +17,39 @@ fn polars_err(name: &str, e: PolarsError) -> ClaimsError {
 
 /// Reads a Parquet file into string columns, and the SHA-256 of the very bytes read (one
 /// read, so a file replaced meanwhile cannot be hashed as one version and read as another).
-/// A column of a type `claims` does not read (dates, lists, structs, half floats) is
-/// named; a type polars cannot take is caught as a refusal of the file, not a crash.
+/// A type polars cannot take anyway is caught as a refusal of the file, not a crash.
 pub(super) fn read(path: &Path, name: &str) -> Result<(RawFile, String)> {
     let bytes = std::fs::read(path).map_err(|e| ClaimsError::io(path, e))?;
     let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
     let mut reader = ParquetReader::new(std::io::Cursor::new(bytes));
     let schema = reader.schema().map_err(|e| polars_err(name, e))?;
-    let unreadable: Vec<String> = schema
+    let order: Vec<String> = schema.iter().map(|(c, _)| c.to_string()).collect();
+    let (readable, unreadable): (Vec<_>, Vec<_>) = schema
         .iter()
-        .filter(|(_, f)| !parquet_type_readable(f.dtype()))
-        .map(|(col, f)| format!("'{col}' ({})", parquet_type_name(f.dtype())))
+        .map(|(c, f)| (c.to_string(), f.dtype().clone()))
+        .partition(|(_, t)| parquet_type_readable(t));
+    let unreadable: Vec<(String, String)> = unreadable
+        .into_iter()
+        .map(|(c, t)| (c, parquet_type_name(&t)))
         .collect();
-    if !unreadable.is_empty() {
-        return Err(ClaimsError::contract_file(
-            name,
-            format!(
-                "column(s) of a type claims does not read: {}; claims reads numbers (integers, floats, decimals), text and booleans: cast them, or leave the column out",
-                unreadable.join(", ")
-            ),
-        ));
-    }
+    let reader = if unreadable.is_empty() {
+        reader
+    } else {
+        reader.with_columns(Some(readable.into_iter().map(|(c, _)| c).collect()))
+    };
     let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        reader.finish().and_then(to_strings)
+        reader.finish().and_then(to_strings).and_then(|mut frame| {
+            // The columns not decoded stand empty, in the file's order.
+            let height = frame.height();
+            for (c, _) in &unreadable {
+                frame.with_column(Column::full_null(
+                    c.as_str().into(),
+                    height,
+                    &DataType::String,
+                ))?;
+            }
+            frame.select(order.iter().map(String::as_str))
+        })
     }));
     let frame = match read {
         Ok(r) => r.map_err(|e| polars_err(name, e))?,
@@ -53,7 +65,9 @@ pub(super) fn read(path: &Path, name: &str) -> Result<(RawFile, String)> {
             ));
         }
     };
-    Ok((raw_file(name.to_string(), frame), sha))
+    let mut file = raw_file(name.to_string(), frame);
+    file.unreadable = unreadable;
+    Ok((file, sha))
 }
 
 /// A Parquet column type as a user knows it ("list", "timestamp"), not arrow's full name.
@@ -68,6 +82,7 @@ pub(super) fn parquet_type_name(t: &polars::prelude::ArrowDataType) -> String {
         T::Time32(_) | T::Time64(_) => "time of day".into(),
         T::Duration(_) | T::Interval(_) => "duration".into(),
         T::Float16 => "half-precision float".into(),
+        T::Decimal256(p, _) => format!("decimal of {p} digits (more than 38)"),
         T::Binary | T::LargeBinary | T::BinaryView | T::FixedSizeBinary(_) => "binary".into(),
         other => format!("{other:?}"),
     }

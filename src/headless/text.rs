@@ -223,8 +223,11 @@ pub(super) fn predict_text(o: &PredictOutcome) -> String {
     }
     if let Some(why) = &o.drift_not_judged {
         s.push_str(&format!("drift: {why}\n"));
-    } else if o.drift_alerts.is_empty() && o.drift_warnings.is_empty() {
-        s.push_str("drift: none above the warning level\n");
+    }
+    if o.drift_alerts.is_empty() && o.drift_warnings.is_empty() {
+        if o.drift_not_judged.is_none() {
+            s.push_str("drift: none above the warning level\n");
+        }
     } else {
         s.push_str(&format!(
             "drift alerts: {}\ndrift warnings: {}\n",

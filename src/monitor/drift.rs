@@ -214,7 +214,7 @@ fn numeric_rows(
         .collect();
     expected.push(p.missing);
     actual.push(missing);
-    out.push(psi_row(&p.name, &expected, &actual, cfg));
+    let mut psi = psi_row(&p.name, &expected, &actual, cfg);
     // The reference's present values, of which the sample's points are quantiles (a profile
     // with no row count: the sample itself).
     let present = match reference_rows {
@@ -222,7 +222,36 @@ fn numeric_rows(
         r => (r as f64 * (1.0 - p.missing)).round() as usize,
     };
     let (_, pv) = ks_against_sample(&p.sample, values, present.max(p.sample.len()));
+    // On a short day the missing share has its own test beside KS (which sees only the
+    // values present): a column that went empty is the classic broken feed.
+    let n = values.len() as f64;
+    let reference = [
+        present as f64,
+        (present as f64 * p.missing / (1.0 - p.missing).max(1e-12)).round(),
+    ];
+    let (_, p_missing) = chi2_homogeneity(&reference, &[n * (1.0 - missing), n * missing]);
+    judge_few_rows(&mut psi, values.len(), pv.min(p_missing), cfg);
+    out.push(psi);
     out.push(row(&p.name, "ks_pvalue", pv, None, cfg));
+}
+
+/// How strong the evidence must be for a warning or alert on a day of fewer than
+/// `drift.min_rows` rows: the feature's own test (KS, chi-square) at p below this. With
+/// some 40 features a day, a false alert is then about one in 25,000 short days, while a
+/// shifted or emptied column on 300 rows still alerts (its p is far below).
+pub const FEW_ROWS_P: f64 = 1e-6;
+
+/// On a day of `rows` rows, fewer than `drift.min_rows`: a PSI row's warning or alert
+/// stands only when the feature's test gives `p` below [`FEW_ROWS_P`]; otherwise its level
+/// is [`FEW_ROWS`] (on a handful of rows every share looks shifted).
+fn judge_few_rows(psi: &mut DriftRow, rows: usize, p: f64, cfg: &DriftConfig) {
+    if rows < cfg.min_rows
+        && (psi.level == "warn" || psi.level == "alert")
+        && (p.is_nan() || p >= FEW_ROWS_P)
+    {
+        psi.level = FEW_ROWS.into();
+        psi.breached = false;
+    }
 }
 
 /// [`numeric_rows`] of each job, on as many threads as there are cores; results in job order.
@@ -318,7 +347,7 @@ pub fn measure(
         expected.push(0.0);
         expected.push(p.missing);
         let actual: Vec<f64> = counts.iter().map(|&c| c as f64 / n).collect();
-        out.push(psi_row(&p.name, &expected, &actual, cfg));
+        let mut psi = psi_row(&p.name, &expected, &actual, cfg);
         // The day's counts against the training split's (its shares times its rows).
         let reference: Vec<f64> = expected
             .iter()
@@ -326,6 +355,8 @@ pub fn measure(
             .collect();
         let day: Vec<f64> = counts.iter().map(|&c| c as f64).collect();
         let (_, pv) = chi2_homogeneity(&reference, &day);
+        judge_few_rows(&mut psi, data.len(), pv, cfg);
+        out.push(psi);
         out.push(row(&p.name, "chi2_pvalue", pv, None, cfg));
     }
     out.extend(score_rows);
@@ -337,19 +368,11 @@ pub fn measure(
         None,
         cfg,
     ));
-    if data.len() < cfg.min_rows {
-        for r in out
-            .iter_mut()
-            .filter(|r| r.level == "warn" || r.level == "alert")
-        {
-            r.level = FEW_ROWS.into();
-            r.breached = false;
-        }
-    }
     out
 }
 
-/// The level of a PSI that would warn or alert on a day with fewer than `drift.min_rows`.
+/// The level of a PSI that would warn or alert on a day with fewer than `drift.min_rows`,
+/// without the evidence of [`FEW_ROWS_P`].
 pub const FEW_ROWS: &str = "few_rows";
 
 #[cfg(test)]
@@ -471,6 +494,37 @@ mod tests {
             (alert.level.as_str(), alert.threshold),
             ("alert", Some(cfg.psi_alert))
         );
+    }
+
+    /// On a short day a warning or alert stands only on strong evidence from the feature's
+    /// own test; a day of enough rows is judged by PSI alone.
+    #[test]
+    fn a_short_day_keeps_only_alerts_on_strong_evidence() {
+        let cfg = crate::config::Config::from_overlay("").unwrap().drift;
+        let alert = || row("age", "psi", cfg.psi_alert * 4.0, Some(cfg.psi_alert), &cfg);
+        let judged = |rows: usize, p: f64| {
+            let mut r = alert();
+            judge_few_rows(&mut r, rows, p, &cfg);
+            (r.level, r.breached)
+        };
+        assert_eq!(judged(cfg.min_rows, 0.5), ("alert".to_string(), true));
+        assert_eq!(judged(300, 1e-9), ("alert".to_string(), true));
+        assert_eq!(judged(300, 1e-3), (FEW_ROWS.to_string(), false));
+        assert_eq!(judged(300, f64::NAN), (FEW_ROWS.to_string(), false));
+        // A column that went empty on 300 rows: its values' KS sees nothing, the missing
+        // share's test is the evidence.
+        let p = NumericProfile {
+            name: "age".into(),
+            edges: vec![30.0, 50.0],
+            shares: vec![0.3, 0.4, 0.3],
+            missing: 0.01,
+            mean: 40.0,
+            std: 12.0,
+            sample: (0..1000).map(|i| 18.0 + (i % 60) as f64).collect(),
+        };
+        let mut out = vec![];
+        numeric_rows(&p, &[f64::NAN; 300], 10_000, &cfg, &mut out);
+        assert_eq!(out[0].level, "alert", "{out:?}");
     }
 
     #[test]

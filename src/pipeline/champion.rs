@@ -109,8 +109,14 @@ pub fn promote_audited(
             )));
         }
         (G::Passed(champion, at, used), None) if used != current => {
+            // Recorded before the class minimum existed: that pass may rest on a few claims.
+            let older = if used.contains("of each class") {
+                ""
+            } else {
+                " (recorded by an older claims, before gate.min_class_rows: the pass may rest on a handful of claims)"
+            };
             return Err(ClaimsError::Usage(format!(
-                "v{version} passed the gate against v{champion} ({at}) under other settings than this config's: '{used}', where this config's are '{current}'; compare them under this config (`claims compare --challenger v{version}`), or give a reason (`--reason WHY`, or typed in the console)"
+                "v{version} passed the gate against v{champion} ({at}) under other settings than this config's: '{used}', where this config's are '{current}'{older}; compare them under this config (`claims compare --challenger v{version}`), or give a reason (`--reason WHY`, or typed in the console)"
             )));
         }
         (G::Passed(_, at, used), Some(r)) if used != current => {

@@ -318,9 +318,18 @@ pub fn compare(
     };
     // And rows of an application the champion learned from under other values (a
     // re-export with rounded values, a corrected row): by the ids it kept, where it has.
-    let by_id = match seen_ids(reg, champion)? {
-        Some(ids) => ids.contains(&chal.data, test),
-        None => vec![false; test.len()],
+    // A champion registered before ids were kept: its ids from its rebuilt splits, while
+    // its files are still there as they were.
+    let (by_id, ids_unknown) = match seen_ids(reg, champion)? {
+        Some(ids) => (ids.contains(&chal.data, test), false),
+        None => match rebuild(reg, champion) {
+            Ok(champ) => {
+                let rows = champ.splits.0.iter().chain(&champ.splits.1).copied();
+                let ids = fingerprint::SeenIds::of(&champ.data, rows);
+                (ids.contains(&chal.data, test), false)
+            }
+            Err(_) => (vec![false; test.len()], true),
+        },
     };
     let (eligible, excluded, rows_note, unverified) = match seen {
         Ok(hit) => {
@@ -334,7 +343,11 @@ pub fn compare(
             let id_only = hit.iter().zip(&by_id).filter(|&(h, id)| !h && *id).count();
             let of_them = if id_only > 0 {
                 format!(
-                    " ({id_only} of them by application id alone: the same applications with other values, re-exported or corrected)"
+                    " ({id_only} of them by application id alone: ids v{champion} trained on, with other values; re-exported or corrected rows, or ids reused for other applications)"
+                )
+            } else if ids_unknown {
+                format!(
+                    " (v{champion} kept no application ids and its training files changed or are gone: a row it trained on but re-exported with other values is not recognised)"
                 )
             } else {
                 String::new()

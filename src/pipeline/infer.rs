@@ -430,7 +430,8 @@ fn run(
         .filter(|r| r.level == "alert")
         .map(|r| r.feature.as_str())
         .collect();
-    if !alerted.is_empty() && drift_not_judged(data.len(), cfg.drift.min_rows).is_none() {
+    // On a short day only alerts on strong evidence stand (see drift::FEW_ROWS_P).
+    if !alerted.is_empty() {
         tracing::warn!(
             "drift alert on {date}: {} (see `claims drift --date {date}`)",
             alerted.join(", ")
@@ -512,11 +513,12 @@ fn run(
     })
 }
 
-/// Why drift was not judged on a day of `rows` scored rows, if it was not.
+/// How drift was judged on a short day of `rows` scored rows, if it was one.
 fn drift_not_judged(rows: usize, min_rows: usize) -> Option<String> {
     (rows < min_rows).then(|| {
         format!(
-            "not judged: {rows} rows scored, fewer than drift.min_rows ({min_rows}); PSI recorded"
+            "judged only on strong evidence: {rows} rows scored, fewer than drift.min_rows ({min_rows}); a warning or alert stands only where the feature's own test gives p < {:e} (PSI recorded)",
+            crate::monitor::drift::FEW_ROWS_P
         )
     })
 }

@@ -78,7 +78,7 @@ pub(super) fn earlier_run(
         (format!(" --sink '{url}'"), had)
     });
     let password = if had_password {
-        " and the sink's password in PGPASSWORD or ~/.pgpass"
+        "; and the sink's password in PGPASSWORD or ~/.pgpass"
     } else {
         ""
     };

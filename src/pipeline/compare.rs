@@ -100,7 +100,7 @@ pub fn seen_rows(reg: &Registry, v: u32) -> Result<Option<Fingerprints>> {
 }
 
 /// The application ids model `v` trained or early-stopped on (`None`: a model from before
-/// they were kept, or trained on files without ids).
+/// they were kept; an empty set: its files had no id column).
 fn seen_ids(reg: &Registry, v: u32) -> Result<Option<fingerprint::SeenIds>> {
     let m = reg.manifest(v)?;
     if !m.files.contains_key(fingerprint::IDS_FILE) {

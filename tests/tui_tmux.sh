@@ -202,7 +202,7 @@ expect_selected_tab 4 Champion/Challenger
 keys 5
 expect "key 5 shows Predictions for 2026-03-02" "$T_PREDICTIONS"
 expect_selected_tab 5 Predictions
-expect "Predictions shows the drift panel" 'drift \(PSI(\)|; too few rows to judge\))'
+expect "Predictions shows the drift panel" 'drift \(PSI(\)|; few rows\))'
 keys 6
 expect "key 6 shows Logs" "$T_LOGS"
 expect_selected_tab 6 Logs

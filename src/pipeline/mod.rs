@@ -84,8 +84,7 @@ impl RunCtx {
         for id in runs::close_interrupted(&conn, kind)? {
             tracing::warn!(run_id = %id, "an earlier {kind} run ended without an outcome; recorded as failed (interrupted)");
         }
-        let run_id = new_run_id(kind);
-        runs::start(&conn, &run_id, kind, args)?;
+        let run_id = runs::start_new(&conn, kind, args)?;
         *LAST_RUN.lock().unwrap_or_else(|p| p.into_inner()) = Some(run_id.clone());
         tracing::info!(run_id = %run_id, kind, "run started");
         Ok(RunCtx {

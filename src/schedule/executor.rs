@@ -75,7 +75,6 @@ impl PipelineExecutor<'_> {
                 tracing::warn!(run_id = %id, "an earlier {} run ended without an outcome; recorded as failed (interrupted)", job.name());
             }
         }
-        let run_id = crate::pipeline::new_run_id(job.name());
         let mut args = serde_json::json!({"date": ds, "trigger": "schedule"});
         // The file the schedule's pattern names for the date: the console's rerun scores
         // it, whatever --config the console itself was started with.
@@ -86,7 +85,7 @@ impl PipelineExecutor<'_> {
             args["data"] = serde_json::json!(self.train_inputs(date));
         }
         let args = args.to_string();
-        runs::start(&conn, &run_id, job.name(), &args).ok()?;
+        let run_id = runs::start_new(&conn, job.name(), &args).ok()?;
         runs::finish(&conn, &run_id, Err(text)).ok()?;
         tracing::error!(target: crate::pipeline::RUN_OUTCOME, run_id = %run_id, "run failed: {text}");
         Some(run_id)

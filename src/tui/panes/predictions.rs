@@ -286,7 +286,7 @@ pub fn predictions(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             .iter()
             .any(|d| d.level == crate::monitor::drift::FEW_ROWS)
         {
-            "drift (PSI; few rows: judged on strong evidence only)"
+            "drift (PSI; few rows)"
         } else {
             "drift (PSI)"
         };

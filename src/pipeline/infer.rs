@@ -419,7 +419,7 @@ fn run(
         let alerts = rows.iter().filter(|r| r.level == "alert").count();
         let warns = rows.iter().filter(|r| r.level == "warn").count();
         let note = match drift_not_judged(data.len(), cfg.drift.min_rows) {
-            Some(why) => why,
+            Some(why) => format!("{alerts} alert(s), {warns} warning(s); {why}"),
             None => format!("{alerts} alert(s), {warns} warning(s)"),
         };
         Ok((rows, None, note))

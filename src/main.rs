@@ -48,6 +48,16 @@ fn init_logging(format: LogFormat, home: Option<&std::path::Path>, console_on: b
     };
     // Every run also appends JSON lines to HOME/logs/claims.log (the TUI's log pane reads it).
     let file = home.and_then(|h| {
+        // A new home holds applicants' data (scores, quarantined rows, logs): its owner's
+        // alone, whatever the umask (an existing one keeps its mode).
+        if !h.exists() {
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(h)
+                .ok()?;
+        }
         let dir = h.join("logs");
         std::fs::create_dir_all(&dir).ok()?;
         std::fs::OpenOptions::new()

@@ -773,7 +773,7 @@ fn unkeyable_ids_and_nul_bytes_are_quarantined_alike_in_both_sinks() {
             "application_id: id 'APP\\tX' holds a control character (U+0009)",
             "application_id: id 'APP999",
             "is 303 bytes long; at most 256",
-            "age: value '4\\x002' is not a number",
+            "age: value '4\\u{0}2' is not a number",
         ] {
             assert!(all.contains(needle), "{sink}: {needle:?} in\n{all}");
         }

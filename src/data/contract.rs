@@ -500,7 +500,7 @@ impl<'s> Checker<'s> {
                 // A NUL byte is kept as the text \x00, the same in every sink
                 // (PostgreSQL's text cannot hold one).
                 reason: reason.replace('\0', "\\x00"),
-                raw: f.raw_row(i).replace('\0', "\\x00"),
+                raw: super::values::stored_raw(&f.raw_row(i)),
             });
             bad[i - start] = true;
         }

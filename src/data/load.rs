@@ -373,10 +373,21 @@ impl Chunks {
         // The header: up to the first newline outside quotes.
         let mut header = vec![];
         loop {
-            let n = file
+            // Never more than the longest row allowed, line end or not.
+            let room = (MAX_ROW_BYTES + 1).saturating_sub(header.len()) as u64;
+            let n = std::io::Read::take(&mut file, room)
                 .read_until(b'\n', &mut header)
                 .map_err(|e| ClaimsError::io(path, e))?;
             let sc = scan(&header);
+            if header.len() > MAX_ROW_BYTES && sc.open_quote_row.is_none() {
+                return Err(ClaimsError::contract_file(
+                    &name,
+                    format!(
+                        "the header is longer than {} MiB with no line end: not a CSV header",
+                        MAX_ROW_BYTES >> 20
+                    ),
+                ));
+            }
             if n == 0 && sc.open_quote_row.is_some() || header.len() > MAX_ROW_BYTES {
                 return Err(ClaimsError::contract_file(
                     &name,
@@ -520,6 +531,18 @@ impl Chunks {
                                 offset + row + 1,
                                 carry.len() - done,
                                 *eof,
+                            ));
+                        }
+                        // A row without quotes that never ends (no line end in 64 MiB):
+                        // refused before it fills the memory.
+                        if sc.last_row_end.is_none() && carry.len() > MAX_ROW_BYTES {
+                            return Err(ClaimsError::contract_file(
+                                &self.name,
+                                format!(
+                                    "row {} is longer than {} MiB with no line end: not one application per line",
+                                    offset + 1,
+                                    MAX_ROW_BYTES >> 20
+                                ),
                             ));
                         }
                         cut = if *eof {

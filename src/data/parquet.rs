@@ -11,6 +11,9 @@ use polars::prelude::*;
 use super::load::{RawFile, raw_file};
 use crate::error::{ClaimsError, Result};
 
+/// The most rows read from one Parquet file (it is decoded whole, as text).
+const MAX_ROWS: usize = 5_000_000;
+
 fn polars_err(name: &str, e: PolarsError) -> ClaimsError {
     ClaimsError::contract_file(name, format!("cannot read the file: {e}"))
 }
@@ -22,6 +25,17 @@ pub(super) fn read(path: &Path, name: &str) -> Result<(RawFile, String)> {
     let bytes = std::fs::read(path).map_err(|e| ClaimsError::io(path, e))?;
     let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
     let mut reader = ParquetReader::new(std::io::Cursor::new(bytes));
+    // Read whole, so the rows are bounded before decoding: a few MB of repeated values can
+    // decode to tens of GB (a 4 MB file of 20 million rows took 11.6 GB and was killed).
+    let rows = reader.num_rows().map_err(|e| polars_err(name, e))?;
+    if rows > MAX_ROWS {
+        return Err(ClaimsError::contract_file(
+            name,
+            format!(
+                "{rows} rows: claims reads a Parquet file whole, and at most {MAX_ROWS} rows of one; split it, or write it as CSV, which is read in chunks of any length"
+            ),
+        ));
+    }
     let schema = reader.schema().map_err(|e| polars_err(name, e))?;
     let order: Vec<String> = schema.iter().map(|(c, _)| c.to_string()).collect();
     let (readable, unreadable): (Vec<_>, Vec<_>) = schema

@@ -185,6 +185,25 @@ pub(crate) fn label(v: Option<&str>, mode: Mode) -> (Option<u8>, Option<String>)
     }
 }
 
+/// The most of a quarantined row's raw line that is stored (bytes): enough to see what was
+/// wrong, not a 60 MiB value copied into the quarantine table.
+pub const RAW_KEPT_BYTES: usize = 64 << 10;
+
+/// A quarantined row's raw line as stored: a NUL byte as the text `\x00` (PostgreSQL's
+/// text cannot hold one; the same in every sink), at most [`RAW_KEPT_BYTES`] of it.
+pub fn stored_raw(raw: &str) -> String {
+    let mut cut = raw.len().min(RAW_KEPT_BYTES);
+    while !raw.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let kept = raw[..cut].replace('\0', "\\x00");
+    if cut < raw.len() {
+        format!("{kept}... ({} bytes in all)", raw.len())
+    } else {
+        kept
+    }
+}
+
 /// The longest application id accepted (bytes): ids are keys in the predictions table.
 pub const MAX_ID_BYTES: usize = 256;
 
@@ -207,7 +226,7 @@ pub fn id_problem(id: &str, chars: Option<usize>) -> Option<String> {
             id.chars().count()
         ));
     }
-    id.chars().find(|c| c.is_control()).map(|c| {
+    id.chars().find(|&c| unprintable(c)).map(|c| {
         format!(
             "id '{}' holds a control character (U+{:04X}); ids must be printable text",
             id.escape_debug(),
@@ -224,9 +243,28 @@ pub fn short(v: &str) -> String {
     }
 }
 
-/// A value as quoted in a reason (at most 40 characters).
+/// A control character, or one that reorders the text around it (bidirectional controls:
+/// `APP_OK\u{202e}live` prints as another id): never printed as it is.
+fn unprintable(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// A value as quoted in a reason (at most 40 characters; a control character escaped, so a
+/// data file cannot send escape sequences to the terminal that prints the reason).
 fn show(v: &str) -> String {
-    let v: String = v.chars().take(40).collect();
+    let v: String = v
+        .chars()
+        .take(40)
+        .flat_map(|c| {
+            let escaped: Vec<char> = if unprintable(c) {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
+        .collect();
     format!("'{v}'")
 }
 
@@ -258,6 +296,17 @@ mod tests {
             )
         );
         assert_eq!(id_problem("Zoë-7", Some(5)), None);
+        assert!(
+            id_problem("APP_OK\u{202e}live", None)
+                .unwrap()
+                .contains("U+202E")
+        );
+        // A value's escape sequences are shown escaped, not sent to the terminal.
+        assert_eq!(super::show("12\u{1b}]0;X\u{7}"), "'12\\u{1b}]0;X\\u{7}'");
+        assert_eq!(
+            super::stored_raw(&format!("a\u{0}{}", "é".repeat(40_000))),
+            format!("a\\x00{}... (80002 bytes in all)", "é".repeat(32_767))
+        );
         assert_eq!(short("age"), "age");
         assert_eq!(short(&"x".repeat(41)), format!("{}...", "x".repeat(40)));
         assert_eq!(short(&"é".repeat(50)).chars().count(), 43);

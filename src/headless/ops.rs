@@ -407,7 +407,7 @@ pub fn schedule(action: ScheduleAction, cfg: &Config, home: &Path) -> Result<Out
                 );
             }
             if cron {
-                let text = units::crontab(sc, &bin, &home, cfg.extra_file.as_deref());
+                let text = units::crontab(sc, &bin, &home, cfg.extra_file.as_deref())?;
                 return Ok(Output::ok(
                     text.clone(),
                     json!({"command": "schedule-print", "cron": text}),

@@ -38,7 +38,9 @@ pub struct GateSummary {
 
 /// The config this model was trained with: the merged files with the command line's
 /// `--seed`, `--folds`, `--search-iters` and `--imbalance` written in, so the manifest alone
-/// retrains the same model.
+/// retrains the same model. Without what is not the model's and may be secret: the sink's
+/// password (the URL is kept redacted) and the hooks' commands (which may hold a token);
+/// the manifest is kept for good, and its hash forbids scrubbing it later.
 pub(super) fn effective_toml(
     cfg: &Config,
     seed: u64,
@@ -77,7 +79,13 @@ pub(super) fn effective_toml(
         }
     });
     t.insert("seed".into(), Value::Integer(seed as i64));
-    toml::to_string(&t).unwrap_or_else(|_| cfg.merged_toml.clone())
+    t.remove("hooks");
+    if let Some(Value::Table(inference)) = t.get_mut("inference")
+        && let Some(Value::String(url)) = inference.get_mut("sink")
+    {
+        *url = crate::sink::postgres::redact(url);
+    }
+    toml::to_string(&t).unwrap_or_default()
 }
 
 /// The gate stage: challenger `version` against the champion; a comparison that cannot be
@@ -446,6 +454,28 @@ mod tests {
             "{:?}",
             d.reasons
         );
+    }
+
+    /// The config kept in a model's manifest holds no secret: the sink's password is
+    /// redacted and the hooks' commands left out; it still loads as a config.
+    #[test]
+    fn the_manifest_config_keeps_no_secret() {
+        use super::*;
+        let cfg = Config::from_overlay(
+            "[inference]\nsink = \"postgres://claims:S3cr3tPW@db:5432/claims?sslmode=require\"\n[hooks]\non_failure = \"curl -H 'Authorization: Bearer HOOKTOKEN123' https://x\"\n",
+        )
+        .unwrap();
+        let kept = effective_toml(&cfg, 7, 3, 5, &Imbalance::None);
+        assert!(
+            !kept.contains("S3cr3tPW") && !kept.contains("HOOKTOKEN123"),
+            "{kept}"
+        );
+        assert!(
+            kept.contains("postgres://claims:***@db:5432/claims?sslmode=require"),
+            "{kept}"
+        );
+        let back = Config::from_overlay(&kept).unwrap();
+        assert_eq!((back.seed, back.search.folds), (7, 3));
     }
 
     /// A retrain identical to the champion: its tolerance lines say "unchanged", not

@@ -108,9 +108,25 @@ pub fn code_version() -> String {
     )
 }
 
+/// The largest file a model version may hold (a model of thousands of deep trees is a few
+/// hundred MB).
+const MAX_MODEL_FILE_BYTES: u64 = 4 << 30;
+
 /// Reads a file of model version `v`. A missing file is a registry problem (it fails the
 /// same way on every retry, so a scheduler must not retry it); other I/O errors may pass.
 fn read_model_file(path: &Path, v: u32) -> Result<Vec<u8>> {
+    // Not a regular file (a pipe would hang the run, /dev/zero would fill the memory), or
+    // larger than any model: the folder was tampered with; its hashes would refuse it
+    // anyway, after reading it.
+    if let Ok(m) = std::fs::metadata(path)
+        && (!m.is_file() || m.len() > MAX_MODEL_FILE_BYTES)
+    {
+        return Err(ClaimsError::Registry(format!(
+            "{}: not a regular file of at most {} GiB, so model v{v} is not used: restore the models/v{v} folder from a backup, or promote or train another version",
+            path.display(),
+            MAX_MODEL_FILE_BYTES >> 30
+        )));
+    }
     std::fs::read(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => ClaimsError::Registry(format!(
             "{}: missing, so model v{v} is not used: restore the file (the whole models/v{v} folder from a backup), or promote or train another version",

@@ -76,8 +76,23 @@ fn command(
     c
 }
 
-/// Crontab lines for every job.
-pub fn crontab(cfg: &ScheduleConfig, bin: &Path, home: &Path, config: Option<&Path>) -> String {
+/// Crontab lines for every job. A path holding a control character is refused: cron ends a
+/// job's line at a newline whatever the quoting, so `--home $'/x\n* * * * * cmd'` would add
+/// a job of its own.
+pub fn crontab(
+    cfg: &ScheduleConfig,
+    bin: &Path,
+    home: &Path,
+    config: Option<&Path>,
+) -> Result<String> {
+    for p in [Some(bin), Some(home), config].into_iter().flatten() {
+        let shown = p.display().to_string();
+        if shown.chars().any(char::is_control) {
+            return Err(ClaimsError::Usage(format!(
+                "a crontab line cannot hold the path {shown:?}: it has a control character (a newline would start another cron job); use a path without one"
+            )));
+        }
+    }
     let mut s = String::from(
         "# claims-ops jobs (claims schedule print --cron). CRON_TZ needs cronie or systemd-cron;\n\
          # with Debian's cron, convert the times to the system time zone instead.\n",
@@ -93,7 +108,7 @@ pub fn crontab(cfg: &ScheduleConfig, bin: &Path, home: &Path, config: Option<&Pa
         // cron turns an unescaped % into a newline.
         s.push_str(&format!("{} {}\n", job.cron(cfg), line.replace('%', "\\%")));
     }
-    s
+    Ok(s)
 }
 
 fn field(f: &str, what: &str, first: u32) -> Result<String> {
@@ -230,12 +245,30 @@ pub fn systemd(
     Ok(out)
 }
 
+/// The lines of a hook's stderr relayed, and the most of one line kept.
+const HOOK_LINES: usize = 200;
+const HOOK_LINE_BYTES: u64 = 4096;
+
+/// A hook as logs name it: its first word, and "..." when it has more.
+fn hook_name(cmd: &str) -> String {
+    let mut words = cmd.split_whitespace();
+    let first = words.next().unwrap_or("");
+    if words.next().is_some() {
+        format!("{first} ...")
+    } else {
+        first.to_string()
+    }
+}
+
 /// Runs hook `cmd` (if any) with `summary` on stdin; waits at most `timeout`, then kills
 /// its process group; never fails the run.
 pub fn run_hook(cmd: &str, summary: &serde_json::Value, timeout: std::time::Duration) {
     if cmd.trim().is_empty() {
         return;
     }
+    // Logs name the hook by its program, not its whole command line, which may hold a
+    // token (`curl -H 'Authorization: Bearer ...'`).
+    let shown = hook_name(cmd);
     let mut command = Command::new("sh");
     command
         .arg("-c")
@@ -250,7 +283,7 @@ pub fn run_hook(cmd: &str, summary: &serde_json::Value, timeout: std::time::Dura
     let mut child = match child {
         Ok(c) => c,
         Err(e) => {
-            tracing::error!("hook '{cmd}' could not start: {e}");
+            tracing::error!("hook '{shown}' could not start: {e}");
             return;
         }
     };
@@ -259,12 +292,33 @@ pub fn run_hook(cmd: &str, summary: &serde_json::Value, timeout: std::time::Dura
     }
     // The hook's stderr goes on as this process's own lines (JSON ones under
     // --log-format json), named as the hook's.
+    // Bounded: the first lines (each cut at 4 KiB) go on; a flood is read and dropped, so
+    // it neither fills the cron log nor keeps the run waiting after the hook is killed.
     let relay = child.stderr.take().map(|err| {
-        let cmd = cmd.to_string();
+        let shown = shown.clone();
         std::thread::spawn(move || {
-            use std::io::BufRead;
-            for line in std::io::BufReader::new(err).lines().map_while(|l| l.ok()) {
-                crate::say_line("WARN", &format!("hook '{cmd}': {line}"));
+            use std::io::{BufRead, Read};
+            let mut reader = std::io::BufReader::new(err);
+            let (mut line, mut relayed) = (Vec::new(), 0);
+            loop {
+                line.clear();
+                match (&mut reader)
+                    .take(HOOK_LINE_BYTES)
+                    .read_until(b'\n', &mut line)
+                {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+                if line.last() != Some(&b'\n') && reader.skip_until(b'\n').is_err() {
+                    break;
+                }
+                relayed += 1;
+                if relayed <= HOOK_LINES {
+                    let text = String::from_utf8_lossy(&line);
+                    crate::say_line("WARN", &format!("hook '{shown}': {}", text.trim_end()));
+                } else if relayed == HOOK_LINES + 1 {
+                    crate::say_line("WARN", &format!("hook '{shown}': (more output left out)"));
+                }
             }
         })
     });
@@ -293,7 +347,7 @@ pub fn run_hook(cmd: &str, summary: &serde_json::Value, timeout: std::time::Dura
         match child.try_wait() {
             Ok(Some(status)) if !status.success() => {
                 done(relay);
-                tracing::error!("hook '{cmd}' exited with {status}");
+                tracing::error!("hook '{shown}' exited with {status}");
                 return;
             }
             Ok(Some(_)) => return done(relay),
@@ -302,12 +356,12 @@ pub fn run_hook(cmd: &str, summary: &serde_json::Value, timeout: std::time::Dura
                 let _ = child.kill();
                 let _ = child.wait();
                 done(relay);
-                tracing::error!("hook '{cmd}' killed after {} s", timeout.as_secs());
+                tracing::error!("hook '{shown}' killed after {} s", timeout.as_secs());
                 return;
             }
             Ok(None) => std::thread::sleep(std::time::Duration::from_millis(50)),
             Err(e) => {
-                tracing::error!("hook '{cmd}': {e}");
+                tracing::error!("hook '{shown}': {e}");
                 return;
             }
         }
@@ -360,7 +414,12 @@ mod tests {
     fn a_percent_in_a_path_is_escaped() {
         let cfg = crate::config::Config::from_overlay("").unwrap().schedule;
         let home = Path::new("/srv/claims 100%d/home");
-        let cron = crontab(&cfg, Path::new("/usr/bin/claims"), home, None);
+        let cron = crontab(&cfg, Path::new("/usr/bin/claims"), home, None).unwrap();
+        let injected = Path::new("/tmp/x\n* * * * * touch /tmp/PWNED #");
+        let err = crontab(&cfg, Path::new("/usr/bin/claims"), injected, None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("control character"), "{err}");
         let line = cron
             .lines()
             .find(|l| l.contains("trigger predict"))

@@ -31,13 +31,18 @@ impl RunLock {
         let dir = home.join("locks");
         std::fs::create_dir_all(&dir).map_err(|e| unwritable(&dir, e))?;
         let path = dir.join(format!("{job}.lock"));
-        let mut file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|e| unwritable(&path, e))?;
+        // Never through a link: the holder's line is written into the file, and a link
+        // planted in the home would have it overwrite whatever the link names.
+        let mut file = std::os::unix::fs::OpenOptionsExt::custom_flags(
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false),
+            libc::O_NOFOLLOW,
+        )
+        .open(&path)
+        .map_err(|e| unwritable(&path, e))?;
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
@@ -146,6 +151,19 @@ impl Drop for RunLock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A lock file that is a link (planted in the home) is not followed: the file it
+    /// names keeps its contents.
+    #[test]
+    fn a_lock_file_that_is_a_link_is_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("precious.txt");
+        std::fs::write(&target, "KEEP").unwrap();
+        std::fs::create_dir_all(dir.path().join("locks")).unwrap();
+        std::os::unix::fs::symlink(&target, dir.path().join("locks/predict.lock")).unwrap();
+        assert!(RunLock::acquire(dir.path(), "predict").is_err());
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "KEEP");
+    }
 
     #[test]
     fn second_holder_is_refused_with_the_first_holders_pid() {

@@ -219,11 +219,13 @@ pub fn systemd(
     let mut out = vec![];
     for job in Job::ALL {
         let name = format!("claims-{}", job.name());
+        // UMask: what the job writes (models, reports, logs about applicants) is its user's
+        // alone, whatever the system's default.
         out.push((
             format!("{name}.service"),
             format!(
                 "[Unit]\nDescription=claims-ops {} job\nAfter=network-online.target\nWants=network-online.target\n\n\
-                 [Service]\nType=oneshot\nExecStart={}\n",
+                 [Service]\nType=oneshot\nUMask=0077\nExecStart={}\n",
                 job.name(),
                 command(bin, home, config, job, systemd_word)
             ),
@@ -466,6 +468,7 @@ mod tests {
             dir.path().display()
         );
         assert!(exec.starts_with(&want), "{exec}\n{want}");
+        assert!(service.lines().any(|l| l == "UMask=0077"), "{service}");
         let analyze = std::process::Command::new("systemd-analyze")
             .arg("--version")
             .output();

@@ -317,6 +317,8 @@ enum Source {
         /// a file that is not a regular file), and as read so far.
         expected: Option<u64>,
         got: u64,
+        /// Where the line being read starts in `carry` (after its last line end).
+        line_start: usize,
         eof: bool,
     },
     Whole(Option<RawFile>),
@@ -429,6 +431,7 @@ impl Chunks {
                 target_bytes,
                 expected,
                 got: 0,
+                line_start: 0,
                 eof: false,
             },
             rows: 0,
@@ -479,6 +482,7 @@ impl Chunks {
                 left,
                 expected,
                 got,
+                line_start,
                 eof,
             } => {
                 if *eof && carry.is_empty() && self.started {
@@ -494,7 +498,8 @@ impl Chunks {
                         (*target_bytes - have).max(1 << 16)
                     } else {
                         have
-                    };
+                    }
+                    .min(MAX_ROW_BYTES);
                     let read = file
                         .by_ref()
                         .take(want as u64)
@@ -505,6 +510,22 @@ impl Chunks {
                     }
                     *left = left.saturating_sub(read).max(1);
                     *got += read as u64;
+                    // A line that never ends (no line end in 64 MiB, quoted or not) is
+                    // refused before it fills the memory, in a whole-file read too.
+                    if let Some(p) = memchr::memrchr(b'\n', &carry[have..]) {
+                        *line_start = have + p + 1;
+                    }
+                    if carry.len() - *line_start > MAX_ROW_BYTES {
+                        let row =
+                            offset + memchr::memchr_iter(b'\n', &carry[..*line_start]).count() + 1;
+                        return Err(ClaimsError::contract_file(
+                            &self.name,
+                            format!(
+                                "row {row} is longer than {} MiB with no line end: not one application per line",
+                                MAX_ROW_BYTES >> 20
+                            ),
+                        ));
+                    }
                     if read == 0 {
                         *eof = true;
                         // Cut short or grown while being read (a copy still being written,
@@ -533,18 +554,6 @@ impl Chunks {
                                 *eof,
                             ));
                         }
-                        // A row without quotes that never ends (no line end in 64 MiB):
-                        // refused before it fills the memory.
-                        if sc.last_row_end.is_none() && carry.len() > MAX_ROW_BYTES {
-                            return Err(ClaimsError::contract_file(
-                                &self.name,
-                                format!(
-                                    "row {} is longer than {} MiB with no line end: not one application per line",
-                                    offset + 1,
-                                    MAX_ROW_BYTES >> 20
-                                ),
-                            ));
-                        }
                         cut = if *eof {
                             Some(carry.len())
                         } else {
@@ -568,6 +577,7 @@ impl Chunks {
                 );
                 rest.extend_from_slice(&carry[cut..]);
                 carry.truncate(cut);
+                *line_start = line_start.saturating_sub(cut);
                 self.bytes.0 += cut;
                 let text = std::mem::replace(carry, rest);
                 let cut = csv_cut(&self.name, text, columns, offset)?;

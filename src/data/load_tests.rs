@@ -331,6 +331,12 @@ fn a_line_that_never_ends_is_refused() {
         err.contains("row 2 is longer than 64 MiB with no line end"),
         "{err}"
     );
+    // The same in training's whole-file read (it read all of it first).
+    let err = read_file(&path).err().unwrap().to_string();
+    assert!(
+        err.contains("row 2 is longer than 64 MiB with no line end"),
+        "{err}"
+    );
     std::fs::write(&path, "x".repeat(MAX_ROW_BYTES + 10)).unwrap();
     let err = Chunks::open(&path, 1 << 16).err().unwrap().to_string();
     assert!(err.contains("the header is longer than 64 MiB"), "{err}");

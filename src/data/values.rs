@@ -235,11 +235,12 @@ pub fn id_problem(id: &str, chars: Option<usize>) -> Option<String> {
     })
 }
 
-/// A name as shown in a message: at most 40 characters, and "..." when cut.
+/// A name as shown in a message: at most 40 characters, and "..." when cut; control
+/// characters escaped (a header name is the data file's text).
 pub fn short(v: &str) -> String {
     match v.char_indices().nth(40) {
-        Some((at, _)) => format!("{}...", &v[..at]),
-        None => v.to_string(),
+        Some((at, _)) => format!("{}...", escape_controls(&v[..at])),
+        None => escape_controls(v),
     }
 }
 
@@ -250,12 +251,10 @@ fn unprintable(c: char) -> bool {
         || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
-/// A value as quoted in a reason (at most 40 characters; a control character escaped, so a
-/// data file cannot send escape sequences to the terminal that prints the reason).
-fn show(v: &str) -> String {
-    let v: String = v
-        .chars()
-        .take(40)
+/// `s` with its control and bidirectional characters escaped (`\u{1b}`), so text from a
+/// data file or a hook cannot send escape sequences to the terminal that prints it.
+pub fn escape_controls(s: &str) -> String {
+    s.chars()
         .flat_map(|c| {
             let escaped: Vec<char> = if unprintable(c) {
                 c.escape_default().collect()
@@ -264,8 +263,13 @@ fn show(v: &str) -> String {
             };
             escaped
         })
-        .collect();
-    format!("'{v}'")
+        .collect()
+}
+
+/// A value as quoted in a reason (at most 40 characters, control characters escaped).
+fn show(v: &str) -> String {
+    let cut: String = v.chars().take(40).collect();
+    format!("'{}'", escape_controls(&cut))
 }
 
 #[cfg(test)]
@@ -308,6 +312,7 @@ mod tests {
             format!("a\\x00{}... (80002 bytes in all)", "é".repeat(32_767))
         );
         assert_eq!(short("age"), "age");
+        assert_eq!(short("X\u{1b}[2Jcol"), "X\\u{1b}[2Jcol");
         assert_eq!(short(&"x".repeat(41)), format!("{}...", "x".repeat(40)));
         assert_eq!(short(&"é".repeat(50)).chars().count(), 43);
     }

@@ -251,14 +251,19 @@ pub fn systemd(
 const HOOK_LINES: usize = 200;
 const HOOK_LINE_BYTES: u64 = 4096;
 
-/// A hook as logs name it: its first word, and "..." when it has more.
+/// A hook as logs name it: its program (the first word that is not a `NAME=value`
+/// assignment, which may be a token), and "..." when it has more.
 fn hook_name(cmd: &str) -> String {
-    let mut words = cmd.split_whitespace();
-    let first = words.next().unwrap_or("");
-    if words.next().is_some() {
-        format!("{first} ...")
+    let words: Vec<&str> = cmd.split_whitespace().collect();
+    let program = words
+        .iter()
+        .find(|w| !w.contains('='))
+        .copied()
+        .unwrap_or("sh");
+    if words.len() > 1 {
+        format!("{program} ...")
     } else {
-        first.to_string()
+        program.to_string()
     }
 }
 
@@ -317,7 +322,8 @@ pub fn run_hook(cmd: &str, summary: &serde_json::Value, timeout: std::time::Dura
                 relayed += 1;
                 if relayed <= HOOK_LINES {
                     let text = String::from_utf8_lossy(&line);
-                    crate::say_line("WARN", &format!("hook '{shown}': {}", text.trim_end()));
+                    let text = crate::data::values::escape_controls(text.trim_end());
+                    crate::say_line("WARN", &format!("hook '{shown}': {text}"));
                 } else if relayed == HOOK_LINES + 1 {
                     crate::say_line("WARN", &format!("hook '{shown}': (more output left out)"));
                 }
@@ -335,6 +341,8 @@ pub fn run_hook(cmd: &str, summary: &serde_json::Value, timeout: std::time::Dura
     };
     // Waits for the hook's stderr to close; a process it left behind holding it open is
     // killed at the deadline, like the hook itself.
+    // A child that left the hook's process group (`setsid`) keeps stderr open past the
+    // kill: the relay is then left to end on its own rather than holding the run.
     let done = |relay: Option<std::thread::JoinHandle<()>>| {
         let Some(r) = relay else { return };
         while !r.is_finished() && std::time::Instant::now() < deadline {
@@ -342,8 +350,14 @@ pub fn run_hook(cmd: &str, summary: &serde_json::Value, timeout: std::time::Dura
         }
         if !r.is_finished() {
             kill_group();
+            let grace = std::time::Instant::now() + std::time::Duration::from_secs(1);
+            while !r.is_finished() && std::time::Instant::now() < grace {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
         }
-        let _ = r.join();
+        if r.is_finished() {
+            let _ = r.join();
+        }
     };
     loop {
         match child.try_wait() {
@@ -373,6 +387,14 @@ pub fn run_hook(cmd: &str, summary: &serde_json::Value, timeout: std::time::Dura
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Logs name a hook by its program, never by an assignment before it (a token).
+    #[test]
+    fn hooks_are_named_by_their_program() {
+        assert_eq!(hook_name("curl -H 'Bearer X' https://h"), "curl ...");
+        assert_eq!(hook_name("SLACK_TOKEN=xoxb-1 sh -c 'notify'"), "sh ...");
+        assert_eq!(hook_name("notify-ops"), "notify-ops");
+    }
 
     /// Control characters in an argument stay inside its quotes as C escapes: a raw
     /// newline would end the `ExecStart=` line.

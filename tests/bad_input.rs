@@ -434,19 +434,23 @@ fn bad_config_and_usage_exit_2() {
             ],
         ),
     ];
-    for (i, (text, needles)) in cases.iter().enumerate() {
-        let cfg = env.path(&format!("c{i}.toml"));
-        std::fs::write(&cfg, text).unwrap();
+    // `train` with config file `cfg`, which must be refused (exit 2); its stderr.
+    let refused = |cfg: &Path| -> String {
         let out = env
             .claims()
             .arg("--config")
-            .arg(&cfg)
+            .arg(cfg)
             .arg("train")
             .arg("--data")
             .arg(&data)
             .assert()
             .code(2);
-        let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+        String::from_utf8_lossy(&out.get_output().stderr).to_string()
+    };
+    for (i, (text, needles)) in cases.iter().enumerate() {
+        let cfg = env.path(&format!("c{i}.toml"));
+        std::fs::write(&cfg, text).unwrap();
+        let err = refused(&cfg);
         for n in needles {
             assert!(
                 err.contains(n),
@@ -469,16 +473,7 @@ fn bad_config_and_usage_exit_2() {
     bytes.extend("seed = 3\n".encode_utf16().flat_map(u16::to_le_bytes));
     std::fs::write(&utf16, bytes).unwrap();
     for (cfg, want) in [(&folder, "is a folder"), (&utf16, "is not UTF-8 text")] {
-        let out = env
-            .claims()
-            .arg("--config")
-            .arg(cfg)
-            .arg("train")
-            .arg("--data")
-            .arg(&data)
-            .assert()
-            .code(2);
-        let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+        let err = refused(cfg);
         assert!(err.contains(want), "{want}: {err}");
     }
     let out = env

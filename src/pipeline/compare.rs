@@ -295,41 +295,43 @@ pub fn compare(
     // Rows the champion saw in training or early stopping: by the fingerprints of their
     // values stored with the champion; for a model from before fingerprints, by
     // application id in its rebuilt splits.
-    let seen: std::result::Result<Vec<bool>, String> = match seen_rows(reg, champion)? {
-        Some(fp) => fp.contains(&chal.data, test).map_err(|col| {
+    // A model from before fingerprints or kept ids: what it lacks comes from its splits,
+    // rebuilt once (while its files are still there as they were).
+    let fingerprints = seen_rows(reg, champion)?;
+    let kept_ids = seen_ids(reg, champion)?;
+    let champ = (fingerprints.is_none() || kept_ids.is_none())
+        .then(|| rebuild(reg, champion).map_err(|e| e.to_string()));
+    let seen: std::result::Result<Vec<bool>, String> = match (fingerprints, &champ) {
+        (Some(fp), _) => fp.contains(&chal.data, test).map_err(|col| {
             format!("v{challenger}'s data has no {col}, which v{champion}'s row fingerprints cover")
         }),
-        None => match rebuild(reg, champion) {
-            Ok(champ) => {
-                let ids: HashSet<&str> = champ
-                    .splits
-                    .0
-                    .iter()
-                    .chain(&champ.splits.1)
-                    .map(|&i| champ.data.ids[i].as_str())
-                    .collect();
-                Ok(test
-                    .iter()
-                    .map(|&i| ids.contains(chal.data.ids[i].as_str()))
-                    .collect())
-            }
-            Err(e) => Err(e.to_string()),
-        },
+        (None, Some(Ok(champ))) => {
+            let ids: HashSet<&str> = champ
+                .splits
+                .0
+                .iter()
+                .chain(&champ.splits.1)
+                .map(|&i| champ.data.ids[i].as_str())
+                .collect();
+            Ok(test
+                .iter()
+                .map(|&i| ids.contains(chal.data.ids[i].as_str()))
+                .collect())
+        }
+        (None, Some(Err(e))) => Err(e.clone()),
+        (None, None) => Err(format!("v{champion} could not be rebuilt")),
     };
     // And rows of an application the champion learned from under other values (a
-    // re-export with rounded values, a corrected row): by the ids it kept, where it has.
-    // A champion registered before ids were kept: its ids from its rebuilt splits, while
-    // its files are still there as they were.
-    let (by_id, ids_unknown) = match seen_ids(reg, champion)? {
-        Some(ids) => (ids.contains(&chal.data, test), false),
-        None => match rebuild(reg, champion) {
-            Ok(champ) => {
-                let rows = champ.splits.0.iter().chain(&champ.splits.1).copied();
-                let ids = fingerprint::SeenIds::of(&champ.data, rows);
-                (ids.contains(&chal.data, test), false)
-            }
-            Err(_) => (vec![false; test.len()], true),
-        },
+    // re-export with rounded values, a corrected row): by the ids it kept, or by those of
+    // its rebuilt splits.
+    let (by_id, ids_unknown) = match (kept_ids, &champ) {
+        (Some(ids), _) => (ids.contains(&chal.data, test), false),
+        (None, Some(Ok(champ))) => {
+            let rows = champ.splits.0.iter().chain(&champ.splits.1).copied();
+            let ids = fingerprint::SeenIds::of(&champ.data, rows);
+            (ids.contains(&chal.data, test), false)
+        }
+        (None, _) => (vec![false; test.len()], true),
     };
     let (eligible, excluded, rows_note, unverified) = match seen {
         Ok(hit) => {

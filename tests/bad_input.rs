@@ -472,7 +472,15 @@ fn bad_config_and_usage_exit_2() {
     let mut bytes = vec![0xff, 0xfe];
     bytes.extend("seed = 3\n".encode_utf16().flat_map(u16::to_le_bytes));
     std::fs::write(&utf16, bytes).unwrap();
-    for (cfg, want) in [(&folder, "is a folder"), (&utf16, "is not UTF-8 text")] {
+    // Without its byte-order mark it reads as UTF-8 with NULs (was a TOML parse error).
+    let utf16_bare = env.path("utf16-bare.toml");
+    let bytes: Vec<u8> = "seed = 3\n".encode_utf16().flat_map(u16::to_le_bytes).collect();
+    std::fs::write(&utf16_bare, bytes).unwrap();
+    for (cfg, want) in [
+        (&folder, "is a folder"),
+        (&utf16, "is not UTF-8 text"),
+        (&utf16_bare, "is not UTF-8 text"),
+    ] {
         let err = refused(cfg);
         assert!(err.contains(want), "{want}: {err}");
     }

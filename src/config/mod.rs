@@ -198,7 +198,7 @@ impl Imbalance {
     pub fn parse(s: &str) -> Result<Self> {
         let bad = || {
             ClaimsError::Usage(format!(
-                "--imbalance '{s}': expected none, weight, weight:W or undersample:R (R > 0)"
+                "--imbalance '{s}': expected none, weight, weight:W or undersample[:R] (W and R numbers from 0.001 to 1000000)"
             ))
         };
         let (head, arg) = match s.split_once(':') {
@@ -212,14 +212,24 @@ impl Imbalance {
             _ => return Err(bad()),
         };
         match out {
-            Imbalance::Weight(Some(w)) | Imbalance::Undersample(w)
-                if !(w > 0.0 && w.is_finite()) =>
-            {
-                Err(bad())
+            Imbalance::Weight(Some(w)) | Imbalance::Undersample(w) if !Self::in_range(w) => {
+                Err(ClaimsError::Usage(format!(
+                    "--imbalance '{s}': {}",
+                    Self::RANGE_TEXT
+                )))
             }
             o => Ok(o),
         }
     }
+
+    /// Whether `w` is a usable weight or undersampling ratio. Outside it a model collapses
+    /// (a weight of 1e-300 scored every test row a claim) or a ratio keeps no row.
+    pub fn in_range(w: f64) -> bool {
+        (1e-3..=1e6).contains(&w)
+    }
+
+    /// What [`Imbalance::in_range`] allows, for messages.
+    pub const RANGE_TEXT: &'static str = "the weight or ratio must be a number from 0.001 to 1000000";
 
     /// The CLI form of this strategy.
     pub fn label(&self) -> String {
@@ -355,14 +365,22 @@ impl Config {
         let mut table = parse_table(DEFAULT_TOML, "built-in default config")?;
         let mut layers = vec![];
         for f in &files {
-            let text = std::fs::read_to_string(f).map_err(|e| match e.kind() {
-                // Saved as UTF-16 or in a legacy code page: the file's fault (exit 2).
-                std::io::ErrorKind::InvalidData => ClaimsError::Config(format!(
+            let not_utf8 = || {
+                ClaimsError::Config(format!(
                     "config '{}' is not UTF-8 text (saved as UTF-16 or in another encoding?); save it as UTF-8",
                     f.display()
-                )),
+                ))
+            };
+            let text = std::fs::read_to_string(f).map_err(|e| match e.kind() {
+                // Saved as UTF-16 or in a legacy code page: the file's fault (exit 2).
+                std::io::ErrorKind::InvalidData => not_utf8(),
                 _ => ClaimsError::io(f, e),
             })?;
+            // UTF-16 without a byte-order mark reads as UTF-8 with a NUL after each ASCII
+            // letter; TOML allows no NUL anywhere.
+            if text.contains('\0') {
+                return Err(not_utf8());
+            }
             let origin = f.display().to_string();
             let layer = parse_table(&text, &origin)?;
             merge(&mut table, layer.clone());

@@ -34,6 +34,14 @@ fn bad_value_names_key_value_and_allowed() {
         e.contains("imbalance.scale_pos_weight") && e.contains("autoo"),
         "{e}"
     );
+    // An allowed value listed twice (here as 1 and "1") is named.
+    let e = Config::from_overlay("[schema.categorical]\ngender = [0, 1, \"1\"]")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("schema.categorical.gender") && e.contains("'1'") && e.contains("twice"),
+        "{e}"
+    );
     let e = Config::from_overlay("[search]\nfoldz = 3")
         .unwrap_err()
         .to_string();
@@ -214,5 +222,17 @@ fn imbalance_cli_forms() {
     );
     for bad in ["undersample", "undersample:-1", "smote", "weight:x"] {
         assert!(Imbalance::parse(bad).is_err(), "{bad}");
+    }
+    // Weights and ratios that collapse a model are refused, with the range.
+    for bad in ["weight:1e-300", "weight:1e300", "undersample:1e-9", "weight:inf"] {
+        let e = Imbalance::parse(bad).unwrap_err().to_string();
+        assert!(e.contains(bad) && e.contains("from 0.001 to 1000000"), "{e}");
+    }
+    assert!(Imbalance::parse("weight:0.001").is_ok() && Imbalance::parse("undersample:1e6").is_ok());
+    for (key, v) in [("scale_pos_weight", "1e-300"), ("undersample_ratio", "2e6")] {
+        let e = Config::from_overlay(&format!("[imbalance]\n{key} = {v}"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(key) && e.contains("from 0.001 to 1000000"), "{e}");
     }
 }

@@ -189,23 +189,23 @@ pub(super) fn validate(raw: Raw, merged_toml: String) -> Result<Config> {
     }
     let ri = raw.imbalance;
     let undersample_ratio = ri.undersample_ratio;
-    if !(undersample_ratio > 0.0 && undersample_ratio.is_finite()) {
+    if !Imbalance::in_range(undersample_ratio) {
         return Err(bad(
             "imbalance.undersample_ratio",
             undersample_ratio,
-            "must be a number > 0",
+            "must be a number from 0.001 to 1000000",
         ));
     }
     // Checked whatever the strategy: a typo in a setting not used yet surfaces when it is.
     let weight = match &ri.scale_pos_weight {
         toml::Value::String(s) if s == "auto" => None,
         v => match v.as_float().or_else(|| v.as_integer().map(|i| i as f64)) {
-            Some(w) if w > 0.0 && w.is_finite() => Some(w),
+            Some(w) if Imbalance::in_range(w) => Some(w),
             _ => {
                 return Err(bad(
                     "imbalance.scale_pos_weight",
                     v,
-                    "expected \"auto\" or a number > 0",
+                    "expected \"auto\" or a number from 0.001 to 1000000",
                 ));
             }
         },
@@ -575,6 +575,14 @@ fn validate_schema(rs: RawSchema) -> Result<Schema> {
                 &format!("schema.categorical.{name}"),
                 "[]",
                 "list at least one allowed value",
+            ));
+        }
+        // A value listed twice (or as both 1 and "1") is most likely a typo for another.
+        if let Some(v) = out.iter().enumerate().find_map(|(i, v)| out[..i].contains(v).then_some(v)) {
+            return Err(bad(
+                &format!("schema.categorical.{name}"),
+                v,
+                "this allowed value is listed twice: list each value once",
             ));
         }
         categorical.push((name, out));

@@ -235,11 +235,14 @@ fn parquet_narrow_integers_and_decimals_read_as_numbers() {
     let age = cast(&frame, "age", DataType::UInt8);
     let income = cast(&frame, "income", DataType::Decimal(14, 2));
     let gender = cast(&frame, "gender", DataType::Int8);
+    // A 0/1 flag written as a boolean (pandas' bool, Spark's BooleanType) reads as 0 / 1,
+    // label or feature (a boolean label was one "label 'true' is not 0 or 1" per row).
+    let flag = cast(&frame, "uk_residence", DataType::Boolean);
     // A dropped column of a type claims does not read: ignored, as it would be in any type.
     let n = frame.height();
     let lists: Vec<Series> = (0..n).map(|i| Series::new("".into(), [i as i64])).collect();
     let dropped = Series::new("employment_type".into(), lists);
-    for s in [age, income, gender, dropped] {
+    for s in [age, income, gender, flag, dropped] {
         frame.with_column(s.into()).unwrap();
     }
     let pq = dir.path().join("day.parquet");

@@ -130,12 +130,20 @@ pub(super) fn parquet_type_readable(t: &polars::prelude::ArrowDataType) -> bool 
 }
 
 /// Casts every column to text; whole floats print without a fraction so that a category
-/// code stored as 3.0 in Parquet reads as "3", as it would in CSV.
+/// code stored as 3.0 in Parquet reads as "3", as it would in CSV, and booleans as 1 / 0
+/// (a 0/1 flag or label written by pandas or Spark as a boolean).
 fn to_strings(df: DataFrame) -> PolarsResult<DataFrame> {
     let mut cols = Vec::with_capacity(df.width());
     for c in df.columns() {
         let s = c.as_materialized_series();
-        let out = if s.dtype().is_float() {
+        let out = if s.dtype() == &DataType::Boolean {
+            let vals: StringChunked = s
+                .bool()?
+                .iter()
+                .map(|v| v.map(|b| if b { "1" } else { "0" }))
+                .collect();
+            vals.with_name(s.name().clone()).into_series()
+        } else if s.dtype().is_float() {
             let f = s.cast(&DataType::Float64)?;
             let vals: StringChunked = f
                 .f64()?

@@ -51,7 +51,7 @@ pub fn say_line(level: &str, text: &str) {
         })
         .to_string()
     } else {
-        text.to_string()
+        data::values::for_terminal(text).into_owned()
     };
     let _ = writeln!(std::io::stderr(), "{line}");
 }
@@ -65,6 +65,7 @@ macro_rules! say {
 }
 
 pub mod cli;
+pub use data::values::for_terminal;
 pub mod config;
 pub mod data;
 pub mod error;

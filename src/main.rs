@@ -168,6 +168,9 @@ fn main() {
 fn emit(text: &str) {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
+    // A report quotes file names and values from the user's files: no escape sequence of
+    // theirs reaches the terminal (JSON output is escaped by serde already).
+    let text = claims_ops::for_terminal(text);
     if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush())
         && e.kind() != std::io::ErrorKind::BrokenPipe
     {

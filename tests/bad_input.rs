@@ -151,14 +151,21 @@ fn missing_and_extra_columns_exit_3() {
     let good = env.generate("good.csv", 300, 12);
     let text = std::fs::read_to_string(&good).unwrap();
     let dropped = without_column(&good, "age");
-    let p = env.path("no_age.csv");
+    // The file's name holds an escape sequence (it would retitle the terminal): quoted
+    // escaped, never sent raw.
+    let p = env.path("no_age\u{1b}]0;x\u{7}.csv");
     std::fs::write(&p, dropped).unwrap();
     refuse(
         &env,
         &p,
         3,
-        &["no_age.csv", "column 'age'", "missing column"],
+        &[
+            "no_age\\u{1b}]0;x\\u{7}.csv",
+            "column 'age'",
+            "missing column",
+        ],
     );
+    assert!(!train_err(&env, &[&p], 3).contains('\u{1b}'));
     let extra: Vec<String> = text
         .lines()
         .enumerate()
@@ -474,7 +481,10 @@ fn bad_config_and_usage_exit_2() {
     std::fs::write(&utf16, bytes).unwrap();
     // Without its byte-order mark it reads as UTF-8 with NULs (was a TOML parse error).
     let utf16_bare = env.path("utf16-bare.toml");
-    let bytes: Vec<u8> = "seed = 3\n".encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let bytes: Vec<u8> = "seed = 3\n"
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
     std::fs::write(&utf16_bare, bytes).unwrap();
     for (cfg, want) in [
         (&folder, "is a folder"),

@@ -212,12 +212,9 @@ impl Imbalance {
             _ => return Err(bad()),
         };
         match out {
-            Imbalance::Weight(Some(w)) | Imbalance::Undersample(w) if !Self::in_range(w) => {
-                Err(ClaimsError::Usage(format!(
-                    "--imbalance '{s}': {}",
-                    Self::RANGE_TEXT
-                )))
-            }
+            Imbalance::Weight(Some(w)) | Imbalance::Undersample(w) if !Self::in_range(w) => Err(
+                ClaimsError::Usage(format!("--imbalance '{s}': {}", Self::RANGE_TEXT)),
+            ),
             o => Ok(o),
         }
     }
@@ -229,7 +226,8 @@ impl Imbalance {
     }
 
     /// What [`Imbalance::in_range`] allows, for messages.
-    pub const RANGE_TEXT: &'static str = "the weight or ratio must be a number from 0.001 to 1000000";
+    pub const RANGE_TEXT: &'static str =
+        "the weight or ratio must be a number from 0.001 to 1000000";
 
     /// The CLI form of this strategy.
     pub fn label(&self) -> String {

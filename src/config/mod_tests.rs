@@ -224,15 +224,28 @@ fn imbalance_cli_forms() {
         assert!(Imbalance::parse(bad).is_err(), "{bad}");
     }
     // Weights and ratios that collapse a model are refused, with the range.
-    for bad in ["weight:1e-300", "weight:1e300", "undersample:1e-9", "weight:inf"] {
+    for bad in [
+        "weight:1e-300",
+        "weight:1e300",
+        "undersample:1e-9",
+        "weight:inf",
+    ] {
         let e = Imbalance::parse(bad).unwrap_err().to_string();
-        assert!(e.contains(bad) && e.contains("from 0.001 to 1000000"), "{e}");
+        assert!(
+            e.contains(bad) && e.contains("from 0.001 to 1000000"),
+            "{e}"
+        );
     }
-    assert!(Imbalance::parse("weight:0.001").is_ok() && Imbalance::parse("undersample:1e6").is_ok());
+    assert!(
+        Imbalance::parse("weight:0.001").is_ok() && Imbalance::parse("undersample:1e6").is_ok()
+    );
     for (key, v) in [("scale_pos_weight", "1e-300"), ("undersample_ratio", "2e6")] {
         let e = Config::from_overlay(&format!("[imbalance]\n{key} = {v}"))
             .unwrap_err()
             .to_string();
-        assert!(e.contains(key) && e.contains("from 0.001 to 1000000"), "{e}");
+        assert!(
+            e.contains(key) && e.contains("from 0.001 to 1000000"),
+            "{e}"
+        );
     }
 }

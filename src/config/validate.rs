@@ -578,7 +578,11 @@ fn validate_schema(rs: RawSchema) -> Result<Schema> {
             ));
         }
         // A value listed twice (or as both 1 and "1") is most likely a typo for another.
-        if let Some(v) = out.iter().enumerate().find_map(|(i, v)| out[..i].contains(v).then_some(v)) {
+        if let Some(v) = out
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| out[..i].contains(v).then_some(v))
+        {
             return Err(bad(
                 &format!("schema.categorical.{name}"),
                 v,

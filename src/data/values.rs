@@ -266,6 +266,26 @@ pub fn escape_controls(s: &str) -> String {
         .collect()
 }
 
+/// Text about to be printed on a terminal (a message, a report): control and bidirectional
+/// characters escaped as in [`escape_controls`], except the line ends and tabs the text is
+/// laid out with. A file or column name from the user then cannot clear the screen or
+/// retitle the window when an error quotes it.
+pub fn for_terminal(s: &str) -> std::borrow::Cow<'_, str> {
+    let keep = |c: char| c == '\n' || c == '\t' || !unprintable(c);
+    if s.chars().all(keep) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        if keep(c) {
+            out.push(c);
+        } else {
+            out.extend(c.escape_default());
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// A value as quoted in a reason (at most 40 characters, control characters escaped).
 fn show(v: &str) -> String {
     let cut: String = v.chars().take(40).collect();
@@ -313,6 +333,16 @@ mod tests {
         );
         assert_eq!(short("age"), "age");
         assert_eq!(short("X\u{1b}[2Jcol"), "X\\u{1b}[2Jcol");
+        // At the terminal: lines and tabs kept, the rest escaped; plain text not copied.
+        let named = super::for_terminal("error: 'day\u{1b}]0;pwned\u{7}.csv'\n\tline 2\r\u{202e}");
+        assert_eq!(
+            named,
+            "error: 'day\\u{1b}]0;pwned\\u{7}.csv'\n\tline 2\\r\\u{202e}"
+        );
+        assert!(matches!(
+            super::for_terminal("plain\n"),
+            std::borrow::Cow::Borrowed(_)
+        ));
         assert_eq!(short(&"x".repeat(41)), format!("{}...", "x".repeat(40)));
         assert_eq!(short(&"é".repeat(50)).chars().count(), 43);
     }

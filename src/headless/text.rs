@@ -335,17 +335,7 @@ pub fn score_lines(r: &crate::sink::PredictionRow) -> Vec<String> {
 
 /// `s` with its control characters escaped (`\n`, `\u{1b}`): text quoted from an input
 /// file, printed without letting a newline or an escape sequence reach the terminal.
-pub fn printable(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
-}
+pub use crate::data::values::escape_controls as printable;
 
 pub fn reasons_text(v: &serde_json::Value) -> String {
     v.as_array()

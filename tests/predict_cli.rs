@@ -176,9 +176,15 @@ fn rerun_replaces_the_date_and_reasons_are_stored() {
         } else {
             "what kept the score down most"
         };
+        // From the model's base score (read from the registry) to the row's own log-odds.
+        let logit = (r.score / (1.0 - r.score)).ln();
         assert!(
             text.contains(&format!("score {:.4} against threshold", r.score))
-                && text.contains(heading),
+                && text.contains(heading)
+                && text.contains("where every application of v1 starts")
+                && text.contains("all other features")
+                && text.contains(&format!("(log-odds {logit:+.3})"))
+                && text.contains("; threshold F1-optimal on validation"),
             "{text}"
         );
         let j = last_json(&out.get_output().stdout);

@@ -341,6 +341,7 @@ pub(super) fn explain(
     }
     // Date by date, newest first: the day's score, or why it had none.
     let mut text = String::new();
+    let mut bases = crate::registry::basis::Bases::new(home);
     for d in &dates {
         // The id also scored that day (another row of the file had it): say whose score.
         let also = if found.iter().any(|r| r.business_date == *d) {
@@ -360,7 +361,7 @@ pub(super) fn explain(
         }
         for r in found.iter().filter(|r| r.business_date == *d) {
             text.push_str(&format!("application {}\n", r.application_id));
-            for line in super::text::score_lines(r) {
+            for line in super::text::score_lines(r, bases.of(r)) {
                 if !line.is_empty() {
                     text.push_str("  ");
                 }

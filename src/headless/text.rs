@@ -255,15 +255,26 @@ pub(super) fn list_or_none(v: &[String]) -> String {
     }
 }
 
-/// Reasons JSON as "feature=value (+0.41), ...".
 /// One stored score in full, as `claims explain` and the console's score popup show it:
-/// the decision against the threshold, who scored it and when, and every reason with its
-/// value and contribution (named by the contributions' sign, against an average
-/// applicant, which is what SHAP values measure from).
-pub fn score_lines(r: &crate::sink::PredictionRow) -> Vec<String> {
+/// the decision against the threshold (and how the threshold was chosen), who scored it
+/// and when, and every reason with its value and contribution. With the scoring model's
+/// `basis`, the reasons start from its base score and end at this score: the features not
+/// listed one by one are summed on a line of their own, so the numbers add up.
+pub fn score_lines(
+    r: &crate::sink::PredictionRow,
+    basis: Option<&crate::registry::basis::ScoreBasis>,
+) -> Vec<String> {
+    // Digits enough that a score just under the threshold does not print as equal to it.
+    let digits = (4..=8)
+        .find(|&d| format!("{:.d$}", r.score) != format!("{:.d$}", r.threshold))
+        .unwrap_or(4);
+    let rule = basis
+        .and_then(|b| b.threshold_rule.as_deref())
+        .map_or(String::new(), |t| format!("; threshold {t}"));
+    // Lines kept within the 80-column popup.
     let mut lines = vec![
         format!(
-            "score {:.4} against threshold {:.4}: {}",
+            "score {:.digits$} against threshold {:.digits$}: {}",
             r.score,
             r.threshold,
             if r.predicted_claim {
@@ -276,59 +287,99 @@ pub fn score_lines(r: &crate::sink::PredictionRow) -> Vec<String> {
             "business date {}, {} v{}, run {}",
             r.business_date, r.role, r.model_version, r.run_id
         ),
-        format!("scored at {}", r.scored_at),
-        String::new(),
+        format!("scored at {}{rule}", r.scored_at),
     ];
+    if let Some(w) = basis.and_then(|b| b.weighted.as_deref()) {
+        lines.push(format!(
+            "v{} used {w}: its scores are ranks, not claim probabilities",
+            r.model_version
+        ));
+    }
+    lines.push(String::new());
     let reasons: serde_json::Value = serde_json::from_str(&r.top_reasons).unwrap_or_default();
-    match reasons.as_array().filter(|a| !a.is_empty()) {
-        Some(a) => {
-            // Rows stored before reasons followed the decision hold positive ones whatever
-            // the decision: the heading follows the signs.
-            let signs: Vec<f64> = a.iter().filter_map(|x| x["contribution"].as_f64()).collect();
-            lines.push(if signs.iter().all(|&c| c >= 0.0) {
-                "what raised the score most, against an average applicant (log-odds):".into()
-            } else if signs.iter().all(|&c| c <= 0.0) {
-                "what kept the score down most, against an average applicant (log-odds):".into()
-            } else {
-                "reasons, against an average applicant (log-odds):".into()
-            });
-            for x in a {
-                let c = x["contribution"].as_f64().unwrap_or(f64::NAN);
-                lines.push(format!(
-                    "  {:<26} = {:<14} {:+.3}  odds x{:.2}",
-                    x["feature"].as_str().unwrap_or(""),
-                    x["value"].as_str().unwrap_or(""),
-                    c,
-                    c.exp()
-                ));
-            }
-            // For readers who do not think in log-odds (a UAT walkthrough).
-            lines.push(
-                "(odds x2: that value doubled the odds of a claim; x0.5: halved them)"
-                    .into(),
-            );
-            // Only the decision's side is stored: a close call has weighty factors on the
-            // other side that are not shown, and the reader must know it.
-            // (Rows stored before reasons followed the decision hold raising reasons whatever
-            // the decision: no such note for them.)
-            let (up, down) = (
-                signs.iter().all(|&c| c >= 0.0),
-                signs.iter().all(|&c| c <= 0.0),
-            );
-            if let Some(other) = match (up && r.predicted_claim, down && !r.predicted_claim) {
-                (true, false) => Some("lowered"),
-                (false, true) => Some("raised"),
-                _ => None,
-            } {
-                lines.push(format!(
-                    "(what {other} it is not listed: only reasons for the decision are kept)"
-                ));
-            }
-        }
-        None => lines.push(
+    let Some(a) = reasons.as_array().filter(|a| !a.is_empty()) else {
+        lines.push(
             "no reasons stored (inference.top_reasons = 0, or no feature moved this score the decision's way)"
                 .into(),
-        ),
+        );
+        return lines;
+    };
+    let logit = |p: f64| (p / (1.0 - p)).ln();
+    // The reasons add up from the base score to this score (not at a score of exactly 0 or
+    // 1, whose log-odds are infinite).
+    let basis = basis.filter(|_| r.score > 0.0 && r.score < 1.0);
+    if let Some(b) = basis {
+        lines.push(format!(
+            "base score {:.4} (log-odds {:+.3}): where every application of v{} starts",
+            1.0 / (1.0 + (-b.base_margin).exp()),
+            b.base_margin,
+            b.version
+        ));
+    }
+    // Rows stored before reasons followed the decision hold positive ones whatever the
+    // decision: the heading follows the signs.
+    let signs: Vec<f64> = a
+        .iter()
+        .filter_map(|x| x["contribution"].as_f64())
+        .collect();
+    let (up, down) = (
+        signs.iter().all(|&c| c >= 0.0),
+        signs.iter().all(|&c| c <= 0.0),
+    );
+    let from = if basis.is_some() {
+        "from there"
+    } else {
+        "against the model's base score"
+    };
+    lines.push(if up {
+        format!("what raised the score most, {from} (log-odds):")
+    } else if down {
+        format!("what kept the score down most, {from} (log-odds):")
+    } else {
+        format!("reasons, {from} (log-odds):")
+    });
+    let line = |name: &str, value: &str, c: f64| {
+        // Two significant digits for odds far below 1 (x0.0040, not x0.00).
+        let odds = c.exp();
+        let d = if odds > 0.0 && odds < 0.1 {
+            (1.0 - odds.log10().floor()).min(12.0) as usize
+        } else {
+            2
+        };
+        format!("  {name:<26} {value:<16} {c:+.3}  odds x{odds:.d$}")
+    };
+    for x in a {
+        let value = format!("= {}", x["value"].as_str().unwrap_or(""));
+        lines.push(line(
+            x["feature"].as_str().unwrap_or(""),
+            &value,
+            x["contribution"].as_f64().unwrap_or(f64::NAN),
+        ));
+    }
+    if let Some(b) = basis {
+        let rest = logit(r.score) - b.base_margin - signs.iter().sum::<f64>();
+        lines.push(line("all other features", "", rest));
+        lines.push(format!(
+            "  = score {:.digits$} (log-odds {:+.3})",
+            r.score,
+            logit(r.score)
+        ));
+    }
+    // For readers who do not think in log-odds (a UAT walkthrough).
+    lines.push("(odds x2: that value doubled the odds of a claim; x0.5: halved them)".into());
+    // Only the decision's side is stored one by one: a close call has weighty factors on
+    // the other side, and the reader must know where they are. (Rows stored before
+    // reasons followed the decision hold raising reasons whatever the decision: no note.)
+    if let Some(other) = match (up && r.predicted_claim, down && !r.predicted_claim) {
+        (true, false) => Some("lowered"),
+        (false, true) => Some("raised"),
+        _ => None,
+    } {
+        lines.push(if basis.is_some() {
+            format!("(what {other} it is not listed one by one: see \"all other features\")")
+        } else {
+            format!("(what {other} it is not listed: only reasons for the decision are kept)")
+        });
     }
     lines
 }
@@ -337,6 +388,7 @@ pub fn score_lines(r: &crate::sink::PredictionRow) -> Vec<String> {
 /// file, printed without letting a newline or an escape sequence reach the terminal.
 pub use crate::data::values::escape_controls as printable;
 
+/// Reasons JSON as "feature=value (+0.41), ...".
 pub fn reasons_text(v: &serde_json::Value) -> String {
     v.as_array()
         .map(|a| {
@@ -362,6 +414,80 @@ mod tests {
         assert_eq!(
             super::printable("age: 'a\nb'\u{1b}[31m é"),
             "age: 'a\\nb'\\u{1b}[31m é"
+        );
+    }
+
+    /// With the model's base value the reasons add up to the row's log-odds on screen; a
+    /// score that rounds to its threshold gets the digits that tell them apart; a weighted
+    /// model's scores are said not to be probabilities.
+    #[test]
+    fn score_lines_add_up_from_the_base_score() {
+        use crate::registry::basis::ScoreBasis;
+        let row = |score: f64, claim: bool, reasons: &str| crate::sink::PredictionRow {
+            business_date: "2026-03-02".into(),
+            application_id: "A1".into(),
+            model_version: 2,
+            role: "champion".into(),
+            score,
+            predicted_claim: claim,
+            threshold: 0.43161,
+            top_reasons: reasons.into(),
+            run_id: "predict-x".into(),
+            scored_at: "2026-03-02T06:00:00Z".into(),
+        };
+        let reasons = r#"[{"feature":"age","value":"47","contribution":-1.13},
+            {"feature":"location","value":"L","contribution":-0.138}]"#;
+        let basis = ScoreBasis {
+            version: 2,
+            base_margin: -1.575,
+            threshold_rule: Some("F1-optimal on validation".into()),
+            threshold: 0.43161,
+            weighted: None,
+        };
+        let r = row(0.43158, false, reasons);
+        let text = super::score_lines(&r, Some(&basis)).join("\n");
+        let logit = (0.43158f64 / (1.0 - 0.43158)).ln();
+        let rest = logit + 1.575 + 1.13 + 0.138;
+        assert!(
+            text.contains("score 0.43158 against threshold 0.43161: no claim predicted")
+                && text.contains("; threshold F1-optimal on validation")
+                && text.contains(
+                    "base score 0.1715 (log-odds -1.575): where every application of v2 starts"
+                )
+                && text.contains(&format!("all other features{:26}{rest:+.3}", ""))
+                && text.contains(&format!("= score 0.43158 (log-odds {logit:+.3})"))
+                && text.contains("(what raised it is not listed one by one"),
+            "{text}"
+        );
+        // Every line fits the 80-column popup's 78 inner columns.
+        assert!(text.lines().all(|l| l.chars().count() <= 78), "{text}");
+        // Odds far below 1 keep two significant digits.
+        let low = row(
+            0.0004,
+            false,
+            r#"[{"feature":"age","value":"45","contribution":-5.5}]"#,
+        );
+        let weighted = ScoreBasis {
+            weighted: Some("weight:auto=5.2333".into()),
+            ..basis.clone()
+        };
+        let text = super::score_lines(&low, Some(&weighted)).join("\n");
+        assert!(
+            text.contains("odds x0.0041")
+                && text.contains(
+                    "v2 used weight:auto=5.2333: its scores are ranks, not claim probabilities"
+                ),
+            "{text}"
+        );
+        // Without a basis (a sink shared with another home): no sum, the old wording.
+        let text = super::score_lines(&r, None).join("\n");
+        assert!(
+            !text.contains("all other features")
+                && text.contains("against the model's base score")
+                && text.contains(
+                    "(what raised it is not listed: only reasons for the decision are kept)"
+                ),
+            "{text}"
         );
     }
 }

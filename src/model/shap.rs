@@ -267,6 +267,30 @@ impl TreeExplainer {
         self.base_margin
     }
 
+    /// SHAP's base value (log-odds), XGBoost's bias column of `pred_contribs`: the base
+    /// margin plus each tree's mean leaf value weighted by its training cover. A row's
+    /// SHAP values add up from it to the row's margin; it is the model's starting point,
+    /// near its average score on the training rows (hessian-weighted, so a model trained
+    /// with class weights starts where the weighted rows put it). `None` unless
+    /// `binary:logistic`.
+    pub fn expected_margin(&self) -> Option<f64> {
+        fn mean(t: &Tree, node: usize) -> f64 {
+            let (l, r) = (t.left[node], t.right[node]);
+            if l < 0 {
+                return f64::from(t.value[node]);
+            }
+            let (l, r) = (l as usize, r as usize);
+            let (cl, cr) = (f64::from(t.cover[l]), f64::from(t.cover[r]));
+            if cl + cr > 0.0 {
+                (cl * mean(t, l) + cr * mean(t, r)) / (cl + cr)
+            } else {
+                0.0
+            }
+        }
+        let base = f64::from(self.base_margin?);
+        Some(base + self.trees.iter().map(|t| mean(t, 0)).sum::<f64>())
+    }
+
     /// Number of trees.
     pub fn len(&self) -> usize {
         self.kinds.len()

@@ -87,6 +87,14 @@ fn matches_xgboost_pred_contribs() {
                 "depth {depth}, {threads} thread(s): max |ours - xgboost| = {max_diff}"
             );
         }
+        // The base value is XGBoost's bias column (the same for every row).
+        let bias = f64::from(want[w]);
+        let got = e.expected_margin().unwrap();
+        assert!(
+            (got - bias).abs() < 1e-5,
+            "depth {depth}: {got} against {bias}"
+        );
+        assert!((0..n).all(|i| want[i * ww + w] == want[w]));
     }
 }
 

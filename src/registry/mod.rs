@@ -4,6 +4,7 @@
 //! history. Writes are atomic (staging folder, then rename); reads verify every hash, so a
 //! corrupt or edited artifact is refused.
 
+pub mod basis;
 pub mod db;
 pub mod mounts;
 pub mod runs;

@@ -340,7 +340,7 @@ impl App {
             Action::Move(d) => self.move_by(d),
             Action::Open if self.pane == Pane::Predictions => {
                 if let Some((r, _)) = self.visible_predictions().get(self.pred_sel) {
-                    self.popup = Some(super::panes::predictions::score_popup(r));
+                    self.popup = Some(super::panes::predictions::score_popup(r, &self.home));
                 }
             }
             Action::Open => {

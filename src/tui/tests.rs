@@ -272,11 +272,14 @@ fn a_score_opens_in_full() {
         shown.contains(&top.application_id)
             && shown.contains(&format!("score {:.4} against threshold", top.score))
             && shown.contains(if top.predicted_claim {
-                "what raised the score most, against an average applicant (log-odds):"
+                "what raised the score most, from there (log-odds):"
             } else {
-                "what kept the score down most, against an average applicant (log-odds):"
+                "what kept the score down most, from there (log-odds):"
             })
-            && shown.contains("odds x"),
+            && shown.contains("odds x")
+            && shown.contains("all other features")
+            && shown.contains(&format!("  = score {:.4} (log-odds", top.score))
+            && shown.contains("where every application of v"),
         "{shown}"
     );
     // At 80x24 the popup still fits its closing hint under the legend.
@@ -284,9 +287,9 @@ fn a_score_opens_in_full() {
     assert!(
         small.contains("(odds x2: that value doubled the odds of a claim; x0.5: halved them)")
             && small.contains(if top.predicted_claim {
-                "(what lowered it is not listed: only reasons for the decision are kept)"
+                "(what lowered it is not listed one by one: see \"all other features\")"
             } else {
-                "(what raised it is not listed: only reasons for the decision are kept)"
+                "(what raised it is not listed one by one: see \"all other features\")"
             }),
         "{small}"
     );

@@ -303,9 +303,14 @@ pub fn reasons_shown(stored: &str) -> String {
 }
 
 /// The popup for one scored application: its score against the threshold, who scored it
-/// and when, and every stored reason with its value and contribution.
-pub fn score_popup(r: &crate::sink::PredictionRow) -> crate::tui::state::Popup {
-    let mut lines = crate::headless::score_lines(r);
+/// and when, and every stored reason with its value and contribution, from the scoring
+/// model's base score (read from `home`'s registry) to this score.
+pub fn score_popup(
+    r: &crate::sink::PredictionRow,
+    home: &std::path::Path,
+) -> crate::tui::state::Popup {
+    let mut bases = crate::registry::basis::Bases::new(home);
+    let mut lines = crate::headless::score_lines(r, bases.of(r));
     lines.push(String::new());
     lines.push("any key closes".into());
     crate::tui::state::Popup::Score(r.application_id.clone(), lines)

@@ -76,6 +76,9 @@ pub struct App {
     /// Rows beyond those loaded whose id matches the confirmed filter (searched in the
     /// database when the day has more rows than the console loads).
     pub found: Vec<PredictionRow>,
+    /// For a confirmed filter that matches nothing on the date: the other dates whose
+    /// champion scored exactly that id, newest first.
+    pub elsewhere: Vec<String>,
     /// That date's PSI rows.
     pub drift: Vec<DriftRow>,
     /// That date's quarantined rows: (row number, id, reasons).
@@ -156,6 +159,7 @@ impl App {
             predictions: vec![],
             predictions_total: 0,
             found: vec![],
+            elsewhere: vec![],
             quarantined: vec![],
             drift: vec![],
             pred_sel: 0,

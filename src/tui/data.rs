@@ -185,6 +185,24 @@ impl DaySource {
         })
     }
 
+    /// The dates whose champion scored exactly application `id`, newest first (one key
+    /// lookup per date, as `claims explain` does; at most 5).
+    pub fn dates_of_id(&mut self, home: &Path, id: &str) -> Result<Vec<String>> {
+        let id = id.to_string();
+        self.with(home, format!("dates of {id}"), move |s| {
+            let mut out = vec![];
+            for d in s.dates()?.into_iter().rev() {
+                if s.champion_row(&d, &id)?.is_some() {
+                    out.push(d);
+                    if out.len() == 5 {
+                        break;
+                    }
+                }
+            }
+            Ok(out)
+        })
+    }
+
     /// What identifies a date's scoring: its champion row count and the run that wrote its
     /// top row. It changes when the date is scored again.
     pub fn stamp(&mut self, home: &Path, date: &str) -> Result<(usize, String)> {

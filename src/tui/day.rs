@@ -38,6 +38,7 @@ impl App {
     /// whole day, from the database.
     pub(super) fn search_day(&mut self) {
         self.found.clear();
+        self.elsewhere.clear();
         let Some(d) = &self.date else { return };
         if self.pane == Pane::Predictions
             && self.day_truncated()
@@ -46,6 +47,24 @@ impl App {
         {
             match self.days.find(&self.home, d, &self.filter) {
                 Ok(rows) => self.found = rows,
+                Err(e) => self.status = format!("search failed: {e}"),
+            }
+        }
+        // Nothing here (scored or quarantined): the dates that scored that id.
+        self.elsewhere.clear();
+        let d = d.clone();
+        let needle = self.filter.trim().to_string();
+        if self.pane == Pane::Predictions
+            && !self.filtering
+            && !needle.is_empty()
+            && self.visible_predictions().is_empty()
+            && !self
+                .quarantined
+                .iter()
+                .any(|(_, id, _)| id.contains(&needle))
+        {
+            match self.days.dates_of_id(&self.home, &needle) {
+                Ok(dates) => self.elsewhere = dates.into_iter().filter(|x| *x != d).collect(),
                 Err(e) => self.status = format!("search failed: {e}"),
             }
         }

@@ -315,7 +315,21 @@ fn quarantined_rows_show_under_the_scores() {
     a.filter = "app1".into();
     let shown = render(&a, 120, 40);
     assert!(
-        shown.contains("0 of 300 scored match 'app1'; APP1 was quarantined (row 4): age"),
+        shown.contains(
+            "No score on 2026-03-02 matches 'app1': APP1 was quarantined (row 4), not scored"
+        ) && shown.contains("APP1, row 4:")
+            && shown.contains("    age: value 'abc' is not a number"),
+        "{shown}"
+    );
+    // An id scored only on another date: the list names that date (the console shows
+    // one date at a time; a handler used to read "0 match" and give up).
+    a.quarantined.clear();
+    a.elsewhere = vec!["2026-03-01".into()];
+    let shown = render(&a, 80, 24);
+    assert!(
+        shown.contains(
+            "'app1' was not scored on 2026-03-02. The champion scored it on 2026-03-01: h/l"
+        ),
         "{shown}"
     );
 }

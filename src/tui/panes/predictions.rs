@@ -22,25 +22,43 @@ pub fn predictions(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     } else {
         0
     };
-    // Quarantined rows (up to 3, with reasons) under the list.
+    // Quarantined rows (up to 3, with reasons) under the list. A filter that matches
+    // quarantined ids shows those, each reason in full (wrapped): a handler searching for
+    // an application that was not scored reads why.
     let q = app.quarantined.len();
-    let q_lines = if q > 0 { q.min(3) as u16 + 1 } else { 0 };
+    let needle = app.filter.to_lowercase();
+    let matched: Vec<_> = app
+        .quarantined
+        .iter()
+        .filter(|(_, id, _)| !needle.is_empty() && id.to_lowercase().contains(&needle))
+        .take(3)
+        .collect();
+    let wide = usize::from(list.width.saturating_sub(4).max(20));
+    let q_lines = match (q, matched.is_empty()) {
+        (0, _) => 0,
+        (_, true) => q.min(3) as u16 + 1,
+        (_, false) => {
+            let lines: usize = matched
+                .iter()
+                .map(|(_, _, why)| 1 + why.chars().count().div_ceil(wide))
+                .sum();
+            (lines + 1).min(9) as u16
+        }
+    };
     let [list, quarantine, drift_line] = Layout::vertical([
         Constraint::Min(3),
         Constraint::Length(q_lines),
         Constraint::Length(summary),
     ])
     .areas(list);
-    if q > 0 {
+    if q > 0 && matched.is_empty() {
         let mut lines = vec![Line::styled(
             format!(
                 "{q} row(s) quarantined, not scored{}:",
                 match app.predictions.first().filter(|_| q > 3) {
-                    Some(p) => format!(
-                        " (the first 3; all in `claims runs {}` and table quarantine)",
-                        p.run_id
-                    ),
-                    None if q > 3 => " (the first 3; all in table quarantine)".to_string(),
+                    // The run id first: a narrow pane cuts the end.
+                    Some(p) => format!(" (first 3; all: `claims runs {}`)", p.run_id),
+                    None if q > 3 => " (first 3; all in table quarantine)".to_string(),
                     None => String::new(),
                 }
             ),
@@ -53,6 +71,17 @@ pub fn predictions(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 .map(|(row, id, why)| Line::from(format!("  row {row:<6} {id:<13} {why}"))),
         );
         f.render_widget(Paragraph::new(lines), quarantine);
+    } else if q > 0 {
+        let mut lines = vec![Line::styled(
+            format!("quarantined, not scored, matching '{}':", app.filter),
+            theme.warn,
+        )];
+        for (row, id, why) in matched {
+            lines.push(Line::from(format!("  {id}, row {row}:")));
+            lines.push(Line::from(format!("    {why}")));
+        }
+        let wrap = ratatui::widgets::Wrap { trim: false };
+        f.render_widget(Paragraph::new(lines).wrap(wrap), quarantine);
     }
     if summary > 0 {
         let named = |level: &str| {
@@ -113,7 +142,11 @@ pub fn predictions(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                         Style::default()
                     },
                 )),
-                Cell::from(if r.predicted_claim { "yes" } else { "" }),
+                Cell::from(if r.predicted_claim {
+                    Span::raw("yes")
+                } else {
+                    Span::styled("no", theme.dim)
+                }),
                 Cell::from(text.clone()),
             ]);
             if i == app.pred_sel {
@@ -185,27 +218,40 @@ pub fn predictions(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             app.predictions.len(),
             app.filter
         ),
-        (false, _) => {
-            // No scored row matches, but a quarantined one does: say so (a handler looking
-            // for an application would otherwise read that it does not exist).
-            let needle = app.filter.to_lowercase();
-            let held = app
-                .quarantined
-                .iter()
-                .find(|(_, id, _)| visible.is_empty() && id.to_lowercase().contains(&needle));
-            match held {
-                Some((row, id, why)) => format!(
-                    "{date}: 0 of {total} scored match '{}'; {id} was quarantined (row {row}): {why}",
-                    app.filter
-                ),
-                None => format!(
-                    "{date}: {} of {total} match '{}'{model} (Esc clears)",
-                    visible.len(),
-                    app.filter
-                ),
-            }
-        }
+        (false, _) => format!(
+            "{date}: {} of {total} match '{}'{model} (Esc clears)",
+            visible.len(),
+            app.filter
+        ),
     };
+    // No row matches: the list says where the application is, in full (a title is cut).
+    if visible.is_empty() && !app.filter.is_empty() {
+        let (f_, needle) = (&app.filter, app.filter.to_lowercase());
+        let held = app
+            .quarantined
+            .iter()
+            .find(|(_, id, _)| id.to_lowercase().contains(&needle));
+        let note = match held {
+            // Not scored but quarantined (a handler would otherwise read that it does
+            // not exist): the reason is in the panel below.
+            Some((row, id, _)) => format!(
+                "No score on {date} matches '{f_}': {id} was quarantined (row {row}), not scored; why is below."
+            ),
+            // Scored on other dates: which, so a handler need not page through them.
+            None if !app.elsewhere.is_empty() => format!(
+                "'{f_}' was not scored on {date}. The champion scored it on {}: h/l goes there.",
+                app.elsewhere.join(", ")
+            ),
+            None if app.filtering => format!("No id or reason on {date} matches '{f_}' yet."),
+            None => format!(
+                "No id or reason on {date} matches '{f_}', and no other date scored that id. Esc clears the filter."
+            ),
+        };
+        let wrap = ratatui::widgets::Wrap { trim: false };
+        let text = Paragraph::new(note).wrap(wrap).block(block(&title, theme));
+        f.render_widget(text, list);
+        return draw_drift(f, drift, app, side, theme);
+    }
     let t = Table::new(
         rows,
         [
@@ -226,6 +272,11 @@ pub fn predictions(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     )
     .block(block(&title, theme));
     f.render_widget(t, list);
+    draw_drift(f, drift, app, side, theme);
+}
+
+/// The date's drift panel beside the list (when the pane is wide enough for it).
+fn draw_drift(f: &mut Frame, drift: Rect, app: &App, side: u16, theme: &Theme) {
     if side > 0 {
         // The score's drift first, then alerts, warnings and the highest PSI: when the
         // panel is shorter than the list, what it cuts is what matters least.

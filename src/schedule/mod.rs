@@ -243,6 +243,15 @@ pub fn interrupted(conn: &Connection, home: &std::path::Path, job: Job) -> Resul
 /// Makes an interrupted instant of `job` due again (its last handled instant goes back one
 /// second), so the catch-up policy decides whether it runs; returns that instant.
 pub fn reopen_interrupted(conn: &Connection, job: Job) -> Result<Option<DateTime<Utc>>> {
+    reopen(
+        conn,
+        job,
+        "interrupted: the scheduler stopped during the run",
+    )
+}
+
+/// [`reopen_interrupted`] with `why` as the instant's outcome until it runs again.
+pub fn reopen(conn: &Connection, job: Job, why: &str) -> Result<Option<DateTime<Utc>>> {
     let st = state(conn, job)?;
     let Some(fire) = st
         .last_fire
@@ -252,9 +261,14 @@ pub fn reopen_interrupted(conn: &Connection, job: Job) -> Result<Option<DateTime
         return Ok(None);
     };
     conn.execute(
-        "UPDATE schedule_state SET last_fire = ?2, last_outcome = 'interrupted: the scheduler stopped during the run', updated_at = ?3
+        "UPDATE schedule_state SET last_fire = ?2, last_outcome = ?4, updated_at = ?3
          WHERE job = ?1 AND last_outcome = 'running'",
-        params![job.name(), (fire - chrono::Duration::seconds(1)).to_rfc3339(), db::now()],
+        params![
+            job.name(),
+            (fire - chrono::Duration::seconds(1)).to_rfc3339(),
+            db::now(),
+            why
+        ],
     )
     .map_err(db::sql)?;
     Ok(Some(fire))

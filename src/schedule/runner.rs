@@ -259,6 +259,31 @@ impl<'a> Scheduler<'a> {
                 }
                 let date = sched.local_date(fire);
                 let (attempts, outcome) = self.attempt(job, date);
+                // Stopped during the run (a `systemctl restart`, a deploy): the instant is
+                // due again when the scheduler starts, as after a crash, not lost as
+                // "failed: cancelled". Under catch_up = none it would not run again, so it
+                // is reported as failed, saying how to run it.
+                if !outcome.ok && self.stop.load(Ordering::Relaxed) && sc.catch_up != "none" {
+                    super::reopen(
+                        &self.conn,
+                        job,
+                        "stopped: the scheduler was stopped during the run; due again when it starts",
+                    )?;
+                    tracing::warn!(job = job.name(), %date, "stopped during the run of {fire}; it runs again when the scheduler starts (catch_up = {})", sc.catch_up);
+                    return Ok(fired);
+                }
+                let outcome = if !outcome.ok && self.stop.load(Ordering::Relaxed) {
+                    Attempt {
+                        message: format!(
+                            "{}; the scheduler was stopped during the run and catch_up = none does not run it again: `claims schedule trigger {} --date {date}` does",
+                            outcome.message,
+                            job.name()
+                        ),
+                        ..outcome
+                    }
+                } else {
+                    outcome
+                };
                 failure_hook(self.cfg, &self.home, job, date, attempts, &outcome);
                 let text = if outcome.ok {
                     "succeeded".to_string()

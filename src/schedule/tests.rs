@@ -286,6 +286,70 @@ fn an_interrupted_instant_runs_again() {
     assert!(!interrupted(&conn, home.path(), Job::Predict).unwrap());
 }
 
+/// Stops the scheduler from inside its first run (a SIGTERM mid-job), which comes back
+/// cancelled; later runs succeed.
+struct StoppedMidRun {
+    stop: Arc<AtomicBool>,
+    rec: Recorder,
+}
+
+impl Executor for StoppedMidRun {
+    fn execute(&self, job: Job, date: NaiveDate, cancel: Arc<AtomicBool>) -> Attempt {
+        if !self.stop.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            return Attempt {
+                ok: false,
+                transient: true,
+                run_id: Some("predict-cancelled".into()),
+                message: "cancelled".into(),
+                exit_code: 1,
+            };
+        }
+        self.rec.execute(job, date, cancel)
+    }
+}
+
+/// A scheduler stopped cleanly during a run (`systemctl restart`) leaves the instant due
+/// again, as a killed one does: it used to be recorded "failed: cancelled" and the day was
+/// never scored. Under catch_up = none it is reported as failed with the command to run it.
+#[test]
+fn an_instant_stopped_mid_run_runs_again_on_restart() {
+    for policy in ["latest", "none"] {
+        let home = tempfile::tempdir().unwrap();
+        let c = cfg(policy);
+        let clock = FakeClock::at("2026-03-28T19:00:20Z");
+        let conn = crate::registry::db::open(&home.path().join("claims.db")).unwrap();
+        init_state(&conn, Job::Predict, t("2026-03-28T18:00:00Z")).unwrap();
+        init_state(&conn, Job::Train, t("2026-03-28T18:00:00Z")).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let exec = StoppedMidRun {
+            stop: stop.clone(),
+            rec: Recorder::new(0, true),
+        };
+        let s = Scheduler::new(&c, home.path(), &clock, &exec, stop.clone()).unwrap();
+        let fired = s.tick().unwrap();
+        let outcome = state(&conn, Job::Predict).unwrap().last_outcome.unwrap();
+        drop(s);
+        // Restarted a minute later.
+        clock.set("2026-03-28T19:01:30Z");
+        let rec = Recorder::new(0, true);
+        let s = scheduler(&c, home.path(), &clock, &rec);
+        s.tick().unwrap();
+        if policy == "latest" {
+            assert!(fired.is_empty(), "{fired:?}");
+            assert!(outcome.starts_with("stopped: "), "{outcome}");
+            assert_eq!(rec.runs(), vec![(Job::Predict, "2026-03-28".to_string())]);
+        } else {
+            assert!(
+                fired[0].outcome.message.ends_with(
+                    "catch_up = none does not run it again: `claims schedule trigger predict --date 2026-03-28` does"
+                ),
+                "{fired:?}"
+            );
+            assert!(rec.runs().is_empty(), "{:?}", rec.runs());
+        }
+    }
+}
+
 /// catch_up = none: a job due at the same time as another that ran first (and retried for
 /// minutes) is late only because of it, and still runs.
 #[test]

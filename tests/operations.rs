@@ -239,6 +239,33 @@ fn backfill_finishes_the_good_dates_and_resumes_the_bad_one() {
         (Some(1), Some(2)),
         "{j}"
     );
+    // Rows whose run never finished (killed after its commit: still "running", no drift)
+    // are not "done": the resumed backfill scores the date again (it was skipped).
+    let conn = rusqlite::Connection::open(&other).unwrap();
+    let writer: String = conn
+        .query_row(
+            "SELECT run_id FROM predictions WHERE business_date = '2026-02-03' LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let reg = rusqlite::Connection::open(env.home().join("claims.db")).unwrap();
+    reg.execute(
+        "UPDATE runs SET status = 'running', finished_at = NULL WHERE run_id = ?1",
+        [&writer],
+    )
+    .unwrap();
+    let j = last_json(&to_other(&env).get_output().stdout);
+    let dates = j["dates"].as_array().unwrap();
+    assert_eq!(
+        dates
+            .iter()
+            .find(|d| d["status"] == "done")
+            .map(|d| &d["date"]),
+        Some(&serde_json::json!("2026-02-03")),
+        "{j}"
+    );
+    assert_eq!(j["skipped"].as_u64(), Some(2), "{j}");
 }
 
 #[test]

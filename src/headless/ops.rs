@@ -34,6 +34,18 @@ pub fn hook(hooks: &HooksConfig, job: &str, e: &ClaimsError, home: &Path, date: 
     units::run_hook(&hooks.on_failure, &payload, hooks.timeout());
 }
 
+/// Whether a backfill can skip `date`: the table holds its rows and the run that wrote
+/// them finished. Rows of a run that was killed after its commit (no drift recorded, the
+/// run "running" or closed as interrupted) are scored again from the same file, as a plain
+/// rerun would; rows of a run this home does not know (a shared sink) count as done.
+fn day_done(target: &mut dyn crate::sink::Sink, home: &Path, date: &str) -> Result<bool> {
+    let Some(run_id) = target.day_writer(date)? else {
+        return Ok(false);
+    };
+    let conn = db::open(&home.join("claims.db"))?;
+    Ok(crate::registry::runs::get(&conn, &run_id)?.is_none_or(|r| r.status == "succeeded"))
+}
+
 /// What a backfill does besides scoring.
 pub struct BackfillOptions {
     /// Score dates the target table already has.
@@ -97,7 +109,7 @@ pub fn backfill(
         let target = opened.insert(crate::sink::open(&url, home)?);
         let mut not_done = Vec::with_capacity(absent.len());
         for d in absent {
-            if !target.has_day(&d.to_string())? {
+            if !day_done(target.as_mut(), home, &d.to_string())? {
                 not_done.push(d);
             }
         }
@@ -132,14 +144,14 @@ pub fn backfill(
         }
         let input = pattern.replace("{date}", &ds);
         let done = !force
-            && match target.has_day(&ds) {
+            && match day_done(target.as_mut(), home, &ds) {
                 Ok(done) => done,
                 // A server's connection may have dropped since the last date (a restart, a
                 // failover, an idle timeout): connect again once before giving up.
                 Err(e) if url.starts_with("postgres") => {
                     tracing::warn!("{ds}: the sink did not answer ({e}); connecting again");
                     target = crate::sink::open(&url, home)?;
-                    target.has_day(&ds)?
+                    day_done(target.as_mut(), home, &ds)?
                 }
                 Err(e) => return Err(e),
             };

@@ -153,8 +153,9 @@ pub trait Sink: Send {
     ) -> Result<Box<dyn DayWriter + 's>>;
     /// The rows of `date`, ordered by role then application id.
     fn read_day(&mut self, date: &str) -> Result<Vec<PredictionRow>>;
-    /// Whether `date` has champion rows (a backfill skips such dates).
-    fn has_day(&mut self, date: &str) -> Result<bool>;
+    /// The run that wrote `date`'s champion rows (`None` when it has none): one row read,
+    /// no count (a backfill asks it for every date of its range).
+    fn day_writer(&mut self, date: &str) -> Result<Option<String>>;
     /// The run that wrote `date`'s champion rows, and how many there are (`None` when the
     /// date has none). A date is written whole by one run, so there is one.
     fn day_run(&mut self, date: &str) -> Result<Option<(String, u64)>>;

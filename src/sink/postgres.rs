@@ -437,16 +437,13 @@ impl Sink for PgSink {
         Ok(Box::new(PgDay::new(tx, d)))
     }
 
-    fn has_day(&mut self, date: &str) -> Result<bool> {
+    fn day_writer(&mut self, date: &str) -> Result<Option<String>> {
         let d = day(date)?;
         let row = self
             .read()?
-            .query_one(
-                "SELECT EXISTS(SELECT 1 FROM predictions WHERE business_date = $1 AND role = 'champion')",
-                &[&d],
-            )
+            .query_opt(super::DATE_WRITER_SQL, &[&d])
             .map_err(|e| err("read", e))?;
-        Ok(row.get(0))
+        Ok(row.map(|r| r.get(0)))
     }
 
     fn day_run(&mut self, date: &str) -> Result<Option<(String, u64)>> {

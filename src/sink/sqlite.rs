@@ -443,13 +443,10 @@ impl Sink for SqliteSink {
             .map_err(err)
     }
 
-    fn has_day(&mut self, date: &str) -> Result<bool> {
+    fn day_writer(&mut self, date: &str) -> Result<Option<String>> {
         self.conn
-            .query_row(
-                "SELECT EXISTS(SELECT 1 FROM predictions WHERE business_date = ?1 AND role = 'champion')",
-                [date],
-                |r| r.get(0),
-            )
+            .query_row(super::DATE_WRITER_SQL, [date], |r| r.get(0))
+            .optional()
             .map_err(err)
     }
 

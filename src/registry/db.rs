@@ -121,11 +121,37 @@ fn open_with(path: &Path, home_tables: bool) -> Result<Connection> {
                 path.display()
             )))
         }
-        Err(e) => Err(ClaimsError::Registry(match risk {
-            Some(why) => format!("{}: {e} ({why})", path.display()),
-            None => format!("{}: {e}", path.display()),
+        Err(e) => Err(ClaimsError::Registry(match (risk, disk_full(path, &e)) {
+            (_, Some(full)) => format!("{}: {e} ({full})", path.display()),
+            (Some(why), None) => format!("{}: {e} ({why})", path.display()),
+            (None, None) => format!("{}: {e}", path.display()),
         })),
     }
+}
+
+/// For an I/O error that a full disk explains (SQLite says "disk I/O error" when it cannot
+/// even make its `-shm` file): says so, with the room left, so a 7pm reader does not hunt
+/// for a broken disk. `None` when the file system has room (64 MiB or more) or cannot be asked.
+pub fn disk_full(path: &Path, e: &rusqlite::Error) -> Option<String> {
+    use rusqlite::ErrorCode::{DiskFull, SystemIoFailure};
+    if !matches!(e.sqlite_error_code(), Some(DiskFull | SystemIoFailure)) {
+        return None;
+    }
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty())?;
+    let c = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).ok()?;
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a NUL-terminated path and `st` a writable statvfs.
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return None;
+    }
+    let free = (st.f_bavail as u64).saturating_mul(st.f_frsize as u64);
+    (free < 64 << 20).then(|| {
+        format!(
+            "the file system holding {} has {} KiB free: it is full; free some space and run again",
+            dir.display(),
+            free >> 10
+        )
+    })
 }
 
 /// A home database emptied to 0 bytes or gone (a full disk, a half-finished restore)

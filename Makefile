@@ -22,7 +22,7 @@ SYS_PKGS := libclang-dev
 endif
 CARGO := $(XGB_ENV) cargo
 
-.PHONY: demo test build deps fmt lint unit install workflows tui-e2e screenshots
+.PHONY: demo test build deps fmt lint unit install install-system workflows tui-e2e screenshots
 
 deps:
 	@scripts/system-deps.sh $(SYS_PKGS)
@@ -64,6 +64,23 @@ test: deps fmt lint workflows unit tui-e2e
 
 install: deps
 	$(CARGO) install --path . --locked $(CARGO_FEATURES)
+
+# For service accounts (systemd units with User=, cron of another user): the binary and
+# libxgboost under PREFIX, readable by all (laid out as in the xgboost-cpu wheel, whose
+# library finds its OpenMP beside it); the binary finds the library through its
+# $$ORIGIN/../lib/xgboost/lib run path (the build's own library folder, under this user's home, may be
+# closed to them). `sudo make install-system` (PREFIX=/opt/claims-ops).
+PREFIX ?= /opt/claims-ops
+install-system: build
+	install -d -m 755 $(PREFIX)/bin $(PREFIX)/lib/xgboost/lib
+	install -m 755 $(BIN) $(PREFIX)/bin/claims
+	lib=$$($(XGB_ENV) sh -c 'echo "$${CLAIMS_XGB_RPATH:-$$XGBOOST_LIB_DIR}"'); \
+	install -m 644 "$$lib"/libxgboost.so $(PREFIX)/lib/xgboost/lib/libxgboost.so; \
+	if [ -d "$$lib/../../xgboost_cpu.libs" ]; then \
+	  install -d -m 755 $(PREFIX)/lib/xgboost_cpu.libs; \
+	  install -m 644 "$$lib"/../../xgboost_cpu.libs/* $(PREFIX)/lib/xgboost_cpu.libs/; \
+	fi
+	@echo "installed $(PREFIX)/bin/claims (libxgboost in $(PREFIX)/lib/xgboost/lib)"
 
 # PNGs of every pane of the real console (tmux capture with colours -> scripts/ansi2png.py).
 screenshots: build

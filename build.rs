@@ -13,6 +13,11 @@ fn main() {
     if let Some(dir) = dir {
         println!("cargo:rustc-link-arg=-Wl,-rpath,{dir}");
     }
+    // Then `lib/xgboost/lib` beside the binary's folder: `make install-system` puts the
+    // library there (with the wheel's OpenMP in `lib/xgboost_cpu.libs`, where the library
+    // looks for it), for service accounts that cannot read the build's folder (the loader
+    // skips a run path it cannot open and tries the next).
+    println!("cargo:rustc-link-arg=-Wl,-rpath,$ORIGIN/../lib/xgboost/lib");
     let git = |args: &[&str]| {
         std::process::Command::new("git")
             .args(args)

@@ -139,10 +139,11 @@ fn contract_violations_exit_3_with_file_row_column_reason() {
     let j = last_json(&runs.get_output().stdout);
     let runs = j["runs"].as_array().unwrap();
     assert_eq!(runs.len(), 9);
-    assert!(
-        runs.iter()
-            .all(|r| r["status"] == "failed" && r["error"].as_str().unwrap().contains("contract"))
-    );
+    // Each with the exit code the command gave (3: bad input), for an orchestrator that
+    // reads runs rather than error texts.
+    assert!(runs.iter().all(|r| r["status"] == "failed"
+        && r["exit_code"] == 3
+        && r["error"].as_str().unwrap().contains("contract")));
 }
 
 #[test]

@@ -191,6 +191,26 @@ fn backfill_finishes_the_good_dates_and_resumes_the_bad_one() {
         text.contains("2026-02-05 failed") && text.contains("income"),
         "{text}"
     );
+    // Each date's run carries its date and exit code at the top, for an orchestrator.
+    let out = env.claims().args(["--json", "runs"]).assert().success();
+    let j = last_json(&out.get_output().stdout);
+    let codes: Vec<(String, i64)> = j["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == "predict")
+        .map(|r| {
+            let date = r["business_date"].as_str().unwrap_or("none").to_string();
+            (date, r["exit_code"].as_i64().unwrap_or(-1))
+        })
+        .collect();
+    assert_eq!(codes.len(), 10, "{codes:?}");
+    assert!(
+        codes
+            .iter()
+            .all(|(d, c)| *c == if d == "2026-02-05" { 3 } else { 0 }),
+        "{codes:?}"
+    );
     // Fix the file and rerun: only that date runs.
     std::fs::write(&bad, good_text).unwrap();
     let out = run(&env).success();

@@ -286,6 +286,8 @@ fn run_json(home: &std::path::Path, r: &runs::RunRecord) -> serde_json::Value {
         .and_then(|a| serde_json::from_str(a).ok())
         .unwrap_or(serde_json::Value::Null);
     run["summary"] = r.summary_json();
+    // The date a scoring run was for, at the top (it is also in `args`).
+    run["business_date"] = run["args"]["date"].clone();
     run
 }
 

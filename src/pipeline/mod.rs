@@ -217,7 +217,8 @@ impl RunCtx {
                 tracing::info!(run_id = %self.run_id, "run succeeded");
             }
             Err(e) => {
-                runs::finish(&*self.lock()?, &self.run_id, Err(&error_chain(e)))?;
+                let text = error_chain(e);
+                runs::finish(&*self.lock()?, &self.run_id, Err((&text, e.exit_code())))?;
                 // The command prints the error itself (the scheduler logs the job's
                 // outcome): this line goes to the log file, not to stderr a second time.
                 tracing::error!(target: RUN_OUTCOME, run_id = %self.run_id, "run failed: {e}");

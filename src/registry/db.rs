@@ -43,9 +43,11 @@ CREATE TABLE IF NOT EXISTS decisions(id INTEGER PRIMARY KEY AUTOINCREMENT, at TE
 ";
 
 /// Columns added to a table after it first shipped: (table, column, type).
-const ADDED_COLUMNS: [(&str, &str, &str); 4] = [
+const ADDED_COLUMNS: [(&str, &str, &str); 5] = [
     ("decisions", "gate", "TEXT"),
     ("runs", "replaced_by", "TEXT"),
+    // The exit code the command gave (NULL: still running, or killed before it could say).
+    ("runs", "exit_code", "INTEGER"),
     // The stage a run is in and when it started it (a killed run's last sign of life).
     ("runs", "current_stage", "TEXT"),
     ("runs", "current_stage_at", "TEXT"),

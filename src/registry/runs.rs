@@ -46,6 +46,10 @@ pub struct RunRecord {
     /// For a scoring run: the later run that scored its date again and replaced its rows
     /// (and quarantine records) in the table.
     pub replaced_by: Option<String>,
+    /// The exit code the run ended with (0 succeeded; 2 usage or config, 3 bad input, 4 lock
+    /// held, 1 anything else: see the README's exit codes); `None` while running, for a run
+    /// killed before it could record one, and for runs recorded before it was kept.
+    pub exit_code: Option<i64>,
     /// Stages in order.
     pub stages: Vec<StageRecord>,
 }
@@ -298,19 +302,19 @@ pub fn stage(conn: &Connection, run_id: &str, s: &StageRecord) -> Result<()> {
     Ok(())
 }
 
-/// Records the end of a run: `Ok(summary)` or `Err(error text)`.
+/// Records the end of a run: `Ok(summary)` (exit code 0) or `Err((error text, exit code))`.
 pub fn finish(
     conn: &Connection,
     run_id: &str,
-    outcome: std::result::Result<&str, &str>,
+    outcome: std::result::Result<&str, (&str, i32)>,
 ) -> Result<()> {
-    let (status, summary, error) = match outcome {
-        Ok(s) => ("succeeded", Some(s), None),
-        Err(e) => ("failed", None, Some(e)),
+    let (status, summary, error, code) = match outcome {
+        Ok(s) => ("succeeded", Some(s), None, 0),
+        Err((e, code)) => ("failed", None, Some(e), code),
     };
     conn.execute(
-        "UPDATE runs SET status = ?2, finished_at = ?3, summary = ?4, error = ?5 WHERE run_id = ?1",
-        params![run_id, status, now(), summary, error],
+        "UPDATE runs SET status = ?2, finished_at = ?3, summary = ?4, error = ?5, exit_code = ?6 WHERE run_id = ?1",
+        params![run_id, status, now(), summary, error, code],
     )
     .map_err(sql)?;
     Ok(())
@@ -335,20 +339,24 @@ fn stages(conn: &Connection, run_id: &str) -> Result<Vec<StageRecord>> {
     rows.collect::<std::result::Result<_, _>>().map_err(sql)
 }
 
-/// The columns [`row`] reads. `replaced_by` came later: a database opened read-only that
-/// has not had it added reads NULL.
-fn cols(conn: &Connection) -> &'static str {
-    const COLS: &str =
-        "run_id, kind, status, started_at, finished_at, args, error, summary, replaced_by";
-    const OLD: &str = "run_id, kind, status, started_at, finished_at, args, error, summary, NULL";
-    let has = conn
-        .query_row(
-            "SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'replaced_by'",
-            [],
+/// The columns [`row`] reads. `replaced_by` and `exit_code` came later: a database opened
+/// read-only that has not had them added reads NULL.
+fn cols(conn: &Connection) -> String {
+    let has = |column: &str| {
+        conn.query_row(
+            "SELECT count(*) FROM pragma_table_info('runs') WHERE name = ?1",
+            [column],
             |r| r.get::<_, i64>(0),
         )
-        .unwrap_or(0);
-    if has > 0 { COLS } else { OLD }
+        .unwrap_or(0)
+            > 0
+    };
+    let or_null = |c: &'static str| if has(c) { c } else { "NULL" };
+    format!(
+        "run_id, kind, status, started_at, finished_at, args, error, summary, {}, {}",
+        or_null("replaced_by"),
+        or_null("exit_code")
+    )
 }
 
 /// Records that scoring run `by` replaced the rows of run `replaced` (a date scored again).
@@ -372,6 +380,7 @@ fn row(r: &rusqlite::Row) -> rusqlite::Result<RunRecord> {
         error: r.get(6)?,
         summary: r.get(7)?,
         replaced_by: r.get(8)?,
+        exit_code: r.get(9)?,
         stages: vec![],
     })
 }
@@ -452,6 +461,7 @@ mod tests {
             error: Some(error.into()),
             summary: None,
             replaced_by: None,
+            exit_code: Some(3),
             stages: vec![],
         }
     }

@@ -44,7 +44,7 @@ impl PipelineExecutor<'_> {
         {
             return Some(r.run_id);
         }
-        self.record_failed(job, ds, &e.to_string())
+        self.record_failed(job, ds, &e.to_string(), e.exit_code())
     }
 
     /// The training files the schedule's patterns name for run date `date` (`{month}`: the
@@ -65,7 +65,7 @@ impl PipelineExecutor<'_> {
     }
 
     /// Records a failed run of `job` for date `ds` that never got to start, with `text`.
-    fn record_failed(&self, job: Job, ds: &str, text: &str) -> Option<String> {
+    fn record_failed(&self, job: Job, ds: &str, text: &str, code: i32) -> Option<String> {
         use crate::registry::{db, runs};
         let conn = db::open(&self.home.join("claims.db")).ok()?;
         // As a run that gets to its lock does: an earlier run of the job left "running" by
@@ -86,7 +86,7 @@ impl PipelineExecutor<'_> {
         }
         let args = args.to_string();
         let run_id = runs::start_new(&conn, job.name(), &args).ok()?;
-        runs::finish(&conn, &run_id, Err(text)).ok()?;
+        runs::finish(&conn, &run_id, Err((text, code))).ok()?;
         tracing::error!(target: crate::pipeline::RUN_OUTCOME, run_id = %run_id, "run failed: {text}");
         Some(run_id)
     }
@@ -100,7 +100,7 @@ impl Executor for PipelineExecutor<'_> {
     }
 
     fn gave_up(&self, job: Job, date: NaiveDate, a: &Attempt) -> Option<String> {
-        self.record_failed(job, &date.to_string(), &a.message)
+        self.record_failed(job, &date.to_string(), &a.message, a.exit_code)
     }
 
     fn execute(&self, job: Job, date: NaiveDate, cancel: Arc<AtomicBool>) -> Attempt {

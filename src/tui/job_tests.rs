@@ -163,7 +163,10 @@ fn the_runs_list_shows_a_failed_runs_cause() {
     crate::registry::runs::finish(
         &conn,
         "predict-failed-x",
-        Err("input for 2026-03-09 not found: incoming/applications_2026-03-09.csv"),
+        Err((
+            "input for 2026-03-09 not found: incoming/applications_2026-03-09.csv",
+            2,
+        )),
     )
     .unwrap();
     let mut a = app(dir.path());
@@ -191,7 +194,7 @@ fn rerun_keeps_the_failed_runs_settings() {
     {
         let conn = crate::registry::db::open(&dir.path().join("home").join("claims.db")).unwrap();
         crate::registry::runs::start(&conn, "train-failed-x", "train", args).unwrap();
-        crate::registry::runs::finish(&conn, "train-failed-x", Err("boom")).unwrap();
+        crate::registry::runs::finish(&conn, "train-failed-x", Err(("boom", 1))).unwrap();
     }
     a.refresh();
     press(&mut a, key('1'));
@@ -229,7 +232,7 @@ fn rerun_of_a_late_scheduled_file_uses_the_pattern() {
         crate::registry::runs::finish(
             &conn,
             "predict-late-x",
-            Err("input for 2026-03-09 not found"),
+            Err(("input for 2026-03-09 not found", 2)),
         )
         .unwrap();
     }

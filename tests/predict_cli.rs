@@ -208,6 +208,28 @@ fn rerun_replaces_the_date_and_reasons_are_stored() {
         err.contains("no champion score stored") && err.contains("ids containing it"),
         "{err}"
     );
+    // A real id asked about on a date that did not score it: the date that did is named;
+    // pasted with spaces around it, that is said too.
+    let id = &rows[0].application_id;
+    let out = env
+        .claims()
+        .args(["explain", &format!(" {id}"), "--date", "2026-03-01"])
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(err.contains("the id given has spaces around it"), "{err}");
+    let out = env
+        .claims()
+        .args(["explain", id, "--date", "2026-03-01"])
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        err.contains(&format!(
+            "it was scored on 2026-03-02 (`claims explain '{id}' --date 2026-03-02`"
+        )),
+        "{err}"
+    );
     // `claims runs RUN_ID` shows the highest scores with their reasons.
     let shown = env
         .claims()

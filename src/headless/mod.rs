@@ -454,11 +454,22 @@ pub fn run(cmd: Command, cfg: &Config, home: &Path) -> Result<Output> {
             );
             for r in &rows {
                 let t = r.threshold.map_or("-".to_string(), |t| format!("{t:.3}"));
+                // A test's p-value judges nothing on a day of enough rows (PSI does): with
+                // thousands of rows it is tiny for shifts too small to matter, and "ok"
+                // beside 0.0000 read as a contradiction.
+                let level = if r.metric.ends_with("_pvalue") && r.level == "ok" {
+                    "context"
+                } else {
+                    r.level.as_str()
+                };
                 text.push_str(&format!(
-                    "{:<26} {:<12} {:>10.4} {:>10}  {}\n",
-                    r.feature, r.metric, r.value, t, r.level
+                    "{:<26} {:<12} {:>10.4} {:>10}  {level}\n",
+                    r.feature, r.metric, r.value, t
                 ));
             }
+            text.push_str(
+                "PSI sets each feature's level; the threshold is the one a warn or alert row crossed, the alert level on an ok row.\nKS and chi-square p-values are context (they judge only a day under drift.min_rows).\n",
+            );
             let alerts: Vec<String> = rows
                 .iter()
                 .filter(|r| r.level == "alert")

@@ -42,13 +42,21 @@ pub(super) fn models(home: &std::path::Path, verify: bool) -> Result<Output> {
             json: json!({"command": "models", "verified": rows.len(), "files": checked, "problems": problems}),
         });
     }
+    // The imbalance column as wide as its longest entry ("weight:auto=5.2333" ran into the
+    // created column).
+    let iw = rows
+        .iter()
+        .filter_map(|r| r.imbalance.as_ref().map(|i| i.chars().count()))
+        .max()
+        .unwrap_or(0)
+        .max(16);
     let mut text = format!(
-        "{:<8} {:<20} {:<10} {:<10} {:<16} {}\n",
+        "{:<8} {:<20} {:<10} {:<10} {:<iw$} {}\n",
         "version", "aliases", "test AUC", "threshold", "imbalance", "created"
     );
     for r in &rows {
         text.push_str(&format!(
-            "v{:<7} {:<20} {:<10} {:<10} {:<16} {}\n",
+            "v{:<7} {:<20} {:<10} {:<10} {:<iw$} {}\n",
             r.version,
             r.aliases.join(","),
             r.test_roc_auc.map_or("-".into(), |a| format!("{a:.4}")),
@@ -319,23 +327,45 @@ pub(super) fn explain(
         .filter(|q| date.is_none_or(|d| q.business_date == d))
         .collect();
     if found.is_empty() && quarantined.is_empty() {
-        // Ids containing the text: on the date asked about, else on the latest three.
+        // Asked about one date: the other dates that scored the id (one key lookup each),
+        // newest first.
+        let text = id.trim();
+        let mut elsewhere = vec![];
+        if date.is_some() {
+            for d in sink.dates()?.iter().rev() {
+                if elsewhere.len() < 5 && sink.champion_row(d, text)?.is_some() {
+                    elsewhere.push(d.clone());
+                }
+            }
+        }
+        // Ids containing the text (spaces around it, as pasted, left out): on the date
+        // asked about, else on the latest three.
         let searched: Vec<String> = dates.iter().take(3).cloned().collect();
         let mut near = vec![];
         for d in &searched {
-            let (rows, _) = sink.champion_rows(d, 10, Some(id))?;
+            let (rows, _) = sink.champion_rows(d, 10, Some(text))?;
             near.extend(
                 rows.into_iter()
                     .map(|r| format!("{} ({d})", r.application_id)),
             );
         }
+        near.sort();
+        near.dedup();
         near.truncate(10);
         let on = date.map_or(String::new(), |d| format!(" on {d}"));
-        let hint = if near.is_empty() {
-            String::new()
-        } else {
-            format!("; ids containing it: {}", near.join(", "))
+        let mut hint = match elsewhere.first() {
+            Some(d) => format!(
+                "; it was scored on {} (`claims explain '{text}' --date {d}`, or without --date for every date)",
+                elsewhere.join(", ")
+            ),
+            None => String::new(),
         };
+        if text != id {
+            hint.push_str("; the id given has spaces around it");
+        }
+        if !near.is_empty() && elsewhere.is_empty() {
+            hint.push_str(&format!("; ids containing it: {}", near.join(", ")));
+        }
         return Err(ClaimsError::Usage(format!(
             "no champion score stored for application '{id}'{on} in {}{hint}",
             sink.describe()

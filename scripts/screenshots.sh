@@ -134,10 +134,10 @@ wait_for 'results of runs started here'
 shoot 03-imbalance 120 40
 keys 4
 wait_for 'held-out rows, 95% CI' 60
-wait_for 'gate: (PROMOTE|REFUSE)' 60
+wait_for 'gate: [a-z]+ \(' 60
 shoot 04-champion-challenger 120 40
 keys 5
-wait_for '2026-03-03: [0-9]+ applications'
+wait_for '2026-03-03, champion v[0-9]+, threshold [0-9.]+: [0-9]+ scored'
 shoot 05-predictions 120 40
 keys 6
 wait_for 'log \[follow\]'

@@ -47,7 +47,7 @@ fn init_logging(format: LogFormat, home: Option<&std::path::Path>, console_on: b
             .boxed(),
     };
     // Every run also appends JSON lines to HOME/logs/claims.log (the TUI's log pane reads it).
-    let file = home.and_then(|h| {
+    let opened = home.map(|h| -> std::io::Result<std::fs::File> {
         // A new home holds applicants' data (scores, quarantined rows, logs): its owner's
         // alone, whatever the umask (an existing one keeps its mode).
         if !h.exists() {
@@ -55,17 +55,26 @@ fn init_logging(format: LogFormat, home: Option<&std::path::Path>, console_on: b
             std::fs::DirBuilder::new()
                 .recursive(true)
                 .mode(0o700)
-                .create(h)
-                .ok()?;
+                .create(h)?;
         }
         let dir = h.join("logs");
-        std::fs::create_dir_all(&dir).ok()?;
+        std::fs::create_dir_all(&dir)?;
         std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(dir.join("claims.log"))
-            .ok()
     });
+    // A home this user may write whose log it cannot (a logs folder owned by another
+    // account): said once, since the README promises every run is logged there. A
+    // read-only viewer of another account's home is not told on every command.
+    let unlogged = match (home, &opened) {
+        (Some(h), Some(Err(e))) if writable(h) => Some(format!(
+            "warning: cannot write the log {} ({e}): this run is logged on stderr only",
+            h.join("logs").join("claims.log").display()
+        )),
+        _ => None,
+    };
+    let file = opened.and_then(Result::ok);
     let file_layer = file.map(|f| {
         tracing_subscriber::fmt::layer()
             .json()
@@ -76,6 +85,17 @@ fn init_logging(format: LogFormat, home: Option<&std::path::Path>, console_on: b
         .with(console)
         .with(file_layer)
         .try_init();
+    if let Some(w) = unlogged {
+        claims_ops::say_line("WARN", &w);
+    }
+}
+
+/// Whether this user may create files in folder `p`.
+fn writable(p: &std::path::Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    std::ffi::CString::new(p.as_os_str().as_bytes())
+        // SAFETY: a NUL-terminated path.
+        .is_ok_and(|c| unsafe { libc::access(c.as_ptr(), libc::W_OK | libc::X_OK) } == 0)
 }
 
 fn main() {

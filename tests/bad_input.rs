@@ -692,6 +692,26 @@ fn a_file_as_home_is_a_usage_error() {
     assert_eq!(std::fs::read(&file).unwrap(), before);
 }
 
+/// A home whose log cannot be written (here `logs` is a file; in life, a logs folder owned
+/// by another account) says so once, and the command still works: the README promises
+/// every run is logged there.
+#[test]
+fn an_unwritable_log_is_said_once() {
+    let env = Env::new();
+    train_small(&env);
+    let logs = env.home().join("logs");
+    std::fs::remove_dir_all(&logs).unwrap();
+    std::fs::write(&logs, "not a folder").unwrap();
+    let out = env.claims().arg("models").assert().success();
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert_eq!(
+        err.matches("warning: cannot write the log").count(),
+        1,
+        "{err}"
+    );
+    assert!(err.contains("this run is logged on stderr only"), "{err}");
+}
+
 /// A run that fails under `--log-format json` prints its error once on stderr: one ERROR
 /// line carrying the exit code (the run's own "run failed" line goes to the log file only).
 #[test]

@@ -583,10 +583,21 @@ pub fn refuse_missing_home(
         )));
     }
     if (reads || scores || explains_home) && !home.join("claims.db").is_file() {
-        let e = ClaimsError::Usage(format!(
-            "home '{}' has no claims.db: no model or run is recorded there (check --home or CLAIMS_HOME; `claims train` or `claims demo` start a home)",
-            home.display()
-        ));
+        // A home that is there but closed to this user (another account's 0700 home) is
+        // not "no claims.db".
+        let closed = home.is_dir() && std::fs::read_dir(home).is_err();
+        let e = ClaimsError::Usage(if closed {
+            format!(
+                "home '{}' cannot be read by this user ({}): its owner must open it (chmod/chgrp), or run as that account",
+                home.display(),
+                crate::registry::current_user()
+            )
+        } else {
+            format!(
+                "home '{}' has no claims.db: no model or run is recorded there (check --home or CLAIMS_HOME; `claims train` or `claims demo` start a home)",
+                home.display()
+            )
+        });
         // A scheduled predict on an unmounted or mistyped home still pages.
         if let (true, Ok(cfg)) = (scores, Config::load(config)) {
             let payload = json!({"ok": false, "job": "predict", "error": e.to_string(),

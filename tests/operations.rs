@@ -343,6 +343,16 @@ fn schedule_units_and_status() {
     assert!(text.contains("CRON_TZ=Europe/London"));
     assert!(text.contains("0 19 * * * ") && text.contains("schedule trigger predict"));
     assert!(text.contains("0 0 1 * * ") && text.contains("schedule trigger train"));
+    // JSON log lines to cron.log only; the plain outcome line to cron.out.
+    let logs = env.home().join("logs");
+    assert!(
+        text.contains(&format!(
+            "schedule trigger predict >> {} 2>> {}",
+            logs.join("cron.out").display(),
+            logs.join("cron.log").display()
+        )),
+        "{text}"
+    );
     let units = env.path("units");
     env.claims()
         .args(["schedule", "print", "--systemd", "--out-dir"])

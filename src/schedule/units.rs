@@ -98,11 +98,15 @@ pub fn crontab(
          # with Debian's cron, convert the times to the system time zone instead.\n",
     );
     s.push_str(&format!("CRON_TZ={}\n", cfg.timezone));
+    // The JSON log lines (stderr) in cron.log, for a log shipper; the one-line outcome each
+    // run prints (stdout, plain text) beside it in cron.out, so cron.log stays JSON only.
     let log = home.join("logs").join("cron.log");
+    let out = home.join("logs").join("cron.out");
     for job in Job::ALL {
         let line = format!(
-            "{} >> {} 2>&1",
+            "{} >> {} 2>> {}",
             command(bin, home, config, job, |w, _| shell_quote(w)),
+            shell_quote(&out.display().to_string()),
             shell_quote(&log.display().to_string())
         );
         // cron turns an unescaped % into a newline.

@@ -102,6 +102,21 @@ impl RunCtx {
             .map_err(|_| ClaimsError::Other(anyhow::anyhow!("run database lock poisoned")))
     }
 
+    /// Records a failure (the failing stage's row, the run's end). On a full disk it tries
+    /// once more after emptying the write-ahead log, which the failed write's pages filled:
+    /// a run that failed for want of space is then recorded as such, not found later as
+    /// "killed?".
+    fn record_failure(&self, write: impl Fn(&Connection) -> Result<()>) -> Result<()> {
+        let conn = self.lock()?;
+        match write(&conn) {
+            Err(e) if e.to_string().contains("database or disk is full") => {
+                let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+                write(&conn)
+            }
+            r => r,
+        }
+    }
+
     /// Sends a progress event (and logs it at debug level).
     pub fn emit(&self, stage: &str, progress: Option<f64>, message: impl Into<String>) {
         let ev = PipelineEvent {
@@ -177,9 +192,7 @@ impl RunCtx {
                     rows_out: None,
                     note: Some(format!("FAILED: {first}")),
                 };
-                if let Ok(conn) = self.lock() {
-                    let _ = runs::stage(&conn, &self.run_id, &record);
-                }
+                let _ = self.record_failure(|c| runs::stage(c, &self.run_id, &record));
                 return Err(e);
             }
         };
@@ -218,7 +231,9 @@ impl RunCtx {
             }
             Err(e) => {
                 let text = error_chain(e);
-                runs::finish(&*self.lock()?, &self.run_id, Err((&text, e.exit_code())))?;
+                self.record_failure(|c| {
+                    runs::finish(c, &self.run_id, Err((&text, e.exit_code())))
+                })?;
                 // The command prints the error itself (the scheduler logs the job's
                 // outcome): this line goes to the log file, not to stderr a second time.
                 tracing::error!(target: RUN_OUTCOME, run_id = %self.run_id, "run failed: {e}");

@@ -8,7 +8,9 @@ use crate::error::{ClaimsError, Result};
 use crate::eval::Evaluation;
 
 /// Charts and the HTML page of a new model's test evaluation, written to the run's report
-/// folder and returned as `report/NAME` artifacts for the model folder.
+/// folder and returned as `report/NAME` artifacts for the model folder. A report that
+/// cannot be finished (a full disk) is removed, not left half-written to fill the disk
+/// further on every retry.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn model_report(
     home: &Path,
@@ -16,12 +18,30 @@ pub(super) fn model_report(
     version: u32,
     params: &serde_json::Value,
     test: &Evaluation,
+    yp: (&[u8], &[f64]),
+    threshold: f64,
+    importance: &[(String, f32)],
+) -> Result<Vec<(String, Vec<u8>)>> {
+    let dir = compare::report_dir(home, run_id);
+    let title = format!("Model v{version} (training run {run_id})");
+    let made = write_report(&dir, &title, params, test, yp, threshold, importance);
+    if made.is_err() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    made
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_report(
+    dir: &Path,
+    title: &str,
+    params: &serde_json::Value,
+    test: &Evaluation,
     (y, p): (&[u8], &[f64]),
     threshold: f64,
     importance: &[(String, f32)],
 ) -> Result<Vec<(String, Vec<u8>)>> {
     use crate::eval::report;
-    let dir = compare::report_dir(home, run_id);
     let series = report::ModelSeries {
         name: "new model (test split)".into(),
         y,
@@ -29,7 +49,7 @@ pub(super) fn model_report(
         threshold,
         importance,
     };
-    let pngs = report::write_charts(&dir, &[series])?;
+    let pngs = report::write_charts(dir, &[series])?;
     let t = &test.at_threshold;
     let rows: Vec<Vec<String>> = [
         ("ROC AUC", test.roc_auc),
@@ -88,12 +108,7 @@ pub(super) fn model_report(
         header: vec!["setting".into(), "value".into()],
         rows: settings,
     });
-    let html = report::write_html(
-        &dir,
-        &format!("Model v{version} (training run {run_id})"),
-        &tables,
-        &pngs,
-    )?;
+    let html = report::write_html(dir, title, &tables, &pngs)?;
     let mut out = vec![];
     for path in pngs
         .iter()

@@ -178,13 +178,19 @@ impl Registry {
         let models = self.home.join("models");
         let staging = models.join(format!(".staging-{}", manifest.run_id));
         let _ = std::fs::remove_dir_all(&staging);
+        // Until the rename below, a failure (a full disk) removes the staged files: left,
+        // they would hold the space the next attempt needs.
+        let staged = |e: ClaimsError| {
+            let _ = std::fs::remove_dir_all(&staging);
+            e
+        };
         std::fs::create_dir_all(&staging).map_err(|e| ClaimsError::io(&staging, e))?;
         for (name, bytes) in files {
             let path = staging.join(name);
             if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).map_err(|e| ClaimsError::io(dir, e))?;
+                std::fs::create_dir_all(dir).map_err(|e| staged(ClaimsError::io(dir, e)))?;
             }
-            write_synced(&path, bytes)?;
+            write_synced(&path, bytes).map_err(staged)?;
             manifest
                 .files
                 .insert((*name).to_string(), sha256_hex(bytes));
@@ -192,19 +198,19 @@ impl Registry {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(sql)?;
+            .map_err(|e| staged(sql(e)))?;
         let version: u32 = tx
             .query_row(
                 "SELECT COALESCE(MAX(version), 0) + 1 FROM models",
                 [],
                 |r| r.get(0),
             )
-            .map_err(sql)?;
+            .map_err(|e| staged(sql(e)))?;
         manifest.version = version;
         manifest.created_at = now();
-        let mbytes =
-            serde_json::to_vec_pretty(&manifest).map_err(|e| ClaimsError::Other(e.into()))?;
-        write_synced(&staging.join("manifest.json"), &mbytes)?;
+        let mbytes = serde_json::to_vec_pretty(&manifest)
+            .map_err(|e| staged(ClaimsError::Other(e.into())))?;
+        write_synced(&staging.join("manifest.json"), &mbytes).map_err(staged)?;
         let dir = models.join(format!("v{version}"));
         if dir.exists() {
             // The database has no such version: a registration killed between the rename
@@ -215,9 +221,9 @@ impl Registry {
                 dir.display(),
                 aside.display()
             );
-            std::fs::rename(&dir, &aside).map_err(|e| ClaimsError::io(&dir, e))?;
+            std::fs::rename(&dir, &aside).map_err(|e| staged(ClaimsError::io(&dir, e)))?;
         }
-        std::fs::rename(&staging, &dir).map_err(|e| ClaimsError::io(&dir, e))?;
+        std::fs::rename(&staging, &dir).map_err(|e| staged(ClaimsError::io(&dir, e)))?;
         let result = (|| -> Result<String> {
             tx.execute(
                 "INSERT INTO models(version, created_at, run_id, dir, manifest_sha256, test_roc_auc, imbalance, threshold)
@@ -530,6 +536,38 @@ pub fn set_alias(
 
 #[cfg(test)]
 mod tests {
+    /// A registration that fails while staging its files (here a file stands where a
+    /// folder must go; in life, a full disk) leaves no staged files behind to hold the
+    /// space the next attempt needs, and registers nothing.
+    #[test]
+    fn a_failed_registration_leaves_no_staged_files() {
+        let home = tempfile::tempdir().unwrap();
+        let mut reg = super::Registry::open(home.path()).unwrap();
+        let manifest = super::Manifest {
+            version: 0,
+            created_at: String::new(),
+            run_id: "train-x".into(),
+            code_version: String::new(),
+            xgboost_version: String::new(),
+            seed: 1,
+            config_toml: String::new(),
+            data_files: vec![],
+            files: Default::default(),
+        };
+        let files = [
+            ("model.json", b"{}".to_vec()),
+            ("report", b"a file".to_vec()),
+            ("report/roc.png", b"png".to_vec()),
+        ];
+        assert!(reg.register(manifest, &files, 0.9, "none", 0.5).is_err());
+        let left: Vec<_> = std::fs::read_dir(home.path().join("models"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+        assert!(reg.list().unwrap().is_empty());
+    }
+
     /// Without USER or LOGNAME the audit trail still names the user (from the uid).
     #[cfg(target_os = "linux")]
     #[test]

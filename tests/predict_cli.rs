@@ -391,7 +391,7 @@ fn bad_rows_are_quarantined_and_the_rest_scored() {
     let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
     assert!(
         text.contains(&format!(
-            "2026-05-01: not scored, quarantined (row 6 of {}): age: value 'old' is not a number",
+            "2026-05-01: not scored, quarantined (row 6, line 7 of {}): age: value 'old' is not a number",
             bad.display()
         )),
         "{text}"
@@ -561,7 +561,7 @@ fn malformed_rows_are_quarantined_not_fatal() {
         .success();
     let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
     assert!(
-        text.contains("not scored, quarantined (row 20 of"),
+        text.contains("not scored, quarantined (row 20, line "),
         "{text}"
     );
     // Row 21 is scored under its own id.

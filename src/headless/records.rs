@@ -382,10 +382,18 @@ pub(super) fn explain(
             ""
         };
         for q in quarantined.iter().filter(|q| q.business_date == *d) {
+            // The row's line in the file, as `claims runs RUN_ID` gives it (blank lines and
+            // quoted newlines make it differ from row + 1), when the file is still there.
+            let row = q.row_number as usize;
+            let line =
+                crate::data::rows::lines_of_rows(std::path::Path::new(&q.source_file), &[row])
+                    .ok()
+                    .and_then(|m| m.get(&row).copied())
+                    .map_or(String::new(), |l| format!(", line {l}"));
             // The reason quotes the file's value: control characters are shown escaped, so
             // a newline or an escape sequence in a bad file cannot reach the terminal raw.
             text.push_str(&format!(
-                "application {id}\n  {d}: not scored, quarantined (row {} of {}): {}{also}\n\n",
+                "application {id}\n  {d}: not scored, quarantined (row {}{line} of {}): {}{also}\n\n",
                 q.row_number,
                 q.source_file,
                 super::text::printable(&q.reason)

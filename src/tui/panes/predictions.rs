@@ -95,8 +95,11 @@ pub fn predictions(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         let text = if alerts.is_empty() && warns.is_empty() {
             "drift (PSI): nothing above the warning level".to_string()
         } else {
-            format!(
-                "drift (PSI) alerts: {}; warnings: {}",
+            // Counts first, so a narrow line that cuts the names still says how many.
+            let full = format!(
+                "drift (PSI) {} alert(s), {} warning(s): {}; warnings: {}",
+                alerts.len(),
+                warns.len(),
                 if alerts.is_empty() {
                     "none".into()
                 } else {
@@ -107,7 +110,22 @@ pub fn predictions(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 } else {
                     warns.join(", ")
                 }
-            )
+            );
+            let room = usize::from(drift_line.width);
+            if full.chars().count() <= room {
+                full
+            } else {
+                // Cut at a name, and say where the rest is.
+                let more = " ... (all: claims drift)";
+                let cut: String = full.chars().take(room.saturating_sub(more.len())).collect();
+                let whole = full[cut.len()..].starts_with([',', ';']);
+                let at = if whole {
+                    cut.len()
+                } else {
+                    cut.rfind(", ").unwrap_or(cut.len())
+                };
+                format!("{}{more}", &cut[..at])
+            }
         };
         let style = match (alerts.is_empty(), warns.is_empty()) {
             (false, _) => theme.alert,

@@ -161,7 +161,7 @@ fn missing_and_extra_columns_exit_3() {
         &p,
         3,
         &[
-            "no_age\\u{1b}]0;x\\u{7}.csv",
+            "no_age\\u001b]0;x\\u0007.csv",
             "column 'age'",
             "missing column",
         ],

@@ -266,10 +266,12 @@ pub fn escape_controls(s: &str) -> String {
         .collect()
 }
 
-/// Text about to be printed on a terminal (a message, a report): control and bidirectional
-/// characters escaped as in [`escape_controls`], except the line ends and tabs the text is
-/// laid out with. A file or column name from the user then cannot clear the screen or
-/// retitle the window when an error quotes it.
+/// Text about to be printed on a terminal (a message, a report, a JSON summary): control
+/// and bidirectional characters escaped as `\u001b`, except the line ends and tabs the text
+/// is laid out with. A file or column name from the user then cannot clear the screen or
+/// retitle the window when an error quotes it. The escape is JSON's own, so a JSON line
+/// (which serde leaves holding a bidi character raw) stays valid and decodes to the same
+/// text.
 pub fn for_terminal(s: &str) -> std::borrow::Cow<'_, str> {
     let keep = |c: char| c == '\n' || c == '\t' || !unprintable(c);
     if s.chars().all(keep) {
@@ -280,7 +282,8 @@ pub fn for_terminal(s: &str) -> std::borrow::Cow<'_, str> {
         if keep(c) {
             out.push(c);
         } else {
-            out.extend(c.escape_default());
+            // Every such character is in the Basic Multilingual Plane: four hex digits.
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
         }
     }
     std::borrow::Cow::Owned(out)
@@ -337,8 +340,13 @@ mod tests {
         let named = super::for_terminal("error: 'day\u{1b}]0;pwned\u{7}.csv'\n\tline 2\r\u{202e}");
         assert_eq!(
             named,
-            "error: 'day\\u{1b}]0;pwned\\u{7}.csv'\n\tline 2\\r\\u{202e}"
+            "error: 'day\\u001b]0;pwned\\u0007.csv'\n\tline 2\\u000d\\u202e"
         );
+        // A JSON line holding a bidi character raw (serde does not escape it) stays JSON,
+        // and decodes to the same text.
+        let line = serde_json::json!({"data": "a\u{202e}b.csv"}).to_string();
+        let back: serde_json::Value = serde_json::from_str(&super::for_terminal(&line)).unwrap();
+        assert_eq!(back["data"], "a\u{202e}b.csv");
         assert!(matches!(
             super::for_terminal("plain\n"),
             std::borrow::Cow::Borrowed(_)

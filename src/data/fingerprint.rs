@@ -20,15 +20,30 @@ const MAGIC: &str = "claims-seen-rows 1";
 pub const IDS_FILE: &str = "seen_ids.bin";
 const IDS_MAGIC: &str = "claims-seen-ids 1";
 
+/// The model folder's file of near fingerprints: each numeric value rounded to
+/// [`NEAR_DIGITS`] significant digits before hashing, so a row re-exported with rounded or
+/// reformatted numbers (a CSV saved through a spreadsheet, a warehouse's float type)
+/// still matches when the data has no id column to match it by.
+pub const NEAR_FILE: &str = "seen_near.bin";
+
+/// Significant digits kept of each numeric value in a near fingerprint (decimals, below
+/// 1). Distinct applicants agreeing on every feature at this precision are not expected.
+/// A re-export that moved a value across a rounding boundary is found by trying the value's
+/// other rounding ([`near_probes`]); one keeping fewer than 6 decimals (or significant
+/// digits) goes unmatched.
+pub const NEAR_DIGITS: usize = 4;
+
 /// The files a model keeps of the rows it learned from (`rows` of `data`): the rows'
-/// fingerprints, and their application ids (none when the data has no id column; the file
-/// is kept anyway, so that its absence marks a model from before ids were kept).
+/// fingerprints, exact and near, and their application ids (none when the data has no id
+/// column; the file is kept anyway, so that its absence marks a model from before ids were
+/// kept).
 pub fn seen_files(
     data: &Dataset,
     rows: impl IntoIterator<Item = usize> + Clone,
 ) -> Vec<(&'static str, Vec<u8>)> {
     vec![
         (FILE, Fingerprints::of(data, rows.clone()).to_bytes()),
+        (NEAR_FILE, Fingerprints::near(data, rows.clone()).to_bytes()),
         (IDS_FILE, SeenIds::of(data, rows).to_bytes()),
     ]
 }
@@ -152,6 +167,8 @@ pub struct Fingerprints {
     /// The columns hashed, in order.
     pub columns: Vec<Column>,
     hashes: Vec<u64>,
+    /// Numeric values rounded to [`NEAR_DIGITS`] significant digits before hashing.
+    pub near: bool,
 }
 
 /// Every feature column of `data`: numeric, then categorical, in schema order.
@@ -187,7 +204,82 @@ fn locate(data: &Dataset, columns: &[Column]) -> Result<Vec<(bool, usize)>, Stri
         .collect()
 }
 
-fn hash_row(data: &Dataset, at: &[(bool, usize)], row: usize) -> u64 {
+/// A near fingerprint's text of value `v`: its decimal form at [`NEAR_DIGITS`] significant
+/// digits ("-1.049e0"), or below 1 at [`NEAR_DIGITS`] decimals ("0.0004": a re-export to 6
+/// decimals keeps only 3 significant digits of 0.000412345), the same for every value that
+/// rounds to it, whatever its binary form.
+fn near_text(v: f64) -> String {
+    let v = v + 0.0;
+    if v.abs() < 1.0 {
+        format!("{v:.NEAR_DIGITS$}")
+    } else {
+        format!("{:.*e}", NEAR_DIGITS - 1, v)
+    }
+}
+
+/// How far a re-exported value may be from the one trained on (absolute, or relative for
+/// large values) and still be matched across a rounding boundary: a re-export to 6
+/// decimals moves a value by at most 5e-7.
+fn near_slack(v: f64) -> f64 {
+    (v.abs() * 1e-6).max(1e-6)
+}
+
+/// One column's hashed bytes for `row`, and for a near fingerprint of a value within
+/// [`near_slack`] of a rounding boundary, the bytes of its other rounding.
+fn piece(
+    data: &Dataset,
+    (numeric, k): (bool, usize),
+    row: usize,
+    near: bool,
+) -> (Vec<u8>, Option<Vec<u8>>) {
+    let text_piece = |tag: u8, text: &str| {
+        let mut b = vec![tag];
+        b.extend_from_slice(&(text.len() as u64).to_le_bytes());
+        b.extend_from_slice(text.as_bytes());
+        b
+    };
+    if !numeric {
+        let c = data.categorical[k][row];
+        return match data.categories[k].get(c as usize) {
+            Some(text) if c != MISSING_CODE => (text_piece(3, text), None),
+            _ => (vec![2], None),
+        };
+    }
+    let v = data.numeric[k][row];
+    if v.is_nan() {
+        return (vec![0], None);
+    }
+    if !near {
+        let mut b = vec![1];
+        b.extend_from_slice(&(v + 0.0).to_bits().to_le_bytes());
+        return (b, None);
+    }
+    let text = near_text(v);
+    let d = near_slack(v);
+    let other = [near_text(v - d), near_text(v + d)]
+        .into_iter()
+        .find(|t| *t != text)
+        .map(|t| text_piece(4, &t));
+    (text_piece(4, &text), other)
+}
+
+fn hash_pieces<'a>(pieces: impl Iterator<Item = &'a [u8]>) -> u64 {
+    let mut h = Sha256::new();
+    for p in pieces {
+        h.update(p);
+    }
+    let d = h.finalize();
+    u64::from_le_bytes(d[..8].try_into().unwrap_or_default())
+}
+
+/// A row's fingerprint (exact: the values' bits; near: [`near_text`]s).
+fn hash_row(data: &Dataset, at: &[(bool, usize)], row: usize, near: bool) -> u64 {
+    if near {
+        let pieces: Vec<Vec<u8>> = at.iter().map(|&c| piece(data, c, row, true).0).collect();
+        return hash_pieces(pieces.iter().map(Vec::as_slice));
+    }
+    // Exact, without a buffer per value (every training row is hashed for duplicates):
+    // the same bytes as [`piece`] gives.
     let mut h = Sha256::new();
     for &(numeric, k) in at {
         if numeric {
@@ -212,6 +304,43 @@ fn hash_row(data: &Dataset, at: &[(bool, usize)], row: usize) -> u64 {
     }
     let d = h.finalize();
     u64::from_le_bytes(d[..8].try_into().unwrap_or_default())
+}
+
+/// The near fingerprints `row` may have been stored under: its own, and those with values
+/// near a rounding boundary taken the other way (every combination of up to 6 such values;
+/// beyond that, one at a time).
+fn near_probes(data: &Dataset, at: &[(bool, usize)], row: usize) -> Vec<u64> {
+    let pieces: Vec<(Vec<u8>, Option<Vec<u8>>)> =
+        at.iter().map(|&c| piece(data, c, row, true)).collect();
+    let open: Vec<usize> = (0..pieces.len())
+        .filter(|&i| pieces[i].1.is_some())
+        .collect();
+    let pick = |flip: &dyn Fn(usize) -> bool| {
+        hash_pieces(
+            pieces
+                .iter()
+                .enumerate()
+                .map(|(i, (base, other))| match other {
+                    Some(o) if flip(i) => o.as_slice(),
+                    _ => base.as_slice(),
+                }),
+        )
+    };
+    if open.len() <= 6 {
+        (0u32..1 << open.len())
+            .map(|m| {
+                pick(&|i| {
+                    open.iter()
+                        .position(|&o| o == i)
+                        .is_some_and(|b| m >> b & 1 == 1)
+                })
+            })
+            .collect()
+    } else {
+        std::iter::once(pick(&|_| false))
+            .chain(open.iter().map(|&o| pick(&|i| i == o)))
+            .collect()
+    }
 }
 
 /// Rows of a dataset with the same values (ids aside) as an earlier row.
@@ -312,7 +441,7 @@ pub fn duplicates(data: &Dataset) -> Duplicates {
         ..Default::default()
     };
     for row in 0..data.len() {
-        match first.entry(hash_row(data, &at, row)) {
+        match first.entry(hash_row(data, &at, row, false)) {
             std::collections::hash_map::Entry::Vacant(v) => {
                 v.insert(row);
                 out.keep.push(row);
@@ -335,21 +464,44 @@ pub fn duplicates(data: &Dataset) -> Duplicates {
 impl Fingerprints {
     /// The fingerprints of `rows` of `data`, over all of its feature columns.
     pub fn of(data: &Dataset, rows: impl IntoIterator<Item = usize>) -> Fingerprints {
+        Self::hashed(data, rows, false)
+    }
+
+    /// [`Self::of`] with numeric values rounded to [`NEAR_DIGITS`] significant digits.
+    pub fn near(data: &Dataset, rows: impl IntoIterator<Item = usize>) -> Fingerprints {
+        Self::hashed(data, rows, true)
+    }
+
+    fn hashed(data: &Dataset, rows: impl IntoIterator<Item = usize>, near: bool) -> Fingerprints {
         let columns = all_columns(data);
         let at = locate(data, &columns).unwrap_or_default();
-        let mut hashes: Vec<u64> = rows.into_iter().map(|r| hash_row(data, &at, r)).collect();
+        let mut hashes: Vec<u64> = rows
+            .into_iter()
+            .map(|r| hash_row(data, &at, r, near))
+            .collect();
         hashes.sort_unstable();
         hashes.dedup();
-        Fingerprints { columns, hashes }
+        Fingerprints {
+            columns,
+            hashes,
+            near,
+        }
     }
 
     /// Which of `rows` of `data` are among these fingerprints (hashed over the same
-    /// columns); an error names a column `data` does not have.
+    /// columns, the same way); an error names a column `data` does not have.
     pub fn contains(&self, data: &Dataset, rows: &[usize]) -> Result<Vec<bool>, String> {
         let at = locate(data, &self.columns)?;
+        let has = |h: &u64| self.hashes.binary_search(h).is_ok();
         Ok(rows
             .iter()
-            .map(|&r| self.hashes.binary_search(&hash_row(data, &at, r)).is_ok())
+            .map(|&r| {
+                if self.near {
+                    near_probes(data, &at, r).iter().any(has)
+                } else {
+                    has(&hash_row(data, &at, r, false))
+                }
+            })
             .collect())
     }
 
@@ -366,7 +518,10 @@ impl Fingerprints {
     /// The file's bytes: a text line, a JSON line naming the columns, then the sorted
     /// hashes as little-endian u64.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let header = serde_json::json!({ "columns": self.columns, "rows": self.hashes.len() });
+        let mut header = serde_json::json!({ "columns": self.columns, "rows": self.hashes.len() });
+        if self.near {
+            header["near_digits"] = NEAR_DIGITS.into();
+        }
         hashes_file(MAGIC, &header, &self.hashes)
     }
 
@@ -376,91 +531,24 @@ impl Fingerprints {
         struct Header {
             columns: Vec<Column>,
             rows: usize,
+            #[serde(default)]
+            near_digits: Option<usize>,
         }
         let (header, hashes) = read_hashes_file::<Header>(bytes, MAGIC, |h| h.rows)?;
+        if header.near_digits.is_some_and(|d| d != NEAR_DIGITS) {
+            return Err(format!(
+                "rounded to {:?} digits, this version rounds to {NEAR_DIGITS}",
+                header.near_digits
+            ));
+        }
         Ok(Fingerprints {
             columns: header.columns,
             hashes,
+            near: header.near_digits.is_some(),
         })
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::Config;
-    use crate::data::contract::{self, Mode};
-    use crate::data::generate::{GenSpec, write_csv};
-    use crate::data::load::read_file;
-
-    #[test]
-    fn same_values_match_whatever_the_position_id_or_column_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("train.csv");
-        let spec = GenSpec {
-            rows: 300,
-            seed: 5,
-            ..GenSpec::default()
-        };
-        write_csv(&spec, &path).unwrap();
-        let cfg = Config::from_overlay("").unwrap();
-        let data = contract::check(&cfg.schema, &[read_file(&path).unwrap()], Mode::Training).data;
-        assert_eq!(data.len(), 300);
-        let seen = Fingerprints::of(&data, 0..100);
-        let back = Fingerprints::from_bytes(&seen.to_bytes()).unwrap();
-        assert_eq!(back, seen);
-        // The same rows elsewhere, under other ids, with the columns in another order.
-        let mut moved = data.subset(&(0..300).rev().collect::<Vec<_>>());
-        moved.ids.iter_mut().for_each(|id| id.push_str("-copy"));
-        moved.numeric_names.reverse();
-        moved.numeric.reverse();
-        let hit = back
-            .contains(&moved, &(0..300).collect::<Vec<_>>())
-            .unwrap();
-        assert_eq!(hit.iter().filter(|&&h| h).count(), 100);
-        assert!(
-            hit[200..].iter().all(|&h| h),
-            "rows 0..100 are now 200..300"
-        );
-        // One changed value is a different row.
-        moved.numeric[0][299] += 1.0;
-        assert!(!back.contains(&moved, &[299]).unwrap()[0]);
-        // A column the data lacks is named.
-        moved.numeric_names[0] = "renamed".into();
-        let err = back.contains(&moved, &[0]).unwrap_err();
-        assert!(err.starts_with("numeric column"), "{err}");
-        assert!(Fingerprints::from_bytes(&seen.to_bytes()[..40]).is_err());
-    }
-
-    /// Ids read from the file are kept and found again whatever the values; ids made from
-    /// the file's name and row are not kept (another file of the same name would match).
-    #[test]
-    fn seen_ids_are_the_given_ones() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("train.csv");
-        let spec = GenSpec {
-            rows: 100,
-            seed: 6,
-            ..GenSpec::default()
-        };
-        write_csv(&spec, &path).unwrap();
-        let cfg = Config::from_overlay("").unwrap();
-        let data = contract::check(&cfg.schema, &[read_file(&path).unwrap()], Mode::Training).data;
-        let seen = SeenIds::of(&data, 0..50);
-        let back = SeenIds::from_bytes(&seen.to_bytes()).unwrap();
-        assert_eq!(back, seen);
-        let mut changed = data.clone();
-        changed.numeric[0].iter_mut().for_each(|v| *v += 0.5);
-        let hit = back.contains(&changed, &(0..100).collect::<Vec<_>>());
-        assert_eq!(hit.iter().filter(|&&h| h).count(), 50);
-        assert!(hit[..50].iter().all(|&h| h));
-        assert!(SeenIds::from_bytes(&seen.to_bytes()[..30]).is_err());
-        // The same file without its id column: ids are train:1, train:2, ...
-        let mut made = data.clone();
-        made.ids = (1..=100).map(|r| format!("train:{r}")).collect();
-        assert_eq!(SeenIds::of(&made, 0..50).0.len(), 0);
-        let files = seen_files(&made, 0..50);
-        assert_eq!(files[1].0, IDS_FILE);
-        assert_eq!(SeenIds::from_bytes(&files[1].1).unwrap().0.len(), 0);
-    }
-}
+#[path = "fingerprint_tests.rs"]
+mod tests;

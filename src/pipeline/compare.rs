@@ -3,7 +3,6 @@
 //! paired stratified bootstrap intervals, DeLong's test, and the promotion gate's decision
 //! with its reasons. Also the alias moves (promote, rollback) with their audit trail.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use rusqlite::params;
@@ -13,7 +12,7 @@ pub use super::gate::{GateStatus, decide, gate_settings, gate_status};
 use serde::Serialize;
 
 use crate::config::{Config, GateConfig};
-use crate::data::fingerprint::{self, Fingerprints};
+use crate::data::fingerprint;
 use crate::data::{Dataset, contract, load, split};
 use crate::error::{ClaimsError, Result};
 use crate::eval::metrics;
@@ -70,7 +69,7 @@ pub fn rebuild(reg: &Registry, v: u32) -> Result<Rebuilt> {
     let splits = split::train_val_test(&y, cfg.split.validation, cfg.split.test, m.seed);
     // The rebuilt test split must hold no row the model trained or early-stopped on; if it
     // did, a comparison would score the model on its own training rows.
-    if let Some(fp) = seen_rows(reg, v)? {
+    if let Some(fp) = super::seen::seen_rows(reg, v)? {
         let hits = fp.contains(&data, &splits.2).map_err(|col| {
             ClaimsError::Registry(format!(
                 "model v{v}: row fingerprints cover {col}, which its data lacks"
@@ -84,32 +83,6 @@ pub fn rebuild(reg: &Registry, v: u32) -> Result<Rebuilt> {
         }
     }
     Ok(Rebuilt { data, y, splits })
-}
-
-/// The fingerprints of the rows version `v` trained or early-stopped on; `None` for a
-/// model registered before they were kept.
-pub fn seen_rows(reg: &Registry, v: u32) -> Result<Option<Fingerprints>> {
-    let m = reg.manifest(v)?;
-    if !m.files.contains_key(fingerprint::FILE) {
-        return Ok(None);
-    }
-    let bytes = reg.artifact(v, &m, fingerprint::FILE)?;
-    Fingerprints::from_bytes(&bytes)
-        .map(Some)
-        .map_err(|e| ClaimsError::Registry(format!("model v{v}: {}: {e}", fingerprint::FILE)))
-}
-
-/// The application ids model `v` trained or early-stopped on (`None`: a model from before
-/// they were kept; an empty set: its files had no id column).
-fn seen_ids(reg: &Registry, v: u32) -> Result<Option<fingerprint::SeenIds>> {
-    let m = reg.manifest(v)?;
-    if !m.files.contains_key(fingerprint::IDS_FILE) {
-        return Ok(None);
-    }
-    let bytes = reg.artifact(v, &m, fingerprint::IDS_FILE)?;
-    fingerprint::SeenIds::from_bytes(&bytes)
-        .map(Some)
-        .map_err(|e| ClaimsError::Registry(format!("model v{v}: {}: {e}", fingerprint::IDS_FILE)))
 }
 
 /// One metric for both models.
@@ -292,61 +265,33 @@ pub fn compare(
     let seed = reg.manifest(challenger)?.seed;
     let chal = rebuild(reg, challenger)?;
     let test = &chal.splits.2;
-    // Rows the champion saw in training or early stopping: by the fingerprints of their
-    // values stored with the champion; for a model from before fingerprints, by
-    // application id in its rebuilt splits.
-    // A model from before fingerprints or kept ids: what it lacks comes from its splits,
-    // rebuilt once (while its files are still there as they were).
-    let fingerprints = seen_rows(reg, champion)?;
-    let kept_ids = seen_ids(reg, champion)?;
-    let champ = (fingerprints.is_none() || kept_ids.is_none())
-        .then(|| rebuild(reg, champion).map_err(|e| e.to_string()));
-    let seen: std::result::Result<Vec<bool>, String> = match (fingerprints, &champ) {
-        (Some(fp), _) => fp.contains(&chal.data, test).map_err(|col| {
-            format!("v{challenger}'s data has no {col}, which v{champion}'s row fingerprints cover")
-        }),
-        (None, Some(Ok(champ))) => {
-            let ids: HashSet<&str> = champ
-                .splits
-                .0
-                .iter()
-                .chain(&champ.splits.1)
-                .map(|&i| champ.data.ids[i].as_str())
-                .collect();
-            Ok(test
-                .iter()
-                .map(|&i| ids.contains(chal.data.ids[i].as_str()))
-                .collect())
-        }
-        (None, Some(Err(e))) => Err(e.clone()),
-        (None, None) => Err(format!("v{champion} could not be rebuilt")),
-    };
-    // And rows of an application the champion learned from under other values (a
-    // re-export with rounded values, a corrected row): by the ids it kept, or by those of
-    // its rebuilt splits.
-    let (by_id, ids_unknown) = match (kept_ids, &champ) {
-        (Some(ids), _) => (ids.contains(&chal.data, test), false),
-        (None, Some(Ok(champ))) => {
-            let rows = champ.splits.0.iter().chain(&champ.splits.1).copied();
-            let ids = fingerprint::SeenIds::of(&champ.data, rows);
-            (ids.contains(&chal.data, test), false)
-        }
-        (None, _) => (vec![false; test.len()], true),
-    };
+    // Rows the champion saw in training or early stopping (see `seen.rs`).
+    let super::seen::Seen {
+        seen,
+        by_id,
+        by_near,
+        ids_unknown,
+    } = super::seen::by_champion(reg, champion, challenger, &chal)?;
     let (eligible, excluded, rows_note, unverified) = match seen {
         Ok(hit) => {
-            let eligible: Vec<usize> = test
-                .iter()
-                .zip(hit.iter().zip(&by_id))
-                .filter(|(_, (h, id))| !**h && !**id)
-                .map(|(&i, _)| i)
+            let eligible: Vec<usize> = (0..test.len())
+                .filter(|&k| !hit[k] && !by_id[k] && !by_near[k])
+                .map(|k| test[k])
                 .collect();
             let excluded = test.len() - eligible.len();
-            let id_only = hit.iter().zip(&by_id).filter(|&(h, id)| !h && *id).count();
-            let of_them = if id_only > 0 {
-                format!(
-                    " ({id_only} of them by application id alone: ids v{champion} trained on, with other values; re-exported or corrected rows, or ids reused for other applications)"
-                )
+            let id_only = (0..test.len()).filter(|&k| !hit[k] && by_id[k]).count();
+            let near_only = (0..test.len())
+                .filter(|&k| !hit[k] && !by_id[k] && by_near[k])
+                .count();
+            let of_them = if id_only + near_only > 0 {
+                let mut why = vec![];
+                if id_only > 0 {
+                    why.push(format!("{id_only} by application id alone: ids v{champion} trained on, with other values; re-exported or corrected rows, or ids reused for other applications"));
+                }
+                if near_only > 0 {
+                    why.push(format!("{near_only} by values equal to {} significant digits: rows v{champion} trained on, re-exported with rounded numbers", fingerprint::NEAR_DIGITS));
+                }
+                format!(" (of them {})", why.join("; "))
             } else if ids_unknown {
                 format!(
                     " (v{champion} kept no application ids and its training files changed or are gone: a row it trained on but re-exported with other values is not recognised)"

@@ -11,6 +11,7 @@ mod gate;
 pub mod infer;
 pub(crate) mod rerun;
 mod scoring;
+pub mod seen;
 pub mod train;
 mod train_report;
 mod train_types;

@@ -1,0 +1,124 @@
+//! Tests of `fingerprint.rs`.
+
+use super::*;
+use crate::config::Config;
+use crate::data::contract::{self, Mode};
+use crate::data::generate::{GenSpec, write_csv};
+use crate::data::load::read_file;
+
+/// A re-export with every number rounded to 6 decimals (no ids to match by): the near
+/// fingerprints find every row, also values whose rounding crossed a boundary of the
+/// fourth digit; exact ones find none; other rows match neither.
+#[test]
+fn near_fingerprints_match_a_rounded_re_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("train.csv");
+    let spec = GenSpec {
+        rows: 2000,
+        seed: 8,
+        ..GenSpec::default()
+    };
+    write_csv(&spec, &path).unwrap();
+    let cfg = Config::from_overlay("").unwrap();
+    let data = contract::check(&cfg.schema, &[read_file(&path).unwrap()], Mode::Training).data;
+    let mut rounded = data.clone();
+    for col in rounded.numeric.iter_mut() {
+        col.iter_mut().for_each(|v| *v = (*v * 1e6).round() / 1e6);
+    }
+    // A value just past a boundary of the fourth digit, and its re-export just short.
+    let mut edge = data.clone();
+    edge.numeric[0][0] = 1.049_499_6;
+    rounded.numeric[0][0] = 1.049_500;
+    assert_ne!(near_text(1.049_499_6), near_text(1.049_500));
+    let all: Vec<usize> = (0..2000).collect();
+    let near = Fingerprints::from_bytes(&Fingerprints::near(&edge, 0..2000).to_bytes()).unwrap();
+    assert!(near.near);
+    let hit = near.contains(&rounded, &all).unwrap();
+    assert_eq!(hit.iter().filter(|&&h| h).count(), 2000);
+    let exact = Fingerprints::of(&edge, 0..2000)
+        .contains(&rounded, &all)
+        .unwrap();
+    assert!(exact.iter().filter(|&&h| h).count() < 100);
+    // Other applicants: no match.
+    let other_path = dir.path().join("other.csv");
+    write_csv(&GenSpec { seed: 9, ..spec }, &other_path).unwrap();
+    let other = contract::check(
+        &cfg.schema,
+        &[read_file(&other_path).unwrap()],
+        Mode::Training,
+    )
+    .data;
+    assert!(near.contains(&other, &all).unwrap().iter().all(|&h| !h));
+}
+
+#[test]
+fn same_values_match_whatever_the_position_id_or_column_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("train.csv");
+    let spec = GenSpec {
+        rows: 300,
+        seed: 5,
+        ..GenSpec::default()
+    };
+    write_csv(&spec, &path).unwrap();
+    let cfg = Config::from_overlay("").unwrap();
+    let data = contract::check(&cfg.schema, &[read_file(&path).unwrap()], Mode::Training).data;
+    assert_eq!(data.len(), 300);
+    let seen = Fingerprints::of(&data, 0..100);
+    let back = Fingerprints::from_bytes(&seen.to_bytes()).unwrap();
+    assert_eq!(back, seen);
+    // The same rows elsewhere, under other ids, with the columns in another order.
+    let mut moved = data.subset(&(0..300).rev().collect::<Vec<_>>());
+    moved.ids.iter_mut().for_each(|id| id.push_str("-copy"));
+    moved.numeric_names.reverse();
+    moved.numeric.reverse();
+    let hit = back
+        .contains(&moved, &(0..300).collect::<Vec<_>>())
+        .unwrap();
+    assert_eq!(hit.iter().filter(|&&h| h).count(), 100);
+    assert!(
+        hit[200..].iter().all(|&h| h),
+        "rows 0..100 are now 200..300"
+    );
+    // One changed value is a different row.
+    moved.numeric[0][299] += 1.0;
+    assert!(!back.contains(&moved, &[299]).unwrap()[0]);
+    // A column the data lacks is named.
+    moved.numeric_names[0] = "renamed".into();
+    let err = back.contains(&moved, &[0]).unwrap_err();
+    assert!(err.starts_with("numeric column"), "{err}");
+    assert!(Fingerprints::from_bytes(&seen.to_bytes()[..40]).is_err());
+}
+
+/// Ids read from the file are kept and found again whatever the values; ids made from
+/// the file's name and row are not kept (another file of the same name would match).
+#[test]
+fn seen_ids_are_the_given_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("train.csv");
+    let spec = GenSpec {
+        rows: 100,
+        seed: 6,
+        ..GenSpec::default()
+    };
+    write_csv(&spec, &path).unwrap();
+    let cfg = Config::from_overlay("").unwrap();
+    let data = contract::check(&cfg.schema, &[read_file(&path).unwrap()], Mode::Training).data;
+    let seen = SeenIds::of(&data, 0..50);
+    let back = SeenIds::from_bytes(&seen.to_bytes()).unwrap();
+    assert_eq!(back, seen);
+    let mut changed = data.clone();
+    changed.numeric[0].iter_mut().for_each(|v| *v += 0.5);
+    let hit = back.contains(&changed, &(0..100).collect::<Vec<_>>());
+    assert_eq!(hit.iter().filter(|&&h| h).count(), 50);
+    assert!(hit[..50].iter().all(|&h| h));
+    assert!(SeenIds::from_bytes(&seen.to_bytes()[..30]).is_err());
+    // The same file without its id column: ids are train:1, train:2, ...
+    let mut made = data.clone();
+    made.ids = (1..=100).map(|r| format!("train:{r}")).collect();
+    assert_eq!(SeenIds::of(&made, 0..50).0.len(), 0);
+    let files = seen_files(&made, 0..50);
+    let names: Vec<&str> = files.iter().map(|f| f.0).collect();
+    assert_eq!(names, [FILE, NEAR_FILE, IDS_FILE]);
+    assert_eq!(SeenIds::from_bytes(&files[2].1).unwrap().0.len(), 0);
+}

@@ -228,21 +228,26 @@ pub fn decide(
                     r.metric, r.diff, r.champion, r.challenger
                 ),
             );
-            check(
-                r.diff >= gate.min_uplift,
-                format!(
-                    "{} uplift {:+.4} >= min_uplift {}",
-                    r.metric, r.diff, gate.min_uplift
-                ),
-            );
-            check(
-                rel >= gate.min_relative_uplift,
-                format!(
-                    "relative uplift {:+.2}% >= min_relative_uplift {:.2}%",
-                    100.0 * rel,
-                    100.0 * gate.min_relative_uplift
-                ),
-            );
+            // The minimum uplifts are listed when set: at 0 they repeat the line above.
+            if gate.min_uplift > 0.0 {
+                check(
+                    r.diff >= gate.min_uplift,
+                    format!(
+                        "{} uplift {:+.4} >= min_uplift {}",
+                        r.metric, r.diff, gate.min_uplift
+                    ),
+                );
+            }
+            if gate.min_relative_uplift > 0.0 {
+                check(
+                    rel >= gate.min_relative_uplift,
+                    format!(
+                        "relative uplift {:+.2}% >= min_relative_uplift {:.2}%",
+                        100.0 * rel,
+                        100.0 * gate.min_relative_uplift
+                    ),
+                );
+            }
             // Shown as the comparison's DeLong line and table show them (`<0.0001`, not
             // `0.0000`).
             let (p, how, shown) = match (gate.primary_metric.as_str(), delong) {

@@ -76,43 +76,14 @@ impl RunRecord {
     pub fn gist(&self) -> String {
         let args = self.args_json();
         if let Some(e) = &self.error {
-            // The date it was for, the error, and for a contract failure its first problem:
-            // five failed runs must not all read "input violates the data contract".
-            let mut lines = e.lines();
-            let first = lines.next().unwrap_or("");
-            let mut gist = match args["date"].as_str() {
-                Some(d) if !first.contains(d) => format!("{d}: {first}"),
-                _ => first.to_string(),
+            // The problem names one of the run's input files first ("FILE: row 3 ...",
+            // "FILE, column 'age': ..."): the run's inputs already name it.
+            let files: Vec<&str> = match &args["data"] {
+                serde_json::Value::String(f) => vec![f.as_str()],
+                serde_json::Value::Array(a) => a.iter().filter_map(|f| f.as_str()).collect(),
+                _ => vec![],
             };
-            // Narrow lists cut the end: the problem goes first, without the file's path
-            // (the run's inputs name it): "2026-11-25: row 3 (line 4), ... (the first of 2 problem(s))".
-            if let Some(n) = first
-                .strip_prefix("input violates the data contract (")
-                .and_then(|r| r.strip_suffix(')'))
-                && let Some(p) = lines.map(str::trim).find(|l| !l.is_empty())
-            {
-                let p = p.trim_start_matches("- ");
-                // The problem names one of the run's input files first ("FILE: row 3 ...",
-                // "FILE, column 'age': ..."): the run's inputs already name it.
-                let files: Vec<&str> = match &args["data"] {
-                    serde_json::Value::String(f) => vec![f.as_str()],
-                    serde_json::Value::Array(a) => a.iter().filter_map(|f| f.as_str()).collect(),
-                    _ => vec![],
-                };
-                let p = files
-                    .iter()
-                    .find_map(|f| p.strip_prefix(f))
-                    .map_or(p, |rest| rest.trim_start_matches([',', ':']).trim_start());
-                // The problem itself first: a narrow column (the console's) cuts the end.
-                let head = match n {
-                    "1 problem(s)" => p.to_string(),
-                    _ => format!("{p} (the first of {n})"),
-                };
-                gist = match args["date"].as_str() {
-                    Some(d) => format!("{d}: {head}"),
-                    None => head,
-                };
-            }
+            let gist = error_gist(e, args["date"].as_str(), &files);
             let short: String = gist.chars().take(110).collect();
             return if short.len() < gist.len() {
                 format!("{short}...")
@@ -201,6 +172,42 @@ impl RunRecord {
             .as_deref()
             .and_then(|s| serde_json::from_str(s).ok())
             .unwrap_or_default()
+    }
+}
+
+/// A failed run's error on one line, as a list or a status line shows it: the date it was
+/// for, the error, and for a contract failure its first problem, first, without the path of
+/// one of the run's `files` (which the run names already): "2026-11-25: column 'age':
+/// missing column (the first of 2 problem(s))". Five failed runs must not all read "input
+/// violates the data contract", and a narrow line cuts the end.
+pub fn error_gist(error: &str, date: Option<&str>, files: &[&str]) -> String {
+    let mut lines = error.lines();
+    let first = lines.next().unwrap_or("");
+    let gist = match date {
+        Some(d) if !first.contains(d) => format!("{d}: {first}"),
+        _ => first.to_string(),
+    };
+    let Some(n) = first
+        .strip_prefix("input violates the data contract (")
+        .and_then(|r| r.strip_suffix(')'))
+    else {
+        return gist;
+    };
+    let Some(p) = lines.map(str::trim).find(|l| !l.is_empty()) else {
+        return gist;
+    };
+    let p = p.trim_start_matches("- ");
+    let p = files
+        .iter()
+        .find_map(|f| p.strip_prefix(f))
+        .map_or(p, |rest| rest.trim_start_matches([',', ':']).trim_start());
+    let head = match n {
+        "1 problem(s)" => p.to_string(),
+        _ => format!("{p} (the first of {n})"),
+    };
+    match date {
+        Some(d) => format!("{d}: {head}"),
+        None => head,
     }
 }
 

@@ -192,49 +192,7 @@ impl App {
         if let Ok(c) = data::load_champions(&self.home) {
             self.champions = c;
         }
-        if let Ok(m) = data::load_models(&self.home) {
-            // A new version, or an alias moved (a promote here or elsewhere).
-            let changed = m != self.models;
-            let first = self.models.is_empty();
-            self.models = m;
-            if first {
-                // Open on the model in production, not the newest.
-                self.model_sel = self
-                    .models
-                    .iter()
-                    .position(|m| m.aliases.iter().any(|a| a == "champion"))
-                    .unwrap_or(0);
-            }
-            self.model_sel = self.model_sel.min(self.models.len().saturating_sub(1));
-            if changed || self.model_view.is_none() {
-                self.load_model();
-            }
-            let champion = self
-                .models
-                .iter()
-                .find(|m| m.aliases.iter().any(|a| a == "champion"))
-                .map(|m| m.version);
-            // A comparison against a champion that is no longer one (a promotion or
-            // rollback, here or elsewhere) is not shown or used any more.
-            if self
-                .comparison
-                .as_ref()
-                .is_some_and(|c| Some(c.champion) != champion)
-            {
-                self.comparison = None;
-                // Its verdict on the status line went with it.
-                if self.status.contains(": gate passes") || self.status.contains(": gate refuses") {
-                    self.status.clear();
-                }
-            }
-            if champion != self.champion_test.as_ref().map(|c| c.0) {
-                self.champion_test = champion.and_then(|v| {
-                    data::load_model_view(&self.home, v)
-                        .ok()
-                        .map(|view| (v, view.test))
-                });
-            }
-        }
+        self.refresh_models();
         let dates = match self.days.dates(&self.home) {
             Ok(d) => {
                 if self.status.starts_with("predictions: ") {
@@ -270,16 +228,16 @@ impl App {
             }
             self.load_date();
         }
+        // A paused log view stays on its lines while new ones arrive below them.
+        let last = (!self.follow)
+            .then(|| self.visible_logs().last().map(|l| (*l).clone()))
+            .flatten();
         self.logs = data::load_logs(&self.home, 2000);
-    }
-
-    fn load_model(&mut self) {
-        self.model_view = self
-            .models
-            .get(self.model_sel)
-            .and_then(|m| data::load_model_view(&self.home, m.version).ok());
-        if let Some(v) = &self.model_view {
-            self.threshold = v.test.at_threshold.threshold;
+        if let Some(last) = last {
+            let shown = self.visible_logs();
+            if let Some(at) = shown.iter().rposition(|l| **l == last) {
+                self.log_scroll += shown.len() - 1 - at;
+            }
         }
     }
 

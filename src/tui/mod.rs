@@ -8,6 +8,7 @@ pub mod data;
 mod day;
 mod jobs;
 pub mod keys;
+mod models;
 pub mod panes;
 mod remote;
 mod state;
@@ -236,11 +237,12 @@ fn start(app: &mut App, jobs: &mut Jobs, req: Request) {
                             };
                             format!(", replacing the {} rows{by} of run {}", p.rows, p.run_id)
                         });
-                        // A date that looks mistyped is said here too, not only in the log.
+                        // A date that looks mistyped is said here too, not only in the
+                        // log, and first: the one-line status cuts its end.
                         let warned: String =
-                            o.warnings.iter().map(|w| format!("; warning: {w}")).collect();
+                            o.warnings.iter().map(|w| format!("warning: {w}; ")).collect();
                         format!(
-                            "{} scored for {} (run {}){replaced}{warned}",
+                            "{warned}{} scored for {} (run {}){replaced}",
                             o.rows_scored, o.business_date, o.run_id
                         )
                     })
@@ -252,7 +254,12 @@ fn start(app: &mut App, jobs: &mut Jobs, req: Request) {
                             Some(holds) => format!(
                                 "{holds} Nothing was written; r on this run in Runs offers to replace them"
                             ),
-                            None => e,
+                            // On one line, the problem first (as the Runs list has it).
+                            None => crate::registry::runs::error_gist(
+                                &e,
+                                None,
+                                &[&crate::pipeline::absolute(&req.data).display().to_string()],
+                            ),
                         }
                     }),
                 ));

@@ -262,3 +262,54 @@ fn compare_pane_scrolls_to_its_history() {
     assert!(end.contains("champion history (latest first):"), "{end}");
     assert_eq!(a.detail_scroll, a.detail_max.get());
 }
+
+/// A challenger trained elsewhere (here its alias moved in the database to a new version)
+/// drops the comparison on screen, which `p` would otherwise have used to promote the new
+/// challenger on the old one's numbers; the Metrics pane stays on the version looked at
+/// when a newer one arrives above it (it used to move to the version now at its place).
+#[test]
+fn a_new_challenger_drops_the_comparison_and_the_metrics_pane_keeps_its_version() {
+    let dir = home();
+    let h = dir.path().join("home");
+    let mut a = app(dir.path());
+    assert!(a.comparison.is_some());
+    press(&mut a, key('2'));
+    a.model_sel = a.models.iter().position(|m| m.version == 1).unwrap();
+    let conn = crate::registry::db::open(&h.join("claims.db")).unwrap();
+    conn.execute(
+        "INSERT INTO models(version, created_at, run_id, dir, manifest_sha256) VALUES (3, '2026-03-03T00:00:00Z', 'train-x', 'models/v3', 'x')",
+        [],
+    )
+    .unwrap();
+    conn.execute(
+        "UPDATE aliases SET version = 3 WHERE alias = 'challenger'",
+        [],
+    )
+    .unwrap();
+    a.refresh();
+    assert!(a.comparison.is_none());
+    assert_eq!(a.models[a.model_sel].version, 1);
+}
+
+/// A paused log view stays on the lines being read while a scheduler writes new ones (each
+/// new line used to move it by one).
+#[test]
+fn a_paused_log_stays_on_its_lines() {
+    let dir = home();
+    let mut a = app(dir.path());
+    press(&mut a, key('6'));
+    press(&mut a, key('k'));
+    press(&mut a, key('k'));
+    assert!(!a.follow);
+    let before = render(&a, 120, 40);
+    let log = dir.path().join("home").join("logs").join("claims.log");
+    let mut text = std::fs::read_to_string(&log).unwrap();
+    for i in 0..5 {
+        text.push_str(&format!(
+            "{{\"timestamp\":\"2026-03-02T19:01:0{i}.000Z\",\"level\":\"INFO\",\"fields\":{{\"message\":\"new line {i}\"}}}}\n"
+        ));
+    }
+    std::fs::write(&log, text).unwrap();
+    a.refresh();
+    assert_eq!(render(&a, 120, 40), before);
+}

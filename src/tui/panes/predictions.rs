@@ -205,10 +205,7 @@ pub fn predictions(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     };
     // A partial list says so before the counts a narrow title may cut.
     let scored = if app.day_truncated() {
-        format!(
-            "{total} scored, top {} by score shown{held}",
-            app.predictions.len()
-        )
+        format!("{total} scored{held}, top {} shown", app.predictions.len())
     } else {
         format!("{total} scored{held}")
     };
@@ -262,7 +259,7 @@ pub fn predictions(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             ),
             None if app.filtering => format!("No id or reason on {date} matches '{f_}' yet."),
             None => format!(
-                "No id or reason on {date} matches '{f_}', and no other date scored that id. Esc clears the filter."
+                "No id or reason on {date} matches '{f_}' (h/l shows other dates; a whole id is looked up on every date, and none scored '{f_}'). Esc clears the filter."
             ),
         };
         let wrap = ratatui::widgets::Wrap { trim: false };

@@ -104,4 +104,39 @@ impl Dataset {
     pub fn label_vec(&self) -> Option<Vec<u8>> {
         self.labels.iter().copied().collect()
     }
+
+    /// A warning for each feature with one value (or none) in every row: the model cannot
+    /// learn from it, and it usually means a broken export (a column filled with a default).
+    pub fn constant_features(&self) -> Vec<String> {
+        let say = |name: &str, value: String| {
+            format!(
+                "feature '{name}' is {value} in every training row: the model cannot use it (a broken export?); a day where it varies raises a drift alert"
+            )
+        };
+        let mut out = vec![];
+        for (name, col) in self.numeric_names.iter().zip(&self.numeric) {
+            let mut present = col.iter().filter(|v| !v.is_nan());
+            let one = match present.next() {
+                None => Some("missing".to_string()),
+                Some(&first) => present.all(|&v| v == first).then(|| format!("{first}")),
+            };
+            out.extend(one.map(|v| say(name, v)));
+        }
+        for ((name, col), cats) in self
+            .categorical_names
+            .iter()
+            .zip(&self.categorical)
+            .zip(&self.categories)
+        {
+            if let Some(&first) = col.first()
+                && col.iter().all(|&c| c == first)
+            {
+                let value = cats
+                    .get(first as usize)
+                    .map_or("missing".to_string(), |v| format!("'{v}'"));
+                out.push(say(name, value));
+            }
+        }
+        out
+    }
 }

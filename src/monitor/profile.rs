@@ -65,6 +65,11 @@ pub fn numeric_profile(name: &str, values: &[f64], bins: usize) -> NumericProfil
     if edges.last().is_some_and(|&e| Some(&e) == v.last()) {
         edges.pop();
     }
+    // One value in every row: bins below it, at it, and above it, so a day where it varies
+    // shows (one bin measured no drift at all: PSI 0 whatever came).
+    if let (true, Some(&c)) = (edges.is_empty(), v.first()) {
+        edges = vec![c.next_down(), c];
+    }
     let shares = bin_shares(&edges, &v);
     let mean = if n > 0 {
         v.iter().sum::<f64>() / n as f64
@@ -142,5 +147,40 @@ pub fn profile(data: &Dataset, scores: &[f64]) -> Profile {
         numeric,
         categorical,
         score: numeric_profile("score", scores, 10),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// A feature with one value in every training row gets bins below, at and above it,
+    /// so a day where it varies has a large PSI (one bin measured 0 whatever came); the
+    /// training data says so as a warning.
+    #[test]
+    fn a_constant_feature_is_watched_and_named() {
+        let p = super::numeric_profile("age", &[40.0; 500], 10);
+        assert_eq!(p.edges.len(), 2);
+        assert_eq!(p.shares, vec![0.0, 1.0, 0.0]);
+        let day: Vec<f64> = (0..500).map(|i| 20.0 + (i % 50) as f64).collect();
+        let psi = crate::monitor::drift::psi(&p.shares, &super::bin_shares(&p.edges, &day));
+        assert!(psi > 1.0, "{psi}");
+        let same = crate::monitor::drift::psi(&p.shares, &super::bin_shares(&p.edges, &[40.0; 9]));
+        assert!(same < 1e-9, "{same}");
+        let cfg = crate::config::Config::from_overlay("").unwrap();
+        let mut data = crate::data::Dataset::empty(&cfg.schema);
+        let age = data.numeric_names.iter().position(|n| n == "age").unwrap();
+        for (k, col) in data.numeric.iter_mut().enumerate() {
+            *col = (0..50)
+                .map(|i| if k == age { 40.0 } else { i as f64 })
+                .collect();
+        }
+        for col in data.categorical.iter_mut() {
+            *col = (0..50).map(|i| (i % 2) as u32).collect();
+        }
+        let warned = data.constant_features();
+        assert_eq!(warned.len(), 1, "{warned:?}");
+        assert!(
+            warned[0].starts_with("feature 'age' is 40 in every training row"),
+            "{warned:?}"
+        );
     }
 }

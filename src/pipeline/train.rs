@@ -159,6 +159,7 @@ fn run(cfg: &Config, home: &Path, req: &TrainRequest, ctx: &RunCtx) -> Result<Tr
             };
             format!("all rows pass the contract; {n} repeated row(s) dropped (same values as an earlier row of the file{conflicting})")
         };
+        warnings.extend(data.constant_features());
         let n = data.len();
         Ok(((data, warnings), Some(n), note))
     })?;

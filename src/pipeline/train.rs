@@ -548,7 +548,8 @@ fn run(cfg: &Config, home: &Path, req: &TrainRequest, ctx: &RunCtx) -> Result<Tr
     // The promotion gate, after every retrain that produced a challenger. A comparison
     // that cannot be made (too few new held-out rows, say) is a refusal with its reason,
     // not a failed training run: the model is registered either way.
-    let mut model_warnings = super::train_report::quality_warnings(&test_eval);
+    let mut model_warnings =
+        super::train_report::quality_warnings(&test_eval, cfg.gate.min_class_rows);
     // The model is registered: this check's failure must not keep it from the gate.
     let same = Registry::open(home).and_then(|r| r.identical_to(version));
     model_warnings.extend(same.unwrap_or_default().first().map(|o| {

@@ -131,8 +131,17 @@ const NEAR_CHANCE_AUC: f64 = 0.6;
 /// What a reviewer must know about a new model before promoting it, from its test
 /// evaluation: a ranking close to chance (the labels may be wrong or unrelated to the
 /// features), or a threshold that flags nearly every application or none.
-pub(super) fn quality_warnings(test: &Evaluation) -> Vec<String> {
+pub(super) fn quality_warnings(test: &Evaluation, min_class_rows: usize) -> Vec<String> {
     let mut out = vec![];
+    // Metrics of a few rows mean little (a 24-row file gave "test ROC AUC 1.0000 on 4
+    // rows" and a champion): said, with what the gate asks of a comparison.
+    let t = &test.at_threshold;
+    let (claims, others) = (t.tp + t.fn_, t.tn + t.fp);
+    if claims.min(others) < min_class_rows {
+        out.push(format!(
+            "the test split holds {claims} claim(s) and {others} non-claim(s): its metrics mean little on so few rows (a comparison needs gate.min_class_rows {min_class_rows} of each); train on more rows before relying on this model"
+        ));
+    }
     if test.roc_auc < NEAR_CHANCE_AUC {
         out.push(format!(
             "test ROC AUC {:.4} is close to chance (0.5): this model barely tells claims from other applications; check the label column and the data before promoting it",
@@ -165,15 +174,25 @@ mod tests {
             .enumerate()
             .map(|(i, &l)| 0.1 + 0.6 * f64::from(l) + (i % 7) as f64 * 0.01)
             .collect();
-        assert!(quality_warnings(&crate::eval::evaluate(&y, &good, 0.5)).is_empty());
+        assert!(quality_warnings(&crate::eval::evaluate(&y, &good, 0.5), 10).is_empty());
         // Scores unrelated to the label, all above the threshold.
         let noise: Vec<f64> = (0..400)
             .map(|i| 0.5 + ((i * 37) % 101) as f64 / 1000.0)
             .collect();
-        let w = quality_warnings(&crate::eval::evaluate(&y, &noise, 0.35));
+        let w = quality_warnings(&crate::eval::evaluate(&y, &noise, 0.35), 10);
         assert_eq!(w.len(), 2, "{w:?}");
         assert!(
             w[0].contains("close to chance") && w[1].contains("for 100% of test rows"),
+            "{w:?}"
+        );
+        // 4 test rows (a 24-row file): said, with the counts.
+        let w = quality_warnings(
+            &crate::eval::evaluate(&[1, 0, 1, 0], &[0.9, 0.1, 0.8, 0.2], 0.5),
+            10,
+        );
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].starts_with("the test split holds 2 claim(s) and 2 non-claim(s)"),
             "{w:?}"
         );
     }

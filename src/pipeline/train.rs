@@ -584,7 +584,7 @@ fn run(cfg: &Config, home: &Path, req: &TrainRequest, ctx: &RunCtx) -> Result<Tr
         rounds_run,
         threshold,
         threshold_rule,
-        imbalance: imbalance.label(),
+        imbalance: registered_label(&imbalance, spw),
         scale_pos_weight: spw,
         rows_read,
         split_rows: [fit_rows.len(), va.len(), te.len()],

@@ -29,7 +29,14 @@ fn near_fingerprints_match_a_rounded_re_export() {
     let mut edge = data.clone();
     edge.numeric[0][0] = 1.049_499_6;
     rounded.numeric[0][0] = 1.049_500;
-    assert_ne!(near_text(1.049_499_6), near_text(1.049_500));
+    assert_ne!(near_bytes(1.049_499_6), near_bytes(1.049_500));
+    // Rounded to 4 significant digits (4 decimals below 1), across powers of ten.
+    assert_eq!(near_bytes(1.0494), near_bytes(1.04941));
+    assert_eq!(near_bytes(9999.6), near_bytes(10_000.0));
+    assert_eq!(near_bytes(-123_456.0), near_bytes(-123_500.0));
+    assert_ne!(near_bytes(-123_456.0), near_bytes(-123_400.0));
+    assert_eq!(near_bytes(0.000_412_345), near_bytes(0.000_412));
+    assert_eq!(near_bytes(-0.0), near_bytes(0.0));
     let all: Vec<usize> = (0..2000).collect();
     let near = Fingerprints::from_bytes(&Fingerprints::near(&edge, 0..2000).to_bytes()).unwrap();
     assert!(near.near);

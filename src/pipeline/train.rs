@@ -522,6 +522,7 @@ fn run(cfg: &Config, home: &Path, req: &TrainRequest, ctx: &RunCtx) -> Result<Tr
             config_toml: effective_toml(cfg, seed, folds, iters, &imbalance),
             data_files: data_records.clone(),
             files: Default::default(),
+            champion_at_training: None, // set by the registry, in the registering transaction
         };
         let previous_challenger = reg.alias("challenger")?;
         let (v, role) = reg.register(

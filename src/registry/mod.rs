@@ -71,6 +71,10 @@ pub struct Manifest {
     pub data_files: Vec<DataFileRecord>,
     /// sha256 of every artifact file in the folder, by file name.
     pub files: std::collections::BTreeMap<String, String>,
+    /// The champion when it was registered (the model it was compared with and would
+    /// replace); `None` for the first model, and in manifests from before it was kept.
+    #[serde(default)]
+    pub champion_at_training: Option<u32>,
 }
 
 /// A version's row in the registry.
@@ -206,8 +210,17 @@ impl Registry {
                 |r| r.get(0),
             )
             .map_err(|e| staged(sql(e)))?;
+        let champion: Option<u32> = tx
+            .query_row(
+                "SELECT version FROM aliases WHERE alias = 'champion'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| staged(sql(e)))?;
         manifest.version = version;
         manifest.created_at = now();
+        manifest.champion_at_training = champion;
         let mbytes = serde_json::to_vec_pretty(&manifest)
             .map_err(|e| staged(ClaimsError::Other(e.into())))?;
         write_synced(&staging.join("manifest.json"), &mbytes).map_err(staged)?;
@@ -231,14 +244,6 @@ impl Registry {
                 params![version, manifest.created_at, manifest.run_id, format!("models/v{version}"), sha256_hex(&mbytes), test_roc_auc, imbalance, threshold],
             )
             .map_err(sql)?;
-            let champion: Option<u32> = tx
-                .query_row(
-                    "SELECT version FROM aliases WHERE alias = 'champion'",
-                    [],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(sql)?;
             let (role, reason) = match champion {
                 None => ("champion", "first model"),
                 Some(_) => ("challenger", "new challenger"),
@@ -553,19 +558,32 @@ mod tests {
             config_toml: String::new(),
             data_files: vec![],
             files: Default::default(),
+            champion_at_training: None,
         };
         let files = [
             ("model.json", b"{}".to_vec()),
             ("report", b"a file".to_vec()),
             ("report/roc.png", b"png".to_vec()),
         ];
-        assert!(reg.register(manifest, &files, 0.9, "none", 0.5).is_err());
+        assert!(
+            reg.register(manifest.clone(), &files, 0.9, "none", 0.5)
+                .is_err()
+        );
         let left: Vec<_> = std::fs::read_dir(home.path().join("models"))
             .unwrap()
             .map(|e| e.unwrap().file_name())
             .collect();
         assert!(left.is_empty(), "{left:?}");
         assert!(reg.list().unwrap().is_empty());
+        // Registered, each manifest names the champion of its time (its lineage).
+        let files = [("model.json", b"{}".to_vec())];
+        for (want_role, want_parent) in [("champion", None), ("challenger", Some(1))] {
+            let (v, role) = reg
+                .register(manifest.clone(), &files, 0.9, "none", 0.5)
+                .unwrap();
+            assert_eq!(role, want_role);
+            assert_eq!(reg.manifest(v).unwrap().champion_at_training, want_parent);
+        }
     }
 
     /// Without USER or LOGNAME the audit trail still names the user (from the uid).

@@ -173,7 +173,7 @@ pub fn help(pane: Pane, remap: &std::collections::HashMap<char, char>) -> Vec<St
             ("Esc".into(), "close details, or cancel the running job"),
         ],
         Pane::Metrics => vec![
-            ("j / k".into(), "previous / next model version"),
+            ("j / k".into(), "older / newer model version"),
             (
                 "h / l".into(),
                 "move the threshold (precision, recall, F1, confusion update)",

@@ -10,6 +10,7 @@ use serde::Deserialize;
 mod sections;
 mod validate;
 mod validate_gate;
+mod validate_schema;
 pub use sections::*;
 pub use validate::is_colour;
 use validate::validate;

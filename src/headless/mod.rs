@@ -8,6 +8,7 @@ use std::sync::mpsc;
 
 use serde_json::json;
 
+mod home;
 mod ops;
 mod records;
 pub mod signals;
@@ -16,7 +17,7 @@ mod text;
 /// What a headless run does on a first SIGINT/SIGTERM.
 const STOPPING: &str = "finishing the current step, then recording the run as cancelled (a run whose rows are written or model registered finishes instead)";
 
-pub use ops::refuse_missing_home;
+pub use home::refuse_missing_home;
 use text::{compare_text, predict_text, train_text};
 pub use text::{reasons_text, score_lines};
 
@@ -451,28 +452,7 @@ pub fn run(cmd: Command, cfg: &Config, home: &Path) -> Result<Output> {
                     "no drift recorded for {date}{today} (run `claims predict --date {date}` first){latest}"
                 )));
             }
-            let mut text = format!(
-                "drift for {date}\n{:<26} {:<12} {:>10} {:>10}  {}\n",
-                "feature", "metric", "value", "threshold", "level"
-            );
-            for r in &rows {
-                let t = r.threshold.map_or("-".to_string(), |t| format!("{t:.3}"));
-                // A test's p-value judges nothing on a day of enough rows (PSI does): with
-                // thousands of rows it is tiny for shifts too small to matter, and "ok"
-                // beside 0.0000 read as a contradiction.
-                let level = if r.metric.ends_with("_pvalue") && r.level == "ok" {
-                    "context"
-                } else {
-                    r.level.as_str()
-                };
-                text.push_str(&format!(
-                    "{:<26} {:<12} {:>10.4} {:>10}  {level}\n",
-                    r.feature, r.metric, r.value, t
-                ));
-            }
-            text.push_str(
-                "PSI sets each feature's level; the threshold is the one a warn or alert row crossed, the alert level on an ok row.\nKS and chi-square p-values are context (they judge only a day under drift.min_rows).\n",
-            );
+            let text = text::drift_table(&date, &rows);
             let alerts: Vec<String> = rows
                 .iter()
                 .filter(|r| r.level == "alert")

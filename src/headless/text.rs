@@ -388,6 +388,34 @@ pub fn score_lines(
 /// file, printed without letting a newline or an escape sequence reach the terminal.
 pub use crate::data::values::escape_controls as printable;
 
+/// The `drift` command's table: each row's value, threshold and level, and what sets the
+/// level.
+pub(super) fn drift_table(date: &str, rows: &[crate::monitor::drift::DriftRow]) -> String {
+    let mut text = format!(
+        "drift for {date}\n{:<26} {:<12} {:>10} {:>10}  {}\n",
+        "feature", "metric", "value", "threshold", "level"
+    );
+    for r in rows {
+        let t = r.threshold.map_or("-".to_string(), |t| format!("{t:.3}"));
+        // A test's p-value judges nothing on a day of enough rows (PSI does): with
+        // thousands of rows it is tiny for shifts too small to matter, and "ok"
+        // beside 0.0000 read as a contradiction.
+        let level = if r.metric.ends_with("_pvalue") && r.level == "ok" {
+            "context"
+        } else {
+            r.level.as_str()
+        };
+        text.push_str(&format!(
+            "{:<26} {:<12} {:>10.4} {:>10}  {level}\n",
+            r.feature, r.metric, r.value, t
+        ));
+    }
+    text.push_str(
+        "PSI sets each feature's level; the threshold is the one a warn or alert row crossed, the alert level on an ok row.\nKS and chi-square p-values are context (they judge only a day under drift.min_rows).\n",
+    );
+    text
+}
+
 /// Reasons JSON as "feature=value (+0.41), ...".
 pub fn reasons_text(v: &serde_json::Value) -> String {
     v.as_array()

@@ -298,42 +298,6 @@ fn a_score_opens_in_full() {
     assert!(a.popup.is_none());
 }
 
-/// A day's quarantined rows are listed with their reasons under its scores.
-#[test]
-fn quarantined_rows_show_under_the_scores() {
-    let dir = home();
-    let mut a = app(dir.path());
-    press(&mut a, key('5'));
-    a.quarantined = vec![(4, "APP1".into(), "age: value 'abc' is not a number".into())];
-    let shown = render(&a, 120, 40);
-    assert!(
-        shown.contains("1 row(s) quarantined, not scored:")
-            && shown.contains("row 4      APP1          age: value 'abc' is not a number"),
-        "{shown}"
-    );
-    // Filtering for it says it was quarantined, not just "0 match".
-    a.filter = "app1".into();
-    let shown = render(&a, 120, 40);
-    assert!(
-        shown.contains(
-            "No score on 2026-03-02 matches 'app1': APP1 was quarantined (row 4), not scored"
-        ) && shown.contains("APP1, row 4:")
-            && shown.contains("    age: value 'abc' is not a number"),
-        "{shown}"
-    );
-    // An id scored only on another date: the list names that date (the console shows
-    // one date at a time; a handler used to read "0 match" and give up).
-    a.quarantined.clear();
-    a.elsewhere = vec!["2026-03-01".into()];
-    let shown = render(&a, 80, 24);
-    assert!(
-        shown.contains(
-            "'app1' was not scored on 2026-03-02. The champion scored it on 2026-03-01: h/l"
-        ),
-        "{shown}"
-    );
-}
-
 /// A day larger than the console loads says so, and a confirmed filter finds an id
 /// beyond the loaded rows (it used to say the day had 2,000 rows and find nothing).
 #[test]

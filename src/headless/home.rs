@@ -1,0 +1,81 @@
+//! Refusing a home that is not there: a mistyped --home is an error, not a new empty home.
+
+use std::path::Path;
+
+use serde_json::json;
+
+use crate::cli::ScheduleAction;
+use crate::config::Config;
+use crate::error::{ClaimsError, Result};
+use crate::schedule::units;
+
+/// Commands that only look at a home's state, or need its champion, on a home without
+/// `claims.db`: refused before anything (a database, a log folder) is created there, so a
+/// mistyped --home is an error, not a new empty home.
+pub fn refuse_missing_home(
+    command: &crate::cli::Command,
+    home: &Path,
+    config: Option<&Path>,
+) -> Result<()> {
+    use crate::cli::Command as C;
+    let reads = matches!(
+        command,
+        C::Drift { .. }
+            | C::Feedback { .. }
+            | C::Compare { .. }
+            | C::Promote { .. }
+            | C::Rollback { .. }
+            | C::Models { .. }
+            | C::Runs { .. }
+            | C::Schedule {
+                action: ScheduleAction::Status
+            }
+            // The console too: on a mistyped home it would show an empty new one.
+            | C::Tui
+    );
+    // A scheduled scoring run needs the home's champion as `predict` does.
+    let scores = matches!(&command, C::Predict { .. })
+        || matches!(&command, C::Schedule { action: ScheduleAction::Trigger { job, .. } } if job == "predict");
+    // `explain` reads the home's table unless a sink is given (option or config).
+    let explains_home = matches!(&command, C::Explain { sink: None, .. })
+        && Config::load(config).is_ok_and(|c| c.inference.sink.is_empty());
+    // A scheduler started on a mistyped or unmounted home would otherwise make a new, empty
+    // one and run its jobs there for as long as it runs.
+    if matches!(
+        &command,
+        C::Schedule {
+            action: ScheduleAction::Run
+        }
+    ) && !home.join("claims.db").is_file()
+    {
+        return Err(ClaimsError::Usage(format!(
+            "schedule run: home '{}' has no claims.db, so the scheduler would start a new, empty home and run its jobs there (check --home or CLAIMS_HOME; to start this home, train first: `claims train --data FILE` or `claims schedule trigger train`)",
+            home.display()
+        )));
+    }
+    if (reads || scores || explains_home) && !home.join("claims.db").is_file() {
+        // A home that is there but closed to this user (another account's 0700 home) is
+        // not "no claims.db".
+        let closed = home.is_dir() && std::fs::read_dir(home).is_err();
+        let e = ClaimsError::Usage(if closed {
+            format!(
+                "home '{}' cannot be read by this user ({}): its owner must open it (chmod/chgrp), or run as that account",
+                home.display(),
+                crate::registry::current_user()
+            )
+        } else {
+            format!(
+                "home '{}' has no claims.db: no model or run is recorded there (check --home or CLAIMS_HOME; `claims train` or `claims demo` start a home)",
+                home.display()
+            )
+        });
+        // A scheduled predict on an unmounted or mistyped home still pages.
+        if let (true, Ok(cfg)) = (scores, Config::load(config)) {
+            let payload = json!({"ok": false, "job": "predict", "error": e.to_string(),
+                "exit_code": e.exit_code(), "home": home});
+            units::run_hook(&cfg.hooks.on_failure, &payload, cfg.hooks.timeout());
+        }
+        return Err(e);
+    }
+    Ok(())
+}

@@ -392,7 +392,13 @@ impl App {
                 }
             }
             Action::Type(c) => match &mut self.popup {
-                Some(Popup::Confirm { reason, .. }) => reason.push(c),
+                Some(Popup::Confirm { reason, .. }) => {
+                    reason.push(c);
+                    // "type a reason first" is answered.
+                    if self.status.starts_with("type a reason") {
+                        self.status.clear();
+                    }
+                }
                 _ => {
                     self.filter.push(c);
                     self.pred_sel = 0;

@@ -242,6 +242,23 @@ fn promote_confirm_and_cancel() {
         press(&mut a, key(c));
     }
     assert!(render(&a, 80, 24).contains("Reason (required): uat ok_"));
+    // Typing answered "type a reason first"; a long reason shows its end and the box keeps
+    // its key hint.
+    assert!(!a.status.contains("type a reason first"), "{}", a.status);
+    for c in " and a long note".chars().cycle().take(120) {
+        press(&mut a, key(c));
+    }
+    let shown = render(&a, 80, 24);
+    assert!(
+        shown.contains("Enter confirms, Esc cancels") && shown.contains("Reason (required): …"),
+        "{shown}"
+    );
+    for _ in 0..120 {
+        press(
+            &mut a,
+            KeyEvent::new(KeyCode::Backspace, KeyModifiers::NONE),
+        );
+    }
     press(&mut a, KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
     assert_eq!(a.requests, vec![Request::Promote(Some(2), "uat ok".into())]);
     // Nothing to roll back to yet (v1 was never replaced): a message, no confirmation.

@@ -132,7 +132,19 @@ pub fn draw(f: &mut Frame, app: &App) {
             } else {
                 "Reason"
             };
-            lines.push(format!("{label}: {reason}_"));
+            // A long reason shows its end (where the typing is), so the box keeps its size
+            // and its key hint; the whole reason is recorded.
+            let room = usize::from(f.area().width)
+                .saturating_sub(label.len() + 10)
+                .max(10);
+            let n = reason.chars().count();
+            let shown: String = if n > room {
+                let tail: String = reason.chars().skip(n + 1 - room).collect();
+                format!("…{tail}")
+            } else {
+                reason.clone()
+            };
+            lines.push(format!("{label}: {shown}_"));
             // Enter without one: said here, where the eyes are (the popup can hide the
             // status line).
             if *needs_reason && reason.trim().is_empty() && app.status.starts_with("type a reason")
@@ -214,7 +226,14 @@ fn popup(f: &mut Frame, title: &str, lines: &[String], theme: &Theme) {
     let area = f.area();
     let w =
         (lines.iter().map(|l| l.chars().count()).max().unwrap_or(20) as u16 + 4).min(area.width);
-    let h = (lines.len() as u16 + 2).min(area.height);
+    // As tall as its lines once wrapped to the box's inner width (a gate line wrapped on
+    // an 80-column screen pushed the key hint out of the box).
+    let inner = usize::from(w.saturating_sub(2)).max(1);
+    let wrapped: usize = lines
+        .iter()
+        .map(|l| l.chars().count().div_ceil(inner).max(1))
+        .sum();
+    let h = (wrapped as u16 + 2).min(area.height);
     let r = Rect {
         x: area.x + (area.width - w) / 2,
         y: area.y + (area.height - h) / 2,

@@ -108,11 +108,23 @@ fn open_with(path: &Path, home_tables: bool) -> Result<Connection> {
         Ok(conn) => Ok(conn),
         Err(e) if cannot_write(&e) && path.is_file() => open_read_only(path, e),
         // SQLite writes the file (and its -wal/-shm files beside it) to start a home.
-        Err(e) if cannot_write(&e) => Err(ClaimsError::Usage(format!(
-            "{}: cannot create the database ({e}); the home folder must be writable by this user ({})",
-            path.display(),
-            crate::registry::current_user()
-        ))),
+        // The folder named: a sink's may be another than the home's; a read-only mount
+        // is said as such (no permission change helps there).
+        Err(e) if cannot_write(&e) => {
+            let dir = path.parent().unwrap_or(Path::new("."));
+            let why = match read_only_mount(dir) {
+                true => "is on a read-only file system: put the database elsewhere".to_string(),
+                false => format!(
+                    "must be writable by this user ({})",
+                    crate::registry::current_user()
+                ),
+            };
+            Err(ClaimsError::Usage(format!(
+                "{}: cannot create the database ({e}); its folder {} {why}",
+                path.display(),
+                dir.display()
+            )))
+        }
         // A sink path that names some other file (a CSV, say): a usage error, not a
         // registry failure a scheduler would retry.
         Err(e)
@@ -129,6 +141,16 @@ fn open_with(path: &Path, home_tables: bool) -> Result<Connection> {
             (None, None) => format!("{}: {e}", path.display()),
         })),
     }
+}
+
+/// Whether folder `dir` is on a file system mounted read-only.
+fn read_only_mount(dir: &Path) -> bool {
+    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()) else {
+        return false;
+    };
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a NUL-terminated path and `st` a writable statvfs.
+    unsafe { libc::statvfs(c.as_ptr(), &mut st) == 0 && st.f_flag & libc::ST_RDONLY != 0 }
 }
 
 /// For an I/O error that a full disk explains (SQLite says "disk I/O error" when it cannot

@@ -118,6 +118,10 @@ pub struct PredictJob {
     pub cron: String,
     /// Input file pattern ({date} substituted).
     pub input_pattern: String,
+    /// The business date a run scores, in days from its scheduled instant's local date:
+    /// 0 the same day, -1 the day before (a 02:00 run scoring yesterday's applications).
+    #[serde(default)]
+    pub date_offset_days: i64,
 }
 
 /// Commands run on events, with the run's JSON summary on stdin.

@@ -373,6 +373,13 @@ pub(super) fn validate(raw: Raw, merged_toml: String) -> Result<Config> {
             rest = &rest[end..];
         }
     }
+    if !(-7..=0).contains(&sc.predict.date_offset_days) {
+        return Err(bad(
+            "schedule.predict.date_offset_days",
+            sc.predict.date_offset_days,
+            "must be a whole number of days from -7 to 0 (-1: score the day before the run)",
+        ));
+    }
     if !sc.predict.input_pattern.contains("{date}") {
         return Err(bad(
             "schedule.predict.input_pattern",

@@ -63,6 +63,8 @@ impl Job {
 pub struct Schedule {
     cron: Cron,
     tz: Tz,
+    /// Days from an instant's local date to the business date it is for.
+    offset_days: i64,
 }
 
 impl Schedule {
@@ -74,12 +76,21 @@ impl Schedule {
         let tz = tz
             .parse::<Tz>()
             .map_err(|_| ClaimsError::Config(format!("time zone '{tz}' is unknown")))?;
-        Ok(Schedule { cron, tz })
+        Ok(Schedule {
+            cron,
+            tz,
+            offset_days: 0,
+        })
     }
 
-    /// For a job of the config.
+    /// For a job of the config (a scoring job's business date moved by
+    /// `schedule.predict.date_offset_days`).
     pub fn of(job: Job, cfg: &ScheduleConfig) -> Result<Schedule> {
-        Schedule::new(job.cron(cfg), &cfg.timezone)
+        let mut s = Schedule::new(job.cron(cfg), &cfg.timezone)?;
+        if job == Job::Predict {
+            s.offset_days = cfg.predict.date_offset_days;
+        }
+        Ok(s)
     }
 
     /// The first fire instant strictly after `t`.
@@ -109,9 +120,12 @@ impl Schedule {
         }
     }
 
-    /// The business date of a fire instant (its local date).
+    /// The business date of a fire instant: its local date, moved by the job's
+    /// `date_offset_days` (a 02:00 scoring run with -1 scores the day before).
     pub fn local_date(&self, t: DateTime<Utc>) -> chrono::NaiveDate {
-        t.with_timezone(&self.tz).date_naive()
+        let d = t.with_timezone(&self.tz).date_naive();
+        d.checked_add_signed(chrono::Duration::days(self.offset_days))
+            .unwrap_or(d)
     }
 
     /// The latest fire instant at or before `t` (looked for up to about a year back).

@@ -350,6 +350,39 @@ fn an_instant_stopped_mid_run_runs_again_on_restart() {
     }
 }
 
+/// With `schedule.predict.date_offset_days = -1`, a 02:00 scoring run scores the day
+/// before (its date used to be the run's own), and so does a trigger without a date; the
+/// monthly training keeps its own date. Out of range is refused.
+#[test]
+fn a_scoring_run_can_score_the_day_before() {
+    let home = tempfile::tempdir().unwrap();
+    let c = Config::from_overlay(
+        "[schedule]\ncatch_up = \"latest\"\n[schedule.predict]\ncron = \"0 2 * * *\"\ndate_offset_days = -1\n",
+    )
+    .unwrap();
+    let clock = FakeClock::at("2026-03-28T02:00:20Z");
+    let conn = crate::registry::db::open(&home.path().join("claims.db")).unwrap();
+    init_state(&conn, Job::Predict, t("2026-03-28T01:00:00Z")).unwrap();
+    init_state(&conn, Job::Train, t("2026-03-28T01:00:00Z")).unwrap();
+    let rec = Recorder::new(0, true);
+    scheduler(&c, home.path(), &clock, &rec).tick().unwrap();
+    assert_eq!(rec.runs(), vec![(Job::Predict, "2026-03-27".to_string())]);
+    let due = Schedule::of(Job::Predict, &c.schedule)
+        .unwrap()
+        .due_date(t("2026-03-28T09:00:00Z"))
+        .unwrap();
+    assert_eq!(due.to_string(), "2026-03-27");
+    let monthly = Schedule::of(Job::Train, &c.schedule).unwrap();
+    assert_eq!(
+        monthly.local_date(t("2026-04-01T00:00:00Z")).to_string(),
+        "2026-04-01"
+    );
+    let e = Config::from_overlay("[schedule.predict]\ndate_offset_days = 1")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("schedule.predict.date_offset_days"), "{e}");
+}
+
 /// catch_up = none: a job due at the same time as another that ran first (and retried for
 /// minutes) is late only because of it, and still runs.
 #[test]

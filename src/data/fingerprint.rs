@@ -33,8 +33,14 @@ pub const NEAR_FILE: &str = "seen_near.bin";
 /// digits) goes unmatched.
 pub const NEAR_DIGITS: usize = 4;
 
+/// The model folder's file of coarse fingerprints: the categories and whole numbers of each
+/// row, its fractional numbers left out. A re-export that rounded the floats to fewer
+/// digits than near fingerprints keep (a warehouse's decimal(10,3)) still matches, where
+/// these identify rows: see [`Fingerprints::identifies_rows`].
+pub const COARSE_FILE: &str = "seen_coarse.bin";
+
 /// The files a model keeps of the rows it learned from (`rows` of `data`): the rows'
-/// fingerprints, exact and near, and their application ids (none when the data has no id
+/// fingerprints, exact, near and coarse, and their application ids (none when the data has no id
 /// column; the file is kept anyway, so that its absence marks a model from before ids were
 /// kept).
 pub fn seen_files(
@@ -44,6 +50,10 @@ pub fn seen_files(
     vec![
         (FILE, Fingerprints::of(data, rows.clone()).to_bytes()),
         (NEAR_FILE, Fingerprints::near(data, rows.clone()).to_bytes()),
+        (
+            COARSE_FILE,
+            Fingerprints::coarse(data, rows.clone()).to_bytes(),
+        ),
         (IDS_FILE, SeenIds::of(data, rows).to_bytes()),
     ]
 }
@@ -167,8 +177,22 @@ pub struct Fingerprints {
     /// The columns hashed, in order.
     pub columns: Vec<Column>,
     hashes: Vec<u64>,
-    /// Numeric values rounded to [`NEAR_DIGITS`] significant digits before hashing.
-    pub near: bool,
+    /// How values were hashed.
+    pub mode: Mode,
+    /// Rows fingerprinted (more than [`Fingerprints::len`] when some share one).
+    rows_seen: usize,
+}
+
+/// How a fingerprint reads a row's numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Their exact bits.
+    Exact,
+    /// Rounded to [`NEAR_DIGITS`] significant digits (decimals below 1).
+    Near,
+    /// Over the categorical columns and the numeric ones that hold whole numbers only (in
+    /// every row fingerprinted), exactly: columns of fractions left out.
+    Coarse,
 }
 
 /// Every feature column of `data`: numeric, then categorical, in schema order.
@@ -288,16 +312,17 @@ fn hash_pieces<'a>(pieces: impl Iterator<Item = &'a [u8]>) -> u64 {
     u64::from_le_bytes(d[..8].try_into().unwrap_or_default())
 }
 
-/// A row's fingerprint (exact: the values' bits; near: [`near_bytes`]), without a buffer per
-/// value (every training row is hashed): the same bytes as [`piece`] gives.
-fn hash_row(data: &Dataset, at: &[(bool, usize)], row: usize, near: bool) -> u64 {
+/// A row's fingerprint (exact, and coarse over its own columns: the values' bits; near:
+/// [`near_bytes`]), without a buffer per value (every training row is hashed): the same
+/// bytes as [`piece`] gives.
+fn hash_row(data: &Dataset, at: &[(bool, usize)], row: usize, mode: Mode) -> u64 {
     let mut h = Sha256::new();
     for &(numeric, k) in at {
         if numeric {
             let v = data.numeric[k][row];
             if v.is_nan() {
                 h.update([0u8]);
-            } else if near {
+            } else if mode == Mode::Near {
                 h.update(near_bytes(v));
             } else {
                 h.update([1u8]);
@@ -454,7 +479,7 @@ pub fn duplicates(data: &Dataset) -> Duplicates {
         ..Default::default()
     };
     for row in 0..data.len() {
-        match first.entry(hash_row(data, &at, row, false)) {
+        match first.entry(hash_row(data, &at, row, Mode::Exact)) {
             std::collections::hash_map::Entry::Vacant(v) => {
                 v.insert(row);
                 out.keep.push(row);
@@ -477,28 +502,59 @@ pub fn duplicates(data: &Dataset) -> Duplicates {
 impl Fingerprints {
     /// The fingerprints of `rows` of `data`, over all of its feature columns.
     pub fn of(data: &Dataset, rows: impl IntoIterator<Item = usize>) -> Fingerprints {
-        Self::hashed(data, rows, false)
+        Self::hashed(data, rows, Mode::Exact)
     }
 
     /// [`Self::of`] with numeric values rounded to [`NEAR_DIGITS`] significant digits.
     pub fn near(data: &Dataset, rows: impl IntoIterator<Item = usize>) -> Fingerprints {
-        Self::hashed(data, rows, true)
+        Self::hashed(data, rows, Mode::Near)
     }
 
-    fn hashed(data: &Dataset, rows: impl IntoIterator<Item = usize>, near: bool) -> Fingerprints {
-        let columns = all_columns(data);
+    /// [`Self::of`] over the categories and whole numbers only.
+    pub fn coarse(data: &Dataset, rows: impl IntoIterator<Item = usize>) -> Fingerprints {
+        Self::hashed(data, rows, Mode::Coarse)
+    }
+
+    fn hashed(data: &Dataset, rows: impl IntoIterator<Item = usize>, mode: Mode) -> Fingerprints {
+        let rows: Vec<usize> = rows.into_iter().collect();
+        let mut columns = all_columns(data);
+        if mode == Mode::Coarse {
+            let whole = |n: &str| {
+                let k = data.numeric_names.iter().position(|x| x == n);
+                k.is_some_and(|k| {
+                    rows.iter().all(|&r| {
+                        let v = data.numeric[k][r];
+                        v.is_nan() || v.fract() == 0.0
+                    })
+                })
+            };
+            columns.retain(|c| match c {
+                Column::Numeric(n) => whole(n),
+                Column::Categorical(_) => true,
+            });
+        }
         let at = locate(data, &columns).unwrap_or_default();
         let mut hashes: Vec<u64> = rows
             .into_iter()
-            .map(|r| hash_row(data, &at, r, near))
+            .map(|r| hash_row(data, &at, r, mode))
             .collect();
+        let rows_seen = hashes.len();
         hashes.sort_unstable();
         hashes.dedup();
         Fingerprints {
             columns,
             hashes,
-            near,
+            mode,
+            rows_seen,
         }
+    }
+
+    /// Whether a match identifies a row: at most 1 in 1,000 of the rows fingerprinted
+    /// shared one (always for exact and near ones; coarse ones leave the fractional
+    /// numbers out, and a schema of few categories and whole numbers does not tell rows
+    /// apart by them).
+    pub fn identifies_rows(&self) -> bool {
+        self.mode != Mode::Coarse || 1000 * (self.rows_seen - self.hashes.len()) <= self.rows_seen
     }
 
     /// Which of `rows` of `data` are among these fingerprints (hashed over the same
@@ -509,10 +565,10 @@ impl Fingerprints {
         Ok(rows
             .iter()
             .map(|&r| {
-                if self.near {
+                if self.mode == Mode::Near {
                     near_probes(data, &at, r).iter().any(has)
                 } else {
-                    has(&hash_row(data, &at, r, false))
+                    has(&hash_row(data, &at, r, self.mode))
                 }
             })
             .collect())
@@ -532,8 +588,13 @@ impl Fingerprints {
     /// hashes as little-endian u64.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut header = serde_json::json!({ "columns": self.columns, "rows": self.hashes.len() });
-        if self.near {
-            header["near_digits"] = NEAR_DIGITS.into();
+        match self.mode {
+            Mode::Exact => {}
+            Mode::Near => header["near_digits"] = NEAR_DIGITS.into(),
+            Mode::Coarse => {
+                header["coarse"] = true.into();
+                header["rows_seen"] = self.rows_seen.into();
+            }
         }
         hashes_file(MAGIC, &header, &self.hashes)
     }
@@ -546,6 +607,10 @@ impl Fingerprints {
             rows: usize,
             #[serde(default)]
             near_digits: Option<usize>,
+            #[serde(default)]
+            coarse: bool,
+            #[serde(default)]
+            rows_seen: Option<usize>,
         }
         let (header, hashes) = read_hashes_file::<Header>(bytes, MAGIC, |h| h.rows)?;
         if header.near_digits.is_some_and(|d| d != NEAR_DIGITS) {
@@ -554,10 +619,16 @@ impl Fingerprints {
                 header.near_digits
             ));
         }
+        let mode = match (header.near_digits, header.coarse) {
+            (Some(_), _) => Mode::Near,
+            (None, true) => Mode::Coarse,
+            (None, false) => Mode::Exact,
+        };
         Ok(Fingerprints {
             columns: header.columns,
+            rows_seen: header.rows_seen.unwrap_or(hashes.len()),
             hashes,
-            near: header.near_digits.is_some(),
+            mode,
         })
     }
 }

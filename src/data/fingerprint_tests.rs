@@ -39,7 +39,7 @@ fn near_fingerprints_match_a_rounded_re_export() {
     assert_eq!(near_bytes(-0.0), near_bytes(0.0));
     let all: Vec<usize> = (0..2000).collect();
     let near = Fingerprints::from_bytes(&Fingerprints::near(&edge, 0..2000).to_bytes()).unwrap();
-    assert!(near.near);
+    assert_eq!(near.mode, super::Mode::Near);
     let hit = near.contains(&rounded, &all).unwrap();
     assert_eq!(hit.iter().filter(|&&h| h).count(), 2000);
     let exact = Fingerprints::of(&edge, 0..2000)
@@ -126,6 +126,56 @@ fn seen_ids_are_the_given_ones() {
     assert_eq!(SeenIds::of(&made, 0..50).0.len(), 0);
     let files = seen_files(&made, 0..50);
     let names: Vec<&str> = files.iter().map(|f| f.0).collect();
-    assert_eq!(names, [FILE, NEAR_FILE, IDS_FILE]);
-    assert_eq!(SeenIds::from_bytes(&files[2].1).unwrap().0.len(), 0);
+    assert_eq!(names, [FILE, NEAR_FILE, COARSE_FILE, IDS_FILE]);
+    assert_eq!(SeenIds::from_bytes(&files[3].1).unwrap().0.len(), 0);
+}
+
+/// Coarse fingerprints: over the categories and the columns of whole numbers, so a re-export
+/// with the fractions rounded to 2 decimals matches; they identify rows only where those
+/// columns tell rows apart.
+#[test]
+fn coarse_fingerprints_leave_the_fractions_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("train.csv");
+    write_csv(
+        &GenSpec {
+            rows: 1000,
+            seed: 12,
+            ..GenSpec::default()
+        },
+        &path,
+    )
+    .unwrap();
+    let cfg = Config::from_overlay("").unwrap();
+    let data = contract::check(&cfg.schema, &[read_file(&path).unwrap()], Mode::Training).data;
+    let coarse =
+        Fingerprints::from_bytes(&Fingerprints::coarse(&data, 0..1000).to_bytes()).unwrap();
+    assert_eq!(coarse.mode, super::Mode::Coarse);
+    assert!(coarse.identifies_rows());
+    // Only categorical and whole-number columns are hashed.
+    assert!(coarse.columns.iter().all(|c| match c {
+        Column::Numeric(n) => {
+            let k = data.numeric_names.iter().position(|x| x == n).unwrap();
+            data.numeric[k]
+                .iter()
+                .all(|v| v.is_nan() || v.fract() == 0.0)
+        }
+        Column::Categorical(_) => true,
+    }));
+    let mut rounded = data.clone();
+    for col in rounded.numeric.iter_mut() {
+        col.iter_mut()
+            .for_each(|v| *v = (*v * 100.0).round() / 100.0);
+    }
+    let all: Vec<usize> = (0..1000).collect();
+    assert!(coarse.contains(&rounded, &all).unwrap().iter().all(|&h| h));
+    // A schema with no whole numbers and one category does not tell rows apart by them.
+    let mut few = data.clone();
+    for col in few.categorical.iter_mut() {
+        col.iter_mut().for_each(|c| *c = 0);
+    }
+    for col in few.numeric.iter_mut() {
+        col.iter_mut().for_each(|v| *v += 0.5);
+    }
+    assert!(!Fingerprints::coarse(&few, 0..1000).identifies_rows());
 }

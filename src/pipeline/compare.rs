@@ -270,12 +270,13 @@ pub fn compare(
         seen,
         by_id,
         by_near,
+        by_coarse,
         ids_unknown,
     } = super::seen::by_champion(reg, champion, challenger, &chal)?;
     let (eligible, excluded, rows_note, unverified) = match seen {
         Ok(hit) => {
             let eligible: Vec<usize> = (0..test.len())
-                .filter(|&k| !hit[k] && !by_id[k] && !by_near[k])
+                .filter(|&k| !hit[k] && !by_id[k] && !by_near[k] && !by_coarse[k])
                 .map(|k| test[k])
                 .collect();
             let excluded = test.len() - eligible.len();
@@ -283,13 +284,19 @@ pub fn compare(
             let near_only = (0..test.len())
                 .filter(|&k| !hit[k] && !by_id[k] && by_near[k])
                 .count();
-            let of_them = if id_only + near_only > 0 {
+            let coarse_only = (0..test.len())
+                .filter(|&k| !hit[k] && !by_id[k] && !by_near[k] && by_coarse[k])
+                .count();
+            let of_them = if id_only + near_only + coarse_only > 0 {
                 let mut why = vec![];
                 if id_only > 0 {
                     why.push(format!("{id_only} by application id alone: ids v{champion} trained on, with other values; re-exported or corrected rows, or ids reused for other applications"));
                 }
                 if near_only > 0 {
                     why.push(format!("{near_only} by values equal to {} significant digits: rows v{champion} trained on, re-exported with rounded numbers", fingerprint::NEAR_DIGITS));
+                }
+                if coarse_only > 0 {
+                    why.push(format!("{coarse_only} by the same categories and whole numbers: rows v{champion} trained on, re-exported with fewer decimals"));
                 }
                 format!(" (of them {})", why.join("; "))
             } else if ids_unknown {

@@ -21,6 +21,8 @@ pub struct Seen {
     pub by_id: Vec<bool>,
     /// By values equal to [`fingerprint::NEAR_DIGITS`] significant digits.
     pub by_near: Vec<bool>,
+    /// By the same categories and whole numbers, where those identify the champion's rows.
+    pub by_coarse: Vec<bool>,
     /// Whether the champion kept no ids and its splits could not be rebuilt.
     pub ids_unknown: bool,
 }
@@ -62,8 +64,9 @@ pub fn by_champion(reg: &Registry, champion: u32, challenger: u32, chal: &Rebuil
     let test = &chal.splits.2;
     let exact = seen_rows(reg, champion)?;
     let near = fingerprints(reg, champion, fingerprint::NEAR_FILE)?;
+    let coarse = fingerprints(reg, champion, fingerprint::COARSE_FILE)?;
     let kept_ids = seen_ids(reg, champion)?;
-    let champ = (exact.is_none() || near.is_none() || kept_ids.is_none())
+    let champ = (exact.is_none() || near.is_none() || coarse.is_none() || kept_ids.is_none())
         .then(|| rebuild(reg, champion).map_err(|e| e.to_string()));
     // The rows the champion learned from, in its rebuilt data.
     let learned = |c: &Rebuilt| {
@@ -101,19 +104,27 @@ pub fn by_champion(reg: &Registry, champion: u32, challenger: u32, chal: &Rebuil
         }
         (None, _) => (vec![false; test.len()], true),
     };
-    // And the same rows re-exported with rounded numbers, where there are no ids.
-    let by_near = match (near, &champ) {
-        (Some(fp), _) => fp.contains(&chal.data, test).ok(),
-        (None, Some(Ok(champ))) => Fingerprints::near(&champ.data, learned(champ))
-            .contains(&chal.data, test)
-            .ok(),
-        (None, _) => None,
-    }
-    .unwrap_or_else(|| vec![false; test.len()]);
+    // And the same rows re-exported with rounded numbers, where there are no ids: by their
+    // numbers at 4 significant digits, and by their categories and whole numbers alone
+    // where those tell the champion's rows apart (floats rounded to fewer digits).
+    let other = |kept: Option<Fingerprints>,
+                 make: fn(&crate::data::Dataset, Vec<usize>) -> Fingerprints| {
+        match (kept, &champ) {
+            (Some(fp), _) => Some(fp),
+            (None, Some(Ok(champ))) => Some(make(&champ.data, learned(champ))),
+            (None, _) => None,
+        }
+        .filter(Fingerprints::identifies_rows)
+        .and_then(|fp| fp.contains(&chal.data, test).ok())
+        .unwrap_or_else(|| vec![false; test.len()])
+    };
+    let by_near = other(near, Fingerprints::near);
+    let by_coarse = other(coarse, Fingerprints::coarse);
     Ok(Seen {
         seen,
         by_id,
         by_near,
+        by_coarse,
         ids_unknown,
     })
 }

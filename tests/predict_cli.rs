@@ -708,6 +708,15 @@ fn shifted_data_raises_psi_alerts_on_the_shifted_features_only() {
         4000,
         "rows are written even when drift fails the run"
     );
+    // The run says so too: succeeded, with the exit code the command gave (was 0).
+    let out = env.claims().args(["--json", "runs"]).assert().success();
+    let runs = last_json(&out.get_output().stdout);
+    let run = &runs["runs"][0];
+    assert_eq!(
+        (&run["status"], &run["exit_code"]),
+        (&serde_json::json!("succeeded"), &serde_json::json!(5)),
+        "{run}"
+    );
     env.claims()
         .args(["drift", "--date", "2026-07-01"])
         .assert()

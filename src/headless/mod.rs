@@ -304,6 +304,8 @@ pub fn run(cmd: Command, cfg: &Config, home: &Path) -> Result<Output> {
                 );
             }
             if fail_on_drift && !o.drift_alerts.is_empty() {
+                let conn = crate::registry::db::open(&home.join("claims.db"))?;
+                crate::registry::runs::set_exit_code(&conn, &o.run_id, crate::error::EXIT_DRIFT)?;
                 out.then_fail = Some(ClaimsError::Drift(format!(
                     "{} on {} (the day's predictions are written; exit 5 is --fail-on-drift's signal, `claims drift --date {}` shows the table)",
                     o.drift_alerts.join(", "),

@@ -189,6 +189,14 @@ pub fn backfill(
                         String::new()
                     } else {
                         drifted.push(format!("{} on {ds}", o.drift_alerts.join(", ")));
+                        if opts.fail_on_drift {
+                            let conn = db::open(&home.join("claims.db"))?;
+                            crate::registry::runs::set_exit_code(
+                                &conn,
+                                &o.run_id,
+                                crate::error::EXIT_DRIFT,
+                            )?;
+                        }
                         let summary = serde_json::to_value(&o).unwrap_or_default();
                         units::run_hook(&cfg.hooks.on_alert, &summary, cfg.hooks.timeout());
                         format!("; drift alerts: {}", o.drift_alerts.join(", "))

@@ -88,6 +88,9 @@ pub fn train(
     let args = serde_json::to_string(req).unwrap_or_default();
     let ctx = RunCtx::start(home, "train", &args, events, cancel)?;
     let out = run(cfg, home, req, &ctx);
+    if out.is_err() {
+        super::train_report::drop_if_unregistered(home, &ctx.run_id);
+    }
     ctx.finish(&out)?;
     out
 }

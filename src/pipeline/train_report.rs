@@ -31,6 +31,20 @@ pub(super) fn model_report(
     made
 }
 
+/// After a failed training run: its report folder goes when no model of the run was
+/// registered (a report of a model that does not exist; on a full disk, each retry's
+/// report held the space the next one needed). A registered model keeps its report in its
+/// own folder, and the run's folder (with the gate's comparison) stays.
+pub(super) fn drop_if_unregistered(home: &Path, run_id: &str) {
+    let registered = crate::registry::Registry::open(home)
+        .and_then(|r| r.list())
+        .map(|models| models.iter().any(|m| m.run_id == run_id))
+        .unwrap_or(true);
+    if !registered {
+        let _ = std::fs::remove_dir_all(compare::report_dir(home, run_id));
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn write_report(
     dir: &Path,
@@ -164,6 +178,35 @@ pub(super) fn quality_warnings(test: &Evaluation, min_class_rows: usize) -> Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A failed run's report folder goes unless a model of the run was registered.
+    #[test]
+    fn a_failed_runs_report_goes_unless_its_model_was_registered() {
+        let home = tempfile::tempdir().unwrap();
+        let mut reg = crate::registry::Registry::open(home.path()).unwrap();
+        let manifest = crate::registry::Manifest {
+            version: 0,
+            created_at: String::new(),
+            run_id: "train-kept".into(),
+            code_version: String::new(),
+            xgboost_version: String::new(),
+            seed: 1,
+            config_toml: String::new(),
+            data_files: vec![],
+            files: Default::default(),
+            champion_at_training: None,
+        };
+        reg.register(manifest, &[("model.json", b"{}".to_vec())], 0.9, "none", 0.5)
+            .unwrap();
+        for run in ["train-kept", "train-gone"] {
+            let dir = compare::report_dir(home.path(), run);
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("roc.png"), b"png").unwrap();
+            drop_if_unregistered(home.path(), run);
+        }
+        assert!(compare::report_dir(home.path(), "train-kept").is_dir());
+        assert!(!compare::report_dir(home.path(), "train-gone").exists());
+    }
 
     #[test]
     fn a_model_near_chance_or_flagging_everyone_is_called_out() {

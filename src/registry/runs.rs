@@ -211,6 +211,18 @@ pub fn error_gist(error: &str, date: Option<&str>, files: &[&str]) -> String {
     }
 }
 
+/// Records that succeeded run `run_id` ended the command with `code` all the same (exit 5:
+/// `--fail-on-drift` on a day with drift alerts, its rows written), so a reader of the
+/// runs sees the signal the scheduler got.
+pub fn set_exit_code(conn: &Connection, run_id: &str, code: i32) -> Result<()> {
+    conn.execute(
+        "UPDATE runs SET exit_code = ?2 WHERE run_id = ?1",
+        params![run_id, code],
+    )
+    .map_err(sql)?;
+    Ok(())
+}
+
 /// Marks runs of `kind` still recorded as running as failed, and returns their ids. Call it
 /// only while holding `kind`'s run lock: then no such run can still be going, so these are
 /// runs whose process ended without recording an outcome (kill -9, power loss).

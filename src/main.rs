@@ -30,15 +30,17 @@ fn init_logging(format: LogFormat, home: Option<&std::path::Path>, console_on: b
     let console = match format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .json()
-            .with_writer(std::io::stderr)
+            .with_writer(|| Escaped(std::io::stderr()))
             .with_filter(filter)
             .with_filter(tracing_subscriber::filter::filter_fn(|m| {
                 m.target() != claims_ops::pipeline::RUN_OUTCOME
             }))
             .boxed(),
+        // Without colours: their escape codes would be escaped with the rest (a message
+        // quoting a file name must not reach the terminal raw).
         LogFormat::Text => tracing_subscriber::fmt::layer()
-            .with_writer(std::io::stderr)
-            .with_ansi(std::io::stderr().is_terminal())
+            .with_writer(|| Escaped(std::io::stderr()))
+            .with_ansi(false)
             .with_filter(filter)
             .with_filter(tracing_subscriber::filter::filter_fn(move |m| {
                 m.target() != claims_ops::pipeline::RUN_OUTCOME
@@ -78,7 +80,7 @@ fn init_logging(format: LogFormat, home: Option<&std::path::Path>, console_on: b
     let file_layer = file.map(|f| {
         tracing_subscriber::fmt::layer()
             .json()
-            .with_writer(std::sync::Mutex::new(f))
+            .with_writer(std::sync::Mutex::new(Escaped(f)))
             .with_filter(EnvFilter::new("info"))
     });
     let _ = tracing_subscriber::registry()
@@ -87,6 +89,24 @@ fn init_logging(format: LogFormat, home: Option<&std::path::Path>, console_on: b
         .try_init();
     if let Some(w) = unlogged {
         claims_ops::say_line("WARN", &w);
+    }
+}
+
+/// A log writer that escapes control and bidi characters in what it writes (a JSON log
+/// line holds a file name's bidi control raw: valid JSON, but it reorders a terminal's
+/// text), as everything else `claims` prints is escaped.
+struct Escaped<W: std::io::Write>(W);
+
+impl<W: std::io::Write> std::io::Write for Escaped<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match std::str::from_utf8(buf) {
+            Ok(s) => self.0.write_all(claims_ops::for_terminal(s).as_bytes()),
+            Err(_) => self.0.write_all(buf),
+        }?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
     }
 }
 
@@ -134,7 +154,11 @@ fn main() {
                     "target": "claims::error",
                 });
                 use std::io::Write as _;
-                let _ = writeln!(std::io::stderr(), "{line}");
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "{}",
+                    claims_ops::for_terminal(&line.to_string())
+                );
             } else {
                 let _ = e.print();
             }
@@ -163,7 +187,11 @@ fn main() {
                     "target": "claims::error",
                 });
                 use std::io::Write as _;
-                let _ = writeln!(std::io::stderr(), "{line}");
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "{}",
+                    claims_ops::for_terminal(&line.to_string())
+                );
             } else {
                 claims_ops::say!("error: {}", claims_ops::pipeline::error_chain(&e));
             }
@@ -221,10 +249,14 @@ fn real_main(cli: Cli) -> Result<i32, ClaimsError> {
             ..
         }
     );
+    // JSON stderr is set first, so even a warning of the logging set-up (an unwritable
+    // log) is a JSON line under --log-format json (a cron log shipper reads them).
+    if cli.log_format == LogFormat::Json {
+        claims_ops::JSON_STDERR.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
     init_logging(cli.log_format, Some(&home), !is_tui, daemon);
     if cli.log_format == LogFormat::Json {
         headless::progress_as_json_logs();
-        claims_ops::JSON_STDERR.store(true, std::sync::atomic::Ordering::Relaxed);
     }
     if matches!(command, claims_ops::cli::Command::ConfigPath) {
         let out = headless::config_path();

@@ -710,6 +710,19 @@ fn an_unwritable_log_is_said_once() {
         "{err}"
     );
     assert!(err.contains("this run is logged on stderr only"), "{err}");
+    // Under --log-format json it is a JSON line like every other (cron.log stays JSON).
+    let out = env
+        .claims()
+        .args(["--log-format", "json", "models"])
+        .assert()
+        .success();
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    let line = err
+        .lines()
+        .find(|l| l.contains("cannot write the log"))
+        .unwrap_or_else(|| panic!("{err}"));
+    let j: serde_json::Value = serde_json::from_str(line).unwrap();
+    assert_eq!(j["level"], "WARN", "{line}");
 }
 
 /// A run that fails under `--log-format json` prints its error once on stderr: one ERROR
@@ -718,7 +731,9 @@ fn an_unwritable_log_is_said_once() {
 fn a_failed_run_under_json_logs_has_one_error_line() {
     let env = Env::new();
     let full = env.generate("full.csv", 300, 3);
-    let data = env.path("no_age.csv");
+    // Its name holds a bidi control: JSON escapes leave it raw, so every line is
+    // escaped again before it is written (stderr and the log), and stays JSON.
+    let data = env.path("no_\u{202e}age.csv");
     std::fs::write(&data, without_column(&full, "age")).unwrap();
     let out = env
         .claims()
@@ -734,7 +749,11 @@ fn a_failed_run_under_json_logs_has_one_error_line() {
         .collect();
     assert_eq!(errors.len(), 1, "{err}");
     assert_eq!(errors[0]["fields"]["exit_code"], 3, "{err}");
+    assert!(!err.contains('\u{202e}'), "{err}");
+    let message = errors[0]["fields"]["message"].as_str().unwrap();
+    assert!(message.contains("no_\u{202e}age.csv"), "{message}");
     let log = std::fs::read_to_string(env.home().join("logs").join("claims.log")).unwrap();
+    assert!(!log.contains('\u{202e}'), "{log}");
     assert!(
         log.contains("run failed: input violates the data contract"),
         "{log}"

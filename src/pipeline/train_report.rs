@@ -196,8 +196,14 @@ mod tests {
             files: Default::default(),
             champion_at_training: None,
         };
-        reg.register(manifest, &[("model.json", b"{}".to_vec())], 0.9, "none", 0.5)
-            .unwrap();
+        reg.register(
+            manifest,
+            &[("model.json", b"{}".to_vec())],
+            0.9,
+            "none",
+            0.5,
+        )
+        .unwrap();
         for run in ["train-kept", "train-gone"] {
             let dir = compare::report_dir(home.path(), run);
             std::fs::create_dir_all(&dir).unwrap();

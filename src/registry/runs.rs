@@ -83,7 +83,9 @@ impl RunRecord {
                 serde_json::Value::Array(a) => a.iter().filter_map(|f| f.as_str()).collect(),
                 _ => vec![],
             };
-            let gist = error_gist(e, args["date"].as_str(), &files);
+            // Escaped here, for the console's list too (the CLI escapes what it prints).
+            let gist =
+                crate::for_terminal(&error_gist(e, args["date"].as_str(), &files)).into_owned();
             let short: String = gist.chars().take(110).collect();
             return if short.len() < gist.len() {
                 format!("{short}...")

@@ -83,7 +83,11 @@ pub fn runs(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         if let Some(e) = &r.error {
             lines.push(Line::from(""));
             lines.push(Line::styled("error:", theme.alert));
-            lines.extend(e.lines().map(|l| Line::from(l.to_string())));
+            // A file name from the error may hold a bidi control: shown escaped.
+            lines.extend(
+                e.lines()
+                    .map(|l| Line::from(crate::for_terminal(l).into_owned())),
+            );
         }
         // Scrolled by j/k, PgDn/PgUp, Home/End, at most until the last line is at the bottom.
         let text = Paragraph::new(lines).wrap(Wrap { trim: false });

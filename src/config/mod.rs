@@ -220,8 +220,9 @@ impl Imbalance {
         }
     }
 
-    /// Whether `w` is a usable weight or undersampling ratio. Outside it a model collapses
-    /// (a weight of 1e-300 scored every test row a claim) or a ratio keeps no row.
+    /// Whether `w` is a weight or undersampling ratio worth trying: far outside this a
+    /// model collapses (a weight of 1e-300 scored every test row a claim) or a ratio keeps
+    /// no row. Small weights inside it can collapse a model too; `train` warns then.
     pub fn in_range(w: f64) -> bool {
         (1e-3..=1e6).contains(&w)
     }

@@ -60,9 +60,14 @@ pub(super) fn train_text(o: &TrainOutcome) -> String {
             (n + b.count, s + b.mean_predicted * b.count as f64)
         });
         if n > 0 {
+            let mean = sum / n as f64;
+            let side = if mean >= o.test.positive_rate {
+                "above"
+            } else {
+                "below"
+            };
             s.push_str(&format!(
-                "note: scale_pos_weight {w:.2} puts scores above the claim rate (mean test score {:.3} against a rate of {:.3}): read them as ranks against the threshold, not as probabilities\n",
-                sum / n as f64,
+                "note: scale_pos_weight {w:.2} puts scores {side} the claim rate (mean test score {mean:.3} against a rate of {:.3}): read them as ranks against the threshold, not as probabilities\n",
                 o.test.positive_rate
             ));
         }

@@ -188,6 +188,18 @@ fn rerun_replaces_the_date_and_reasons_are_stored() {
             "{text}"
         );
         let j = last_json(&out.get_output().stdout);
+        // The JSON adds up as the text does: base + listed reasons + the rest = log-odds.
+        let sum = &j["scores"][0]["reasons_sum"];
+        let listed: f64 = j["scores"][0]["top_reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["contribution"].as_f64().unwrap())
+            .sum();
+        let total = sum["base_log_odds"].as_f64().unwrap()
+            + listed
+            + sum["other_features"].as_f64().unwrap();
+        assert!((total - logit).abs() < 1e-9, "{sum}");
         let dates: Vec<&str> = j["scores"]
             .as_array()
             .unwrap()

@@ -411,12 +411,14 @@ pub(super) fn explain(
             text.push('\n');
         }
     }
-    // Reasons as JSON values, not text holding JSON.
+    // Reasons as JSON values, not text holding JSON, with how they add up.
     let scores: Vec<serde_json::Value> = found
         .iter()
         .map(|r| {
             let mut v = serde_json::to_value(r).unwrap_or_default();
             v["top_reasons"] = serde_json::from_str(&r.top_reasons).unwrap_or_default();
+            let sum = bases.of(r).and_then(|b| super::text::reasons_sum(r, b));
+            v["reasons_sum"] = serde_json::to_value(sum).unwrap_or_default();
             v
         })
         .collect();

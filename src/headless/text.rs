@@ -309,10 +309,8 @@ pub fn score_lines(
         );
         return lines;
     };
-    let logit = |p: f64| (p / (1.0 - p)).ln();
-    // The reasons add up from the base score to this score (not at a score of exactly 0 or
-    // 1, whose log-odds are infinite).
-    let basis = basis.filter(|_| r.score > 0.0 && r.score < 1.0);
+    let sum = basis.and_then(|b| reasons_sum(r, b));
+    let basis = basis.filter(|_| sum.is_some());
     if let Some(b) = basis {
         lines.push(format!(
             "base score {:.4} (log-odds {:+.3}): where every application of v{} starts",
@@ -361,13 +359,11 @@ pub fn score_lines(
             x["contribution"].as_f64().unwrap_or(f64::NAN),
         ));
     }
-    if let Some(b) = basis {
-        let rest = logit(r.score) - b.base_margin - signs.iter().sum::<f64>();
-        lines.push(line("all other features", "", rest));
+    if let Some(s) = sum {
+        lines.push(line("all other features", "", s.other_features));
         lines.push(format!(
             "  = score {:.digits$} (log-odds {:+.3})",
-            r.score,
-            logit(r.score)
+            r.score, s.log_odds
         ));
     }
     // For readers who do not think in log-odds (a UAT walkthrough).
@@ -419,6 +415,45 @@ pub(super) fn drift_table(date: &str, rows: &[crate::monitor::drift::DriftRow]) 
         "PSI sets each feature's level; the threshold is the one a warn or alert row crossed, the alert level on an ok row.\nKS and chi-square p-values are context (they judge only a day under drift.min_rows).\n",
     );
     text
+}
+
+/// How a stored score's reasons add up: from the scoring model's base score, through the
+/// listed reasons and all other features together, to the row's own log-odds.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct ReasonsSum {
+    /// The base score's log-odds (SHAP's base value).
+    pub base_log_odds: f64,
+    /// The base score as a probability.
+    pub base_score: f64,
+    /// What the features not listed one by one add.
+    pub other_features: f64,
+    /// The row's own log-odds.
+    pub log_odds: f64,
+}
+
+/// [`ReasonsSum`] of row `r` under `basis`; `None` at a score of exactly 0 or 1, whose
+/// log-odds are infinite.
+pub fn reasons_sum(
+    r: &crate::sink::PredictionRow,
+    basis: &crate::registry::basis::ScoreBasis,
+) -> Option<ReasonsSum> {
+    if !(r.score > 0.0 && r.score < 1.0) {
+        return None;
+    }
+    let reasons: serde_json::Value = serde_json::from_str(&r.top_reasons).unwrap_or_default();
+    let listed: f64 = reasons
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|x| x["contribution"].as_f64())
+        .sum();
+    let log_odds = (r.score / (1.0 - r.score)).ln();
+    Some(ReasonsSum {
+        base_log_odds: basis.base_margin,
+        base_score: 1.0 / (1.0 + (-basis.base_margin).exp()),
+        other_features: log_odds - basis.base_margin - listed,
+        log_odds,
+    })
 }
 
 /// Reasons JSON as "feature=value (+0.41), ...".

@@ -78,7 +78,7 @@ pub struct App {
     pub found: Vec<PredictionRow>,
     /// For a confirmed filter that matches nothing on the date: the other dates whose
     /// champion scored exactly that id, newest first.
-    pub elsewhere: Vec<String>,
+    pub elsewhere: Vec<(String, bool)>,
     /// That date's PSI rows.
     pub drift: Vec<DriftRow>,
     /// That date's quarantined rows: (row number, id, reasons).

@@ -186,19 +186,27 @@ impl DaySource {
     }
 
     /// The dates whose champion scored exactly application `id`, newest first (one key
-    /// lookup per date, as `claims explain` does; at most 5).
-    pub fn dates_of_id(&mut self, home: &Path, id: &str) -> Result<Vec<String>> {
+    /// lookup per date, as `claims explain` does; at most 5), then those where it was
+    /// quarantined instead (one query by id), each with `true`.
+    pub fn dates_of_id(&mut self, home: &Path, id: &str) -> Result<Vec<(String, bool)>> {
         let id = id.to_string();
         self.with(home, format!("dates of {id}"), move |s| {
             let mut out = vec![];
             for d in s.dates()?.into_iter().rev() {
                 if s.champion_row(&d, &id)?.is_some() {
-                    out.push(d);
+                    out.push((d, false));
                     if out.len() == 5 {
                         break;
                     }
                 }
             }
+            let mut held: Vec<String> = s
+                .quarantine_of(&id)?
+                .into_iter()
+                .map(|q| q.business_date)
+                .collect();
+            held.dedup();
+            out.extend(held.into_iter().take(5).map(|d| (d, true)));
             Ok(out)
         })
     }

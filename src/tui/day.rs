@@ -64,7 +64,7 @@ impl App {
                 .any(|(_, id, _)| id.contains(&needle))
         {
             match self.days.dates_of_id(&self.home, &needle) {
-                Ok(dates) => self.elsewhere = dates.into_iter().filter(|x| *x != d).collect(),
+                Ok(dates) => self.elsewhere = dates.into_iter().filter(|x| x.0 != d).collect(),
                 Err(e) => self.status = format!("search failed: {e}"),
             }
         }

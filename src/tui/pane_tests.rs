@@ -337,15 +337,15 @@ fn quarantined_rows_show_under_the_scores() {
             && shown.contains("    age: value 'abc' is not a number"),
         "{shown}"
     );
-    // An id scored only on another date: the list names that date (the console shows
-    // one date at a time; a handler used to read "0 match" and give up).
+    // An id scored, or quarantined, only on other dates: the list names them (the console
+    // shows one date at a time; a handler used to read "0 match" and give up).
     a.quarantined.clear();
-    a.elsewhere = vec!["2026-03-01".into()];
-    let shown = render(&a, 80, 24);
+    a.elsewhere = vec![("2026-03-01".into(), false), ("2026-02-27".into(), true)];
+    let shown = render(&a, 120, 40);
     assert!(
-        shown.contains(
-            "'app1' was not scored on 2026-03-02. The champion scored it on 2026-03-01: h/l"
-        ),
+        shown
+            .contains("'app1' was not scored on 2026-03-02. The champion scored it on 2026-03-01.")
+            && shown.contains("was quarantined on 2026-02-27 (the reason is on that date)"),
         "{shown}"
     );
 }

@@ -253,10 +253,29 @@ pub fn predictions(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 "No score on {date} matches '{f_}': {id} was quarantined (row {row}), not scored; why is below."
             ),
             // Scored on other dates: which, so a handler need not page through them.
-            None if !app.elsewhere.is_empty() => format!(
-                "'{f_}' was not scored on {date}. The champion scored it on {}: h/l goes there.",
-                app.elsewhere.join(", ")
-            ),
+            None if !app.elsewhere.is_empty() => {
+                let on = |held: bool| {
+                    let d: Vec<&str> = app
+                        .elsewhere
+                        .iter()
+                        .filter(|e| e.1 == held)
+                        .map(|e| e.0.as_str())
+                        .collect();
+                    d.join(", ")
+                };
+                let (scored, held) = (on(false), on(true));
+                let mut says = format!("'{f_}' was not scored on {date}.");
+                if !scored.is_empty() {
+                    says.push_str(&format!(" The champion scored it on {scored}."));
+                }
+                if !held.is_empty() {
+                    says.push_str(&format!(
+                        " It was quarantined on {held} (the reason is on that date)."
+                    ));
+                }
+                says.push_str(" h/l goes there.");
+                says
+            }
             None if app.filtering => format!("No id or reason on {date} matches '{f_}' yet."),
             None => format!(
                 "No id or reason on {date} matches '{f_}' (h/l shows other dates; a whole id is looked up on every date, and none scored '{f_}'). Esc clears the filter."

@@ -5,6 +5,7 @@
 
 pub mod contract;
 mod csv_cut;
+pub mod duplicates;
 pub mod files;
 pub mod fingerprint;
 pub mod generate;

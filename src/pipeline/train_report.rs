@@ -184,18 +184,7 @@ mod tests {
     fn a_failed_runs_report_goes_unless_its_model_was_registered() {
         let home = tempfile::tempdir().unwrap();
         let mut reg = crate::registry::Registry::open(home.path()).unwrap();
-        let manifest = crate::registry::Manifest {
-            version: 0,
-            created_at: String::new(),
-            run_id: "train-kept".into(),
-            code_version: String::new(),
-            xgboost_version: String::new(),
-            seed: 1,
-            config_toml: String::new(),
-            data_files: vec![],
-            files: Default::default(),
-            champion_at_training: None,
-        };
+        let manifest = crate::registry::Manifest::for_test("train-kept");
         reg.register(
             manifest,
             &[("model.json", b"{}".to_vec())],

@@ -77,6 +77,25 @@ pub struct Manifest {
     pub champion_at_training: Option<u32>,
 }
 
+impl Manifest {
+    /// A manifest of run `run_id` with nothing else in it, for tests that register models.
+    #[cfg(test)]
+    pub(crate) fn for_test(run_id: &str) -> Manifest {
+        Manifest {
+            version: 0,
+            created_at: String::new(),
+            run_id: run_id.into(),
+            code_version: String::new(),
+            xgboost_version: String::new(),
+            seed: 1,
+            config_toml: String::new(),
+            data_files: vec![],
+            files: Default::default(),
+            champion_at_training: None,
+        }
+    }
+}
+
 /// A version's row in the registry.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ModelRow {

@@ -7,18 +7,7 @@
 fn a_failed_registration_leaves_no_staged_files() {
     let home = tempfile::tempdir().unwrap();
     let mut reg = super::Registry::open(home.path()).unwrap();
-    let manifest = super::Manifest {
-        version: 0,
-        created_at: String::new(),
-        run_id: "train-x".into(),
-        code_version: String::new(),
-        xgboost_version: String::new(),
-        seed: 1,
-        config_toml: String::new(),
-        data_files: vec![],
-        files: Default::default(),
-        champion_at_training: None,
-    };
+    let manifest = super::Manifest::for_test("train-x");
     let files = [
         ("model.json", b"{}".to_vec()),
         ("report", b"a file".to_vec()),

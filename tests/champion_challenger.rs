@@ -479,8 +479,9 @@ fn rows_re_exported_with_other_values_are_known_by_application_id() {
 }
 
 /// The same re-export without an id column (as the seed file has none): the rows are
-/// known by their values rounded to 4 significant digits, and exactly the rows of a
-/// same-bytes retrain are left out (they were all compared before, favouring the champion).
+/// known by their values rounded to 4 significant digits, or by their categories and whole
+/// numbers when rounded to fewer, and exactly the rows of a same-bytes retrain are left out
+/// (they were all compared before, favouring the champion).
 #[test]
 fn rows_re_exported_without_ids_are_known_by_rounded_values() {
     let env0 = Env::new();

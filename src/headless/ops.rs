@@ -38,12 +38,16 @@ pub fn hook(hooks: &HooksConfig, job: &str, e: &ClaimsError, home: &Path, date: 
 /// them finished. Rows of a run that was killed after its commit (no drift recorded, the
 /// run "running" or closed as interrupted) are scored again from the same file, as a plain
 /// rerun would; rows of a run this home does not know (a shared sink) count as done.
-fn day_done(target: &mut dyn crate::sink::Sink, home: &Path, date: &str) -> Result<bool> {
+/// `runs` is the home's database, opened once for the whole range.
+fn day_done(
+    target: &mut dyn crate::sink::Sink,
+    runs: &rusqlite::Connection,
+    date: &str,
+) -> Result<bool> {
     let Some(run_id) = target.day_writer(date)? else {
         return Ok(false);
     };
-    let conn = db::open(&home.join("claims.db"))?;
-    Ok(crate::registry::runs::get(&conn, &run_id)?.is_none_or(|r| r.status == "succeeded"))
+    Ok(crate::registry::runs::get(runs, &run_id)?.is_none_or(|r| r.status == "succeeded"))
 }
 
 /// What a backfill does besides scoring.
@@ -94,6 +98,8 @@ pub fn backfill(
     // sink, is scored again).
     let url = sink.clone().unwrap_or_else(|| cfg.inference.sink.clone());
     let mut opened = None;
+    // Which run wrote a date, for every date of the range: the home's database, once.
+    let runs_db = db::open(&home.join("claims.db"))?;
     // A mistyped year or pattern would otherwise record a failed run for every date of the
     // range (missing inputs are recorded, as for a single predict): when most of a long
     // range has no input, nothing is started. Gaps (weekends, holidays) stay below this, and
@@ -109,7 +115,7 @@ pub fn backfill(
         let target = opened.insert(crate::sink::open(&url, home)?);
         let mut not_done = Vec::with_capacity(absent.len());
         for d in absent {
-            if !day_done(target.as_mut(), home, &d.to_string())? {
+            if !day_done(target.as_mut(), &runs_db, &d.to_string())? {
                 not_done.push(d);
             }
         }
@@ -144,14 +150,14 @@ pub fn backfill(
         }
         let input = pattern.replace("{date}", &ds);
         let done = !force
-            && match day_done(target.as_mut(), home, &ds) {
+            && match day_done(target.as_mut(), &runs_db, &ds) {
                 Ok(done) => done,
                 // A server's connection may have dropped since the last date (a restart, a
                 // failover, an idle timeout): connect again once before giving up.
                 Err(e) if url.starts_with("postgres") => {
                     tracing::warn!("{ds}: the sink did not answer ({e}); connecting again");
                     target = crate::sink::open(&url, home)?;
-                    day_done(target.as_mut(), home, &ds)?
+                    day_done(target.as_mut(), &runs_db, &ds)?
                 }
                 Err(e) => return Err(e),
             };
@@ -190,9 +196,8 @@ pub fn backfill(
                     } else {
                         drifted.push(format!("{} on {ds}", o.drift_alerts.join(", ")));
                         if opts.fail_on_drift {
-                            let conn = db::open(&home.join("claims.db"))?;
                             crate::registry::runs::set_exit_code(
-                                &conn,
+                                &runs_db,
                                 &o.run_id,
                                 crate::error::EXIT_DRIFT,
                             )?;

@@ -226,13 +226,11 @@ fn popup(f: &mut Frame, title: &str, lines: &[String], theme: &Theme) {
     let area = f.area();
     let w =
         (lines.iter().map(|l| l.chars().count()).max().unwrap_or(20) as u16 + 4).min(area.width);
-    // As tall as its lines once wrapped to the box's inner width (a gate line wrapped on
-    // an 80-column screen pushed the key hint out of the box).
-    let inner = usize::from(w.saturating_sub(2)).max(1);
-    let wrapped: usize = lines
-        .iter()
-        .map(|l| l.chars().count().div_ceil(inner).max(1))
-        .sum();
+    let text: Vec<Line> = lines.iter().map(|l| Line::from(l.clone())).collect();
+    let body = Paragraph::new(text).wrap(Wrap { trim: false });
+    // As tall as its lines once wrapped to the box's inner width, as ratatui wraps them (a
+    // gate line wrapped on an 80-column screen pushed the key hint out of the box).
+    let wrapped = body.line_count(w.saturating_sub(2).max(1));
     let h = (wrapped as u16 + 2).min(area.height);
     let r = Rect {
         x: area.x + (area.width - w) / 2,
@@ -241,9 +239,8 @@ fn popup(f: &mut Frame, title: &str, lines: &[String], theme: &Theme) {
         height: h,
     };
     f.render_widget(Clear, r);
-    let text: Vec<Line> = lines.iter().map(|l| Line::from(l.clone())).collect();
     f.render_widget(
-        Paragraph::new(text).wrap(Wrap { trim: false }).block(
+        body.block(
             Block::default()
                 .borders(Borders::ALL)
                 .title(Span::styled(title.to_string(), theme.accent)),

@@ -248,6 +248,10 @@ pub enum ScheduleAction {
         /// Write the unit files into this folder instead of printing them (with --systemd).
         #[arg(long, conflicts_with = "cron")]
         out_dir: Option<PathBuf>,
+        /// The account the systemd services run as (`User=`); without it a system-wide
+        /// service runs as root.
+        #[arg(long, conflicts_with = "cron", value_name = "NAME")]
+        user: Option<String>,
     },
     /// Run one job now as the scheduler would (input discovery, retries, hooks); cron and
     /// systemd call this.

@@ -421,6 +421,7 @@ pub fn schedule(action: ScheduleAction, cfg: &Config, home: &Path) -> Result<Out
             cron,
             systemd: _,
             out_dir,
+            user,
         } => {
             let bin =
                 std::env::current_exe().map_err(|e| ClaimsError::io("current executable", e))?;
@@ -438,7 +439,14 @@ pub fn schedule(action: ScheduleAction, cfg: &Config, home: &Path) -> Result<Out
                     json!({"command": "schedule-print", "cron": text}),
                 ));
             }
-            let files = units::systemd(sc, &bin, &home, cfg.extra_file.as_deref())?;
+            if let Some(u) = &user {
+                crate::schedule::account::check_account_name(u)?;
+            }
+            for w in crate::schedule::account::account_warnings(user.as_deref(), &home) {
+                crate::say!("warning: {w}");
+            }
+            let files =
+                units::systemd(sc, &bin, &home, cfg.extra_file.as_deref(), user.as_deref())?;
             match out_dir {
                 Some(dir) => {
                     std::fs::create_dir_all(&dir).map_err(|e| ClaimsError::io(&dir, e))?;

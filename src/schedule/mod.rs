@@ -3,6 +3,7 @@
 //! per-job state that makes each scheduled instant run at most once, the run lock, the
 //! long-running scheduler and the unit files for cron and systemd.
 
+pub mod account;
 mod executor;
 pub mod lock;
 pub mod runner;

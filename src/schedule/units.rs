@@ -211,7 +211,12 @@ pub fn systemd(
     bin: &Path,
     home: &Path,
     config: Option<&Path>,
+    user: Option<&str>,
 ) -> Result<Vec<(String, String)>> {
+    if let Some(u) = user {
+        super::account::check_account_name(u)?;
+    }
+    let user_line = user.map(|u| format!("User={u}\n")).unwrap_or_default();
     // systemd refuses to start an executable whose path holds a quote, a backslash or a
     // control character ("Executable name contains special characters").
     let shown = bin.display().to_string();
@@ -229,7 +234,7 @@ pub fn systemd(
             format!("{name}.service"),
             format!(
                 "[Unit]\nDescription=claims-ops {} job\nAfter=network-online.target\nWants=network-online.target\n\n\
-                 [Service]\nType=oneshot\nUMask=0077\nExecStart={}\n",
+                 [Service]\nType=oneshot\n{user_line}UMask=0077\nExecStart={}\n",
                 job.name(),
                 command(bin, home, config, job, systemd_word)
             ),
@@ -454,7 +459,7 @@ mod tests {
             .unwrap();
         assert!(line.contains("'/srv/claims 100\\%d/home'"), "{line}");
         assert!(!line.replace("\\%", "").contains('%'), "{line}");
-        let units = systemd(&cfg, Path::new("/usr/bin/claims"), home, None).unwrap();
+        let units = systemd(&cfg, Path::new("/usr/bin/claims"), home, None, None).unwrap();
         let service = &units
             .iter()
             .find(|(n, _)| n == "claims-predict.service")
@@ -480,7 +485,7 @@ mod tests {
         }
         let home = Path::new("/srv/o'brien \"q\" \\ $HOME 5%");
         let cfg = crate::config::Config::from_overlay("").unwrap().schedule;
-        let units = systemd(&cfg, &bin, home, None).unwrap();
+        let units = systemd(&cfg, &bin, home, None, None).unwrap();
         let (_, service) = units
             .iter()
             .find(|(n, _)| n == "claims-predict.service")
@@ -511,7 +516,9 @@ mod tests {
             assert!(!err.contains("special characters"), "{err}");
         }
         let quoted = Path::new("/opt/o'brien/claims");
-        let e = systemd(&cfg, quoted, home, None).unwrap_err().to_string();
+        let e = systemd(&cfg, quoted, home, None, None)
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("systemd will not run") && e.contains("o'brien"),
             "{e}"

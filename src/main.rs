@@ -30,7 +30,7 @@ fn init_logging(format: LogFormat, home: Option<&std::path::Path>, console_on: b
     let console = match format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .json()
-            .with_writer(|| Escaped(std::io::stderr()))
+            .with_writer(|| EscapedJson(std::io::stderr()))
             .with_filter(filter)
             .with_filter(tracing_subscriber::filter::filter_fn(|m| {
                 m.target() != claims_ops::pipeline::RUN_OUTCOME
@@ -80,7 +80,7 @@ fn init_logging(format: LogFormat, home: Option<&std::path::Path>, console_on: b
     let file_layer = file.map(|f| {
         tracing_subscriber::fmt::layer()
             .json()
-            .with_writer(std::sync::Mutex::new(Escaped(f)))
+            .with_writer(std::sync::Mutex::new(EscapedJson(f)))
             .with_filter(EnvFilter::new("info"))
     });
     let _ = tracing_subscriber::registry()
@@ -101,6 +101,26 @@ impl<W: std::io::Write> std::io::Write for Escaped<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         match std::str::from_utf8(buf) {
             Ok(s) => self.0.write_all(claims_ops::for_terminal(s).as_bytes()),
+            Err(_) => self.0.write_all(buf),
+        }?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// [`Escaped`] for JSON lines, which also get their span's run id in `fields` (tracing
+/// formats each event into one buffer and writes it at once, so a write is a whole line).
+struct EscapedJson<W: std::io::Write>(W);
+
+impl<W: std::io::Write> std::io::Write for EscapedJson<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match std::str::from_utf8(buf) {
+            Ok(s) => {
+                let line = claims_ops::headless::logline::run_id_in_fields(s);
+                self.0.write_all(claims_ops::for_terminal(&line).as_bytes())
+            }
             Err(_) => self.0.write_all(buf),
         }?;
         Ok(buf.len())

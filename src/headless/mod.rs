@@ -9,6 +9,7 @@ use std::sync::mpsc;
 use serde_json::json;
 
 mod home;
+pub mod logline;
 mod ops;
 mod records;
 pub mod signals;

@@ -309,6 +309,36 @@ fn merge(base: &mut toml::Table, over: toml::Table) {
     }
 }
 
+/// A later file's `schema.drop` naming a feature an earlier layer (the default) declared
+/// removes that feature: the column is then optional and ignored, as the default's own
+/// dropped columns are. A file that declares the feature and drops it too is refused as
+/// before (named twice), since that is a slip within one file.
+fn drop_earlier_features(base: &mut toml::Table, layer: &toml::Table) {
+    let Some(toml::Value::Table(ls)) = layer.get("schema") else {
+        return;
+    };
+    let Some(toml::Value::Array(drop)) = ls.get("drop") else {
+        return;
+    };
+    let Some(toml::Value::Table(bs)) = base.get_mut("schema") else {
+        return;
+    };
+    for kind in ["numeric", "categorical"] {
+        let declared_here = |name: &str| {
+            ls.get(kind)
+                .and_then(toml::Value::as_table)
+                .is_some_and(|t| t.contains_key(name))
+        };
+        if let Some(toml::Value::Table(features)) = bs.get_mut(kind) {
+            for name in drop.iter().filter_map(toml::Value::as_str) {
+                if !declared_here(name) {
+                    features.remove(name);
+                }
+            }
+        }
+    }
+}
+
 /// Whether `table` sets the dotted `key` (or a section of it: "schema" for
 /// "schema.numeric[3]"); a key path with a list index stops at the list.
 fn has_key(table: &toml::Table, key: &str) -> bool {
@@ -383,6 +413,7 @@ impl Config {
             }
             let origin = f.display().to_string();
             let layer = parse_table(&text, &origin)?;
+            drop_earlier_features(&mut table, &layer);
             merge(&mut table, layer.clone());
             layers.push((origin, layer));
         }
@@ -427,7 +458,9 @@ impl Config {
     /// Parses and validates one TOML text laid over the default (for tests and tools).
     pub fn from_overlay(text: &str) -> Result<Config> {
         let mut table = parse_table(DEFAULT_TOML, "built-in default config")?;
-        merge(&mut table, parse_table(text, "overlay")?);
+        let layer = parse_table(text, "overlay")?;
+        drop_earlier_features(&mut table, &layer);
+        merge(&mut table, layer);
         Self::from_table(table, &|_| "overlay".to_string())
     }
 }

@@ -249,3 +249,22 @@ fn imbalance_cli_forms() {
         );
     }
 }
+
+/// A user file's `schema.drop` removes a feature the default declared (the column is
+/// then optional and ignored); declaring and dropping it in the same file is refused.
+#[test]
+fn a_later_drop_removes_a_default_feature() {
+    let cfg =
+        Config::from_overlay("[schema]\ndrop = [\"bmi\", \"location\", \"employment_type\"]\n")
+            .unwrap();
+    assert!(!cfg.schema.numeric.iter().any(|(n, _)| n == "bmi"));
+    assert!(!cfg.schema.categorical.iter().any(|(n, _)| n == "location"));
+    assert!(cfg.schema.numeric.iter().any(|(n, _)| n == "age"));
+    assert!(cfg.schema.drop.iter().any(|d| d == "bmi"));
+    let e = Config::from_overlay(
+        "[schema]\ndrop = [\"bmi\"]\n[schema.numeric]\nbmi = { min = 1, max = 2 }\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("named twice"), "{e}");
+}

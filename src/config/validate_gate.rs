@@ -27,6 +27,21 @@ pub(super) fn gate(g: &GateConfig) -> Result<()> {
             "must be in [0, 0.5]",
         ));
     }
+    // At 0 a minimum is off; a negative one (or NaN) would silently be off too.
+    if !(0.0..=1.0).contains(&g.min_uplift) {
+        return Err(bad(
+            "gate.min_uplift",
+            g.min_uplift,
+            "must be in [0, 1] (0: off)",
+        ));
+    }
+    if !(0.0..=10.0).contains(&g.min_relative_uplift) {
+        return Err(bad(
+            "gate.min_relative_uplift",
+            g.min_relative_uplift,
+            "must be in [0, 10] (a fraction of the champion's value, 0.02 = 2%; 0: off)",
+        ));
+    }
     if !(0.0..=1.0).contains(&g.max_p_value) {
         return Err(bad("gate.max_p_value", g.max_p_value, "must be in [0, 1]"));
     }

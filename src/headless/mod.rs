@@ -156,6 +156,43 @@ pub fn resolve_home(home: Option<PathBuf>) -> Result<PathBuf> {
     }
 }
 
+/// The options a command hint must repeat to act on what this command saw: `--home`
+/// when the home is neither `CLAIMS_HOME` nor the default, and `--config` when one was
+/// given (a promote under other gate settings is refused).
+fn setup_args(cfg: &Config, home: &Path) -> String {
+    let quote = |p: &Path| {
+        let s = p.display().to_string();
+        if s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+:,@".contains(c))
+        {
+            s
+        } else {
+            format!("'{}'", s.replace('\'', "'\\''"))
+        }
+    };
+    let mut out = String::new();
+    let implied = std::env::var_os("CLAIMS_HOME")
+        .map(|h| crate::pipeline::absolute(Path::new(&h)))
+        .or_else(|| resolve_home(None).ok());
+    if implied.as_deref() != Some(home) {
+        out.push_str(&format!(" --home {}", quote(home)));
+    }
+    if let Some(f) = &cfg.extra_file {
+        out.push_str(&format!(" --config {}", quote(f)));
+    }
+    out
+}
+
+/// `text` with each `` `claims `` hint carrying [`setup_args`].
+fn with_setup(text: String, cfg: &Config, home: &Path) -> String {
+    let args = setup_args(cfg, home);
+    if args.is_empty() {
+        text
+    } else {
+        text.replace("`claims ", &format!("`claims{args} "))
+    }
+}
+
 fn train_json(o: &TrainOutcome) -> serde_json::Value {
     json!({
         "command": "train",
@@ -246,7 +283,7 @@ pub fn run(cmd: Command, cfg: &Config, home: &Path) -> Result<Output> {
             )?;
             Ok(Output {
                 then_fail: None,
-                text: train_text(&o),
+                text: with_setup(train_text(&o), cfg, home),
                 json: train_json(&o),
             })
         }
@@ -295,7 +332,10 @@ pub fn run(cmd: Command, cfg: &Config, home: &Path) -> Result<Output> {
                     return Err(e);
                 }
             };
-            let mut out = Output::ok(predict_text(&o), json!({"command": "predict", "result": o}));
+            let mut out = Output::ok(
+                with_setup(predict_text(&o), cfg, home),
+                json!({"command": "predict", "result": o}),
+            );
             if !o.drift_alerts.is_empty() {
                 let hooks = &cfg.hooks;
                 crate::schedule::units::run_hook(
@@ -337,7 +377,10 @@ pub fn run(cmd: Command, cfg: &Config, home: &Path) -> Result<Output> {
             let mut j = serde_json::to_value(&c).map_err(|e| ClaimsError::Other(e.into()))?;
             j["command"] = json!("compare");
             j["report"] = json!(report);
-            Ok(Output::ok(compare_text(&c, report.as_deref()), j))
+            Ok(Output::ok(
+                with_setup(compare_text(&c, report.as_deref()), cfg, home),
+                j,
+            ))
         }
         Command::Promote { version, reason } => {
             let mut reg = Registry::open(home)?;

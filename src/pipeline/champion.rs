@@ -110,10 +110,12 @@ pub fn promote_audited(
         }
         (G::Passed(champion, at, used), None) if used != current => {
             // Recorded before the class minimum existed: that pass may rest on a few claims.
-            let older = if used.contains("of each class") {
-                ""
-            } else {
+            let older = if !used.contains("of each class") {
                 " (recorded by an older claims, before gate.min_class_rows: the pass may rest on a handful of claims)"
+            } else if !used.contains("bootstrap rounds") {
+                " (recorded by an older claims, whose record left out gate.min_relative_uplift and gate.bootstrap_rounds)"
+            } else {
+                ""
             };
             return Err(ClaimsError::Usage(format!(
                 "v{version} passed the gate against v{champion} ({at}) under other settings than this config's: '{used}', where this config's are '{current}'{older}; compare them under this config (`claims compare --challenger v{version}`), or give a reason (`--reason WHY`, or typed in the console)"

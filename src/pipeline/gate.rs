@@ -354,7 +354,9 @@ pub fn gate_status(reg: &Registry, version: u32) -> Result<GateStatus> {
     })
 }
 
-/// The gate's settings in one line, as recorded with each decision.
+/// The gate's settings in one line, as recorded with each decision: every setting
+/// [`decide`] or the bootstrap reads, so a pass under a looser gate (another `--config`)
+/// is told apart from one under this config's at `claims promote`.
 pub fn gate_settings(gate: &GateConfig) -> String {
     let primary = if gate.mode == "non_inferiority" {
         format!(
@@ -362,8 +364,13 @@ pub fn gate_settings(gate: &GateConfig) -> String {
             gate.primary_metric, gate.non_inferiority_margin
         )
     } else {
+        let relative = if gate.min_relative_uplift > 0.0 {
+            format!(", min_relative_uplift {}", gate.min_relative_uplift)
+        } else {
+            String::new()
+        };
         format!(
-            "superiority on {}, max_p_value {}, min_uplift {}",
+            "superiority on {}, max_p_value {}, min_uplift {}{relative}",
             gate.primary_metric, gate.max_p_value, gate.min_uplift
         )
     };
@@ -373,14 +380,42 @@ pub fn gate_settings(gate: &GateConfig) -> String {
         .map(|(m, t)| format!("{m} +{t}"))
         .collect();
     format!(
-        "{primary}; guards {}; at least {} of each class",
+        "{primary}; guards {}; at least {} of each class; {} bootstrap rounds",
         guards.join(", "),
-        gate.min_class_rows
+        gate.min_class_rows,
+        gate.bootstrap_rounds
     )
 }
 
 #[cfg(test)]
 mod tests {
+    /// Every setting `decide` or the bootstrap reads is in the recorded settings: a pass
+    /// under a looser relative uplift or fewer bootstrap rounds is not this config's pass.
+    /// Minimum uplifts below 0 (which would be off without saying) are refused.
+    #[test]
+    fn recorded_settings_tell_looser_gates_apart() {
+        use super::*;
+        let settings = |toml: &str| gate_settings(&Config::from_overlay(toml).unwrap().gate);
+        let base = settings("");
+        for looser in [
+            "[gate]\nmin_relative_uplift = 0.02\n",
+            "[gate]\nbootstrap_rounds = 200\n",
+            "[gate]\nmin_uplift = 0.01\n",
+        ] {
+            assert_ne!(settings(looser), base, "{looser}");
+        }
+        for bad in [
+            "min_uplift = -0.1",
+            "min_relative_uplift = nan",
+            "min_uplift = inf",
+        ] {
+            let e = Config::from_overlay(&format!("[gate]\n{bad}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(bad.split(' ').next().unwrap()), "{e}");
+        }
+    }
+
     /// A challenger as good as the champion (a tiny, insignificant loss): superiority
     /// refuses it; non-inferiority promotes it when the interval's lower end is inside
     /// the margin, and refuses it when not; a significantly worse one fails the p check.

@@ -1,4 +1,5 @@
-//! Refusing a home that is not there: a mistyped --home is an error, not a new empty home.
+//! Homes: refusing one that is not there (a mistyped --home is an error, not a new empty
+//! home), and repeating the one given in the command hints a result prints.
 
 use std::path::Path;
 
@@ -78,4 +79,66 @@ pub fn refuse_missing_home(
         return Err(e);
     }
     Ok(())
+}
+
+/// The options a command hint must repeat to act on what this command saw: `--home`
+/// when the home is neither `CLAIMS_HOME` nor the default, and `--config` when one was
+/// given (a promote under other gate settings is refused).
+pub(super) fn setup_args(cfg: &Config, home: &Path) -> String {
+    let quote = |p: &Path| {
+        let s = p.display().to_string();
+        if s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+:,@".contains(c))
+        {
+            s
+        } else {
+            format!("'{}'", s.replace('\'', "'\\''"))
+        }
+    };
+    let mut out = String::new();
+    let implied = std::env::var_os("CLAIMS_HOME")
+        .map(|h| crate::pipeline::absolute(Path::new(&h)))
+        .or_else(|| super::resolve_home(None).ok());
+    if implied.as_deref() != Some(home) {
+        out.push_str(&format!(" --home {}", quote(home)));
+    }
+    if let Some(f) = &cfg.extra_file {
+        out.push_str(&format!(" --config {}", quote(f)));
+    }
+    out
+}
+
+/// `text` with each `` `claims `` hint carrying [`setup_args`].
+pub(super) fn with_setup(text: String, cfg: &Config, home: &Path) -> String {
+    let args = setup_args(cfg, home);
+    if args.is_empty() {
+        text
+    } else {
+        text.replace("`claims ", &format!("`claims{args} "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// A hint printed by a command run with --home and --config repeats them (quoted
+    /// for a shell when needed), so pasting it acts on the same home and gate.
+    #[test]
+    fn hints_repeat_the_home_and_config_given() {
+        let mut cfg = crate::config::Config::from_overlay("").unwrap();
+        let home = std::path::Path::new("/srv/claims h");
+        cfg.extra_file = Some("/etc/claims/gate's.toml".into());
+        let text = super::with_setup("passed (`claims promote v2`; or p)".into(), &cfg, home);
+        assert_eq!(
+            text,
+            "passed (`claims --home '/srv/claims h' --config '/etc/claims/gate'\\''s.toml' promote v2`; or p)"
+        );
+        cfg.extra_file = None;
+        let implied = super::super::resolve_home(None).unwrap();
+        if std::env::var_os("CLAIMS_HOME").is_none() {
+            assert_eq!(
+                super::with_setup("`claims runs x`".into(), &cfg, &implied),
+                "`claims runs x`"
+            );
+        }
+    }
 }

@@ -19,6 +19,7 @@ mod text;
 const STOPPING: &str = "finishing the current step, then recording the run as cancelled (a run whose rows are written or model registered finishes instead)";
 
 pub use home::refuse_missing_home;
+use home::with_setup;
 use text::{compare_text, predict_text, train_text};
 pub use text::{reasons_text, score_lines};
 
@@ -153,43 +154,6 @@ pub fn resolve_home(home: Option<PathBuf>) -> Result<PathBuf> {
             .ok_or_else(|| {
                 ClaimsError::Usage("no home folder: pass --home DIR or set CLAIMS_HOME".into())
             }),
-    }
-}
-
-/// The options a command hint must repeat to act on what this command saw: `--home`
-/// when the home is neither `CLAIMS_HOME` nor the default, and `--config` when one was
-/// given (a promote under other gate settings is refused).
-fn setup_args(cfg: &Config, home: &Path) -> String {
-    let quote = |p: &Path| {
-        let s = p.display().to_string();
-        if s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "/._-+:,@".contains(c))
-        {
-            s
-        } else {
-            format!("'{}'", s.replace('\'', "'\\''"))
-        }
-    };
-    let mut out = String::new();
-    let implied = std::env::var_os("CLAIMS_HOME")
-        .map(|h| crate::pipeline::absolute(Path::new(&h)))
-        .or_else(|| resolve_home(None).ok());
-    if implied.as_deref() != Some(home) {
-        out.push_str(&format!(" --home {}", quote(home)));
-    }
-    if let Some(f) = &cfg.extra_file {
-        out.push_str(&format!(" --config {}", quote(f)));
-    }
-    out
-}
-
-/// `text` with each `` `claims `` hint carrying [`setup_args`].
-fn with_setup(text: String, cfg: &Config, home: &Path) -> String {
-    let args = setup_args(cfg, home);
-    if args.is_empty() {
-        text
-    } else {
-        text.replace("`claims ", &format!("`claims{args} "))
     }
 }
 

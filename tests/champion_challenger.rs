@@ -769,3 +769,51 @@ fn a_newer_challenger_says_which_one_it_replaced() {
         "{text}"
     );
 }
+
+/// A user config's `schema.drop` removes a default feature: a file without the column
+/// trains. The champion that still uses it cannot be compared on the new model's rows
+/// (said, exit 2, with the way out), and scoring under the config that drops it is
+/// refused before any row is read (exit 2, naming the champion and the column).
+#[test]
+fn a_feature_removed_by_config_is_said_at_compare_and_predict() {
+    let env = Env::new();
+    train_small(&env);
+    let full = env.generate("more.csv", 2000, 32);
+    let data = env.path("no_bmi.csv");
+    std::fs::write(&data, without_column(&full, "bmi")).unwrap();
+    let cfg = env.path("no_bmi.toml");
+    std::fs::write(
+        &cfg,
+        "[schema]\ndrop = [\"family_history_3\", \"employment_type\", \"insurance_hist_2\", \"insurance_hist_3\", \"bmi\"]\n",
+    )
+    .unwrap();
+    env.claims()
+        .arg("--config")
+        .arg(&cfg)
+        .args(["train", "--data"])
+        .arg(&data)
+        .args(FAST)
+        .assert()
+        .success();
+    let out = env.claims().arg("compare").assert().code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        err.contains("v1 uses numeric column 'bmi', which v2 was trained without")
+            && err.contains("claims promote v2 --reason"),
+        "{err}"
+    );
+    let out = env
+        .claims()
+        .arg("--config")
+        .arg(&cfg)
+        .args(["predict", "--date", "2026-03-01", "--data"])
+        .arg(&data)
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        err.contains("champion v1 uses numeric column 'bmi'") && err.contains("schema.drop"),
+        "{err}"
+    );
+    assert!(!err.contains("contract"), "refused before the rows: {err}");
+}

@@ -28,6 +28,26 @@ pub struct Preprocessor {
 }
 
 impl Preprocessor {
+    /// The first column the model needs that `numeric` / `categorical` (a schema's or a
+    /// dataset's names) lack, with its kind: checked before a run reads any rows, since
+    /// the transform would only find it after.
+    pub fn first_missing<'a>(
+        &'a self,
+        numeric: &[&str],
+        categorical: &[&str],
+    ) -> Option<(&'static str, &'a str)> {
+        self.numeric
+            .iter()
+            .find(|n| !numeric.contains(&n.as_str()))
+            .map(|n| ("numeric", n.as_str()))
+            .or_else(|| {
+                self.categorical
+                    .iter()
+                    .find(|m| !categorical.contains(&m.name.as_str()))
+                    .map(|m| ("categorical", m.name.as_str()))
+            })
+    }
+
     /// Learns the category maps from `train` (the training split, never validation or test).
     pub fn fit(train: &Dataset) -> Preprocessor {
         let categorical = train

@@ -331,7 +331,15 @@ pub fn compare(
     }
     let data = chal.data.subset(&eligible);
     let y: Vec<u8> = eligible.iter().map(|&i| chal.y[i]).collect();
-    let p_a = reg.load_model(champion)?.score(&data)?;
+    let champion_model = reg.load_model(champion)?;
+    let numeric: Vec<&str> = data.numeric_names.iter().map(String::as_str).collect();
+    let categorical: Vec<&str> = data.categorical_names.iter().map(String::as_str).collect();
+    if let Some((kind, col)) = champion_model.pre.first_missing(&numeric, &categorical) {
+        return Err(ClaimsError::Usage(format!(
+            "v{champion} uses {kind} column '{col}', which v{challenger} was trained without: the gate scores both on v{challenger}'s held-out rows, which lack it, so they cannot be compared; decide by hand (`claims promote v{challenger} --reason WHY`)"
+        )));
+    }
+    let p_a = champion_model.score(&data)?;
     let p_b = reg.load_model(challenger)?.score(&data)?;
     let (t_a, t_b) = (reg.threshold(champion)?, reg.threshold(challenger)?);
 

@@ -188,6 +188,20 @@ fn run(
             ))
         })?;
         let (model, threshold) = load_for_scoring(&reg, v)?;
+        // A config that no longer declares a column the champion uses would pass a file
+        // without it (or refuse one with it) and fail only after reading every row.
+        let numeric: Vec<&str> = cfg.schema.numeric.iter().map(|(n, _)| n.as_str()).collect();
+        let categorical: Vec<&str> = cfg.schema.categorical.iter().map(|(n, _)| n.as_str()).collect();
+        if let Some((kind, col)) = model.pre.first_missing(&numeric, &categorical) {
+            let config = cfg
+                .extra_file
+                .as_ref()
+                .map_or("the config in use".to_string(), |f| format!("config {}", f.display()));
+            return Err(ClaimsError::Config(format!(
+                "champion v{v} uses {kind} column '{col}', which {config} does not declare as {kind} (schema.{kind}{}): score with the config v{v} was trained with, or train and promote a model without the column",
+                if cfg.schema.drop.iter().any(|d| d == col) { "; it is in schema.drop" } else { "" }
+            )));
+        }
         let m = reg.manifest(v)?;
         let profile: Profile = serde_json::from_slice(&reg.artifact(v, &m, "profile.json")?)
             .map_err(|e| ClaimsError::Registry(format!("model v{v}: profile.json: {e}")))?;

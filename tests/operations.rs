@@ -1114,6 +1114,17 @@ fn a_backfill_date_with_no_file_is_a_recorded_failure() {
         "{runs}"
     );
     assert!(!hook.exists(), "the hook ran for a missing file");
+    // A range whose every date fails leaves no new, empty sink file behind.
+    let sink = env.path("new-sink.db");
+    env.claims()
+        .current_dir(env.path(""))
+        .args(["predict", "--from", "2026-02-03", "--to", "2026-02-04"])
+        .args(["--input-pattern", "applications_{date}.csv"])
+        .arg("--sink")
+        .arg(format!("sqlite:{}", sink.display()))
+        .assert()
+        .code(2);
+    assert!(!sink.exists(), "the backfill made an empty sink file");
 }
 
 /// A backfill whose pattern finds one day's file under two dates (a copy under the wrong

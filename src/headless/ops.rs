@@ -132,10 +132,10 @@ pub fn backfill(
             .display()
         )));
     }
-    let mut target = match opened {
-        Some(t) => t,
-        None => crate::sink::open(&url, home)?,
-    };
+    // Opened when a date is checked and the sink exists: a SQLite file that no date
+    // has made yet has no date done, and is not made here (a range whose dates all fail
+    // leaves no empty database behind, as a single predict does not).
+    let mut target = opened;
     let mut results = vec![];
     let mut worst: Option<ClaimsError> = None;
     let mut stopped_before: Option<String> = None;
@@ -149,18 +149,23 @@ pub fn backfill(
             break;
         }
         let input = pattern.replace("{date}", &ds);
-        let done = !force
-            && match day_done(target.as_mut(), &runs_db, &ds) {
+        if !force && target.is_none() && !crate::sink::sqlite::NewFile::of(&url).is_new() {
+            target = Some(crate::sink::open(&url, home)?);
+        }
+        let done = match target.as_mut().filter(|_| !force) {
+            None => false,
+            Some(t) => match day_done(t.as_mut(), &runs_db, &ds) {
                 Ok(done) => done,
                 // A server's connection may have dropped since the last date (a restart, a
                 // failover, an idle timeout): connect again once before giving up.
                 Err(e) if url.starts_with("postgres") => {
                     tracing::warn!("{ds}: the sink did not answer ({e}); connecting again");
-                    target = crate::sink::open(&url, home)?;
-                    day_done(target.as_mut(), &runs_db, &ds)?
+                    let t = target.insert(crate::sink::open(&url, home)?);
+                    day_done(t.as_mut(), &runs_db, &ds)?
                 }
                 Err(e) => return Err(e),
-            };
+            },
+        };
         // A date's warnings (its file's contents scored for another date too, a date after
         // today): the mistakes of a backfill with a wrong file, so they are printed, listed
         // at the end and carried in --json.

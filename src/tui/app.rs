@@ -64,7 +64,7 @@ pub struct App {
     /// Where the days' predictions are read (the configured sink).
     pub days: data::DaySource,
     /// The shown date's row count and top row's run, to notice it being scored again.
-    pub day_stamp: Option<(usize, String)>,
+    pub day_stamp: Option<String>,
     /// Business dates with predictions.
     pub dates: Vec<String>,
     /// Shown date.

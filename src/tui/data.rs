@@ -152,7 +152,13 @@ impl DaySource {
         f: impl FnOnce(&mut dyn crate::sink::Sink) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         if !self.url.starts_with("postgres") {
-            let mut sink = crate::sink::open(&self.url, home)?;
+            // The home's own table may be made (a new home has none yet); a configured
+            // file is only read: a mistyped path is said, not made into a new database.
+            let mut sink = if self.url.is_empty() {
+                crate::sink::open(&self.url, home)?
+            } else {
+                crate::sink::open_to_read(&self.url, home)?
+            };
             return f(sink.as_mut());
         }
         self.remote
@@ -211,16 +217,12 @@ impl DaySource {
         })
     }
 
-    /// What identifies a date's scoring: its champion row count and the run that wrote its
-    /// top row. It changes when the date is scored again.
-    pub fn stamp(&mut self, home: &Path, date: &str) -> Result<(usize, String)> {
+    /// What identifies a date's scoring: the run that wrote its rows (one row read, by
+    /// key: this is asked every second). It changes when the date is scored again.
+    pub fn stamp(&mut self, home: &Path, date: &str) -> Result<String> {
         let d = date.to_string();
         self.with(home, format!("stamp {date}"), move |s| {
-            let (top, total) = s.champion_rows(&d, 1, None)?;
-            Ok((
-                total,
-                top.first().map(|r| r.run_id.clone()).unwrap_or_default(),
-            ))
+            Ok(s.day_writer(&d)?.unwrap_or_default())
         })
     }
 

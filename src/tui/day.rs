@@ -16,10 +16,9 @@ impl App {
                     Default::default()
                 }
             };
-            self.day_stamp = Some((
-                total,
-                rows.first().map(|r| r.run_id.clone()).unwrap_or_default(),
-            ));
+            // Every champion row of a date is written by one run (a rerun replaces
+            // them all): its id tells when the date is scored again.
+            self.day_stamp = Some(rows.first().map(|r| r.run_id.clone()).unwrap_or_default());
             self.predictions = rows;
             self.predictions_total = total;
             self.drift = data::load_drift(&self.home, d);

@@ -416,6 +416,18 @@ impl Registry {
             .map_err(sql)
     }
 
+    /// The version training run `run_id` registered, if it registered one.
+    pub fn version_of_run(&self, run_id: &str) -> Result<Option<u32>> {
+        self.conn
+            .query_row(
+                "SELECT version FROM models WHERE run_id = ?1",
+                [run_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sql)
+    }
+
     /// All versions, newest first, with their aliases.
     pub fn list(&self) -> Result<Vec<ModelRow>> {
         let mut st = self

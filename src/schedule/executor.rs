@@ -12,6 +12,7 @@ use super::Job;
 use super::runner::{Attempt, Executor, not_a_file};
 use crate::config::Config;
 use crate::error::{ClaimsError, Result};
+use crate::registry::Registry;
 
 /// The real executor: the pipelines, with input discovery and hooks.
 pub struct PipelineExecutor<'a> {
@@ -171,15 +172,33 @@ impl Executor for PipelineExecutor<'_> {
                     exit_code: 0,
                 }
             }
-            Err(e) => Attempt {
-                ok: false,
-                // A pipeline failure may pass on retry; a corrupt or edited registry will not.
-                transient: e.exit_code() == crate::error::EXIT_PIPELINE
-                    && !matches!(e, ClaimsError::Registry(_)),
-                run_id: self.failed_run(job, &ds, &started, &e),
-                message: e.to_string(),
-                exit_code: e.exit_code(),
-            },
+            Err(e) => {
+                let run_id = self.failed_run(job, &ds, &started, &e);
+                // A training run that failed after registering its model (the gate's
+                // database write timed out, say) is not retried: a retry would register
+                // the same model again under a new version.
+                let registered = run_id
+                    .as_deref()
+                    .filter(|_| job == Job::Train)
+                    .and_then(|r| Registry::open(&self.home).ok()?.version_of_run(r).ok()?);
+                let mut message = e.to_string();
+                if let Some(v) = registered {
+                    message.push_str(&format!(
+                        " (model v{v} was registered before the failure, so the run is not retried; `claims compare` runs its gate)"
+                    ));
+                }
+                Attempt {
+                    ok: false,
+                    // A pipeline failure may pass on retry; a corrupt or edited registry
+                    // will not.
+                    transient: e.exit_code() == crate::error::EXIT_PIPELINE
+                        && !matches!(e, ClaimsError::Registry(_))
+                        && registered.is_none(),
+                    run_id,
+                    message,
+                    exit_code: e.exit_code(),
+                }
+            }
         }
     }
 }

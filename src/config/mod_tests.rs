@@ -268,3 +268,19 @@ fn a_later_drop_removes_a_default_feature() {
     .to_string();
     assert!(e.contains("named twice"), "{e}");
 }
+
+/// Each cost is named when it is the bad one (a bad cost_false_positive was reported as
+/// cost_false_negative with that key's valid value).
+#[test]
+fn each_threshold_cost_is_named() {
+    for (key, v) in [
+        ("cost_false_positive", "0"),
+        ("cost_false_negative", "-1"),
+        ("cost_false_positive", "inf"),
+    ] {
+        let e = Config::from_overlay(&format!("[threshold]\n{key} = {v}\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(&format!("threshold.{key}")), "{e}");
+    }
+}

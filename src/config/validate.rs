@@ -275,12 +275,13 @@ pub(super) fn validate(raw: Raw, merged_toml: String) -> Result<Config> {
     if !["f1", "cost"].contains(&t.rule.as_str()) {
         return Err(bad("threshold.rule", &t.rule, "expected f1 or cost"));
     }
-    if !(t.cost_false_negative > 0.0 && t.cost_false_positive > 0.0) {
-        return Err(bad(
-            "threshold.cost_false_negative",
-            t.cost_false_negative,
-            "both costs must be > 0",
-        ));
+    for (key, v) in [
+        ("threshold.cost_false_negative", t.cost_false_negative),
+        ("threshold.cost_false_positive", t.cost_false_positive),
+    ] {
+        if !(v > 0.0 && v.is_finite()) {
+            return Err(bad(key, v, "must be a finite number > 0"));
+        }
     }
     let sc = &raw.schedule;
     if sc.timezone.parse::<chrono_tz::Tz>().is_err() {

@@ -10,7 +10,7 @@ use super::Output;
 use crate::cli::ScheduleAction;
 use crate::config::{Config, HooksConfig};
 use crate::error::{ClaimsError, Result};
-use crate::pipeline::infer::{PredictRequest, parse_date, predict};
+use crate::pipeline::infer::{PredictRequest, parse_date, parse_date_of, predict};
 use crate::registry::db;
 use crate::schedule::runner::{PipelineExecutor, Scheduler, SystemClock};
 use crate::schedule::{Job, Schedule, state, units};
@@ -76,8 +76,8 @@ pub fn backfill(
 ) -> Result<Output> {
     let force = opts.force;
     let (a, b): (NaiveDate, NaiveDate) = (
-        parse_date(from)?.parse().unwrap_or_default(),
-        parse_date(to)?.parse().unwrap_or_default(),
+        parse_date_of("--from", from)?.parse().unwrap_or_default(),
+        parse_date_of("--to", to)?.parse().unwrap_or_default(),
     );
     if b < a {
         return Err(ClaimsError::Usage(format!(

@@ -6,7 +6,7 @@ use crate::error::{ClaimsError, Result};
 pub fn today(tz: &str) -> Result<String> {
     let tz: chrono_tz::Tz = tz.parse().map_err(|_| {
         ClaimsError::Config(format!(
-            "key 'inference.timezone' = '{tz}': unknown time zone"
+            "unknown time zone '{tz}' (inference.timezone or schedule.timezone): expected an IANA name such as Europe/London"
         ))
     })?;
     Ok(chrono::Utc::now()
@@ -18,6 +18,11 @@ pub fn today(tz: &str) -> Result<String> {
 /// Checks a YYYY-MM-DD date: four digits of year (1900 to 2999: a two-digit year would
 /// otherwise be read as year 26 and stored as such), two of month and day.
 pub fn parse_date(s: &str) -> Result<String> {
+    parse_date_of("--date", s)
+}
+
+/// [`parse_date`] of the value of option `flag` (`--from`, `--to`), named in the error.
+pub fn parse_date_of(flag: &str, s: &str) -> Result<String> {
     let b = s.as_bytes();
     let shape = b.len() == 10
         && b.iter().enumerate().all(|(i, c)| {
@@ -37,12 +42,26 @@ pub fn parse_date(s: &str) -> Result<String> {
             Err(e) => format!("not a calendar date ({e})"),
         }
     };
-    Err(ClaimsError::Usage(format!("--date '{s}': {why}")))
+    Err(ClaimsError::Usage(format!("{flag} '{s}': {why}")))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bad_range_end_is_named_as_given() {
+        let e = parse_date_of("--to", "2026-02-30").unwrap_err().to_string();
+        assert!(
+            e.starts_with("--to '2026-02-30': not a calendar date"),
+            "{e}"
+        );
+        let e = today("Mars/Olympus").unwrap_err().to_string();
+        assert!(
+            e.contains("'Mars/Olympus'") && e.contains("schedule.timezone"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn dates_need_four_digit_years_in_range() {

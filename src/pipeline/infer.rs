@@ -12,7 +12,7 @@ use std::thread::ScopedJoinHandle;
 use rusqlite::params;
 use serde::Serialize;
 
-pub use super::dates::{parse_date, today};
+pub use super::dates::{parse_date, parse_date_of, today};
 pub use super::rerun::Replaced;
 use super::rerun::earlier_run;
 use super::scoring::{Explainer, Role, score_and_stream};

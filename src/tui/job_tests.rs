@@ -219,6 +219,35 @@ fn rerun_keeps_the_failed_runs_settings() {
     );
 }
 
+/// `r` on a run whose process died (still "running", no process holds its lock) reruns
+/// it, as on a failed one: it was refused as not failed.
+#[test]
+fn rerun_of_a_died_run_is_allowed() {
+    let dir = home();
+    let mut a = app(dir.path());
+    let args = r#"{"data":["/data/t.csv"],"search_iters":5,"folds":3,"seed":7}"#;
+    {
+        let conn = crate::registry::db::open(&dir.path().join("home").join("claims.db")).unwrap();
+        crate::registry::runs::start(&conn, "train-died-x", "train", args).unwrap();
+    }
+    a.refresh();
+    press(&mut a, key('1'));
+    a.run_sel = a
+        .runs
+        .iter()
+        .position(|r| r.run_id == "train-died-x")
+        .unwrap();
+    assert_eq!(a.runs[a.run_sel].status, "died?");
+    a.requests.clear();
+    press(&mut a, key('r'));
+    assert!(
+        matches!(&a.requests[..], [Request::Train(req, ..)] if req.search_iters == Some(5)),
+        "{:?} / {}",
+        a.requests,
+        a.status
+    );
+}
+
 /// `r` on a scheduled scoring run that failed before it started (its file was late; only
 /// its date is recorded) scores the file the schedule's pattern names for that date.
 #[test]

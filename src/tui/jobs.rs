@@ -47,8 +47,10 @@ impl App {
         let Some(r) = self.runs.get(self.run_sel) else {
             return;
         };
-        if r.status != "failed" {
-            self.status = format!("{} reruns a failed run", self.key('r'));
+        // A run whose process died (killed, out of memory) is rerun like a failed one:
+        // the rerun records it as interrupted.
+        if !matches!(r.status.as_str(), "failed" | "died?") {
+            self.status = format!("{} reruns a failed (or died) run", self.key('r'));
             return;
         }
         let args: serde_json::Value = r

@@ -11,7 +11,8 @@ pub struct Cli {
     /// Extra config file, laid over the defaults and the user config.
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
-    /// Home folder for the registry, database and logs.
+    /// Home folder for the registry, database and logs (default: the platform data folder,
+    /// ~/.local/share/claims-ops on Linux).
     #[arg(long, global = true, env = "CLAIMS_HOME", value_name = "DIR")]
     pub home: Option<PathBuf>,
     /// Print one JSON object summarising the result as the last line of stdout.
@@ -110,11 +111,13 @@ pub enum Command {
         /// Backfill: last business date (inclusive).
         #[arg(long, requires = "from")]
         to: Option<String>,
-        /// Backfill: input file per date, with {date} for YYYY-MM-DD.
+        /// Backfill: input file per date, with {date} for YYYY-MM-DD (a relative path is
+        /// relative to the current folder, not to the home as the scheduler's pattern is).
         #[arg(long, requires = "from")]
         input_pattern: Option<String>,
-        /// Replace a date that an earlier run scored from another file (without it, that
-        /// is refused); in a backfill, also rescore dates already done.
+        /// Replace a date that an earlier run scored from a file with other contents
+        /// (without it, that is refused; the same contents under any name go ahead); in a
+        /// backfill, also rescore dates already done.
         #[arg(long)]
         force: bool,
     },
@@ -130,7 +133,7 @@ pub enum Command {
     /// One application's stored scores and the reasons behind them (what a claims handler
     /// asks about): every date it was scored on, or one date.
     Explain {
-        /// The application id (exact; on a date, a part of it lists the matches).
+        /// The application id (exact; when none matches, the ids containing it are listed).
         id: String,
         /// Business date YYYY-MM-DD (faster on a large table).
         #[arg(long)]

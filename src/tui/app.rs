@@ -65,6 +65,8 @@ pub struct App {
     pub days: data::DaySource,
     /// The shown date's row count and top row's run, to notice it being scored again.
     pub day_stamp: Option<String>,
+    /// A comparison is running (one at a time: each records a decision).
+    pub comparing: bool,
     /// Business dates with predictions.
     pub dates: Vec<String>,
     /// Shown date.
@@ -154,6 +156,7 @@ impl App {
             champions: data::Champions::default(),
             days,
             day_stamp: None,
+            comparing: false,
             dates: vec![],
             date: None,
             predictions: vec![],
@@ -438,7 +441,11 @@ impl App {
                     _ => "",
                 }
             }
+            Action::Compare if self.comparing => {
+                self.status = "a comparison is already running".into();
+            }
             Action::Compare => {
+                self.comparing = true;
                 self.requests.push(Request::Compare);
                 self.status = "comparing champion and challenger...".into();
             }

@@ -371,3 +371,30 @@ fn rerun_of_a_refused_date_asks_then_replaces() {
         .unwrap();
     assert_eq!(rows, 200);
 }
+
+/// `c` pressed again while a comparison runs starts no second one (each records a
+/// decision); once its answer is in, `c` compares again.
+#[test]
+fn one_comparison_at_a_time() {
+    let dir = home();
+    let mut a = app(dir.path());
+    a.requests.clear();
+    a.apply(crate::tui::app::Action::Compare);
+    a.apply(crate::tui::app::Action::Compare);
+    let compares = |a: &App| {
+        a.requests
+            .iter()
+            .filter(|r| matches!(r, Request::Compare))
+            .count()
+    };
+    assert_eq!(compares(&a), 1);
+    assert!(a.status.contains("already running"), "{}", a.status);
+    let mut jobs = jobs();
+    crate::tui::handle(
+        &mut a,
+        &mut jobs,
+        crate::tui::Msg::Compared(Err("x".into())),
+    );
+    a.apply(crate::tui::app::Action::Compare);
+    assert_eq!(compares(&a), 2);
+}

@@ -155,6 +155,7 @@ fn handle(app: &mut App, jobs: &mut Jobs, msg: Msg) {
             }
         }
         Msg::Compared(Ok(c)) => {
+            app.comparing = false;
             app.status = format!(
                 "v{} vs v{}: gate {}",
                 c.champion,
@@ -167,7 +168,10 @@ fn handle(app: &mut App, jobs: &mut Jobs, msg: Msg) {
             );
             app.comparison = Some(*c);
         }
-        Msg::Compared(Err(e)) => app.status = format!("comparison: {e}"),
+        Msg::Compared(Err(e)) => {
+            app.comparing = false;
+            app.status = format!("comparison: {e}");
+        }
         Msg::Scored(r) => {
             app.busy = false;
             app.live = None;

@@ -1,7 +1,7 @@
 //! Reading input files as text, so the contract check sees every value exactly as written
-//! and can name the row and column of a bad one. Whole files (training, Parquet) are read
-//! by polars into string columns; daily CSV files are read in chunks by the `csv` crate
-//! into per-column text buffers (see [`Chunks`] and the README's note on why).
+//! and can name the row and column of a bad one. CSV files, training and daily alike, are
+//! read in chunks of whole rows and cut into per-column text by [`super::csv_cut`] (one
+//! chunk for a training file); Parquet is read by polars into string columns.
 
 use super::rows::scan;
 use std::path::Path;
@@ -184,15 +184,26 @@ pub(super) fn raw_file(name: String, frame: DataFrame) -> RawFile {
 /// same parser as daily files (one chunk), so a ragged row or a bad byte is reported the
 /// same way in training and in scoring.
 pub fn read_file(path: &Path) -> Result<RawFile> {
+    Ok(read_file_hashed(path)?.0)
+}
+
+/// [`read_file`] with the hex SHA-256 of the bytes it read (one read: a file replaced
+/// while a run reads it cannot be recorded with another file's hash).
+pub fn read_file_hashed(path: &Path) -> Result<(RawFile, String)> {
     let name = check_path(path)?;
-    let file = if is_parquet(path) {
-        super::parquet::read(path, &name)?.0
+    let (file, sha) = if is_parquet(path) {
+        super::parquet::read(path, &name)?
     } else {
         let mut chunks = Chunks::open(path, usize::MAX)?;
         let (file, _) = chunks
             .next_chunk()?
             .ok_or_else(|| ClaimsError::contract_file(&name, "the file has no header"))?;
-        file
+        let sha = match chunks.sha256() {
+            Some(sha) => sha,
+            // More than one chunk (a file over usize::MAX bytes): hashed apart.
+            None => crate::registry::sha256_file(path)?,
+        };
+        (file, sha)
     };
     if file.rows() == 0 {
         return Err(ClaimsError::contract_file(
@@ -200,11 +211,11 @@ pub fn read_file(path: &Path) -> Result<RawFile> {
             "the file has a header but no data rows",
         ));
     }
-    Ok(file)
+    Ok((file, sha))
 }
 
-/// A file read in chunks of whole rows, each parsed by polars into string columns, so a
-/// large daily file never sits in memory at once. CSV is cut at line ends outside quoted
+/// A file read in chunks of whole rows, each cut into per-column text by
+/// [`super::csv_cut`], so a large daily file never sits in memory at once. CSV is cut at line ends outside quoted
 /// fields (a quoted value may hold a newline); Parquet comes as one chunk.
 pub struct Chunks {
     name: String,

@@ -249,6 +249,13 @@ fn parquet_narrow_integers_and_decimals_read_as_numbers() {
     ParquetWriter::new(std::fs::File::create(&pq).unwrap())
         .finish(&mut frame)
         .unwrap();
+    // The hash a read gives is the file's own (training records it from that one read).
+    for f in [&csv, &pq] {
+        assert_eq!(
+            read_file_hashed(f).unwrap().1,
+            crate::registry::sha256_file(f).unwrap()
+        );
+    }
     let from_csv = contract::check(&cfg.schema, &[read_file(&csv).unwrap()], Mode::Inference);
     let from_pq = contract::check(&cfg.schema, &[read_file(&pq).unwrap()], Mode::Inference);
     assert!(from_pq.bad_rows.is_empty(), "{:?}", from_pq.bad_rows);

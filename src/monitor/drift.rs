@@ -303,8 +303,9 @@ pub fn measure(
     scores: &[f64],
     cfg: &DriftConfig,
 ) -> Vec<DriftRow> {
-    // The numeric columns (and the scores) each need a sort of up to a million values:
-    // spread them over the cores, then keep the rows in profile order.
+    // The numeric columns (and the scores) each take a pass over up to a million values
+    // (bin and KS counts against the profile): spread them over the cores, then keep the
+    // rows in profile order.
     let mut jobs: Vec<(&NumericProfile, &[f64])> = profile
         .numeric
         .iter()

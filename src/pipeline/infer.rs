@@ -560,7 +560,6 @@ fn store_drift(
     tx.commit().map_err(db::sql)
 }
 
-/// The stored drift rows of `date` (latest run), alerts first.
 /// The latest business date with drift recorded, if any.
 pub fn latest_drift_date(home: &Path) -> Result<Option<String>> {
     let conn = db::open(&home.join("claims.db"))?;
@@ -568,6 +567,7 @@ pub fn latest_drift_date(home: &Path) -> Result<Option<String>> {
         .map_err(db::sql)
 }
 
+/// The stored drift rows of `date` (latest run), alerts first.
 pub fn read_drift(home: &Path, date: &str) -> Result<Vec<DriftRow>> {
     let conn = db::open(&home.join("claims.db"))?;
     let mut st = conn

@@ -22,7 +22,7 @@ use crate::model::params::{FitSettings, Hyperparams};
 use crate::model::search::{self, SearchData, SearchStrategy, SearchSummary};
 use crate::model::xgb;
 use crate::monitor::profile;
-use crate::registry::{DataFileRecord, Manifest, Registry, code_version, sha256_file};
+use crate::registry::{DataFileRecord, Manifest, Registry, code_version};
 
 pub use super::train_types::registered_label;
 pub use super::train_types::{TrainOutcome, TrainRequest};
@@ -104,15 +104,17 @@ fn run(cfg: &Config, home: &Path, req: &TrainRequest, ctx: &RunCtx) -> Result<Tr
         .clone()
         .unwrap_or_else(|| cfg.imbalance.clone());
 
-    let files = ctx.stage("load", None, || {
-        let files: Vec<load::RawFile> = req
+    let (files, hashes) = ctx.stage("load", None, || {
+        let (files, hashes): (Vec<load::RawFile>, Vec<String>) = req
             .data
             .iter()
-            .map(|p| load::read_file(p))
-            .collect::<Result<_>>()?;
+            .map(|p| load::read_file_hashed(p))
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .unzip();
         let n = files.iter().map(|f| f.rows()).sum();
         Ok((
-            files,
+            (files, hashes),
             Some(n),
             format!("{n} rows from {} file(s)", req.data.len()),
         ))
@@ -121,15 +123,13 @@ fn run(cfg: &Config, home: &Path, req: &TrainRequest, ctx: &RunCtx) -> Result<Tr
     let data_records: Vec<DataFileRecord> = req
         .data
         .iter()
-        .zip(&files)
-        .map(|(p, f)| {
-            Ok(DataFileRecord {
-                path: p.display().to_string(),
-                sha256: sha256_file(p)?,
-                rows: f.rows(),
-            })
+        .zip(files.iter().zip(hashes))
+        .map(|(p, (f, sha256))| DataFileRecord {
+            path: p.display().to_string(),
+            sha256,
+            rows: f.rows(),
         })
-        .collect::<Result<_>>()?;
+        .collect();
 
     let (data, data_warnings) = ctx.stage("contract", Some(rows_read), || {
         let c = contract::check(&cfg.schema, &files, contract::Mode::Training);

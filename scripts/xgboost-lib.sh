@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Puts the pinned XGBoost shared library where the build links it and the binary finds it
-# at run time (rpath), and prints that folder. Route (a) of the README: the official
+# at run time (rpath), and prints that folder. Route (a) of docs/DESIGN.md: the official
 # prebuilt library from PyPI's xgboost-cpu wheel, kept in the wheel's own folder layout so
 # libxgboost.so finds its bundled libgomp through its own $ORIGIN rpath.
 set -euo pipefail

@@ -60,15 +60,15 @@ pub fn account_warnings(user: Option<&str>, home: &Path) -> Vec<String> {
                 name
             )),
             Some(uid) => {
-                if let Ok(m) = std::fs::metadata(home) {
-                    if m.uid() != uid {
+                if let Ok(m) = std::fs::metadata(home)
+                    && m.uid() != uid
+                {
                         out.push(format!(
                             "home '{}' is owned by user id {}, not by '{name}' (user id {uid}): its jobs could not write there (sudo chown -R {name} '{}')",
                             home.display(),
                             m.uid(),
                             home.display()
                         ));
-                    }
                 }
             }
         },

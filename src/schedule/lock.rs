@@ -43,7 +43,17 @@ impl RunLock {
         )
         .open(&path)
         .map_err(|e| unwritable(&path, e))?;
-        match file.try_lock() {
+        // A console or `runs` looking (`held`: a shared lock for microseconds) must not
+        // turn a run away: a refusal stands only after 50 ms of trying.
+        let mut attempt = file.try_lock();
+        for _ in 0..10 {
+            if !matches!(attempt, Err(std::fs::TryLockError::WouldBlock)) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            attempt = file.try_lock();
+        }
+        match attempt {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
                 let mut holder = String::new();
@@ -78,8 +88,9 @@ impl RunLock {
 impl RunLock {
     /// Whether a live process holds `job`'s lock, found without taking it: a shared lock
     /// is tried on a read-only handle and let go at once, and the holder's pid and time in
-    /// the file are left as they are. (Taking the lock to look, as before, rewrote them,
-    /// and a run starting in that moment was turned away with exit 4.)
+    /// the file are left as they are. (Taking the lock to look, as before, rewrote them.)
+    /// A run starting in that moment retries its lock for a while, so it is not turned
+    /// away with exit 4.
     pub fn held(home: &Path, job: &str) -> bool {
         let path = home.join("locks").join(format!("{job}.lock"));
         let Ok(file) = File::open(&path) else {
@@ -179,6 +190,23 @@ mod tests {
         let _other_job = RunLock::acquire(dir.path(), "predict").unwrap();
         drop(a);
         RunLock::acquire(dir.path(), "train").unwrap();
+    }
+
+    /// A look in progress (a shared lock held for a moment, as `held` takes it) does not
+    /// turn a starting run away: it retries while the look lasts.
+    #[test]
+    fn a_run_starting_during_a_look_gets_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(RunLock::acquire(dir.path(), "predict").unwrap());
+        let path = dir.path().join("locks/predict.lock");
+        let look = File::open(&path).unwrap();
+        look.try_lock_shared().unwrap();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(15));
+            look.unlock().unwrap();
+        });
+        RunLock::acquire(dir.path(), "predict").unwrap();
+        t.join().unwrap();
     }
 
     /// Looking leaves the holder's record alone and takes nothing: a run can start while

@@ -1046,7 +1046,8 @@ fn a_replaced_run_says_so_and_keeps_its_quarantine_reasons() {
     let (first, said) = run(&bad, false);
     assert!(
         said.contains(&format!(
-            "quarantined rows and their reasons: `claims runs {first}`"
+            "quarantined rows and their reasons: `claims --home {} runs {first}`",
+            env.home().display()
         )),
         "{said}"
     );

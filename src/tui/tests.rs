@@ -564,10 +564,13 @@ fn a_rescored_date_is_reloaded() {
     let mut a = app(dir.path());
     let before = a.predictions_total;
     assert!(before > 0);
+    // As a rerun writes a date: every row by the new run, here one more than before.
     let conn = crate::registry::db::open(&dir.path().join("home").join("claims.db")).unwrap();
-    conn.execute(
-        "INSERT INTO predictions VALUES ('2026-03-02', 'ZZZ-new', 1, 'champion', 0.99, 1, 0.5, '[]', 'predict-again', 't')",
-        [],
+    conn.execute_batch(
+        "BEGIN;
+         UPDATE predictions SET run_id = 'predict-again' WHERE business_date = '2026-03-02';
+         INSERT INTO predictions VALUES ('2026-03-02', 'ZZZ-new', 1, 'champion', 0.99, 1, 0.5, '[]', 'predict-again', 't');
+         COMMIT;",
     )
     .unwrap();
     a.refresh();

@@ -398,3 +398,30 @@ fn one_comparison_at_a_time() {
     a.apply(crate::tui::app::Action::Compare);
     assert_eq!(compares(&a), 2);
 }
+
+/// A job asked for while one runs is queued and the status line says so; a newer request
+/// replaces the queued one and says which it replaced (a queued retrain was replaced by an
+/// `r` rerun without a word).
+#[test]
+fn a_queued_job_is_said_and_so_is_its_replacement() {
+    let dir = home();
+    let mut a = app(dir.path());
+    let mut jobs = jobs();
+    a.busy = true;
+    let train = Request::Train(Default::default(), "weight:2".into(), false);
+    crate::tui::start(&mut a, &mut jobs, train);
+    assert!(
+        a.status.starts_with("queued: training (weight:2)"),
+        "{}",
+        a.status
+    );
+    let predict = Request::Predict("/d/x.csv".into(), "2026-03-02".into(), None, false);
+    crate::tui::start(&mut a, &mut jobs, predict);
+    assert!(
+        a.status.contains("scoring 2026-03-02")
+            && a.status.contains("replaces the queued training (weight:2)"),
+        "{}",
+        a.status
+    );
+    assert!(matches!(jobs.queued, Some(Request::Predict(..))));
+}

@@ -189,11 +189,30 @@ fn handle(app: &mut App, jobs: &mut Jobs, msg: Msg) {
     }
 }
 
+/// A queued job as the status line names it.
+fn queued_name(req: &Request) -> String {
+    match req {
+        Request::Train(_, label, _) => format!("training ({label})"),
+        Request::Predict(_, date, ..) => format!("scoring {date}"),
+        _ => "a job".into(),
+    }
+}
+
 fn start(app: &mut App, jobs: &mut Jobs, req: Request) {
     let (cfg, home, tx) = (app.cfg.clone(), app.home.clone(), jobs.tx.clone());
     match req {
         Request::Cancel => jobs.cancel.store(true, Ordering::SeqCst),
-        Request::Train(..) if app.busy => jobs.queued = Some(req), // the newest request replaces a queued one
+        // One job at a time: a request while one runs waits, and the newest replaces a
+        // queued one (said, so a replaced retrain is not lost without a word).
+        Request::Train(..) | Request::Predict(..) if app.busy => {
+            let replaced = jobs.queued.as_ref().map(queued_name);
+            app.status = format!(
+                "queued: {} starts when the running job ends{}",
+                queued_name(&req),
+                replaced.map_or(String::new(), |r| format!(" (it replaces the queued {r})"))
+            );
+            jobs.queued = Some(req);
+        }
         Request::Train(req, label, cost_rule) => {
             app.busy = true;
             jobs.cancel = Arc::new(AtomicBool::new(false));
@@ -203,7 +222,6 @@ fn start(app: &mut App, jobs: &mut Jobs, req: Request) {
                 let _ = tx.send(Msg::Trained(r));
             });
         }
-        Request::Predict(..) if app.busy => jobs.queued = Some(req),
         Request::Predict(data, date, sink, replace) => {
             app.busy = true;
             jobs.cancel = Arc::new(AtomicBool::new(false));

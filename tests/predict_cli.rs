@@ -889,6 +889,11 @@ fn sqlite_and_postgres_get_identical_rows() {
     }
     let (top, _) = pg.champion_rows("2026-08-01", 5, None).unwrap();
     assert!(top.windows(2).all(|w| w[0].score >= w[1].score));
+    // What feedback reads to measure one date again: the same rows in the same order.
+    let on = pg.scores_on("2026-08-01").unwrap();
+    assert_eq!(on.len(), 1470);
+    assert_eq!(on, lite.scores_on("2026-08-01").unwrap());
+    assert!(pg.scores_on("2026-08-02").unwrap().is_empty());
     let (found, _) = pg
         .champion_rows("2026-08-01", 100, Some("APP000701"))
         .unwrap();

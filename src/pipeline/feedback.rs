@@ -151,12 +151,16 @@ pub fn feedback(
         tx.commit().map_err(db::sql)?;
     }
     let new_ids: Vec<String> = new.keys().cloned().collect();
+    // Every label received, and the stored scores of their ids (one read of the table:
+    // the new labels' rows are among them).
+    let labels = all_labels(&conn)?;
+    let all_ids: Vec<String> = labels.keys().cloned().collect();
+    let labelled = s.scores_of(&all_ids)?;
     // The champion's rows decide which dates the labels touch; a shadow challenger's rows of
     // those dates are measured beside them, so the two models compare on realised labels.
-    let scored_new: Vec<sink::StoredScore> = s
-        .scores_of(&new_ids)?
-        .into_iter()
-        .filter(|r| r.champion)
+    let scored_new: Vec<&sink::StoredScore> = labelled
+        .iter()
+        .filter(|r| r.champion && new.contains_key(&r.application_id))
         .collect();
     let touched: std::collections::BTreeSet<String> =
         scored_new.iter().map(|r| r.business_date.clone()).collect();
@@ -176,7 +180,7 @@ pub fn feedback(
             .insert(&r.business_date);
     }
     let on_several_dates = dates_of.values().filter(|d| d.len() > 1).count();
-    let dates = remeasure(&mut conn, &mut *s, &touched, &now, true)?;
+    let dates = remeasure(&mut conn, labelled, &labels, &touched, &now, true)?;
     Ok(FeedbackOutcome {
         labels: new.len(),
         unmatched,
@@ -201,32 +205,39 @@ pub fn refresh_date(home: &Path, sink_url: &str, date: &str) -> Result<Option<Ve
     }
     let mut s = sink::open_to_read(sink_url, home)?;
     let touched = std::iter::once(date.to_string()).collect();
-    remeasure(&mut conn, &mut *s, &touched, &db::now(), false).map(Some)
+    // Only this date's rows are read (not every date's rows of every labelled id).
+    let labels = all_labels(&conn)?;
+    let labelled: Vec<sink::StoredScore> = s
+        .scores_on(date)?
+        .into_iter()
+        .filter(|r| labels.contains_key(&r.application_id))
+        .collect();
+    remeasure(&mut conn, labelled, &labels, &touched, &db::now(), false).map(Some)
+}
+
+/// Every label received (a later one for an id has replaced the earlier).
+fn all_labels(conn: &rusqlite::Connection) -> Result<HashMap<String, u8>> {
+    let mut st = conn
+        .prepare("SELECT application_id, claim_status FROM labels")
+        .map_err(db::sql)?;
+    let rows = st
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u8>(1)?)))
+        .map_err(db::sql)?;
+    rows.collect::<std::result::Result<_, _>>().map_err(db::sql)
 }
 
 /// Measures and stores the realised performance of the `touched` dates (and with
-/// `unmeasured`, of every date with labelled champion rows and no measure yet): every label
-/// received, joined to the dates' current rows (replacing the dates' earlier rows).
+/// `unmeasured`, of every date with labelled champion rows and no measure yet): `labels`
+/// (every label received) joined to `labelled`, the stored rows of labelled ids (at least
+/// the touched dates' rows), replacing the dates' earlier measures.
 fn remeasure(
     conn: &mut rusqlite::Connection,
-    s: &mut dyn sink::Sink,
+    labelled: Vec<sink::StoredScore>,
+    labels: &HashMap<String, u8>,
     touched: &std::collections::BTreeSet<String>,
     now: &str,
     unmeasured: bool,
 ) -> Result<Vec<Realised>> {
-    // Every label received, joined to the current rows of the touched dates.
-    let labels: HashMap<String, u8> = {
-        let mut st = conn
-            .prepare("SELECT application_id, claim_status FROM labels")
-            .map_err(db::sql)?;
-        let rows = st
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u8>(1)?)))
-            .map_err(db::sql)?;
-        rows.collect::<std::result::Result<_, _>>()
-            .map_err(db::sql)?
-    };
-    let all_ids: Vec<String> = labels.keys().cloned().collect();
-    let labelled = s.scores_of(&all_ids)?;
     let mut touched = touched.clone();
     if unmeasured {
         let measured: std::collections::HashSet<String> = {

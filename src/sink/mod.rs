@@ -166,6 +166,9 @@ pub trait Sink: Send {
     /// Every stored score of these applications on any date, by the champion and by a
     /// shadow challenger.
     fn scores_of(&mut self, ids: &[String]) -> Result<Vec<StoredScore>>;
+    /// Every stored score of business date `date` (champion and shadow challenger rows):
+    /// one date's rows by key, for measuring a date again without reading every date.
+    fn scores_on(&mut self, date: &str) -> Result<Vec<StoredScore>>;
     /// The dates with predictions, oldest first.
     fn dates(&mut self) -> Result<Vec<String>>;
     /// A date's champion rows, highest score first (then by id), at most `limit`, only ids

@@ -547,6 +547,28 @@ impl Sink for PgSink {
         Ok(rows.iter().map(quarantine_row).collect())
     }
 
+    fn scores_on(&mut self, date: &str) -> Result<Vec<super::StoredScore>> {
+        let d = day(date)?;
+        let rows = self
+            .read()?
+            .query(
+                "SELECT business_date::text, application_id, model_version, score, role FROM predictions
+                 WHERE business_date = $1 ORDER BY application_id COLLATE \"C\", role",
+                &[&d],
+            )
+            .map_err(|e| err("read", e))?;
+        Ok(rows
+            .iter()
+            .map(|r| super::StoredScore {
+                business_date: r.get(0),
+                application_id: r.get(1),
+                model_version: r.get(2),
+                score: r.get(3),
+                champion: r.get::<_, String>(4) == "champion",
+            })
+            .collect())
+    }
+
     fn scores_of(&mut self, ids: &[String]) -> Result<Vec<super::StoredScore>> {
         let rows = self
             .read()?

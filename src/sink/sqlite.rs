@@ -470,6 +470,28 @@ impl Sink for SqliteSink {
         self.quarantine_where("business_date = ?1 ORDER BY source_file, row_number", date)
     }
 
+    fn scores_on(&mut self, date: &str) -> Result<Vec<super::StoredScore>> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT business_date, application_id, model_version, score, role FROM predictions
+                 WHERE business_date = ?1 ORDER BY application_id, role",
+            )
+            .map_err(err)?;
+        let rows = st
+            .query_map([date], |r| {
+                Ok(super::StoredScore {
+                    business_date: r.get(0)?,
+                    application_id: r.get(1)?,
+                    model_version: r.get(2)?,
+                    score: r.get(3)?,
+                    champion: r.get::<_, String>(4)? == "champion",
+                })
+            })
+            .map_err(err)?;
+        rows.collect::<std::result::Result<_, _>>().map_err(err)
+    }
+
     fn scores_of(&mut self, ids: &[String]) -> Result<Vec<super::StoredScore>> {
         let tx = self.conn.transaction().map_err(err)?;
         tx.execute_batch("CREATE TEMP TABLE IF NOT EXISTS feedback_ids(id TEXT PRIMARY KEY); DELETE FROM feedback_ids;")

@@ -557,16 +557,7 @@ impl Sink for PgSink {
                 &[&d],
             )
             .map_err(|e| err("read", e))?;
-        Ok(rows
-            .iter()
-            .map(|r| super::StoredScore {
-                business_date: r.get(0),
-                application_id: r.get(1),
-                model_version: r.get(2),
-                score: r.get(3),
-                champion: r.get::<_, String>(4) == "champion",
-            })
-            .collect())
+        Ok(rows.iter().map(stored_score).collect())
     }
 
     fn scores_of(&mut self, ids: &[String]) -> Result<Vec<super::StoredScore>> {
@@ -579,16 +570,7 @@ impl Sink for PgSink {
                 &[&ids],
             )
             .map_err(|e| err("read", e))?;
-        Ok(rows
-            .iter()
-            .map(|r| super::StoredScore {
-                business_date: r.get(0),
-                application_id: r.get(1),
-                model_version: r.get(2),
-                score: r.get(3),
-                champion: r.get::<_, String>(4) == "champion",
-            })
-            .collect())
+        Ok(rows.iter().map(stored_score).collect())
     }
 
     fn describe(&self) -> String {
@@ -597,5 +579,16 @@ impl Sink for PgSink {
 
     fn id_chars(&self) -> Option<usize> {
         self.id_chars
+    }
+}
+
+/// A `business_date, application_id, model_version, score, role` row as a stored score.
+fn stored_score(r: &postgres::Row) -> super::StoredScore {
+    super::StoredScore {
+        business_date: r.get(0),
+        application_id: r.get(1),
+        model_version: r.get(2),
+        score: r.get(3),
+        champion: r.get::<_, String>(4) == "champion",
     }
 }

@@ -478,17 +478,7 @@ impl Sink for SqliteSink {
                  WHERE business_date = ?1 ORDER BY application_id, role",
             )
             .map_err(err)?;
-        let rows = st
-            .query_map([date], |r| {
-                Ok(super::StoredScore {
-                    business_date: r.get(0)?,
-                    application_id: r.get(1)?,
-                    model_version: r.get(2)?,
-                    score: r.get(3)?,
-                    champion: r.get::<_, String>(4)? == "champion",
-                })
-            })
-            .map_err(err)?;
+        let rows = st.query_map([date], stored_score).map_err(err)?;
         rows.collect::<std::result::Result<_, _>>().map_err(err)
     }
 
@@ -512,17 +502,7 @@ impl Sink for SqliteSink {
                      ORDER BY p.business_date, p.application_id, p.role",
                 )
                 .map_err(err)?;
-            let rows = st
-                .query_map([], |r| {
-                    Ok(super::StoredScore {
-                        business_date: r.get(0)?,
-                        application_id: r.get(1)?,
-                        model_version: r.get(2)?,
-                        score: r.get(3)?,
-                        champion: r.get::<_, String>(4)? == "champion",
-                    })
-                })
-                .map_err(err)?;
+            let rows = st.query_map([], stored_score).map_err(err)?;
             rows.collect::<std::result::Result<Vec<_>, _>>()
                 .map_err(err)?
         };
@@ -541,6 +521,17 @@ impl Sink for SqliteSink {
             .map_err(err)?;
         self.conn.close().map_err(|(_, e)| err(e))
     }
+}
+
+/// A `business_date, application_id, model_version, score, role` row as a stored score.
+fn stored_score(r: &rusqlite::Row) -> rusqlite::Result<super::StoredScore> {
+    Ok(super::StoredScore {
+        business_date: r.get(0)?,
+        application_id: r.get(1)?,
+        model_version: r.get(2)?,
+        score: r.get(3)?,
+        champion: r.get::<_, String>(4)? == "champion",
+    })
 }
 
 #[cfg(test)]

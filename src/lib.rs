@@ -51,9 +51,67 @@ pub fn say_line(level: &str, text: &str) {
         })
         .to_string()
     } else {
-        data::values::for_terminal(text).into_owned()
+        text.to_string()
     };
-    let _ = writeln!(std::io::stderr(), "{line}");
+    let json = JSON_STDERR.load(std::sync::atomic::Ordering::Relaxed);
+    let line = with_hint_args(&line, json);
+    let _ = writeln!(std::io::stderr(), "{}", data::values::for_terminal(&line));
+}
+
+/// The `--home` / `--config` options of this command that a command hint (`` `claims
+/// ...` `` in a message) must repeat to act on what this command saw, set once by the
+/// binary (see `headless::setup_args`); empty when the home is implied and no config given.
+pub static HINT_ARGS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// `text` with [`HINT_ARGS`] inserted into every `` `claims SUBCOMMAND `` hint (one that
+/// names its own `--home` is left as it is); `json`: `text` is JSON, so the inserted
+/// options are JSON-escaped.
+pub fn with_hint_args(text: &str, json: bool) -> std::borrow::Cow<'_, str> {
+    match HINT_ARGS.get() {
+        Some(args) => insert_hint_args(text, args, json),
+        None => std::borrow::Cow::Borrowed(text),
+    }
+}
+
+/// [`with_hint_args`] with the options `args` (" --home H ...").
+pub fn insert_hint_args<'a>(text: &'a str, args: &str, json: bool) -> std::borrow::Cow<'a, str> {
+    const HINT: &str = "`claims ";
+    if args.is_empty() || !text.contains(HINT) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let args = if json {
+        let quoted = serde_json::Value::from(args).to_string();
+        quoted[1..quoted.len() - 1].to_string()
+    } else {
+        args.to_string()
+    };
+    let mut out = String::with_capacity(text.len() + args.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(HINT) {
+        let after = &rest[i + HINT.len()..];
+        out.push_str(&rest[..i]);
+        out.push_str("`claims");
+        if !after.starts_with("--") {
+            out.push_str(&args);
+        }
+        out.push(' ');
+        rest = after;
+    }
+    out.push_str(rest);
+    std::borrow::Cow::Owned(out)
+}
+
+/// `s` as one shell word: as it is when it holds only characters no shell treats
+/// specially, else in single quotes (a quote inside as `'\''`).
+pub fn shell_word(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+:,@%=".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
 }
 
 /// `eprintln!` for a command line tool: see [`say_line`] (level INFO).

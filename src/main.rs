@@ -100,7 +100,10 @@ struct Escaped<W: std::io::Write>(W);
 impl<W: std::io::Write> std::io::Write for Escaped<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         match std::str::from_utf8(buf) {
-            Ok(s) => self.0.write_all(claims_ops::for_terminal(s).as_bytes()),
+            Ok(s) => {
+                let line = claims_ops::with_hint_args(s, false);
+                self.0.write_all(claims_ops::for_terminal(&line).as_bytes())
+            }
             Err(_) => self.0.write_all(buf),
         }?;
         Ok(buf.len())
@@ -119,6 +122,7 @@ impl<W: std::io::Write> std::io::Write for EscapedJson<W> {
         match std::str::from_utf8(buf) {
             Ok(s) => {
                 let line = claims_ops::headless::logline::run_id_in_fields(s);
+                let line = claims_ops::with_hint_args(&line, true);
                 self.0.write_all(claims_ops::for_terminal(&line).as_bytes())
             }
             Err(_) => self.0.write_all(buf),
@@ -198,23 +202,7 @@ fn main() {
     let code = match real_main(cli) {
         Ok(code) => code,
         Err(e) => {
-            if json_logs {
-                // The same shape as the other stderr lines.
-                let line = serde_json::json!({
-                    "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-                    "level": "ERROR",
-                    "fields": {"message": claims_ops::pipeline::error_chain(&e), "exit_code": e.exit_code()},
-                    "target": "claims::error",
-                });
-                use std::io::Write as _;
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "{}",
-                    claims_ops::for_terminal(&line.to_string())
-                );
-            } else {
-                claims_ops::say!("error: {}", claims_ops::pipeline::error_chain(&e));
-            }
+            say_error(&e, json_logs);
             if json {
                 // Schedulers read the last stdout line: a failure is a summary too.
                 let mut summary = serde_json::json!({"command": command, "ok": false, "exit_code": e.exit_code(), "error": e.to_string()});
@@ -238,7 +226,8 @@ fn emit(text: &str) {
     let mut out = std::io::stdout().lock();
     // A report quotes file names and values from the user's files: no escape sequence of
     // theirs reaches the terminal (JSON output is escaped by serde already).
-    let text = claims_ops::for_terminal(text);
+    let text = claims_ops::with_hint_args(text, text.starts_with('{'));
+    let text = claims_ops::for_terminal(&text);
     if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush())
         && e.kind() != std::io::ErrorKind::BrokenPipe
     {
@@ -305,6 +294,8 @@ fn real_main(cli: Cli) -> Result<i32, ClaimsError> {
         }
         Err(e) => return Err(e),
     };
+    // Hints in what this command prints repeat its --home and --config.
+    let _ = claims_ops::HINT_ARGS.set(headless::setup_args(&cfg, &home));
     claims_ops::model::xgb::Booster::set_global_verbosity(1)?;
     if let claims_ops::cli::Command::Tui = command {
         claims_ops::tui::run(cfg, home)?;
@@ -329,14 +320,37 @@ fn real_main(cli: Cli) -> Result<i32, ClaimsError> {
     }
     match out.then_fail {
         Some(e) => {
-            let text = claims_ops::pipeline::error_chain(&e);
-            if claims_ops::JSON_STDERR.load(std::sync::atomic::Ordering::Relaxed) {
-                claims_ops::say_line("ERROR", &text);
-            } else {
-                claims_ops::say!("error: {text}");
-            }
+            say_error(
+                &e,
+                claims_ops::JSON_STDERR.load(std::sync::atomic::Ordering::Relaxed),
+            );
             Ok(e.exit_code())
         }
         None => Ok(0),
     }
+}
+
+/// The command's error on stderr, once: `error: ...`, or under `--log-format json` one
+/// log line with its `exit_code` and the run it recorded (`run_id`), if any.
+fn say_error(e: &ClaimsError, json_logs: bool) {
+    let text = claims_ops::pipeline::error_chain(e);
+    if !json_logs {
+        claims_ops::say!("error: {text}");
+        return;
+    }
+    let mut fields = serde_json::json!({"message": text, "exit_code": e.exit_code()});
+    if let Some(id) = claims_ops::pipeline::last_run_id() {
+        fields["run_id"] = serde_json::json!(id);
+    }
+    // The same shape as the other stderr lines.
+    let line = serde_json::json!({
+        "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        "level": "ERROR",
+        "fields": fields,
+        "target": "claims::error",
+    });
+    use std::io::Write as _;
+    let line = line.to_string();
+    let line = claims_ops::with_hint_args(&line, true);
+    let _ = writeln!(std::io::stderr(), "{}", claims_ops::for_terminal(&line));
 }

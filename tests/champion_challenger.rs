@@ -799,7 +799,7 @@ fn a_feature_removed_by_config_is_said_at_compare_and_predict() {
     let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
     assert!(
         err.contains("v1 uses numeric column 'bmi', which v2 was trained without")
-            && err.contains("claims promote v2 --reason"),
+            && err.contains("promote v2 --reason"),
         "{err}"
     );
     let out = env
@@ -816,4 +816,35 @@ fn a_feature_removed_by_config_is_said_at_compare_and_predict() {
         "{err}"
     );
     assert!(!err.contains("contract"), "refused before the rows: {err}");
+    // The other way round, a shadow challenger that uses the dropped column is left out
+    // of the day (said), not a failed day: v2 (without bmi) champion, v3 (with) challenger.
+    env.claims()
+        .args(["promote", "v2", "--reason", "bmi is gone"])
+        .assert()
+        .success();
+    env.claims()
+        .args(["train", "--data"])
+        .arg(&full)
+        .args(FAST)
+        .assert()
+        .success();
+    let shadow = env.path("no_bmi_shadow.toml");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(&shadow, format!("{text}[inference]\nshadow = true\n")).unwrap();
+    let out = env
+        .claims()
+        .arg("--config")
+        .arg(&shadow)
+        .args(["--json", "predict", "--date", "2026-03-01", "--data"])
+        .arg(&data)
+        .assert()
+        .success();
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        err.contains("shadow challenger v3 uses numeric column 'bmi'"),
+        "{err}"
+    );
+    let result = &last_json(&out.get_output().stdout)["result"];
+    assert_eq!(result["model_version"], 2);
+    assert!(result["shadow_version"].is_null(), "{result}");
 }

@@ -98,9 +98,9 @@ fn rerun_replaces_the_date_and_reasons_are_stored() {
             "2026-03-02 already holds 800 predictions from run {first_run}, which scored {}",
             c.display()
         )) && err.contains(&format!(
-            "`claims --home '{}' predict --data '{}' --date 2026-03-02 --force`",
-            env.home().display(),
-            b.display()
+            "`claims --home {} predict --data {} --date 2026-03-02 --force`",
+            claims_ops::shell_word(&env.home().display().to_string()),
+            claims_ops::shell_word(&b.display().to_string())
         )),
         "{err}"
     );

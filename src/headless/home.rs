@@ -83,62 +83,69 @@ pub fn refuse_missing_home(
 
 /// The options a command hint must repeat to act on what this command saw: `--home`
 /// when the home is neither `CLAIMS_HOME` nor the default, and `--config` when one was
-/// given (a promote under other gate settings is refused).
-pub(super) fn setup_args(cfg: &Config, home: &Path) -> String {
-    let quote = |p: &Path| {
-        let s = p.display().to_string();
-        if s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "/._-+:,@".contains(c))
-        {
-            s
-        } else {
-            format!("'{}'", s.replace('\'', "'\\''"))
-        }
-    };
+/// given (a promote under other gate settings is refused). Set as
+/// [`crate::HINT_ARGS`], which every printed hint then carries.
+pub fn setup_args(cfg: &Config, home: &Path) -> String {
     let mut out = String::new();
     let implied = std::env::var_os("CLAIMS_HOME")
+        .filter(|h| !h.is_empty())
         .map(|h| crate::pipeline::absolute(Path::new(&h)))
         .or_else(|| super::resolve_home(None).ok());
     if implied.as_deref() != Some(home) {
-        out.push_str(&format!(" --home {}", quote(home)));
+        out.push_str(&format!(
+            " --home {}",
+            crate::shell_word(&home.display().to_string())
+        ));
     }
     if let Some(f) = &cfg.extra_file {
-        out.push_str(&format!(" --config {}", quote(f)));
+        out.push_str(&format!(
+            " --config {}",
+            crate::shell_word(&f.display().to_string())
+        ));
     }
     out
 }
 
-/// `text` with each `` `claims `` hint carrying [`setup_args`].
-pub(super) fn with_setup(text: String, cfg: &Config, home: &Path) -> String {
-    let args = setup_args(cfg, home);
-    if args.is_empty() {
-        text
-    } else {
-        text.replace("`claims ", &format!("`claims{args} "))
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    /// A hint printed by a command run with --home and --config repeats them (quoted
-    /// for a shell when needed), so pasting it acts on the same home and gate.
+    /// The options a hint repeats: --home and --config as given (quoted for a shell when
+    /// needed); nothing for the implied home without a config.
     #[test]
     fn hints_repeat_the_home_and_config_given() {
         let mut cfg = crate::config::Config::from_overlay("").unwrap();
         let home = std::path::Path::new("/srv/claims h");
         cfg.extra_file = Some("/etc/claims/gate's.toml".into());
-        let text = super::with_setup("passed (`claims promote v2`; or p)".into(), &cfg, home);
         assert_eq!(
-            text,
-            "passed (`claims --home '/srv/claims h' --config '/etc/claims/gate'\\''s.toml' promote v2`; or p)"
+            super::setup_args(&cfg, home),
+            " --home '/srv/claims h' --config '/etc/claims/gate'\\''s.toml'"
+        );
+        // Inserted into each hint naming a subcommand; a hint with its own --home is kept;
+        // inside JSON text the options are JSON-escaped.
+        let args = super::setup_args(&cfg, home);
+        let text = "passed (`claims promote v2`; `claims --home /x predict ...`)";
+        assert_eq!(
+            crate::insert_hint_args(text, &args, false),
+            format!("passed (`claims{args} promote v2`; `claims --home /x predict ...`)")
+        );
+        let json = serde_json::json!({ "m": text }).to_string();
+        let back = crate::insert_hint_args(&json, r#" --home '/a "b"'"#, true);
+        let v: serde_json::Value = serde_json::from_str(&back).unwrap();
+        assert!(
+            v["m"]
+                .as_str()
+                .unwrap()
+                .starts_with(r#"passed (`claims --home '/a "b"' promote v2`"#),
+            "{back}"
+        );
+        // A path that would run a command if pasted unquoted stays one word.
+        assert_eq!(
+            crate::shell_word("/a'$(touch x)'"),
+            r#"'/a'\''$(touch x)'\'''"#
         );
         cfg.extra_file = None;
         let implied = super::super::resolve_home(None).unwrap();
         if std::env::var_os("CLAIMS_HOME").is_none() {
-            assert_eq!(
-                super::with_setup("`claims runs x`".into(), &cfg, &implied),
-                "`claims runs x`"
-            );
+            assert_eq!(super::setup_args(&cfg, &implied), "");
         }
     }
 }

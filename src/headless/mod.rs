@@ -18,8 +18,7 @@ mod text;
 /// What a headless run does on a first SIGINT/SIGTERM.
 const STOPPING: &str = "finishing the current step, then recording the run as cancelled (a run whose rows are written or model registered finishes instead)";
 
-pub use home::refuse_missing_home;
-use home::with_setup;
+pub use home::{refuse_missing_home, setup_args};
 use text::{compare_text, predict_text, train_text};
 pub use text::{reasons_text, score_lines};
 
@@ -247,7 +246,7 @@ pub fn run(cmd: Command, cfg: &Config, home: &Path) -> Result<Output> {
             )?;
             Ok(Output {
                 then_fail: None,
-                text: with_setup(train_text(&o), cfg, home),
+                text: train_text(&o),
                 json: train_json(&o),
             })
         }
@@ -296,10 +295,7 @@ pub fn run(cmd: Command, cfg: &Config, home: &Path) -> Result<Output> {
                     return Err(e);
                 }
             };
-            let mut out = Output::ok(
-                with_setup(predict_text(&o), cfg, home),
-                json!({"command": "predict", "result": o}),
-            );
+            let mut out = Output::ok(predict_text(&o), json!({"command": "predict", "result": o}));
             if !o.drift_alerts.is_empty() {
                 let hooks = &cfg.hooks;
                 crate::schedule::units::run_hook(
@@ -341,10 +337,7 @@ pub fn run(cmd: Command, cfg: &Config, home: &Path) -> Result<Output> {
             let mut j = serde_json::to_value(&c).map_err(|e| ClaimsError::Other(e.into()))?;
             j["command"] = json!("compare");
             j["report"] = json!(report);
-            Ok(Output::ok(
-                with_setup(compare_text(&c, report.as_deref()), cfg, home),
-                j,
-            ))
+            Ok(Output::ok(compare_text(&c, report.as_deref()), j))
         }
         Command::Promote { version, reason } => {
             let mut reg = Registry::open(home)?;

@@ -107,8 +107,18 @@ pub(super) fn run(
                 passed: false,
                 promoted: false,
                 rows_note: String::new(),
+                // A refusal that a retry cannot change (too few new rows, other columns)
+                // gets no "retries it"; one that names the way out is not repeated.
                 reasons: vec![format!(
-                    "FAIL the comparison could not be made: {e} (`claims compare` retries it; `claims promote v{version} --reason ...` decides by hand)"
+                    "FAIL the comparison could not be made: {e}{}",
+                    match &e {
+                        _ if e.to_string().contains("by hand") => String::new(),
+                        crate::error::ClaimsError::Usage(_) =>
+                            format!(" (`claims promote v{version} --reason ...` decides by hand)"),
+                        _ => format!(
+                            " (`claims compare` retries it; `claims promote v{version} --reason ...` decides by hand)"
+                        ),
+                    }
                 )],
                 notes: vec![],
                 report: None,

@@ -151,6 +151,7 @@ pub fn predict(
     let args = serde_json::json!({"data": req.data, "date": date, "sink": sink::postgres::redact(&sink_url)}).to_string();
     let _lock = crate::schedule::lock::RunLock::acquire(home, "predict")?;
     let ctx = RunCtx::start(home, "predict", &args, events, cancel)?;
+    let _in_run = ctx.span().entered();
     let created = sink::sqlite::NewFile::of(&sink_url);
     let out = run(cfg, home, req, &date, &sink_url, &ctx);
     created.remove_if_failed(out.is_err());
@@ -206,7 +207,20 @@ fn run(
         let profile: Profile = serde_json::from_slice(&reg.artifact(v, &m, "profile.json")?)
             .map_err(|e| ClaimsError::Registry(format!("model v{v}: profile.json: {e}")))?;
         let shadow = match reg.alias("challenger")? {
-            Some(c) if cfg.inference.shadow && c != v => Some((c, load_for_scoring(&reg, c)?)),
+            Some(c) if cfg.inference.shadow && c != v => {
+                let challenger = load_for_scoring(&reg, c)?;
+                // The day is the champion's: a shadow that cannot be scored under this
+                // config is left out (said), not a failed day.
+                match challenger.0.pre.first_missing(&numeric, &categorical) {
+                    Some((kind, col)) => {
+                        tracing::warn!(
+                            "shadow challenger v{c} uses {kind} column '{col}', which the config does not declare: it is not scored in shadow this run"
+                        );
+                        None
+                    }
+                    None => Some((c, challenger)),
+                }
+            }
             _ => None,
         };
         let note = match &shadow {

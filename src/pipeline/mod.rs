@@ -97,6 +97,12 @@ impl RunCtx {
         })
     }
 
+    /// The run's span: every log line inside it carries the run id (JSON lines copy it
+    /// into `fields`, see `headless::logline`), warnings outside any stage included.
+    pub fn span(&self) -> tracing::Span {
+        tracing::info_span!("run", run_id = %self.run_id)
+    }
+
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, Connection>> {
         self.conn
             .lock()

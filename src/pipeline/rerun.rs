@@ -75,7 +75,7 @@ pub(super) fn earlier_run(
     // ~/.pgpass gives it.
     let (sink, had_password) = req.sink.as_deref().map_or((String::new(), false), |s| {
         let (url, had) = sink::postgres::without_password(s);
-        (format!(" --sink '{url}'"), had)
+        (format!(" --sink {}", crate::shell_word(&url)), had)
     });
     let password = if had_password {
         "; and the sink's password in PGPASSWORD or ~/.pgpass"
@@ -83,9 +83,9 @@ pub(super) fn earlier_run(
         ""
     };
     let force = format!(
-        "Nothing was written. If the date is right and this file {REFUSED_FOR_DATE}: `claims --home '{}' predict --data '{}' --date {date}{sink} --force` (with the same --config, if this run had one{password}); otherwise check --date",
-        home.display(),
-        req.data.display()
+        "Nothing was written. If the date is right and this file {REFUSED_FOR_DATE}: `claims --home {} predict --data {} --date {date}{sink} --force` (with the same --config, if this run had one{password}); otherwise check --date",
+        crate::shell_word(&home.display().to_string()),
+        crate::shell_word(&req.data.display().to_string())
     );
     let Some(earlier_data) = data else {
         return Err(ClaimsError::Usage(format!(

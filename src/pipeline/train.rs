@@ -87,6 +87,7 @@ pub fn train(
     let _lock = crate::schedule::lock::RunLock::acquire(home, "train")?;
     let args = serde_json::to_string(req).unwrap_or_default();
     let ctx = RunCtx::start(home, "train", &args, events, cancel)?;
+    let _in_run = ctx.span().entered();
     let out = run(cfg, home, req, &ctx);
     if out.is_err() {
         super::train_report::drop_if_unregistered(home, &ctx.run_id);

@@ -465,6 +465,7 @@ pub fn with_retries(
             job = job.name(),
             attempt = n,
             wait_s = wait,
+            run_id = a.run_id.as_deref(),
             "transient failure, retrying: {}",
             a.message
         );

@@ -61,10 +61,12 @@ fn init_logging(format: LogFormat, home: Option<&std::path::Path>, console_on: b
         }
         let dir = h.join("logs");
         std::fs::create_dir_all(&dir)?;
-        std::fs::OpenOptions::new()
+        let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(dir.join("claims.log"))
+            .open(dir.join("claims.log"))?;
+        give_to_home_owner(h, &[dir.clone(), dir.join("claims.log")]);
+        Ok(file)
     });
     // A home this user may write whose log it cannot (a logs folder owned by another
     // account): said once, since the README promises every run is logged there. A
@@ -134,6 +136,28 @@ impl<W: std::io::Write> std::io::Write for EscapedJson<W> {
     }
 }
 
+/// Root writing into another account's home (`sudo claims --home H schedule print
+/// --systemd --user claims` before the first run): the log folder and file it made are
+/// given to the home's owner, whose jobs append to them (they could not, and said so).
+fn give_to_home_owner(home: &std::path::Path, paths: &[std::path::PathBuf]) {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return;
+    }
+    let Ok(m) = std::fs::metadata(home) else {
+        return;
+    };
+    if m.uid() == 0 {
+        return;
+    }
+    for p in paths {
+        if std::fs::symlink_metadata(p).is_ok_and(|pm| pm.uid() == 0) {
+            let _ = std::os::unix::fs::chown(p, Some(m.uid()), Some(m.gid()));
+        }
+    }
+}
+
 /// Whether this user may create files in folder `p`.
 fn writable(p: &std::path::Path) -> bool {
     use std::os::unix::ffi::OsStrExt;
@@ -143,6 +167,13 @@ fn writable(p: &std::path::Path) -> bool {
 }
 
 fn main() {
+    // An empty CLAIMS_HOME (`CLAIMS_HOME= claims ...`, an unset variable in a unit file) is
+    // no home: without this, clap read it as --home given without a value and refused
+    // every command, even one with --home.
+    if std::env::var_os("CLAIMS_HOME").is_some_and(|h| h.is_empty()) {
+        // SAFETY: the first thing the process does, before any other thread exists.
+        unsafe { std::env::remove_var("CLAIMS_HOME") };
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -1271,3 +1271,19 @@ fn a_broken_config_still_shows_runs_and_models() {
     let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
     assert!(err.contains("top_reason"), "{err}");
 }
+
+/// An empty CLAIMS_HOME (a unit file's unset variable) is no home, not a `--home` without
+/// a value: `--home` given beside it works (every command was refused), and without either
+/// the default home is used.
+#[test]
+fn an_empty_claims_home_is_no_home() {
+    let env = Env::new();
+    train_small(&env);
+    let out = env
+        .claims()
+        .env("CLAIMS_HOME", "")
+        .args(["models"])
+        .assert()
+        .success();
+    assert!(String::from_utf8_lossy(&out.get_output().stdout).contains("champion"));
+}

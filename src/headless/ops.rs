@@ -448,7 +448,7 @@ pub fn schedule(action: ScheduleAction, cfg: &Config, home: &Path) -> Result<Out
                 crate::schedule::account::check_account_name(u)?;
             }
             for w in crate::schedule::account::account_warnings(user.as_deref(), &home) {
-                crate::say!("warning: {w}");
+                crate::say_line("WARN", &format!("warning: {w}"));
             }
             let files =
                 units::systemd(sc, &bin, &home, cfg.extra_file.as_deref(), user.as_deref())?;

@@ -6,11 +6,17 @@ use std::path::Path;
 
 use crate::error::{ClaimsError, Result};
 
-/// A name systemd accepts in `User=`: a numeric id, or a letter or `_` followed by
+/// A name systemd accepts in `User=`: a numeric id as systemd writes one (no leading
+/// zero; not 65535 or 4294967295, which mean "no user"), or a letter or `_` followed by
 /// letters, digits, `_`, `-` or `.`, at most 31 characters (systemd's portable names).
 pub fn check_account_name(name: &str) -> Result<()> {
     let b = name.as_bytes();
-    let numeric = !b.is_empty() && b.iter().all(u8::is_ascii_digit);
+    let numeric = !b.is_empty()
+        && b.iter().all(u8::is_ascii_digit)
+        && (b == b"0" || b[0] != b'0')
+        && name
+            .parse::<u32>()
+            .is_ok_and(|id| id != 65535 && id != u32::MAX);
     let portable = !b.is_empty()
         && b.len() <= 31
         && (b[0].is_ascii_alphabetic() || b[0] == b'_')
@@ -21,8 +27,8 @@ pub fn check_account_name(name: &str) -> Result<()> {
         Ok(())
     } else {
         Err(ClaimsError::Usage(format!(
-            "--user '{}': expected an account name (a letter or '_', then letters, digits, '_', '-' or '.', at most 31 characters) or a numeric user id",
-            name
+            "--user '{}': expected an account name (a letter or '_', then letters, digits, '_', '-' or '.', at most 31 characters) or a numeric user id (no leading zero, not 65535 or 4294967295)",
+            name.escape_debug()
         )))
     }
 }
@@ -43,32 +49,40 @@ fn uid_of(name: &str) -> Option<u32> {
     (rc == 0 && !out.is_null()).then_some(pw.pw_uid)
 }
 
-/// What to say before the units are installed: no `User=` while printing as root (a
-/// system-wide service would run as root), an account this machine lacks, or a home
-/// the account does not own (its jobs could not write their runs and models there).
+/// What to say before the units are installed: no `User=` (or root's) while printing as
+/// root (a system-wide service would run as root), an account this machine lacks, or a
+/// home whose folder or files the account does not own (its jobs could not write their
+/// runs, locks, logs and models there).
 pub fn account_warnings(user: Option<&str>, home: &Path) -> Vec<String> {
     use std::os::unix::fs::MetadataExt;
+    let as_root = "installed system-wide these services run as root; give --user NAME (the account that owns the home)";
     let mut out = vec![];
     match user {
-        None if unsafe { libc::geteuid() } == 0 => out.push(
-            "these services have no User=: installed system-wide they run as root; give --user NAME (the account that owns the home)".to_string(),
-        ),
+        None if unsafe { libc::geteuid() } == 0 => {
+            out.push(format!("these services have no User=: {as_root}"))
+        }
         None => {}
         Some(name) => match uid_of(name) {
             None => out.push(format!(
-                "this machine has no account named '{}': systemd will not start the services here until it has",
-                name
+                "this machine has no account named '{name}': systemd will not start the services here until it has"
             )),
+            // Root may write anywhere: only the warning that the jobs run as root.
+            Some(0) => out.push(format!("--user {name} is root: {as_root}")),
             Some(uid) => {
-                if let Ok(m) = std::fs::metadata(home)
-                    && m.uid() != uid
-                {
-                        out.push(format!(
-                            "home '{}' is owned by user id {}, not by '{name}' (user id {uid}): its jobs could not write there (sudo chown -R {name} '{}')",
-                            home.display(),
-                            m.uid(),
-                            home.display()
-                        ));
+                // The home and what the jobs write into it, where they exist.
+                let other = ["", "claims.db", "locks", "logs", "logs/claims.log", "models"]
+                    .iter()
+                    .map(|p| if p.is_empty() { home.to_path_buf() } else { home.join(p) })
+                    .find_map(|p| {
+                        let m = std::fs::symlink_metadata(&p).ok()?;
+                        (m.uid() != uid).then_some((p, m.uid()))
+                    });
+                if let Some((p, owner)) = other {
+                    out.push(format!(
+                        "'{}' is owned by user id {owner}, not by '{name}' (user id {uid}): its jobs could not write there (sudo chown -R {name} {})",
+                        p.display(),
+                        crate::shell_word(&home.display().to_string())
+                    ));
                 }
             }
         },
@@ -82,10 +96,21 @@ mod tests {
 
     #[test]
     fn account_names_are_checked_as_systemd_reads_them() {
-        for ok in ["claims", "svc_claims-1.a", "_x", "1001"] {
+        for ok in ["claims", "svc_claims-1.a", "_x", "1001", "0"] {
             assert!(check_account_name(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "-x", "a b", "root\nUser=x", "1x$", &"a".repeat(32)] {
+        for bad in [
+            "",
+            "-x",
+            "a b",
+            "root\nUser=x",
+            "1x$",
+            &"a".repeat(32),
+            "007",
+            "65535",
+            "4294967295",
+            "99999999999",
+        ] {
             let e = check_account_name(bad).unwrap_err().to_string();
             assert!(e.contains("expected an account name"), "{bad}: {e}");
         }
@@ -114,8 +139,8 @@ mod tests {
         assert!(e.is_err());
     }
 
-    /// An account this machine lacks is said; root owning a folder that `nobody` would
-    /// run in is said too (both looked up, not assumed).
+    /// An account this machine lacks is said; a home (or a file in it) owned by another
+    /// account is named (both looked up, not assumed); root is told it is root.
     #[test]
     fn warnings_name_a_missing_account_and_a_home_it_does_not_own() {
         let dir = tempfile::tempdir().unwrap();
@@ -126,13 +151,30 @@ mod tests {
         );
         use std::os::unix::fs::MetadataExt;
         let owner = std::fs::metadata(dir.path()).unwrap().uid();
-        assert!(account_warnings(Some(&owner.to_string()), dir.path()).is_empty());
+        let own = account_warnings(Some(&owner.to_string()), dir.path());
+        assert!(own.iter().all(|w| w.contains("is root")), "{own:?}");
         let other = (owner + 1).to_string();
         let w = account_warnings(Some(&other), dir.path());
         assert!(
             w[0].contains("not by") && w[0].contains("chown -R"),
             "{w:?}"
         );
+        // Root owning the home is not told it cannot write there, only that it is root.
+        let w = account_warnings(Some("0"), dir.path());
+        assert!(w.len() == 1 && w[0].contains("is root"), "{w:?}");
+        // A file inside the home owned by another account is named (the folder is fine).
+        if owner == 0 {
+            let home = dir.path().join("h");
+            std::fs::create_dir_all(home.join("logs")).unwrap();
+            std::fs::write(home.join("logs/claims.log"), "").unwrap();
+            std::os::unix::fs::chown(&home, Some(4242), None).unwrap();
+            std::os::unix::fs::chown(home.join("logs"), Some(4242), None).unwrap();
+            let w = account_warnings(Some("4242"), &home);
+            assert!(
+                w[0].contains("logs/claims.log' is owned by user id 0"),
+                "{w:?}"
+            );
+        }
         if let Some(uid) = uid_of("root") {
             assert_eq!(uid, 0);
         }

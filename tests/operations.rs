@@ -540,7 +540,7 @@ fn schedule_units_and_status() {
     assert!(
         status.contains("predict last failed: ")
             && status.contains("input for 2026-03-01 not found")
-            && status.contains(&format!("(`claims runs {run_id}`)")),
+            && status.contains(&format!("({}`)", hint(&env, &format!("runs {run_id}")))),
         "{status}"
     );
     // ... is closed as interrupted by it, as by a run that got further.

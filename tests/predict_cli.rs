@@ -238,7 +238,8 @@ fn rerun_replaces_the_date_and_reasons_are_stored() {
     let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
     assert!(
         err.contains(&format!(
-            "it was scored on 2026-03-02 (`claims explain '{id}' --date 2026-03-02`"
+            "it was scored on 2026-03-02 ({}",
+            hint(&env, &format!("explain '{id}' --date 2026-03-02`"))
         )),
         "{err}"
     );
@@ -742,8 +743,9 @@ fn shifted_data_raises_psi_alerts_on_the_shifted_features_only() {
     let status = String::from_utf8_lossy(&out.get_output().stdout).to_string();
     assert!(
         status.contains(&format!(
-            "predict last run: {} drift alert(s) on 2026-07-01 (`claims drift --date 2026-07-01`, run {})",
+            "predict last run: {} drift alert(s) on 2026-07-01 ({}, run {})",
             expected.len(),
+            hint(&env, "drift --date 2026-07-01`"),
             j["result"]["run_id"].as_str().unwrap()
         )),
         "{status}"
@@ -808,7 +810,10 @@ fn shifted_data_raises_psi_alerts_on_the_shifted_features_only() {
     let out = env.claims().arg("drift").assert().code(2);
     let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
     assert!(
-        err.contains("the latest date with drift is 2026-07-04: `claims drift --date 2026-07-04`"),
+        err.contains(&format!(
+            "the latest date with drift is 2026-07-04: {}",
+            hint(&env, "drift --date 2026-07-04`")
+        )),
         "{err}"
     );
 }

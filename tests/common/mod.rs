@@ -185,3 +185,12 @@ pub fn without_column(src: &Path, name: &str) -> String {
         .collect();
     lines.join("\n")
 }
+
+/// The start of a command hint as `claims` prints it for this test's home (`--home`
+/// repeated, since the tests pass it): `` `claims --home H REST``.
+pub fn hint(env: &Env, rest: &str) -> String {
+    format!(
+        "`claims --home {} {rest}",
+        claims_ops::shell_word(&env.home().display().to_string())
+    )
+}

@@ -46,7 +46,7 @@ pub(super) fn train_text(o: &TrainOutcome) -> String {
         s.insert_str(
             at + 1,
             &format!(
-                "it replaces v{p} as challenger (v{p} keeps no alias; `claims promote v{p}` still takes it)\n"
+                "it replaces v{p} as challenger (v{p} keeps no alias; `claims promote v{p}` still takes it, with --reason unless the gate passed it)\n"
             ),
         );
     }

@@ -30,7 +30,10 @@ fn init_logging(format: LogFormat, home: Option<&std::path::Path>, console_on: b
     let console = match format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .json()
-            .with_writer(|| EscapedJson(std::io::stderr()))
+            .with_writer(|| Escaped {
+                out: std::io::stderr(),
+                json: true,
+            })
             .with_filter(filter)
             .with_filter(tracing_subscriber::filter::filter_fn(|m| {
                 m.target() != claims_ops::pipeline::RUN_OUTCOME
@@ -39,7 +42,10 @@ fn init_logging(format: LogFormat, home: Option<&std::path::Path>, console_on: b
         // Without colours: their escape codes would be escaped with the rest (a message
         // quoting a file name must not reach the terminal raw).
         LogFormat::Text => tracing_subscriber::fmt::layer()
-            .with_writer(|| Escaped(std::io::stderr()))
+            .with_writer(|| Escaped {
+                out: std::io::stderr(),
+                json: false,
+            })
             .with_ansi(false)
             .with_filter(filter)
             .with_filter(tracing_subscriber::filter::filter_fn(move |m| {
@@ -82,7 +88,7 @@ fn init_logging(format: LogFormat, home: Option<&std::path::Path>, console_on: b
     let file_layer = file.map(|f| {
         tracing_subscriber::fmt::layer()
             .json()
-            .with_writer(std::sync::Mutex::new(EscapedJson(f)))
+            .with_writer(std::sync::Mutex::new(Escaped { out: f, json: true }))
             .with_filter(EnvFilter::new("info"))
     });
     let _ = tracing_subscriber::registry()
@@ -96,43 +102,34 @@ fn init_logging(format: LogFormat, home: Option<&std::path::Path>, console_on: b
 
 /// A log writer that escapes control and bidi characters in what it writes (a JSON log
 /// line holds a file name's bidi control raw: valid JSON, but it reorders a terminal's
-/// text), as everything else `claims` prints is escaped.
-struct Escaped<W: std::io::Write>(W);
+/// text), as everything else `claims` prints is escaped, and gives command hints the
+/// command's `--home`/`--config`. `json`: its lines are JSON, which also get their span's
+/// run id in `fields` (tracing formats each event into one buffer and writes it at once,
+/// so a write is a whole line).
+struct Escaped<W: std::io::Write> {
+    out: W,
+    json: bool,
+}
 
 impl<W: std::io::Write> std::io::Write for Escaped<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         match std::str::from_utf8(buf) {
             Ok(s) => {
-                let line = claims_ops::with_hint_args(s, false);
-                self.0.write_all(claims_ops::for_terminal(&line).as_bytes())
+                let s = if self.json {
+                    claims_ops::headless::logline::run_id_in_fields(s)
+                } else {
+                    std::borrow::Cow::Borrowed(s)
+                };
+                let line = claims_ops::with_hint_args(&s, self.json);
+                self.out
+                    .write_all(claims_ops::for_terminal(&line).as_bytes())
             }
-            Err(_) => self.0.write_all(buf),
+            Err(_) => self.out.write_all(buf),
         }?;
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
-        self.0.flush()
-    }
-}
-
-/// [`Escaped`] for JSON lines, which also get their span's run id in `fields` (tracing
-/// formats each event into one buffer and writes it at once, so a write is a whole line).
-struct EscapedJson<W: std::io::Write>(W);
-
-impl<W: std::io::Write> std::io::Write for EscapedJson<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match std::str::from_utf8(buf) {
-            Ok(s) => {
-                let line = claims_ops::headless::logline::run_id_in_fields(s);
-                let line = claims_ops::with_hint_args(&line, true);
-                self.0.write_all(claims_ops::for_terminal(&line).as_bytes())
-            }
-            Err(_) => self.0.write_all(buf),
-        }?;
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.0.flush()
+        self.out.flush()
     }
 }
 

@@ -9,10 +9,11 @@ use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::Sender;
 use std::thread::ScopedJoinHandle;
 
-use rusqlite::params;
 use serde::Serialize;
 
 pub use super::dates::{parse_date, parse_date_of, today};
+pub use super::drift_store::{latest_drift_date, read_drift};
+use super::drift_store::store_drift;
 pub use super::rerun::Replaced;
 use super::rerun::earlier_run;
 use super::scoring::{Explainer, Role, score_and_stream};
@@ -22,7 +23,7 @@ use crate::data::contract::{self, CheckedRows};
 use crate::data::load;
 use crate::error::{ClaimsError, Result, Violation};
 use crate::model::TrainedModel;
-use crate::monitor::drift::{self, DriftRow};
+use crate::monitor::drift;
 use crate::monitor::profile::Profile;
 use crate::registry::{Registry, db};
 use crate::sink::{self, QuarantineRow};
@@ -549,58 +550,4 @@ fn drift_not_judged(rows: usize, min_rows: usize) -> Option<String> {
             crate::monitor::drift::FEW_ROWS_P
         )
     })
-}
-
-/// Replaces `date`'s drift rows in the home database.
-fn store_drift(
-    home: &Path,
-    date: &str,
-    run_id: &str,
-    version: u32,
-    rows: &[DriftRow],
-) -> Result<()> {
-    let mut conn = db::open(&home.join("claims.db"))?;
-    let tx = conn.transaction().map_err(db::sql)?;
-    tx.execute("DELETE FROM drift WHERE business_date = ?1", [date])
-        .map_err(db::sql)?;
-    for r in rows {
-        tx.execute(
-            "INSERT INTO drift(business_date, run_id, model_version, feature, metric, value, threshold, breached, level)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![date, run_id, version, r.feature, r.metric, r.value, r.threshold, r.breached, r.level],
-        )
-        .map_err(db::sql)?;
-    }
-    tx.commit().map_err(db::sql)
-}
-
-/// The latest business date with drift recorded, if any.
-pub fn latest_drift_date(home: &Path) -> Result<Option<String>> {
-    let conn = db::open(&home.join("claims.db"))?;
-    conn.query_row("SELECT max(business_date) FROM drift", [], |r| r.get(0))
-        .map_err(db::sql)
-}
-
-/// The stored drift rows of `date` (latest run), alerts first.
-pub fn read_drift(home: &Path, date: &str) -> Result<Vec<DriftRow>> {
-    let conn = db::open(&home.join("claims.db"))?;
-    let mut st = conn
-        .prepare(
-            "SELECT feature, metric, value, threshold, breached, level FROM drift WHERE business_date = ?1
-             ORDER BY CASE level WHEN 'alert' THEN 0 WHEN 'warn' THEN 1 ELSE 2 END, feature, metric",
-        )
-        .map_err(db::sql)?;
-    let rows = st
-        .query_map([date], |r| {
-            Ok(DriftRow {
-                feature: r.get(0)?,
-                metric: r.get(1)?,
-                value: r.get::<_, Option<f64>>(2)?.unwrap_or(f64::NAN),
-                threshold: r.get(3)?,
-                breached: r.get(4)?,
-                level: r.get(5)?,
-            })
-        })
-        .map_err(db::sql)?;
-    rows.collect::<std::result::Result<_, _>>().map_err(db::sql)
 }

@@ -6,6 +6,7 @@
 mod champion;
 pub mod compare;
 pub mod dates;
+mod drift_store;
 pub mod feedback;
 mod gate;
 pub mod infer;

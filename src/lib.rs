@@ -53,7 +53,8 @@ pub fn say_line(level: &str, text: &str) {
     } else {
         text.to_string()
     };
-    let json = JSON_STDERR.load(std::sync::atomic::Ordering::Relaxed);
+    // A JSON line either way: the log format's, or a progress event printed as JSON.
+    let json = JSON_STDERR.load(std::sync::atomic::Ordering::Relaxed) || line.starts_with('{');
     let line = with_hint_args(&line, json);
     let _ = writeln!(std::io::stderr(), "{}", data::values::for_terminal(&line));
 }
@@ -64,8 +65,8 @@ pub fn say_line(level: &str, text: &str) {
 pub static HINT_ARGS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 /// `text` with [`HINT_ARGS`] inserted into every `` `claims SUBCOMMAND `` hint (one that
-/// names its own `--home` is left as it is); `json`: `text` is JSON, so the inserted
-/// options are JSON-escaped.
+/// starts with options of its own, `` `claims --home ``, is left as it is); `json`: `text`
+/// is JSON, so the inserted options are JSON-escaped.
 pub fn with_hint_args(text: &str, json: bool) -> std::borrow::Cow<'_, str> {
     match HINT_ARGS.get() {
         Some(args) => insert_hint_args(text, args, json),

@@ -67,11 +67,14 @@ fn init_logging(format: LogFormat, home: Option<&std::path::Path>, console_on: b
         }
         let dir = h.join("logs");
         std::fs::create_dir_all(&dir)?;
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.join("claims.log"))?;
-        give_to_home_owner(h, &[dir.clone(), dir.join("claims.log")]);
+        // Never through a link: a link planted in the home would have the log written,
+        // and under root handed over, wherever it points.
+        let file = std::os::unix::fs::OpenOptionsExt::custom_flags(
+            std::fs::OpenOptions::new().create(true).append(true),
+            libc::O_NOFOLLOW,
+        )
+        .open(dir.join("claims.log"))?;
+        give_to_home_owner(h, &dir, &file);
         Ok(file)
     });
     // A home this user may write whose log it cannot (a logs folder owned by another
@@ -136,7 +139,9 @@ impl<W: std::io::Write> std::io::Write for Escaped<W> {
 /// Root writing into another account's home (`sudo claims --home H schedule print
 /// --systemd --user claims` before the first run): the log folder and file it made are
 /// given to the home's owner, whose jobs append to them (they could not, and said so).
-fn give_to_home_owner(home: &std::path::Path, paths: &[std::path::PathBuf]) {
+/// The file is changed through its open handle and the folder without following a link,
+/// so a link swapped in meanwhile changes nothing else's owner.
+fn give_to_home_owner(home: &std::path::Path, dir: &std::path::Path, log: &std::fs::File) {
     use std::os::unix::fs::MetadataExt;
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
@@ -148,10 +153,11 @@ fn give_to_home_owner(home: &std::path::Path, paths: &[std::path::PathBuf]) {
     if m.uid() == 0 {
         return;
     }
-    for p in paths {
-        if std::fs::symlink_metadata(p).is_ok_and(|pm| pm.uid() == 0) {
-            let _ = std::os::unix::fs::chown(p, Some(m.uid()), Some(m.gid()));
-        }
+    if log.metadata().is_ok_and(|f| f.uid() == 0) {
+        let _ = std::os::unix::fs::fchown(log, Some(m.uid()), Some(m.gid()));
+    }
+    if std::fs::symlink_metadata(dir).is_ok_and(|d| d.is_dir() && d.uid() == 0) {
+        let _ = std::os::unix::fs::lchown(dir, Some(m.uid()), Some(m.gid()));
     }
 }
 
@@ -277,6 +283,9 @@ fn real_main(cli: Cli) -> Result<i32, ClaimsError> {
         }
     };
     let home = headless::resolve_home(cli.home)?;
+    // Hints in what this command prints (its refusals included) repeat its --home and
+    // --config.
+    let _ = claims_ops::HINT_ARGS.set(headless::setup_args(&home, cli.config.as_deref()));
     headless::refuse_missing_home(&command, &home, cli.config.as_deref())?;
     let is_tui = matches!(command, claims_ops::cli::Command::Tui);
     let daemon = matches!(
@@ -322,8 +331,6 @@ fn real_main(cli: Cli) -> Result<i32, ClaimsError> {
         }
         Err(e) => return Err(e),
     };
-    // Hints in what this command prints repeat its --home and --config.
-    let _ = claims_ops::HINT_ARGS.set(headless::setup_args(&cfg, &home));
     claims_ops::model::xgb::Booster::set_global_verbosity(1)?;
     if let claims_ops::cli::Command::Tui = command {
         claims_ops::tui::run(cfg, home)?;

@@ -1273,8 +1273,7 @@ fn a_broken_config_still_shows_runs_and_models() {
 }
 
 /// An empty CLAIMS_HOME (a unit file's unset variable) is no home, not a `--home` without
-/// a value: `--home` given beside it works (every command was refused), and without either
-/// the default home is used.
+/// a value: `--home` given beside it works (every command was refused).
 #[test]
 fn an_empty_claims_home_is_no_home() {
     let env = Env::new();

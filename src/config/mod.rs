@@ -309,34 +309,62 @@ fn merge(base: &mut toml::Table, over: toml::Table) {
     }
 }
 
-/// A later file's `schema.drop` naming a feature an earlier layer (the default) declared
-/// removes that feature: the column is then optional and ignored, as the default's own
-/// dropped columns are. A file that declares the feature and drops it too is refused as
-/// before (named twice), since that is a slip within one file.
-fn drop_earlier_features(base: &mut toml::Table, layer: &toml::Table) {
-    let Some(toml::Value::Table(ls)) = layer.get("schema") else {
+/// Features and the drop list across layers (the built-in default first, then each file):
+/// the latest word on a name wins. A name in the final `schema.drop` that an earlier layer
+/// declared as a feature is no feature any more (the column is then optional and ignored,
+/// as the default's own dropped columns are); one that a later layer declared again is
+/// taken off the drop list. A file that declares a name and drops it too is left to be
+/// refused (named twice): that is a slip within one file.
+fn resolve_drops(merged: &mut toml::Table, layers: &[&toml::Table]) {
+    let schema_of = |t: &toml::Table| t.get("schema").and_then(toml::Value::as_table).cloned();
+    let drop_at = layers
+        .iter()
+        .rposition(|l| schema_of(l).is_some_and(|s| s.contains_key("drop")));
+    let Some(drop_at) = drop_at else {
         return;
     };
-    let Some(toml::Value::Array(drop)) = ls.get("drop") else {
+    let declared_at = |name: &str| {
+        layers.iter().rposition(|l| {
+            schema_of(l).is_some_and(|s| {
+                ["numeric", "categorical"].iter().any(|k| {
+                    s.get(*k)
+                        .and_then(toml::Value::as_table)
+                        .is_some_and(|t| t.contains_key(name))
+                })
+            })
+        })
+    };
+    let Some(toml::Value::Table(schema)) = merged.get_mut("schema") else {
         return;
     };
-    let Some(toml::Value::Table(bs)) = base.get_mut("schema") else {
-        return;
-    };
-    for kind in ["numeric", "categorical"] {
-        let declared_here = |name: &str| {
-            ls.get(kind)
-                .and_then(toml::Value::as_table)
-                .is_some_and(|t| t.contains_key(name))
-        };
-        if let Some(toml::Value::Table(features)) = bs.get_mut(kind) {
-            for name in drop.iter().filter_map(toml::Value::as_str) {
-                if !declared_here(name) {
-                    features.remove(name);
+    let names: Vec<String> = schema
+        .get("drop")
+        .and_then(toml::Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut keep_in_drop = vec![];
+    for name in names {
+        match declared_at(&name) {
+            Some(at) if at < drop_at => {
+                for kind in ["numeric", "categorical"] {
+                    if let Some(toml::Value::Table(t)) = schema.get_mut(kind) {
+                        t.remove(&name);
+                    }
                 }
+                keep_in_drop.push(name);
             }
+            Some(at) if at > drop_at => {}
+            _ => keep_in_drop.push(name),
         }
     }
+    schema.insert(
+        "drop".into(),
+        toml::Value::Array(keep_in_drop.into_iter().map(toml::Value::String).collect()),
+    );
 }
 
 /// Whether `table` sets the dotted `key` (or a section of it: "schema" for
@@ -392,7 +420,8 @@ impl Config {
             }
             files.push(p.to_path_buf());
         }
-        let mut table = parse_table(DEFAULT_TOML, "built-in default config")?;
+        let default = parse_table(DEFAULT_TOML, "built-in default config")?;
+        let mut table = default.clone();
         let mut layers = vec![];
         for f in &files {
             let not_utf8 = || {
@@ -413,10 +442,13 @@ impl Config {
             }
             let origin = f.display().to_string();
             let layer = parse_table(&text, &origin)?;
-            drop_earlier_features(&mut table, &layer);
             merge(&mut table, layer.clone());
             layers.push((origin, layer));
         }
+        let tables: Vec<&toml::Table> = std::iter::once(&default)
+            .chain(layers.iter().map(|(_, t)| t))
+            .collect();
+        resolve_drops(&mut table, &tables);
         // An error names the file that set the key (the last one that has it); one about a
         // key no file set (a check across keys) names the last file read, as before.
         let origin_of = |key: &str| -> String {
@@ -457,10 +489,11 @@ impl Config {
 
     /// Parses and validates one TOML text laid over the default (for tests and tools).
     pub fn from_overlay(text: &str) -> Result<Config> {
-        let mut table = parse_table(DEFAULT_TOML, "built-in default config")?;
+        let default = parse_table(DEFAULT_TOML, "built-in default config")?;
+        let mut table = default.clone();
         let layer = parse_table(text, "overlay")?;
-        drop_earlier_features(&mut table, &layer);
-        merge(&mut table, layer);
+        merge(&mut table, layer.clone());
+        resolve_drops(&mut table, &[&default, &layer]);
         Self::from_table(table, &|_| "overlay".to_string())
     }
 }

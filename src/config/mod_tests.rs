@@ -284,3 +284,39 @@ fn each_threshold_cost_is_named() {
         assert!(e.contains(&format!("threshold.{key}")), "{e}");
     }
 }
+
+/// Drops across files follow the latest word on a name: a later file that replaces the
+/// drop list without a feature an earlier file dropped makes it a feature again; a later
+/// file that declares a feature an earlier one dropped makes it a feature (not "named
+/// twice").
+#[test]
+fn drops_across_files_follow_the_latest_word() {
+    let default = parse_table(DEFAULT_TOML, "default").unwrap();
+    let user = parse_table("[schema]\ndrop = [\"bmi\"]\n", "user").unwrap();
+    let layered = |later: &toml::Table| {
+        let mut t = default.clone();
+        merge(&mut t, user.clone());
+        merge(&mut t, later.clone());
+        resolve_drops(&mut t, &[&default, &user, later]);
+        Config::from_table(t, &|_| "test".to_string()).unwrap()
+    };
+    let four = "[schema]\ndrop = [\"family_history_3\", \"employment_type\", \"insurance_hist_2\", \"insurance_hist_3\"]\n";
+    let cfg = layered(&parse_table(four, "extra").unwrap());
+    assert!(cfg.schema.numeric.iter().any(|(n, _)| n == "bmi"));
+    assert!(!cfg.schema.drop.iter().any(|d| d == "bmi"));
+    let again = parse_table("[schema.numeric]\nbmi = { min = 5, max = 90 }\n", "extra").unwrap();
+    let cfg = layered(&again);
+    assert!(
+        cfg.schema
+            .numeric
+            .iter()
+            .any(|(n, r)| n == "bmi" && r.min == 5.0)
+    );
+    assert!(!cfg.schema.drop.iter().any(|d| d == "bmi"));
+    // The user file alone: bmi is gone.
+    let mut t = default.clone();
+    merge(&mut t, user.clone());
+    resolve_drops(&mut t, &[&default, &user]);
+    let cfg = Config::from_table(t, &|_| "test".to_string()).unwrap();
+    assert!(!cfg.schema.numeric.iter().any(|(n, _)| n == "bmi"));
+}

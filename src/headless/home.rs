@@ -85,7 +85,7 @@ pub fn refuse_missing_home(
 /// when the home is neither `CLAIMS_HOME` nor the default, and `--config` when one was
 /// given (a promote under other gate settings is refused). Set as
 /// [`crate::HINT_ARGS`], which every printed hint then carries.
-pub fn setup_args(cfg: &Config, home: &Path) -> String {
+pub fn setup_args(home: &Path, config: Option<&Path>) -> String {
     let mut out = String::new();
     let implied = std::env::var_os("CLAIMS_HOME")
         .filter(|h| !h.is_empty())
@@ -97,10 +97,10 @@ pub fn setup_args(cfg: &Config, home: &Path) -> String {
             crate::shell_word(&home.display().to_string())
         ));
     }
-    if let Some(f) = &cfg.extra_file {
+    if let Some(f) = config {
         out.push_str(&format!(
             " --config {}",
-            crate::shell_word(&f.display().to_string())
+            crate::shell_word(&crate::pipeline::absolute(f).display().to_string())
         ));
     }
     out
@@ -116,12 +116,12 @@ mod tests {
         let home = std::path::Path::new("/srv/claims h");
         cfg.extra_file = Some("/etc/claims/gate's.toml".into());
         assert_eq!(
-            super::setup_args(&cfg, home),
+            super::setup_args(home, cfg.extra_file.as_deref()),
             " --home '/srv/claims h' --config '/etc/claims/gate'\\''s.toml'"
         );
         // Inserted into each hint naming a subcommand; a hint with its own --home is kept;
         // inside JSON text the options are JSON-escaped.
-        let args = super::setup_args(&cfg, home);
+        let args = super::setup_args(home, cfg.extra_file.as_deref());
         let text = "passed (`claims promote v2`; `claims --home /x predict ...`)";
         assert_eq!(
             crate::insert_hint_args(text, &args, false),
@@ -145,7 +145,7 @@ mod tests {
         cfg.extra_file = None;
         let implied = super::super::resolve_home(None).unwrap();
         if std::env::var_os("CLAIMS_HOME").is_none() {
-            assert_eq!(super::setup_args(&cfg, &implied), "");
+            assert_eq!(super::setup_args(&implied, None), "");
         }
     }
 }

@@ -355,8 +355,9 @@ pub(super) fn explain(
         let on = date.map_or(String::new(), |d| format!(" on {d}"));
         let mut hint = match elsewhere.first() {
             Some(d) => format!(
-                "; it was scored on {} (`claims explain '{text}' --date {d}`, or without --date for every date)",
-                elsewhere.join(", ")
+                "; it was scored on {} (`claims explain '{}' --date {d}`, or without --date for every date)",
+                elsewhere.join(", "),
+                text.replace('\'', "'\\''")
             ),
             None => String::new(),
         };

@@ -12,8 +12,8 @@ use std::thread::ScopedJoinHandle;
 use serde::Serialize;
 
 pub use super::dates::{parse_date, parse_date_of, today};
-pub use super::drift_store::{latest_drift_date, read_drift};
 use super::drift_store::store_drift;
+pub use super::drift_store::{latest_drift_date, read_drift};
 pub use super::rerun::Replaced;
 use super::rerun::earlier_run;
 use super::scoring::{Explainer, Role, score_and_stream};

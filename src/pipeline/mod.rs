@@ -101,7 +101,9 @@ impl RunCtx {
     /// The run's span: every log line inside it carries the run id (JSON lines copy it
     /// into `fields`, see `headless::logline`), warnings outside any stage included.
     pub fn span(&self) -> tracing::Span {
-        tracing::info_span!("run", run_id = %self.run_id)
+        // At ERROR level so that no layer's filter (CLAIMS_LOG=warn) hides it from the
+        // lines inside it: a span's level filters the span, not what it shows.
+        tracing::error_span!("run", run_id = %self.run_id)
     }
 
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, Connection>> {
@@ -179,7 +181,7 @@ impl RunCtx {
                 "cancelled before stage '{name}'"
             )));
         }
-        let span = tracing::info_span!("stage", run_id = %self.run_id, stage = name);
+        let span = tracing::error_span!("stage", run_id = %self.run_id, stage = name);
         let _enter = span.enter();
         self.emit(name, Some(0.0), format!("{name}: started"));
         let started_at = db::now();

@@ -69,14 +69,10 @@ pub fn account_warnings(user: Option<&str>, home: &Path) -> Vec<String> {
             // Root may write anywhere: only the warning that the jobs run as root.
             Some(0) => out.push(format!("--user {name} is root: {as_root}")),
             Some(uid) => {
-                // The home and what the jobs write into it, where they exist.
-                let other = ["", "claims.db", "locks", "logs", "logs/claims.log", "models"]
-                    .iter()
-                    .map(|p| if p.is_empty() { home.to_path_buf() } else { home.join(p) })
-                    .find_map(|p| {
-                        let m = std::fs::symlink_metadata(&p).ok()?;
-                        (m.uid() != uid).then_some((p, m.uid()))
-                    });
+                let other = home_entries(home).into_iter().find_map(|p| {
+                    let m = std::fs::symlink_metadata(&p).ok()?;
+                    (m.uid() != uid).then_some((p, m.uid()))
+                });
                 if let Some((p, owner)) = other {
                     out.push(format!(
                         "'{}' is owned by user id {owner}, not by '{name}' (user id {uid}): its jobs could not write there (sudo chown -R {name} {})",
@@ -86,6 +82,27 @@ pub fn account_warnings(user: Option<&str>, home: &Path) -> Vec<String> {
                 }
             }
         },
+    }
+    out
+}
+
+/// The home and what its jobs write into, where they exist: the database and its log
+/// files, and what lies in `locks/`, `logs/` and `models/` (two levels: each version's
+/// files), so a file a root run left behind is found before the jobs trip on it.
+fn home_entries(home: &Path) -> Vec<std::path::PathBuf> {
+    let list = |dir: &Path| -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(dir)
+            .map(|r| r.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default()
+    };
+    let mut out = vec![home.to_path_buf()];
+    out.extend(["claims.db", "claims.db-wal", "claims.db-shm"].map(|f| home.join(f)));
+    for dir in ["locks", "logs", "models"] {
+        out.push(home.join(dir));
+        out.extend(list(&home.join(dir)));
+    }
+    for version in list(&home.join("models")) {
+        out.extend(list(&version));
     }
     out
 }

@@ -177,15 +177,24 @@ impl Executor for PipelineExecutor<'_> {
                 // A training run that failed after registering its model (the gate's
                 // database write timed out, say) is not retried: a retry would register
                 // the same model again under a new version.
-                let registered = run_id
-                    .as_deref()
-                    .filter(|_| job == Job::Train)
-                    .and_then(|r| Registry::open(&self.home).ok()?.version_of_run(r).ok()?);
+                // Not knowing (the registry itself unreadable, as a database busy past its
+                // timeout makes it) counts as registered: a missed retry pages someone
+                // through the failure hook, a duplicate version does not.
+                let registered: Option<std::result::Result<u32, ClaimsError>> = match &run_id {
+                    Some(r) if job == Job::Train => Registry::open(&self.home)
+                        .and_then(|reg| reg.version_of_run(r))
+                        .transpose(),
+                    _ => None,
+                };
                 let mut message = e.to_string();
-                if let Some(v) = registered {
-                    message.push_str(&format!(
-                        " (model v{v} was registered before the failure, so the run is not retried; `claims compare` runs its gate)"
-                    ));
+                match &registered {
+                    Some(Ok(v)) => message.push_str(&format!(
+                        " (model v{v} was registered before the failure, so the run is not retried; `claims compare --challenger v{v}` runs its gate)"
+                    )),
+                    Some(Err(why)) => message.push_str(&format!(
+                        " (not retried: whether it registered a model could not be read: {why}; `claims models` shows it)"
+                    )),
+                    None => {}
                 }
                 Attempt {
                     ok: false,

@@ -202,7 +202,7 @@ mod tests {
         let look = File::open(&path).unwrap();
         look.try_lock_shared().unwrap();
         let t = std::thread::spawn(move || {
-            std::thread::sleep(std::time::Duration::from_millis(15));
+            std::thread::sleep(std::time::Duration::from_millis(5));
             look.unlock().unwrap();
         });
         RunLock::acquire(dir.path(), "predict").unwrap();

@@ -63,8 +63,10 @@ pub struct App {
     pub champions: data::Champions,
     /// Where the days' predictions are read (the configured sink).
     pub days: data::DaySource,
-    /// The shown date's row count and top row's run, to notice it being scored again.
+    /// The run that wrote the shown date's rows, to notice it being scored again.
     pub day_stamp: Option<String>,
+    /// The sink error last said on the status line (said again only when it changes).
+    pub sink_error: Option<String>,
     /// A comparison is running (one at a time: each records a decision).
     pub comparing: bool,
     /// Business dates with predictions.
@@ -157,6 +159,7 @@ impl App {
             days,
             day_stamp: None,
             comparing: false,
+            sink_error: None,
             dates: vec![],
             date: None,
             predictions: vec![],
@@ -196,7 +199,9 @@ impl App {
             self.champions = c;
         }
         self.refresh_models();
-        let dates = match self.days.dates(&self.home) {
+        let read = self.days.dates(&self.home);
+        let dates_ok = read.is_ok();
+        let dates = match read {
             Ok(d) => {
                 if self.status.starts_with("predictions: ") {
                     self.status.clear(); // the sink answers again
@@ -204,10 +209,19 @@ impl App {
                 d
             }
             Err(e) => {
-                self.status = format!("predictions: cannot read the sink: {e}");
+                // Said once, not every second over whatever else the line says (a
+                // configured file no run has written yet stays unreadable until one does).
+                let said = format!("predictions: cannot read the sink: {e}");
+                if self.sink_error.as_ref() != Some(&said) {
+                    self.status = said.clone();
+                    self.sink_error = Some(said);
+                }
                 self.dates.clone()
             }
         };
+        if dates_ok {
+            self.sink_error = None;
+        }
         // The date on screen scored again (here or elsewhere): reload it.
         if dates == self.dates
             && let Some(d) = self.date.clone()

@@ -298,18 +298,27 @@ fn start(app: &mut App, jobs: &mut Jobs, req: Request) {
         }
         Request::Compare => {
             std::thread::spawn(move || {
-                let r = (|| -> Result<crate::pipeline::compare::Comparison> {
-                    let reg = crate::registry::Registry::open(&home)?;
-                    let (a, b) = crate::pipeline::compare::resolve(&reg, None, None)?;
-                    let c = crate::pipeline::compare::compare(&reg, a, b, &cfg.gate)?;
-                    // Recorded as `claims compare` records it, so a promotion after it
-                    // counts as compared (a home this user can only read keeps none).
-                    if !reg.read_only() {
-                        crate::pipeline::compare::record_decision(&reg, None, &c, None)?;
+                // A panic still answers, so `c` is not refused as "already running" for good.
+                let compare = std::panic::AssertUnwindSafe(
+                    || -> Result<crate::pipeline::compare::Comparison> {
+                        let reg = crate::registry::Registry::open(&home)?;
+                        let (a, b) = crate::pipeline::compare::resolve(&reg, None, None)?;
+                        let c = crate::pipeline::compare::compare(&reg, a, b, &cfg.gate)?;
+                        // Recorded as `claims compare` records it, so a promotion after it
+                        // counts as compared (a home this user can only read keeps none).
+                        if !reg.read_only() {
+                            crate::pipeline::compare::record_decision(&reg, None, &c, None)?;
+                        }
+                        Ok(c)
+                    },
+                );
+                let r = match std::panic::catch_unwind(compare) {
+                    Ok(r) => r.map(Box::new).map_err(|e| e.to_string()),
+                    Err(_) => {
+                        Err("the comparison stopped on an internal error (see the log)".into())
                     }
-                    Ok(c)
-                })();
-                let _ = tx.send(Msg::Compared(r.map(Box::new).map_err(|e| e.to_string())));
+                };
+                let _ = tx.send(Msg::Compared(r));
             });
         }
         Request::Promote(version, reason) => {

@@ -54,29 +54,36 @@ fn init_logging(format: LogFormat, home: Option<&std::path::Path>, console_on: b
             }))
             .boxed(),
     };
-    // Every run also appends JSON lines to HOME/logs/claims.log (the TUI's log pane reads it).
-    let opened = home.map(|h| -> std::io::Result<std::fs::File> {
-        // A new home holds applicants' data (scores, quarantined rows, logs): its owner's
-        // alone, whatever the umask (an existing one keeps its mode).
-        if !h.exists() {
-            use std::os::unix::fs::DirBuilderExt;
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(h)?;
-        }
-        let dir = h.join("logs");
-        std::fs::create_dir_all(&dir)?;
-        // Never through a link: a link planted in the home would have the log written,
-        // and under root handed over, wherever it points.
-        let file = std::os::unix::fs::OpenOptionsExt::custom_flags(
-            std::fs::OpenOptions::new().create(true).append(true),
-            libc::O_NOFOLLOW,
-        )
-        .open(dir.join("claims.log"))?;
-        give_to_home_owner(h, &dir, &file);
-        Ok(file)
+    // Root in another account's home (`sudo claims --home H schedule print ...`) writes
+    // no log there: a log folder or file it made would be root's, and the account's jobs
+    // could not append to it; handing it over would trust links the account controls.
+    let others = home.and_then(|h| {
+        use std::os::unix::fs::MetadataExt;
+        // SAFETY: geteuid has no preconditions.
+        let root = unsafe { libc::geteuid() } == 0;
+        let owner = std::fs::metadata(h).ok()?.uid();
+        (root && owner != 0).then_some(owner)
     });
+    // Every run also appends JSON lines to HOME/logs/claims.log (the TUI's log pane reads it).
+    let opened = home
+        .filter(|_| others.is_none())
+        .map(|h| -> std::io::Result<std::fs::File> {
+            // A new home holds applicants' data (scores, quarantined rows, logs): its owner's
+            // alone, whatever the umask (an existing one keeps its mode).
+            if !h.exists() {
+                use std::os::unix::fs::DirBuilderExt;
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(h)?;
+            }
+            let dir = h.join("logs");
+            std::fs::create_dir_all(&dir)?;
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(dir.join("claims.log"))
+        });
     // A home this user may write whose log it cannot (a logs folder owned by another
     // account): said once, since the README promises every run is logged there. A
     // read-only viewer of another account's home is not told on every command.
@@ -85,6 +92,13 @@ fn init_logging(format: LogFormat, home: Option<&std::path::Path>, console_on: b
             "warning: cannot write the log {} ({e}): this run is logged on stderr only",
             h.join("logs").join("claims.log").display()
         )),
+        (Some(h), None) if others.is_some() && h.join("logs").join("claims.log").exists() => {
+            Some(format!(
+                "warning: running as root in a home owned by user id {}: this run is logged on stderr only, not in {} (which stays that account's)",
+                others.unwrap_or_default(),
+                h.join("logs").join("claims.log").display()
+            ))
+        }
         _ => None,
     };
     let file = opened.and_then(Result::ok);
@@ -133,31 +147,6 @@ impl<W: std::io::Write> std::io::Write for Escaped<W> {
     }
     fn flush(&mut self) -> std::io::Result<()> {
         self.out.flush()
-    }
-}
-
-/// Root writing into another account's home (`sudo claims --home H schedule print
-/// --systemd --user claims` before the first run): the log folder and file it made are
-/// given to the home's owner, whose jobs append to them (they could not, and said so).
-/// The file is changed through its open handle and the folder without following a link,
-/// so a link swapped in meanwhile changes nothing else's owner.
-fn give_to_home_owner(home: &std::path::Path, dir: &std::path::Path, log: &std::fs::File) {
-    use std::os::unix::fs::MetadataExt;
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return;
-    }
-    let Ok(m) = std::fs::metadata(home) else {
-        return;
-    };
-    if m.uid() == 0 {
-        return;
-    }
-    if log.metadata().is_ok_and(|f| f.uid() == 0) {
-        let _ = std::os::unix::fs::fchown(log, Some(m.uid()), Some(m.gid()));
-    }
-    if std::fs::symlink_metadata(dir).is_ok_and(|d| d.is_dir() && d.uid() == 0) {
-        let _ = std::os::unix::fs::lchown(dir, Some(m.uid()), Some(m.gid()));
     }
 }
 

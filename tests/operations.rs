@@ -1286,3 +1286,42 @@ fn an_empty_claims_home_is_no_home() {
         .success();
     assert!(String::from_utf8_lossy(&out.get_output().stdout).contains("champion"));
 }
+
+/// Root in another account's home writes no log there (a root-owned log folder or file
+/// would lock the account's jobs out of it, and handing one over would trust links the
+/// account controls): a planted link to a root-only file leaves that file as it was.
+#[test]
+fn root_writes_no_log_in_another_accounts_home() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return; // only root can be in another account's home
+    }
+    let env = Env::new();
+    let home = env.path("acct");
+    let outside = env.path("root-only");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(outside.join("claims.log"), "keep\n").unwrap();
+    std::fs::create_dir_all(&home).unwrap();
+    std::os::unix::fs::symlink(&outside, home.join("logs")).unwrap();
+    std::os::unix::fs::lchown(home.join("logs"), Some(4242), Some(4242)).unwrap();
+    std::os::unix::fs::chown(&home, Some(4242), Some(4242)).unwrap();
+    let out = assert_cmd::Command::cargo_bin("claims")
+        .unwrap()
+        .env_remove("CLAIMS_HOME")
+        .arg("--home")
+        .arg(&home)
+        .args(["schedule", "print", "--systemd", "--user", "4242"])
+        .assert()
+        .success();
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(err.contains("logged on stderr only"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(outside.join("claims.log")).unwrap(),
+        "keep\n"
+    );
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(
+        std::fs::metadata(outside.join("claims.log")).unwrap().uid(),
+        0
+    );
+}

@@ -574,8 +574,8 @@ fn demo(cfg: &Config, home: &Path) -> Result<Output> {
         data.display(),
         day.display(),
         home.join("logs").join("claims.log").display(),
-        home.display(),
-        home.display(),
+        crate::shell_word(&home.display().to_string()),
+        crate::shell_word(&home.display().to_string()),
         p.run_id
     ));
     let mut j = train_json(&o);

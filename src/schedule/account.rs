@@ -87,8 +87,9 @@ pub fn account_warnings(user: Option<&str>, home: &Path) -> Vec<String> {
 }
 
 /// The home and what its jobs write into, where they exist: the database and its log
-/// files, and what lies in `locks/`, `logs/` and `models/` (two levels: each version's
-/// files), so a file a root run left behind is found before the jobs trip on it.
+/// files, and what lies in `locks/`, `logs/`, `models/` and `reports/` (two levels under
+/// `models/`: each version's files), so a file a root run left behind is found before the
+/// jobs trip on it.
 fn home_entries(home: &Path) -> Vec<std::path::PathBuf> {
     let list = |dir: &Path| -> Vec<std::path::PathBuf> {
         std::fs::read_dir(dir)
@@ -97,7 +98,7 @@ fn home_entries(home: &Path) -> Vec<std::path::PathBuf> {
     };
     let mut out = vec![home.to_path_buf()];
     out.extend(["claims.db", "claims.db-wal", "claims.db-shm"].map(|f| home.join(f)));
-    for dir in ["locks", "logs", "models"] {
+    for dir in ["locks", "logs", "models", "reports"] {
         out.push(home.join(dir));
         out.extend(list(&home.join(dir)));
     }

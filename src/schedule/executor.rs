@@ -180,8 +180,11 @@ impl Executor for PipelineExecutor<'_> {
                 // Not knowing (the registry itself unreadable, as a database busy past its
                 // timeout makes it) counts as registered: a missed retry pages someone
                 // through the failure hook, a duplicate version does not.
+                // (Asked only of a failure that would otherwise be retried.)
+                let retryable = e.exit_code() == crate::error::EXIT_PIPELINE
+                    && !matches!(e, ClaimsError::Registry(_));
                 let registered: Option<std::result::Result<u32, ClaimsError>> = match &run_id {
-                    Some(r) if job == Job::Train => Registry::open(&self.home)
+                    Some(r) if job == Job::Train && retryable => Registry::open(&self.home)
                         .and_then(|reg| reg.version_of_run(r))
                         .transpose(),
                     _ => None,
@@ -200,9 +203,7 @@ impl Executor for PipelineExecutor<'_> {
                     ok: false,
                     // A pipeline failure may pass on retry; a corrupt or edited registry
                     // will not.
-                    transient: e.exit_code() == crate::error::EXIT_PIPELINE
-                        && !matches!(e, ClaimsError::Registry(_))
-                        && registered.is_none(),
+                    transient: retryable && registered.is_none(),
                     run_id,
                     message,
                     exit_code: e.exit_code(),

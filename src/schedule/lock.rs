@@ -44,9 +44,10 @@ impl RunLock {
         .open(&path)
         .map_err(|e| unwritable(&path, e))?;
         // A console or `runs` looking (`held`: a shared lock for microseconds) must not
-        // turn a run away: a refusal stands only after 50 ms of trying.
+        // turn a run away: a refusal stands only after 200 ms of trying (room for a
+        // looker descheduled on a loaded machine).
         let mut attempt = file.try_lock();
-        for _ in 0..10 {
+        for _ in 0..40 {
             if !matches!(attempt, Err(std::fs::TryLockError::WouldBlock)) {
                 break;
             }
@@ -89,7 +90,7 @@ impl RunLock {
     /// Whether a live process holds `job`'s lock, found without taking it: a shared lock
     /// is tried on a read-only handle and let go at once, and the holder's pid and time in
     /// the file are left as they are. (Taking the lock to look, as before, rewrote them.)
-    /// A run starting in that moment retries its lock for a while, so it is not turned
+    /// A run starting in that moment retries its lock for 200 ms, so it is not turned
     /// away with exit 4.
     pub fn held(home: &Path, job: &str) -> bool {
         let path = home.join("locks").join(format!("{job}.lock"));

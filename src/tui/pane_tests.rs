@@ -349,3 +349,23 @@ fn quarantined_rows_show_under_the_scores() {
         "{shown}"
     );
 }
+
+/// A configured sink file no run has written yet is said once on the status line, not
+/// every second over whatever the line says next (a queued job, a gate verdict).
+#[test]
+fn an_unreadable_sink_is_said_once() {
+    let dir = home();
+    let sink = dir.path().join("not-yet.db");
+    let c = crate::config::Config::from_overlay(&format!(
+        "[inference]\nsink = \"sqlite:{}\"\n",
+        sink.display()
+    ))
+    .unwrap();
+    let mut a = crate::tui::app::App::new(c, dir.path().join("home"));
+    a.refresh();
+    assert!(a.status.contains("cannot read the sink"), "{}", a.status);
+    a.status = "queued: training (none) starts when the running job ends".into();
+    a.refresh();
+    assert!(a.status.starts_with("queued:"), "{}", a.status);
+    assert!(!sink.exists(), "the console made the sink file");
+}

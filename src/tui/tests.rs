@@ -578,26 +578,6 @@ fn a_rescored_date_is_reloaded() {
     assert_eq!(a.predictions[0].application_id, "ZZZ-new");
 }
 
-/// A configured sink file no run has written yet is said once on the status line, not
-/// every second over whatever the line says next (a queued job, a gate verdict).
-#[test]
-fn an_unreadable_sink_is_said_once() {
-    let dir = home();
-    let sink = dir.path().join("not-yet.db");
-    let c = Config::from_overlay(&format!(
-        "[inference]\nsink = \"sqlite:{}\"\n",
-        sink.display()
-    ))
-    .unwrap();
-    let mut a = App::new(c, dir.path().join("home"));
-    a.refresh();
-    assert!(a.status.contains("cannot read the sink"), "{}", a.status);
-    a.status = "queued: training (none) starts when the running job ends".into();
-    a.refresh();
-    assert!(a.status.starts_with("queued:"), "{}", a.status);
-    assert!(!sink.exists(), "the console made the sink file");
-}
-
 #[path = "job_tests.rs"]
 mod job_tests;
 

@@ -26,7 +26,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::fit::{HeldOutRows, fit_lent};
+use super::fit::{HeldOut, HeldOutRows, fit_lent, gather, matrix};
 use super::params::{FitSettings, Hyperparams};
 pub use super::schedule::{Progress, Rung, SearchSummary, plan, planned_fits};
 use super::xgb::{DMatrix, FeatureKind};
@@ -83,30 +83,6 @@ pub struct Candidate {
     /// ran no fold: `folds_run` 0, `mean_auc` NaN).
     #[serde(default)]
     pub sample: Option<SampleFit>,
-}
-
-fn gather(x: &[f32], y: &[u8], width: usize, rows: &[usize]) -> (Vec<f32>, Vec<f32>) {
-    let mut xs = Vec::with_capacity(rows.len() * width);
-    let mut ys = Vec::with_capacity(rows.len());
-    for &i in rows {
-        xs.extend_from_slice(&x[i * width..(i + 1) * width]);
-        ys.push(f32::from(y[i]));
-    }
-    (xs, ys)
-}
-
-/// Builds a labelled matrix from the rows `rows` of `x`.
-pub fn matrix(
-    x: &[f32],
-    y: &[u8],
-    names: &[String],
-    kinds: &[FeatureKind],
-    rows: &[usize],
-) -> Result<DMatrix> {
-    let (xs, ys) = gather(x, y, names.len(), rows);
-    let mut m = DMatrix::from_dense(&xs, rows.len(), names, kinds)?;
-    m.set_labels(&ys)?;
-    Ok(m)
 }
 
 /// Draws `n` candidates from the space.
@@ -416,9 +392,9 @@ pub fn run(
         .collect())
 }
 
-/// One fold as a worker holds it: the fit matrix, the held-out matrix, and the held-out rows
-/// and labels.
-type FoldMatrices = (DMatrix, DMatrix, Vec<f32>, Vec<u8>);
+/// One fold as a worker holds it: the fit matrix, the held-out part (its matrix built only
+/// when needed), and the held-out rows and labels.
+type FoldMatrices<'a> = (DMatrix, HeldOut<'a>, Vec<f32>, Vec<u8>);
 
 fn worker(
     shared: &Shared,
@@ -434,21 +410,31 @@ fn worker(
     let build = || -> Result<Vec<FoldMatrices>> {
         let mut mats = vec![];
         for (fit_rows, held) in data.folds {
-            let t = matrix(data.x, data.y, data.names, data.kinds, fit_rows)?;
-            let (hx, hy) = gather(data.x, data.y, data.names.len(), held);
-            let mut h = DMatrix::from_dense(&hx, held.len(), data.names, data.kinds)?;
-            h.set_labels(&hy)?;
+            let t = matrix(
+                data.x,
+                data.y,
+                data.names,
+                data.kinds,
+                fit_rows,
+                base.threads,
+            )?;
+            let hx = gather(data.x, data.y, data.names.len(), held).0;
             let hy: Vec<u8> = held.iter().map(|&i| data.y[i]).collect();
-            mats.push((t, h, hx, hy));
+            mats.push((t, HeldOut::rows(data.names, data.kinds), hx, hy));
         }
         Ok(mats)
     };
     // The sampled rung's fit rows, if the plan has one (held out: fold 1's held-out part).
     let build_sample = || -> Result<Option<DMatrix>> {
         match (data.sample, shared.plan.first()) {
-            (Some(rows), Some(r)) if r.sample => {
-                Ok(Some(matrix(data.x, data.y, data.names, data.kinds, rows)?))
-            }
+            (Some(rows), Some(r)) if r.sample => Ok(Some(matrix(
+                data.x,
+                data.y,
+                data.names,
+                data.kinds,
+                rows,
+                base.threads,
+            )?)),
             _ => Ok(None),
         }
     };
@@ -496,7 +482,7 @@ fn worker(
                 Some(p) => p.into_iter().map(f64::from).collect(),
                 None => fitted
                     .booster
-                    .predict(h)?
+                    .predict(h.matrix(Some(rows))?)?
                     .into_iter()
                     .map(f64::from)
                     .collect(),

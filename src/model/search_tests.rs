@@ -145,8 +145,13 @@ fn reference(p: &Problem, n: usize) -> Vec<Candidate> {
         .iter()
         .map(|(t, h)| {
             (
-                matrix(d.x, d.y, d.names, d.kinds, t).unwrap(),
-                matrix(d.x, d.y, d.names, d.kinds, h).unwrap(),
+                matrix(d.x, d.y, d.names, d.kinds, t, 1).unwrap(),
+                {
+                    let (hx, hy) = gather(d.x, d.y, d.names.len(), h);
+                    let mut m = DMatrix::from_dense(&hx, h.len(), d.names, d.kinds).unwrap();
+                    m.set_labels(&hy).unwrap();
+                    m
+                },
                 h.iter().map(|&i| p.y[i]).collect::<Vec<u8>>(),
             )
         })

@@ -12,6 +12,9 @@ use xgboost_sys as sys;
 
 use crate::error::{ClaimsError, Result};
 
+#[path = "xgb_quantised.rs"]
+mod quantised;
+
 fn last_error() -> String {
     // SAFETY: XGBGetLastError returns a pointer to a thread-local, NUL-terminated string.
     unsafe {
@@ -78,30 +81,12 @@ impl DMatrix {
         })?;
         let mut m = DMatrix { handle, rows };
         m.set_str_info("feature_name", names)?;
-        let types: Vec<String> = kinds
-            .iter()
-            .map(|k| match k {
-                FeatureKind::Numeric => "q".to_string(),
-                FeatureKind::Categorical => "c".to_string(),
-            })
-            .collect();
-        m.set_str_info("feature_type", &types)?;
+        m.set_str_info("feature_type", &feature_types(kinds))?;
         Ok(m)
     }
 
     fn set_str_info(&mut self, field: &str, values: &[String]) -> Result<()> {
-        let field = cstring(field)?;
-        let owned: Vec<CString> = values.iter().map(|s| cstring(s)).collect::<Result<_>>()?;
-        let mut ptrs: Vec<*const c_char> = owned.iter().map(|s| s.as_ptr()).collect();
-        // SAFETY: ptrs point into `owned`, alive for the call.
-        check(unsafe {
-            sys::XGDMatrixSetStrFeatureInfo(
-                self.handle,
-                field.as_ptr(),
-                ptrs.as_mut_ptr(),
-                ptrs.len() as u64,
-            )
-        })
+        set_str_info(self.handle, field, values)
     }
 
     fn set_float_info(&mut self, field: &str, values: &[f32]) -> Result<()> {
@@ -160,6 +145,33 @@ impl DMatrix {
             rows: idx.len(),
         })
     }
+}
+
+/// XGBoost's feature type codes for `kinds`.
+fn feature_types(kinds: &[FeatureKind]) -> Vec<String> {
+    kinds
+        .iter()
+        .map(|k| match k {
+            FeatureKind::Numeric => "q".to_string(),
+            FeatureKind::Categorical => "c".to_string(),
+        })
+        .collect()
+}
+
+/// Sets a string feature info field (`feature_name`, `feature_type`) on a matrix or proxy.
+fn set_str_info(handle: sys::DMatrixHandle, field: &str, values: &[String]) -> Result<()> {
+    let field = cstring(field)?;
+    let owned: Vec<CString> = values.iter().map(|s| cstring(s)).collect::<Result<_>>()?;
+    let mut ptrs: Vec<*const c_char> = owned.iter().map(|s| s.as_ptr()).collect();
+    // SAFETY: ptrs point into `owned`, alive for the call.
+    check(unsafe {
+        sys::XGDMatrixSetStrFeatureInfo(
+            handle,
+            field.as_ptr(),
+            ptrs.as_mut_ptr(),
+            ptrs.len() as u64,
+        )
+    })
 }
 
 impl Drop for DMatrix {

@@ -351,7 +351,7 @@ fn run(cfg: &Config, home: &Path, req: &TrainRequest, ctx: &RunCtx) -> Result<Tr
         ..base
     };
     let (booster, best_iteration, rounds_run, p_va) = ctx.stage("fit", Some(fit_rows.len()), || {
-        let dtrain = search::matrix(&x_tr, &y_tr, &names, &kinds, &fit_rows)?;
+        let dtrain = crate::model::fit::matrix(&x_tr, &y_tr, &names, &kinds, &fit_rows, settings.threads)?;
         let yv: Vec<f32> = y_va.iter().map(|&v| f32::from(v)).collect();
         let mut dval = xgb::DMatrix::from_dense(&x_va, va.len(), &names, &kinds)?;
         dval.set_labels(&yv)?;

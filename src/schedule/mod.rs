@@ -4,6 +4,7 @@
 //! long-running scheduler and the unit files for cron and systemd.
 
 pub mod account;
+mod calendar;
 mod executor;
 pub mod lock;
 pub mod runner;

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use super::Job;
+use super::calendar::{field, weekday};
 use crate::config::ScheduleConfig;
 use crate::error::{ClaimsError, Result};
 
@@ -115,64 +116,6 @@ pub fn crontab(
     Ok(s)
 }
 
-fn field(f: &str, what: &str, first: u32) -> Result<String> {
-    let bad = || {
-        ClaimsError::Config(format!(
-            "cron {what} field '{f}' has no systemd OnCalendar equivalent"
-        ))
-    };
-    let parts: Vec<String> = f
-        .split(',')
-        .map(|p| {
-            if p == "*" {
-                Ok("*".to_string())
-            } else if let Some(step) = p.strip_prefix("*/") {
-                step.parse::<u32>()
-                    .map(|n| format!("{first}/{n}"))
-                    .map_err(|_| bad())
-            } else if let Some((a, b)) = p.split_once('-') {
-                let (a, b) = (
-                    a.parse::<u32>().map_err(|_| bad())?,
-                    b.parse::<u32>().map_err(|_| bad())?,
-                );
-                Ok(format!("{a:02}..{b:02}"))
-            } else {
-                p.parse::<u32>()
-                    .map(|n| format!("{n:02}"))
-                    .map_err(|_| bad())
-            }
-        })
-        .collect::<Result<_>>()?;
-    Ok(parts.join(","))
-}
-
-fn weekday(f: &str) -> Result<String> {
-    const DAYS: [&str; 8] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
-    if f == "*" {
-        return Ok(String::new());
-    }
-    // 0-7 (0 and 7 are Sunday) or a name (MON, mon, Mon), as cron takes them.
-    let day = |s: &str| {
-        s.parse::<usize>()
-            .ok()
-            .filter(|d| *d < 8)
-            .map(|d| DAYS[d])
-            .or_else(|| DAYS.iter().copied().find(|d| d.eq_ignore_ascii_case(s)))
-    };
-    let parts: Option<Vec<String>> = f
-        .split(',')
-        .map(|p| match p.split_once('-') {
-            Some((a, b)) => Some(format!("{}..{}", day(a)?, day(b)?)),
-            None => day(p).map(str::to_string),
-        })
-        .collect();
-    parts.map(|p| p.join(",") + " ").ok_or_else(|| {
-        ClaimsError::Config(format!(
-            "cron weekday field '{f}' has no systemd OnCalendar equivalent"
-        ))
-    })
-}
-
 /// systemd's OnCalendar form of a 5-field cron expression in time zone `tz`.
 pub fn on_calendar(cron: &str, tz: &str) -> Result<String> {
     on_calendars(cron, tz).map(|v| v.join("\n"))
@@ -192,10 +135,10 @@ pub fn on_calendars(cron: &str, tz: &str) -> Result<Vec<String>> {
         Ok(format!(
             "{}*-{}-{} {}:{}:00 {tz}",
             weekday(dow)?,
-            field(f[3], "month", 1)?,
-            field(dom, "day", 1)?,
-            field(f[1], "hour", 0)?,
-            field(f[0], "minute", 0)?
+            field(f[3], "month", 1, 12)?,
+            field(dom, "day", 1, 31)?,
+            field(f[1], "hour", 0, 23)?,
+            field(f[0], "minute", 0, 59)?
         ))
     };
     if f[2] != "*" && f[4] != "*" {

@@ -286,6 +286,46 @@ fn backfill_finishes_the_good_dates_and_resumes_the_bad_one() {
         "{j}"
     );
     assert_eq!(j["skipped"].as_u64(), Some(2), "{j}");
+    // A corrected file delivered again for a date done is not skipped quietly: it is refused
+    // as a single predict would be (exit 2, with the command that rescores it); a date whose
+    // file was archived since is skipped, and says so.
+    day_file(
+        &env,
+        "incoming/applications_2026-02-02.csv",
+        100,
+        999,
+        2_000_000,
+        0.0,
+    );
+    std::fs::rename(
+        dir.join("applications_2026-02-03.csv"),
+        env.path("archived.csv"),
+    )
+    .unwrap();
+    let out = env
+        .claims()
+        .args(["predict", "--from", "2026-02-01", "--to", "2026-02-03"])
+        .args(["--input-pattern", &pattern, "--json", "--sink"])
+        .arg(format!("sqlite:{}", other.display()))
+        .assert()
+        .code(2);
+    let j = last_json(&out.get_output().stdout);
+    assert_eq!(
+        (j["skipped"].as_u64(), j["failed"].as_u64()),
+        (Some(2), Some(1)),
+        "{j}"
+    );
+    let dates = j["dates"].as_array().unwrap();
+    let detail = |d: &str| {
+        dates.iter().find(|x| x["date"] == d).unwrap()["detail"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(detail("2026-02-02").contains("other contents at the same path"), "{j}");
+    assert!(detail("2026-02-02").contains("--force"), "{j}");
+    assert!(detail("2026-02-03").contains("no file at"), "{j}");
+    assert!(detail("2026-02-01").starts_with("already done by run predict-"), "{j}");
 }
 
 #[test]

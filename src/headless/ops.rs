@@ -44,10 +44,29 @@ fn day_done(
     runs: &rusqlite::Connection,
     date: &str,
 ) -> Result<bool> {
+    Ok(done_by(target, runs, date)?.is_some())
+}
+
+/// The run that wrote `date`'s rows, when [`day_done`] holds (its id, and the SHA-256 of the
+/// file it scored when this home recorded one).
+fn done_by(
+    target: &mut dyn crate::sink::Sink,
+    runs: &rusqlite::Connection,
+    date: &str,
+) -> Result<Option<(String, Option<String>)>> {
     let Some(run_id) = target.day_writer(date)? else {
-        return Ok(false);
+        return Ok(None);
     };
-    Ok(crate::registry::runs::get(runs, &run_id)?.is_none_or(|r| r.status == "succeeded"))
+    let run = crate::registry::runs::get(runs, &run_id)?;
+    if run.as_ref().is_some_and(|r| r.status != "succeeded") {
+        return Ok(None);
+    }
+    let sha = run.and_then(|r| {
+        r.summary_json()["input_sha256"]
+            .as_str()
+            .map(str::to_string)
+    });
+    Ok(Some((run_id, sha)))
 }
 
 /// What a backfill does besides scoring.
@@ -153,27 +172,46 @@ pub fn backfill(
             target = Some(crate::sink::open(&url, home)?);
         }
         let done = match target.as_mut().filter(|_| !force) {
-            None => false,
-            Some(t) => match day_done(t.as_mut(), &runs_db, &ds) {
+            None => None,
+            Some(t) => match done_by(t.as_mut(), &runs_db, &ds) {
                 Ok(done) => done,
                 // A server's connection may have dropped since the last date (a restart, a
                 // failover, an idle timeout): connect again once before giving up.
                 Err(e) if url.starts_with("postgres") => {
                     tracing::warn!("{ds}: the sink did not answer ({e}); connecting again");
                     let t = target.insert(crate::sink::open(&url, home)?);
-                    day_done(t.as_mut(), &runs_db, &ds)?
+                    done_by(t.as_mut(), &runs_db, &ds)?
                 }
                 Err(e) => return Err(e),
             },
         };
+        // A date done from other contents than its file's now (a corrected file delivered
+        // again) is not skipped quietly: it goes to `predict`, which refuses it as a single
+        // run would (exit 2, naming both runs' files and the --force command).
+        let present = Path::new(&input).is_file();
+        let changed = match &done {
+            Some((_, Some(sha))) if present => {
+                crate::registry::sha256_file(Path::new(&input))? != *sha
+            }
+            _ => false,
+        };
+        let done = done.filter(|_| !changed);
         // A date's warnings (its file's contents scored for another date too, a date after
         // today): the mistakes of a backfill with a wrong file, so they are printed, listed
         // at the end and carried in --json.
         let mut warnings: Vec<String> = vec![];
-        let (status, detail) = if done {
+        let (status, detail) = if let Some((run, _)) = &done {
+            let gone = if present {
+                String::new()
+            } else {
+                format!(
+                    "; no file at {} now",
+                    crate::pipeline::absolute(Path::new(&input)).display()
+                )
+            };
             (
                 "skipped".to_string(),
-                "already done (use --force to rescore)".to_string(),
+                format!("already done by run {run}{gone} (use --force to rescore)"),
             )
         } else {
             // A missing input goes through `predict` too: it is refused there (exit 2, its

@@ -204,7 +204,7 @@ pub fn decide(
     check(
         claims >= gate.min_class_rows && others >= gate.min_class_rows,
         format!(
-            "the compared rows hold {claims} claim(s) and {others} non-claim(s): at least min_class_rows {} of each",
+            "the compared rows hold {claims} claim(s) and {others} non-claim(s): must be at least min_class_rows {} of each",
             gate.min_class_rows
         ),
     );
@@ -214,7 +214,7 @@ pub fn decide(
             check(
                 r.diff_ci.lo > -gate.non_inferiority_margin,
                 format!(
-                    "{} difference {:+.4} ({:.4} -> {:.4}), 95% interval [{:+.4}, {:+.4}]: lower end above -{} (non-inferiority margin)",
+                    "{} difference {:+.4} ({:.4} -> {:.4}), 95% interval [{:+.4}, {:+.4}]: lower end must be above -{} (non-inferiority margin)",
                     r.metric,
                     r.diff,
                     r.champion,
@@ -243,7 +243,7 @@ pub fn decide(
                 check(
                     r.diff >= gate.min_uplift,
                     format!(
-                        "{} uplift {:+.4} >= min_uplift {}",
+                        "{} uplift {:+.4} must be >= min_uplift {}",
                         r.metric, r.diff, gate.min_uplift
                     ),
                 );
@@ -252,7 +252,7 @@ pub fn decide(
                 check(
                     rel >= gate.min_relative_uplift,
                     format!(
-                        "relative uplift {:+.2}% >= min_relative_uplift {:.2}%",
+                        "relative uplift {:+.2}% must be >= min_relative_uplift {:.2}%",
                         100.0 * rel,
                         100.0 * gate.min_relative_uplift
                     ),
@@ -283,7 +283,7 @@ pub fn decide(
                     "no p-value: DeLong's test needs at least 2 claims and 2 non-claims".to_string()
                 } else if r.diff > 0.0 {
                     format!(
-                        "p-value {shown} ({how}) <= max_p_value {}",
+                        "p-value {shown} ({how}) must be <= max_p_value {}",
                         gate.max_p_value
                     )
                 } else if r.diff == 0.0 {
@@ -463,7 +463,7 @@ mod tests {
         assert!(!d.promote, "{:?}", d.reasons);
         assert_eq!(
             d.reasons[0],
-            "FAIL the compared rows hold 9 claim(s) and 500 non-claim(s): at least min_class_rows 10 of each"
+            "FAIL the compared rows hold 9 claim(s) and 500 non-claim(s): must be at least min_class_rows 10 of each"
         );
         assert!(!decide(&ni, &level, None, (500, 9)).promote);
         assert!(decide(&ni, &level, None, (10, 10)).promote);

@@ -322,10 +322,16 @@ fn backfill_finishes_the_good_dates_and_resumes_the_bad_one() {
             .unwrap()
             .to_string()
     };
-    assert!(detail("2026-02-02").contains("other contents at the same path"), "{j}");
+    assert!(
+        detail("2026-02-02").contains("other contents at the same path"),
+        "{j}"
+    );
     assert!(detail("2026-02-02").contains("--force"), "{j}");
     assert!(detail("2026-02-03").contains("no file at"), "{j}");
-    assert!(detail("2026-02-01").starts_with("already done by run predict-"), "{j}");
+    assert!(
+        detail("2026-02-01").starts_with("already done by run predict-"),
+        "{j}"
+    );
 }
 
 #[test]

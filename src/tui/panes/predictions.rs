@@ -239,6 +239,7 @@ pub fn predictions(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             app.filter
         ),
     };
+    let title = super::fit_title(&title, list.width);
     // No row matches: the list says where the application is, in full (a title is cut).
     if visible.is_empty() && !app.filter.is_empty() {
         let (f_, needle) = (&app.filter, app.filter.to_lowercase());

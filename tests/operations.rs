@@ -1161,6 +1161,32 @@ fn a_backfill_date_with_no_file_is_a_recorded_failure() {
         "{runs}"
     );
     assert!(!hook.exists(), "the hook ran for a missing file");
+    // Asked for the failed date's drift, `drift` names the run that failed and how to see
+    // why; for a date nothing scored, the command that scores it.
+    let out = env
+        .claims()
+        .args(["drift", "--date", "2026-02-02"])
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        err.contains("(its scoring run predict-")
+            && err.contains(&format!("failed: {}", hint(&env, "runs predict-"))),
+        "{err}"
+    );
+    let out = env
+        .claims()
+        .args(["drift", "--date", "2026-01-15"])
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        err.contains(&format!(
+            "score it first: {}",
+            hint(&env, "predict --data FILE --date 2026-01-15`")
+        )),
+        "{err}"
+    );
     // A range whose every date fails leaves no new, empty sink file behind.
     let sink = env.path("new-sink.db");
     env.claims()

@@ -66,7 +66,7 @@ pub fn refuse_missing_home(
             )
         } else {
             format!(
-                "home '{}' has no claims.db: no model or run is recorded there (check --home or CLAIMS_HOME; `claims train` or `claims demo` start a home)",
+                "home '{}' has no claims.db: no model or run is recorded there (check --home or CLAIMS_HOME; `claims train --data FILE` or `claims demo` start a home)",
                 home.display()
             )
         });
@@ -147,5 +147,24 @@ mod tests {
         if std::env::var_os("CLAIMS_HOME").is_none() {
             assert_eq!(super::setup_args(&implied, None), "");
         }
+    }
+}
+
+/// What to do about a date without drift: its scoring run failed or is running (named,
+/// with the command that shows it), or nothing scored it yet (the command that does).
+pub(super) fn no_drift_hint(home: &Path, date: &str) -> String {
+    let last = crate::registry::db::open(&home.join("claims.db"))
+        .and_then(|c| crate::registry::runs::last_for_date(&c, "predict", date))
+        .ok()
+        .flatten();
+    match last {
+        Some(r) if r.status == "running" => {
+            format!("its scoring run {} is still running", r.run_id)
+        }
+        Some(r) if r.status != "succeeded" => format!(
+            "its scoring run {} {}: `claims runs {}` shows why",
+            r.run_id, r.status, r.run_id
+        ),
+        _ => format!("score it first: `claims predict --data FILE --date {date}`"),
     }
 }

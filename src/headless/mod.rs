@@ -452,7 +452,8 @@ pub fn run(cmd: Command, cfg: &Config, home: &Path) -> Result<Output> {
                     None => String::new(),
                 };
                 return Err(ClaimsError::Usage(format!(
-                    "no drift recorded for {date}{today} (run `claims predict --date {date}` first){latest}"
+                    "no drift recorded for {date}{today} ({}){latest}",
+                    home::no_drift_hint(home, &date)
                 )));
             }
             let text = text::drift_table(&date, &rows);

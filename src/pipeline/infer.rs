@@ -469,7 +469,7 @@ fn run(
     // The day's rows are committed: a failure here must say so, and how to get the drift.
     store_drift(home, date, &ctx.run_id, version, &drift_rows).map_err(|e| {
         ClaimsError::Other(anyhow::anyhow!(
-            "{date}'s {} predictions are committed, but recording its drift failed: {e} (a rerun of the date, `claims predict --date {date}` with the same file, records it; a backfill skips the date unless --force)",
+            "{date}'s {} predictions are committed, but recording its drift failed: {e} (a rerun of the date, `claims predict --data FILE --date {date}` with the same file, records it; a backfill skips the date unless --force)",
             data.len()
         ))
     })?;

@@ -451,6 +451,21 @@ pub fn last_of_kind(conn: &Connection, kind: &str) -> Result<Option<RunRecord>> 
     .map_err(sql)
 }
 
+/// The newest run of `kind` for business date `date` (without stages).
+pub fn last_for_date(conn: &Connection, kind: &str, date: &str) -> Result<Option<RunRecord>> {
+    conn.query_row(
+        &format!(
+            "SELECT {} FROM runs WHERE kind = ?1 AND json_extract(args, '$.date') = ?2
+             ORDER BY started_at DESC, rowid DESC LIMIT 1",
+            cols(conn)
+        ),
+        [kind, date],
+        row,
+    )
+    .optional()
+    .map_err(sql)
+}
+
 #[cfg(test)]
 mod tests {
     use super::RunRecord;

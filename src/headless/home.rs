@@ -106,6 +106,25 @@ pub fn setup_args(home: &Path, config: Option<&Path>) -> String {
     out
 }
 
+/// What to do about a date without drift: its scoring run failed or is running (named,
+/// with the command that shows it), or nothing scored it yet (the command that does).
+pub(super) fn no_drift_hint(home: &Path, date: &str) -> String {
+    let last = crate::registry::db::open(&home.join("claims.db"))
+        .and_then(|c| crate::registry::runs::last_for_date(&c, "predict", date))
+        .ok()
+        .flatten();
+    match last {
+        Some(r) if r.status == "running" => {
+            format!("its scoring run {} is still running", r.run_id)
+        }
+        Some(r) if r.status != "succeeded" => format!(
+            "its scoring run {} {}: `claims runs {}` shows why",
+            r.run_id, r.status, r.run_id
+        ),
+        _ => format!("score it first: `claims predict --data FILE --date {date}`"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     /// The options a hint repeats: --home and --config as given (quoted for a shell when
@@ -147,24 +166,5 @@ mod tests {
         if std::env::var_os("CLAIMS_HOME").is_none() {
             assert_eq!(super::setup_args(&implied, None), "");
         }
-    }
-}
-
-/// What to do about a date without drift: its scoring run failed or is running (named,
-/// with the command that shows it), or nothing scored it yet (the command that does).
-pub(super) fn no_drift_hint(home: &Path, date: &str) -> String {
-    let last = crate::registry::db::open(&home.join("claims.db"))
-        .and_then(|c| crate::registry::runs::last_for_date(&c, "predict", date))
-        .ok()
-        .flatten();
-    match last {
-        Some(r) if r.status == "running" => {
-            format!("its scoring run {} is still running", r.run_id)
-        }
-        Some(r) if r.status != "succeeded" => format!(
-            "its scoring run {} {}: `claims runs {}` shows why",
-            r.run_id, r.status, r.run_id
-        ),
-        _ => format!("score it first: `claims predict --data FILE --date {date}`"),
     }
 }

@@ -453,7 +453,7 @@ impl Chunks {
                         return Err(ClaimsError::contract_file(
                             &self.name,
                             format!(
-                                "row {row} is longer than {} MiB with no line end: not one application per line",
+                                "row {row} is longer than {} MiB, the most a row may hold (no line end within that much of its start): is the file one application per line?",
                                 MAX_ROW_BYTES >> 20
                             ),
                         ));

@@ -81,6 +81,30 @@ fn lookalike_challenger_is_not_significant_and_refused() {
         assert!((2.0 * r - g).abs() < 1e-9, "{roc} {gini}");
     }
     assert_eq!(roc["p_value"], gini["p_value"], "{roc} {gini}");
+    // The monthly routine appends rows to the history the models were trained on: the
+    // comparison reads the rows they were trained on, and comes out the same.
+    let more = env.generate("more.csv", 200, 52);
+    let tail: String = std::fs::read_to_string(&more)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let trained = std::fs::read_to_string(&data).unwrap();
+    std::fs::write(&data, format!("{trained}{tail}")).unwrap();
+    let out = env.claims().args(["compare", "--json"]).assert().success();
+    let again = last_json(&out.get_output().stdout);
+    assert_eq!(again["delong"], c["delong"]);
+    assert_eq!(again["metrics"], c["metrics"]);
+    // A trained-on row edited: refused, with the ways out.
+    std::fs::write(&data, trained.replacen(",", ";", 50)).unwrap();
+    let out = env.claims().arg("compare").assert().code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        err.contains("changed since training") && err.contains("restore the file"),
+        "{err}"
+    );
+    assert!(err.contains("promote v2 --reason TEXT`"), "{err}");
 }
 
 /// A retrain on labels that say nothing (a third of them flipped, the rest unrelated to the

@@ -358,6 +358,16 @@ fn real_main(cli: Cli) -> Result<i32, ClaimsError> {
 /// log line with its `exit_code` and the run it recorded (`run_id`), if any.
 fn say_error(e: &ClaimsError, json_logs: bool) {
     let text = claims_ops::pipeline::error_chain(e);
+    // The home's log gets the outcome with its exit code too (only there: the target is
+    // left out of stderr), so an error outside any run (a config, a lock) is in it.
+    use claims_ops::pipeline::RUN_OUTCOME;
+    let code = e.exit_code();
+    match claims_ops::pipeline::last_run_id() {
+        Some(id) => {
+            tracing::error!(target: RUN_OUTCOME, run_id = %id, exit_code = code, "exit {code}: {text}")
+        }
+        None => tracing::error!(target: RUN_OUTCOME, exit_code = code, "exit {code}: {text}"),
+    }
     if !json_logs {
         claims_ops::say!("error: {text}");
         return;

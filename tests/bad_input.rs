@@ -758,6 +758,39 @@ fn a_failed_run_under_json_logs_has_one_error_line() {
         log.contains("run failed: input violates the data contract"),
         "{log}"
     );
+    // The process's exit is in the log with its code, and so is an error outside any run.
+    let exits = |log: &str| -> Vec<serde_json::Value> {
+        log.lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|l| l["fields"]["exit_code"].is_number())
+            .collect()
+    };
+    let exit = &exits(&log)[0];
+    assert_eq!(exit["fields"]["exit_code"], 3, "{log}");
+    assert!(
+        exit["fields"]["run_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("train-"),
+        "{log}"
+    );
+    let bad = env.path("bad.toml");
+    std::fs::write(&bad, "[search]\niteratons = 3\n").unwrap();
+    env.claims()
+        .arg("--config")
+        .arg(&bad)
+        .args(["train", "--data"])
+        .arg(&full)
+        .assert()
+        .code(2);
+    let log = std::fs::read_to_string(env.home().join("logs").join("claims.log")).unwrap();
+    let exit = exits(&log).pop().unwrap();
+    assert_eq!(exit["fields"]["exit_code"], 2, "{log}");
+    let message = exit["fields"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("exit 2: ") && message.contains("iteratons"),
+        "{log}"
+    );
 }
 
 /// Under `--log-format json` a bad argument is one JSON line on stderr, like every other

@@ -913,6 +913,49 @@ fn a_backfill_raises_drift_like_predict() {
     assert_eq!(hooked.len(), 1, "{got}");
     assert_eq!(hooked[0]["business_date"], "2026-11-06");
     assert!(!hooked[0]["drift_alerts"].as_array().unwrap().is_empty());
+    // The alert payload carries what a failure payload does (job, date, home): one paging
+    // script reads both, and tells homes apart.
+    assert_eq!(
+        (&hooked[0]["job"], &hooked[0]["date"], &hooked[0]["home"]),
+        (
+            &serde_json::json!("predict"),
+            &serde_json::json!("2026-11-06"),
+            &serde_json::json!(env.home())
+        ),
+        "{got}"
+    );
+    // A scheduled trigger's --json carries the run's result, as `predict --json` does.
+    let sched = env.path("sched.toml");
+    std::fs::write(
+        &sched,
+        format!(
+            "[schedule.predict]\ninput_pattern = '{}'\n",
+            env.path("day_{date}.csv").display()
+        ),
+    )
+    .unwrap();
+    let out = env
+        .claims()
+        .arg("--config")
+        .arg(&sched)
+        .args([
+            "--json",
+            "schedule",
+            "trigger",
+            "predict",
+            "--date",
+            "2026-11-06",
+        ])
+        .assert()
+        .success();
+    let t = last_json(&out.get_output().stdout);
+    let result = &t["outcome"]["result"];
+    assert_eq!(result["rows_scored"], 600, "{t}");
+    assert!(
+        !result["drift_alerts"].as_array().unwrap().is_empty(),
+        "{t}"
+    );
+    assert_eq!(result["run_id"], t["outcome"]["run_id"], "{t}");
     // Under --log-format json every stderr line is a JSON log line, the backfill's own
     // per-date lines and its final error too.
     let out = env

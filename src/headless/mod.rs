@@ -297,12 +297,7 @@ pub fn run(cmd: Command, cfg: &Config, home: &Path) -> Result<Output> {
             };
             let mut out = Output::ok(predict_text(&o), json!({"command": "predict", "result": o}));
             if !o.drift_alerts.is_empty() {
-                let hooks = &cfg.hooks;
-                crate::schedule::units::run_hook(
-                    &hooks.on_alert,
-                    &out.json["result"],
-                    hooks.timeout(),
-                );
+                crate::schedule::units::run_alert_hook(&cfg.hooks, &out.json["result"], home);
             }
             if fail_on_drift && !o.drift_alerts.is_empty() {
                 let conn = crate::registry::db::open(&home.join("claims.db"))?;

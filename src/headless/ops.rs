@@ -246,7 +246,7 @@ pub fn backfill(
                             )?;
                         }
                         let summary = serde_json::to_value(&o).unwrap_or_default();
-                        units::run_hook(&cfg.hooks.on_alert, &summary, cfg.hooks.timeout());
+                        units::run_alert_hook(&cfg.hooks, &summary, home);
                         format!("; drift alerts: {}", o.drift_alerts.join(", "))
                     };
                     (

@@ -161,8 +161,7 @@ impl Executor for PipelineExecutor<'_> {
                     .as_array()
                     .is_some_and(|a| !a.is_empty());
                 if alerts {
-                    let hooks = &self.cfg.hooks;
-                    super::units::run_hook(&hooks.on_alert, &summary, hooks.timeout());
+                    super::units::run_alert_hook(&self.cfg.hooks, &summary, &self.home);
                 }
                 Attempt {
                     ok: true,
@@ -170,6 +169,7 @@ impl Executor for PipelineExecutor<'_> {
                     run_id: summary["run_id"].as_str().map(str::to_string),
                     message: format!("{} {ds} succeeded", job.name()),
                     exit_code: 0,
+                    result: Some(summary),
                 }
             }
             Err(e) => {
@@ -207,6 +207,7 @@ impl Executor for PipelineExecutor<'_> {
                     run_id,
                     message,
                     exit_code: e.exit_code(),
+                    result: None,
                 }
             }
         }

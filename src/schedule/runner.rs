@@ -56,6 +56,10 @@ pub struct Attempt {
     pub message: String,
     /// The exit code the CLI would give this outcome (0 when it succeeded).
     pub exit_code: i32,
+    /// The run's result as `claims predict --json` or `claims train --json` gives it, when
+    /// it succeeded (rows scored, drift alerts; the version, the gate's verdict).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<serde_json::Value>,
 }
 
 /// Why `p` cannot be read as an input file: "not found", or "is a folder".
@@ -163,6 +167,7 @@ impl<'a> Scheduler<'a> {
                             "the run of {fire} was interrupted (the scheduler stopped during it) and catch_up = none does not run it again"
                         ),
                         exit_code: crate::error::EXIT_PIPELINE,
+                        result: None,
                     };
                     failure_hook(cfg, home, job, date, 1, &a);
                 }

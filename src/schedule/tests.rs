@@ -74,6 +74,7 @@ impl Executor for Recorder {
                 run_id: None,
                 message: "boom".into(),
                 exit_code: if self.transient { 1 } else { 3 },
+                result: None,
             };
         }
         Attempt {
@@ -82,6 +83,7 @@ impl Executor for Recorder {
             run_id: Some(format!("run-{date}")),
             message: "ok".into(),
             exit_code: 0,
+            result: None,
         }
     }
 }
@@ -302,6 +304,7 @@ impl Executor for StoppedMidRun {
                 run_id: Some("predict-cancelled".into()),
                 message: "cancelled".into(),
                 exit_code: 1,
+                result: None,
             };
         }
         self.rec.execute(job, date, cancel)
@@ -447,6 +450,7 @@ impl Executor for LockedThenFree {
                 run_id: None,
                 message: "another run holds the lock: predict is already running (pid 7)".into(),
                 exit_code: crate::error::EXIT_LOCKED,
+                result: None,
             };
         }
         *self.ran.lock().unwrap() += 1;
@@ -456,6 +460,7 @@ impl Executor for LockedThenFree {
             run_id: Some("run-x".into()),
             message: "ok".into(),
             exit_code: 0,
+            result: None,
         }
     }
     fn lock_free(&self, _: Job) -> bool {

@@ -219,6 +219,26 @@ fn hook_name(cmd: &str) -> String {
     }
 }
 
+/// `hooks.on_alert` for a scored day with drift alerts, fed the run's summary with the
+/// fields a failure hook's payload has (`job`, `date`, `home`), so one paging script reads
+/// both, and tells the homes apart.
+pub fn run_alert_hook(
+    hooks: &crate::config::HooksConfig,
+    summary: &serde_json::Value,
+    home: &Path,
+) {
+    if hooks.on_alert.trim().is_empty() {
+        return;
+    }
+    let mut payload = summary.clone();
+    if let Some(o) = payload.as_object_mut() {
+        o.insert("job".into(), "predict".into());
+        o.insert("date".into(), summary["business_date"].clone());
+        o.insert("home".into(), serde_json::json!(home));
+    }
+    run_hook(&hooks.on_alert, &payload, hooks.timeout());
+}
+
 /// Runs hook `cmd` (if any) with `summary` on stdin; waits at most `timeout`, then kills
 /// its process group; never fails the run.
 pub fn run_hook(cmd: &str, summary: &serde_json::Value, timeout: std::time::Duration) {

@@ -288,11 +288,7 @@ fn start(app: &mut App, jobs: &mut Jobs, req: Request) {
                 // Drift alerts concern the day's data whoever scored it: the alert hook runs
                 // as for a headless predict (after the screen is told, so it never waits).
                 if let Some(summary) = alert {
-                    crate::schedule::units::run_hook(
-                        &cfg.hooks.on_alert,
-                        &summary,
-                        cfg.hooks.timeout(),
-                    );
+                    crate::schedule::units::run_alert_hook(&cfg.hooks, &summary, &home);
                 }
             }));
         }

@@ -296,9 +296,10 @@ pub fn score_lines(
     ];
     if let Some(w) = basis.and_then(|b| b.weighted.as_deref()) {
         lines.push(format!(
-            "v{} used {w}: its scores are ranks, not claim probabilities",
+            "v{} used {w}: its scores rank applications but are not",
             r.model_version
         ));
+        lines.push("claim probabilities, and the odds below are the model's, not real odds".into());
     }
     lines.push(String::new());
     let reasons: serde_json::Value = serde_json::from_str(&r.top_reasons).unwrap_or_default();
@@ -543,7 +544,7 @@ mod tests {
         assert!(
             text.contains("odds x0.0041")
                 && text.contains(
-                    "v2 used weight:auto=5.2333: its scores are ranks, not claim probabilities"
+                    "v2 used weight:auto=5.2333: its scores rank applications but are not\nclaim probabilities, and the odds below are the model's, not real odds"
                 ),
             "{text}"
         );

@@ -3,7 +3,8 @@ use crate::model::params::Hyperparams;
 use crate::model::xgb::FeatureKind;
 use rand::{Rng, SeedableRng};
 
-fn matrix(rng: &mut impl Rng, n: usize) -> (DMatrix, (Vec<f32>, Vec<u8>)) {
+/// The test matrices' columns: four numbers and a category.
+fn columns() -> (Vec<String>, [FeatureKind; 5]) {
     let names: Vec<String> = (0..5).map(|i| format!("f{i}")).collect();
     let kinds = [
         FeatureKind::Numeric,
@@ -12,6 +13,11 @@ fn matrix(rng: &mut impl Rng, n: usize) -> (DMatrix, (Vec<f32>, Vec<u8>)) {
         FeatureKind::Numeric,
         FeatureKind::Categorical,
     ];
+    (names, kinds)
+}
+
+fn matrix(rng: &mut impl Rng, n: usize) -> (DMatrix, (Vec<f32>, Vec<u8>)) {
+    let (names, kinds) = columns();
     let mut x = vec![0f32; n * 5];
     let mut y = vec![0f32; n];
     for i in 0..n {
@@ -293,14 +299,7 @@ fn thread_count_does_not_change_the_model() {
 /// and on a larger one (4,096 of them), and the matrix built on demand holds the same rows.
 #[test]
 fn held_out_rows_built_on_demand_fit_the_same() {
-    let names: Vec<String> = (0..5).map(|i| format!("f{i}")).collect();
-    let kinds = [
-        FeatureKind::Numeric,
-        FeatureKind::Numeric,
-        FeatureKind::Numeric,
-        FeatureKind::Numeric,
-        FeatureKind::Categorical,
-    ];
+    let (names, kinds) = columns();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(23);
     let (train, _) = matrix(&mut rng, 5_000);
     for n in [3_000, 9_000] {

@@ -61,13 +61,7 @@ impl DMatrix {
         names: &[String],
         kinds: &[FeatureKind],
     ) -> Result<Self> {
-        let cols = names.len();
-        if rows == 0 || cols == 0 || data.len() != rows * cols || kinds.len() != cols {
-            return Err(ClaimsError::Xgboost(format!(
-                "cannot build a {rows}x{cols} matrix from {} values",
-                data.len()
-            )));
-        }
+        let cols = check_shape(data, rows, names, kinds)?;
         let mut handle = ptr::null_mut();
         // SAFETY: data holds rows*cols floats; handle is written on success.
         check(unsafe {
@@ -145,6 +139,23 @@ impl DMatrix {
             rows: idx.len(),
         })
     }
+}
+
+/// The column count of a `rows`-row matrix of `data`, refused unless the sizes agree.
+fn check_shape(
+    data: &[f32],
+    rows: usize,
+    names: &[String],
+    kinds: &[FeatureKind],
+) -> Result<usize> {
+    let cols = names.len();
+    if rows == 0 || cols == 0 || data.len() != rows * cols || kinds.len() != cols {
+        return Err(ClaimsError::Xgboost(format!(
+            "cannot build a {rows}x{cols} matrix from {} values",
+            data.len()
+        )));
+    }
+    Ok(cols)
 }
 
 /// XGBoost's feature type codes for `kinds`.

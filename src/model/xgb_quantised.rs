@@ -3,7 +3,7 @@
 
 use std::ptr;
 
-use super::{DMatrix, FeatureKind, check, cstring, feature_types, set_str_info, sys};
+use super::{DMatrix, FeatureKind, check, check_shape, cstring, feature_types, set_str_info, sys};
 use crate::error::{ClaimsError, Result};
 
 impl DMatrix {
@@ -20,13 +20,7 @@ impl DMatrix {
         labels: &[f32],
         threads: usize,
     ) -> Result<Self> {
-        let cols = names.len();
-        if rows == 0 || cols == 0 || data.len() != rows * cols || kinds.len() != cols {
-            return Err(ClaimsError::Xgboost(format!(
-                "cannot build a {rows}x{cols} matrix from {} values",
-                data.len()
-            )));
-        }
+        let cols = check_shape(data, rows, names, kinds)?;
         if labels.len() != rows {
             return Err(ClaimsError::Xgboost(format!(
                 "label: {} values for {rows} rows",

@@ -69,6 +69,58 @@ pub struct RunCtx {
     /// rest is bookkeeping that must match what was written).
     committed: AtomicBool,
     conn: Mutex<Connection>,
+    _heartbeat: Option<Heartbeat>,
+}
+
+/// How often a running run records that it is alive: a run killed mid-stage (out of
+/// memory, kill -9) is then closed at its last beat, not at its stage's start.
+const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A thread that records the run as alive every [`HEARTBEAT`] until dropped.
+struct Heartbeat {
+    stop: Arc<(Mutex<bool>, std::sync::Condvar)>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Heartbeat {
+    fn start(home: &std::path::Path, run_id: &str) -> Option<Heartbeat> {
+        let conn = db::open(&home.join("claims.db")).ok()?;
+        // A beat never waits on another writer (the next one tries again).
+        conn.busy_timeout(std::time::Duration::ZERO).ok()?;
+        let stop = Arc::new((Mutex::new(false), std::sync::Condvar::new()));
+        let (flag, id) = (stop.clone(), run_id.to_string());
+        let thread = std::thread::Builder::new()
+            .name("heartbeat".into())
+            .spawn(move || {
+                let (lock, wake) = &*flag;
+                let mut stopped = lock.lock().unwrap_or_else(|p| p.into_inner());
+                while !*stopped {
+                    stopped = match wake.wait_timeout(stopped, HEARTBEAT) {
+                        Ok((g, _)) => g,
+                        Err(p) => p.into_inner().0,
+                    };
+                    if !*stopped {
+                        let _ = runs::alive(&conn, &id, &db::now());
+                    }
+                }
+            })
+            .ok()?;
+        Some(Heartbeat {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        let (lock, wake) = &*self.stop;
+        *lock.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        wake.notify_all();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 impl RunCtx {
@@ -90,6 +142,7 @@ impl RunCtx {
         *LAST_RUN.lock().unwrap_or_else(|p| p.into_inner()) = Some(run_id.clone());
         tracing::info!(run_id = %run_id, kind, "run started");
         Ok(RunCtx {
+            _heartbeat: Heartbeat::start(home, &run_id),
             run_id,
             events,
             cancel,

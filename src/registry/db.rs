@@ -43,7 +43,7 @@ CREATE TABLE IF NOT EXISTS decisions(id INTEGER PRIMARY KEY AUTOINCREMENT, at TE
 ";
 
 /// Columns added to a table after it first shipped: (table, column, type).
-const ADDED_COLUMNS: [(&str, &str, &str); 5] = [
+const ADDED_COLUMNS: [(&str, &str, &str); 6] = [
     ("decisions", "gate", "TEXT"),
     ("runs", "replaced_by", "TEXT"),
     // The exit code the command gave (NULL: still running, or killed before it could say).
@@ -51,6 +51,8 @@ const ADDED_COLUMNS: [(&str, &str, &str); 5] = [
     // The stage a run is in and when it started it (a killed run's last sign of life).
     ("runs", "current_stage", "TEXT"),
     ("runs", "current_stage_at", "TEXT"),
+    // When a running run last said it was alive (every few seconds, in any stage).
+    ("runs", "alive_at", "TEXT"),
 ];
 
 /// Opens (creating if needed) the database at `path` with WAL and a busy timeout, so a

@@ -241,7 +241,8 @@ pub fn close_interrupted(conn: &Connection, kind: &str) -> Result<Vec<String>> {
                  (SELECT max(e) FROM (
                     SELECT strftime('%Y-%m-%dT%H:%M:%fZ', s.started_at, '+' || (s.duration_ms / 1000.0) || ' seconds') AS e
                       FROM run_stages s WHERE s.run_id = runs.run_id
-                    UNION ALL SELECT runs.current_stage_at)),
+                    UNION ALL SELECT runs.current_stage_at
+                    UNION ALL SELECT runs.alive_at)),
                  started_at),
                error = 'interrupted: the process' || COALESCE(' (pid ' || pid || ')', '') ||
                        ' ended without recording an outcome (killed, or the machine stopped) ' ||
@@ -250,6 +251,7 @@ pub fn close_interrupted(conn: &Connection, kind: &str) -> Result<Vec<String>> {
                             THEN 'during its ' || current_stage || ' stage, started at ' || current_stage_at
                             ELSE 'after ' || COALESCE((SELECT 'its ' || s.stage || ' stage' FROM run_stages s
                                    WHERE s.run_id = runs.run_id ORDER BY s.seq DESC LIMIT 1), 'its start') END ||
+                       COALESCE('; last heard from at ' || alive_at, '') ||
                        '; found by the next run at ' || ?2
              WHERE kind = ?1 AND status = 'running' RETURNING run_id",
         )
@@ -264,6 +266,17 @@ pub fn close_interrupted(conn: &Connection, kind: &str) -> Result<Vec<String>> {
 /// -9, power loss) and the next run of that kind records it as interrupted.
 pub fn looks_dead(home: &std::path::Path, r: &RunRecord) -> bool {
     r.status == "running" && !crate::schedule::lock::RunLock::held(home, &r.kind)
+}
+
+/// Records that run `run_id` was alive at `at`. A database busy with another writer is not
+/// waited for: the next beat tries again.
+pub fn alive(conn: &Connection, run_id: &str, at: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE runs SET alive_at = ?2 WHERE run_id = ?1 AND status = 'running'",
+        params![run_id, at],
+    )
+    .map_err(sql)?;
+    Ok(())
 }
 
 /// Records that run `run_id` started stage `stage` at `at`.
@@ -517,15 +530,18 @@ mod tests {
             rows_out: None,
             note: None,
         };
-        for id in ["train-a", "train-b"] {
+        for id in ["train-a", "train-b", "train-c"] {
             start(&conn, id, "train", "{}").unwrap();
             begin_stage(&conn, id, "load", "2026-11-29T19:00:00.000Z").unwrap();
             stage(&conn, id, &record("load", "2026-11-29T19:00:00.000Z")).unwrap();
         }
         begin_stage(&conn, "train-a", "search", "2026-11-29T19:00:01.600Z").unwrap();
+        // One killed 40 minutes into its search: closed at its last heartbeat.
+        begin_stage(&conn, "train-c", "search", "2026-11-29T19:00:01.600Z").unwrap();
+        alive(&conn, "train-c", "2026-11-29T19:40:02.000Z").unwrap();
         let mut closed = close_interrupted(&conn, "train").unwrap();
         closed.sort();
-        assert_eq!(closed, ["train-a", "train-b"]);
+        assert_eq!(closed, ["train-a", "train-b", "train-c"]);
         let runs = list(&conn, 10).unwrap();
         let run = |id: &str| runs.iter().find(|r| r.run_id == id).unwrap();
         let a = run("train-a");
@@ -539,6 +555,23 @@ mod tests {
         let error = b.error.as_deref().unwrap();
         assert!(error.contains("stopped) after its load stage;"), "{error}");
         assert_eq!(b.finished_at.as_deref(), Some("2026-11-29T19:00:01.500Z"));
+        let c = run("train-c");
+        let error = c.error.as_deref().unwrap();
+        assert!(
+            error.contains("during its search stage, started at 2026-11-29T19:00:01.600Z; last heard from at 2026-11-29T19:40:02.000Z;"),
+            "{error}"
+        );
+        assert_eq!(c.finished_at.as_deref(), Some("2026-11-29T19:40:02.000Z"));
+        // A finished run takes no beat.
+        alive(&conn, "train-c", "2026-11-29T20:00:00.000Z").unwrap();
+        assert_eq!(
+            get(&conn, "train-c")
+                .unwrap()
+                .unwrap()
+                .finished_at
+                .as_deref(),
+            Some("2026-11-29T19:40:02.000Z")
+        );
     }
 
     #[test]

@@ -106,9 +106,23 @@ fn rerun_replaces_the_date_and_reasons_are_stored() {
     );
     let kept = sqlite_rows(&env, "2026-03-02");
     assert!(kept.len() == 800 && kept.iter().all(|r| r.run_id == first_run));
-    // A date after today is scored, with a warning.
+    // A date after today is refused (a mistyped year would become the sink's latest date
+    // for good), nothing written; with --force it is scored, with a warning.
     let c = day_file(&env, "c.csv", 50, 3, 90_000, 0.0);
-    let out = predict(&env, &c, &["--date", "2099-01-01", "--json"]).success();
+    let out = predict(&env, &c, &["--date", "2099-01-01"]).code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        err.contains("2099-01-01 is after today (")
+            && err.contains("was --date mistyped? Nothing was written.")
+            && err.contains(&format!(
+                "`claims --home {} predict --data {} --date 2099-01-01 --force`",
+                claims_ops::shell_word(&env.home().display().to_string()),
+                claims_ops::shell_word(&c.display().to_string())
+            )),
+        "{err}"
+    );
+    assert!(sqlite_rows(&env, "2099-01-01").is_empty());
+    let out = predict(&env, &c, &["--date", "2099-01-01", "--force", "--json"]).success();
     let j = last_json(&out.get_output().stdout);
     let w = j["result"]["warnings"].to_string();
     assert!(w.contains("2099-01-01 is after today"), "{w}");

@@ -239,6 +239,11 @@ fn run(
     let (mut sink, replaced, mut chunks, first) = ctx.stage("load", None, || {
         // A missing file is named as such even when the sink is down too.
         load::check_path(&req.data)?;
+        let zones = [
+            cfg.inference.timezone.as_str(),
+            cfg.schedule.timezone.as_str(),
+        ];
+        super::rerun::refuse_future(home, req, date, &zones)?;
         let mut sink = sink::open(sink_url, home)?;
         let replaced = earlier_run(home, &mut *sink, req, date)?;
         let mut chunks = load::Chunks::open(&req.data, CHUNK_BYTES)?;

@@ -69,23 +69,9 @@ pub(super) fn earlier_run(
     if req.replace {
         return Ok(Some(replaced));
     }
-    // The command that forces it, with this run's home and sink (a pasted command without
-    // them would write elsewhere); a --config given to this run must be given again.
-    // Without the sink's password (a pasted `***` would fail to log in): PGPASSWORD or
-    // ~/.pgpass gives it.
-    let (sink, had_password) = req.sink.as_deref().map_or((String::new(), false), |s| {
-        let (url, had) = sink::postgres::without_password(s);
-        (format!(" --sink {}", crate::shell_word(&url)), had)
-    });
-    let password = if had_password {
-        "; and the sink's password in PGPASSWORD or ~/.pgpass"
-    } else {
-        ""
-    };
     let force = format!(
-        "Nothing was written. If the date is right and this file {REFUSED_FOR_DATE}: `claims --home {} predict --data {} --date {date}{sink} --force` (with the same --config, if this run had one{password}); otherwise check --date",
-        crate::shell_word(&home.display().to_string()),
-        crate::shell_word(&req.data.display().to_string())
+        "Nothing was written. If the date is right and this file {REFUSED_FOR_DATE}: {}; otherwise check --date",
+        force_command(home, req, date)
     );
     let Some(earlier_data) = data else {
         return Err(ClaimsError::Usage(format!(
@@ -114,6 +100,60 @@ pub(super) fn earlier_run(
         )));
     }
     Ok(Some(replaced))
+}
+
+/// The command that scores `req`'s file for `date` with `--force`, with this run's home and
+/// sink (a pasted command without them would write elsewhere); a --config given to this run
+/// must be given again. Without the sink's password (a pasted `***` would fail to log in):
+/// PGPASSWORD or ~/.pgpass gives it.
+fn force_command(home: &Path, req: &PredictRequest, date: &str) -> String {
+    let (sink, had_password) = req.sink.as_deref().map_or((String::new(), false), |s| {
+        let (url, had) = sink::postgres::without_password(s);
+        (format!(" --sink {}", crate::shell_word(&url)), had)
+    });
+    let password = if had_password {
+        "; and the sink's password in PGPASSWORD or ~/.pgpass"
+    } else {
+        ""
+    };
+    format!(
+        "`claims --home {} predict --data {} --date {date}{sink} --force` (with the same --config, if this run had one{password})",
+        crate::shell_word(&home.display().to_string()),
+        crate::shell_word(&req.data.display().to_string())
+    )
+}
+
+/// The latest "today" among `zones`, with its zone.
+fn latest_today<'a>(zones: &[&'a str]) -> Result<Option<(String, &'a str)>> {
+    let mut latest: Option<(String, &str)> = None;
+    for tz in zones {
+        let today = super::infer::today(tz)?;
+        if latest.as_ref().is_none_or(|(t, _)| today > *t) {
+            latest = Some((today, tz));
+        }
+    }
+    Ok(latest)
+}
+
+/// Refuses (exit 2) a business date after today in every one of `zones` (the inference and
+/// schedule time zones) unless the request says to replace: a mistyped year would otherwise
+/// become the sink's latest date for good (drift, the console and `explain` open on it).
+/// No scheduled run asks for one (`date_offset_days` is at most 0).
+pub(super) fn refuse_future(
+    home: &Path,
+    req: &PredictRequest,
+    date: &str,
+    zones: &[&str],
+) -> Result<()> {
+    match latest_today(zones)? {
+        Some((today, tz)) if !req.replace && date > today.as_str() => {
+            Err(ClaimsError::Usage(format!(
+                "{date} is after today ({today} in {tz}): was --date mistyped? Nothing was written. If the date is right: {}",
+                force_command(home, req, date)
+            )))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Warnings about a scored date that looks mistyped: a date after today in every one of
@@ -146,14 +186,7 @@ fn mistyped_date(
     zones: &[&str],
 ) -> Result<Vec<String>> {
     let mut out = vec![];
-    let mut latest: Option<(String, &str)> = None;
-    for tz in zones {
-        let today = super::infer::today(tz)?;
-        if latest.as_ref().is_none_or(|(t, _)| today > *t) {
-            latest = Some((today, tz));
-        }
-    }
-    if let Some((today, tz)) = latest
+    if let Some((today, tz)) = latest_today(zones)?
         && date > today.as_str()
     {
         out.push(format!(

@@ -121,6 +121,16 @@ fn schedule_values_cron_and_systemd_can_use() {
             "never fires",
         ),
         (
+            "[schedule.predict]\ncron = \"0 6 */2 * 1\"",
+            "schedule.predict.cron",
+            "is read two ways: crontab runs it when both match",
+        ),
+        (
+            "[schedule.train]\ncron = \"0 6 1 * */1\"",
+            "schedule.train.cron",
+            "'0-6/2' for a weekday '*/2'",
+        ),
+        (
             "[schedule.predict]\ncron = \"0 25 * * *\"",
             "schedule.predict.cron",
             "not a cron expression (the hour field: ",

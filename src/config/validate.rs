@@ -35,7 +35,16 @@ fn not_standard_cron(expr: &str) -> Option<String> {
             fields.len()
         ));
     }
-    for f in fields {
+    // crontab ORs the day of month and the weekday only when neither starts with `*`;
+    // croner (the built-in scheduler) and systemd OR them whenever both are not `*`.
+    let (dom, dow) = (fields[2], fields[4]);
+    let starred = |f: &str| f.starts_with('*') && f != "*";
+    if (starred(dom) && dow != "*") || (starred(dow) && dom != "*") {
+        return Some(format!(
+            "day of month '{dom}' with weekday '{dow}' is read two ways: crontab runs it when both match (a field starting with * counts as unrestricted), systemd and the built-in scheduler when either does; write the starred field as a range (e.g. '1-31/2' for '*/2', '0-6/2' for a weekday '*/2') to run when either matches, or make the other field '*'"
+        ));
+    }
+    for f in &fields {
         for atom in f.split([',', '-', '/']) {
             let ok = atom == "*"
                 || (!atom.is_empty() && atom.bytes().all(|b| b.is_ascii_digit()))

@@ -30,41 +30,6 @@ pub struct Rebuilt {
     pub splits: (Vec<usize>, Vec<usize>, Vec<usize>),
 }
 
-/// The first `rows` data rows of CSV file `path` (after its header), read as a file of its
-/// own, when their bytes are the ones hashed as `sha256`: a file rows were appended to
-/// since. Line ends inside quoted values do not end a row. `None` when they differ.
-fn trained_prefix(path: &Path, rows: usize, sha256: &str) -> Result<Option<load::RawFile>> {
-    if crate::data::files::is_parquet(path) {
-        return Ok(None);
-    }
-    let bytes = std::fs::read(path).map_err(|e| ClaimsError::io(path, e))?;
-    let (mut quoted, mut ends, mut cut) = (false, 0usize, None);
-    for (i, b) in bytes.iter().enumerate() {
-        match b {
-            b'"' => quoted = !quoted,
-            b'\n' if !quoted => {
-                ends += 1;
-                if ends == rows + 1 {
-                    cut = Some(i + 1);
-                    break;
-                }
-            }
-            _ => {}
-        }
-    }
-    let Some(cut) = cut else { return Ok(None) };
-    let digest = <sha2::Sha256 as sha2::Digest>::digest(&bytes[..cut]);
-    if hex::encode(digest) != sha256 {
-        return Ok(None);
-    }
-    let dir = tempfile::tempdir().map_err(|e| ClaimsError::io(path, e))?;
-    let copy = dir.path().join(path.file_name().unwrap_or_default());
-    std::fs::write(&copy, &bytes[..cut]).map_err(|e| ClaimsError::io(&copy, e))?;
-    let mut file = load::read_file(&copy)?;
-    file.name = path.display().to_string();
-    Ok(Some(file))
-}
-
 /// Re-reads version `v`'s training files (checking their sha256) and redoes its split.
 pub fn rebuild(reg: &Registry, v: u32) -> Result<Rebuilt> {
     let m = reg.manifest(v)?;
@@ -86,18 +51,18 @@ pub fn rebuild(reg: &Registry, v: u32) -> Result<Rebuilt> {
         }
         // A history file with the month's rows appended since (the monthly routine): its
         // first rows are the ones trained on, byte for byte.
-        match trained_prefix(p, f.rows, &f.sha256)? {
-            Some(file) => {
+        match super::grown::trained_len(p, f.rows, &f.sha256)? {
+            Some(len) => {
                 tracing::info!(
                     "'{}' grew since model v{v} was trained: its first {} rows, the ones trained on, are read",
                     f.path,
                     f.rows
                 );
-                files.push(file);
+                files.push(super::grown::read_prefix(&reg.home, p, len)?);
             }
             None => {
                 return Err(ClaimsError::Usage(format!(
-                    "cannot rebuild model v{v}'s splits: '{}' changed since training (sha256 differs, and its first {} rows are not the ones trained on either): restore the file as it was trained on to compare; or promote without a new comparison (`claims promote v{v} --reason TEXT`, judged by the gate result recorded at training)",
+                    "cannot rebuild model v{v}'s splits: '{}' changed since training (sha256 differs, and its first {} rows are not the ones trained on either): restore the file as it was trained on to compare; or promote without a new comparison (`claims promote v{v} --reason TEXT`)",
                     f.path, f.rows
                 )));
             }

@@ -9,6 +9,7 @@ pub mod dates;
 mod drift_store;
 pub mod feedback;
 mod gate;
+mod grown;
 pub mod infer;
 pub(crate) mod rerun;
 mod scoring;

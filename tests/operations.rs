@@ -311,8 +311,12 @@ fn backfill_finishes_the_good_dates_and_resumes_the_bad_one() {
         .code(2);
     let j = last_json(&out.get_output().stdout);
     assert_eq!(
-        (j["skipped"].as_u64(), j["failed"].as_u64()),
-        (Some(2), Some(1)),
+        (
+            j["skipped"].as_u64(),
+            j["changed"].as_u64(),
+            j["failed"].as_u64()
+        ),
+        (Some(2), Some(1), Some(0)),
         "{j}"
     );
     let dates = j["dates"].as_array().unwrap();
@@ -323,15 +327,38 @@ fn backfill_finishes_the_good_dates_and_resumes_the_bad_one() {
             .to_string()
     };
     assert!(
-        detail("2026-02-02").contains("other contents at the same path"),
+        detail("2026-02-02").contains("its file now holds other contents than run predict-"),
         "{j}"
     );
-    assert!(detail("2026-02-02").contains("--force"), "{j}");
+    assert!(
+        detail("2026-02-02").contains("--date 2026-02-02 --sink ")
+            && detail("2026-02-02").contains(" --force`"),
+        "{j}"
+    );
     assert!(detail("2026-02-03").contains("no file at"), "{j}");
+    assert!(!detail("2026-02-03").contains("--force"), "{j}");
     assert!(
         detail("2026-02-01").starts_with("already done by run predict-"),
         "{j}"
     );
+    // Nothing was recorded for the changed date: a rerun of the backfill pages no one.
+    let conn = rusqlite::Connection::open(env.home().join("claims.db")).unwrap();
+    let runs_of = |date: &str| -> i64 {
+        conn.query_row(
+            "SELECT count(*) FROM runs WHERE json_extract(args, '$.date') = ?1",
+            [date],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    let before = runs_of("2026-02-02");
+    env.claims()
+        .args(["predict", "--from", "2026-02-02", "--to", "2026-02-02"])
+        .args(["--input-pattern", &pattern, "--sink"])
+        .arg(format!("sqlite:{}", other.display()))
+        .assert()
+        .code(2);
+    assert_eq!(runs_of("2026-02-02"), before);
 }
 
 #[test]

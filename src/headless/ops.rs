@@ -47,13 +47,13 @@ fn day_done(
     Ok(done_by(target, runs, date)?.is_some())
 }
 
-/// The run that wrote `date`'s rows, when [`day_done`] holds (its id, and the SHA-256 of the
-/// file it scored when this home recorded one).
+/// The run that wrote `date`'s rows, when [`day_done`] holds: its id, and when this home
+/// recorded it, the SHA-256 of the file it scored and when it started.
 fn done_by(
     target: &mut dyn crate::sink::Sink,
     runs: &rusqlite::Connection,
     date: &str,
-) -> Result<Option<(String, Option<String>)>> {
+) -> Result<Option<(String, Option<(String, String)>)>> {
     let Some(run_id) = target.day_writer(date)? else {
         return Ok(None);
     };
@@ -61,12 +61,29 @@ fn done_by(
     if run.as_ref().is_some_and(|r| r.status != "succeeded") {
         return Ok(None);
     }
-    let sha = run.and_then(|r| {
-        r.summary_json()["input_sha256"]
-            .as_str()
-            .map(str::to_string)
+    let read = run.and_then(|r| {
+        let sha = r.summary_json()["input_sha256"].as_str()?.to_string();
+        Some((sha, r.started_at))
     });
-    Ok(Some((run_id, sha)))
+    Ok(Some((run_id, read)))
+}
+
+/// Whether the file at `input` now holds other contents than a run that started at
+/// `started` scored (SHA-256 `sha`). A file not modified since that run started is the one
+/// it read, and is not hashed again (a resumed backfill of a year of large files would read
+/// them all). `Err` says why it could not be read.
+fn changed_since(input: &Path, sha: &str, started: &str) -> std::result::Result<bool, String> {
+    let modified = std::fs::metadata(input)
+        .and_then(|m| m.modified())
+        .map_err(|e| e.to_string())?;
+    let modified = chrono::DateTime::<chrono::Utc>::from(modified)
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    if modified.as_str() < started {
+        return Ok(false);
+    }
+    crate::registry::sha256_file(input)
+        .map(|h| h != sha)
+        .map_err(|e| e.to_string())
 }
 
 /// What a backfill does besides scoring.
@@ -185,34 +202,50 @@ pub fn backfill(
                 Err(e) => return Err(e),
             },
         };
-        // A date done from other contents than its file's now (a corrected file delivered
-        // again) is not skipped quietly: it goes to `predict`, which refuses it as a single
-        // run would (exit 2, naming both runs' files and the --force command).
-        let present = Path::new(&input).is_file();
-        let changed = match &done {
-            Some((_, Some(sha))) if present => {
-                crate::registry::sha256_file(Path::new(&input))? != *sha
-            }
-            _ => false,
-        };
-        let done = done.filter(|_| !changed);
         // A date's warnings (its file's contents scored for another date too, a date after
         // today): the mistakes of a backfill with a wrong file, so they are printed, listed
         // at the end and carried in --json.
         let mut warnings: Vec<String> = vec![];
-        let (status, detail) = if let Some((run, _)) = &done {
-            let gone = if present {
-                String::new()
+        // A date done from other contents than its file's now (a corrected file delivered
+        // again) is not skipped quietly, nor rescored without --force: it is "changed",
+        // with the command that rescores it (no run recorded, no hook: a rerun of the
+        // backfill would otherwise record and page it again each time).
+        let present = Path::new(&input).is_file();
+        let changed = match &done {
+            Some((run, Some((sha, started)))) if present => {
+                changed_since(Path::new(&input), sha, started).unwrap_or_else(|e| {
+                    warnings.push(format!(
+                        "could not read {input} to compare it with the file run {run} scored: {e}"
+                    ));
+                    false
+                })
+            }
+            _ => false,
+        };
+        let (status, detail) = if let (true, Some((run, _))) = (changed, &done) {
+            let req = PredictRequest {
+                data: input.clone().into(),
+                date: Some(ds.clone()),
+                sink: sink.clone(),
+                replace: false,
+            };
+            (
+                "changed".to_string(),
+                format!(
+                    "its file now holds other contents than run {run} scored; nothing was rescored. If the new file is right: {}; otherwise restore the file",
+                    crate::pipeline::rerun::force_command(home, &req, &ds)
+                ),
+            )
+        } else if let Some((run, _)) = &done {
+            let detail = if present {
+                format!("already done by run {run} (use --force to rescore)")
             } else {
                 format!(
-                    "; no file at {} now",
+                    "already done by run {run}; no file at {} now",
                     crate::pipeline::absolute(Path::new(&input)).display()
                 )
             };
-            (
-                "skipped".to_string(),
-                format!("already done by run {run}{gone} (use --force to rescore)"),
-            )
+            ("skipped".to_string(), detail)
         } else {
             // A missing input goes through `predict` too: it is refused there (exit 2, its
             // absolute path named) and recorded as a failed run, as a single predict is;
@@ -286,12 +319,22 @@ pub fn backfill(
     }
     let count = |s: &str| results.iter().filter(|r| r["status"] == s).count();
     let (ok, skipped, failed) = (count("done"), count("skipped"), count("failed"));
+    let changed = count("changed");
+    let held = if changed > 0 {
+        format!(", {changed} changed (not rescored)")
+    } else {
+        String::new()
+    };
     let mut text =
-        format!("backfill {from}..{to}: {ok} done, {skipped} skipped, {failed} failed\n");
-    for r in results.iter().filter(|r| r["status"] == "failed") {
+        format!("backfill {from}..{to}: {ok} done, {skipped} skipped{held}, {failed} failed\n");
+    for r in results
+        .iter()
+        .filter(|r| r["status"] == "failed" || r["status"] == "changed")
+    {
         text.push_str(&format!(
-            "  {} failed: {}\n",
+            "  {} {}: {}\n",
             r["date"].as_str().unwrap_or(""),
+            r["status"].as_str().unwrap_or(""),
             r["detail"].as_str().unwrap_or("")
         ));
     }
@@ -322,10 +365,14 @@ pub fn backfill(
     }
     let mut out = Output::ok(
         text,
-        json!({"command": "predict-backfill", "done": ok, "skipped": skipped, "failed": failed, "stopped_before": stopped_before, "drift_alerts": drifted, "dates": results}),
+        json!({"command": "predict-backfill", "done": ok, "skipped": skipped, "changed": changed, "failed": failed, "stopped_before": stopped_before, "drift_alerts": drifted, "dates": results}),
     );
     if failed > 0 {
         out.then_fail = worst;
+    } else if changed > 0 {
+        out.then_fail = Some(ClaimsError::Usage(format!(
+            "{changed} date(s) hold scores of other contents than their files now (listed above): rescore each with its --force command, or restore the files"
+        )));
     } else if let Some(d) = stopped_before {
         // Stopped, not finished: a scheduler must not read this as a complete backfill.
         out.then_fail = Some(ClaimsError::Other(anyhow::anyhow!(

@@ -106,18 +106,27 @@ pub(super) fn earlier_run(
 /// sink (a pasted command without them would write elsewhere); a --config given to this run
 /// must be given again. Without the sink's password (a pasted `***` would fail to log in):
 /// PGPASSWORD or ~/.pgpass gives it.
-fn force_command(home: &Path, req: &PredictRequest, date: &str) -> String {
+pub(crate) fn force_command(home: &Path, req: &PredictRequest, date: &str) -> String {
     let (sink, had_password) = req.sink.as_deref().map_or((String::new(), false), |s| {
         let (url, had) = sink::postgres::without_password(s);
         (format!(" --sink {}", crate::shell_word(&url)), had)
     });
-    let password = if had_password {
-        "; and the sink's password in PGPASSWORD or ~/.pgpass"
-    } else {
-        ""
+    // The command's own --config when the CLI gave one (the hint arguments end with it);
+    // run from elsewhere (the console), the reader is told to add it.
+    let (config, ask) = match crate::HINT_ARGS.get() {
+        Some(args) => (args.find(" --config ").map_or("", |i| &args[i..]), false),
+        None => ("", true),
+    };
+    let note = match (ask, had_password) {
+        (true, true) => {
+            " (with the same --config, if this run had one; and the sink's password in PGPASSWORD or ~/.pgpass)"
+        }
+        (true, false) => " (with the same --config, if this run had one)",
+        (false, true) => " (with the sink's password in PGPASSWORD or ~/.pgpass)",
+        (false, false) => "",
     };
     format!(
-        "`claims --home {} predict --data {} --date {date}{sink} --force` (with the same --config, if this run had one{password})",
+        "`claims --home {}{config} predict --data {} --date {date}{sink} --force`{note}",
         crate::shell_word(&home.display().to_string()),
         crate::shell_word(&req.data.display().to_string())
     )

@@ -211,6 +211,22 @@ fn backfill_finishes_the_good_dates_and_resumes_the_bad_one() {
             .all(|(d, c)| *c == if d == "2026-02-05" { 3 } else { 0 }),
         "{codes:?}"
     );
+    // The backfill's exit in the home's log names the failed date's run, not the last one.
+    let failed_run = j["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["business_date"] == "2026-02-05")
+        .unwrap()["run_id"]
+        .clone();
+    let log = std::fs::read_to_string(env.home().join("logs").join("claims.log")).unwrap();
+    let exit: serde_json::Value = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|l| l["fields"]["exit_code"] == 3)
+        .last()
+        .unwrap();
+    assert_eq!(exit["fields"]["run_id"], failed_run, "{exit}");
     // Fix the file and rerun: only that date runs.
     std::fs::write(&bad, good_text).unwrap();
     let out = run(&env).success();

@@ -47,13 +47,16 @@ fn day_done(
     Ok(done_by(target, runs, date)?.is_some())
 }
 
+/// What a run read: the SHA-256 of its input, and when it started.
+type ReadBy = (String, String);
+
 /// The run that wrote `date`'s rows, when [`day_done`] holds: its id, and when this home
 /// recorded it, the SHA-256 of the file it scored and when it started.
 fn done_by(
     target: &mut dyn crate::sink::Sink,
     runs: &rusqlite::Connection,
     date: &str,
-) -> Result<Option<(String, Option<(String, String)>)>> {
+) -> Result<Option<(String, Option<ReadBy>)>> {
     let Some(run_id) = target.day_writer(date)? else {
         return Ok(None);
     };
@@ -174,6 +177,7 @@ pub fn backfill(
     let mut target = opened;
     let mut results = vec![];
     let mut worst: Option<ClaimsError> = None;
+    let mut worst_run: Option<String> = None;
     let mut stopped_before: Option<String> = None;
     let mut drifted: Vec<String> = vec![];
     let mut d = a;
@@ -302,6 +306,8 @@ pub fn backfill(
                         .join(" / ");
                     if worst.as_ref().is_none_or(|w| w.exit_code() < e.exit_code()) {
                         worst = Some(e);
+                        // The run the backfill's error names (its JSON, its log line).
+                        worst_run = crate::pipeline::last_run_id();
                     }
                     ("failed".to_string(), msg)
                 }
@@ -369,7 +375,9 @@ pub fn backfill(
     );
     if failed > 0 {
         out.then_fail = worst;
+        crate::pipeline::set_last_run_id(worst_run.as_deref());
     } else if changed > 0 {
+        crate::pipeline::set_last_run_id(None);
         out.then_fail = Some(ClaimsError::Usage(format!(
             "{changed} date(s) hold scores of other contents than their files now (listed above): rescore each with its --force command, or restore the files"
         )));

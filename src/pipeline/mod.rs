@@ -60,6 +60,13 @@ pub fn last_run_id() -> Option<String> {
     LAST_RUN.lock().unwrap_or_else(|p| p.into_inner()).clone()
 }
 
+/// Makes `run_id` the run [`last_run_id`] names: one recorded outside a [`RunCtx`] (a
+/// scheduled job refused before it could start), or the failed date a backfill ends with.
+/// `None`: the outcome is no single run's (a backfill's changed dates).
+pub fn set_last_run_id(run_id: Option<&str>) {
+    *LAST_RUN.lock().unwrap_or_else(|p| p.into_inner()) = run_id.map(str::to_string);
+}
+
 /// The context a running pipeline reports through.
 pub struct RunCtx {
     /// The run id.
@@ -140,7 +147,7 @@ impl RunCtx {
             tracing::warn!(run_id = %id, "an earlier {kind} run ended without an outcome; recorded as failed (interrupted)");
         }
         let run_id = runs::start_new(&conn, kind, args)?;
-        *LAST_RUN.lock().unwrap_or_else(|p| p.into_inner()) = Some(run_id.clone());
+        set_last_run_id(Some(&run_id));
         tracing::info!(run_id = %run_id, kind, "run started");
         Ok(RunCtx {
             _heartbeat: Heartbeat::start(home, &run_id),

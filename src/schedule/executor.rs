@@ -88,6 +88,7 @@ impl PipelineExecutor<'_> {
         let args = args.to_string();
         let run_id = runs::start_new(&conn, job.name(), &args).ok()?;
         runs::finish(&conn, &run_id, Err((text, code))).ok()?;
+        crate::pipeline::set_last_run_id(Some(&run_id));
         tracing::error!(target: crate::pipeline::RUN_OUTCOME, run_id = %run_id, "run failed: {text}");
         Some(run_id)
     }

@@ -223,8 +223,7 @@ fn backfill_finishes_the_good_dates_and_resumes_the_bad_one() {
     let exit: serde_json::Value = log
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|l| l["fields"]["exit_code"] == 3)
-        .last()
+        .rfind(|l| l["fields"]["exit_code"] == 3)
         .unwrap();
     assert_eq!(exit["fields"]["run_id"], failed_run, "{exit}");
     // Fix the file and rerun: only that date runs.

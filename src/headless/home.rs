@@ -73,7 +73,7 @@ pub fn refuse_missing_home(
         // A scheduled predict on an unmounted or mistyped home still pages.
         if let (true, Ok(cfg)) = (scores, Config::load(config)) {
             let payload = json!({"ok": false, "job": "predict", "error": e.to_string(),
-                "exit_code": e.exit_code(), "home": home});
+                "exit_code": e.exit_code(), "home": home.to_string_lossy()});
             units::run_hook(&cfg.hooks.on_failure, &payload, cfg.hooks.timeout());
         }
         return Err(e);
@@ -114,6 +114,10 @@ pub(super) fn no_drift_hint(home: &Path, date: &str) -> String {
         .ok()
         .flatten();
     match last {
+        Some(r) if crate::registry::runs::looks_dead(home, &r) => format!(
+            "its scoring run {} was stopped before it finished (killed?): `claims runs {}` shows its last stage",
+            r.run_id, r.run_id
+        ),
         Some(r) if r.status == "running" => {
             format!("its scoring run {} is still running", r.run_id)
         }

@@ -576,7 +576,7 @@ fn demo(cfg: &Config, home: &Path) -> Result<Output> {
     ));
     let mut j = train_json(&o);
     j["command"] = json!("demo");
-    j["home"] = json!(home);
+    j["home"] = json!(home.to_string_lossy());
     j["predict"] = json!(p);
     Ok(Output::ok(text, j))
 }

@@ -24,7 +24,7 @@ pub fn hook(hooks: &HooksConfig, job: &str, e: &ClaimsError, home: &Path, date: 
     }
     // The run it recorded, when it got that far (as the scheduler's payload has it).
     let mut payload = json!({"ok": false, "job": job, "error": e.to_string(),
-        "exit_code": e.exit_code(), "home": crate::pipeline::absolute(home)});
+        "exit_code": e.exit_code(), "home": crate::pipeline::absolute(home).to_string_lossy()});
     if let Some(d) = date {
         payload["date"] = json!(d);
     }

@@ -80,10 +80,15 @@ impl PipelineExecutor<'_> {
         // The file the schedule's pattern names for the date: the console's rerun scores
         // it, whatever --config the console itself was started with.
         if job == Job::Predict {
-            args["data"] = serde_json::json!(self.predict_input(ds));
+            args["data"] = serde_json::json!(self.predict_input(ds).to_string_lossy());
         } else if let Ok(date) = ds.parse::<NaiveDate>() {
             // The files it would have trained on: the console's rerun trains on them.
-            args["data"] = serde_json::json!(self.train_inputs(date));
+            args["data"] = serde_json::json!(
+                self.train_inputs(date)
+                    .iter()
+                    .map(|p| p.to_string_lossy())
+                    .collect::<Vec<_>>()
+            );
         }
         let args = args.to_string();
         let run_id = runs::start_new(&conn, job.name(), &args).ok()?;

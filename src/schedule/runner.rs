@@ -87,7 +87,7 @@ pub fn failure_hook(
     let summary = serde_json::json!({
         "ok": false, "job": job.name(), "date": date.to_string(), "error": a.message,
         "exit_code": a.exit_code, "run_id": a.run_id, "attempts": attempts,
-        "home": crate::pipeline::absolute(home),
+        "home": crate::pipeline::absolute(home).to_string_lossy(),
     });
     super::units::run_hook(&cfg.hooks.on_failure, &summary, cfg.hooks.timeout());
 }

@@ -234,7 +234,8 @@ pub fn run_alert_hook(
     if let Some(o) = payload.as_object_mut() {
         o.insert("job".into(), "predict".into());
         o.insert("date".into(), summary["business_date"].clone());
-        o.insert("home".into(), serde_json::json!(home));
+        // A path that is not UTF-8 would make `json!` panic.
+        o.insert("home".into(), serde_json::json!(home.to_string_lossy()));
     }
     run_hook(&hooks.on_alert, &payload, hooks.timeout());
 }

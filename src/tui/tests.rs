@@ -395,6 +395,21 @@ fn a_large_day_is_counted_and_searched_whole() {
     press(&mut a, KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
     press(&mut a, KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
     assert!(a.filter.is_empty() && a.found.is_empty());
+    // A filter every row matches: the day's search stops at what the console loads, and
+    // the title says more may match (it said "2000 of 2100 match").
+    for c in "/APP\n".chars() {
+        let code = if c == '\n' {
+            KeyCode::Enter
+        } else {
+            KeyCode::Char(c)
+        };
+        press(&mut a, KeyEvent::new(code, KeyModifiers::NONE));
+    }
+    let (max, shown) = (super::data::MAX_ROWS, render(&a, 160, 40));
+    assert!(
+        shown.contains(&format!("at least {max} of {rows} match 'APP'")),
+        "{shown}"
+    );
 }
 
 #[test]

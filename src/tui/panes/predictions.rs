@@ -233,6 +233,13 @@ pub fn predictions(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             app.predictions.len(),
             app.filter
         ),
+        // The whole day's search stops at as many rows as the console loads: more may match.
+        (false, _) if app.found.len() >= crate::tui::data::MAX_ROWS => format!(
+            "{date}: at least {} of {total} match '{}'{model}, the {} highest shown (narrow it; Esc clears)",
+            app.found.len(),
+            app.filter,
+            visible.len()
+        ),
         (false, _) => format!(
             "{date}: {} of {total} match '{}'{model} (Esc clears)",
             visible.len(),

@@ -95,6 +95,8 @@ fn every_hyperparameter_reaches_the_booster() {
         .unwrap();
     let bs: f64 = bs.trim_matches(|c| c == '[' || c == ']').parse().unwrap();
     assert!((bs - 0.5).abs() > 1e-3, "base_score {bs}");
+    // The bins the quantised training matrices are built with.
+    assert!(cfg.to_string().contains("\"max_bin\":\"256\""), "{cfg}");
     // No removed `predictor` parameter anywhere.
     assert!(!cfg.to_string().contains("predictor\":\"cpu_predictor"));
     // Early stopping: the booster holds exactly best_iteration + 1 rounds.

@@ -71,6 +71,11 @@ pub struct FitSettings {
     pub held_out_offset: f32,
 }
 
+/// Histogram bins per feature, sent to every booster and used to build the quantised
+/// training matrices ([`super::xgb::DMatrix::quantised_from_dense`]): XGBoost refuses a
+/// booster whose `max_bin` differs from its matrix's.
+pub const MAX_BIN: u32 = 256;
+
 impl FitSettings {
     /// The exact parameter list sent to the booster. No `base_score` (XGBoost 3 estimates the
     /// intercept from the training labels) and no `predictor` (removed in XGBoost 2).
@@ -88,6 +93,7 @@ impl FitSettings {
             ("colsample_bytree".into(), p.colsample_bytree.to_string()),
             ("min_child_weight".into(), p.min_child_weight.to_string()),
             ("eval_metric".into(), self.metric.clone()),
+            ("max_bin".into(), MAX_BIN.to_string()),
         ];
         if let Some(w) = self.scale_pos_weight {
             v.push(("scale_pos_weight".into(), w.to_string()));

@@ -9,8 +9,8 @@ use crate::error::{ClaimsError, Result};
 impl DMatrix {
     /// A training matrix that keeps only XGBoost's quantised values (`QuantileDMatrix`: one
     /// byte a value, the histogram index `hist` trains on) instead of a copy of `data` (eight
-    /// bytes a value) plus that index: the same bins as [`DMatrix::from_dense`] with `hist`'s
-    /// default 256 bins, so the same trees, at about a ninth of the memory. Only for training:
+    /// bytes a value) plus that index: the same bins as [`DMatrix::from_dense`] with
+    /// [`crate::model::params::MAX_BIN`] bins, so the same trees, at about a ninth of the memory. Only for training:
     /// held-out and scored rows stay plain matrices. `threads` sets the build's threads.
     pub fn quantised_from_dense(
         data: &[f32],
@@ -47,8 +47,9 @@ impl DMatrix {
             error: None,
         };
         let config = cstring(&format!(
-            r#"{{"missing": NaN, "nthread": {}, "max_bin": 256}}"#,
-            threads.max(1)
+            r#"{{"missing": NaN, "nthread": {}, "max_bin": {}}}"#,
+            threads.max(1),
+            crate::model::params::MAX_BIN
         ))?;
         let mut handle = ptr::null_mut();
         // SAFETY: `feed` outlives the call and is only touched by the two callbacks, which

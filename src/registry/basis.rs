@@ -96,3 +96,18 @@ impl Bases {
             .filter(|b| b.threshold == r.threshold)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// A row's threshold is matched against its version's `params.json` exactly: JSON must
+    /// read back the very f64 that was written (serde_json's `float_roundtrip`; without it
+    /// this threshold read back 1 ulp off and the row's base score was not shown).
+    #[test]
+    fn thresholds_read_back_exactly() {
+        for t in [0.474_867_194_890_975_95_f64, 0.1, 1.0 / 3.0, 0.354_412_345_678_901_2] {
+            let text = serde_json::json!({ "threshold": t }).to_string();
+            let back: serde_json::Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(back["threshold"].as_f64(), Some(t), "{text}");
+        }
+    }
+}

@@ -15,18 +15,55 @@ fn by_class(labels: &[u8], rows: &[usize], rng: &mut ChaCha8Rng) -> [Vec<usize>;
     out
 }
 
+/// How the train/validation/test rows are drawn, as a model's manifest records it:
+/// - 1 (models registered before 2026-11-29): both classes shuffled from one seeded stream,
+///   the non-claims first. The shuffle keeps most rows of a file that grew where they were,
+///   but the claims' order depended on how many non-claims came first: in a grown file the
+///   claims were drawn anew, so a challenger's test split kept few of the claims its
+///   champion had not trained on, and the rows a comparison kept held about half the test
+///   split's claim rate (8.0% against 15.4%).
+/// - 2: each class from a stream of its own (the non-claims' as in 1), so both keep their
+///   places alike.
+pub const SPLIT_VERSION: u32 = 2;
+
+/// Salt of the claims' own stream (split version 2).
+const CLAIMS_STREAM: u64 = 0x00c1_a135_5eed;
+
 /// Row indices of the train, validation and test splits, each with the full data's class
-/// balance (to within one row per class).
+/// balance (to within one row per class), drawn as [`SPLIT_VERSION`] draws them.
 pub fn train_val_test(
     labels: &[u8],
     validation: f64,
     test: f64,
     seed: u64,
 ) -> (Vec<usize>, Vec<usize>, Vec<usize>) {
+    train_val_test_as(labels, validation, test, seed, SPLIT_VERSION)
+}
+
+/// [`train_val_test`] as split version `version` draws them (a model's own, to rebuild its
+/// splits).
+pub fn train_val_test_as(
+    labels: &[u8],
+    validation: f64,
+    test: f64,
+    seed: u64,
+    version: u32,
+) -> (Vec<usize>, Vec<usize>, Vec<usize>) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let all: Vec<usize> = (0..labels.len()).collect();
+    let classes = if version >= 2 {
+        let mut out = [vec![], vec![]];
+        for &i in &all {
+            out[usize::from(labels[i] == 1)].push(i);
+        }
+        out[0].shuffle(&mut rng);
+        out[1].shuffle(&mut ChaCha8Rng::seed_from_u64(seed ^ CLAIMS_STREAM));
+        out
+    } else {
+        by_class(labels, &all, &mut rng)
+    };
     let (mut tr, mut va, mut te) = (vec![], vec![], vec![]);
-    for class in by_class(labels, &all, &mut rng) {
+    for class in classes {
         let n = class.len();
         let n_test = (n as f64 * test).round() as usize;
         let n_val = (n as f64 * validation).round() as usize;
@@ -189,6 +226,41 @@ mod tests {
         }
         assert_eq!(train_val_test(&y, 0.15, 0.15, 7), (tr.clone(), va, te));
         assert_ne!(train_val_test(&y, 0.15, 0.15, 8).0, tr);
+    }
+
+    /// A file that grew (the month appended to the history): split version 2 keeps about
+    /// as many of the old test rows in the test split in both classes, so the rows a
+    /// comparison keeps have the test split's claim rate; version 1 drew the claims anew.
+    #[test]
+    fn a_grown_file_keeps_both_classes_test_rows_alike() {
+        let old = labels(3000, 6);
+        let mut grown = old.clone();
+        grown.extend(labels(700, 6));
+        let kept = |version: u32, class: u8| {
+            let before = train_val_test_as(&old, 0.15, 0.15, 42, version).2;
+            let after = train_val_test_as(&grown, 0.15, 0.15, 42, version).2;
+            let before: Vec<usize> = before.into_iter().filter(|&i| old[i] == class).collect();
+            let kept = before
+                .iter()
+                .filter(|i| after.binary_search(i).is_ok())
+                .count();
+            kept as f64 / before.len() as f64
+        };
+        let (neg, pos) = (kept(2, 0), kept(2, 1));
+        assert!(
+            neg > 0.6 && pos > 0.6 && (neg - pos).abs() < 0.1,
+            "{neg} {pos}"
+        );
+        // Version 1 (kept for older models' manifests): the claims' test rows were drawn anew.
+        assert_eq!(kept(1, 0), neg);
+        assert!(kept(1, 1) < 0.3, "{}", kept(1, 1));
+        // The non-claims are drawn as version 1 drew them.
+        let (a, b) = (labels(1000, 6), 11);
+        let neg_rows = |v: u32| {
+            let te = train_val_test_as(&a, 0.15, 0.15, b, v).2;
+            te.into_iter().filter(|&i| a[i] == 0).collect::<Vec<_>>()
+        };
+        assert_eq!(neg_rows(1), neg_rows(2));
     }
 
     #[test]

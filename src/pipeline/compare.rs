@@ -81,7 +81,13 @@ pub fn rebuild(reg: &Registry, v: u32) -> Result<Rebuilt> {
     let y = data
         .label_vec()
         .ok_or_else(|| ClaimsError::Registry(format!("model v{v}: labels missing")))?;
-    let splits = split::train_val_test(&y, cfg.split.validation, cfg.split.test, m.seed);
+    let splits = split::train_val_test_as(
+        &y,
+        cfg.split.validation,
+        cfg.split.test,
+        m.seed,
+        m.split_version,
+    );
     // The rebuilt test split must hold no row the model trained or early-stopped on; if it
     // did, a comparison would score the model on its own training rows.
     if let Some(fp) = super::seen::seen_rows(reg, v)? {

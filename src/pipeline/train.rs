@@ -24,8 +24,7 @@ use crate::model::xgb;
 use crate::monitor::profile;
 use crate::registry::{DataFileRecord, Manifest, Registry, code_version};
 
-pub use super::train_types::registered_label;
-pub use super::train_types::{TrainOutcome, TrainRequest};
+pub use super::train_types::{TrainOutcome, TrainRequest, registered_label};
 
 fn violations_for_labels(files: &[String], y: &[u8], folds: usize) -> Option<ClaimsError> {
     let pos = y.iter().filter(|&&v| v == 1).count();
@@ -527,6 +526,7 @@ fn run(cfg: &Config, home: &Path, req: &TrainRequest, ctx: &RunCtx) -> Result<Tr
             data_files: data_records.clone(),
             files: Default::default(),
             champion_at_training: None, // set by the registry, in the registering transaction
+            split_version: split::SPLIT_VERSION,
         };
         let previous_challenger = reg.alias("challenger")?;
         let (v, role) = reg.register(

@@ -75,6 +75,14 @@ pub struct Manifest {
     /// replace); `None` for the first model, and in manifests from before it was kept.
     #[serde(default)]
     pub champion_at_training: Option<u32>,
+    /// How its train/validation/test rows were drawn ([`crate::data::split::SPLIT_VERSION`]);
+    /// 1 in manifests from before it was kept.
+    #[serde(default = "first_split_version")]
+    pub split_version: u32,
+}
+
+fn first_split_version() -> u32 {
+    1
 }
 
 impl Manifest {
@@ -92,6 +100,7 @@ impl Manifest {
             data_files: vec![],
             files: Default::default(),
             champion_at_training: None,
+            split_version: crate::data::split::SPLIT_VERSION,
         }
     }
 }

@@ -221,8 +221,8 @@ fn promote_confirm_and_cancel() {
     // The gate refused v2: the popup says so and why, and Enter needs a reason.
     let shown = render(&a, 100, 30);
     assert!(
-        shown.contains("Gate: refused (5 check(s) failed)")
-            && shown.contains("FAIL brier")
+        shown.contains("Gate: refused (3 check(s) failed)")
+            && shown.contains("FAIL roc_auc uplift")
             && shown.contains("Reason (required): _"),
         "{shown}"
     );

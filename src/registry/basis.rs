@@ -104,7 +104,12 @@ mod tests {
     /// this threshold read back 1 ulp off and the row's base score was not shown).
     #[test]
     fn thresholds_read_back_exactly() {
-        for t in [0.474_867_194_890_975_95_f64, 0.1, 1.0 / 3.0, 0.354_412_345_678_901_2] {
+        for t in [
+            0.474_867_194_890_975_95_f64,
+            0.1,
+            1.0 / 3.0,
+            0.354_412_345_678_901_2,
+        ] {
             let text = serde_json::json!({ "threshold": t }).to_string();
             let back: serde_json::Value = serde_json::from_str(&text).unwrap();
             assert_eq!(back["threshold"].as_f64(), Some(t), "{text}");

@@ -403,6 +403,25 @@ fn shadow_mode_writes_challenger_rows_and_cost_threshold_is_used() {
     let rows = s.read_day("2026-10-05").unwrap();
     assert_eq!(rows.len(), 400);
     assert!(rows.iter().all(|r| r.role == "champion"));
+    // Promoted, v2 leaves no challenger: shadow mode says so instead of doing nothing.
+    env.claims()
+        .args(["promote", "v2", "--reason", "test"])
+        .assert()
+        .success();
+    let out = env
+        .claims()
+        .arg("--config")
+        .arg(&cfg)
+        .args(["predict", "--data"])
+        .arg(&day)
+        .args(["--date", "2026-10-06"])
+        .assert()
+        .success();
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        err.contains("inference.shadow is on, but there is no challenger"),
+        "{err}"
+    );
 }
 
 /// The champion's training rows are recognised by their values, not by ids made from the

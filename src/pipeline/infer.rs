@@ -222,6 +222,12 @@ fn run(
                     None => Some((c, challenger)),
                 }
             }
+            None if cfg.inference.shadow => {
+                tracing::warn!(
+                    "inference.shadow is on, but there is no challenger (a promotion or a rollback leaves none until the next training): only champion v{v} is scored"
+                );
+                None
+            }
             _ => None,
         };
         let note = match &shadow {

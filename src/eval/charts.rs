@@ -324,15 +324,17 @@ fn score_chart<DB: Backend>(root: &Area<DB>, models: &[ModelSeries]) -> anyhow::
 
 /// The `TOP_FEATURES` most important features, largest first, as % of the model's total gain.
 fn top_features(importance: &[(String, f32)]) -> Vec<(String, f64)> {
-    let total: f64 = importance.iter().map(|(_, v)| f64::from(v.max(0.0))).sum();
+    // In one order whatever order XGBoost listed them in (it varies between processes):
+    // by gain, then by name, summed in that order, so the same model draws the same chart.
+    let mut sorted: Vec<&(String, f32)> = importance.iter().collect();
+    sorted.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let total: f64 = sorted.iter().map(|(_, v)| f64::from(v.max(0.0))).sum();
     let scale = if total > 0.0 { 100.0 / total } else { 1.0 };
-    let mut v: Vec<(String, f64)> = importance
-        .iter()
+    sorted
+        .into_iter()
+        .take(TOP_FEATURES)
         .map(|(n, g)| (n.clone(), f64::from(*g) * scale))
-        .collect();
-    v.sort_by(|a, b| b.1.total_cmp(&a.1));
-    v.truncate(TOP_FEATURES);
-    v
+        .collect()
 }
 
 /// Shortens long feature names to `max` characters with an ellipsis.
@@ -382,16 +384,18 @@ fn importance_chart<DB: Backend>(root: &Area<DB>, models: &[ModelSeries]) -> any
             .label_style((FONT, 15))
             .draw()?;
         let rows = top.len();
-        chart.draw_series(
-            Histogram::horizontal(&chart)
-                .style(c.filled())
-                .margin(5)
-                .data(
-                    top.iter()
-                        .enumerate()
-                        .map(|(k, t)| ((rows - 1 - k) as i32, t.1)),
-                ),
-        )?;
+        // Bars drawn in rank order (plotters' Histogram groups its data in a hash map, so
+        // the same chart came out with its bars in another order each run).
+        chart.draw_series(top.iter().enumerate().map(|(k, t)| {
+            let y = (rows - 1 - k) as i32;
+            let span = [
+                (0.0, SegmentValue::Exact(y)),
+                (t.1, SegmentValue::Exact(y + 1)),
+            ];
+            let mut bar = Rectangle::new(span, c.filled());
+            bar.set_margin(5, 5, 0, 0);
+            bar
+        }))?;
         chart.draw_series(top.iter().enumerate().map(|(k, t)| {
             let at = (t.1, SegmentValue::CenterOf((rows - 1 - k) as i32));
             Text::new(

@@ -34,6 +34,27 @@ fn train(env: &Env, data: &std::path::Path, seed: u64, config: Option<&str>) -> 
     last_json(&out.get_output().stdout)
 }
 
+/// A retrain that changed nothing passes a non-inferiority gate, but auto_promote leaves
+/// it: promoting a byte-for-byte copy of the champion would only fill the audit trail.
+#[test]
+fn auto_promote_leaves_a_copy_of_the_champion() {
+    let env = Env::new();
+    let data = env.generate("d.csv", 2000, 61);
+    let cfg = "[registry]\nauto_promote = true\n[gate]\nmode = \"non_inferiority\"\n";
+    train(&env, &data, 1, Some(cfg));
+    let j = train(&env, &data, 1, Some(cfg));
+    assert_eq!(j["role"], "challenger", "{j}");
+    assert_eq!(
+        (
+            j["gate"]["passed"].as_bool(),
+            j["gate"]["promoted"].as_bool()
+        ),
+        (Some(true), Some(false)),
+        "{j}"
+    );
+    assert!(j["warnings"].to_string().contains("identical to v1"), "{j}");
+}
+
 #[test]
 fn lookalike_challenger_is_not_significant_and_refused() {
     let env = Env::new();

@@ -142,8 +142,14 @@ pub(super) fn run(
     // Only over the champion it was compared with: a promotion or rollback made while the
     // comparison ran is not undone by one judged against the old champion (the version
     // stays challenger, and the run says why).
+    // A retrain that changed nothing (byte for byte the champion) passes a
+    // non-inferiority gate; promoting it would only add an entry to the audit trail.
+    let same = reg
+        .identical_to(version)
+        .is_ok_and(|v| v.contains(&champion));
     let promoted = c.decision.promote
         && cfg.registry.auto_promote
+        && !same
         && match super::champion::promote_from(
             &mut reg,
             version,
@@ -165,6 +171,8 @@ pub(super) fn run(
         },
         if promoted {
             ", promoted (auto_promote)"
+        } else if c.decision.promote && cfg.registry.auto_promote && same {
+            " (auto_promote left it: identical to the champion, a promotion would change nothing)"
         } else if c.decision.promote && cfg.registry.auto_promote {
             " (auto_promote did not promote it: the champion changed meanwhile, see the log; `claims compare` then `claims promote`)"
         } else if c.decision.promote {

@@ -8,6 +8,7 @@ use std::sync::mpsc;
 
 use serde_json::json;
 
+mod backfill;
 mod home;
 pub mod logline;
 mod ops;
@@ -262,11 +263,11 @@ pub fn run(cmd: Command, cfg: &Config, home: &Path) -> Result<Output> {
             force,
         } => {
             if let (Some(from), Some(to), Some(pattern)) = (from, to, input_pattern) {
-                let opts = ops::BackfillOptions {
+                let opts = backfill::BackfillOptions {
                     force,
                     fail_on_drift,
                 };
-                return ops::backfill(cfg, home, &from, &to, &pattern, sink, opts);
+                return backfill::backfill(cfg, home, &from, &to, &pattern, sink, opts);
             }
             let data = data.ok_or_else(|| {
                 ClaimsError::Usage(

@@ -103,12 +103,7 @@ impl<'a> HeldOut<'a> {
         match self {
             HeldOut::Matrix(m) => m.slice_rows(idx),
             HeldOut::Rows { names, kinds, .. } => {
-                let width = names.len();
-                let mut x = Vec::with_capacity(idx.len() * width);
-                for &i in idx {
-                    x.extend_from_slice(&rows.x[i * width..(i + 1) * width]);
-                }
-                let y: Vec<f32> = idx.iter().map(|&i| f32::from(rows.y[i])).collect();
+                let (x, y) = gather(rows.x, rows.y, names.len(), idx);
                 let mut m = DMatrix::from_dense(&x, idx.len(), names, kinds)?;
                 m.set_labels(&y)?;
                 Ok(m)

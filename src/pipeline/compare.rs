@@ -18,7 +18,7 @@ use crate::error::{ClaimsError, Result};
 use crate::eval::metrics;
 use crate::eval::stats::{self, DeLong, Interval};
 use crate::model::Scorer;
-use crate::registry::{Registry, db, sha256_file};
+use crate::registry::{Registry, db};
 
 /// A model's labelled data as it was split for training, rebuilt from its manifest.
 pub struct Rebuilt {
@@ -45,8 +45,12 @@ pub fn rebuild(reg: &Registry, v: u32) -> Result<Rebuilt> {
                 f.path
             )));
         }
-        if sha256_file(p)? == f.sha256 {
-            files.push(load::read_file(p)?);
+        // One read when the file is as it was trained on (it was hashed, then read again);
+        // one that no longer reads is told apart below, by its hash.
+        if let Ok((file, sha)) = load::read_file_hashed(p)
+            && sha == f.sha256
+        {
+            files.push(file);
             continue;
         }
         // A history file with the month's rows appended since (the monthly routine): its
